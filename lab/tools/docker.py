@@ -1,0 +1,196 @@
+"""The docker CLI: argv builders and output parsers. Every call goes through the Runner, so dry runs print
+the exact commands and unit tests script them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lab.errors import CommandFailed, RegistryError
+from lab.runner import Runner
+
+DOCKER = "docker"
+MANAGED_LABEL = "gitops-lab.managed"
+
+
+def labels_for(component: str, cluster: str) -> dict[str, str]:
+    """Labels on everything the lab creates, so `down` removes exactly those."""
+    return {MANAGED_LABEL: "true", "gitops-lab.component": component, "gitops-lab.cluster": cluster}
+
+
+def ping(runner: Runner) -> str:
+    """The server version, or CommandFailed when no daemon answers."""
+    res = runner.run(
+        [DOCKER, "version", "--format", "{{.Server.Version}}"],
+        hint="start Docker (Docker Desktop, or `sudo systemctl start docker`) and retry",
+    )
+    return res.stdout.strip()
+
+
+def inspect_container(runner: Runner, name: str) -> dict[str, Any] | None:
+    """`docker container inspect`, or None if there is no such container."""
+    res = runner.run([DOCKER, "container", "inspect", name], check=False)
+    if res.returncode != 0 or not res.stdout.strip():
+        return None
+    data = json.loads(res.stdout)
+    return data[0] if data else None
+
+
+@dataclass(frozen=True)
+class ContainerState:
+    exists: bool
+    running: bool = False
+    labels: Mapping[str, str] | None = None
+    networks: tuple[str, ...] = ()
+    image: str = ""
+
+    @property
+    def managed(self) -> bool:
+        return bool(self.labels) and self.labels.get(MANAGED_LABEL) == "true"  # type: ignore[union-attr]
+
+
+def container_state(runner: Runner, name: str) -> ContainerState:
+    data = inspect_container(runner, name)
+    if data is None:
+        return ContainerState(exists=False)
+    return ContainerState(
+        exists=True,
+        running=bool(data.get("State", {}).get("Running")),
+        labels=data.get("Config", {}).get("Labels") or {},
+        networks=tuple((data.get("NetworkSettings", {}).get("Networks") or {}).keys()),
+        image=data.get("Config", {}).get("Image", ""),
+    )
+
+
+def run_container(
+    runner: Runner,
+    *,
+    name: str,
+    image: str,
+    labels: Mapping[str, str],
+    ports: Sequence[tuple[str, int, int]] = (),
+    network: str | None = None,
+    volumes: Sequence[tuple[str, str]] = (),
+    env: Mapping[str, str] | None = None,
+    restart: str = "unless-stopped",
+    command: Sequence[str] = (),
+    extra: Sequence[str] = (),
+) -> str:
+    """`docker run -d`. ports: (host_ip, host_port, container_port); host_ip should be 127.0.0.1."""
+    argv = [DOCKER, "run", "-d", "--name", name, "--restart", restart]
+    for key, value in labels.items():
+        argv += ["--label", f"{key}={value}"]
+    for host_ip, host_port, container_port in ports:
+        argv += ["-p", f"{host_ip}:{host_port}:{container_port}"]
+    if network:
+        argv += ["--network", network]
+    for src, dst in volumes:
+        argv += ["-v", f"{src}:{dst}"]
+    for key, value in (env or {}).items():
+        argv += ["-e", f"{key}={value}"]
+    argv += [*extra, image, *command]
+    return runner.run(argv).stdout.strip()
+
+
+def start_container(runner: Runner, name: str) -> None:
+    runner.run([DOCKER, "start", name])
+
+
+def remove_container(runner: Runner, name: str) -> bool:
+    """Force-remove a container; False if it did not exist."""
+    res = runner.run([DOCKER, "rm", "-f", name], check=False)
+    return res.returncode == 0 and not runner.dry_run
+
+
+def list_containers(runner: Runner, labels: Mapping[str, str]) -> list[str]:
+    """Names of all containers (running or not) carrying every given label."""
+    argv = [DOCKER, "ps", "-a", "--format", "{{.Names}}"]
+    for key, value in labels.items():
+        argv += ["--filter", f"label={key}={value}"]
+    return [line for line in runner.run(argv).stdout.splitlines() if line.strip()]
+
+
+def network_exists(runner: Runner, name: str) -> bool:
+    res = runner.run([DOCKER, "network", "inspect", name], check=False)
+    return res.returncode == 0 and bool(res.stdout.strip())
+
+
+def network_connect(runner: Runner, network: str, container: str) -> None:
+    runner.run([DOCKER, "network", "connect", network, container])
+
+
+def exec_in(runner: Runner, container: str, argv: Sequence[str], *, input: str | None = None) -> str:
+    cmd = [DOCKER, "exec", *(["-i"] if input is not None else []), container, *argv]
+    return runner.run(cmd, input=input).stdout
+
+
+def image_exists(runner: Runner, ref: str) -> bool:
+    res = runner.run([DOCKER, "image", "inspect", "--format", "{{.Id}}", ref], check=False)
+    return res.returncode == 0 and bool(res.stdout.strip())
+
+
+def build(
+    runner: Runner,
+    context: Path,
+    tags: Sequence[str],
+    *,
+    dockerfile: Path | None = None,
+    build_args: Mapping[str, str] | None = None,
+    labels: Mapping[str, str] | None = None,
+    no_cache: bool = False,
+    timeout: float | None = 1800,
+) -> str:
+    """`docker build`; returns the image id."""
+    argv = [DOCKER, "build", "--quiet"]
+    for tag in tags:
+        argv += ["-t", tag]
+    if dockerfile is not None:
+        argv += ["-f", str(dockerfile)]
+    for key, value in (build_args or {}).items():
+        argv += ["--build-arg", f"{key}={value}"]
+    for key, value in (labels or {}).items():
+        argv += ["--label", f"{key}={value}"]
+    if no_cache:
+        argv.append("--no-cache")
+    argv.append(str(context))
+    res = runner.run(argv, timeout=timeout, hint="read the build output above; `--debug` shows the command")
+    return res.stdout.strip().splitlines()[-1] if res.stdout.strip() else ""
+
+
+def push(runner: Runner, ref: str) -> str:
+    """`docker push`; returns the manifest digest (sha256:...) the registry reported."""
+    try:
+        res = runner.run([DOCKER, "push", ref], timeout=1800)
+    except CommandFailed as exc:
+        raise RegistryError(
+            f"push of {ref} failed: {exc.stderr_tail.splitlines()[-1] if exc.stderr_tail else exc.code}",
+            hint="is the registry up? `invoke status`; an HTTPS error for an HTTP registry: see `invoke doctor`",
+        ) from exc
+    return parse_push_digest(res.stdout)
+
+
+def parse_push_digest(output: str) -> str:
+    """The digest from the last line of `docker push` output: '<tag>: digest: sha256:... size: N'."""
+    for line in reversed(output.splitlines()):
+        if "digest: sha256:" in line:
+            return "sha256:" + line.split("digest: sha256:", 1)[1].split()[0]
+    return ""
+
+
+def tag(runner: Runner, source: str, target: str) -> None:
+    runner.run([DOCKER, "tag", source, target])
+
+
+def pull(runner: Runner, ref: str) -> None:
+    runner.run([DOCKER, "pull", ref], timeout=1800, hint="offline? run `invoke cache` while online first")
+
+
+def save(runner: Runner, refs: Sequence[str], dest: Path) -> None:
+    runner.run([DOCKER, "save", "-o", str(dest), *refs], timeout=1800)
+
+
+def load(runner: Runner, src: Path) -> None:
+    runner.run([DOCKER, "load", "-i", str(src)], timeout=1800)

@@ -1,0 +1,100 @@
+"""Progress output in kind's style: ` • Creating cluster "lab" …` then ` ✓` / ` ✗` with the time taken.
+
+Status goes to stderr, data (tables, manifests, URLs) to stdout. A spinner only on a TTY. Every phase is
+timed; ``timings`` feeds the summary tables of `up` and `ship`.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TextIO
+
+from rich.console import Console
+from rich.table import Table
+
+
+@dataclass
+class Phase:
+    title: str
+    seconds: float = 0.0
+    ok: bool = True
+    note: str = ""
+
+
+@dataclass
+class UI:
+    err: TextIO = field(default_factory=lambda: sys.stderr)
+    out: TextIO = field(default_factory=lambda: sys.stdout)
+    quiet: bool = False
+    phases: list[Phase] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._err = Console(file=self.err, highlight=False, soft_wrap=True)
+        self._out = Console(file=self.out, highlight=False, soft_wrap=True)
+
+    @property
+    def interactive(self) -> bool:
+        return self._err.is_terminal
+
+    @contextmanager
+    def phase(self, title: str) -> Iterator[Phase]:
+        """Run a block as a named phase: prints • title, then ✓/✗ and its duration."""
+        rec = Phase(title)
+        self.phases.append(rec)
+        start = time.monotonic()
+        try:
+            if self.interactive and not self.quiet:
+                with self._err.status(f" {title} …", spinner="dots"):
+                    yield rec
+            else:
+                if not self.quiet:
+                    self._err.print(f" • {title} …", markup=False)
+                yield rec
+        except BaseException:
+            rec.ok = False
+            rec.seconds = time.monotonic() - start
+            self._err.print(f" ✗ {title} ({rec.seconds:.1f}s)", markup=False)
+            raise
+        rec.seconds = time.monotonic() - start
+        if not self.quiet:
+            suffix = f" — {rec.note}" if rec.note else ""
+            self._err.print(f" ✓ {title} ({rec.seconds:.1f}s){suffix}", markup=False)
+
+    def info(self, message: str) -> None:
+        if not self.quiet:
+            self._err.print(message, markup=False)
+
+    def warn(self, message: str) -> None:
+        self._err.print(f" ! {message}", markup=False)
+
+    def data(self, text: str) -> None:
+        """Data for the user or a pipe: stdout."""
+        self._out.print(text, markup=False, highlight=False)
+
+    def manifest(self, title: str, text: str) -> None:
+        """A generated file, shown in dry runs: a YAML comment header then the document."""
+        self._out.print(f"# --- {title} ---\n{text.rstrip()}\n", markup=False, highlight=False)
+
+    def table(self, title: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+        table = Table(title=title, title_justify="left")
+        for col in columns:
+            table.add_column(col)
+        for row in rows:
+            table.add_row(*("" if v is None else str(v) for v in row))
+        self._out.print(table)
+
+    def summary(self, title: str = "Phases") -> None:
+        total = sum(p.seconds for p in self.phases)
+        rows = [(("✓" if p.ok else "✗"), p.title, f"{p.seconds:.2f}s") for p in self.phases]
+        rows.append(("", "total", f"{total:.2f}s"))
+        self.table(title, ("", "phase", "time"), rows)
+
+    def next_steps(self, *commands: str) -> None:
+        if commands:
+            self.info("\nNext:")
+            for cmd in commands:
+                self.info(f"  {cmd}")

@@ -1,0 +1,100 @@
+"""Shared fixtures: real Docker, a real registry (Debian's docker-registry) and helpers to find free ports.
+
+Integration tests are marked ``docker``. Where no Docker engine answers they are skipped, unless
+``LAB_REQUIRE_DOCKER=1`` (set by CI) turns that skip into a failure: in CI they must run.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BASE_IMAGE_ENV = "LAB_BASE_IMAGE"
+
+
+def require_or_skip(reason: str) -> None:
+    """Skip, or fail when the environment says this test must run (CI)."""
+    if os.environ.get("LAB_REQUIRE_DOCKER") == "1":
+        pytest.fail(f"LAB_REQUIRE_DOCKER=1 but {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for_port(port: int, timeout: float = 10.0, host: str = "127.0.0.1") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listening on {host}:{port} after {timeout}s")
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> Iterator[object]:
+    """A docker SDK client to a daemon that answers, or a skip (a failure in CI)."""
+    try:
+        import docker
+
+        client = docker.from_env(timeout=300)
+        client.ping()
+    except Exception as exc:
+        require_or_skip(f"no Docker engine reachable ({exc.__class__.__name__}: {exc})")
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def base_image(docker_client: object) -> str:
+    """The base image the Dockerfiles build FROM: LAB_BASE_IMAGE, which must exist locally."""
+    name = os.environ.get(BASE_IMAGE_ENV, "")
+    if not name:
+        require_or_skip(f"{BASE_IMAGE_ENV} is not set (no base image can be pulled here; see .ci/base-image)")
+    try:
+        docker_client.images.get(name)  # type: ignore[attr-defined]
+    except Exception:
+        require_or_skip(f"base image {name!r} is not present locally (build it with .ci/base-image)")
+    return name
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real CNCF distribution registry (Debian's docker-registry) on 127.0.0.1; yields ``host:port``."""
+    binary = shutil.which("docker-registry")
+    if binary is None:
+        require_or_skip("docker-registry is not installed (apt-get install docker-registry)")
+    root = tmp_path_factory.mktemp("registry")
+    port = free_port()
+    config = root / "config.yml"
+    config.write_text(
+        "version: 0.1\n"
+        "log: {level: warn}\n"
+        f"storage: {{filesystem: {{rootdirectory: {root / 'data'}}}, delete: {{enabled: true}}}}\n"
+        f"http: {{addr: '127.0.0.1:{port}'}}\n"
+    )
+    log = (root / "registry.log").open("w")
+    proc = subprocess.Popen([str(binary), "serve", str(config)], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_for_port(port)
+        yield f"localhost:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()

@@ -1,0 +1,108 @@
+"""A fake Runner for unit tests, in the spirit of ctlptl's fake exec: script outputs by argv prefix,
+record every call, and print every recorded command when an assertion about them fails."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lab.errors import CommandFailed
+from lab.runner import Result
+
+Responder = Callable[[tuple[str, ...], str | None], Result | None]
+
+
+@dataclass
+class Call:
+    argv: tuple[str, ...]
+    input: str | None
+    env: dict[str, str] | None
+    cwd: str | None
+
+    def __str__(self) -> str:
+        return shlex.join(self.argv)
+
+
+@dataclass
+class FakeRunner:
+    """Scripted responses keyed by argv prefix. Unscripted commands succeed with empty output.
+
+    ``script(prefix, stdout=..., returncode=...)`` answers every later call whose argv starts with
+    ``prefix``; ``script_once`` answers only the next one (sequences of answers are queued in order).
+    ``responders`` are functions that may compute a Result from the argv (stateful fakes).
+    """
+
+    dry_run: bool = False
+    calls: list[Call] = field(default_factory=list)
+    _always: list[tuple[tuple[str, ...], Result]] = field(default_factory=list)
+    _once: list[tuple[tuple[str, ...], Result]] = field(default_factory=list)
+    responders: list[Responder] = field(default_factory=list)
+
+    def script(self, prefix: Sequence[str], stdout: str = "", returncode: int = 0, stderr: str = "") -> None:
+        self._always.insert(0, (tuple(prefix), Result(tuple(prefix), returncode, stdout, stderr)))
+
+    def script_once(
+        self, prefix: Sequence[str], stdout: str = "", returncode: int = 0, stderr: str = ""
+    ) -> None:
+        self._once.append((tuple(prefix), Result(tuple(prefix), returncode, stdout, stderr)))
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        env: Mapping[str, str] | None = None,
+        input: str | None = None,
+        check: bool = True,
+        cwd: str | Path | None = None,
+        timeout: float | None = None,
+        hint: str | None = None,
+    ) -> Result:
+        args = tuple(str(a) for a in argv)
+        self.calls.append(Call(args, input, dict(env) if env else None, str(cwd) if cwd else None))
+        result = self._answer(args, input)
+        result = Result(args, result.returncode, result.stdout, result.stderr)
+        if check and result.returncode != 0:
+            raise CommandFailed(args, result.returncode, result.stderr, hint=hint)
+        return result
+
+    def _answer(self, args: tuple[str, ...], input: str | None) -> Result:
+        for i, (prefix, res) in enumerate(self._once):
+            if args[: len(prefix)] == prefix:
+                del self._once[i]
+                return res
+        for responder in self.responders:
+            res = responder(args, input)
+            if res is not None:
+                return res
+        for prefix, res in self._always:
+            if args[: len(prefix)] == prefix:
+                return res
+        return Result(args, 0, "", "")
+
+    # Assertions ------------------------------------------------------------------------------------
+    @property
+    def commands(self) -> list[str]:
+        return [str(c) for c in self.calls]
+
+    def dump(self) -> str:
+        return "recorded commands:\n" + "\n".join(f"  {i:3d}  {c}" for i, c in enumerate(self.calls))
+
+    def find(self, *prefix: str) -> list[Call]:
+        return [c for c in self.calls if c.argv[: len(prefix)] == prefix]
+
+    def assert_called(self, *prefix: str) -> Call:
+        found = self.find(*prefix)
+        assert found, f"expected a call starting with {shlex.join(prefix)}\n{self.dump()}"
+        return found[0]
+
+    def assert_not_called(self, *prefix: str) -> None:
+        found = self.find(*prefix)
+        assert not found, f"unexpected call {found[0]}\n{self.dump()}"
+
+    def index(self, *prefix: str) -> int:
+        for i, c in enumerate(self.calls):
+            if c.argv[: len(prefix)] == prefix:
+                return i
+        raise AssertionError(f"no call starting with {shlex.join(prefix)}\n{self.dump()}")
