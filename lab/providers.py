@@ -1,0 +1,416 @@
+"""Cluster providers: one small protocol, one implementation per tool (after kind's
+`pkg/cluster/internal/providers/provider.go`). kind is the default; minikube the alternative.
+
+Ownership. The lab deletes only clusters it created (pytest-kubernetes' `_created`), but kind offers no way to
+put the lab's own labels on its node containers: the config has no container-label field, and kind itself
+labels them `io.x-k8s.kind.cluster=<name>`. So ownership lives in a marker file,
+`<state_dir>/clusters/<name>.json`:
+
+1. written as ``{"state": "creating", "started_at": ...}`` right BEFORE `kind create cluster`, and only after
+   observing that no cluster of that name exists;
+2. confirmed as ``{"state": "created", "node_id": <control-plane container ID>}`` right after it succeeds.
+
+A cluster is the lab's when the marker says "created" and the node container behind the name still has the
+recorded ID (and, for kind, carries kind's cluster label with this name). A same-named cluster created later
+by someone else has another ID, so a stale marker never hands the lab someone else's cluster. A "creating"
+marker with an existing cluster means the lab died during or right after `kind create`: the cluster is the
+lab's if its node container was created after the marker was written (see steps/cluster.py for what happens
+next). A failed `kind create` cleans up after itself (no --retain), so the marker is dropped with it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Protocol
+
+from lab.config import Settings
+from lab.context import Context
+from lab.errors import CommandFailed, ConfigError
+from lab.manifests import kind as kind_manifests
+from lab.tools import docker, kubectl
+from lab.tools import kind as kind_tool
+from lab.tools import minikube as minikube_tool
+
+# Containers other lab components run; providers only wire them into the cluster network.
+REGISTRY_CONTAINER = "lab-registry"
+REGISTRY_CONTAINER_PORT = 5000  # registry:2 / distribution listens on 5000 inside its container
+ECR_CONTAINER = "lab-ecr"
+ECR_CONTAINER_PORT = 4566  # MiniStack's gateway port inside its container
+GIT_CONTAINER = "lab-git"
+
+CREATING = "creating"
+CREATED = "created"
+# Docker's clock (a VM on macOS/Windows) may differ a little from the host's.
+CLOCK_SKEW = timedelta(seconds=120)
+
+
+@dataclass(frozen=True)
+class RegistryLink:
+    """Pods pull ``host_alias/...`` (e.g. localhost:5001/lab-app); the nodes fetch from container:port instead."""
+
+    host_alias: str
+    container: str
+    port: int
+
+
+def default_registry_links(settings: Settings) -> list[RegistryLink]:
+    """The registries the lab runs for the local target: its registry and, unless an endpoint is given, the
+    ECR emulator. An external registry (settings.registry) is the user's to make reachable."""
+    links: list[RegistryLink] = []
+    if not settings.registry:
+        links.append(RegistryLink(settings.registry_host, REGISTRY_CONTAINER, REGISTRY_CONTAINER_PORT))
+    if settings.target == "local" and not settings.aws_endpoint_url:
+        links.append(RegistryLink(f"localhost:{settings.emulator_port}", ECR_CONTAINER, ECR_CONTAINER_PORT))
+    return links
+
+
+def default_attached_containers(settings: Settings) -> list[str]:
+    """Other lab containers pods must reach by name: the git server (unless an external remote is used)."""
+    return [] if settings.gitops_remote else [GIT_CONTAINER]
+
+
+# Ownership marker ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Ownership:
+    cluster: str
+    provider: str
+    state: str  # CREATING | CREATED
+    started_at: str  # ISO 8601, UTC: when the lab began creating the cluster
+    node_id: str = ""  # the node container's ID, once created
+    confirmed_at: str = ""
+
+
+def marker_path(settings: Settings) -> Path:
+    return settings.state_dir / "clusters" / f"{settings.cluster_name}.json"
+
+
+def read_ownership(settings: Settings) -> Ownership | None:
+    path = marker_path(settings)
+    try:
+        data = json.loads(path.read_text())
+        return Ownership(**{k: str(v) for k, v in data.items() if k in Ownership.__dataclass_fields__})
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def write_ownership(settings: Settings, record: Ownership) -> None:
+    """Write atomically (temp file + rename), so a crash never leaves half a marker."""
+    path = marker_path(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(asdict(record), indent=2) + "\n")
+    os.replace(tmp, path)
+
+
+def forget_ownership(settings: Settings) -> None:
+    marker_path(settings).unlink(missing_ok=True)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def parse_timestamp(text: str) -> datetime | None:
+    """ISO 8601 as Docker prints it (nanoseconds, 'Z') -> aware datetime; None if unreadable."""
+    text = text.strip()
+    if not text:
+        return None
+    text = re.sub(r"(\.\d{6})\d+", r"\1", text).replace("Z", "+00:00")
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class NodeIdentity:
+    """What tells this cluster instance apart from a later one with the same name."""
+
+    id: str
+    created: datetime | None
+
+
+def _container_identity(ctx: Context, container: str, label: tuple[str, str] | None = None) -> NodeIdentity | None:
+    data = docker.inspect_container(ctx.runner, container)
+    if not data or not data.get("Id"):
+        return None
+    if label is not None:
+        labels = (data.get("Config") or {}).get("Labels") or {}
+        if labels.get(label[0]) != label[1]:
+            return None
+    return NodeIdentity(str(data["Id"]), parse_timestamp(str(data.get("Created", ""))))
+
+
+# The protocol ---------------------------------------------------------------------------------------------
+class ClusterProvider(Protocol):
+    name: str
+
+    def exists(self, ctx: Context) -> bool: ...
+
+    def identity(self, ctx: Context) -> NodeIdentity | None: ...
+
+    def created_by_lab(self, ctx: Context) -> bool: ...
+
+    def begun_by_lab(self, ctx: Context) -> bool: ...
+
+    def ready(self, ctx: Context) -> bool: ...
+
+    def create(self, ctx: Context) -> None: ...
+
+    def adopt(self, ctx: Context) -> None: ...
+
+    def delete(self, ctx: Context) -> None: ...
+
+    def load_images(self, ctx: Context, images: Sequence[str]) -> None: ...
+
+    def wire_registry(self, ctx: Context, registries: Sequence[RegistryLink]) -> None: ...
+
+    def attach(self, ctx: Context, containers: Sequence[str]) -> None: ...
+
+    def kubeconfig_context(self, ctx: Context) -> str: ...
+
+
+class _OwnedCluster:
+    """Ownership bookkeeping shared by the providers (see the module docstring)."""
+
+    name = ""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def identity(self, ctx: Context) -> NodeIdentity | None:
+        raise NotImplementedError
+
+    def created_by_lab(self, ctx: Context) -> bool:
+        record = read_ownership(self.settings)
+        if record is None or record.state != CREATED or record.provider != self.name:
+            return False
+        if not record.node_id:
+            return True  # a provider that cannot name its node (non-Docker minikube driver): trust the marker
+        ident = self.identity(ctx)
+        return ident is not None and ident.id == record.node_id
+
+    def begun_by_lab(self, ctx: Context) -> bool:
+        """A "creating" marker and a node container no older than it: the lab's own unfinished creation."""
+        record = read_ownership(self.settings)
+        if record is None or record.state != CREATING or record.provider != self.name:
+            return False
+        ident = self.identity(ctx)
+        started = parse_timestamp(record.started_at)
+        if ident is None or ident.created is None or started is None:
+            return True
+        return ident.created >= started - CLOCK_SKEW
+
+    def _begin(self, ctx: Context) -> None:
+        if not ctx.dry_run:
+            write_ownership(
+                self.settings,
+                Ownership(self.settings.cluster_name, self.name, CREATING, _now().isoformat(timespec="seconds")),
+            )
+
+    def adopt(self, ctx: Context) -> None:
+        """Record the cluster as the lab's (after a successful create, or to finish a half-done one)."""
+        if ctx.dry_run:
+            return
+        record = read_ownership(self.settings)
+        ident = self.identity(ctx)
+        write_ownership(
+            self.settings,
+            Ownership(
+                self.settings.cluster_name,
+                self.name,
+                CREATED,
+                record.started_at if record else _now().isoformat(timespec="seconds"),
+                node_id=ident.id if ident else "",
+                confirmed_at=_now().isoformat(timespec="seconds"),
+            ),
+        )
+
+    def _create_owned(self, ctx: Context, run_create: Callable[[], None]) -> None:
+        self._begin(ctx)
+        try:
+            run_create()
+        except CommandFailed:
+            # The tool cleans up a failed create; keep the marker only if something was left behind.
+            if not ctx.dry_run and not self.exists(ctx):
+                forget_ownership(self.settings)
+            raise
+        self.adopt(ctx)
+
+    def exists(self, ctx: Context) -> bool:
+        raise NotImplementedError
+
+    def kubeconfig_context(self, ctx: Context) -> str:
+        return self.settings.kube_context
+
+    def ready(self, ctx: Context) -> bool:
+        return kubectl.api_ready(ctx.runner, self.kubeconfig_context(ctx))
+
+    def _attach_to(self, ctx: Context, network: str, containers: Sequence[str]) -> None:
+        """Connect containers to the cluster's Docker network so pods and nodes resolve them by name."""
+        for name in containers:
+            state = docker.container_state(ctx.runner, name)
+            if state.exists and network in state.networks:
+                continue
+            if state.exists or ctx.dry_run:
+                docker.network_connect(ctx.runner, network, name)
+            else:
+                ctx.ui.warn(
+                    f"container {name} does not exist yet; once it runs: `docker network connect {network} {name}`"
+                )
+
+
+class KindProvider(_OwnedCluster):
+    name = "kind"
+
+    def __init__(self, settings: Settings, *, workers: int = 0) -> None:
+        super().__init__(settings)
+        self.workers = workers
+
+    @property
+    def binary(self) -> str:
+        return kind_tool.binary(self.settings.state_dir)
+
+    @property
+    def config_path(self) -> Path:
+        return self.settings.state_dir / "kind-config.yaml"
+
+    def exists(self, ctx: Context) -> bool:
+        return self.settings.cluster_name in kind_tool.get_clusters(ctx.runner, kind=self.binary)
+
+    def identity(self, ctx: Context) -> NodeIdentity | None:
+        name = self.settings.cluster_name
+        return _container_identity(ctx, f"{name}-control-plane", (kind_tool.CLUSTER_LABEL, name))
+
+    def render_config(self) -> str:
+        return kind_manifests.render_kind_config(self.settings, workers=self.workers)
+
+    def create(self, ctx: Context) -> None:
+        text = self.render_config()
+        if ctx.dry_run:
+            ctx.ui.manifest(str(self.config_path), text)
+        else:
+            self.config_path.parent.mkdir(parents=True, exist_ok=True)
+            self.config_path.write_text(text)
+
+        def run() -> None:
+            kind_tool.create_cluster(ctx.runner, self.settings.cluster_name, self.config_path, kind=self.binary)
+
+        self._create_owned(ctx, run)
+
+    def delete(self, ctx: Context) -> None:
+        kind_tool.delete_cluster(ctx.runner, self.settings.cluster_name, kind=self.binary)
+        if not ctx.dry_run:
+            forget_ownership(self.settings)
+
+    def load_images(self, ctx: Context, images: Sequence[str]) -> None:
+        kind_tool.load_docker_image(ctx.runner, self.settings.cluster_name, images, kind=self.binary)
+
+    def nodes(self, ctx: Context) -> list[str]:
+        found = kind_tool.get_nodes(ctx.runner, self.settings.cluster_name, kind=self.binary)
+        if not found and ctx.dry_run:  # show the plan for the nodes the config will create
+            return kind_manifests.node_names(self.settings.cluster_name, self.workers)
+        return found
+
+    def wire_registry(self, ctx: Context, registries: Sequence[RegistryLink]) -> None:
+        """kind's local-registry recipe: hosts.toml per node and registry, network connect, KEP-1755 ConfigMap."""
+        for node in self.nodes(ctx):
+            for link in registries:
+                directory = kind_manifests.hosts_dir(link.host_alias)
+                docker.exec_in(ctx.runner, node, ["mkdir", "-p", directory])
+                docker.exec_in(
+                    ctx.runner,
+                    node,
+                    ["cp", "/dev/stdin", f"{directory}/hosts.toml"],
+                    input=kind_manifests.hosts_toml(link.container, link.port),
+                )
+        self.attach(ctx, [link.container for link in registries])
+        kubectl.apply(
+            ctx.runner,
+            self.kubeconfig_context(ctx),
+            kind_manifests.local_registry_hosting(self.settings.registry_host),
+        )
+
+    def attach(self, ctx: Context, containers: Sequence[str]) -> None:
+        self._attach_to(ctx, kind_tool.NETWORK, containers)
+
+
+class MinikubeProvider(_OwnedCluster):
+    """minikube with the Docker driver: its node is a container named after the profile, on a Docker
+    network of the same name. No local-registry-hosting ConfigMap (that is kind's recipe)."""
+
+    name = "minikube"
+    driver = "docker"
+
+    def __init__(self, settings: Settings, *, registries: Sequence[RegistryLink] | None = None) -> None:
+        super().__init__(settings)
+        self.registries = list(registries) if registries is not None else default_registry_links(settings)
+
+    @property
+    def profile(self) -> str:
+        return self.settings.cluster_name
+
+    def exists(self, ctx: Context) -> bool:
+        return any(p.name == self.profile for p in minikube_tool.profile_list(ctx.runner))
+
+    def identity(self, ctx: Context) -> NodeIdentity | None:
+        return _container_identity(ctx, self.profile)
+
+    def create(self, ctx: Context) -> None:
+        # Insecure (plain HTTP) registries are read only at the first start.
+        insecure = [f"{link.container}:{link.port}" for link in self.registries]
+
+        def run() -> None:
+            minikube_tool.start(ctx.runner, self.profile, insecure_registries=insecure, driver=self.driver)
+
+        self._create_owned(ctx, run)
+
+    def delete(self, ctx: Context) -> None:
+        minikube_tool.delete(ctx.runner, self.profile)
+        if not ctx.dry_run:
+            forget_ownership(self.settings)
+
+    def load_images(self, ctx: Context, images: Sequence[str]) -> None:
+        minikube_tool.image_load(ctx.runner, self.profile, images)
+
+    def wire_registry(self, ctx: Context, registries: Sequence[RegistryLink]) -> None:
+        minikube_tool.addons_enable(ctx.runner, self.profile, "registry")
+        self.attach(ctx, [link.container for link in registries])
+
+    def attach(self, ctx: Context, containers: Sequence[str]) -> None:
+        self._attach_to(ctx, self.profile, containers)
+
+
+def provider_for(
+    settings: Settings, *, workers: int = 0, registries: Sequence[RegistryLink] | None = None
+) -> KindProvider | MinikubeProvider:
+    if settings.target != "local":
+        raise ConfigError(
+            f"no local cluster provider for target {settings.target!r}",
+            hint="kind and minikube serve target=local; the aws target uses EKS",
+        )
+    if settings.provider == "kind":
+        return KindProvider(settings, workers=workers)
+    if settings.provider == "minikube":
+        return MinikubeProvider(settings, registries=registries)
+    raise ConfigError(f"unknown provider {settings.provider!r}", hint="valid values: kind, minikube")
+
+
+__all__ = [
+    "ClusterProvider",
+    "KindProvider",
+    "MinikubeProvider",
+    "NodeIdentity",
+    "Ownership",
+    "RegistryLink",
+    "default_attached_containers",
+    "default_registry_links",
+    "provider_for",
+]

@@ -1,0 +1,127 @@
+"""The local cluster: observe -> compare -> act.
+
+| observed                                                 | action                                         |
+|----------------------------------------------------------|------------------------------------------------|
+| no cluster of that name                                  | write config, create, record ownership          |
+| exists, the lab's (marker "created", same node ID)        | reuse                                          |
+| exists, marker "creating", node not older than marker    | the lab died mid-create: adopt if the API       |
+|                                                          | answers, else say why, delete and recreate      |
+| exists, anything else                                    | Conflict (never touched), unless --force: use   |
+|                                                          | it as is, without claiming it (`down` keeps it) |
+
+Then the registries are wired in (hosts.toml on every node, network connect, ConfigMap) — idempotent, so a
+rerun after a half-finished `up` completes the job. See lab/providers.py for the ownership marker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from lab.context import Context
+from lab.errors import Conflict
+from lab.providers import (
+    ClusterProvider,
+    RegistryLink,
+    default_attached_containers,
+    default_registry_links,
+    forget_ownership,
+    marker_path,
+    provider_for,
+    read_ownership,
+)
+
+CREATED = "created"
+REUSED = "reused"
+ADOPTED = "adopted"
+RECREATED = "recreated"
+FORCED = "forced"
+
+
+def _delete_command(provider: ClusterProvider, name: str) -> str:
+    return f"minikube delete -p {name}" if provider.name == "minikube" else f"kind delete cluster --name {name}"
+
+
+def ensure_cluster(
+    ctx: Context,
+    *,
+    force: bool = False,
+    workers: int = 0,
+    registries: Sequence[RegistryLink] | None = None,
+    attach: Sequence[str] | None = None,
+    provider: ClusterProvider | None = None,
+) -> str:
+    """Make sure the lab's cluster exists and can pull from the lab's registries. Returns what was done."""
+    settings = ctx.settings
+    links = list(registries) if registries is not None else default_registry_links(settings)
+    extra = list(attach) if attach is not None else default_attached_containers(settings)
+    prov = provider or provider_for(settings, workers=workers, registries=links)
+    name = settings.cluster_name
+    with ctx.ui.phase(f'Ensuring cluster "{name}" ({prov.name})') as phase:
+        action = _reconcile(ctx, prov, force=force)
+        phase.note = action
+    with ctx.ui.phase("Wiring registries into the cluster"):
+        prov.wire_registry(ctx, links)
+        prov.attach(ctx, extra)
+    return action
+
+
+def _reconcile(ctx: Context, prov: ClusterProvider, *, force: bool) -> str:
+    settings = ctx.settings
+    name = settings.cluster_name
+    if not prov.exists(ctx):
+        if read_ownership(settings) is not None and not ctx.dry_run:
+            ctx.ui.info(f"  dropping the ownership record of a cluster that no longer exists ({marker_path(settings)})")
+            forget_ownership(settings)
+        prov.create(ctx)
+        return CREATED
+    if prov.created_by_lab(ctx):
+        ctx.ui.info(f'  cluster "{name}" exists and was created by the lab: reusing it')
+        return REUSED
+    if prov.begun_by_lab(ctx):
+        if prov.ready(ctx):
+            ctx.ui.info(f'  cluster "{name}" was created by an interrupted run of the lab: adopting it')
+            prov.adopt(ctx)
+            return ADOPTED
+        ctx.ui.warn(
+            f'cluster "{name}" is left over from an interrupted create by the lab and its API server does not '
+            "answer: deleting it and creating it again"
+        )
+        prov.delete(ctx)
+        prov.create(ctx)
+        return RECREATED
+    if force:
+        ctx.ui.warn(
+            f'cluster "{name}" was not created by the lab; --force: using it as it is '
+            "(the lab does not claim it, so `down` will leave it in place)"
+        )
+        return FORCED
+    raise Conflict(
+        f'a {prov.name} cluster named "{name}" exists but was not created by the lab; leaving it untouched',
+        hint=f"use another name (LAB_CLUSTER_NAME=...), delete it yourself (`{_delete_command(prov, name)}`), "
+        "or use it anyway with --force",
+    )
+
+
+def delete_cluster(ctx: Context, *, provider: ClusterProvider | None = None) -> bool:
+    """Delete the lab's cluster; leave alone any cluster the lab did not create. True if one was deleted."""
+    settings = ctx.settings
+    prov = provider or provider_for(settings)
+    name = settings.cluster_name
+    with ctx.ui.phase(f'Deleting cluster "{name}" ({prov.name})') as phase:
+        if not prov.exists(ctx):
+            if not ctx.dry_run:
+                forget_ownership(settings)
+            phase.note = "not found, nothing to delete"
+            return False
+        if prov.created_by_lab(ctx):
+            record = read_ownership(settings)
+            since = f" on {record.started_at}" if record else ""
+            ctx.ui.info(f'  deleting cluster "{name}": the lab created it{since} ({marker_path(settings)})')
+        elif prov.begun_by_lab(ctx):
+            ctx.ui.info(f'  deleting cluster "{name}": left over from an interrupted create by the lab')
+        else:
+            ctx.ui.warn(f'cluster "{name}" was not created by the lab: leaving it in place')
+            phase.note = "not the lab's, left alone"
+            return False
+        prov.delete(ctx)
+        return True

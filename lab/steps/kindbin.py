@@ -1,0 +1,189 @@
+"""kind itself: find it, check its version, and with ``fix`` install the pinned release, checksum-verified.
+
+Where the lab looks: `<state_dir>/bin/kind` (what `fix` installs; preferred, so an old kind on PATH does not
+matter), then PATH. The download (https://kind.sigs.k8s.io/dl/<version>/kind-<os>-<arch>, kind's quick-start)
+lands in `<state_dir>/cache/` under a temporary name, its sha256 is compared with lab/versions.py BEFORE it is
+kept or made executable; a mismatch deletes it and installs nothing. The cached copy makes reinstalls offline.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform as platform_module
+import shutil
+import sys
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+from lab import versions
+from lab.config import Settings
+from lab.context import Context
+from lab.errors import ChecksumMismatch, LabError, Refused, ToolNotFound
+from lab.tools import kind as kind_tool
+
+# Oldest kind the lab works with: node images from v0.27.0 on read /etc/containerd/certs.d without a containerd
+# config patch, which is how the lab wires its registries (kind site/static/examples/kind-with-registry.sh).
+MIN_VERSION = (0, 27, 0)
+FIX_HINT = (
+    f"let the lab install kind {versions.KIND_VERSION} into .lab/bin (checksum-verified) with `invoke doctor --fix`, "
+    "or see https://kind.sigs.k8s.io/docs/user/quick-start/#installing-from-release-binaries"
+)
+MAX_DOWNLOAD_BYTES = 256 * 1024 * 1024  # a kind binary is ~10 MB; stop a runaway response long before the disk fills
+DOWNLOAD_TIMEOUT = 120.0  # seconds per socket operation
+
+Fetch = Callable[[str, Path], None]
+
+
+def urllib_fetch(url: str, dest: Path) -> None:
+    """Download url to dest. HTTPS only (plain HTTP is accepted for 127.0.0.1/localhost, as used by tests)."""
+    parsed = urlparse(url)
+    local = parsed.scheme == "http" and parsed.hostname in ("127.0.0.1", "localhost")
+    if parsed.scheme != "https" and not local:
+        raise Refused(f"refusing to download {url}: not HTTPS")
+    with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT) as resp, dest.open("wb") as out:  # noqa: S310 (checked above)
+        total = 0
+        while chunk := resp.read(1024 * 1024):
+            total += len(chunk)
+            if total > MAX_DOWNLOAD_BYTES:
+                raise LabError(f"download of {url} exceeds {MAX_DOWNLOAD_BYTES} bytes; stopped")
+            out.write(chunk)
+
+
+@dataclass(frozen=True)
+class KindBinary:
+    path: str
+    version: str
+    source: str  # "lab" (<state_dir>/bin), "path", "installed", "planned" (dry run)
+
+
+def platform_id(system: str | None = None, machine: str | None = None) -> str:
+    """'linux-amd64', 'darwin-arm64', ... as in kind's release asset names."""
+    system = (system or sys.platform).lower()
+    machine = (machine or platform_module.machine()).lower()
+    os_name = "linux" if system.startswith("linux") else "darwin" if system == "darwin" else system
+    arch = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}.get(machine, machine)
+    return f"{os_name}-{arch}"
+
+
+def lab_binary_path(settings: Settings) -> Path:
+    return settings.state_dir / "bin" / "kind"
+
+
+def find_kind(settings: Settings) -> tuple[str, str] | None:
+    """(path, source) of the kind to use, or None."""
+    own = lab_binary_path(settings)
+    if own.is_file() and os.access(own, os.X_OK):
+        return str(own), "lab"
+    on_path = shutil.which("kind")
+    return (on_path, "path") if on_path else None
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(1024 * 1024):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def ensure_kind(
+    ctx: Context,
+    fix: bool = False,
+    *,
+    fetch: Fetch = urllib_fetch,
+    platform: str | None = None,
+    url: str | None = None,
+) -> KindBinary:
+    """A usable kind, at the pinned version if the lab installs it; ToolNotFound (with the fix) otherwise."""
+    settings = ctx.settings
+    pinned = versions.KIND_VERSION
+    found = find_kind(settings)
+    if found is not None:
+        path, source = found
+        ver = kind_tool.version(ctx.runner, kind=path)
+        numbers = kind_tool.version_tuple(ver)
+        if numbers is not None and numbers < MIN_VERSION:
+            if not fix:
+                raise ToolNotFound(
+                    f"kind >= v{'.'.join(map(str, MIN_VERSION))} (found {ver} at {path})",
+                    hint=FIX_HINT,
+                )
+            ctx.ui.warn(f"kind {ver} at {path} is too old; installing {pinned} into {lab_binary_path(settings)}")
+            return _install(ctx, fetch=fetch, platform=platform, url=url)
+        if ver != pinned and not ctx.dry_run:
+            shown = ver or "an unreadable version"
+            ctx.ui.warn(
+                f"kind at {path} reports {shown}; the lab pins {pinned} (node image {versions.KIND_NODE_IMAGE})"
+            )
+        return KindBinary(path, ver, source)
+    if not fix:
+        raise ToolNotFound("kind", hint=FIX_HINT)
+    return _install(ctx, fetch=fetch, platform=platform, url=url)
+
+
+def _install(ctx: Context, *, fetch: Fetch, platform: str | None, url: str | None) -> KindBinary:
+    settings = ctx.settings
+    pinned = versions.KIND_VERSION
+    plat = platform or platform_id()
+    expected = versions.KIND_SHA256.get(plat)
+    if not expected:
+        raise Refused(
+            f"no pinned sha256 for kind {pinned} on {plat}: the lab will not install an unverified binary",
+            hint="install kind yourself: https://kind.sigs.k8s.io/docs/user/quick-start/",
+        )
+    source_url = url or versions.KIND_DOWNLOAD_URL.format(version=pinned, platform=plat)
+    cached = settings.cache_dir / f"kind-{pinned}-{plat}"
+    target = lab_binary_path(settings)
+    if ctx.dry_run:
+        ctx.ui.info(f"  would download {source_url}\n  verify sha256 {expected}\n  install it as {target}")
+        return KindBinary(str(target), pinned, "planned")
+
+    if cached.is_file() and sha256_of(cached) != expected:
+        ctx.ui.warn(f"cached {cached} does not match the pinned sha256: discarding it")
+        cached.unlink()
+    if not cached.is_file():
+        if settings.offline:
+            raise ToolNotFound("kind", hint=f"offline, and {cached} is not cached: run once online (`invoke cache`)")
+        _download_verified(source_url, cached, expected, fetch)
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = target.with_name(".kind.installing")
+    shutil.copyfile(cached, staging)
+    staging.chmod(0o755)
+    os.replace(staging, target)
+    ver = kind_tool.version(ctx.runner, kind=str(target))
+    if ver != pinned:
+        ctx.ui.warn(f"installed {target} reports {ver or 'no version'}; expected {pinned}")
+    ctx.ui.info(f"  installed kind {pinned} ({plat}) as {target}")
+    return KindBinary(str(target), ver, "installed")
+
+
+def _download_verified(url: str, dest: Path, expected: str, fetch: Fetch) -> None:
+    """Fetch to a temporary file next to dest; keep it (not executable) only if its sha256 matches."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    partial = dest.with_name(dest.name + ".part")
+    partial.unlink(missing_ok=True)
+    try:
+        fetch(url, partial)
+        actual = sha256_of(partial)
+    except OSError as exc:  # urllib's URLError/HTTPError are OSErrors
+        partial.unlink(missing_ok=True)
+        raise LabError(
+            f"download of {url} failed: {exc}",
+            hint="check the network/proxy, or run with --offline after `invoke cache`",
+        ) from exc
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    if actual != expected:
+        partial.unlink(missing_ok=True)
+        raise ChecksumMismatch(
+            f"{url}: sha256 {actual} does not match the pinned {expected}; nothing was installed",
+            hint="retry (broken download or proxy?); if it persists, check lab/versions.py against the .sha256sum",
+        )
+    partial.chmod(0o644)
+    os.replace(partial, dest)

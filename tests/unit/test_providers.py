@@ -1,0 +1,523 @@
+"""Cluster providers and the cluster step against a scripted world (FakeRunner responders; no Docker)."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from fakes import FakeRunner
+
+from lab import providers
+from lab.config import Settings, load_settings
+from lab.context import Context
+from lab.errors import CommandFailed, ConfigError, Conflict
+from lab.manifests import kind as kind_manifests
+from lab.providers import (
+    CREATED,
+    CREATING,
+    KindProvider,
+    MinikubeProvider,
+    Ownership,
+    RegistryLink,
+    marker_path,
+    provider_for,
+    read_ownership,
+    write_ownership,
+)
+from lab.runner import DryRunRunner, Result
+from lab.steps import cluster as cluster_step
+from lab.tools.kubectl import kubectl_binary
+from lab.ui import UI
+
+NAME = "gitops-lab"
+KUBECTL = kubectl_binary()
+
+
+def _ts(dt: datetime) -> str:
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.%f") + "123Z"  # Docker prints nanoseconds
+
+
+@dataclass
+class Container:
+    id: str
+    created: datetime
+    labels: dict[str, str] = field(default_factory=dict)
+    networks: set[str] = field(default_factory=lambda: {"bridge"})
+
+    def inspect(self) -> str:
+        return json.dumps(
+            [
+                {
+                    "Id": self.id,
+                    "Created": _ts(self.created),
+                    "Config": {"Labels": self.labels, "Image": "x"},
+                    "State": {"Running": True},
+                    "NetworkSettings": {"Networks": {n: {} for n in sorted(self.networks)}},
+                }
+            ]
+        )
+
+
+@dataclass
+class World:
+    """Docker containers, kind clusters and minikube profiles as the CLIs would report them."""
+
+    containers: dict[str, Container] = field(default_factory=dict)
+    kind_clusters: dict[str, list[str]] = field(default_factory=dict)
+    profiles: set[str] = field(default_factory=set)
+    api_ready: bool = True
+    counter: int = 0
+    create_configs: list[str] = field(default_factory=list)
+    fail_create: bool = False
+
+    def new_id(self) -> str:
+        self.counter += 1
+        return f"{self.counter:064x}"
+
+    def add_lab_containers(self) -> None:
+        for name in ("lab-registry", "lab-ecr", "lab-git"):
+            self.containers[name] = Container(self.new_id(), datetime.now(UTC), {"gitops-lab.managed": "true"})
+
+    def add_kind_cluster(self, name: str, workers: int = 0, created: datetime | None = None) -> None:
+        nodes = kind_manifests.node_names(name, workers)
+        self.kind_clusters[name] = nodes
+        for node in nodes:
+            self.containers[node] = Container(
+                self.new_id(), created or datetime.now(UTC), {"io.x-k8s.kind.cluster": name}, {"kind"}
+            )
+
+    def __call__(self, argv: tuple[str, ...], input: str | None) -> Result | None:
+        tool = Path(argv[0]).name
+        args = argv[1:]
+        if tool == "kind":
+            return self._kind(argv, args)
+        if tool == "docker":
+            return self._docker(argv, args)
+        if tool == "kubectl" and "/readyz" in args:
+            return Result(argv, 0 if self.api_ready else 1, "ok" if self.api_ready else "", "refused")
+        if tool == "minikube":
+            return self._minikube(argv, args)
+        return None
+
+    def _kind(self, argv: tuple[str, ...], args: tuple[str, ...]) -> Result | None:
+        if args[:2] == ("get", "clusters"):
+            return Result(argv, 0, "".join(f"{c}\n" for c in sorted(self.kind_clusters)))
+        if args[:2] == ("get", "nodes"):
+            return Result(argv, 0, "".join(f"{n}\n" for n in self.kind_clusters.get(_flag(args, "--name"), [])))
+        if args[:2] == ("create", "cluster"):
+            config = Path(_flag(args, "--config"))
+            assert config.is_file(), "kind create ran before its config was written"
+            text = config.read_text()
+            self.create_configs.append(text)
+            if self.fail_create:
+                return Result(argv, 1, "", "ERROR: failed to create cluster")
+            workers = text.count("role: worker")
+            self.add_kind_cluster(_flag(args, "--name"), workers)
+            return Result(argv, 0)
+        if args[:2] == ("delete", "cluster"):
+            for node in self.kind_clusters.pop(_flag(args, "--name"), []):
+                self.containers.pop(node, None)
+            return Result(argv, 0)
+        return None
+
+    def _docker(self, argv: tuple[str, ...], args: tuple[str, ...]) -> Result | None:
+        if args[:2] == ("container", "inspect"):
+            c = self.containers.get(args[2])
+            return Result(argv, 0, c.inspect()) if c else Result(argv, 1, "[]", "No such container")
+        if args[:2] == ("network", "connect"):
+            self.containers[args[3]].networks.add(args[2])
+            return Result(argv, 0)
+        return None
+
+    def _minikube(self, argv: tuple[str, ...], args: tuple[str, ...]) -> Result | None:
+        if args[:2] == ("profile", "list"):
+            valid = [{"Name": p, "Status": "Running", "Config": {}} for p in sorted(self.profiles)]
+            return Result(argv, 0, json.dumps({"invalid": [], "valid": valid}))
+        if args[:1] == ("start",):
+            profile = _flag(args, "-p")
+            self.profiles.add(profile)
+            self.containers[profile] = Container(self.new_id(), datetime.now(UTC), {}, {profile})
+            return Result(argv, 0)
+        if args[:1] == ("delete",):
+            profile = _flag(args, "-p")
+            self.profiles.discard(profile)
+            self.containers.pop(profile, None)
+            return Result(argv, 0)
+        return None
+
+
+def _flag(args: tuple[str, ...], name: str) -> str:
+    return args[args.index(name) + 1]
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return load_settings({"state_dir": tmp_path}, config_file=tmp_path / "none.toml", environ={})
+
+
+@pytest.fixture
+def world() -> World:
+    w = World()
+    w.add_lab_containers()
+    return w
+
+
+@pytest.fixture
+def runner(world: World) -> FakeRunner:
+    r = FakeRunner()
+    r.responders.append(world)
+    return r
+
+
+@pytest.fixture(autouse=True)
+def no_lab_kind(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    # Whatever kind the developer has installed, the fake answers as "kind".
+    monkeypatch.setattr(providers.kind_tool, "binary", lambda state_dir=None: "kind")
+    yield
+
+
+def make_ctx(settings: Settings, runner: FakeRunner | DryRunRunner) -> Context:
+    return Context(settings, runner, UI(err=io.StringIO(), out=io.StringIO()))
+
+
+def ui_text(ctx: Context) -> str:
+    err = ctx.ui.err
+    assert isinstance(err, io.StringIO)
+    return err.getvalue()
+
+
+def indexes(runner: FakeRunner, *prefix: str) -> list[int]:
+    return [i for i, c in enumerate(runner.calls) if c.argv[: len(prefix)] == prefix]
+
+
+DESTRUCTIVE = (("kind", "create"), ("kind", "delete"), ("docker", "exec"), ("docker", "network", "connect"))
+
+
+def assert_nothing_changed(runner: FakeRunner) -> None:
+    for prefix in DESTRUCTIVE:
+        runner.assert_not_called(*prefix)
+    assert not [c for c in runner.calls if c.argv[0] == KUBECTL and "apply" in c.argv], runner.dump()
+
+
+# ensure_cluster ---------------------------------------------------------------------------------------------
+def test_fresh_machine_full_sequence(settings: Settings, runner: FakeRunner, world: World) -> None:
+    ctx = make_ctx(settings, runner)
+    action = cluster_step.ensure_cluster(ctx, workers=1)
+    assert action == cluster_step.CREATED
+
+    # config written (the fake asserts the file exists when kind create runs) and is what kind got
+    config_file = settings.state_dir / "kind-config.yaml"
+    assert world.create_configs == [config_file.read_text()]
+    create = runner.assert_called("kind", "create", "cluster")
+    assert create.argv == (
+        "kind", "create", "cluster", "--name", NAME, "--config", str(config_file), "--wait", "120s",
+    )  # fmt: skip
+    i_create = runner.index("kind", "create", "cluster")
+
+    # hosts.toml on every node, for every registry
+    nodes = [f"{NAME}-control-plane", f"{NAME}-worker"]
+    expected = {
+        "localhost:5001": '[host."http://lab-registry:5000"]\n',
+        "localhost:4566": '[host."http://lab-ecr:4566"]\n',
+    }
+    copies = []
+    for node in nodes:
+        for alias, content in expected.items():
+            mkdir = indexes(runner, "docker", "exec", node, "mkdir", "-p", f"/etc/containerd/certs.d/{alias}")
+            cp = indexes(
+                runner, "docker", "exec", "-i", node, "cp", "/dev/stdin", f"/etc/containerd/certs.d/{alias}/hosts.toml"
+            )
+            assert len(mkdir) == 1 and len(cp) == 1, runner.dump()
+            assert mkdir[0] < cp[0]
+            assert runner.calls[cp[0]].input == content
+            copies.append(cp[0])
+    assert i_create < min(copies), runner.dump()
+
+    # registries connected after the node files, then the ConfigMap; the git server is attached too
+    connects = indexes(runner, "docker", "network", "connect", "kind")
+    assert [runner.calls[i].argv[-1] for i in connects] == ["lab-registry", "lab-ecr", "lab-git"], runner.dump()
+    assert max(copies) < min(connects)
+    applies = [i for i, c in enumerate(runner.calls) if c.argv[:4] == (KUBECTL, "--context", f"kind-{NAME}", "apply")]
+    assert len(applies) == 1, runner.dump()
+    assert max(connects[:2]) < applies[0]
+    assert "local-registry-hosting" in (runner.calls[applies[0]].input or "")
+    assert 'host: "localhost:5001"' in (runner.calls[applies[0]].input or "")
+
+    # ownership recorded with the control-plane's container ID
+    record = read_ownership(settings)
+    assert record is not None and record.state == CREATED and record.provider == "kind"
+    assert record.node_id == world.containers[f"{NAME}-control-plane"].id
+
+
+def test_second_run_creates_nothing(settings: Settings, runner: FakeRunner) -> None:
+    cluster_step.ensure_cluster(make_ctx(settings, runner))
+    runner.calls.clear()
+    ctx = make_ctx(settings, runner)
+    assert cluster_step.ensure_cluster(ctx) == cluster_step.REUSED
+    runner.assert_not_called("kind", "create")
+    runner.assert_not_called("kind", "delete")
+    runner.assert_not_called("docker", "network", "connect")  # already connected
+    assert "reusing it" in ui_text(ctx)
+
+
+def test_foreign_cluster_is_a_conflict_and_untouched(settings: Settings, runner: FakeRunner, world: World) -> None:
+    world.add_kind_cluster(NAME)
+    ctx = make_ctx(settings, runner)
+    with pytest.raises(Conflict) as exc:
+        cluster_step.ensure_cluster(ctx)
+    assert exc.value.exit_code == 6
+    assert exc.value.hint and "--force" in exc.value.hint and f"kind delete cluster --name {NAME}" in exc.value.hint
+    assert_nothing_changed(runner)
+    assert read_ownership(settings) is None
+
+
+def test_stale_marker_does_not_claim_a_same_named_foreign_cluster(
+    settings: Settings, runner: FakeRunner, world: World
+) -> None:
+    # The lab once created "gitops-lab"; it was deleted by hand and someone created their own with that name.
+    write_ownership(settings, Ownership(NAME, "kind", CREATED, "2020-01-01T00:00:00+00:00", node_id="f" * 64))
+    world.add_kind_cluster(NAME)
+    with pytest.raises(Conflict):
+        cluster_step.ensure_cluster(make_ctx(settings, runner))
+    assert_nothing_changed(runner)
+    assert not cluster_step.delete_cluster(make_ctx(settings, runner))
+    runner.assert_not_called("kind", "delete")
+
+
+def test_force_uses_a_foreign_cluster_without_claiming_it(settings: Settings, runner: FakeRunner, world: World) -> None:
+    world.add_kind_cluster(NAME)
+    ctx = make_ctx(settings, runner)
+    assert cluster_step.ensure_cluster(ctx, force=True) == cluster_step.FORCED
+    runner.assert_not_called("kind", "create")
+    runner.assert_not_called("kind", "delete")
+    runner.assert_called("docker", "exec", "-i", f"{NAME}-control-plane", "cp")
+    assert read_ownership(settings) is None
+    assert "--force" in ui_text(ctx)
+    # down still leaves it alone
+    assert cluster_step.delete_cluster(make_ctx(settings, runner)) is False
+    runner.assert_not_called("kind", "delete")
+
+
+def test_resume_after_crash_right_after_create_adopts(settings: Settings, runner: FakeRunner, world: World) -> None:
+    # The process wrote "creating", kind created the cluster, then the process died before confirming.
+    started = datetime.now(UTC) - timedelta(minutes=3)
+    write_ownership(settings, Ownership(NAME, "kind", CREATING, started.isoformat(timespec="seconds")))
+    world.add_kind_cluster(NAME, created=started + timedelta(seconds=5))
+    ctx = make_ctx(settings, runner)
+    assert cluster_step.ensure_cluster(ctx) == cluster_step.ADOPTED
+    runner.assert_not_called("kind", "create")
+    runner.assert_not_called("kind", "delete")
+    record = read_ownership(settings)
+    assert record is not None and record.state == CREATED
+    assert record.node_id == world.containers[f"{NAME}-control-plane"].id
+    assert "interrupted" in ui_text(ctx)
+    runner.assert_called("docker", "network", "connect", "kind", "lab-registry")
+
+
+def test_resume_after_crash_during_create_recreates(settings: Settings, runner: FakeRunner, world: World) -> None:
+    started = datetime.now(UTC) - timedelta(minutes=3)
+    write_ownership(settings, Ownership(NAME, "kind", CREATING, started.isoformat(timespec="seconds")))
+    world.add_kind_cluster(NAME, created=started + timedelta(seconds=5))
+    world.api_ready = False  # half-made: the API server never came up
+    ctx = make_ctx(settings, runner)
+    assert cluster_step.ensure_cluster(ctx) == cluster_step.RECREATED
+    assert runner.index("kind", "delete", "cluster") < runner.index("kind", "create", "cluster"), runner.dump()
+    assert "deleting it and creating it again" in ui_text(ctx)
+    record = read_ownership(settings)
+    assert record is not None and record.state == CREATED
+
+
+def test_creating_marker_older_than_cluster_is_not_enough(settings: Settings, runner: FakeRunner, world: World) -> None:
+    # The cluster predates the lab's attempt by far: it is someone else's.
+    started = datetime.now(UTC)
+    write_ownership(settings, Ownership(NAME, "kind", CREATING, started.isoformat(timespec="seconds")))
+    world.add_kind_cluster(NAME, created=started - timedelta(days=2))
+    with pytest.raises(Conflict):
+        cluster_step.ensure_cluster(make_ctx(settings, runner))
+    assert_nothing_changed(runner)
+
+
+def test_failed_create_drops_the_marker(settings: Settings, runner: FakeRunner, world: World) -> None:
+    world.fail_create = True
+    with pytest.raises(CommandFailed):
+        cluster_step.ensure_cluster(make_ctx(settings, runner))
+    assert not marker_path(settings).exists()
+
+
+def test_marker_of_a_vanished_cluster_is_dropped_then_recreated(
+    settings: Settings, runner: FakeRunner, world: World
+) -> None:
+    write_ownership(settings, Ownership(NAME, "kind", CREATED, "2020-01-01T00:00:00+00:00", node_id="a" * 64))
+    assert cluster_step.ensure_cluster(make_ctx(settings, runner)) == cluster_step.CREATED
+    record = read_ownership(settings)
+    assert record is not None and record.node_id == world.containers[f"{NAME}-control-plane"].id
+
+
+def test_missing_registry_container_is_warned_not_connected(
+    settings: Settings, runner: FakeRunner, world: World
+) -> None:
+    del world.containers["lab-ecr"]
+    ctx = make_ctx(settings, runner)
+    cluster_step.ensure_cluster(ctx)
+    runner.assert_not_called("docker", "network", "connect", "kind", "lab-ecr")
+    runner.assert_called("docker", "network", "connect", "kind", "lab-registry")
+    assert "lab-ecr does not exist yet" in ui_text(ctx)
+
+
+def test_dry_run_prints_the_fresh_machine_plan(settings: Settings) -> None:
+    out = io.StringIO()
+    runner = DryRunRunner(out=out)
+    ctx = make_ctx(settings, runner)
+    cluster_step.ensure_cluster(ctx)
+    assert not (settings.state_dir / "kind-config.yaml").exists()
+    assert not marker_path(settings).exists()
+    shown = ctx.ui.out.getvalue()  # type: ignore[attr-defined]
+    assert "kind-config.yaml" in shown and "kind: Cluster" in shown
+    printed = out.getvalue()
+    assert "kind create cluster --name gitops-lab" in printed
+    assert "docker exec -i gitops-lab-control-plane cp /dev/stdin" in printed
+    assert "docker network connect kind lab-registry" in printed
+    assert "local-registry-hosting" in printed
+
+
+# delete_cluster ---------------------------------------------------------------------------------------------
+def test_delete_only_the_lab_cluster(settings: Settings, runner: FakeRunner, world: World) -> None:
+    cluster_step.ensure_cluster(make_ctx(settings, runner))
+    ctx = make_ctx(settings, runner)
+    assert cluster_step.delete_cluster(ctx) is True
+    runner.assert_called("kind", "delete", "cluster", "--name", NAME)
+    assert NAME not in world.kind_clusters
+    assert not marker_path(settings).exists()
+    assert "the lab created it" in ui_text(ctx)
+
+
+def test_delete_tolerates_absence(settings: Settings, runner: FakeRunner) -> None:
+    assert cluster_step.delete_cluster(make_ctx(settings, runner)) is False
+    assert cluster_step.delete_cluster(make_ctx(settings, runner)) is False
+    runner.assert_not_called("kind", "delete")
+
+
+def test_delete_leaves_a_foreign_cluster(settings: Settings, runner: FakeRunner, world: World) -> None:
+    world.add_kind_cluster(NAME)
+    ctx = make_ctx(settings, runner)
+    assert cluster_step.delete_cluster(ctx) is False
+    runner.assert_not_called("kind", "delete")
+    assert NAME in world.kind_clusters
+    assert "not created by the lab" in ui_text(ctx)
+
+
+def test_delete_removes_the_leftover_of_an_interrupted_create(
+    settings: Settings, runner: FakeRunner, world: World
+) -> None:
+    started = datetime.now(UTC) - timedelta(minutes=1)
+    write_ownership(settings, Ownership(NAME, "kind", CREATING, started.isoformat(timespec="seconds")))
+    world.add_kind_cluster(NAME, created=started + timedelta(seconds=2))
+    assert cluster_step.delete_cluster(make_ctx(settings, runner)) is True
+    runner.assert_called("kind", "delete", "cluster", "--name", NAME)
+
+
+# minikube ---------------------------------------------------------------------------------------------------
+@pytest.fixture
+def mk_settings(tmp_path: Path) -> Settings:
+    return load_settings(
+        {"state_dir": tmp_path, "provider": "minikube"}, config_file=tmp_path / "none.toml", environ={}
+    )
+
+
+def test_minikube_sequence(mk_settings: Settings, runner: FakeRunner, world: World) -> None:
+    ctx = make_ctx(mk_settings, runner)
+    assert cluster_step.ensure_cluster(ctx) == cluster_step.CREATED
+    start = runner.assert_called("minikube", "start")
+    assert start.argv == (
+        "minikube", "start", "-p", NAME, "--driver", "docker",
+        "--insecure-registry", "lab-registry:5000", "--insecure-registry", "lab-ecr:4566",
+    )  # fmt: skip
+    i_start = runner.index("minikube", "start")
+    i_addon = runner.index("minikube", "addons", "enable", "registry", "-p", NAME)
+    connects = indexes(runner, "docker", "network", "connect", NAME)
+    assert i_start < i_addon < min(connects), runner.dump()
+    assert [runner.calls[i].argv[-1] for i in connects] == ["lab-registry", "lab-ecr", "lab-git"]
+    # no kind recipe on minikube
+    runner.assert_not_called("docker", "exec")
+    assert not [c for c in runner.calls if c.argv[0] == KUBECTL and "apply" in c.argv], runner.dump()
+    assert not (mk_settings.state_dir / "kind-config.yaml").exists()
+    record = read_ownership(mk_settings)
+    assert record is not None and record.provider == "minikube" and record.node_id == world.containers[NAME].id
+
+    runner.calls.clear()
+    assert cluster_step.ensure_cluster(make_ctx(mk_settings, runner)) == cluster_step.REUSED
+    runner.assert_not_called("minikube", "start")
+
+    assert cluster_step.delete_cluster(make_ctx(mk_settings, runner)) is True
+    runner.assert_called("minikube", "delete", "-p", NAME)
+    assert NAME not in world.profiles
+
+
+def test_minikube_foreign_profile_conflict(mk_settings: Settings, runner: FakeRunner, world: World) -> None:
+    world.profiles.add(NAME)
+    with pytest.raises(Conflict) as exc:
+        cluster_step.ensure_cluster(make_ctx(mk_settings, runner))
+    assert exc.value.hint and f"minikube delete -p {NAME}" in exc.value.hint
+    runner.assert_not_called("minikube", "start")
+    runner.assert_not_called("minikube", "delete")
+
+
+def test_minikube_load_images_one_call_per_image(mk_settings: Settings, runner: FakeRunner) -> None:
+    MinikubeProvider(mk_settings).load_images(make_ctx(mk_settings, runner), ["a:1", "b:2"])
+    assert runner.commands == [f"minikube image load a:1 -p {NAME}", f"minikube image load b:2 -p {NAME}"]
+
+
+# provider plumbing --------------------------------------------------------------------------------------------
+def test_kind_load_images(settings: Settings, runner: FakeRunner) -> None:
+    KindProvider(settings).load_images(make_ctx(settings, runner), ["lab-app:1", "redis:8"])
+    assert runner.commands == [f"kind load docker-image lab-app:1 redis:8 --name {NAME}"]
+
+
+def test_provider_for(settings: Settings, mk_settings: Settings, tmp_path: Path) -> None:
+    assert isinstance(provider_for(settings), KindProvider)
+    assert isinstance(provider_for(mk_settings), MinikubeProvider)
+    assert provider_for(settings).kubeconfig_context(make_ctx(settings, FakeRunner())) == f"kind-{NAME}"
+    assert provider_for(mk_settings).kubeconfig_context(make_ctx(mk_settings, FakeRunner())) == NAME
+    aws = load_settings({"state_dir": tmp_path, "target": "aws"}, config_file=tmp_path / "none.toml", environ={})
+    with pytest.raises(ConfigError):
+        provider_for(aws)
+
+
+def test_default_registry_links(tmp_path: Path) -> None:
+    def links(**overrides: object) -> list[RegistryLink]:
+        s = load_settings({"state_dir": tmp_path, **overrides}, config_file=tmp_path / "n.toml", environ={})
+        return providers.default_registry_links(s)
+
+    assert links() == [
+        RegistryLink("localhost:5001", "lab-registry", 5000),
+        RegistryLink("localhost:4566", "lab-ecr", 4566),
+    ]
+    assert links(registry_port=5050)[0] == RegistryLink("localhost:5050", "lab-registry", 5000)
+    assert links(registry="registry.example:5000") == [RegistryLink("localhost:4566", "lab-ecr", 4566)]
+    assert links(aws_endpoint_url="http://10.0.0.1:4566") == [RegistryLink("localhost:5001", "lab-registry", 5000)]
+
+
+def test_unreadable_marker_counts_as_none(settings: Settings) -> None:
+    path = marker_path(settings)
+    path.parent.mkdir(parents=True)
+    path.write_text("{not json")
+    assert read_ownership(settings) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-11-28T07:40:00.123456789Z", datetime(2026, 11, 28, 7, 40, 0, 123456, tzinfo=UTC)),
+        ("2026-11-28T07:40:00Z", datetime(2026, 11, 28, 7, 40, 0, tzinfo=UTC)),
+        ("2026-11-28T07:40:00+00:00", datetime(2026, 11, 28, 7, 40, 0, tzinfo=UTC)),
+        ("", None),
+        ("yesterday", None),
+    ],
+)
+def test_parse_timestamp(text: str, expected: datetime | None) -> None:
+    assert providers.parse_timestamp(text) == expected
