@@ -1,0 +1,374 @@
+"""Argo CD Applications through the Kubernetes API (official `kubernetes` client): read status, refresh, sync,
+and wait until an environment is Synced + Healthy.
+
+No argocd CLI and no Argo CD API server session: the controller acts on the Application object itself.
+- refresh: the annotation `argocd.argoproj.io/refresh: normal|hard`, removed by the controller when done.
+- sync: a merge patch of the top-level `operation` field (beside `spec`); progress shows in
+  `status.operationState` and the controller clears `operation` (argo-cd `docs/user-guide/sync-kubectl.md`).
+  Field names (`operation.initiatedBy.username`, `operation.sync.revision|prune`, `operation.info[].name|value`)
+  are those of the v3.5.1 Application CRD. Argo CD's RBAC is enforced by its API server only: this path is
+  governed by Kubernetes RBAC.
+- status fields: `status.sync.status|revision`, `status.health.status`, `status.operationState.phase|message|
+  startedAt|syncResult.revision`, `status.conditions[].type|message` (no `status` field), `status.summary.images`,
+  `status.reconciledAt`, `status.history[]`.
+
+Waiting follows Argo CD's own e2e fixture: an expectation returns (state, message), it is polled with a growing
+interval, and a timeout reports the last message.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import urllib3
+from kubernetes.client.exceptions import ApiException
+
+from lab.errors import ClusterUnreachable, Conflict, LabError, NotReady
+
+GROUP = "argoproj.io"
+VERSION = "v1alpha1"
+PLURAL = "applications"
+NAMESPACE = "argocd"
+REFRESH_ANNOTATION = "argocd.argoproj.io/refresh"
+USERNAME = "gitops-lab"
+MERGE_PATCH = "application/merge-patch+json"
+
+FAILED_PHASES = ("Failed", "Error")
+RUNNING_PHASES = ("Running", "Terminating")
+POLL_FIRST = 0.2  # seconds; the interval grows x1.5 up to POLL_MAX
+POLL_MAX = 2.0
+DEGRADED_GRACE = 60.0  # seconds a rollout may stay Degraded before the wait gives up (crash loops, bad images)
+TRANSIENT_ERRORS = 3  # consecutive API errors tolerated while waiting (an API server restart, a blip)
+
+
+class SyncFailed(LabError):
+    """Argo CD ran the sync and it failed, or the deployed revision stays Degraded."""
+
+    exit_code = 13
+
+
+# ---------------------------------------------------------------------------------------------- API access
+
+
+class ApplicationsApi(Protocol):
+    """The two calls the client needs. Raises kubernetes' ApiException / urllib3 errors like the real client."""
+
+    def get(self, name: str) -> dict[str, Any]: ...
+
+    def patch(self, name: str, body: dict[str, Any]) -> dict[str, Any]: ...
+
+
+@dataclass
+class KubernetesApplications:
+    """ApplicationsApi over kubernetes.client.CustomObjectsApi."""
+
+    api: Any  # kubernetes.client.CustomObjectsApi
+    namespace: str = NAMESPACE
+
+    def get(self, name: str) -> dict[str, Any]:
+        obj: dict[str, Any] = self.api.get_namespaced_custom_object(GROUP, VERSION, self.namespace, PLURAL, name)
+        return obj
+
+    def patch(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        obj: dict[str, Any] = self.api.patch_namespaced_custom_object(
+            GROUP, VERSION, self.namespace, PLURAL, name, body, _content_type=MERGE_PATCH
+        )
+        return obj
+
+    @classmethod
+    def from_kubeconfig(cls, context: str, namespace: str = NAMESPACE) -> KubernetesApplications:
+        from kubernetes import client, config
+
+        try:
+            api_client = config.new_client_from_config(context=context)  # type: ignore[no-untyped-call]
+        except config.ConfigException as exc:
+            raise ClusterUnreachable(
+                f"no usable kubeconfig context {context!r}: {exc}", hint="run `invoke up` to create the cluster"
+            ) from exc
+        return cls(client.CustomObjectsApi(api_client), namespace)
+
+
+def _wrap(exc: Exception, verb: str, name: str) -> LabError:
+    if isinstance(exc, ApiException):
+        status = exc.status or 0
+        if status == 404:
+            return Conflict(
+                f"Argo CD Application {name} not found", hint="run `invoke up` to install Argo CD and the apps"
+            )
+        if status in (401, 403):
+            return ClusterUnreachable(
+                f"the Kubernetes API refused to {verb} Application {name} ({status} {exc.reason})",
+                hint="check the kubeconfig context the lab uses (`kubectl config get-contexts`)",
+            )
+        if status == 0 or status >= 500:
+            return ClusterUnreachable(
+                f"the Kubernetes API failed to {verb} Application {name} ({status} {exc.reason})",
+                hint="is the cluster running? `invoke status`",
+            )
+        return Conflict(f"the Kubernetes API rejected {verb} of Application {name}: {status} {exc.reason}")
+    return ClusterUnreachable(
+        f"cannot reach the Kubernetes API to {verb} Application {name}: {exc}",
+        hint="is the cluster running? `invoke up` starts it",
+    )
+
+
+# ---------------------------------------------------------------------------------------------- status
+
+
+@dataclass(frozen=True)
+class Condition:
+    type: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """One entry of status.history: a sync that completed."""
+
+    id: int
+    revision: str
+    deployed_at: str
+    initiated_by: str
+
+
+@dataclass(frozen=True)
+class AppStatus:
+    name: str
+    sync: str
+    health: str
+    revision: str
+    operation_phase: str = ""
+    operation_message: str = ""
+    operation_revision: str = ""  # what the current/last operation synced (syncResult.revision)
+    operation_started_at: str = ""
+    operation_requested: bool = False  # `operation` set: a sync is queued or running
+    conditions: tuple[Condition, ...] = ()
+    images: tuple[str, ...] = ()
+    reconciled_at: str = ""
+    history: tuple[Deployment, ...] = field(default=())
+
+    def describe(self) -> str:
+        """One line for humans, e.g. "sync=OutOfSync health=Progressing op=Running: waiting for healthy state of
+        apps/Deployment/lab-app"."""
+        parts = [f"sync={self.sync or 'Unknown'}", f"health={self.health or 'Unknown'}"]
+        if self.revision:
+            parts.append(f"revision={self.revision[:7]}")
+        if self.operation_phase:
+            parts.append(f"op={self.operation_phase}")
+        elif self.operation_requested:
+            parts.append("op=Requested")
+        text = " ".join(parts)
+        details = [self.operation_message] if self.operation_message else []
+        details += [f"{c.type}: {c.message}" for c in self.conditions]
+        return f"{text}: {'; '.join(details)}" if details else text
+
+
+def parse_status(obj: dict[str, Any]) -> AppStatus:
+    """AppStatus from an Application object as the API returns it (missing fields read as empty)."""
+    status = obj.get("status") or {}
+    op = status.get("operationState") or {}
+    history = tuple(
+        Deployment(
+            id=int(h.get("id", 0)),
+            revision=str(h.get("revision", "")),
+            deployed_at=str(h.get("deployedAt", "")),
+            initiated_by=str((h.get("initiatedBy") or {}).get("username", "")),
+        )
+        for h in status.get("history") or []
+    )
+    return AppStatus(
+        name=str((obj.get("metadata") or {}).get("name", "")),
+        sync=str((status.get("sync") or {}).get("status", "")),
+        health=str((status.get("health") or {}).get("status", "")),
+        revision=str((status.get("sync") or {}).get("revision", "")),
+        operation_phase=str(op.get("phase", "")),
+        operation_message=str(op.get("message", "")),
+        operation_revision=str((op.get("syncResult") or {}).get("revision", "")),
+        operation_started_at=str(op.get("startedAt", "")),
+        operation_requested=bool(obj.get("operation")),
+        conditions=tuple(
+            Condition(str(c.get("type", "")), str(c.get("message", ""))) for c in status.get("conditions") or []
+        ),
+        images=tuple(str(i) for i in (status.get("summary") or {}).get("images") or []),
+        reconciled_at=str(status.get("reconciledAt", "")),
+        history=history,
+    )
+
+
+def same_revision(actual: str, wanted: str) -> bool:
+    """Full SHAs compare equal; an abbreviated SHA (7+ chars) matches as a prefix."""
+    if not actual or not wanted:
+        return False
+    if len(wanted) >= 7 and len(actual) >= 7:
+        return actual.startswith(wanted) or wanted.startswith(actual)
+    return actual == wanted
+
+
+# ---------------------------------------------------------------------------------------------- expectations
+
+
+class State(enum.Enum):
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class Expectation(Protocol):
+    """Called once per poll with the status and the seconds since the wait began."""
+
+    def __call__(self, status: AppStatus, elapsed: float) -> tuple[State, str]: ...
+
+
+@dataclass
+class SyncedHealthy:
+    """Synced + Healthy, at ``revision`` and running ``image`` when given.
+
+    Fails fast when an operation fails that this wait is about: one that started after the first poll, or one
+    that synced the wanted revision (auto-sync does not retry a failed commit). A failed operation already there
+    at the first poll, for another revision, is history and ignored. Fails too when health stays Degraded for
+    ``degraded_grace`` seconds.
+    """
+
+    revision: str | None = None
+    image: str | None = None
+    degraded_grace: float = DEGRADED_GRACE
+    _baseline: str | None = field(default=None, init=False, repr=False)
+    _degraded_since: float | None = field(default=None, init=False, repr=False)
+
+    def __call__(self, status: AppStatus, elapsed: float) -> tuple[State, str]:
+        if self._baseline is None:
+            self._baseline = status.operation_started_at
+        if status.operation_phase in FAILED_PHASES:
+            new = status.operation_started_at != self._baseline
+            ours = self.revision is not None and same_revision(status.operation_revision, self.revision)
+            if new or ours:
+                return State.FAILED, f"sync {status.operation_phase.lower()}: {status.operation_message or '?'}"
+        if status.health == "Degraded":
+            if self._degraded_since is None:
+                self._degraded_since = elapsed
+            if elapsed - self._degraded_since >= self.degraded_grace:
+                return State.FAILED, f"Degraded for {elapsed - self._degraded_since:.0f}s"
+        else:
+            self._degraded_since = None
+        if status.operation_requested or status.operation_phase in RUNNING_PHASES:
+            return State.PENDING, "a sync is running"
+        if self.revision is not None and not same_revision(status.revision, self.revision):
+            at = status.revision[:7] or "no revision"
+            return State.PENDING, f"at {at}, waiting for {self.revision[:7]}"
+        if status.sync != "Synced":
+            return State.PENDING, f"waiting for Synced (is {status.sync or 'Unknown'})"
+        if status.health != "Healthy":
+            return State.PENDING, f"waiting for Healthy (is {status.health or 'Unknown'})"
+        if self.image is not None and not any(i == self.image or i.startswith(self.image + "@") for i in status.images):
+            return State.PENDING, f"waiting for image {self.image} (running {', '.join(status.images) or 'none'})"
+        return State.SUCCEEDED, "Synced and Healthy"
+
+
+def synced_healthy(
+    revision: str | None = None, image: str | None = None, degraded_grace: float = DEGRADED_GRACE
+) -> SyncedHealthy:
+    return SyncedHealthy(revision, image, degraded_grace)
+
+
+def out_of_sync() -> Expectation:
+    """OutOfSync (the drift demo: a live change Argo CD has noticed)."""
+
+    def check(status: AppStatus, elapsed: float) -> tuple[State, str]:
+        if status.sync == "OutOfSync":
+            return State.SUCCEEDED, "OutOfSync"
+        return State.PENDING, f"waiting for OutOfSync (is {status.sync or 'Unknown'})"
+
+    return check
+
+
+# ---------------------------------------------------------------------------------------------- client
+
+
+class ApplicationClient:
+    def __init__(
+        self,
+        api: ApplicationsApi,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.api = api
+        self.clock = clock
+        self.sleep = sleep
+
+    @classmethod
+    def from_kubeconfig(cls, context: str) -> ApplicationClient:
+        return cls(KubernetesApplications.from_kubeconfig(context))
+
+    def _get(self, name: str) -> dict[str, Any]:
+        try:
+            return self.api.get(name)
+        except (ApiException, urllib3.exceptions.HTTPError, OSError) as exc:
+            raise _wrap(exc, "read", name) from exc
+
+    def _patch(self, name: str, body: dict[str, Any]) -> None:
+        try:
+            self.api.patch(name, body)
+        except (ApiException, urllib3.exceptions.HTTPError, OSError) as exc:
+            raise _wrap(exc, "patch", name) from exc
+
+    def get_app(self, name: str) -> AppStatus:
+        return parse_status(self._get(name))
+
+    def refresh(self, name: str, hard: bool = False) -> None:
+        """Ask the controller to re-read git now (hard: also bypass the manifest cache)."""
+        self._patch(name, {"metadata": {"annotations": {REFRESH_ANNOTATION: "hard" if hard else "normal"}}})
+
+    def sync(self, name: str, revision: str | None = None, prune: bool = True, reason: str | None = None) -> None:
+        """Start a sync, like `argocd app sync`. ``revision`` None syncs the app's targetRevision (a different
+        revision is a one-off that the next auto-sync undoes). Refused while another operation runs."""
+        current = self.get_app(name)
+        if current.operation_requested or current.operation_phase in RUNNING_PHASES:
+            raise Conflict(
+                f"another operation is already in progress on {name} ({current.describe()})",
+                hint=f"wait for it (`invoke status`) or terminate it in the Argo CD UI, then sync {name} again",
+            )
+        sync: dict[str, Any] = {"prune": prune}
+        if revision is not None:
+            sync["revision"] = revision
+        operation: dict[str, Any] = {"initiatedBy": {"username": USERNAME}, "sync": sync}
+        if reason:
+            operation["info"] = [{"name": "reason", "value": reason}]
+        self._patch(name, {"operation": operation})
+
+    def wait_for(self, name: str, expect: Expectation, timeout: float, *, what: str | None = None) -> AppStatus:
+        """Poll until ``expect`` succeeds; SyncFailed when it fails, NotReady with the last state on timeout."""
+        label = what or f"Argo CD Application {name}"
+        start = self.clock()
+        delay = POLL_FIRST
+        errors = 0
+        last = "no status read yet"
+        while True:
+            elapsed = self.clock() - start
+            try:
+                status = self.get_app(name)
+                errors = 0
+            except ClusterUnreachable as exc:
+                errors += 1
+                if errors >= TRANSIENT_ERRORS:
+                    raise
+                last = exc.message
+            else:
+                state, message = expect(status, elapsed)
+                last = f"{status.describe()} ({message})"
+                if state is State.SUCCEEDED:
+                    return status
+                if state is State.FAILED:
+                    raise SyncFailed(
+                        f"{label}: {message}; last state: {status.describe()}",
+                        hint=f"see the app in the Argo CD UI, or `kubectl -n {NAMESPACE} describe application {name}`",
+                    )
+            remaining = timeout - (self.clock() - start)
+            if remaining <= 0:
+                raise NotReady(label, last, timeout, hint="`invoke status` shows every environment")
+            self.sleep(min(delay, remaining))
+            delay = min(delay * 1.5, POLL_MAX)
