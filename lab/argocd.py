@@ -27,7 +27,7 @@ from typing import Any, Protocol
 import urllib3
 from kubernetes.client.exceptions import ApiException
 
-from lab.errors import ClusterUnreachable, Conflict, LabError, NotReady
+from lab.errors import ClusterUnreachable, Conflict, LabError, NotReady, SyncFailed
 
 GROUP = "argoproj.io"
 VERSION = "v1alpha1"
@@ -43,12 +43,6 @@ POLL_FIRST = 0.2  # seconds; the interval grows x1.5 up to POLL_MAX
 POLL_MAX = 2.0
 DEGRADED_GRACE = 60.0  # seconds a rollout may stay Degraded before the wait gives up (crash loops, bad images)
 TRANSIENT_ERRORS = 3  # consecutive API errors tolerated while waiting (an API server restart, a blip)
-
-
-class SyncFailed(LabError):
-    """Argo CD ran the sync and it failed, or the deployed revision stays Degraded."""
-
-    exit_code = 13
 
 
 # ---------------------------------------------------------------------------------------------- API access

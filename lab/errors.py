@@ -130,3 +130,15 @@ class ClusterUnreachable(LabError):
     """No Kubernetes API server answers with the lab's kubeconfig/context."""
 
     exit_code = 12
+
+
+class SyncFailed(LabError):
+    """Argo CD ran the sync and it failed, or the deployed revision stays Degraded."""
+
+    exit_code = 13
+
+
+class DownloadFailed(LabError):
+    """A pinned download could not be fetched (network, proxy, HTTP error)."""
+
+    exit_code = 14

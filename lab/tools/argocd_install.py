@@ -18,17 +18,13 @@ from pathlib import Path
 
 from lab import versions
 from lab.config import Settings
-from lab.errors import ChecksumMismatch, LabError, Refused
+from lab.errors import ChecksumMismatch, DownloadFailed, Refused
 from lab.runner import Runner
 from lab.tools.kubectl import kubectl_binary
 
 Fetch = Callable[[str], bytes]
 DOWNLOAD_TIMEOUT = 60.0  # seconds; the file is ~2 MB
 INSTALL_FILE = "install.yaml"
-
-
-class DownloadFailed(LabError):
-    """The pinned manifest could not be downloaded (network, proxy, HTTP error)."""
 
 
 @dataclass(frozen=True)
