@@ -1,0 +1,185 @@
+"""``/api/v1/items``: a small in-memory resource with strict input validation.
+
+An item is ``{"name": str (1..100 characters, not only whitespace), "quantity": int >= 0 (not a bool)}``.
+Unknown fields are rejected, like missing ones (422), so a typo never passes silently. The body must be
+``application/json`` (415 otherwise), parse as JSON (400 otherwise) and be an object (422 otherwise).
+The store belongs to one app instance, so under gunicorn each worker process has its own items: this is a
+teaching service, not a database.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request, url_for
+
+from app.problems import MALFORMED_JSON, STORE_FULL, VALIDATION_ERROR, Problem
+
+NAME_MAX = 100
+FIELDS = {"name": "string", "quantity": "integer"}
+
+log = logging.getLogger(__name__)
+bp = Blueprint("items", __name__, url_prefix="/api/v1/items")
+
+
+@dataclass(frozen=True)
+class Item:
+    id: int
+    name: str
+    quantity: int
+    created_at: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "quantity": self.quantity, "created_at": self.created_at}
+
+
+class StoreFull(Exception):
+    pass
+
+
+class ItemStore:
+    """Thread-safe (gunicorn threads share it); ids are never reused."""
+
+    def __init__(self, max_items: int) -> None:
+        self._lock = threading.Lock()
+        self._items: dict[int, Item] = {}
+        self._next_id = 1
+        self._max_items = max_items
+
+    def create(self, name: str, quantity: int) -> Item:
+        created_at = datetime.now(tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        with self._lock:
+            if len(self._items) >= self._max_items:
+                raise StoreFull
+            item = Item(self._next_id, name, quantity, created_at)
+            self._items[item.id] = item
+            self._next_id += 1
+            return item
+
+    def list(self) -> list[Item]:
+        with self._lock:
+            return list(self._items.values())
+
+    def get(self, item_id: int) -> Item | None:
+        with self._lock:
+            return self._items.get(item_id)
+
+    def delete(self, item_id: int) -> bool:
+        with self._lock:
+            return self._items.pop(item_id, None) is not None
+
+
+def validate(payload: object) -> tuple[str, int]:
+    """Return (name, quantity) or raise a 422 Problem listing every field error."""
+    if not isinstance(payload, dict):
+        raise Problem(
+            422,
+            f"The body must be a JSON object, not {_json_type(payload)}.",
+            type_=VALIDATION_ERROR,
+            title="Invalid item",
+            errors=[{"field": "", "message": "expected an object"}],
+        )
+    errors: list[dict[str, str]] = []
+    for key in sorted(set(payload) - set(FIELDS)):
+        errors.append({"field": key, "message": "unknown field"})
+    name = payload.get("name")
+    if "name" not in payload:
+        errors.append({"field": "name", "message": "required"})
+    elif not isinstance(name, str):
+        errors.append({"field": "name", "message": f"expected a string, got {_json_type(name)}"})
+    elif not name.strip():
+        errors.append({"field": "name", "message": "must not be empty"})
+    elif len(name) > NAME_MAX:
+        errors.append({"field": "name", "message": f"must be at most {NAME_MAX} characters, got {len(name)}"})
+    quantity = payload.get("quantity")
+    if "quantity" not in payload:
+        errors.append({"field": "quantity", "message": "required"})
+    elif not isinstance(quantity, int) or isinstance(quantity, bool):
+        errors.append({"field": "quantity", "message": f"expected an integer, got {_json_type(quantity)}"})
+    elif quantity < 0:
+        errors.append({"field": "quantity", "message": "must be >= 0"})
+    if errors:
+        fields = ", ".join(sorted({e["field"] for e in errors}))
+        raise Problem(422, f"Invalid fields: {fields}.", type_=VALIDATION_ERROR, title="Invalid item", errors=errors)
+    assert isinstance(name, str) and isinstance(quantity, int)
+    return name, quantity
+
+
+def _json_type(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+def _read_json() -> object:
+    if not request.is_json:
+        raise Problem(415, "Send the item as JSON with 'Content-Type: application/json'.")
+    raw = request.get_data(cache=False)  # raises 413 above MAX_CONTENT_LENGTH
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise Problem(
+            400, f"The body is not valid JSON: {_short(exc)}", type_=MALFORMED_JSON, title="Malformed JSON"
+        ) from None
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc) or exc.__class__.__name__
+    return text if len(text) <= 200 else text[:200] + "…"
+
+
+def _store() -> ItemStore:
+    store: ItemStore = current_app.extensions["gitops_lab.items"]
+    return store
+
+
+@bp.get("")
+def list_items() -> Response:
+    items = [item.to_json() for item in _store().list()]
+    return jsonify({"items": items, "count": len(items)})
+
+
+@bp.post("")
+def create_item() -> tuple[Response, int, dict[str, str]]:
+    name, quantity = validate(_read_json())
+    try:
+        item = _store().create(name, quantity)
+    except StoreFull:
+        raise Problem(
+            507, "The item store is full; delete items first.", type_=STORE_FULL, title="Item store full"
+        ) from None
+    log.info("item created", extra={"item_id": item.id})
+    return jsonify(item.to_json()), 201, {"Location": url_for("items.get_item", item_id=item.id)}
+
+
+@bp.get("/<int:item_id>")
+def get_item(item_id: int) -> Response:
+    item = _store().get(item_id)
+    if item is None:
+        raise Problem(404, f"No item with id {item_id}.")
+    return jsonify(item.to_json())
+
+
+@bp.delete("/<int:item_id>")
+def delete_item(item_id: int) -> Response:
+    if not _store().delete(item_id):
+        raise Problem(404, f"No item with id {item_id}.")
+    log.info("item deleted", extra={"item_id": item_id})
+    response = Response(status=204)
+    del response.headers["Content-Type"]
+    return response
