@@ -110,7 +110,7 @@ class Settings:
 
     @property
     def gitops_bare_repo(self) -> Path:
-        return self.state_dir / "gitops.git"
+        return self.state_dir / "git" / "gitops.git"
 
     @property
     def registry_host(self) -> str:

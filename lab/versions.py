@@ -20,3 +20,26 @@ REDIS_IMAGE = "public.ecr.aws/docker/library/redis:8.2.3-alpine"
 ARGOCD_IMAGES = (ARGOCD_IMAGE, REDIS_IMAGE)
 
 MINISTACK_VERSION = "1.5.33"  # PyPI `ministack`, installed into an image built on the base image
+
+# kind release binaries (kind site/content/docs/user/quick-start.md, "Installing From Release Binaries"):
+# https://kind.sigs.k8s.io/dl/<version>/kind-<os>-<arch>. The sha256 values are those of the release's
+# kind-<os>-<arch>.sha256sum assets for v0.32.0 (identical in several independent pinning scripts).
+KIND_DOWNLOAD_URL = "https://kind.sigs.k8s.io/dl/{version}/kind-{platform}"
+KIND_SHA256: dict[str, str | None] = {
+    "linux-amd64": "50030de23cf40a18505f20426f6a8506bedf13c6e509244bd1fa9463721b0f54",
+    "linux-arm64": "b92cd615e97585de8ddade28ed5cd7feb4248d717c233eea5b03c37298900f5d",
+    "darwin-amd64": "295ac6d0d634c9819c9907df45e3017d1f13166bd13c3404c45e79f7faa47498",
+    "darwin-arm64": "dca67911095a110c2b5c36e26df6cac860c602033e456c0db47be498cdef1ebb",
+}
+
+MINIKUBE_VERSION = "v1.38.1"  # alternative provider, the release the lab targets (it does not download minikube)
+
+# The lab's service images, built locally FROM settings.base_image (lab/images/, localstack/) and tagged
+# gitops-lab/<name>:<version>; an image is rebuilt when its build context changes (label gitops-lab.context).
+REGISTRY_SERIES = "2.8"  # Debian's docker-registry (CNCF distribution); bookworm ships 2.8.2, the build checks 2.8.x
+REGISTRY_IMAGE = f"gitops-lab/registry:{REGISTRY_SERIES}"
+MINISTACK_IMAGE = f"gitops-lab/ministack:{MINISTACK_VERSION}"
+GITSERVER_IMAGE = "gitops-lab/gitserver:1"  # revision of lab/images/gitserver; git/nginx/fcgiwrap from Debian
+# LocalStack (alternative ECR emulator; pulled, needs LOCALSTACK_AUTH_TOKEN and a paid plan for ECR). Calendar
+# versions since 2026; 2026.09.0 as used in several public compose/test setups at the time of writing.
+LOCALSTACK_IMAGE = "localstack/localstack:2026.09.0"

@@ -1,0 +1,220 @@
+"""ECR through boto3: the lab's repository (scan on push, immutable tags, lifecycle policy), image lookups and
+registry credentials. The same calls work against real ECR and the emulators (MiniStack, LocalStack).
+
+Errors from botocore are wrapped in the lab's own types with the original chained: RegistryError for what the
+registry refused or could not answer (access denied, throttling, unreachable endpoint), ConfigError for missing
+credentials and for LocalStack's free tier, which has no ECR.
+
+Request shapes: ECR API reference (CreateRepository, PutLifecyclePolicy, DescribeImages, GetAuthorizationToken);
+lifecycle policy rules: ECR user guide "Lifecycle policy properties". localstack/init_ecr.py, the emulators' ready
+hook, carries a standalone copy of ensure_repository / lifecycle_policy (it cannot import the lab);
+tests/unit/test_ecr.py keeps the two in step.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from lab.config import Settings
+from lab.errors import ConfigError, LabError, RegistryError
+
+# The newest images the lifecycle policy keeps. The lab's tags are unique (<sha7>-<UTC timestamp>), so with
+# IMMUTABLE tags every ship adds one image; 30 keeps weeks of lab history (emulators store the policy but do not
+# necessarily apply it).
+DEFAULT_KEEP_LAST = 30
+# Credentials the emulators accept. "test" is LocalStack's conventional key and maps to account 000000000000.
+EMULATOR_CREDENTIALS = ("test", "test")
+
+# botocore error codes, by what the lab tells the user.
+THROTTLING_CODES = frozenset(
+    {"ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded", "SlowDown"}
+)
+ACCESS_CODES = frozenset(
+    {
+        "AccessDeniedException",
+        "AccessDenied",
+        "UnrecognizedClientException",
+        "InvalidSignatureException",
+        "ExpiredTokenException",
+        "InvalidClientTokenId",
+    }
+)
+LICENSE_MARKER = "not included in your current license"
+
+
+def ecr_client(settings: Settings, *, endpoint_url: str | None = None) -> Any:
+    """A boto3 ECR client: for the local target the emulator with dummy credentials, for aws the default chain.
+
+    Requests are bounded: 5 s to connect, 30 s to read, 3 attempts in botocore's "standard" retry mode (which
+    also backs off on throttling)."""
+    import boto3
+    from botocore.config import Config
+
+    config = Config(
+        region_name=settings.aws_region,
+        connect_timeout=5,
+        read_timeout=30,
+        retries={"max_attempts": 3, "mode": "standard"},
+    )
+    if settings.target == "local":
+        key, secret = EMULATOR_CREDENTIALS
+        return boto3.client(
+            "ecr",
+            endpoint_url=endpoint_url or settings.emulator_endpoint,
+            aws_access_key_id=key,
+            aws_secret_access_key=secret,
+            config=config,
+        )
+    return boto3.client("ecr", endpoint_url=endpoint_url or settings.aws_endpoint_url or None, config=config)
+
+
+def error_code(exc: BaseException) -> str:
+    response = getattr(exc, "response", None) or {}
+    return str(response.get("Error", {}).get("Code", ""))
+
+
+def wrap_error(exc: Exception, action: str) -> LabError:
+    """The lab's error for a botocore exception raised while doing ``action`` (e.g. "create repository x")."""
+    from botocore.exceptions import (
+        ClientError,
+        ConnectTimeoutError,
+        EndpointConnectionError,
+        NoCredentialsError,
+        ReadTimeoutError,
+    )
+
+    if isinstance(exc, NoCredentialsError):
+        return ConfigError(
+            f"ECR: {action}: no AWS credentials found",
+            hint="configure them (`aws configure`, AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)",
+        )
+    if isinstance(exc, EndpointConnectionError | ConnectTimeoutError | ReadTimeoutError):
+        return RegistryError(
+            f"ECR: {action}: the endpoint does not answer ({exc})",
+            hint="is the ECR emulator running? `docker ps --filter name=lab-ecr`; `invoke up` starts it",
+        )
+    if isinstance(exc, ClientError):
+        code = error_code(exc)
+        message = str(exc.response.get("Error", {}).get("Message", "")) or str(exc)
+        if LICENSE_MARKER in message:
+            return ConfigError(
+                f"ECR: {action}: LocalStack says ECR is not in your license plan ({message})",
+                hint="ECR needs a paid LocalStack plan; the free alternative is MiniStack: LAB_AWS_EMULATOR=ministack",
+            )
+        if code in ACCESS_CODES:
+            return RegistryError(
+                f"ECR: {action}: access denied ({code}: {message})",
+                hint="check the AWS identity (`aws sts get-caller-identity`) and its ecr:* permissions",
+            )
+        if code in THROTTLING_CODES:
+            return RegistryError(
+                f"ECR: {action}: throttled by the API ({code}) after retries",
+                hint="wait a minute and run the command again",
+            )
+        if code == "RepositoryNotFoundException":
+            return RegistryError(
+                f"ECR: {action}: the repository does not exist ({message})",
+                hint="`invoke up` creates the lab's repository",
+            )
+        return RegistryError(f"ECR: {action}: {code or 'error'}: {message}")
+    return RegistryError(f"ECR: {action}: {exc.__class__.__name__}: {exc}")
+
+
+def lifecycle_policy(keep_last: int) -> dict[str, Any]:
+    """Expire all but the newest ``keep_last`` images, tagged or not."""
+    if keep_last < 1:
+        raise ConfigError(f"lifecycle policy: keep_last must be at least 1, got {keep_last}")
+    return {
+        "rules": [
+            {
+                "rulePriority": 1,
+                "description": f"keep the last {keep_last} images",
+                "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": keep_last},
+                "action": {"type": "expire"},
+            }
+        ]
+    }
+
+
+def ensure_repository(
+    client: Any,
+    name: str,
+    *,
+    scan_on_push: bool = True,
+    immutable: bool = True,
+    keep_last: int = DEFAULT_KEEP_LAST,
+) -> str:
+    """Create repository ``name`` or bring an existing one to these settings; (re)apply the lifecycle policy.
+
+    Returns "created" or "exists". With immutable tags a push of an existing tag is refused; the lab's tags are
+    unique per build, so only a deliberate re-push of the same tag meets that."""
+    policy = json.dumps(lifecycle_policy(keep_last))
+    mutability = "IMMUTABLE" if immutable else "MUTABLE"
+    action = "created"
+    try:
+        try:
+            client.create_repository(
+                repositoryName=name,
+                imageTagMutability=mutability,
+                imageScanningConfiguration={"scanOnPush": scan_on_push},
+            )
+        except Exception as exc:
+            if error_code(exc) != "RepositoryAlreadyExistsException":
+                raise
+            action = "exists"
+            repo = client.describe_repositories(repositoryNames=[name])["repositories"][0]
+            if repo.get("imageTagMutability") != mutability:
+                client.put_image_tag_mutability(repositoryName=name, imageTagMutability=mutability)
+            if bool(repo.get("imageScanningConfiguration", {}).get("scanOnPush")) != scan_on_push:
+                client.put_image_scanning_configuration(
+                    repositoryName=name, imageScanningConfiguration={"scanOnPush": scan_on_push}
+                )
+        client.put_lifecycle_policy(repositoryName=name, lifecyclePolicyText=policy)
+    except LabError:
+        raise
+    except Exception as exc:
+        raise wrap_error(exc, f"ensure repository {name}") from exc
+    return action
+
+
+def repository_uri(client: Any, name: str) -> str:
+    """The repositoryUri ECR reports (AWS-shaped on MiniStack: push via localhost:<port>/<name> there)."""
+    try:
+        repos = client.describe_repositories(repositoryNames=[name])["repositories"]
+    except Exception as exc:
+        raise wrap_error(exc, f"describe repository {name}") from exc
+    return str(repos[0]["repositoryUri"]) if repos else ""
+
+
+def describe_image(client: Any, repository: str, tag: str) -> str | None:
+    """The manifest digest ECR holds for ``repository:tag``, or None if there is no such tag."""
+    try:
+        details = client.describe_images(repositoryName=repository, imageIds=[{"imageTag": tag}])["imageDetails"]
+    except Exception as exc:
+        if error_code(exc) == "ImageNotFoundException":
+            return None
+        raise wrap_error(exc, f"describe image {repository}:{tag}") from exc
+    for detail in details:
+        if tag in (detail.get("imageTags") or []):
+            return str(detail["imageDigest"])
+    return None
+
+
+def authorization(client: Any) -> tuple[str, str, str]:
+    """(user, password, proxy_endpoint) for `docker login`: GetAuthorizationToken's base64 "user:password"."""
+    try:
+        data = client.get_authorization_token()["authorizationData"]
+    except Exception as exc:
+        raise wrap_error(exc, "get authorization token") from exc
+    if not data:
+        raise RegistryError("ECR: get authorization token: the answer holds no authorizationData")
+    try:
+        decoded = base64.b64decode(data[0]["authorizationToken"]).decode()
+    except (ValueError, KeyError) as exc:
+        raise RegistryError("ECR: get authorization token: the token is not base64 'user:password'") from exc
+    user, sep, password = decoded.partition(":")
+    if not sep:
+        raise RegistryError("ECR: get authorization token: the token is not 'user:password'")
+    return user, password, str(data[0].get("proxyEndpoint", ""))

@@ -1,0 +1,287 @@
+"""The git CLI: argv builders and output parsers. Every call goes through the Runner.
+
+Network commands (clone, fetch, ls-remote, push) run with ``GIT_TERMINAL_PROMPT=0`` so a remote that asks for
+credentials fails at once instead of waiting for a password on a terminal nobody watches.
+"""
+
+from __future__ import annotations
+
+import getpass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from lab.errors import CommandFailed
+from lab.runner import Result, Runner
+
+GIT = "git"
+NETWORK_ENV = {"GIT_TERMINAL_PROMPT": "0"}
+NETWORK_TIMEOUT = 120.0  # seconds; a lab remote answers in milliseconds, a hosted one in seconds
+
+# Reasons git reports for a ref update that lost a race with another pusher: fetch, re-apply and push again.
+# "[rejected] (fetch first)" / "(non-fast-forward)" come from the client's own check; the "[remote rejected]"
+# ones from receive-pack when two pushes update the same ref at the same moment (builtin/receive-pack.c).
+RACE_REASONS = (
+    "fetch first",
+    "non-fast-forward",
+    "stale info",
+    "failed to update ref",
+    "failed to lock",
+    "cannot lock ref",
+    "incorrect old value",
+)
+
+
+def git(
+    runner: Runner,
+    repo: Path | None,
+    *args: str,
+    check: bool = True,
+    input: str | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout: float | None = 60.0,
+) -> Result:
+    """`git -C REPO ARGS...`."""
+    argv = [GIT, *(["-C", str(repo)] if repo is not None else []), *args]
+    return runner.run(argv, check=check, input=input, env=env, timeout=timeout)
+
+
+# Reading ---------------------------------------------------------------------------------------------
+def rev_parse(runner: Runner, repo: Path, ref: str = "HEAD") -> str | None:
+    """The full sha of REF, or None if it does not resolve (an empty repository, an unknown ref)."""
+    res = git(runner, repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False)
+    sha = res.stdout.strip()
+    return sha if res.returncode == 0 and sha else None
+
+
+def status_porcelain(runner: Runner, repo: Path, paths: Sequence[str] = ()) -> list[str]:
+    """`git status --porcelain` lines (untracked files included, ignored ones not), limited to PATHS."""
+    args = ["status", "--porcelain", "--untracked-files=all"]
+    if paths:
+        args += ["--", *paths]
+    return [line for line in git(runner, repo, *args).stdout.splitlines() if line.strip()]
+
+
+def config_get(runner: Runner, repo: Path | None, key: str) -> str:
+    """A git config value (repo, global or system), or "" when unset."""
+    return git(runner, repo, "config", "--get", key, check=False).stdout.strip()
+
+
+def remote_url(runner: Runner, repo: Path, remote: str = "origin") -> str:
+    return git(runner, repo, "remote", "get-url", remote, check=False).stdout.strip()
+
+
+def show(runner: Runner, repo: Path, rev: str, path: str) -> str | None:
+    """The content of PATH at REV, or None if it does not exist there."""
+    res = git(runner, repo, "show", f"{rev}:{path}", check=False)
+    return res.stdout if res.returncode == 0 else None
+
+
+@dataclass(frozen=True)
+class Identity:
+    name: str
+    email: str
+
+    def __str__(self) -> str:
+        return f"{self.name} <{self.email}>"
+
+    def env(self) -> dict[str, str]:
+        """Author and committer for one command, without touching anyone's git config."""
+        return {
+            "GIT_AUTHOR_NAME": self.name,
+            "GIT_AUTHOR_EMAIL": self.email,
+            "GIT_COMMITTER_NAME": self.name,
+            "GIT_COMMITTER_EMAIL": self.email,
+        }
+
+
+def identity(runner: Runner, repo: Path | None) -> Identity:
+    """The user's git identity (user.name / user.email), else the login name at localhost (CI has no config)."""
+    name = config_get(runner, repo, "user.name")
+    email = config_get(runner, repo, "user.email")
+    if not name:
+        try:
+            name = getpass.getuser()
+        except (KeyError, OSError):  # no passwd entry (some containers)
+            name = "gitops-lab"
+    return Identity(name, email or f"{name}@localhost")
+
+
+# Changing a working clone ----------------------------------------------------------------------------
+def clone(runner: Runner, url: str, dest: Path) -> None:
+    git(runner, None, "clone", "--quiet", "--no-tags", url, str(dest), env=NETWORK_ENV, timeout=NETWORK_TIMEOUT)
+
+
+def fetch(runner: Runner, repo: Path, remote: str = "origin") -> None:
+    git(runner, repo, "fetch", "--quiet", "--prune", "--no-tags", remote, env=NETWORK_ENV, timeout=NETWORK_TIMEOUT)
+
+
+def reset_hard(runner: Runner, repo: Path, ref: str) -> None:
+    """Make the index and working tree exactly REF, and remove untracked files."""
+    git(runner, repo, "reset", "--quiet", "--hard", ref)
+    git(runner, repo, "clean", "-fdq")
+
+
+def switch_branch(runner: Runner, repo: Path, branch: str) -> None:
+    """Point HEAD at BRANCH without touching the tree (works in an empty clone too)."""
+    git(runner, repo, "symbolic-ref", "HEAD", f"refs/heads/{branch}")
+
+
+def add(runner: Runner, repo: Path, paths: Sequence[str]) -> None:
+    git(runner, repo, "add", "--all", "--", *paths)
+
+
+def has_staged_changes(runner: Runner, repo: Path) -> bool:
+    """True when the index differs from HEAD (`git diff --cached --quiet` exits 1)."""
+    res = git(runner, repo, "diff", "--cached", "--quiet", check=False)
+    return res.returncode == 1
+
+
+def commit(
+    runner: Runner,
+    repo: Path,
+    message: str,
+    *,
+    author: Identity,
+    trailers: Sequence[tuple[str, str]] = (),
+) -> str:
+    """Commit the index with MESSAGE and git trailers; returns the new commit's sha.
+
+    `git commit --trailer "Key: value"` (git >= 2.32, Documentation/git-commit.txt) appends the trailers as the
+    last paragraph of the message, where `git log --format=%(trailers:...)` and `git interpret-trailers --parse`
+    find them. The message goes on stdin (`-F -`), so no quoting issue can arise.
+    """
+    # --no-verify: the pipeline's commits are machine-written; a user's global hooks (core.hooksPath) are not for them.
+    args = ["commit", "--quiet", "--no-verify", "-F", "-"]
+    for key, value in trailers:
+        args += ["--trailer", f"{key}: {value}"]
+    git(runner, repo, *args, input=message, env=author.env())
+    return rev_parse(runner, repo) or ""
+
+
+def revert_no_commit(runner: Runner, repo: Path, sha: str) -> CommandFailed | None:
+    """`git revert --no-commit SHA`; on a conflict aborts the revert and returns the failure (else None)."""
+    res = git(runner, repo, "revert", "--no-commit", sha, check=False)
+    if res.returncode == 0:
+        return None
+    git(runner, repo, "revert", "--abort", check=False)
+    return CommandFailed(res.argv, res.returncode, res.stderr or res.stdout)
+
+
+# Pushing ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PushOutcome:
+    ok: bool
+    race: bool = False  # lost a race with another pusher: fetch, re-apply and retry
+    reason: str = ""  # git's reason for the ref, e.g. "pre-receive hook declined"
+    remote_messages: str = ""  # lines the remote printed ("remote: ..."), e.g. a hook's explanation
+
+    @property
+    def message(self) -> str:
+        parts = [self.reason] if self.reason else []
+        if self.remote_messages:
+            parts.append(self.remote_messages)
+        return "; ".join(parts) or "push failed"
+
+
+def push(runner: Runner, repo: Path, remote: str, refspec: str) -> PushOutcome:
+    """`git push --porcelain REMOTE REFSPEC`, classified: accepted, lost a race, or refused for another reason."""
+    res = git(
+        runner,
+        repo,
+        "push",
+        "--porcelain",
+        remote,
+        refspec,
+        check=False,
+        env=NETWORK_ENV,
+        timeout=NETWORK_TIMEOUT,
+    )
+    return parse_push(res.returncode, res.stdout, res.stderr)
+
+
+def parse_push(returncode: int, stdout: str, stderr: str) -> PushOutcome:
+    """Read `git push --porcelain` output (Documentation/git-push.txt, OUTPUT): one line per ref,
+    ``<flag> \\t <from>:<to> \\t <summary> (<reason>)``, flag ``!`` for a rejected or failed ref."""
+    remote_lines = [line.removeprefix("remote:").strip() for line in stderr.splitlines() if line.startswith("remote:")]
+    remote_text = " ".join(line for line in remote_lines if line)
+    for line in stdout.splitlines():
+        fields = line.split("\t")
+        if len(fields) < 3 or fields[0] != "!":
+            continue
+        summary = fields[2].strip()
+        reason = summary[summary.find("(") + 1 : summary.rfind(")")] if "(" in summary else summary
+        race = any(r in summary for r in RACE_REASONS)
+        return PushOutcome(False, race=race, reason=reason or summary, remote_messages=remote_text)
+    if returncode == 0:
+        return PushOutcome(True)
+    # No per-ref line: the remote could not be reached or refused the connection.
+    tail = " ".join(line.strip() for line in stderr.strip().splitlines()[-3:])
+    return PushOutcome(False, reason=tail or f"git push exited {returncode}", remote_messages=remote_text)
+
+
+# History ---------------------------------------------------------------------------------------------
+FIELD_SEP = "\x1f"
+RECORD_SEP = "\x1e"
+VALUE_SEP = "\x1d"  # between several values of one trailer (a comma could occur in a name)
+
+
+def log_format(trailer_keys: Sequence[str]) -> str:
+    """A `git log --format` that prints sha, committer date, author, subject, then each trailer's values.
+
+    `%(trailers:key=K,valueonly,separator=%x1D)` (Documentation/pretty-formats.txt): only the values of
+    trailer K, several joined by the separator; empty when the commit has none.
+    """
+    fields = ["%H", "%cI", "%an <%ae>", "%s"]
+    fields += [f"%(trailers:key={key},valueonly,separator=%x1D)" for key in trailer_keys]
+    return "%x1f".join(fields) + "%x1e"
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    sha: str
+    date: str  # ISO 8601, committer date
+    author: str
+    subject: str
+    trailers: Mapping[str, tuple[str, ...]]
+
+    def trailer(self, key: str) -> str:
+        values = self.trailers.get(key, ())
+        return values[0] if values else ""
+
+
+def log(
+    runner: Runner,
+    repo: Path,
+    rev: str,
+    trailer_keys: Sequence[str],
+    *,
+    paths: Sequence[str] = (),
+    max_count: int | None = None,
+) -> list[LogEntry]:
+    """Commits reachable from REV (newest first), optionally only those touching PATHS."""
+    args = ["log", f"--format={log_format(trailer_keys)}"]
+    if max_count is not None:
+        args.append(f"--max-count={max_count}")
+    args.append(rev)
+    if paths:
+        args += ["--", *paths]
+    return parse_log(git(runner, repo, *args).stdout, trailer_keys)
+
+
+def parse_log(output: str, trailer_keys: Sequence[str]) -> list[LogEntry]:
+    entries = []
+    for record in output.split(RECORD_SEP):
+        record = record.strip("\n")
+        if not record.strip():
+            continue
+        fields = record.split(FIELD_SEP)
+        if len(fields) != 4 + len(trailer_keys):
+            raise ValueError(f"unexpected git log record with {len(fields)} fields: {record[:200]!r}")
+        sha, date, author, subject, *values = fields
+        trailers = {
+            key: tuple(v.strip() for v in value.split(VALUE_SEP) if v.strip())
+            for key, value in zip(trailer_keys, values, strict=True)
+        }
+        entries.append(LogEntry(sha.strip(), date, author, subject, trailers))
+    return entries

@@ -1,0 +1,574 @@
+"""The service-container steps (registry, ECR emulator, git server) against a scripted Docker (no daemon).
+
+FakeDocker answers the docker CLI the way the daemon would for the commands the steps use (inspect, run, start,
+stop, rm, ps, build, volume ...) and keeps the resulting state, so a second `ensure_*` sees what the first made.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fakes import FakeRunner
+
+from lab import versions
+from lab.config import Settings
+from lab.context import Context
+from lab.errors import ConfigError, Conflict, NotReady, RegistryError
+from lab.runner import DryRunRunner, Result
+from lab.steps import services
+from lab.tools.docker import labels_for
+from lab.tools.probes import HttpAnswer
+from lab.ui import UI
+
+CLUSTER = "gitops-lab"
+TOKEN = "ls-secret-token-value"
+
+
+@dataclass
+class FakeContainer:
+    image: str
+    labels: dict[str, str]
+    ports: list[str]
+    image_id: str
+    running: bool = True
+    args: tuple[str, ...] = ()
+
+    def inspect(self) -> dict[str, Any]:
+        bindings: dict[str, list[dict[str, str]]] = {}
+        for spec in self.ports:
+            ip, host, cport = spec.split(":")
+            bindings.setdefault(f"{cport}/tcp", []).append({"HostIp": ip, "HostPort": host})
+        return {
+            "Image": self.image_id,
+            "Config": {"Labels": self.labels, "Image": self.image},
+            "State": {"Running": self.running},
+            "HostConfig": {"PortBindings": bindings},
+            "NetworkSettings": {"Networks": {"bridge": {}}},
+        }
+
+
+@dataclass
+class FakeDocker:
+    containers: dict[str, FakeContainer] = field(default_factory=dict)
+    images: dict[str, dict[str, Any]] = field(default_factory=dict)
+    volumes: dict[str, dict[str, str]] = field(default_factory=dict)
+    builds: int = 0
+
+    def __call__(self, args: tuple[str, ...], _input: str | None) -> Result | None:
+        if not args or args[0] != "docker":
+            return None
+        cmd = args[1:]
+        ok = lambda out="": Result(args, 0, out, "")  # noqa: E731
+        missing = Result(args, 1, "", "Error: No such object")
+        if cmd[:2] == ("container", "inspect"):
+            c = self.containers.get(cmd[2])
+            return ok(json.dumps([c.inspect()])) if c else missing
+        if cmd[:2] == ("image", "inspect"):
+            ref = cmd[-1]
+            if ref not in self.images:
+                return missing
+            if "--format" in cmd:
+                return ok(self.images[ref]["Id"] + "\n")
+            return ok(json.dumps([self.images[ref]]))
+        if cmd[0] == "build":
+            self.builds += 1
+            ref = cmd[cmd.index("-t") + 1]
+            labels = dict(cmd[i + 1].split("=", 1) for i, a in enumerate(cmd) if a == "--label")
+            self.images[ref] = {"Id": f"sha256:{self.builds:064x}", "Config": {"Labels": labels}}
+            return ok(self.images[ref]["Id"] + "\n")
+        if cmd[0] == "pull":
+            self.images[cmd[1]] = {"Id": "sha256:" + "e" * 64, "Config": {"Labels": {}}}
+            return ok()
+        if cmd[0] == "run":
+            return ok(self._run(cmd))
+        if cmd[0] == "start":
+            self.containers[cmd[1]].running = True
+            return ok(cmd[1])
+        if cmd[0] == "stop":
+            if cmd[-1] in self.containers:
+                self.containers[cmd[-1]].running = False
+            return ok()
+        if cmd[:2] == ("rm", "-f"):
+            return ok() if self.containers.pop(cmd[2], None) else missing
+        if cmd[0] == "ps":
+            wanted = [cmd[i + 1].removeprefix("label=") for i, a in enumerate(cmd) if a == "--filter"]
+            names = [n for n, c in self.containers.items() if all(self._has(c.labels, w) for w in wanted)]
+            return ok("".join(n + "\n" for n in names))
+        if cmd[:2] == ("volume", "inspect"):
+            return ok(json.dumps([{"Name": cmd[2]}])) if cmd[2] in self.volumes else missing
+        if cmd[:2] == ("volume", "create"):
+            labels = dict(cmd[i + 1].split("=", 1) for i, a in enumerate(cmd) if a == "--label")
+            self.volumes[cmd[-1]] = labels
+            return ok(cmd[-1])
+        if cmd[:2] == ("volume", "ls"):
+            wanted = [cmd[i + 1].removeprefix("label=") for i, a in enumerate(cmd) if a == "--filter"]
+            names = [n for n, labels in self.volumes.items() if all(self._has(labels, w) for w in wanted)]
+            return ok("".join(n + "\n" for n in names))
+        if cmd[:2] == ("volume", "rm"):
+            return ok() if self.volumes.pop(cmd[2], None) is not None else missing
+        if cmd[0] == "logs":
+            return ok("License activation failed\n")
+        if cmd[:2] == ("network", "inspect"):
+            return missing
+        return None
+
+    @staticmethod
+    def _has(labels: dict[str, str], wanted: str) -> bool:
+        key, _, value = wanted.partition("=")
+        return labels.get(key) == value
+
+    def _run(self, cmd: tuple[str, ...]) -> str:
+        takes_value = {"--name", "--restart", "--label", "-p", "--network", "-v", "-e", "--user"}
+        opts: dict[str, list[str]] = {}
+        i = 2  # after "run -d"
+        while cmd[i] in takes_value:
+            opts.setdefault(cmd[i], []).append(cmd[i + 1])
+            i += 2
+        image = cmd[i]
+        name = opts["--name"][0]
+        assert name not in self.containers, f"docker run of existing container {name}"
+        labels = dict(v.split("=", 1) for v in opts.get("--label", []))
+        self.containers[name] = FakeContainer(
+            image, labels, opts.get("-p", []), self.images.get(image, {}).get("Id", ""), True, cmd
+        )
+        return "f" * 64
+
+    def add_foreign(self, name: str, labels: dict[str, str] | None = None, running: bool = True) -> None:
+        self.containers[name] = FakeContainer("registry:2", labels or {}, ["0.0.0.0:5001:5000"], "sha256:x", running)
+
+
+@dataclass
+class FakeECR:
+    repositories: dict[str, dict[str, Any]] = field(default_factory=dict)
+    policies: dict[str, str] = field(default_factory=dict)
+
+    def create_repository(self, **kw: Any) -> dict[str, Any]:
+        name = kw["repositoryName"]
+        if name in self.repositories:
+            from botocore.exceptions import ClientError
+
+            raise ClientError({"Error": {"Code": "RepositoryAlreadyExistsException", "Message": "exists"}}, "Create")
+        self.repositories[name] = dict(kw)
+        return {"repository": kw}
+
+    def describe_repositories(self, repositoryNames: list[str]) -> dict[str, Any]:
+        return {"repositories": [self.repositories[n] for n in repositoryNames]}
+
+    def put_lifecycle_policy(self, repositoryName: str, lifecyclePolicyText: str) -> dict[str, Any]:
+        self.policies[repositoryName] = lifecyclePolicyText
+        return {}
+
+
+@dataclass
+class Net:
+    """What the host network looks like: busy ports, and which URLs answer (default: all, HTTP 200)."""
+
+    busy: set[int] = field(default_factory=set)
+    down: set[str] = field(default_factory=set)
+    answers: dict[str, HttpAnswer] = field(default_factory=dict)
+    requested: list[str] = field(default_factory=list)
+    now: float = 0.0
+
+    def http_get(self, url: str) -> HttpAnswer | None:
+        self.requested.append(url)
+        if any(url.startswith(d) for d in self.down):
+            return None
+        return self.answers.get(url, HttpAnswer(200, '{"completed": true}'))
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def world() -> FakeDocker:
+    return FakeDocker()
+
+
+@pytest.fixture
+def net() -> Net:
+    return Net()
+
+
+@pytest.fixture
+def ecr_fake() -> FakeECR:
+    return FakeECR()
+
+
+def make_ctx(tmp_path: Path, world: FakeDocker, **overrides: Any) -> tuple[Context, FakeRunner]:
+    runner = FakeRunner()
+    runner.responders.append(world)
+    settings = Settings(state_dir=tmp_path / ".lab", base_image="lab-base:bookworm", **overrides)
+    return Context(settings, runner, UI(err=io.StringIO(), out=io.StringIO())), runner
+
+
+def probes_for(net: Net, ecr_fake: FakeECR) -> services.Probes:
+    return services.Probes(
+        port_free=lambda port: port not in net.busy,
+        http_get=net.http_get,
+        sleep=net.sleep,
+        clock=lambda: net.now,
+        ecr_client=lambda _settings: ecr_fake,
+    )
+
+
+def runs(runner: FakeRunner) -> list[tuple[str, ...]]:
+    return [c.argv for c in runner.find("docker", "run")]
+
+
+def run_of(runner: FakeRunner, name: str) -> tuple[str, ...]:
+    found = [argv for argv in runs(runner) if argv[argv.index("--name") + 1] == name]
+    assert len(found) == 1, f"expected one docker run of {name}\n{runner.dump()}"
+    return found[0]
+
+
+# Fresh machine, then a second run --------------------------------------------------------------------------
+def test_fresh_machine_builds_images_and_starts_all_three(tmp_path, world, net, ecr_fake):
+    ctx, runner = make_ctx(tmp_path, world)
+    endpoints = services.ensure_services(ctx, probe=probes_for(net, ecr_fake))
+
+    builds = runner.find("docker", "build")
+    assert {c.argv[c.argv.index("-t") + 1] for c in builds} == {
+        versions.REGISTRY_IMAGE,
+        versions.GITSERVER_IMAGE,
+        versions.MINISTACK_IMAGE,
+    }, runner.dump()
+    for c in builds:
+        assert "BASE_IMAGE=lab-base:bookworm" in c.argv, runner.dump()
+        assert "gitops-lab.managed=true" in c.argv
+    # Every build happens before the first container starts.
+    assert max(runner.calls.index(c) for c in builds) < runner.index("docker", "run"), runner.dump()
+
+    registry = run_of(runner, "lab-registry")
+    assert "127.0.0.1:5001:5000" in registry
+    assert "lab-registry-data:/var/lib/docker-registry" in registry
+    for key, value in labels_for("registry", CLUSTER).items():
+        assert f"{key}={value}" in registry
+    assert world.volumes["lab-registry-data"]["gitops-lab.cluster"] == CLUSTER
+
+    emulator = run_of(runner, "lab-ecr")
+    assert emulator[-1] == versions.MINISTACK_IMAGE
+    assert "127.0.0.1:4566:4566" in emulator
+    assert f"{services.ECR_HOOK}:{services.ECR_HOOK_TARGET}:ro" in emulator
+    assert "LAB_ECR_REPOSITORIES=lab-app" in emulator
+    repo = ecr_fake.repositories["lab-app"]
+    assert repo["imageTagMutability"] == "IMMUTABLE"
+    assert repo["imageScanningConfiguration"] == {"scanOnPush": True}
+    rule = json.loads(ecr_fake.policies["lab-app"])["rules"][0]
+    assert rule["selection"] == {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 30}
+    assert rule["action"] == {"type": "expire"}
+
+    gitrun = run_of(runner, "lab-git")
+    bare = tmp_path / ".lab" / "git" / "gitops.git"
+    assert f"{tmp_path / '.lab' / 'git'}:/srv/git" in gitrun
+    assert "127.0.0.1:3000:8080" in gitrun
+    assert gitrun[gitrun.index("--user") + 1].count(":") == 1
+    init = runner.index("git", "init", "--bare", "--quiet", "-b", "main", str(bare))
+    runner.assert_called("git", "-C", str(bare), "config", "http.receivepack", "true")
+    assert init < runner.calls.index(runner.find("docker", "run")[2]), runner.dump()
+
+    # Only 127.0.0.1, never another interface.
+    for argv in runs(runner):
+        assert all(argv[i + 1].startswith("127.0.0.1:") for i, a in enumerate(argv) if a == "-p"), argv
+    # Each service was polled until ready.
+    assert "http://127.0.0.1:5001/v2/" in net.requested
+    assert "http://127.0.0.1:4566/_ministack/ready" in net.requested
+    assert "http://127.0.0.1:3000/gitops.git/info/refs?service=git-upload-pack" in net.requested
+    assert endpoints == services.Endpoints(
+        "localhost:5001", "http://127.0.0.1:4566", "http://127.0.0.1:3000/gitops.git", "http://lab-git:8080/gitops.git"
+    )
+
+
+def test_second_run_reuses_everything(tmp_path, world, net, ecr_fake):
+    ctx, runner = make_ctx(tmp_path, world)
+    probe = probes_for(net, ecr_fake)
+    services.ensure_services(ctx, probe=probe)
+    first = len(runner.calls)
+
+    services.ensure_services(ctx, probe=probe)
+    again = runner.calls[first:]
+    assert not [c for c in again if c.argv[:2] in (("docker", "run"), ("docker", "build"), ("docker", "rm"))], (
+        runner.dump()
+    )
+    notes = [p.note for p in ctx.ui.phases if p.title.startswith("Ensuring") and "repository" not in p.title]
+    assert notes[-3:] == ["reused", "reused", "reused"], notes
+    repo_phases = [p.note for p in ctx.ui.phases if "ECR repository" in p.title]
+    assert repo_phases == ["created", "exists"]  # found and kept the second time
+
+
+def test_stopped_container_is_started_not_recreated(tmp_path, world, net, ecr_fake):
+    ctx, runner = make_ctx(tmp_path, world)
+    probe = probes_for(net, ecr_fake)
+    services.build_service_images(ctx)
+    services.ensure_registry(ctx, probe=probe)
+    world.containers["lab-registry"].running = False
+    mark = len(runner.calls)
+
+    assert services.ensure_registry(ctx, probe=probe) == "localhost:5001"
+    runner.assert_called("docker", "start", "lab-registry")
+    assert not [c for c in runner.calls[mark:] if c.argv[:2] in (("docker", "run"), ("docker", "rm"))], runner.dump()
+    assert world.containers["lab-registry"].running
+    assert ctx.ui.phases[-1].note == "started"
+
+
+def test_changed_port_recreates_the_container_and_says_why(tmp_path, world, net, ecr_fake):
+    ctx, runner = make_ctx(tmp_path, world)
+    probe = probes_for(net, ecr_fake)
+    services.build_service_images(ctx)
+    services.ensure_registry(ctx, probe=probe)
+
+    moved = Context(Settings(state_dir=ctx.settings.state_dir, registry_port=5055), runner, ctx.ui)
+    services.ensure_registry(moved, probe=probe)
+    assert runner.index("docker", "rm", "-f", "lab-registry") < len(runner.calls)
+    assert "127.0.0.1:5055:5000" in run_of_last(runner, "lab-registry")
+    assert moved.ui.phases[-1].note == "recreated"
+    assert "5055" in moved.ui.err.getvalue()  # type: ignore[attr-defined]
+
+
+def run_of_last(runner: FakeRunner, name: str) -> tuple[str, ...]:
+    return [argv for argv in runs(runner) if argv[argv.index("--name") + 1] == name][-1]
+
+
+def test_rebuilt_image_recreates_the_container(tmp_path, world, net, ecr_fake):
+    ctx, runner = make_ctx(tmp_path, world)
+    probe = probes_for(net, ecr_fake)
+    services.build_service_images(ctx)
+    services.ensure_registry(ctx, probe=probe)
+    world.images[versions.REGISTRY_IMAGE]["Id"] = "sha256:" + "9" * 64  # e.g. `invoke cache --rebuild`
+
+    services.ensure_registry(ctx, probe=probe)
+    runner.assert_called("docker", "rm", "-f", "lab-registry")
+    assert world.containers["lab-registry"].image_id == "sha256:" + "9" * 64
+
+
+# Conflicts --------------------------------------------------------------------------------------------------
+def test_foreign_container_is_a_conflict_and_left_alone(tmp_path, world, net, ecr_fake):
+    world.add_foreign("lab-registry")
+    ctx, runner = make_ctx(tmp_path, world)
+    with pytest.raises(Conflict) as err:
+        services.ensure_registry(ctx, probe=probes_for(net, ecr_fake))
+    assert "lab-registry" in err.value.message and "something other than the lab" in err.value.message
+    assert "--force" in (err.value.hint or "")
+    runner.assert_not_called("docker", "rm")
+    runner.assert_not_called("docker", "run")
+
+
+def test_force_replaces_a_foreign_container(tmp_path, world, net, ecr_fake):
+    world.add_foreign("lab-registry")
+    ctx, runner = make_ctx(tmp_path, world)
+    services.ensure_registry(ctx, force=True, probe=probes_for(net, ecr_fake))
+    assert runner.index("docker", "rm", "-f", "lab-registry") < runner.index("docker", "run")
+    assert world.containers["lab-registry"].labels["gitops-lab.managed"] == "true"
+    assert ctx.ui.phases[-1].note == "replaced"
+
+
+def test_container_of_another_lab_cluster_is_a_conflict(tmp_path, world, net, ecr_fake):
+    world.add_foreign("lab-git", labels_for("git", "other-lab"))
+    ctx, runner = make_ctx(tmp_path, world)
+    with pytest.raises(Conflict) as err:
+        services.ensure_git_server(ctx, probe=probes_for(net, ecr_fake))
+    assert "other-lab" in err.value.message
+    assert "LAB_CLUSTER_NAME=other-lab" in (err.value.hint or "")
+    runner.assert_not_called("docker", "rm")
+
+
+def test_busy_port_is_a_conflict_naming_port_and_setting(tmp_path, world, net, ecr_fake):
+    net.busy.add(3000)
+    ctx, runner = make_ctx(tmp_path, world)
+    with pytest.raises(Conflict) as err:
+        services.ensure_git_server(ctx, probe=probes_for(net, ecr_fake))
+    assert "3000" in err.value.message
+    assert "LAB_GIT_PORT" in (err.value.hint or "")
+    runner.assert_not_called("docker", "run")
+
+
+def test_busy_port_also_blocks_restarting_a_stopped_container(tmp_path, world, net, ecr_fake):
+    ctx, runner = make_ctx(tmp_path, world)
+    probe = probes_for(net, ecr_fake)
+    services.build_service_images(ctx)
+    services.ensure_registry(ctx, probe=probe)
+    world.containers["lab-registry"].running = False
+    net.busy.add(5001)
+    with pytest.raises(Conflict, match="5001"):
+        services.ensure_registry(ctx, probe=probe)
+    runner.assert_not_called("docker", "start")
+
+
+# External registry / remote ---------------------------------------------------------------------------------
+def test_lab_registry_set_starts_no_registry_and_checks_v2(tmp_path, world, net, ecr_fake):
+    ctx, runner = make_ctx(tmp_path, world, registry="registry.example:5000")
+    assert services.ensure_registry(ctx, probe=probes_for(net, ecr_fake)) == "registry.example:5000"
+    assert net.requested == ["http://registry.example:5000/v2/"]
+    assert not runs(runner), runner.dump()
+    assert "over HTTP" in ctx.ui.phases[-1].note
+
+
+def test_lab_registry_that_does_not_answer_is_a_registry_error(tmp_path, world, net, ecr_fake):
+    net.down.add("http://registry.example:5000")
+    ctx, runner = make_ctx(tmp_path, world, registry="registry.example:5000")
+    with pytest.raises(RegistryError, match=r"registry\.example:5000"):
+        services.ensure_registry(ctx, probe=probes_for(net, ecr_fake))
+    assert not runs(runner)
+
+
+def test_lab_registry_asking_for_login_counts_as_answering(tmp_path, world, net, ecr_fake):
+    net.answers["http://registry.example:5000/v2/"] = HttpAnswer(401, "")
+    ctx, _ = make_ctx(tmp_path, world, registry="registry.example:5000")
+    services.ensure_registry(ctx, probe=probes_for(net, ecr_fake))
+
+
+def test_gitops_remote_set_starts_no_git_server(tmp_path, world, net, ecr_fake):
+    ctx, runner = make_ctx(tmp_path, world, gitops_remote="https://git.example/lab/gitops.git")
+    assert services.ensure_git_server(ctx, probe=probes_for(net, ecr_fake)) == "https://git.example/lab/gitops.git"
+    runner.assert_not_called("git", "init")
+    assert not runs(runner)
+    assert services.in_cluster_gitops_url(ctx.settings) == "https://git.example/lab/gitops.git"
+
+
+# LocalStack -------------------------------------------------------------------------------------------------
+def test_localstack_without_token_is_a_config_error(tmp_path, world, net, ecr_fake):
+    ctx, runner = make_ctx(tmp_path, world, aws_emulator="localstack")
+    with pytest.raises(ConfigError) as err:
+        services.ensure_ecr_emulator(ctx, probe=probes_for(net, ecr_fake), environ={})
+    assert "free tier" in err.value.message and "2026-03-23" in err.value.message
+    assert "ministack" in (err.value.hint or "").lower()
+    assert not runs(runner)
+
+
+def test_localstack_with_token_passes_it_by_name_only(tmp_path, world, net, ecr_fake):
+    ctx, runner = make_ctx(tmp_path, world, aws_emulator="localstack")
+    done = services.build_service_images(ctx)
+    assert done[versions.LOCALSTACK_IMAGE] == "pulled"
+    assert versions.MINISTACK_IMAGE not in done
+    services.ensure_ecr_emulator(ctx, probe=probes_for(net, ecr_fake), environ={"LOCALSTACK_AUTH_TOKEN": TOKEN})
+    argv = run_of(runner, "lab-ecr")
+    assert argv[-1] == versions.LOCALSTACK_IMAGE
+    assert argv[argv.index("LOCALSTACK_AUTH_TOKEN") - 1] == "-e"
+    assert not [c for c in runner.calls if any(TOKEN in a for a in c.argv)], runner.dump()
+    assert "http://127.0.0.1:4566/_localstack/init/ready" in net.requested
+    assert "lab-app" in ecr_fake.repositories
+
+
+def test_localstack_waits_for_init_hooks_to_complete(tmp_path, world, net, ecr_fake):
+    url = "http://127.0.0.1:4566/_localstack/init/ready"
+    net.answers[url] = HttpAnswer(200, '{"completed": false, "scripts": []}')
+    ctx, _ = make_ctx(tmp_path, world, aws_emulator="localstack")
+    with pytest.raises(NotReady) as err:
+        services.ensure_ecr_emulator(ctx, probe=probes_for(net, ecr_fake), environ={"LOCALSTACK_AUTH_TOKEN": "t"})
+    assert '"completed": false' in err.value.last_state
+    assert net.now <= services.LOCALSTACK_READY_TIMEOUT + 1.0  # bounded
+
+
+def test_emulator_that_exits_fails_fast_with_its_logs(tmp_path, world, net, ecr_fake):
+    net.down.add("http://127.0.0.1:4566")
+
+    def exited(args: tuple[str, ...], _input: str | None) -> Result | None:
+        if args[:2] == ("docker", "run") and "lab-ecr" in args:
+            world(args, _input)
+            world.containers["lab-ecr"].running = False
+            return Result(args, 0, "id", "")
+        return None
+
+    ctx, runner = make_ctx(tmp_path, world)
+    runner.responders.insert(0, exited)
+    with pytest.raises(NotReady) as err:
+        services.ensure_ecr_emulator(ctx, probe=probes_for(net, ecr_fake))
+    assert "exited" in err.value.last_state and "License activation failed" in err.value.last_state
+    assert net.now < 5.0  # did not wait for the full timeout
+    assert not ecr_fake.repositories
+
+
+def test_ecr_emulator_skipped_when_an_endpoint_is_given(tmp_path, world, net, ecr_fake):
+    ctx, runner = make_ctx(tmp_path, world, aws_endpoint_url="http://127.0.0.1:4599")
+    assert services.ensure_ecr_emulator(ctx, probe=probes_for(net, ecr_fake)) == "http://127.0.0.1:4599"
+    assert not runs(runner)
+    assert "lab-app" in ecr_fake.repositories
+
+
+# Images -----------------------------------------------------------------------------------------------------
+def test_images_are_rebuilt_only_when_their_context_changes(tmp_path, world):
+    ctx, runner = make_ctx(tmp_path, world)
+    assert set(services.build_service_images(ctx).values()) == {"built"}
+    assert set(services.build_service_images(ctx).values()) == {"cached"}
+    world.images[versions.GITSERVER_IMAGE]["Config"]["Labels"][services.CONTEXT_LABEL] = "older"
+    done = services.build_service_images(ctx)
+    assert done[versions.GITSERVER_IMAGE] == "built"
+    assert done[versions.REGISTRY_IMAGE] == "cached"
+    assert world.builds == 4, runner.dump()
+
+
+def test_only_the_images_of_services_the_lab_runs_are_built(tmp_path, world):
+    ctx, _ = make_ctx(tmp_path, world, registry="registry.example:5000", gitops_remote="https://git.example/g.git")
+    assert list(services.build_service_images(ctx)) == [versions.MINISTACK_IMAGE]
+
+
+def test_image_digest_depends_on_base_image(tmp_path):
+    a = services.service_images(Settings(base_image="a:1"))[0].digest()
+    b = services.service_images(Settings(base_image="b:1"))[0].digest()
+    assert a != b
+
+
+def test_offline_missing_image_is_an_error_and_stale_image_is_used(tmp_path, world):
+    ctx, runner = make_ctx(tmp_path, world, offline=True)
+    with pytest.raises(ConfigError, match="offline"):
+        services.build_service_images(ctx)
+    runner.assert_not_called("docker", "build")
+
+    online, _ = make_ctx(tmp_path, world)
+    services.build_service_images(online)
+    world.images[versions.REGISTRY_IMAGE]["Config"]["Labels"][services.CONTEXT_LABEL] = "older"
+    builds = world.builds
+    assert services.build_service_images(ctx)[versions.REGISTRY_IMAGE] == "stale"
+    assert world.builds == builds
+
+
+# down -------------------------------------------------------------------------------------------------------
+def test_delete_removes_only_this_clusters_labelled_containers(tmp_path, world, net, ecr_fake):
+    ctx, runner = make_ctx(tmp_path, world)
+    services.ensure_services(ctx, probe=probes_for(net, ecr_fake))
+    world.add_foreign("someone-elses-registry")
+    world.add_foreign("other-lab-git", labels_for("git", "other-lab"))
+
+    removed = services.delete_services(ctx)
+    assert sorted(removed) == ["lab-ecr", "lab-git", "lab-registry"]
+    assert sorted(world.containers) == ["other-lab-git", "someone-elses-registry"]
+    assert "lab-registry-data" in world.volumes  # data kept unless asked
+    runner.assert_called("docker", "stop", "--time", "10", "lab-ecr")
+
+    assert services.delete_services(ctx) == []  # twice is fine
+
+
+def test_delete_with_volumes_removes_labelled_volumes(tmp_path, world, net, ecr_fake):
+    ctx, _ = make_ctx(tmp_path, world)
+    services.ensure_services(ctx, probe=probes_for(net, ecr_fake))
+    world.volumes["foreign"] = {}
+    removed = services.delete_services(ctx, volumes=True)
+    assert "volume lab-registry-data" in removed and "volume lab-ecr-state" in removed
+    assert list(world.volumes) == ["foreign"]
+
+
+# Network, dry run -------------------------------------------------------------------------------------------
+def test_ensure_network_only_observes(tmp_path, world):
+    ctx, runner = make_ctx(tmp_path, world)
+    assert services.ensure_network(ctx) is False
+    runner.assert_not_called("docker", "network", "create")
+    runner.assert_not_called("docker", "network", "connect")
+
+
+def test_dry_run_prints_the_plan_for_a_fresh_machine(tmp_path, net, ecr_fake):
+    out = io.StringIO()
+    runner = DryRunRunner(out=out)
+    settings = Settings(state_dir=tmp_path / ".lab", base_image="lab-base:bookworm")
+    ctx = Context(settings, runner, UI(err=io.StringIO(), out=io.StringIO()))
+    services.ensure_services(ctx, probe=probes_for(net, ecr_fake))
+    plan = out.getvalue()
+    for expected in ("docker build", "docker run -d --name lab-registry", "--name lab-ecr", "--name lab-git"):
+        assert expected in plan, plan
+    assert "git init --bare --quiet -b main" in plan
+    assert not (tmp_path / ".lab").exists()  # nothing written
+    assert not ecr_fake.repositories  # no API call
+    assert not net.requested  # no waiting
