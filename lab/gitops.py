@@ -1,0 +1,597 @@
+"""The GitOps repository: the overlays Argo CD deploys from, changed only by commits the pipeline makes.
+
+Every change is one transaction on a working clone (`.lab/gitops-work/`):
+
+    fetch → reset --hard origin/main → apply the edit → render + validate the overlay → commit → push
+                      ▲                                                                         │
+                      └──────────── the remote moved (another ship won the race) ◄──────────────┘
+
+Re-applying the edit on top of the new remote head, instead of rebasing a commit, is lossless (the edit is
+"set dev's image to X", which means the same on any head) and can never leave a conflicted tree. The overlay
+is rendered with `kubectl kustomize` and validated against the Kubernetes schema before anything is committed;
+on any failure the clone is reset to the remote head, so it is always clean between commands.
+
+Every deploy commit carries git trailers (App-Commit, Image, Image-Digest, Environment, Deployed-By, and
+Promoted-From / Rollback-Of): `git log` is the audit trail. This module also defines what the pipeline needs from
+the cluster side (``DeployWatcher``), implemented elsewhere on top of Argo CD.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import random
+import shutil
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import yaml
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString
+
+from lab import versions
+from lab.errors import CommandFailed, GitOpsError, Refused, ToolNotFound
+from lab.runner import Runner
+from lab.tools import git, kustomize
+from lab.ui import UI
+
+BRANCH = "main"
+IMAGE_NAME = "lab-app"  # the image name in base/deployment.yaml that each overlay's images[] entry replaces
+SEED_TAG = "seed"  # the tag in the app repo's overlays: nothing deployed yet
+# Schema version for validation: the kind node image's minor release (kubernetes-validate ships x.y.0 schemas).
+K8S_SCHEMA_VERSION = ".".join(versions.KUBERNETES_VERSION.split(".")[:2]) + ".0"
+
+APP_COMMIT = "App-Commit"
+IMAGE = "Image"
+IMAGE_DIGEST = "Image-Digest"
+ENVIRONMENT = "Environment"
+DEPLOYED_BY = "Deployed-By"
+PROMOTED_FROM = "Promoted-From"
+ROLLBACK_OF = "Rollback-Of"
+TRAILER_KEYS = (APP_COMMIT, IMAGE, IMAGE_DIGEST, ENVIRONMENT, DEPLOYED_BY, PROMOTED_FROM, ROLLBACK_OF)
+
+SEED_README = """\
+# GitOps repository of the GitOps Lab
+
+Argo CD deploys `overlays/<env>` (dev, staging, prod) from this repository. Nobody edits it by hand:
+`invoke ship` bumps the image of dev, `invoke promote` copies an image to the next environment and
+`invoke rollback` reverts a deploy. Every deploy is a commit whose trailers name the app commit, the
+image, its digest and who deployed it:
+
+    git log --format='%h %s%n%(trailers)' -- overlays/dev
+"""
+
+
+def overlay_file(env: str) -> str:
+    return f"overlays/{env}/kustomization.yaml"
+
+
+# Tags ------------------------------------------------------------------------------------------------
+def make_tag(sha: str, now: datetime, *, dirty: bool = False) -> str:
+    """`<sha7>-<UTC yyyymmddHHMMSS>[-dirty]`: unique per build and never reused, so a pod never runs a stale
+    image under a familiar tag (the Deployment uses imagePullPolicy IfNotPresent)."""
+    if now.tzinfo is None:
+        raise ValueError("make_tag needs an aware datetime (the clock must say which timezone)")
+    stamp = now.astimezone(UTC).strftime("%Y%m%d%H%M%S")
+    return f"{sha[:7]}-{stamp}" + ("-dirty" if dirty else "")
+
+
+# The images[] entry of an overlay --------------------------------------------------------------------
+@dataclass(frozen=True)
+class ImageSpec:
+    """One kustomize `images[]` entry (kustomize api/types/image.go: name, newName, newTag, digest)."""
+
+    new_name: str
+    new_tag: str = ""
+    digest: str = ""
+
+    @property
+    def reference(self) -> str:
+        """The image the rendered Deployment runs. kustomize v5 keeps both tag and digest (`name:tag@digest`)."""
+        return self.new_name + (f":{self.new_tag}" if self.new_tag else "") + (f"@{self.digest}" if self.digest else "")
+
+    @property
+    def tagged(self) -> str:
+        return self.new_name + (f":{self.new_tag}" if self.new_tag else "")
+
+
+def _yaml() -> YAML:
+    ry = YAML()  # round-trip: keeps comments, key order and quoting
+    ry.preserve_quotes = True
+    ry.indent(mapping=2, sequence=4, offset=2)  # the overlays' style: "images:\n  - name: ..."
+    ry.width = 4096  # never re-wrap long lines
+    return ry
+
+
+def _load(text: str, where: str) -> CommentedMap:
+    try:
+        data = _yaml().load(text)
+    except Exception as exc:  # ruamel raises several unrelated error types
+        raise GitOpsError(f"{where} is not valid YAML: {exc}") from exc
+    if not isinstance(data, CommentedMap):
+        raise GitOpsError(f"{where} is not a kustomization (no mapping at the top)")
+    return data
+
+
+def _image_entry(data: CommentedMap, where: str) -> CommentedMap | None:
+    images = data.get("images")
+    if images is None:
+        return None
+    if not isinstance(images, list):
+        raise GitOpsError(f"{where}: images is not a list")
+    entries = [e for e in images if isinstance(e, CommentedMap) and e.get("name") == IMAGE_NAME]
+    if len(entries) > 1:
+        raise GitOpsError(f"{where}: {len(entries)} images[] entries named {IMAGE_NAME}; keep exactly one")
+    return entries[0] if entries else None
+
+
+def read_image(text: str, where: str = "kustomization.yaml") -> ImageSpec | None:
+    """The overlay's image for lab-app, or None when it has no images[] entry for it."""
+    entry = _image_entry(_load(text, where), where)
+    if entry is None:
+        return None
+    return ImageSpec(
+        str(entry.get("newName") or IMAGE_NAME), str(entry.get("newTag") or ""), str(entry.get("digest") or "")
+    )
+
+
+def set_image(text: str, spec: ImageSpec, where: str = "kustomization.yaml") -> str:
+    """TEXT with lab-app's images[] entry set to SPEC (added if missing); comments and layout are kept.
+
+    A digest is written when SPEC has one and removed otherwise, so the entry never pins a stale digest.
+    """
+    data = _load(text, where)
+    entry = _image_entry(data, where)
+    if entry is None:
+        if "images" not in data or data["images"] is None:
+            data["images"] = CommentedSeq()
+        entry = CommentedMap(name=IMAGE_NAME)
+        data["images"].append(entry)
+    entry["newName"] = spec.new_name
+    if spec.new_tag:
+        entry["newTag"] = DoubleQuotedScalarString(spec.new_tag)
+    elif "newTag" in entry:
+        del entry["newTag"]
+    if spec.digest:
+        entry["digest"] = spec.digest
+    elif "digest" in entry:
+        del entry["digest"]
+    out = io.StringIO()
+    _yaml().dump(data, out)
+    return out.getvalue()
+
+
+# Validation of a rendered overlay --------------------------------------------------------------------
+def validate_rendered(rendered: str, expected_image: str, *, where: str = "overlay") -> list[dict[str, Any]]:
+    """Check a `kubectl kustomize` output: every object valid for the cluster's Kubernetes version (strict:
+    unknown fields are errors), and the lab-app Deployment runs EXPECTED_IMAGE. Returns the documents."""
+    try:
+        import kubernetes_validate
+    except ImportError as exc:  # a test extra today; the pipeline needs it at run time
+        raise ToolNotFound("kubernetes-validate", hint="pip install kubernetes-validate") from exc
+    try:
+        docs = [d for d in yaml.safe_load_all(rendered) if d]
+    except yaml.YAMLError as exc:
+        raise GitOpsError(f"{where} rendered to invalid YAML: {exc}") from exc
+    images: list[str] = []
+    for doc in docs:
+        kind, name = doc.get("kind", "?"), (doc.get("metadata") or {}).get("name", "?")
+        try:
+            kubernetes_validate.validate(doc, K8S_SCHEMA_VERSION, strict=True)
+        except (kubernetes_validate.ValidationError, kubernetes_validate.SchemaNotFoundError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+            raise GitOpsError(
+                f"{where}: {kind}/{name} is not valid Kubernetes {K8S_SCHEMA_VERSION}: {first}",
+                hint="nothing was committed; fix the overlay in the GitOps repo",
+            ) from exc
+        if kind == "Deployment" and name == IMAGE_NAME:
+            containers = (((doc.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers") or []
+            images += [str(c.get("image", "")) for c in containers]
+    if not images:
+        raise GitOpsError(f"{where} renders no Deployment {IMAGE_NAME}", hint="nothing was committed")
+    if expected_image not in images:
+        raise GitOpsError(
+            f"{where}: Deployment {IMAGE_NAME} would run {', '.join(images)}, expected {expected_image}",
+            hint="is the images[] entry named lab-app (the image name in base/deployment.yaml)?",
+        )
+    return docs
+
+
+# The audit trail -------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class DeployRecord:
+    """One deploy, promote or rollback commit for an environment, read back from its trailers."""
+
+    sha: str
+    when: str  # ISO 8601 committer date
+    who: str
+    subject: str
+    environment: str
+    app_commit: str = ""
+    image: str = ""
+    digest: str = ""
+    promoted_from: str = ""
+    rollback_of: tuple[str, ...] = ()
+
+    @property
+    def is_rollback(self) -> bool:
+        return bool(self.rollback_of)
+
+    @property
+    def tag(self) -> str:
+        ref = self.image.split("@", 1)[0]
+        last = ref.rsplit("/", 1)[-1]
+        return last.rsplit(":", 1)[1] if ":" in last else ""
+
+    @classmethod
+    def from_entry(cls, entry: git.LogEntry) -> DeployRecord:
+        return cls(
+            sha=entry.sha,
+            when=entry.date,
+            who=entry.trailer(DEPLOYED_BY) or entry.author,
+            subject=entry.subject,
+            environment=entry.trailer(ENVIRONMENT),
+            app_commit=entry.trailer(APP_COMMIT),
+            image=entry.trailer(IMAGE),
+            digest=entry.trailer(IMAGE_DIGEST),
+            promoted_from=entry.trailer(PROMOTED_FROM),
+            rollback_of=entry.trailers.get(ROLLBACK_OF, ()),
+        )
+
+
+def deploy_records(entries: Sequence[git.LogEntry], env: str) -> list[DeployRecord]:
+    """The commits whose trailers say `Environment: ENV` (callers pass only commits touching overlays/ENV)."""
+    return [DeployRecord.from_entry(e) for e in entries if e.trailer(ENVIRONMENT) == env]
+
+
+def reverted(records: Sequence[DeployRecord]) -> set[str]:
+    """Shas of deploys that a later rollback undid."""
+    return {sha for r in records for sha in r.rollback_of}
+
+
+# What the pipeline needs from the cluster (implemented on Argo CD elsewhere) -------------------------
+@dataclass(frozen=True)
+class EnvStatus:
+    sync: str  # Synced | OutOfSync | Unknown (Argo CD status.sync.status)
+    health: str  # Healthy | Progressing | Degraded | Suspended | Missing | Unknown
+    revision: str  # the GitOps commit Argo CD last synced (status.sync.revision)
+    images: tuple[str, ...] = ()  # images the environment's pods run
+
+
+class DeployWatcher(Protocol):
+    """The cluster side of a deploy. Raises ClusterUnreachable when no cluster answers, NotReady on timeout."""
+
+    def refresh(self, env: str) -> None:
+        """Ask Argo CD to re-read the GitOps repo now (instead of at its next poll)."""
+
+    def sync(self, env: str) -> None:
+        """Start a sync of the environment's Application (manual-sync environments)."""
+
+    def wait_synced(self, env: str, revision: str, image: str, timeout: float) -> EnvStatus:
+        """Wait until ENV is Synced at REVISION, Healthy, and its pods run IMAGE."""
+
+    def status(self, env: str) -> EnvStatus:
+        """What runs in ENV now."""
+
+
+# The repository --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Change:
+    """One commit on an environment's overlay: a new kustomization.yaml, or the revert of a commit."""
+
+    env: str
+    message: str
+    trailers: Sequence[tuple[str, str]]
+    expected_image: str  # what the rendered Deployment must run after the change
+    new_text: str | None = None
+    revert: str | None = None
+
+
+@dataclass(frozen=True)
+class Committed:
+    sha: str  # the new commit, or the unchanged head when there was nothing to do
+    attempts: int
+    changed: bool = True
+
+
+Planner = Callable[["GitOpsRepo"], Change | None]
+
+
+@dataclass
+class GitOpsRepo:
+    """A working clone of the GitOps remote. ``seed_dir`` (the app repo's overlays/) seeds an empty remote."""
+
+    runner: Runner
+    url: str
+    workdir: Path
+    seed_dir: Path
+    seed_sha: str = ""
+    author: git.Identity = field(default_factory=lambda: git.Identity("gitops-lab", "gitops-lab@localhost"))
+    ui: UI | None = None
+    kubectl: str | None = None
+    max_attempts: int = 8  # each lost race means another pusher won: N racers need at most N attempts
+    backoff: float = 0.2  # seconds before the 2nd attempt; doubles, jittered ×0.5-1.5, capped at 2 s
+    sleep: Callable[[float], None] = time.sleep
+    rng: Callable[[], float] = random.random
+    _lock_depth: int = field(default=0, init=False, repr=False)
+    _lock_file: Any = field(default=None, init=False, repr=False)
+
+    @property
+    def remote_head(self) -> str:
+        return f"origin/{BRANCH}"
+
+    @property
+    def dry_run(self) -> bool:
+        return self.runner.dry_run
+
+    def _say(self, message: str) -> None:
+        if self.ui is not None:
+            self.ui.info(message)
+
+    # Concurrency on this machine: one process at a time in the working clone (others wait). Processes on
+    # other machines (or other clones) are handled by the push-retry loop.
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        if self.dry_run:
+            yield
+            return
+        if self._lock_depth == 0:
+            import fcntl
+
+            self.workdir.parent.mkdir(parents=True, exist_ok=True)
+            self._lock_file = (self.workdir.parent / f"{self.workdir.name}.lock").open("a")
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX)
+        self._lock_depth += 1
+        try:
+            yield
+        finally:
+            self._lock_depth -= 1
+            if self._lock_depth == 0 and self._lock_file is not None:
+                self._lock_file.close()  # closing releases the flock
+                self._lock_file = None
+
+    # Opening: clone (or reuse) the working clone, fetch, seed an empty remote ---------------------------
+    def open(self, *, seed: bool = True) -> None:
+        """Clone or reuse the working clone, fetch, and reset it to the remote head. An empty remote is seeded
+        when SEED (ship), else Refused: promote, rollback and history have nothing to work on there."""
+        with self.locked():
+            self._ensure_clone()
+            self._fetch()
+            if self.dry_run or git.rev_parse(self.runner, self.workdir, self.remote_head) is None:
+                if seed:
+                    self._seed()
+                elif not self.dry_run:
+                    raise Refused(
+                        f"the GitOps repo {self.url} is empty: nothing deployed yet",
+                        hint="`invoke ship` seeds it from overlays/ and deploys to dev",
+                    )
+            git.switch_branch(self.runner, self.workdir, BRANCH)
+            git.reset_hard(self.runner, self.workdir, self.remote_head)
+
+    def _ensure_clone(self) -> None:
+        if self.dry_run:  # the plan for a fresh machine
+            git.clone(self.runner, self.url, self.workdir)
+            return
+        if (self.workdir / ".git").is_dir():
+            current = git.remote_url(self.runner, self.workdir)
+            if current == self.url:
+                return
+            self._say(
+                f"GitOps working clone {self.workdir} points at {current!r}, settings say {self.url!r}: re-cloning"
+            )
+            shutil.rmtree(self.workdir)
+        elif self.workdir.exists() and any(self.workdir.iterdir()):
+            raise GitOpsError(
+                f"{self.workdir} exists and is not a git clone",
+                hint="the lab keeps its GitOps working clone there: move that directory away",
+            )
+        try:
+            git.clone(self.runner, self.url, self.workdir)
+        except CommandFailed as exc:
+            raise GitOpsError(
+                f"cannot clone the GitOps repo {self.url}: {_last_line(exc)}",
+                hint="is the git server up (`invoke up`)? or check settings.gitops_remote",
+            ) from exc
+
+    def _fetch(self) -> None:
+        try:
+            git.fetch(self.runner, self.workdir)
+        except CommandFailed as exc:
+            raise GitOpsError(
+                f"cannot fetch from the GitOps repo {self.url}: {_last_line(exc)}",
+                hint="is the git server up (`invoke up`)? or check settings.gitops_remote",
+            ) from exc
+
+    def _seed(self) -> None:
+        """First use of an empty remote: commit the app repo's overlays/ and a README, push main."""
+        if not self.seed_dir.is_dir():
+            raise GitOpsError(f"the GitOps repo {self.url} is empty and there is no {self.seed_dir} to seed it from")
+        short = self.seed_sha[:7] or "unknown"
+        self._say(f"GitOps repo {self.url} is empty: seeding it from {self.seed_dir} (app commit {short})")
+        git.switch_branch(self.runner, self.workdir, BRANCH)
+        if not self.dry_run:
+            shutil.copytree(
+                self.seed_dir,
+                self.workdir / "overlays",
+                dirs_exist_ok=True,
+                ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".*"),
+            )
+            (self.workdir / "README.md").write_text(SEED_README)
+        git.add(self.runner, self.workdir, ["overlays", "README.md"])
+        message = f"seed: overlays from app repo {short}\n"
+        trailers = [(APP_COMMIT, self.seed_sha)] if self.seed_sha else []
+        git.commit(self.runner, self.workdir, message, author=self.author, trailers=trailers)
+        outcome = git.push(self.runner, self.workdir, "origin", f"HEAD:refs/heads/{BRANCH}")
+        if outcome.ok:
+            return
+        if not outcome.race:
+            self._reset_if_possible()
+            raise GitOpsError(f"{self.url} refused the seed commit: {outcome.message}")
+        # Someone else seeded it a moment ago: use theirs.
+        self._fetch()
+        if git.rev_parse(self.runner, self.workdir, self.remote_head) is None:
+            raise GitOpsError(f"{self.url}: the seed push was rejected but {BRANCH} still does not exist")
+
+    def _reset_if_possible(self) -> None:
+        if self.dry_run or not (self.workdir / ".git").is_dir():
+            return
+        if git.rev_parse(self.runner, self.workdir, self.remote_head) is not None:
+            git.reset_hard(self.runner, self.workdir, self.remote_head)
+
+    # Reading (at the remote head, after open()) ---------------------------------------------------------
+    def read(self, path: str, rev: str | None = None) -> str | None:
+        """A file at REV (default: the remote head). In a dry run, the app repo's overlays stand in."""
+        if self.dry_run:
+            local = self.seed_dir.parent / path
+            return local.read_text() if local.is_file() else None
+        return git.show(self.runner, self.workdir, rev or self.remote_head, path)
+
+    def image(self, env: str, rev: str | None = None) -> ImageSpec | None:
+        text = self.read(overlay_file(env), rev)
+        return read_image(text, overlay_file(env)) if text is not None else None
+
+    def resolve(self, rev: str) -> str | None:
+        return git.rev_parse(self.runner, self.workdir, rev)
+
+    def history(self, env: str, *, max_count: int | None = None) -> list[DeployRecord]:
+        """Deploy, promote and rollback commits of ENV, newest first."""
+        if self.dry_run:
+            return []
+        entries = git.log(
+            self.runner, self.workdir, self.remote_head, TRAILER_KEYS, paths=[f"overlays/{env}"], max_count=max_count
+        )
+        return deploy_records(entries, env)
+
+    # Changing -------------------------------------------------------------------------------------------
+    def commit_change(self, plan: Planner, *, seed: bool = True) -> Committed:
+        """Run one transaction (module docstring). PLAN is called on a clean clone at the remote head on every
+        attempt and returns the change to make there, or None when there is nothing to do."""
+        with self.locked():
+            self.open(seed=seed)
+            for attempt in range(1, self.max_attempts + 1):
+                if attempt > 1:
+                    self._fetch()
+                    git.reset_hard(self.runner, self.workdir, self.remote_head)
+                change = plan(self)
+                if change is None:
+                    return Committed(git.rev_parse(self.runner, self.workdir) or "", attempt, changed=False)
+                try:
+                    sha = self._apply_and_commit(change)
+                except BaseException:
+                    self._reset_if_possible()
+                    raise
+                if not sha:
+                    return Committed(git.rev_parse(self.runner, self.workdir) or "", attempt, changed=False)
+                outcome = git.push(self.runner, self.workdir, "origin", f"HEAD:refs/heads/{BRANCH}")
+                if outcome.ok:
+                    return Committed(sha, attempt)
+                self._reset_if_possible()
+                if not outcome.race:
+                    raise GitOpsError(
+                        f"the GitOps remote {self.url} refused the push to {BRANCH}: {outcome.message}",
+                        hint="nothing was changed there; check the remote's permissions and hooks",
+                    )
+                if attempt < self.max_attempts:
+                    delay = min(2.0, self.backoff * 2 ** (attempt - 1)) * (0.5 + self.rng())
+                    self._say(f"  {BRANCH} moved on {self.url} (attempt {attempt}): re-applying on the new head")
+                    self.sleep(delay)
+            raise GitOpsError(
+                f"the GitOps remote {self.url} kept moving: gave up after {self.max_attempts} attempts",
+                hint="something else pushes there constantly; retry the command",
+            )
+
+    def bump(
+        self,
+        env: str,
+        spec: ImageSpec,
+        *,
+        app_commit: str,
+        digest: str = "",
+        image_name: str = IMAGE_NAME,
+    ) -> Committed:
+        """Deploy SPEC to ENV: `deploy(ENV): <image> <tag>` with the deploy trailers. DIGEST (the registry's) goes
+        into the Image-Digest trailer even when SPEC does not pin it in the overlay."""
+        path = overlay_file(env)
+        trailers = [
+            (APP_COMMIT, app_commit),
+            (IMAGE, spec.tagged),
+            *([(IMAGE_DIGEST, digest or spec.digest)] if digest or spec.digest else []),
+            (ENVIRONMENT, env),
+            (DEPLOYED_BY, str(self.author)),
+        ]
+
+        def plan(repo: GitOpsRepo) -> Change:
+            current = repo.read(path)
+            if current is None:
+                raise GitOpsError(f"the GitOps repo {self.url} has no {path}", hint="was it seeded from overlays/?")
+            return Change(
+                env=env,
+                message=f"deploy({env}): {image_name} {spec.new_tag or spec.digest}\n",
+                trailers=trailers,
+                expected_image=spec.reference,
+                new_text=set_image(current, spec, path),
+            )
+
+        return self.commit_change(plan)
+
+    def _apply_and_commit(self, change: Change) -> str:
+        """Apply CHANGE to the clean clone, render + validate, commit. Returns the sha, or "" if nothing changed."""
+        path = overlay_file(change.env)
+        if change.revert is not None:
+            failure = git.revert_no_commit(self.runner, self.workdir, change.revert)
+            if failure is not None:
+                raise GitOpsError(
+                    f"git revert of {change.revert[:7]} does not apply cleanly on {BRANCH}: {_last_line(failure)}",
+                    hint="roll back to a given deploy instead: `invoke rollback --env ENV --to SHA`",
+                ) from failure
+        elif change.new_text is not None:
+            if self.dry_run:
+                if self.ui is not None:
+                    self.ui.manifest(f"{path} (planned)", change.new_text)
+            else:
+                (self.workdir / path).write_text(change.new_text)
+        self._render_and_validate(change.env, change.expected_image)
+        git.add(self.runner, self.workdir, [f"overlays/{change.env}"])
+        if not self.dry_run and not git.has_staged_changes(self.runner, self.workdir):
+            return ""
+        return git.commit(self.runner, self.workdir, change.message, author=self.author, trailers=change.trailers) or (
+            "(dry-run)" if self.dry_run else ""
+        )
+
+    def _render_and_validate(self, env: str, expected_image: str) -> None:
+        directory = self.workdir / "overlays" / env
+        try:
+            rendered = kustomize.render(self.runner, directory, kubectl=self.kubectl)
+        except CommandFailed as exc:
+            raise GitOpsError(
+                f"overlays/{env} would not render: {_last_line(exc)}",
+                hint="nothing was committed; the working clone was reset",
+            ) from exc
+        if not self.dry_run:
+            validate_rendered(rendered, expected_image, where=f"overlays/{env}")
+
+
+def _last_line(exc: CommandFailed) -> str:
+    lines = [line for line in exc.stderr_tail.splitlines() if line.strip()]
+    return lines[-1].strip() if lines else f"exit code {exc.code}"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def default_workdir(state_dir: Path) -> Path:
+    return state_dir / "gitops-work"
+
+
+def resolve_url(url: str) -> str:
+    """A local path to a bare repo becomes absolute (a clone records it as its origin); URLs stay as they are."""
+    if "://" in url or url.startswith("git@"):
+        return url
+    return os.path.abspath(os.path.expanduser(url))

@@ -1,0 +1,395 @@
+"""Releases after `ship`: promote an image to the next environment, roll an environment back, show the audit trail.
+
+All three work on the GitOps repo only (plus, when a watcher is given, what Argo CD reports):
+- promote copies dev's exact image (newName, tag, digest) into staging's overlay as one commit; it never syncs
+  (staging and prod sync by hand: `invoke sync`).
+- rollback is `git revert` of the environment's last deploy, or, back to a named deploy, one commit that sets the
+  overlay to that deploy's image; then a sync and a wait until the old image serves.
+- history reads the deploy commits' trailers back from `git log`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from lab.config import ENV_NAMES, ROOT, environment
+from lab.context import Context
+from lab.errors import ClusterUnreachable, ConfigError, Refused, RegistryError
+from lab.gitops import (
+    APP_COMMIT,
+    DEPLOYED_BY,
+    ENVIRONMENT,
+    IMAGE,
+    IMAGE_DIGEST,
+    PROMOTED_FROM,
+    ROLLBACK_OF,
+    Change,
+    DeployRecord,
+    DeployWatcher,
+    EnvStatus,
+    GitOpsRepo,
+    ImageSpec,
+    overlay_file,
+    reverted,
+    set_image,
+)
+from lab.steps.ship import DigestLookup, gitops_repo, repositories
+from lab.tools import registry
+
+HEALTHY = "Healthy"
+
+
+def _registry_location(ctx: Context, spec: ImageSpec) -> tuple[str, str]:
+    """(host, name) to ask about SPEC: the push side of the configured registry when the overlay names its
+    in-cluster pull name, else the host in the reference itself."""
+    try:
+        repos = repositories(ctx.settings)
+    except ConfigError:
+        repos = None
+    if repos is not None and spec.new_name == repos.pull:
+        return repos.host, repos.name
+    ref = registry.parse_ref(spec.new_name)
+    return ref.host, ref.name
+
+
+def _deployed(records: Sequence[DeployRecord]) -> DeployRecord | None:
+    return records[0] if records else None
+
+
+# promote ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PromoteResult:
+    image: str
+    digest: str
+    gitops_commit: str
+    changed: bool  # False: the target already ran exactly this image
+
+
+def promote(
+    ctx: Context,
+    from_env: str,
+    to_env: str,
+    *,
+    watcher: DeployWatcher | None = None,
+    lookup_digest: DigestLookup = registry.manifest_digest,
+    app_root: Path = ROOT,
+    repo: GitOpsRepo | None = None,
+) -> PromoteResult:
+    """Copy FROM_ENV's image into TO_ENV's overlay as a commit (trailers incl. Promoted-From). Does not sync."""
+    source, target = environment(from_env), environment(to_env)
+    if target.rank <= source.rank:
+        raise Refused(
+            f"promotion goes {' → '.join(ENV_NAMES)}: {from_env} → {to_env} is not forward",
+            hint="to put an older image back, use `invoke rollback`",
+        )
+    ui = ctx.ui
+    gitops = repo or gitops_repo(ctx, app_root=app_root)
+
+    with ui.phase(f"Read what {from_env} deploys") as ph:
+        gitops.open(seed=False)
+        spec = gitops.image(from_env)
+        records = gitops.history(from_env, max_count=50)
+        last = _deployed(records)
+        if not ctx.dry_run and (spec is None or last is None):
+            raise Refused(
+                f"nothing deployed to {from_env} yet", hint=f"run `invoke ship` first ({from_env} has the seed)"
+            )
+        if spec is None:  # dry run of a fresh machine
+            spec = ImageSpec(repositories(ctx.settings).pull, "TAG")
+        ph.note = spec.reference
+
+    if watcher is not None and not ctx.dry_run:
+        with ui.phase(f"Check {from_env} is Healthy and runs it") as ph:
+            status = watcher.status(from_env)
+            if status.health != HEALTHY:
+                raise Refused(
+                    f"{from_env} is {status.health} ({status.sync}): promote only what runs Healthy",
+                    hint=f"`invoke status`; wait for {from_env} or fix it first",
+                )
+            if spec.reference not in status.images:
+                raise Refused(
+                    f"{from_env} runs {', '.join(status.images) or 'nothing'}, its overlay says {spec.reference}",
+                    hint=f"wait until Argo CD has synced {from_env}",
+                )
+            ph.note = f"{status.sync}/{status.health}"
+
+    with ui.phase(f"Check the registry has {spec.tagged}") as ph:
+        host, name = _registry_location(ctx, spec)
+        served = None if ctx.dry_run else lookup_digest(host, name, spec.new_tag or spec.digest)
+        if not ctx.dry_run:
+            if served is None:
+                raise RegistryError(
+                    f"{host} has no {name}:{spec.new_tag}", hint="was the registry reset? ship again to rebuild it"
+                )
+            if spec.digest and served != spec.digest:
+                raise RegistryError(
+                    f"{host} serves {served} for {name}:{spec.new_tag}, {from_env} pins {spec.digest}",
+                    hint="the tag was overwritten in the registry; ship again",
+                )
+        digest = spec.digest or served or ""
+        ph.note = digest
+
+    app_commit = last.app_commit if last is not None else ""
+    source_sha = last.sha if last is not None else ""
+
+    def plan(r: GitOpsRepo) -> Change | None:
+        current = r.read(overlay_file(to_env))
+        if current is None:
+            raise Refused(f"the GitOps repo has no {overlay_file(to_env)}")
+        if r.image(to_env) == spec:
+            return None  # already there: nothing to commit
+        return Change(
+            env=to_env,
+            message=(
+                f"promote({to_env}): {ctx.settings.image_name} {spec.new_tag or spec.digest} from {from_env}\n\n"
+                f"Copies the image of {from_env} (GitOps commit {source_sha[:7] or '?'}) to {to_env}.\n"
+            ),
+            trailers=[
+                *([(APP_COMMIT, app_commit)] if app_commit else []),
+                (IMAGE, spec.tagged),
+                *([(IMAGE_DIGEST, digest)] if digest else []),
+                (ENVIRONMENT, to_env),
+                (DEPLOYED_BY, str(r.author)),
+                (PROMOTED_FROM, from_env),
+            ],
+            expected_image=spec.reference,
+            new_text=set_image(current, spec, overlay_file(to_env)),
+        )
+
+    with ui.phase(f"Commit {to_env} ← {spec.tagged}") as ph:
+        committed = gitops.commit_change(plan, seed=False)
+        ph.note = committed.sha[:7] if committed.changed else f"{to_env} already has it"
+    if not committed.changed:
+        ui.info(f"{to_env} already deploys {spec.reference}: nothing to commit")
+    ui.next_steps(f"invoke sync --env {to_env}", f"invoke history --env {to_env}")
+    return PromoteResult(spec.reference, digest, committed.sha, committed.changed)
+
+
+# rollback --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RollbackResult:
+    image: str  # the image the environment is back on
+    gitops_commit: str
+    rolled_back: tuple[str, ...]  # deploy commits undone
+    seconds_to_serving: float | None  # command start → old image serving (None without waiting)
+    status: EnvStatus | None = None
+
+
+def rollback(
+    ctx: Context,
+    env: str,
+    to: str | None = None,
+    *,
+    watcher: DeployWatcher | None = None,
+    no_wait: bool = False,
+    app_root: Path = ROOT,
+    repo: GitOpsRepo | None = None,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> RollbackResult:
+    """Undo ENV's last deploy (`git revert`), or go back to deploy TO; push, sync, wait for the old image.
+
+    Back to a named deploy is one new commit setting the overlay to that deploy's image, with a Rollback-Of
+    trailer per deploy it undoes, rather than a revert of every later commit: it always applies (no chain of
+    reverts that can conflict), touches only the image (replica or config changes made since stay), and is a
+    single commit for Argo CD to sync and for a later rollback to undo.
+    """
+    start = monotonic()
+    target = environment(env)
+    if watcher is None and not no_wait and not ctx.dry_run:
+        raise ConfigError(
+            "rollback waits for the old image to serve, but no cluster watcher is wired", hint="--no-wait"
+        )
+    ui = ctx.ui
+    image_name = ctx.settings.image_name
+    gitops = repo or gitops_repo(ctx, app_root=app_root)
+    undone: list[str] = []
+    restored: list[ImageSpec] = []
+
+    def plan_revert(r: GitOpsRepo) -> Change | None:
+        records = r.history(env)
+        done = reverted(records)
+        candidates = [rec for rec in records if not rec.is_rollback and rec.sha not in done]
+        if not candidates:
+            raise Refused(f"{env} has no deploy left to roll back", hint=f"`invoke history --env {env}`")
+        last = candidates[0]
+        before = r.image(env, f"{last.sha}^")
+        if before is None:
+            raise Refused(f"the commit before {last.sha[:7]} has no image for {env}")
+        # The record that deployed the image we go back to (for its trailers), if the pipeline made it.
+        prior = next((rec for rec in records[records.index(last) + 1 :] if rec.image == before.tagged), None)
+        undone[:] = [last.sha]
+        restored[:] = [before]
+        return _rollback_change(r, env, before, prior, [last], image_name, revert=last.sha)
+
+    def plan_to(r: GitOpsRepo) -> Change | None:
+        sha = r.resolve(to or "")
+        if sha is None:
+            raise Refused(f"{to!r} is not a commit of the GitOps repo", hint=f"`invoke history --env {env}` lists them")
+        records = r.history(env)
+        record = next((rec for rec in records if rec.sha == sha), None)
+        if record is None:
+            raise Refused(
+                f"{sha[:7]} is not a deploy commit of {env} "
+                f"(no `Environment: {env}` trailer on a change to overlays/{env})",
+                hint=f"`invoke history --env {env}` lists the deploys",
+            )
+        spec = r.image(env, sha)
+        if spec is None:
+            raise Refused(f"{sha[:7]} has no image for {env}")
+        current = r.read(overlay_file(env))
+        if current is None:
+            raise Refused(f"the GitOps repo has no {overlay_file(env)}")
+        newer = records[: records.index(record)]
+        done = reverted(records)
+        superseded = [rec for rec in newer if not rec.is_rollback and rec.sha not in done]
+        undone[:] = [rec.sha for rec in superseded]
+        restored[:] = [spec]
+        if r.image(env) == spec:
+            return None
+        return _rollback_change(
+            r, env, spec, record, superseded, image_name, new_text=set_image(current, spec, overlay_file(env))
+        )
+
+    with ui.phase(f"Roll back {env}" + (f" to {to}" if to else "")) as ph:
+        committed = gitops.commit_change(plan_to if to else plan_revert, seed=False)
+        ph.note = (committed.sha[:7] if committed.changed else "already there") + (
+            f" → {restored[0].reference}" if restored else ""
+        )
+    spec = restored[0] if restored else None
+    image = spec.reference if spec else ""
+    result = RollbackResult(image, committed.sha, tuple(undone), None)
+    if not committed.changed:
+        ui.info(f"{env} already deploys {image}: nothing to roll back")
+
+    if watcher is None or ctx.dry_run:
+        if not ctx.dry_run:
+            ui.warn(f"not waiting: run `invoke sync --env {env}` to deploy the rollback")
+        return result
+    try:
+        with ui.phase(("Refresh" if target.auto_sync else "Sync") + f" {env} in Argo CD"):
+            if target.auto_sync:
+                watcher.refresh(env)
+            else:
+                watcher.sync(env)
+        if no_wait:
+            return result
+        with ui.phase(f"Wait for {env} to serve {image}") as ph:
+            status = watcher.wait_synced(env, committed.sha, image, ctx.settings.sync_timeout)
+            ph.note = f"{status.sync}/{status.health}"
+    except ClusterUnreachable as exc:
+        ui.warn(f"no cluster reachable ({exc.message}): the rollback commit is pushed")
+        if no_wait:
+            return result
+        raise
+    seconds = monotonic() - start
+    ui.info(f"{env} serves {image} again, {seconds:.1f}s after the rollback started")
+    return RollbackResult(image, committed.sha, tuple(undone), seconds, status)
+
+
+def _rollback_change(
+    r: GitOpsRepo,
+    env: str,
+    spec: ImageSpec,
+    prior: DeployRecord | None,
+    undone: Sequence[DeployRecord],
+    image_name: str,
+    *,
+    revert: str | None = None,
+    new_text: str | None = None,
+) -> Change:
+    """The rollback commit: back to SPEC (deployed by PRIOR, when the pipeline made it), undoing UNDONE."""
+    what = spec.new_tag or spec.digest
+    if revert is not None:
+        body = f"This reverts commit {revert} ({undone[0].subject})."
+    elif undone:
+        body = "Undoes: " + ", ".join(f"{rec.sha[:7]} ({rec.subject})" for rec in undone) + "."
+    else:
+        body = "Back to the image of an earlier deploy."
+    digest = spec.digest or (prior.digest if prior is not None else "")
+    return Change(
+        env=env,
+        message=f"rollback({env}): {image_name} {what}\n\n{body}\n",
+        trailers=[
+            *([(APP_COMMIT, prior.app_commit)] if prior is not None and prior.app_commit else []),
+            (IMAGE, spec.tagged),
+            *([(IMAGE_DIGEST, digest)] if digest else []),
+            (ENVIRONMENT, env),
+            (DEPLOYED_BY, str(r.author)),
+            *[(ROLLBACK_OF, rec.sha) for rec in undone],
+        ],
+        expected_image=spec.reference,
+        new_text=new_text,
+        revert=revert,
+    )
+
+
+# history ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class HistoryRow:
+    when: str
+    who: str
+    app_commit: str
+    tag: str
+    digest: str
+    gitops_commit: str
+    kind: str  # deploy | promote | rollback
+    note: str  # "rollback of abc1234", "from dev", "undone by def5678", "live"
+
+
+HISTORY_COLUMNS = ("when", "who", "app commit", "tag", "digest", "GitOps commit", "kind", "note")
+
+
+def history(
+    ctx: Context,
+    env: str,
+    *,
+    watcher: DeployWatcher | None = None,
+    limit: int | None = 50,
+    app_root: Path = ROOT,
+    repo: GitOpsRepo | None = None,
+) -> list[HistoryRow]:
+    """The audit trail of ENV, newest first, from the GitOps repo's log (and what Argo CD runs, with a watcher)."""
+    environment(env)
+    gitops = repo or gitops_repo(ctx, app_root=app_root)
+    try:
+        gitops.open(seed=False)
+    except Refused as exc:
+        ctx.ui.info(exc.message)
+        return []
+    records = gitops.history(env, max_count=limit)
+    undone_by = {sha: rec.sha for rec in records for sha in rec.rollback_of}
+    live = ""
+    if watcher is not None:
+        try:
+            live = watcher.status(env).revision
+        except ClusterUnreachable as exc:
+            ctx.ui.warn(f"no cluster reachable ({exc.message}): showing git history only")
+    rows = []
+    for rec in records:
+        kind = "rollback" if rec.is_rollback else ("promote" if rec.promoted_from else "deploy")
+        notes = []
+        if rec.is_rollback:
+            notes.append("rollback of " + ", ".join(sha[:7] for sha in rec.rollback_of))
+        if rec.promoted_from:
+            notes.append(f"from {rec.promoted_from}")
+        if rec.sha in undone_by:
+            notes.append(f"undone by {undone_by[rec.sha][:7]}")
+        if live and rec.sha == live:
+            notes.append("live")
+        rows.append(
+            HistoryRow(
+                when=rec.when,
+                who=rec.who,
+                app_commit=rec.app_commit[:7] + ("-dirty" if rec.app_commit.endswith("-dirty") else ""),
+                tag=rec.tag,
+                digest=rec.digest[:19],
+                gitops_commit=rec.sha[:7],
+                kind=kind,
+                note="; ".join(notes),
+            )
+        )
+    ctx.ui.table(f"History of {env}", HISTORY_COLUMNS, [tuple(vars(r).values()) for r in rows])
+    return rows

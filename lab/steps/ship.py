@@ -1,0 +1,288 @@
+"""`invoke ship`: from the app's source to a new image running in dev, through git.
+
+    check the app tree ─► quality gate ─► docker build ─► push (+ verify the digest) ─► bump dev in the GitOps
+    repo (render + validate, commit with trailers, push) ─► refresh dev in Argo CD ─► wait: Synced, Healthy, new image
+
+Each stage is a timed phase; a failure stops the pipeline where it is, so that a failing gate builds nothing, a
+registry that is down gets nothing committed, and an overlay that would not render is never pushed.
+The tag is computed first (it goes into the image as APP_IMAGE_TAG), which is also when a dirty tree is refused:
+before minutes of tests and builds are spent on a result that would be refused anyway.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from lab.config import ROOT, Settings
+from lab.context import Context
+from lab.errors import ClusterUnreachable, ConfigError, QualityGateFailed, Refused, RegistryError
+from lab.gitops import (
+    DeployWatcher,
+    EnvStatus,
+    GitOpsRepo,
+    ImageSpec,
+    default_workdir,
+    make_tag,
+    resolve_url,
+    utc_now,
+)
+from lab.tools import docker, git, registry
+
+SHIP_ENV = "dev"  # ship always lands in dev; staging and prod only get what `promote` copies from dev
+# What must be committed for an image to be described by its App-Commit: app/ is the build context, so an
+# uncommitted change there would be in the image but in no commit; overlays/ seeds the GitOps repo, whose seed
+# commit names the app commit too. The rest of the repo (docs, lab/, tests/) never reaches the image or the
+# cluster, and refusing to ship while editing notes would only teach people to pass --allow-dirty.
+DIRTY_PATHS = ("app", "overlays")
+GATE_OUTPUT_LINES = 20
+
+
+def default_gate(app_root: Path = ROOT) -> tuple[tuple[str, ...], ...]:
+    """The app's unit tests and lint, with this interpreter's pytest and ruff."""
+    python = sys.executable
+    ruff = Path(python).parent / "ruff"
+    return (
+        (python, "-m", "pytest", "tests/unit/test_app.py", "-q", "-p", "no:cacheprovider"),
+        (str(ruff) if ruff.is_file() else "ruff", "check", "app"),
+    )
+
+
+EnsureRepository = Callable[[str], object]  # create the registry repository NAME if missing (ECR)
+DigestLookup = Callable[[str, str, str], str | None]  # (host, name, tag) -> digest, None if absent
+
+
+@dataclass(frozen=True)
+class Repositories:
+    push: str  # where the host pushes: host:port/name
+    pull: str  # what the cluster's pods pull (the overlay's newName)
+
+    @property
+    def host(self) -> str:
+        return self.push.split("/", 1)[0]
+
+    @property
+    def name(self) -> str:
+        return self.push.split("/", 1)[1]
+
+
+def repositories(settings: Settings) -> Repositories:
+    """Push and pull names of the app image for the selected registry.
+
+    local: the lab registry, published on 127.0.0.1:5001; kind's local-registry recipe maps `localhost:5001` on
+    every node to the registry container (containerd hosts.toml), so pods pull the same name the host pushes.
+    ecr (local target): the emulator's registry endpoint `localhost:<emulator_port>` for both (FACTS.md:
+    MiniStack's repository URIs are AWS-shaped, so pushes go to localhost:PORT/<repo>).
+    ecr (aws target): settings.registry must name the account's registry `<acct>.dkr.ecr.<region>.amazonaws.com`.
+    """
+    if settings.push_registry == "local":
+        repo = f"{settings.registry_host}/{settings.image_name}"
+        return Repositories(repo, repo)
+    if settings.target == "aws":
+        if not settings.registry:
+            raise ConfigError(
+                "push_registry=ecr on target aws needs the ECR registry host",
+                hint="set LAB_REGISTRY=<account>.dkr.ecr.<region>.amazonaws.com",
+            )
+        repo = f"{settings.registry}/{settings.image_name}"
+        return Repositories(repo, repo)
+    repo = f"localhost:{settings.emulator_port}/{settings.image_name}"
+    return Repositories(repo, repo)
+
+
+def is_loopback(host: str) -> bool:
+    return host.split(":", 1)[0] in ("localhost", "127.0.0.1")
+
+
+def _ecr_ensurer(settings: Settings) -> EnsureRepository:
+    from lab.tools import ecr
+
+    def ensure(name: str) -> object:
+        return ecr.ensure_repository(ecr.ecr_client(settings), name)
+
+    return ensure
+
+
+def gitops_repo(ctx: Context, *, app_root: Path = ROOT, app_sha: str | None = None) -> GitOpsRepo:
+    """The lab's working clone of the GitOps remote, seeded (if the remote is empty) from APP_ROOT/overlays."""
+    runner = ctx.runner
+    sha = app_sha if app_sha is not None else (git.rev_parse(runner, app_root) or "")
+    return GitOpsRepo(
+        runner=runner,
+        url=resolve_url(ctx.settings.gitops_url),
+        workdir=default_workdir(ctx.settings.state_dir),
+        seed_dir=app_root / "overlays",
+        seed_sha=sha,
+        author=git.identity(runner, app_root),
+        ui=ctx.ui,
+    )
+
+
+@dataclass(frozen=True)
+class ShipResult:
+    tag: str
+    app_commit: str
+    image: str  # pushed reference (host side)
+    deployed_image: str  # what dev's pods run: the overlay's reference (with @digest when pinned)
+    digest: str
+    gitops_commit: str
+    status: EnvStatus | None = None  # what dev reported at the end, when the pipeline waited
+
+
+def ship(
+    ctx: Context,
+    *,
+    app_root: Path = ROOT,
+    gate: Sequence[Sequence[str]] | None = None,
+    allow_dirty: bool = False,
+    no_wait: bool = False,
+    pin_digest: bool = False,
+    watcher: DeployWatcher | None = None,
+    ensure_repository: EnsureRepository | None = None,
+    lookup_digest: DigestLookup = registry.manifest_digest,
+    clock: Callable[[], datetime] = utc_now,
+    repo: GitOpsRepo | None = None,
+) -> ShipResult:
+    """Gate, build, tag, push, bump dev, and (unless NO_WAIT) wait for Argo CD to run the new image in dev."""
+    settings, runner, ui = ctx.settings, ctx.runner, ctx.ui
+    if watcher is None and not no_wait and not ctx.dry_run:
+        raise ConfigError("ship waits for dev to run the new image, but no cluster watcher is wired", hint="--no-wait")
+    repos = repositories(settings)
+    gate_cmds = default_gate(app_root) if gate is None else gate
+
+    # 1. The app tree: its commit, whether it is clean, the tag; the registry answers.
+    with ui.phase("Check the app tree and the registry") as ph:
+        sha = git.rev_parse(runner, app_root)
+        if sha is None:
+            if not ctx.dry_run:
+                raise Refused(f"{app_root} has no commit to ship", hint="commit the app first: git commit")
+            sha = "0" * 40
+        dirty = git.status_porcelain(runner, app_root, DIRTY_PATHS)
+        if dirty and not allow_dirty:
+            shown = "\n".join(f"    {line}" for line in dirty[:10])
+            raise Refused(
+                f"uncommitted changes in {', '.join(DIRTY_PATHS)}: the image would not match any commit\n{shown}",
+                hint="commit them, or ship anyway with --allow-dirty (the tag gets a -dirty suffix)",
+            )
+        tag = make_tag(sha, clock(), dirty=bool(dirty))
+        app_commit = sha + ("-dirty" if dirty else "")
+        if not ctx.dry_run and is_loopback(repos.host) and settings.push_registry == "local":
+            registry.ping(repos.host)
+        ph.note = tag
+
+    # 2. Quality gate: nothing is built unless the app's own checks pass.
+    with ui.phase("Quality gate") as ph:
+        for argv in gate_cmds:
+            res = runner.run(list(argv), cwd=app_root, check=False, timeout=900)
+            if res.returncode != 0:
+                output = (res.stdout + res.stderr).strip().splitlines()[-GATE_OUTPUT_LINES:]
+                for line in output:
+                    ui.info(f"  | {line}")
+                raise QualityGateFailed(
+                    f"quality gate failed: `{shlex.join(argv)}` exited {res.returncode}",
+                    hint="fix what it reports; nothing was built, pushed or committed",
+                )
+        ph.note = f"{len(gate_cmds)} check(s)"
+
+    # 3. Build, from app/Dockerfile with app/ as context; the base image and build metadata as build args.
+    push_ref = f"{repos.push}:{tag}"
+    build_time = clock().strftime("%Y-%m-%dT%H:%M:%SZ")
+    with ui.phase(f"Build {push_ref}") as ph:
+        source = git.remote_url(runner, app_root) or str(app_root)
+        image_id = docker.build(
+            runner,
+            app_root / "app",
+            [push_ref],
+            dockerfile=app_root / "app" / "Dockerfile",
+            build_args={
+                "BASE_IMAGE": settings.base_image,
+                "APP_COMMIT": app_commit,
+                "APP_IMAGE_TAG": tag,
+                "APP_BUILD_TIME": build_time,
+                "APP_SOURCE": source,
+            },
+            labels=docker.labels_for("app", settings.cluster_name),
+        )
+        ph.note = image_id[:19]
+
+    # 4. Push, then ask the registry itself which digest it serves for the tag.
+    with ui.phase(f"Push to {repos.host}") as ph:
+        if settings.push_registry == "ecr" and not ctx.dry_run:
+            (ensure_repository or _ecr_ensurer(settings))(repos.name)
+        digest = docker.push(runner, push_ref)
+        if not ctx.dry_run:
+            if not digest:
+                raise RegistryError(f"docker push {push_ref} reported no digest")
+            # The lab's registries on the loopback answer anonymously: the local registry, and MiniStack, which
+            # serves Docker-Content-Digest on GET /v2/<name>/manifests/<ref> (ministack services/ecr.py,
+            # _v2_get_manifest). Real ECR needs a token for this API: there docker push's digest stands alone.
+            if is_loopback(repos.host):
+                served = lookup_digest(repos.host, repos.name, tag)
+                if served != digest:
+                    raise RegistryError(
+                        f"{repos.host} serves {served or 'nothing'} for {repos.name}:{tag}, docker push said {digest}",
+                        hint="another client pushed the same tag? nothing was committed",
+                    )
+        ph.note = digest or "(digest from docker push)"
+
+    # 5. Bump dev's image in the GitOps repo: one commit with trailers, re-applied until the push lands.
+    spec = ImageSpec(repos.pull, tag, digest if pin_digest else "")
+    gitops = repo or gitops_repo(ctx, app_root=app_root, app_sha=sha)
+
+    with ui.phase(f"Bump {SHIP_ENV} in the GitOps repo") as ph:
+        committed = gitops.bump(SHIP_ENV, spec, app_commit=app_commit, digest=digest, image_name=settings.image_name)
+        short = committed.sha if ctx.dry_run else committed.sha[:7]
+        ph.note = short + (f" after {committed.attempts} attempts" if committed.attempts > 1 else "")
+
+    result = ShipResult(tag, app_commit, push_ref, spec.reference, digest, committed.sha)
+
+    # 6. Argo CD: refresh dev now (no waiting for its 2-3 minute poll), then wait for the new image to serve.
+    if watcher is not None and not ctx.dry_run:
+        result = _refresh_and_wait(ctx, watcher, result, no_wait=no_wait)
+
+    ui.summary("ship")
+    ui.table(
+        "Shipped",
+        ("", ""),
+        [
+            ("image", push_ref),
+            ("digest", digest),
+            ("app commit", app_commit),
+            ("GitOps commit", committed.sha),
+            ("dev runs", result.status.images[0] if result.status and result.status.images else "(not checked)"),
+        ],
+    )
+    ui.next_steps("invoke history --env dev", "invoke promote --from dev --to staging")
+    return result
+
+
+def _refresh_and_wait(ctx: Context, watcher: DeployWatcher, result: ShipResult, *, no_wait: bool) -> ShipResult:
+    ui = ctx.ui
+    try:
+        with ui.phase(f"Refresh {SHIP_ENV} in Argo CD"):
+            watcher.refresh(SHIP_ENV)
+        if no_wait:
+            return result
+        with ui.phase(f"Wait for {SHIP_ENV}: Synced at {result.gitops_commit[:7]}, Healthy, new image") as ph:
+            status = watcher.wait_synced(
+                SHIP_ENV, result.gitops_commit, result.deployed_image, ctx.settings.sync_timeout
+            )
+            ph.note = f"{status.sync}/{status.health}"
+    except ClusterUnreachable as exc:
+        ui.warn(f"no cluster reachable ({exc.message}): the commit is pushed; Argo CD deploys it once it runs")
+        if no_wait:
+            return result
+        raise
+    return ShipResult(
+        result.tag,
+        result.app_commit,
+        result.image,
+        result.deployed_image,
+        result.digest,
+        result.gitops_commit,
+        status,
+    )

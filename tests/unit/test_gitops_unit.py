@@ -1,0 +1,544 @@
+"""Pure logic of the GitOps side (tags, overlay edits, trailers, push outcomes, references) and the ship / promote /
+rollback steps against the FakeRunner: which stage stops the pipeline, and that nothing after it runs."""
+
+from __future__ import annotations
+
+import io
+import sys
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from fakes import FakeRunner  # tests/fakes.py (rootdir conftest puts tests/ on sys.path)
+
+from lab.config import ROOT, load_settings
+from lab.context import Context
+from lab.errors import ClusterUnreachable, ConfigError, GitOpsError, QualityGateFailed, Refused, RegistryError
+from lab.gitops import (
+    Change,
+    Committed,
+    DeployRecord,
+    EnvStatus,
+    GitOpsRepo,
+    ImageSpec,
+    make_tag,
+    read_image,
+    set_image,
+    validate_rendered,
+)
+from lab.runner import DryRunRunner, Result
+from lab.steps import release
+from lab.steps.ship import DIRTY_PATHS, default_gate, repositories, ship
+from lab.tools import git, registry
+from lab.ui import UI
+
+DEV = (ROOT / "overlays" / "dev" / "kustomization.yaml").read_text()
+SHA = "0123456789abcdef0123456789abcdef01234567"
+DIGEST = "sha256:" + "ab" * 32
+NOW = datetime(2026, 11, 28, 10, 15, 0, tzinfo=UTC)
+
+
+# Tags ----------------------------------------------------------------------------------------------------
+def test_tag_is_short_sha_and_utc_timestamp() -> None:
+    assert make_tag(SHA, NOW) == "0123456-20261128101500"
+    assert make_tag(SHA, NOW, dirty=True) == "0123456-20261128101500-dirty"
+    # Converted to UTC whatever the clock's zone.
+    assert make_tag(SHA, NOW.astimezone(timezone(timedelta(hours=-5)))) == "0123456-20261128101500"
+    later = make_tag(SHA, NOW + timedelta(seconds=1))
+    assert later > make_tag(SHA, NOW)  # sortable by time for one commit
+    with pytest.raises(ValueError, match="aware"):
+        make_tag(SHA, datetime(2026, 1, 1))
+
+
+# Overlay edits -------------------------------------------------------------------------------------------
+def changed_lines(before: str, after: str) -> tuple[list[str], list[str]]:
+    old, new = before.splitlines(), after.splitlines()
+    return [line for line in old if line not in new], [line for line in new if line not in old]
+
+
+def test_set_image_changes_only_the_image_lines_and_keeps_comments() -> None:
+    spec = ImageSpec("localhost:5001/lab-app", "0123456-20261128101500", DIGEST)
+    out = set_image(DEV, spec)
+    removed, added = changed_lines(DEV, out)
+    assert removed == ['    newTag: "seed"']
+    assert added == ['    newTag: "0123456-20261128101500"', f"    digest: {DIGEST}"]
+    assert read_image(out) == spec
+    # Unpinning removes the digest again; the tag stays quoted (a numeric-looking tag stays a string).
+    unpinned = set_image(out, ImageSpec("localhost:4566/lab-app", "1234567"))
+    assert read_image(unpinned) == ImageSpec("localhost:4566/lab-app", "1234567")
+    assert 'newTag: "1234567"' in unpinned and "digest" not in unpinned.split("images:")[1]
+
+
+def test_set_image_adds_a_missing_entry_and_refuses_two() -> None:
+    bare = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - ../base\n"
+    assert read_image(bare) is None
+    out = set_image(bare, ImageSpec("localhost:5001/lab-app", "t1"))
+    assert read_image(out) == ImageSpec("localhost:5001/lab-app", "t1")
+    twice = out + "  - name: lab-app\n    newTag: t2\n"
+    with pytest.raises(GitOpsError, match="2 images"):
+        set_image(twice, ImageSpec("x/lab-app", "t3"))
+    with pytest.raises(GitOpsError, match="not valid YAML"):
+        read_image("images: [unclosed")
+
+
+@pytest.mark.parametrize(
+    ("spec", "ref"),
+    [
+        (ImageSpec("localhost:5001/lab-app", "t1"), "localhost:5001/lab-app:t1"),
+        (ImageSpec("localhost:5001/lab-app", "t1", DIGEST), f"localhost:5001/lab-app:t1@{DIGEST}"),
+        (ImageSpec("localhost:5001/lab-app", "", DIGEST), f"localhost:5001/lab-app@{DIGEST}"),
+    ],
+)
+def test_image_reference_is_what_kustomize_renders(spec: ImageSpec, ref: str) -> None:
+    assert spec.reference == ref
+
+
+# Validation of a rendered overlay ------------------------------------------------------------------------
+def deployment(image: str, extra: str = "") -> str:
+    return f"""\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: lab-app
+spec:
+  selector:
+    matchLabels: {{app: x}}
+  template:
+    metadata:
+      labels: {{app: x}}
+    spec:
+      containers:
+        - name: app
+          image: {image}
+{extra}"""
+
+
+def test_validate_rendered_checks_schema_and_image() -> None:
+    docs = validate_rendered(deployment("r/lab-app:t1"), "r/lab-app:t1")
+    assert docs[0]["kind"] == "Deployment"
+    with pytest.raises(GitOpsError, match="would run r/lab-app:t0, expected r/lab-app:t1"):
+        validate_rendered(deployment("r/lab-app:t0"), "r/lab-app:t1")
+    with pytest.raises(GitOpsError, match="not valid Kubernetes"):
+        validate_rendered(deployment("r/lab-app:t1", "  replicaz: 2\n"), "r/lab-app:t1")
+    with pytest.raises(GitOpsError, match="renders no Deployment"):
+        validate_rendered("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n", "r/lab-app:t1")
+
+
+# git output parsers --------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("rc", "stdout", "stderr", "ok", "race", "reason"),
+    [
+        (0, "To r\n*\tHEAD:refs/heads/main\t[new branch]\nDone\n", "", True, False, ""),
+        (0, "To r\n \tHEAD:refs/heads/main\tabc..def\nDone\n", "", True, False, ""),
+        (1, "To r\n!\tHEAD:refs/heads/main\t[rejected] (fetch first)\nDone\n", "hint: ...", False, True, "fetch first"),
+        (
+            1,
+            "To r\n!\tHEAD:refs/heads/main\t[rejected] (non-fast-forward)\nDone\n",
+            "",
+            False,
+            True,
+            "non-fast-forward",
+        ),
+        (
+            1,
+            "To r\n!\tHEAD:refs/heads/main\t[remote rejected] (failed to update ref)\nDone\n",
+            "",
+            False,
+            True,
+            "failed to update ref",
+        ),
+        (
+            1,
+            "To r\n!\tHEAD:refs/heads/main\t[remote rejected] (pre-receive hook declined)\nDone\n",
+            "remote: frozen        \nerror: failed to push some refs to 'r'\n",
+            False,
+            False,
+            "pre-receive hook declined",
+        ),
+        (
+            128,
+            "",
+            "fatal: unable to access 'http://127.0.0.1:3000/gitops.git/': Connection refused\n",
+            False,
+            False,
+            "",
+        ),
+    ],
+)
+def test_parse_push_classifies_git_porcelain(
+    rc: int, stdout: str, stderr: str, ok: bool, race: bool, reason: str
+) -> None:
+    outcome = git.parse_push(rc, stdout, stderr)
+    assert (outcome.ok, outcome.race) == (ok, race)
+    if reason:
+        assert outcome.reason == reason
+    if "remote: frozen" in stderr:
+        assert outcome.message == "pre-receive hook declined; frozen"
+    if rc == 128:
+        assert "Connection refused" in outcome.message
+
+
+def test_parse_log_reads_trailers_and_multiple_values() -> None:
+    keys = ("Environment", "Rollback-Of", "Deployed-By")
+    record = "\x1f".join(
+        [
+            "f" * 40,
+            "2026-11-28T10:15:00+00:00",
+            "A <a@x>",
+            "rollback(dev): lab-app t1",
+            "dev",
+            "1" * 40 + "\x1d" + "2" * 40,
+            "Doe, J <j@x>",
+        ]
+    )
+    seed = "\x1f".join(["e" * 40, "2026-11-28T10:00:00+00:00", "A <a@x>", "seed: overlays", "", "", ""])
+    entries = git.parse_log(record + "\x1e\n" + seed + "\x1e\n", keys)
+    assert [e.sha for e in entries] == ["f" * 40, "e" * 40]
+    assert entries[0].trailers["Rollback-Of"] == ("1" * 40, "2" * 40)
+    assert entries[0].trailer("Deployed-By") == "Doe, J <j@x>"  # a comma in a name is not a separator
+    assert entries[1].trailer("Environment") == ""
+    with pytest.raises(ValueError, match="fields"):
+        git.parse_log("only\x1ftwo\x1e", keys)
+
+
+def test_deploy_record_tag() -> None:
+    rec = DeployRecord("s", "w", "who", "subj", "dev", image=f"localhost:5001/lab-app:t1@{DIGEST}")
+    assert rec.tag == "t1"
+    assert DeployRecord("s", "w", "who", "subj", "dev", image="localhost:5001/lab-app").tag == ""
+
+
+def test_parse_ref() -> None:
+    ref = registry.parse_ref(f"localhost:5001/team/lab-app:t1@{DIGEST}")
+    assert (ref.host, ref.name, ref.tag, ref.digest) == ("localhost:5001", "team/lab-app", "t1", DIGEST)
+    assert registry.parse_ref("localhost:5001/lab-app").tag == ""
+    with pytest.raises(RegistryError, match="no registry host"):
+        registry.parse_ref("lab-app:t1")
+
+
+# Where images go -----------------------------------------------------------------------------------------
+def settings(**overrides: object):  # type: ignore[no-untyped-def]
+    return load_settings(overrides, environ={}, config_file=Path("/nonexistent/lab.toml"))
+
+
+def test_repositories_per_registry() -> None:
+    assert repositories(settings()).push == "localhost:5001/lab-app"
+    local = repositories(settings(registry="localhost:5555"))
+    assert (local.push, local.pull, local.host, local.name) == (
+        "localhost:5555/lab-app",
+        "localhost:5555/lab-app",
+        "localhost:5555",
+        "lab-app",
+    )
+    assert repositories(settings(push_registry="ecr")).pull == "localhost:4566/lab-app"
+    assert repositories(settings(push_registry="ecr", emulator_port=4570)).push == "localhost:4570/lab-app"
+    with pytest.raises(ConfigError, match="ECR registry host"):
+        repositories(settings(push_registry="ecr", target="aws"))
+
+
+# ship against the fake runner ----------------------------------------------------------------------------
+class StubRepo:
+    """Records bumps instead of touching git (the real GitOps repo is in tests/integration)."""
+
+    author = git.Identity("Dev", "dev@x")
+
+    def __init__(self) -> None:
+        self.bumps: list[tuple[str, ImageSpec, str, str]] = []
+
+    def bump(self, env: str, spec: ImageSpec, *, app_commit: str, digest: str = "", image_name: str = "") -> Committed:
+        self.bumps.append((env, spec, app_commit, digest))
+        return Committed("c" * 40, 1)
+
+
+class StubWatcher:
+    def __init__(self, fail: BaseException | None = None) -> None:
+        self.fail = fail
+        self.calls: list[tuple[str, ...]] = []
+
+    def refresh(self, env: str) -> None:
+        self.calls.append(("refresh", env))
+
+    def sync(self, env: str) -> None:
+        self.calls.append(("sync", env))
+
+    def wait_synced(self, env: str, revision: str, image: str, timeout: float) -> EnvStatus:
+        self.calls.append(("wait", env, revision, image))
+        if self.fail is not None:
+            raise self.fail
+        return EnvStatus("Synced", "Healthy", revision, (image,))
+
+    def status(self, env: str) -> EnvStatus:
+        return EnvStatus("Synced", "Healthy", "c" * 40, ())
+
+
+GATE = (("pytest", "-q"), ("ruff", "check", "app"))
+
+
+def make_ctx(tmp_path: Path, runner: FakeRunner | DryRunRunner, **overrides: object) -> Context:
+    s = settings(
+        state_dir=tmp_path / "state", base_image="lab-base:bookworm", gitops_remote=str(tmp_path / "r"), **overrides
+    )
+    return Context(s, runner, UI(err=io.StringIO(), out=io.StringIO()))
+
+
+def happy_runner(app_root: Path, *, dirty: str = "") -> FakeRunner:
+    runner = FakeRunner()
+    runner.script(["git", "-C", str(app_root), "rev-parse"], stdout=SHA + "\n")
+    runner.script(["git", "-C", str(app_root), "status", "--porcelain"], stdout=dirty)
+    runner.script(["docker", "build"], stdout="sha256:" + "11" * 32 + "\n")
+    runner.script(["docker", "push"], stdout=f"0123456-20261128101500: digest: {DIGEST} size: 1234\n")
+    return runner
+
+
+def run_ship(tmp_path: Path, runner: FakeRunner, **kw: object):  # type: ignore[no-untyped-def]
+    repo = kw.pop("repo", StubRepo())
+    ctx = make_ctx(tmp_path, runner)
+    lookup = kw.pop("lookup_digest", lambda host, name, tag: DIGEST)
+    result = ship(
+        ctx,
+        app_root=tmp_path,
+        gate=GATE,
+        clock=lambda: NOW,
+        lookup_digest=lookup,
+        repo=repo,
+        **kw,  # type: ignore[arg-type]
+    )
+    return result, repo, ctx
+
+
+@pytest.fixture(autouse=True)
+def _registry_answers(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(registry, "ping", lambda host, timeout=5.0: None)
+
+
+def test_ship_runs_the_stages_in_order_and_bumps_dev(tmp_path: Path) -> None:
+    runner = happy_runner(tmp_path)
+    result, repo, ctx = run_ship(tmp_path, runner, no_wait=True)
+    tag = "0123456-20261128101500"
+    assert result.tag == tag and result.digest == DIGEST and result.gitops_commit == "c" * 40
+    assert (
+        runner.index("pytest") < runner.index("ruff") < runner.index("docker", "build") < runner.index("docker", "push")
+    )
+    build = runner.assert_called("docker", "build")
+    argv = " ".join(build.argv)
+    for arg in (
+        "BASE_IMAGE=lab-base:bookworm",
+        f"APP_COMMIT={SHA}",
+        f"APP_IMAGE_TAG={tag}",
+        "APP_BUILD_TIME=2026-11-28T10:15:00Z",
+        "APP_SOURCE=",
+        f"-t localhost:5001/lab-app:{tag}",
+        f"-f {tmp_path / 'app' / 'Dockerfile'}",
+    ):
+        assert arg in argv, runner.dump()
+    assert build.argv[-1] == str(tmp_path / "app")
+    runner.assert_called("docker", "push", f"localhost:5001/lab-app:{tag}")
+    status = runner.assert_called("git", "-C", str(tmp_path), "status", "--porcelain")
+    assert status.argv[-len(DIRTY_PATHS) :] == DIRTY_PATHS
+    assert repo.bumps == [("dev", ImageSpec("localhost:5001/lab-app", tag), SHA, DIGEST)]
+    assert "ship" in ctx.ui.out.getvalue()  # the summary table
+
+
+def test_ship_pins_the_digest_when_asked(tmp_path: Path) -> None:
+    _, repo, _ = run_ship(tmp_path, happy_runner(tmp_path), no_wait=True, pin_digest=True)
+    assert repo.bumps[0][1].digest == DIGEST
+
+
+def test_failing_quality_gate_builds_pushes_and_commits_nothing(tmp_path: Path) -> None:
+    runner = happy_runner(tmp_path)
+    runner.script(["ruff", "check"], returncode=1, stdout="app/x.py:1:1: F401 unused import\n")
+    with pytest.raises(QualityGateFailed, match="ruff check app") as info:
+        run_ship(tmp_path, runner, no_wait=True)
+    assert info.value.exit_code == 9
+    runner.assert_not_called("docker")
+
+
+def test_dirty_tree_is_refused_before_the_gate_unless_allowed(tmp_path: Path) -> None:
+    runner = happy_runner(tmp_path, dirty=" M app/factory.py\n?? app/new.py\n")
+    with pytest.raises(Refused, match=r"app/factory\.py") as info:
+        run_ship(tmp_path, runner, no_wait=True)
+    assert "--allow-dirty" in (info.value.hint or "")
+    runner.assert_not_called("pytest")
+
+    runner = happy_runner(tmp_path, dirty=" M app/factory.py\n")
+    result, _, _ = run_ship(tmp_path, runner, no_wait=True, allow_dirty=True)
+    assert result.tag.endswith("-dirty") and result.app_commit == SHA + "-dirty"
+    assert "APP_COMMIT=" + SHA + "-dirty" in runner.assert_called("docker", "build").argv
+
+
+def test_registry_down_commits_nothing(tmp_path: Path) -> None:
+    runner = happy_runner(tmp_path)
+    runner.script(["docker", "push"], returncode=1, stderr="dial tcp 127.0.0.1:5001: connect: connection refused")
+    repo = StubRepo()
+    with pytest.raises(RegistryError, match="connection refused"):
+        run_ship(tmp_path, runner, no_wait=True, repo=repo)
+    assert repo.bumps == []
+
+
+def test_a_registry_serving_another_digest_commits_nothing(tmp_path: Path) -> None:
+    repo = StubRepo()
+    with pytest.raises(RegistryError, match="serves sha256:ff"):
+        run_ship(tmp_path, happy_runner(tmp_path), no_wait=True, repo=repo, lookup_digest=lambda h, n, t: "sha256:ff")
+    assert repo.bumps == []
+
+
+def test_ship_without_a_watcher_must_be_no_wait(tmp_path: Path) -> None:
+    runner = happy_runner(tmp_path)
+    with pytest.raises(ConfigError, match="no cluster watcher"):
+        run_ship(tmp_path, runner)
+    assert runner.calls == []
+
+
+def test_ship_refreshes_and_waits_for_the_new_image(tmp_path: Path) -> None:
+    watcher = StubWatcher()
+    result, _, _ = run_ship(tmp_path, happy_runner(tmp_path), watcher=watcher)
+    image = "localhost:5001/lab-app:0123456-20261128101500"
+    assert watcher.calls == [("refresh", "dev"), ("wait", "dev", "c" * 40, image)]
+    assert result.status is not None and result.status.images == (image,)
+
+
+def test_no_cluster_is_fine_only_with_no_wait(tmp_path: Path) -> None:
+    class Unreachable(StubWatcher):
+        def refresh(self, env: str) -> None:
+            raise ClusterUnreachable("no API server at https://127.0.0.1:6443")
+
+    result, repo, ctx = run_ship(tmp_path, happy_runner(tmp_path), watcher=Unreachable(), no_wait=True)
+    assert repo.bumps and result.status is None
+    assert "no cluster reachable" in ctx.ui.err.getvalue()
+    with pytest.raises(ClusterUnreachable):
+        run_ship(tmp_path, happy_runner(tmp_path), watcher=Unreachable())
+
+
+def test_ship_dry_run_prints_the_plan_and_changes_nothing(tmp_path: Path) -> None:
+    out = io.StringIO()
+    runner = DryRunRunner(out=out)
+    ctx = make_ctx(tmp_path, runner)
+    result = ship(ctx, app_root=ROOT, gate=GATE, clock=lambda: NOW, lookup_digest=lambda h, n, t: None)
+    plan = out.getvalue()
+    for expected in ("pytest -q", "docker build", "docker push", "git clone", "kustomize", "git -C", "commit", "push"):
+        assert expected in plan, plan
+    assert result.tag == "0000000-20261128101500"
+    assert 'newTag: "0000000-20261128101500"' in ctx.ui.out.getvalue()  # the planned overlay
+    assert not (tmp_path / "state").exists()
+
+
+# The transaction's retry policy (real git is in tests/integration/test_gitops_git.py) -------------------
+def test_commit_change_gives_up_after_max_attempts_with_growing_jittered_backoff(tmp_path: Path) -> None:
+    workdir = tmp_path / "work"
+    (workdir / ".git").mkdir(parents=True)
+    (workdir / "overlays" / "dev").mkdir(parents=True)
+    runner = FakeRunner()
+    wd = str(workdir)
+    runner.script(["git", "-C", wd, "remote", "get-url"], stdout="/remote.git\n")
+    runner.script(["git", "-C", wd, "rev-parse"], stdout="d" * 40 + "\n")
+    runner.script(["git", "-C", wd, "diff", "--cached", "--quiet"], returncode=1)
+    runner.script(["kubectl", "kustomize"], stdout=deployment("r/lab-app:t1"))
+    runner.script(["git", "-C", wd, "push"], returncode=1, stdout="!\tHEAD:refs/heads/main\t[rejected] (fetch first)\n")
+    sleeps: list[float] = []
+    repo = GitOpsRepo(
+        runner,
+        "/remote.git",
+        workdir,
+        ROOT / "overlays",
+        kubectl="kubectl",
+        max_attempts=4,
+        sleep=sleeps.append,
+        rng=lambda: 0.5,
+    )
+    plan_calls: list[int] = []
+
+    def plan(r: GitOpsRepo) -> Change:
+        plan_calls.append(1)
+        return Change("dev", "deploy(dev): lab-app t1\n", [("Environment", "dev")], "r/lab-app:t1", new_text="x: 1\n")
+
+    with pytest.raises(GitOpsError, match="kept moving: gave up after 4 attempts"):
+        repo.commit_change(plan)
+    assert len(plan_calls) == 4  # re-planned on every new head
+    assert sleeps == [0.2, 0.4, 0.8]  # rng 0.5 → factor 1.0; doubling
+    assert len(runner.find("git", "-C", wd, "push")) == 4
+    # After the last rejection the clone is reset to the remote head.
+    last_push = max(i for i, c in enumerate(runner.calls) if c.argv[3:4] == ("push",))
+    assert any(c.argv[3:6] == ("reset", "--quiet", "--hard") for c in runner.calls[last_push:]), runner.dump()
+
+
+def test_commit_change_does_not_retry_a_refusal(tmp_path: Path) -> None:
+    workdir = tmp_path / "work"
+    (workdir / ".git").mkdir(parents=True)
+    (workdir / "overlays" / "dev").mkdir(parents=True)
+    runner = FakeRunner()
+    wd = str(workdir)
+    runner.script(["git", "-C", wd, "remote", "get-url"], stdout="/remote.git\n")
+    runner.script(["git", "-C", wd, "rev-parse"], stdout="d" * 40 + "\n")
+    runner.script(["git", "-C", wd, "diff", "--cached", "--quiet"], returncode=1)
+    runner.script(["kubectl", "kustomize"], stdout=deployment("r/lab-app:t1"))
+    runner.responders.append(
+        lambda argv, _in: (
+            Result(argv, 1, "!\tHEAD:refs/heads/main\t[remote rejected] (permission denied)\n", "")
+            if argv[3:4] == ("push",)
+            else None
+        )
+    )
+    repo = GitOpsRepo(runner, "/remote.git", workdir, ROOT / "overlays", kubectl="kubectl", sleep=lambda s: None)
+    change = Change("dev", "m\n", [], "r/lab-app:t1", new_text="x: 1\n")
+    with pytest.raises(GitOpsError, match=r"/remote\.git refused the push to main: permission denied"):
+        repo.commit_change(lambda r: change)
+    assert len(runner.find("git", "-C", wd, "push")) == 1
+
+
+# promote / rollback argument checks (no git needed: refused before the repo is touched) -------------------
+@pytest.mark.parametrize(("src", "dst"), [("staging", "dev"), ("prod", "prod"), ("prod", "dev")])
+def test_promote_refuses_backwards_before_touching_anything(tmp_path: Path, src: str, dst: str) -> None:
+    runner = FakeRunner()
+    with pytest.raises(Refused, match="not forward") as info:
+        release.promote(make_ctx(tmp_path, runner), src, dst)
+    assert info.value.exit_code == 8
+    assert runner.calls == []
+
+
+def test_unknown_environment_is_a_config_error(tmp_path: Path) -> None:
+    runner = FakeRunner()
+    with pytest.raises(ConfigError) as info:
+        release.promote(make_ctx(tmp_path, runner), "dev", "qa")
+    assert info.value.exit_code == 2 and "dev, staging, prod" in (info.value.hint or "")
+    assert runner.calls == []
+
+
+def test_rollback_without_a_watcher_must_be_no_wait(tmp_path: Path) -> None:
+    runner = FakeRunner()
+    with pytest.raises(ConfigError, match="no cluster watcher"):
+        release.rollback(make_ctx(tmp_path, runner), "dev")
+    assert runner.calls == []
+
+
+def test_the_default_gate_runs_the_apps_tests_and_lint() -> None:
+    """What `invoke ship` runs by default points at real files of this project."""
+    flat = [" ".join(cmd) for cmd in default_gate(ROOT)]
+    assert flat[0].startswith(sys.executable + " -m pytest tests/unit/test_app.py -q")
+    assert flat[1].endswith("ruff check app")
+    assert (ROOT / "tests" / "unit" / "test_app.py").is_file() and (ROOT / "app").is_dir()
+
+
+def test_ship_to_the_ecr_emulator_creates_the_repository_before_pushing(tmp_path: Path) -> None:
+    runner = happy_runner(tmp_path)
+    created: list[str] = []
+
+    def ensure(name: str) -> str:
+        created.append(name)
+        runner.run(["echo", "ensure-repository", name])  # marks the moment in the command log
+        return "created"
+
+    repo = StubRepo()
+    ctx = make_ctx(tmp_path, runner, push_registry="ecr")
+    result = ship(
+        ctx,
+        app_root=tmp_path,
+        gate=GATE,
+        clock=lambda: NOW,
+        lookup_digest=lambda h, n, t: DIGEST,
+        repo=repo,  # type: ignore[arg-type]
+        no_wait=True,
+        ensure_repository=ensure,
+    )
+    assert created == ["lab-app"]
+    assert runner.index("echo", "ensure-repository") < runner.index("docker", "push")
+    assert result.image == "localhost:4566/lab-app:0123456-20261128101500"
+    assert repo.bumps[0][1].new_name == "localhost:4566/lab-app"
