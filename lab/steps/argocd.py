@@ -16,6 +16,7 @@ from lab.argocd import ApplicationClient, AppStatus, synced_healthy
 from lab.config import environment
 from lab.context import Context
 from lab.errors import Conflict
+from lab.gitops import EnvStatus
 from lab.manifests import argocd as manifests
 from lab.manifests.argocd import GitCredentials, InstallOptions
 from lab.tools import kubectl
@@ -138,3 +139,37 @@ def admin_password_hint() -> str:
 
 def ui_hint(ctx: Context) -> str:
     return f"Argo CD UI: http://127.0.0.1:{ctx.settings.argocd_port} (user admin; password: {admin_password_hint()})"
+
+
+class ArgoWatcher:
+    """The pipeline's view of the cluster (lab.gitops.DeployWatcher) through the Application client."""
+
+    def __init__(self, ctx: Context, client: ApplicationClient | None = None) -> None:
+        self.ctx = ctx
+        self._client = client
+
+    @property
+    def client(self) -> ApplicationClient:
+        if self._client is None:
+            self._client = ApplicationClient.from_kubeconfig(self.ctx.settings.kube_context)
+        return self._client
+
+    def _name(self, env: str) -> str:
+        return manifests.app_name(environment(env))
+
+    @staticmethod
+    def _env_status(status: AppStatus) -> EnvStatus:
+        return EnvStatus(status.sync, status.health, status.revision, status.images)
+
+    def refresh(self, env: str) -> None:
+        self.client.refresh(self._name(env))
+
+    def sync(self, env: str) -> None:
+        self.client.sync(self._name(env), reason=f"invoke sync {env}")
+
+    def wait_synced(self, env: str, revision: str, image: str, timeout: float) -> EnvStatus:
+        status = self.client.wait_for(self._name(env), synced_healthy(revision, image), timeout)
+        return self._env_status(status)
+
+    def status(self, env: str) -> EnvStatus:
+        return self._env_status(self.client.get_app(self._name(env)))

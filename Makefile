@@ -1,0 +1,52 @@
+# GitOps Lab — the two set-up commands are `make up` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+export PATH := $(abspath $(BIN)):$(PATH)
+
+.PHONY: up down test check unit integration e2e bench clean
+
+$(BIN)/python:
+	$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required") if sys.version_info < (3, 11) else None'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@ $(VENV)/.installed
+
+up: $(VENV)/.installed          ## create .venv, install the lab, bring it up
+	$(BIN)/invoke up
+
+down: $(VENV)/.installed
+	$(BIN)/invoke down
+
+check: $(VENV)/.installed-test  ## lint, format, types, layering, Dockerfile lint
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+	$(BIN)/hadolint app/Dockerfile
+
+test: check                     ## the whole suite (integration tests skip without Docker, fail in CI)
+	$(BIN)/pytest
+
+unit: $(VENV)/.installed-test
+	$(BIN)/pytest -m 'not docker and not e2e'
+
+integration: $(VENV)/.installed-test
+	$(BIN)/pytest -m docker
+
+e2e: $(VENV)/.installed-test    ## on a real cluster with the lab up (opt-in)
+	$(BIN)/pytest -m e2e -p no:cacheprovider
+
+bench: $(VENV)/.installed-test
+	$(BIN)/python bench/bench_app.py
+	$(BIN)/python bench/bench_ship.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,416 @@
+"""The lab as a whole: doctor, up, down, status, dashboard, cache, and a manual sync.
+
+`up` on target local, in order (each phase idempotent, so `up` after a half-finished `up` finishes the job):
+
+    preflight ─► kind binary ─► [offline: load cached images] ─► registry, ECR emulator, git server
+      ─► cluster (+ registry wiring) ─► first image in the GitOps repo ─► Argo CD ─► repo, project, Applications
+      ─► wait for dev: Synced + Healthy ─► URL, password, next command
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from lab import versions
+from lab.argocd import ApplicationClient
+from lab.config import ENVIRONMENTS, ROOT, environment
+from lab.context import Context
+from lab.errors import ClusterUnreachable, ConfigError, Conflict, LabError, Refused, ToolNotFound
+from lab.gitops import SEED_TAG, GitOpsRepo
+from lab.manifests import argocd as argocd_manifests
+from lab.providers import ClusterProvider, provider_for
+from lab.runner import Runner
+from lab.steps import argocd as argocd_steps
+from lab.steps import cluster as cluster_steps
+from lab.steps import doctor as doctor_steps
+from lab.steps import kindbin, release, services, ship
+from lab.tools import docker, git, kubectl, kustomize
+from lab.tools.argocd_install import PIN, cache_path, fetch_install_manifest
+
+# Images the lab needs in the cluster or on the host, beyond the ones it builds itself.
+PULLED_IMAGES = (versions.KIND_NODE_IMAGE, *versions.ARGOCD_IMAGES)
+
+
+# ------------------------------------------------------------------------------------------------- doctor
+def kind_check(ctx: Context) -> doctor_steps.Check:
+    try:
+        found = kindbin.ensure_kind(ctx, fix=False)
+    except ToolNotFound as exc:
+        return doctor_steps.Check("kind", False, exc.message, exc.hint or kindbin.FIX_HINT)
+    return doctor_steps.Check("kind", True, f"{found.version or '?'} ({found.path})")
+
+
+PORT_RE = re.compile(r"127\.0\.0\.1:(\d+)->")
+
+
+def owned_ports(runner: Runner, cluster: str) -> set[int]:
+    """Host ports already published by the lab's own containers (its services and the kind node)."""
+    owned: set[int] = set()
+    for label in (f"{docker.MANAGED_LABEL}=true", f"io.x-k8s.kind.cluster={cluster}"):
+        res = runner.run([docker.DOCKER, "ps", "--filter", f"label={label}", "--format", "{{.Ports}}"], check=False)
+        owned.update(int(p) for p in PORT_RE.findall(res.stdout))
+    return owned
+
+
+def doctor(ctx: Context, *, fix: bool = False, probes: doctor_steps.Probes | None = None) -> bool:
+    """Print the preflight table; True when every required check passed. FIX installs the pinned kind."""
+    if fix and ctx.settings.target == "local" and ctx.settings.provider == "kind":
+        try:
+            kindbin.ensure_kind(ctx, fix=False)
+        except ToolNotFound:
+            kindbin.ensure_kind(ctx, fix=True)
+    checks = doctor_steps.run_checks(
+        ctx,
+        probes=probes,
+        owned_ports=owned_ports(ctx.runner, ctx.settings.cluster_name),
+        kind_check=kind_check if ctx.settings.provider == "kind" else None,
+    )
+    return doctor_steps.report(ctx, checks)
+
+
+# ------------------------------------------------------------------------------------------------- up
+@dataclass(frozen=True)
+class UpResult:
+    gitops_url_in_cluster: str
+    first_tag: str | None  # the image `up` built for the first deploy, if it had to
+
+
+def _preflight(ctx: Context, probes: doctor_steps.Probes | None) -> None:
+    with ctx.ui.phase("Preflight checks (invoke doctor)") as phase:
+        checks = doctor_steps.run_checks(
+            ctx,
+            probes=probes,
+            owned_ports=owned_ports(ctx.runner, ctx.settings.cluster_name),
+            kind_check=kind_check if ctx.settings.provider == "kind" else None,
+        )
+        failed = [c for c in checks if not c.ok and c.required]
+        for c in checks:
+            if not c.ok:
+                ctx.ui.warn(f"{c.name}: {c.detail} → {c.fix}")
+        if failed:
+            first = failed[0]
+            if first.name.startswith("port "):
+                raise Conflict(f"{first.name}: {first.detail}", hint=first.fix)
+            raise ToolNotFound(f"{first.name} ({first.detail})", hint=first.fix)
+        phase.note = f"{len(checks)} checks passed"
+
+
+def cached_image_file(ctx: Context, ref: str) -> Path:
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", ref.split("@")[0])
+    return ctx.settings.cache_dir / "images" / f"{safe}.tar"
+
+
+def _load_cached_images(ctx: Context, refs: Sequence[str]) -> None:
+    """Offline: make every pinned image present in the local Docker from .lab/cache (after `invoke cache`)."""
+    with ctx.ui.phase("Loading cached images (offline)") as phase:
+        loaded = []
+        for ref in refs:
+            if docker.image_exists(ctx.runner, ref):
+                continue
+            tar = cached_image_file(ctx, ref)
+            if not tar.is_file() and not ctx.dry_run:
+                raise Refused(f"offline, and {ref} is neither in Docker nor in {tar}", hint="run `invoke cache` online")
+            docker.load(ctx.runner, tar)
+            loaded.append(ref)
+        phase.note = f"loaded {len(loaded)}" if loaded else "all present"
+
+
+def _first_deploy(ctx: Context, app_root: Path) -> str | None:
+    """Give the GitOps repo a real image before Argo CD looks at it: if dev still has the seed tag, ship once
+    (no quality gate: this is set-up, not a release) and promote the image to staging and prod, so that every
+    environment has a deploy commit and `invoke sync staging` works from the start."""
+    repo = ship.gitops_repo(ctx, app_root=app_root)
+    with ctx.ui.phase("Checking the GitOps repo") as phase:
+        repo.open(seed=True)
+        spec = repo.image("dev")
+        needed = ctx.dry_run or spec is None or spec.new_tag == SEED_TAG
+        phase.note = "needs a first image" if needed else f"dev deploys {spec.tagged if spec else '?'}"
+    if not needed:
+        return None
+    ctx.ui.info(" First deploy: building the app image and committing it to every environment")
+    result = ship.ship(ctx, app_root=app_root, gate=(), allow_dirty=True, no_wait=True, repo=repo)
+    for source, target in (("dev", "staging"), ("staging", "prod")):
+        release.promote(ctx, source, target, app_root=app_root, repo=repo)
+    return result.tag
+
+
+def _gitops_url_in_cluster(ctx: Context) -> str:
+    remote = ctx.settings.gitops_remote
+    if not remote:
+        return services.in_cluster_gitops_url(ctx.settings)
+    if "://" not in remote:
+        raise ConfigError(
+            f"LAB_GITOPS_REMOTE={remote} is a local path: Argo CD in the cluster cannot read it",
+            hint="use the lab's git server (unset LAB_GITOPS_REMOTE) or a URL the cluster can reach",
+        )
+    return remote
+
+
+def up(
+    ctx: Context,
+    *,
+    force: bool = False,
+    fix: bool = False,
+    app_root: Path = ROOT,
+    probes: doctor_steps.Probes | None = None,
+    provider: ClusterProvider | None = None,
+    client: ApplicationClient | None = None,
+) -> UpResult:
+    """Bring the whole lab up on target local. Idempotent: a second run reuses everything that exists."""
+    settings, ui = ctx.settings, ctx.ui
+    if settings.target != "local":
+        raise ConfigError(
+            f"`up` for target {settings.target!r} is not available in this version",
+            hint="LAB_TARGET=local (the default)",
+        )
+    if ctx.dry_run:
+        ui.info(" • Preflight checks (invoke doctor) — skipped in a dry run")
+    else:
+        _preflight(ctx, probes)
+    if settings.provider == "kind" and not ctx.dry_run:
+        kindbin.ensure_kind(ctx, fix=fix)
+    if settings.offline:
+        _load_cached_images(ctx, [versions.KIND_NODE_IMAGE, *versions.ARGOCD_IMAGES])
+
+    endpoints = services.ensure_services(ctx, force=force)
+    prov = provider or provider_for(settings)
+    cluster_steps.ensure_cluster(ctx, force=force, provider=provider)
+    repo_url = _gitops_url_in_cluster(ctx)
+    first = _first_deploy(ctx, app_root)
+
+    present = [img for img in versions.ARGOCD_IMAGES if ctx.dry_run or docker.image_exists(ctx.runner, img)]
+    if present:
+        with ui.phase("Loading Argo CD images into the cluster") as phase:
+            prov.load_images(ctx, present)
+            phase.note = f"{len(present)} image(s): nodes will not pull them"
+    argocd_steps.ensure_argocd(ctx)
+    argocd_steps.ensure_gitops_apps(ctx, repo_url)
+    argocd_steps.wait_env(ctx, "dev", client=client)
+
+    ui.summary("up")
+    ui.data(argocd_steps.ui_hint(ctx))
+    ui.data(f"GitOps repo: {endpoints.gitops_url} (in the cluster: {repo_url})")
+    ui.data(f"dev app: http://127.0.0.1:{environment('dev').host_port}/version")
+    ui.next_steps(
+        "invoke status",
+        "edit app/, commit, then: invoke ship",
+        "invoke demo-drift",
+        "invoke promote --from dev --to staging && invoke sync staging",
+    )
+    return UpResult(repo_url, first)
+
+
+# ------------------------------------------------------------------------------------------------- down
+def down(ctx: Context, *, purge: bool = False, keep_cache: bool = True) -> None:
+    """Remove what the lab created, newest first: the cluster (only if the lab made it), then its containers.
+    The GitOps bare repo and the cache under .lab stay unless PURGE (the whole of .lab) or not KEEP_CACHE."""
+    settings = ctx.settings
+    if settings.target != "local":
+        raise ConfigError(f"`down` for target {settings.target!r} is not available in this version")
+    cluster_steps.delete_cluster(ctx)
+    services.delete_services(ctx, volumes=purge)
+    if purge or not keep_cache:
+        target = settings.state_dir if purge else settings.cache_dir
+        with ctx.ui.phase(f"Removing {target}") as phase:
+            if ctx.dry_run:
+                ctx.ui.info(f"$ rm -rf {target}")
+            elif target.exists():
+                shutil.rmtree(target)
+            else:
+                phase.note = "not there"
+    ctx.ui.next_steps("invoke up")
+
+
+# ------------------------------------------------------------------------------------------------- status
+def _container_row(ctx: Context, what: str, name: str, endpoint: str) -> tuple[str, str, str]:
+    state = docker.container_state(ctx.runner, name)
+    if not state.exists:
+        return (what, "absent", endpoint)
+    word = "running" if state.running else "stopped"
+    return (what, word + ("" if state.managed else " (not the lab's)"), endpoint)
+
+
+def _deployment_row(ctx: Context, namespace: str) -> tuple[str, str]:
+    """(running image tag, ready/desired) of the app Deployment in NAMESPACE."""
+    try:
+        obj = kubectl.get_json(ctx.runner, ctx.settings.kube_context, "deployment", "lab-app", namespace=namespace)
+    except LabError:
+        return ("?", "?")
+    if not obj:
+        return ("-", "0/0")
+    containers = obj.get("spec", {}).get("template", {}).get("spec", {}).get("containers") or [{}]
+    image = str(containers[0].get("image", "?"))
+    tag = image.rsplit("/", 1)[-1].split(":", 1)[-1] if ":" in image.rsplit("/", 1)[-1] else image
+    st = obj.get("status", {})
+    return (tag, f"{st.get('readyReplicas', 0)}/{obj.get('spec', {}).get('replicas', 0)}")
+
+
+def status(ctx: Context, *, client: ApplicationClient | None = None) -> bool:
+    """Print the components table and, with a cluster, one row per environment. True if the cluster answers."""
+    s = ctx.settings
+    prov = provider_for(s)
+    exists = prov.exists(ctx)
+    reachable = exists and kubectl.api_ready(ctx.runner, s.kube_context)
+    rows = [
+        (
+            "cluster",
+            f"{prov.name}: " + ("ready" if reachable else "not answering" if exists else "absent"),
+            s.kube_context,
+        )
+    ]
+    if not s.registry:
+        rows.append(_container_row(ctx, "registry", services.registry_spec(s).name, s.registry_host))
+    else:
+        rows.append(("registry", "external", s.registry_host))
+    rows.append(_container_row(ctx, "ECR emulator", "lab-ecr", s.emulator_endpoint))
+    if not s.gitops_remote:
+        rows.append(_container_row(ctx, "git server", "lab-git", s.gitops_url))
+    else:
+        rows.append(("git server", "external", s.gitops_url))
+    argocd = "-"
+    if reachable:
+        obj = kubectl.get_json(ctx.runner, s.kube_context, "deployment", "argocd-server", namespace="argocd")
+        ready = obj and obj.get("status", {}).get("readyReplicas", 0)
+        argocd = f"ready ({versions.ARGOCD_VERSION})" if ready else "not ready" if obj else "not installed"
+    rows.append(("Argo CD", argocd, f"http://127.0.0.1:{s.argocd_port}"))
+    ctx.ui.table("GitOps Lab", ("component", "state", "endpoint"), rows)
+
+    if not reachable:
+        return False
+    api = client or ApplicationClient.from_kubeconfig(s.kube_context)
+    env_rows = []
+    for env in ENVIRONMENTS:
+        name = argocd_manifests.app_name(env)
+        try:
+            app = api.get_app(name)
+            sync, health, rev = app.sync or "Unknown", app.health or "Unknown", app.revision[:7]
+        except LabError:
+            sync, health, rev = "-", "-", "-"
+        tag, replicas = _deployment_row(ctx, env.namespace)
+        mode = "auto + self-heal" if env.auto_sync else "manual"
+        env_rows.append((env.name, mode, sync, health, rev, tag, replicas))
+    ctx.ui.table("Environments", ("env", "sync", "status", "health", "revision", "image tag", "ready"), env_rows)
+    return True
+
+
+# ------------------------------------------------------------------------------------------------- dashboard
+def admin_password(ctx: Context) -> str | None:
+    obj = kubectl.get_json(
+        ctx.runner, ctx.settings.kube_context, "secret", "argocd-initial-admin-secret", namespace="argocd"
+    )
+    if not obj:
+        return None
+    encoded = (obj.get("data") or {}).get("password", "")
+    return base64.b64decode(encoded).decode() if encoded else None
+
+
+def dashboard(ctx: Context, *, start_port_forward: Callable[[list[str]], None] | None = None) -> str:
+    """Print the Argo CD URL and admin login. kind maps the UI's NodePort to 127.0.0.1:<argocd_port>; minikube
+    has no such mapping, so there the UI is port-forwarded (in the foreground, Ctrl-C stops it)."""
+    s = ctx.settings
+    if not kubectl.api_ready(ctx.runner, s.kube_context) and not ctx.dry_run:
+        raise ClusterUnreachable(f"no cluster answers on context {s.kube_context}", hint="invoke up")
+    url = f"http://127.0.0.1:{s.argocd_port}"
+    password = None if ctx.dry_run else admin_password(ctx)
+    ctx.ui.data(f"Argo CD: {url}")
+    ctx.ui.data("user: admin")
+    ctx.ui.data(f"password: {password}" if password else f"password: {argocd_steps.admin_password_hint()}")
+    if s.provider == "minikube":
+        argv = kubectl.port_forward_argv(
+            s.kube_context, "svc/argocd-server", namespace="argocd", local_port=s.argocd_port, remote_port=80
+        )
+        if ctx.dry_run or start_port_forward is None:
+            ctx.ui.info("$ " + " ".join(argv))
+        else:
+            start_port_forward(argv)
+    return url
+
+
+# ------------------------------------------------------------------------------------------------- cache
+def cache(ctx: Context) -> list[Path]:
+    """Pull (or build) and save every pinned image and the Argo CD manifest under .lab/cache, so that
+    `invoke up --offline` needs no network."""
+    saved: list[Path] = []
+    with ctx.ui.phase(f"Argo CD {PIN.version} manifest") as phase:
+        if ctx.dry_run:
+            ctx.ui.info(f"  download {PIN.url} → {cache_path(ctx.settings)} (sha256 {PIN.sha256})")
+        else:
+            saved.append(fetch_install_manifest(ctx.settings))
+        phase.note = str(cache_path(ctx.settings))
+    built = services.build_service_images(ctx)
+    refs = [*PULLED_IMAGES, ctx.settings.base_image, *built.keys()]
+    for ref in refs:
+        tar = cached_image_file(ctx, ref)
+        with ctx.ui.phase(f"Caching {ref}") as phase:
+            if tar.is_file() and not ctx.dry_run:
+                phase.note = "already cached"
+                saved.append(tar)
+                continue
+            if not docker.image_exists(ctx.runner, ref):
+                docker.pull(ctx.runner, ref)
+            if not ctx.dry_run:
+                tar.parent.mkdir(parents=True, exist_ok=True)
+            docker.save(ctx.runner, [ref], tar)
+            saved.append(tar)
+            phase.note = str(tar)
+    ctx.ui.next_steps("invoke up --offline")
+    return saved
+
+
+# ------------------------------------------------------------------------------------------------- sync
+def sync(
+    ctx: Context,
+    env: str,
+    *,
+    yes: bool = False,
+    confirm: Callable[[str], bool] | None = None,
+    client: ApplicationClient | None = None,
+    app_root: Path = ROOT,
+    repo: GitOpsRepo | None = None,
+) -> None:
+    """Manual sync of ENV: show what would change (`kubectl diff` of the rendered overlay against the live
+    objects), ask on prod unless YES, then patch the Application's `operation` and wait for Synced + Healthy."""
+    target = environment(env)
+    if target.auto_sync:
+        ctx.ui.info(f" {env} syncs automatically (self-heal on); a manual sync starts one right away")
+    gitops = repo or ship.gitops_repo(ctx, app_root=app_root)
+    with ctx.ui.phase(f"Diff: {env} in git vs live") as phase:
+        gitops.open(seed=False)
+        head = git.rev_parse(ctx.runner, gitops.workdir, gitops.remote_head) or "HEAD"
+        rendered = kustomize.render(ctx.runner, gitops.workdir / "overlays" / env)
+        res = ctx.runner.run([*kubectl.base(ctx.settings.kube_context), "diff", "-f", "-"], input=rendered, check=False)
+        if res.returncode == 0:
+            phase.note = "no differences"
+        elif res.returncode == 1:
+            ctx.ui.data(res.stdout.rstrip())
+            phase.note = "differences above"
+        else:
+            raise ClusterUnreachable(
+                f"kubectl diff failed: {res.stderr.strip().splitlines()[-1] if res.stderr.strip() else res.returncode}",
+                hint="is the lab up? `invoke status`",
+            )
+    if env == "prod" and not yes and not ctx.dry_run:
+        ask = confirm or (lambda q: input(q).strip().lower() in ("y", "yes"))
+        if not ask(f"Sync prod to {head[:7]}? [y/N] "):
+            raise Refused("prod sync not confirmed", hint="re-run with --yes to skip the question")
+    if ctx.dry_run:
+        app = argocd_manifests.app_name(target)
+        ctx.ui.info(
+            f"$ kubectl --context {ctx.settings.kube_context} -n argocd patch application {app} --type merge "
+            + "-p "
+            + json.dumps({"operation": {"initiatedBy": {"username": "gitops-lab"}, "sync": {"prune": True}}})
+        )
+        return
+    watcher = argocd_steps.ArgoWatcher(ctx, client)
+    with ctx.ui.phase(f"Sync {env}"):
+        watcher.sync(env)
+    start = time.monotonic()
+    argocd_steps.wait_env(ctx, env, revision=None if head == "HEAD" else head, client=watcher.client)
+    ctx.ui.info(f" {env} Synced and Healthy {time.monotonic() - start:.1f}s after the sync started")

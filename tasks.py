@@ -1,0 +1,266 @@
+"""GitOps Lab tasks (Invoke). A thin layer: parse flags, build settings, call a step, turn LabError into
+Exit(message, code). `invoke --list` shows the tasks, `invoke --help TASK` their flags.
+
+Settings come from defaults < lab.toml < LAB_* environment variables < these flags (lab/config.py)."""
+
+from __future__ import annotations
+
+import functools
+import subprocess
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from invoke.context import Context as InvokeContext
+from invoke.exceptions import Exit
+from invoke.tasks import task
+
+from lab.config import load_settings
+from lab.context import Context
+from lab.errors import LabError
+from lab.runner import DryRunRunner, SubprocessRunner
+from lab.ui import UI
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+HELP = {
+    "dry_run": "print every command and generated manifest instead of running them",
+    "debug": "echo every command as it runs; show tracebacks",
+    "target": "local (kind/minikube + emulators, default) or aws (EKS + ECR)",
+    "provider": "kind (default) or minikube",
+    "env": "environment: dev, staging or prod",
+    "force": "use a cluster or container the lab did not create (never deletes it)",
+    "yes": "do not ask for confirmation",
+}
+
+
+def helps(*names: str, **extra: str) -> dict[str, str]:
+    """Help texts for the named common flags plus task-specific ones (invoke rejects help for absent flags)."""
+    return {**{n: HELP[n] for n in names}, **extra}
+
+
+def lab_task(fn: F) -> F:
+    """Turn a LabError into its rendered message and exit code; a traceback only with --debug."""
+
+    @functools.wraps(fn)
+    def wrapper(c: InvokeContext, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(c, *args, **kwargs)
+        except LabError as exc:
+            if kwargs.get("debug"):
+                raise
+            raise Exit(exc.render(), code=exc.exit_code) from None
+        except KeyboardInterrupt:
+            raise Exit("interrupted", code=130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def make_context(*, dry_run: bool = False, debug: bool = False, **overrides: Any) -> Context:
+    settings = load_settings(overrides)
+    runner = DryRunRunner() if dry_run else SubprocessRunner(echo=sys.stderr if debug else None)
+    return Context(settings=settings, runner=runner, ui=UI())
+
+
+def _watcher(ctx: Context) -> Any:
+    from lab.steps.argocd import ArgoWatcher
+
+    return ArgoWatcher(ctx)
+
+
+@task(help=helps("target", "provider", "debug", fix="download the pinned kind release (sha256-verified) if missing"))
+@lab_task
+def doctor(
+    c: InvokeContext,
+    fix: bool = False,
+    target: str | None = None,
+    provider: str | None = None,
+    debug: bool = False,
+) -> None:
+    """Check Docker, kind, kubectl, ports, memory, disk and network; say how to fix each failure."""
+    from lab.steps import lab
+
+    ctx = make_context(debug=debug, target=target, provider=provider)
+    if not lab.doctor(ctx, fix=fix):
+        raise Exit("doctor found problems: fix the ✗ lines above, then run `invoke up`", code=3)
+
+
+@task(
+    help=helps(
+        "dry_run",
+        "force",
+        "target",
+        "provider",
+        "debug",
+        offline="use only .lab/cache (after `invoke cache`): never pull or download",
+        fix="install the pinned kind if it is missing (default on; --no-fix to refuse)",
+    )
+)
+@lab_task
+def up(
+    c: InvokeContext,
+    dry_run: bool = False,
+    offline: bool = False,
+    force: bool = False,
+    fix: bool = True,
+    target: str | None = None,
+    provider: str | None = None,
+    debug: bool = False,
+) -> None:
+    """Bring the lab up: registry, ECR emulator, git server, cluster, Argo CD, three environments."""
+    from lab.steps import lab
+
+    ctx = make_context(dry_run=dry_run, debug=debug, target=target, provider=provider, offline=offline or None)
+    lab.up(ctx, force=force, fix=fix)
+
+
+@task(
+    help=helps(
+        "dry_run",
+        "target",
+        "provider",
+        "debug",
+        purge="also remove .lab/ (GitOps repo, cache, state) and the lab's volumes",
+        keep_cache="keep .lab/cache (default on; --no-keep-cache removes it)",
+    )
+)
+@lab_task
+def down(
+    c: InvokeContext,
+    purge: bool = False,
+    keep_cache: bool = True,
+    dry_run: bool = False,
+    target: str | None = None,
+    provider: str | None = None,
+    debug: bool = False,
+) -> None:
+    """Remove what the lab created (found by its labels and markers), newest first. Safe to run twice."""
+    from lab.steps import lab
+
+    ctx = make_context(dry_run=dry_run, debug=debug, target=target, provider=provider)
+    lab.down(ctx, purge=purge, keep_cache=keep_cache)
+
+
+@task(help=helps("provider", "debug"))
+@lab_task
+def status(c: InvokeContext, provider: str | None = None, debug: bool = False) -> None:
+    """Components and, per environment: sync status, health, revision, image tag, replicas."""
+    from lab.steps import lab
+
+    lab.status(make_context(debug=debug, provider=provider))
+
+
+@task(help=helps("provider", "dry_run", "debug"))
+@lab_task
+def dashboard(c: InvokeContext, provider: str | None = None, dry_run: bool = False, debug: bool = False) -> None:
+    """Print the Argo CD UI's URL and admin login (minikube: port-forward it)."""
+    from lab.steps import lab
+
+    def port_forward(argv: list[str]) -> None:
+        print("port-forwarding; Ctrl-C stops it", file=sys.stderr)
+        proc = subprocess.Popen(argv)
+        try:
+            proc.wait()
+        finally:
+            proc.terminate()
+
+    lab.dashboard(make_context(dry_run=dry_run, debug=debug, provider=provider), start_port_forward=port_forward)
+
+
+@task(help=helps("dry_run", "debug"))
+@lab_task
+def cache(c: InvokeContext, dry_run: bool = False, debug: bool = False) -> None:
+    """Save every pinned image and the Argo CD manifest under .lab/cache, for `invoke up --offline`."""
+    from lab.steps import lab
+
+    lab.cache(make_context(dry_run=dry_run, debug=debug))
+
+
+@task(
+    help=helps(
+        "dry_run",
+        "debug",
+        no_wait="stop after the GitOps commit is pushed (no cluster needed)",
+        allow_dirty="ship uncommitted app changes (the tag gets -dirty)",
+        pin_digest="pin the image digest in the overlay, not only the tag",
+        registry="push to: local (default) or ecr",
+    )
+)
+@lab_task
+def ship(
+    c: InvokeContext,
+    no_wait: bool = False,
+    allow_dirty: bool = False,
+    pin_digest: bool = False,
+    registry: str | None = None,
+    dry_run: bool = False,
+    debug: bool = False,
+) -> None:
+    """Quality gate → build → tag <sha>-<UTC time> → push → bump dev in the GitOps repo → Argo CD syncs dev."""
+    from lab.steps import ship as ship_steps
+
+    ctx = make_context(dry_run=dry_run, debug=debug, push_registry=registry)
+    ship_steps.ship(
+        ctx,
+        allow_dirty=allow_dirty,
+        no_wait=no_wait,
+        pin_digest=pin_digest,
+        watcher=None if dry_run else _watcher(ctx),
+    )
+
+
+@task(help=helps("dry_run", "debug", from_="source environment (dev or staging)", to="target (staging or prod)"))
+@lab_task
+def promote(
+    c: InvokeContext, from_: str = "dev", to: str = "staging", dry_run: bool = False, debug: bool = False
+) -> None:
+    """Copy the exact image (tag and digest) running in one environment into the next one's overlay."""
+    from lab.steps import release
+
+    ctx = make_context(dry_run=dry_run, debug=debug)
+    release.promote(ctx, from_, to, watcher=None if dry_run else _watcher(ctx))
+    ctx.ui.next_steps(f"invoke sync {to}")
+
+
+@task(help=helps("env", "yes", "dry_run", "debug"))
+@lab_task
+def sync(c: InvokeContext, env: str, yes: bool = False, dry_run: bool = False, debug: bool = False) -> None:
+    """Manually sync an environment: show the diff, confirm (prod), sync, wait for Synced + Healthy."""
+    from lab.steps import lab
+
+    lab.sync(make_context(dry_run=dry_run, debug=debug), env, yes=yes)
+
+
+@task(
+    help=helps(
+        "env",
+        "dry_run",
+        "debug",
+        to="a deploy commit to go back to (default: undo the last deploy)",
+        no_wait="stop after the revert is pushed",
+    )
+)
+@lab_task
+def rollback(
+    c: InvokeContext,
+    env: str,
+    to: str | None = None,
+    no_wait: bool = False,
+    dry_run: bool = False,
+    debug: bool = False,
+) -> None:
+    """`git revert` the last deploy of ENV (or go back to --to), push, sync, and time the way back."""
+    from lab.steps import release
+
+    ctx = make_context(dry_run=dry_run, debug=debug)
+    release.rollback(ctx, env, to, watcher=None if (dry_run or no_wait) else _watcher(ctx), no_wait=no_wait)
+
+
+@task(help=helps("env", "debug", limit="how many deploys to show"))
+@lab_task
+def history(c: InvokeContext, env: str, limit: int = 20, debug: bool = False) -> None:
+    """The audit trail of ENV from the GitOps repo's log: when, who, app commit, image, digest, rollbacks."""
+    from lab.steps import release
+
+    ctx = make_context(debug=debug)
+    release.history(ctx, env, limit=limit, watcher=_watcher(ctx))
