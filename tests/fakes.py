@@ -43,9 +43,7 @@ class FakeRunner:
     def script(self, prefix: Sequence[str], stdout: str = "", returncode: int = 0, stderr: str = "") -> None:
         self._always.insert(0, (tuple(prefix), Result(tuple(prefix), returncode, stdout, stderr)))
 
-    def script_once(
-        self, prefix: Sequence[str], stdout: str = "", returncode: int = 0, stderr: str = ""
-    ) -> None:
+    def script_once(self, prefix: Sequence[str], stdout: str = "", returncode: int = 0, stderr: str = "") -> None:
         self._once.append((tuple(prefix), Result(tuple(prefix), returncode, stdout, stderr)))
 
     def run(
