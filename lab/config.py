@@ -123,6 +123,8 @@ class Settings:
 
     @property
     def kube_context(self) -> str:
+        if self.target == "aws":
+            return f"eks-{self.cluster_name}"  # the alias `aws eks update-kubeconfig --alias` gives the context
         return f"kind-{self.cluster_name}" if self.provider == "kind" else self.cluster_name
 
     @property

@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from lab.config import Settings
 from lab.context import Context
@@ -36,6 +36,9 @@ from lab.manifests import kind as kind_manifests
 from lab.tools import docker, kubectl
 from lab.tools import kind as kind_tool
 from lab.tools import minikube as minikube_tool
+
+if TYPE_CHECKING:
+    from lab.providers_eks import EksProvider
 
 # Containers other lab components run; providers only wire them into the cluster network.
 REGISTRY_CONTAINER = "lab-registry"
@@ -390,7 +393,11 @@ class MinikubeProvider(_OwnedCluster):
 
 def provider_for(
     settings: Settings, *, workers: int = 0, registries: Sequence[RegistryLink] | None = None
-) -> KindProvider | MinikubeProvider:
+) -> KindProvider | MinikubeProvider | EksProvider:
+    if settings.target == "aws":
+        from lab.providers_eks import EksProvider  # imported here: providers_eks imports this module
+
+        return EksProvider(settings)
     if settings.target != "local":
         raise ConfigError(
             f"no local cluster provider for target {settings.target!r}",

@@ -16,6 +16,9 @@ from pathlib import Path
 
 import pytest
 
+# Fails any test whose boto3/botocore call would leave the loopback (no real AWS, ever).
+pytest_plugins = ["aws_guard"]
+
 ROOT = Path(__file__).resolve().parent.parent
 BASE_IMAGE_ENV = "LAB_BASE_IMAGE"
 

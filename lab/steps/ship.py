@@ -14,7 +14,7 @@ from __future__ import annotations
 import shlex
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -53,6 +53,7 @@ def default_gate(app_root: Path = ROOT) -> tuple[tuple[str, ...], ...]:
 
 
 EnsureRepository = Callable[[str], object]  # create the registry repository NAME if missing (ECR)
+RegistryLogin = Callable[[Context], str]  # log docker in to the registry; returns the registry host
 DigestLookup = Callable[[str, str, str], str | None]  # (host, name, tag) -> digest, None if absent
 
 
@@ -107,6 +108,12 @@ def _ecr_ensurer(settings: Settings) -> EnsureRepository:
     return ensure
 
 
+def _ecr_login(ctx: Context) -> str:
+    from lab.tools.ecr_login import login_for_ship
+
+    return login_for_ship(ctx)
+
+
 def gitops_repo(ctx: Context, *, app_root: Path = ROOT, app_sha: str | None = None) -> GitOpsRepo:
     """The lab's working clone of the GitOps remote, seeded (if the remote is empty) from APP_ROOT/overlays."""
     runner = ctx.runner
@@ -146,11 +153,18 @@ def ship(
     lookup_digest: DigestLookup = registry.manifest_digest,
     clock: Callable[[], datetime] = utc_now,
     repo: GitOpsRepo | None = None,
+    registry_login: RegistryLogin | None = None,
 ) -> ShipResult:
     """Gate, build, tag, push, bump dev, and (unless NO_WAIT) wait for Argo CD to run the new image in dev."""
     settings, runner, ui = ctx.settings, ctx.runner, ctx.ui
     if watcher is None and not no_wait and not ctx.dry_run:
         raise ConfigError("ship waits for dev to run the new image, but no cluster watcher is wired", hint="--no-wait")
+    if settings.target == "aws" and settings.push_registry == "ecr":
+        # ECR on AWS: docker login with boto3's token first (bad credentials fail before any build); the host it
+        # returns is the account's registry, unless LAB_REGISTRY names one (lab/tools/ecr_login.py).
+        with ui.phase("Log in to ECR") as ph:
+            ph.note = (registry_login or _ecr_login)(ctx)
+        settings = replace(settings, registry=settings.registry or ph.note)
     repos = repositories(settings)
     gate_cmds = default_gate(app_root) if gate is None else gate
 

@@ -15,7 +15,7 @@ from fakes import FakeRunner
 from lab import providers
 from lab.config import Settings, load_settings
 from lab.context import Context
-from lab.errors import CommandFailed, ConfigError, Conflict
+from lab.errors import CommandFailed, Conflict
 from lab.manifests import kind as kind_manifests
 from lab.providers import (
     CREATED,
@@ -484,8 +484,9 @@ def test_provider_for(settings: Settings, mk_settings: Settings, tmp_path: Path)
     assert provider_for(settings).kubeconfig_context(make_ctx(settings, FakeRunner())) == f"kind-{NAME}"
     assert provider_for(mk_settings).kubeconfig_context(make_ctx(mk_settings, FakeRunner())) == NAME
     aws = load_settings({"state_dir": tmp_path, "target": "aws"}, config_file=tmp_path / "none.toml", environ={})
-    with pytest.raises(ConfigError):
-        provider_for(aws)
+    from lab.providers_eks import EksProvider
+
+    assert isinstance(provider_for(aws), EksProvider)
 
 
 def test_default_registry_links(tmp_path: Path) -> None:

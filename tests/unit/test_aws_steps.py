@@ -1,0 +1,588 @@
+"""`up` / `down` on target aws against stubbed AWS APIs (botocore Stubber: parameters validated against the service
+models) and the FakeRunner; the EKS provider; ECR login; git credentials; settings; the Applications' aws
+component; ship's ECR branch."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from argocd_schema import crd_problems
+from aws_guard import aws_endpoint_guard  # noqa: F401 (autouse: no real AWS endpoint, ever)
+from aws_stubs import (
+    ACCOUNT,
+    LAB_TAGS,
+    REGISTRY,
+    Clients,
+    auth_token,
+    describe_cluster,
+    describe_repo,
+    identity,
+    no_cluster,
+    no_repo,
+    repo,
+    repo_tags,
+)
+from fakes import FakeRunner
+
+from lab.aws_config import AwsSettings, load_aws_settings
+from lab.config import ENVIRONMENTS, Settings
+from lab.context import Context
+from lab.errors import CommandFailed, ConfigError, Conflict, RegistryError
+from lab.gitops import Committed, ImageSpec
+from lab.manifests.argocd import GitCredentials
+from lab.providers import provider_for
+from lab.providers_eks import EksProvider
+from lab.runner import DryRunRunner
+from lab.steps import aws as aws_steps
+from lab.tools import ecr, ecr_login, git, git_credential, kubectl
+from lab.ui import UI
+
+ROOT = Path(__file__).resolve().parents[2]
+REMOTE = "https://git.example.com/team/gitops.git"
+TOKEN = "tok-s3cr3t-123"
+ENV = {"LAB_GITOPS_TOKEN": TOKEN, "LAB_GITOPS_USERNAME": "learner"}
+
+
+def make_ctx(tmp_path: Path, runner: FakeRunner | DryRunRunner | None = None, **overrides: Any) -> Context:
+    values: dict[str, Any] = {"state_dir": tmp_path / "state", "target": "aws", "gitops_remote": REMOTE}
+    values.update(overrides)
+    return Context(Settings(**values), runner or FakeRunner(), UI(err=io.StringIO(), out=io.StringIO()))
+
+
+def everything_printed(ctx: Context) -> str:
+    return ctx.ui.err.getvalue() + ctx.ui.out.getvalue()  # type: ignore[attr-defined,no-any-return]
+
+
+def stub_fresh_repository(clients: Clients) -> None:
+    """describe (absent) -> create with tags -> ensure_repository (exists: settings + lifecycle) -> uri."""
+    no_repo(clients)
+    clients["ecr"].add_response(
+        "create_repository",
+        {"repository": repo()},
+        {
+            "repositoryName": "lab-app",
+            "imageTagMutability": "IMMUTABLE",
+            "imageScanningConfiguration": {"scanOnPush": True},
+            "tags": [
+                {"Key": "gitops-lab.managed", "Value": "true"},
+                {"Key": "gitops-lab.cluster", "Value": "gitops-lab"},
+                {"Key": "gitops-lab.component", "Value": "ecr"},
+            ],
+        },
+    )
+    stub_ensure_existing(clients)
+
+
+def stub_ensure_existing(clients: Clients, keep: int = 30) -> None:
+    clients["ecr"].add_client_error(
+        "create_repository", service_error_code="RepositoryAlreadyExistsException", http_status_code=400
+    )
+    describe_repo(clients)
+    clients["ecr"].add_response(
+        "put_lifecycle_policy",
+        {"repositoryName": "lab-app"},
+        {"repositoryName": "lab-app", "lifecyclePolicyText": json.dumps(ecr.lifecycle_policy(keep))},
+    )
+    describe_repo(clients)
+
+
+class Installs:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self, ctx: Context) -> None:
+        self.calls += 1
+
+
+def run_up(tmp_path: Path, runner: FakeRunner, clients: Clients, **kw: Any) -> tuple[Any, Context, Installs]:
+    ctx = make_ctx(tmp_path, runner)
+    installs = Installs()
+    result = aws_steps.up_aws(
+        ctx,
+        aws=kw.pop("aws", AwsSettings()),
+        allow_real_aws=True,
+        confirm=aws_steps.assume_yes,
+        clients=clients,
+        install_argocd=installs,
+        environ=kw.pop("environ", ENV),
+        **kw,
+    )
+    return result, ctx, installs
+
+
+# up -----------------------------------------------------------------------------------------------------
+def test_up_on_a_fresh_account(tmp_path: Path) -> None:
+    runner, clients = FakeRunner(), Clients()
+    identity(clients)
+    no_cluster(clients)
+    stub_fresh_repository(clients)
+    result, ctx, installs = run_up(tmp_path, runner, clients)
+
+    assert isinstance(result, aws_steps.AwsUpResult)
+    assert (result.account, result.cluster_action, result.repository_action) == (ACCOUNT, "created", "created")
+    assert result.registry == REGISTRY and result.repository_uri == f"{REGISTRY}/lab-app"
+    config = tmp_path / "state" / "aws" / "eksctl-gitops-lab.yaml"
+    assert yaml.safe_load(config.read_text())["metadata"]["tags"]["gitops-lab.managed"] == "true"
+    assert runner.commands[:2] == [
+        f"eksctl create cluster -f {config}",
+        "aws eks update-kubeconfig --region us-east-1 --name gitops-lab --alias eks-gitops-lab",
+    ], runner.dump()
+    assert installs.calls == 1
+    apply = runner.assert_called(kubectl.kubectl_binary(), "--context", "eks-gitops-lab", "apply")
+    docs = list(yaml.safe_load_all(apply.input or ""))
+    secret = docs[0]
+    assert secret["stringData"] == {"type": "git", "url": REMOTE, "insecure": "true", "username": "learner",
+                                    "password": TOKEN}  # fmt: skip
+    assert TOKEN not in " ".join(apply.argv)  # stdin only
+    assert TOKEN not in everything_printed(ctx)
+    assert clients.asked[0] == "sts"
+    clients.assert_done()
+
+
+def test_up_again_reuses_everything(tmp_path: Path) -> None:
+    runner, clients = FakeRunner(), Clients()
+    identity(clients)
+    describe_cluster(clients)
+    clients["eks"].add_response("list_nodegroups", {"nodegroups": ["lab-nodes"]}, {"clusterName": "gitops-lab"})
+    describe_repo(clients)
+    repo_tags(clients, {**LAB_TAGS, "gitops-lab.component": "ecr"})
+    stub_ensure_existing(clients)
+    result, _, _ = run_up(tmp_path, runner, clients)
+    assert isinstance(result, aws_steps.AwsUpResult)
+    assert (result.cluster_action, result.repository_action) == ("reused", "exists")
+    runner.assert_not_called("eksctl")
+    clients.assert_done()
+
+
+def test_up_finishes_a_cluster_left_without_its_node_group(tmp_path: Path) -> None:
+    runner, clients = FakeRunner(), Clients()
+    identity(clients)
+    describe_cluster(clients)
+    clients["eks"].add_response("list_nodegroups", {"nodegroups": []}, {"clusterName": "gitops-lab"})
+    describe_repo(clients)
+    repo_tags(clients, LAB_TAGS)
+    stub_ensure_existing(clients)
+    result, _, _ = run_up(tmp_path, runner, clients)
+    assert isinstance(result, aws_steps.AwsUpResult) and result.cluster_action == "completed"
+    runner.assert_called("eksctl", "create", "nodegroup", "--config-file")
+    runner.assert_not_called("eksctl", "create", "cluster")
+
+
+def test_up_refuses_a_cluster_that_is_not_the_labs(tmp_path: Path) -> None:
+    runner, clients = FakeRunner(), Clients()
+    identity(clients)
+    describe_cluster(clients, tags={"team": "payments"})
+    with pytest.raises(Conflict, match="was not created by the lab"):
+        run_up(tmp_path, runner, clients)
+    assert runner.calls == [], runner.dump()
+
+
+def test_up_waits_for_nobody_on_a_cluster_still_creating(tmp_path: Path) -> None:
+    clients = Clients()
+    identity(clients)
+    describe_cluster(clients, status="CREATING")
+    with pytest.raises(Conflict, match="is CREATING, not ACTIVE"):
+        run_up(tmp_path, FakeRunner(), clients)
+
+
+def test_up_refuses_a_repository_that_is_not_the_labs(tmp_path: Path) -> None:
+    runner, clients = FakeRunner(), Clients()
+    identity(clients)
+    describe_cluster(clients)
+    clients["eks"].add_response("list_nodegroups", {"nodegroups": ["lab-nodes"]}, {"clusterName": "gitops-lab"})
+    describe_repo(clients)
+    repo_tags(clients, {})
+    with pytest.raises(Conflict, match="ECR repository lab-app exists but was not created by the lab"):
+        run_up(tmp_path, runner, clients)
+    clients.assert_done()  # no put_lifecycle_policy on someone else's repository
+
+
+def test_up_on_an_existing_cluster(tmp_path: Path) -> None:
+    runner, clients = FakeRunner(), Clients()
+    identity(clients)
+    describe_cluster(clients, "team-eks", tags={})
+    stub_fresh_repository(clients)
+    result, _, _ = run_up(tmp_path, runner, clients, aws=AwsSettings(existing_cluster="team-eks"))
+    assert isinstance(result, aws_steps.AwsUpResult) and result.cluster_action == "existing"
+    runner.assert_not_called("eksctl")
+    runner.assert_called("aws", "eks", "update-kubeconfig", "--region", "us-east-1", "--name", "team-eks")
+
+
+def test_up_needs_a_hosted_gitops_repository(tmp_path: Path) -> None:
+    for remote, match in (
+        ("", "needs a hosted GitOps repository"),
+        ("http://127.0.0.1:3000/gitops.git", "pods in EKS cannot reach it"),
+        ("/home/me/gitops.git", "must be an https:// URL"),
+        ("git@github.com:me/gitops.git", "must be an https:// URL"),
+    ):
+        with pytest.raises(ConfigError, match=match):
+            aws_steps.gitops_remote(make_ctx(tmp_path, gitops_remote=remote).settings)
+
+
+def test_eksctl_failure_surfaces_as_command_failed(tmp_path: Path) -> None:
+    runner, clients = FakeRunner(), Clients()
+    runner.script(
+        ["eksctl", "create"], returncode=1, stderr="AlreadyExistsException: Stack [eksctl-gitops-lab-cluster]"
+    )
+    identity(clients)
+    no_cluster(clients)
+    with pytest.raises(CommandFailed) as info:
+        run_up(tmp_path, runner, clients)
+    assert "AlreadyExistsException" in info.value.stderr_tail
+
+
+# down ---------------------------------------------------------------------------------------------------
+def test_down_deletes_the_labs_cluster_and_repository(tmp_path: Path) -> None:
+    runner, clients = FakeRunner(), Clients()
+    identity(clients)
+    describe_cluster(clients)
+    describe_repo(clients)
+    repo_tags(clients, LAB_TAGS)
+    clients["ecr"].add_response(
+        "delete_repository", {"repository": repo()}, {"repositoryName": "lab-app", "force": True}
+    )
+    prompts: list[str] = []
+    ctx = make_ctx(tmp_path, runner)
+    removed = aws_steps.down_aws(
+        ctx,
+        aws=AwsSettings(),
+        allow_real_aws=True,
+        confirm=lambda p: prompts.append(p) or True,
+        clients=clients,
+        environ={},
+    )
+    assert removed == ["eks cluster gitops-lab", "ecr repository lab-app"]
+    assert ACCOUNT in prompts[0]
+    # The Applications go first (their LoadBalancer Services with them), then the cluster.
+    apps = runner.index(kubectl.kubectl_binary(), "--context", "eks-gitops-lab", "delete", "applications.argoproj.io")
+    delete = runner.index("eksctl", "delete", "cluster", "--name", "gitops-lab", "--region", "us-east-1", "--wait")
+    assert apps < delete, runner.dump()
+    assert "-l" in runner.calls[apps].argv and "gitops-lab.managed=true" in runner.calls[apps].argv
+    clients.assert_done()
+
+
+def test_down_on_an_existing_cluster_keeps_it(tmp_path: Path) -> None:
+    runner, clients = FakeRunner(), Clients()
+    identity(clients)
+    describe_cluster(clients, "team-eks", tags={})
+    no_repo(clients)
+    removed = aws_steps.down_aws(
+        make_ctx(tmp_path, runner),
+        aws=AwsSettings(existing_cluster="team-eks"),
+        allow_real_aws=True,
+        confirm=aws_steps.assume_yes,
+        clients=clients,
+        environ={},
+    )
+    assert removed == ["applications on team-eks"]
+    runner.assert_not_called("eksctl")
+
+
+def test_down_twice_is_fine(tmp_path: Path) -> None:
+    runner, clients = FakeRunner(), Clients()
+    identity(clients)
+    clients["eks"].add_client_error("describe_cluster", "ResourceNotFoundException", http_status_code=404)
+    no_repo(clients)
+    ctx = make_ctx(tmp_path, runner)
+    assert aws_steps.down_aws(ctx, aws=AwsSettings(), allow_real_aws=True, clients=clients, environ={}) == []
+    assert "nothing to delete" in everything_printed(ctx)
+    assert runner.calls == []
+
+
+def test_down_dry_run_calls_nothing(tmp_path: Path) -> None:
+    runner, clients = DryRunRunner(out=io.StringIO()), Clients()
+    ctx = make_ctx(tmp_path, runner)
+    assert aws_steps.down_aws(ctx, aws=AwsSettings(), clients=clients, environ={}) == []
+    assert clients.asked == [] and runner.calls == []
+    assert "only for what is tagged gitops-lab.managed=true, gitops-lab.cluster=gitops-lab" in everything_printed(ctx)
+
+
+# The EKS provider ---------------------------------------------------------------------------------------
+def test_provider_for_aws_is_eks(tmp_path: Path) -> None:
+    prov = provider_for(make_ctx(tmp_path).settings)
+    assert isinstance(prov, EksProvider) and prov.name == "eks"
+
+
+def test_eks_provider_ownership_comes_from_tags(tmp_path: Path) -> None:
+    ctx = make_ctx(tmp_path)
+    clients = Clients()
+    prov = EksProvider(ctx.settings, AwsSettings(), clients=clients)
+    describe_cluster(clients)
+    assert prov.created_by_lab(ctx)
+    describe_cluster(clients, status="CREATING")
+    assert prov.begun_by_lab(ctx)
+    describe_cluster(clients, tags={"gitops-lab.managed": "true", "gitops-lab.cluster": "other"})
+    assert not prov.created_by_lab(ctx)
+    describe_cluster(clients)
+    ident = prov.identity(ctx)
+    assert ident is not None and ident.id.endswith(":cluster/gitops-lab") and ident.created is not None
+    clients["eks"].add_client_error("describe_cluster", "ResourceNotFoundException", http_status_code=404)
+    assert not prov.exists(ctx)
+    clients.assert_done()
+
+
+def test_eks_provider_in_a_dry_run_asks_aws_nothing(tmp_path: Path) -> None:
+    runner = DryRunRunner(out=io.StringIO())
+    ctx = make_ctx(tmp_path, runner)
+    clients = Clients()
+    prov = EksProvider(ctx.settings, AwsSettings(), clients=clients)
+    assert not prov.exists(ctx)
+    prov.create(ctx)
+    assert clients.asked == []
+    assert runner.calls == [("eksctl", "create", "cluster", "-f", str(prov.config_path))]
+    assert "kind: ClusterConfig" in ctx.ui.out.getvalue()  # type: ignore[attr-defined]
+    assert not prov.config_path.exists()
+
+
+# ECR login ----------------------------------------------------------------------------------------------
+def test_ecr_login_sends_the_password_on_stdin_only(tmp_path: Path) -> None:
+    runner, clients = FakeRunner(), Clients()
+    auth_token(clients, "s3cr3t-ecr-token")
+    ctx = make_ctx(tmp_path, runner)
+    assert ecr_login.ecr_login(ctx, clients("ecr")) == REGISTRY
+    (call,) = runner.calls
+    assert call.argv == ("docker", "login", "--username", "AWS", "--password-stdin", REGISTRY)
+    assert call.input == "s3cr3t-ecr-token"
+    assert "s3cr3t" not in everything_printed(ctx)
+
+
+def test_ecr_login_dry_run_prints_redacted_and_calls_no_aws(tmp_path: Path) -> None:
+    out = io.StringIO()
+    ctx = make_ctx(tmp_path, DryRunRunner(out=out))
+    host = ecr_login.ecr_login(ctx, None)
+    assert host == "<account>.dkr.ecr.us-east-1.amazonaws.com"
+    assert "docker login --username AWS --password-stdin" in out.getvalue()
+    assert "<redacted>" in out.getvalue()
+
+
+def test_ecr_login_failure_does_not_leak_the_password(tmp_path: Path) -> None:
+    runner, clients = FakeRunner(), Clients()
+    runner.script(["docker", "login"], returncode=1, stderr="Error response from daemon: login attempt failed")
+    auth_token(clients, "s3cr3t-ecr-token")
+    with pytest.raises(RegistryError) as info:
+        ecr_login.ecr_login(make_ctx(tmp_path, runner), clients("ecr"))
+    assert "s3cr3t" not in info.value.render()
+    assert "login attempt failed" in info.value.message
+
+
+# GitOps credentials -------------------------------------------------------------------------------------
+def test_credentials_from_env_first(tmp_path: Path) -> None:
+    runner = FakeRunner()
+    ctx = make_ctx(tmp_path, runner)
+    creds = aws_steps.gitops_credentials(ctx, aws_steps.gitops_remote(ctx.settings), AwsSettings(), environ=ENV)
+    assert creds == GitCredentials("learner", TOKEN)
+    assert TOKEN not in repr(creds)
+    assert runner.calls == []
+
+
+def test_credentials_from_git_credential_fill(tmp_path: Path) -> None:
+    runner = FakeRunner()
+    runner.script(
+        ["git", "credential", "fill"],
+        stdout="protocol=https\nhost=git.example.com\nusername=helper-user\npassword=helper-pass\n",
+    )
+    ctx = make_ctx(tmp_path, runner)
+    creds = aws_steps.gitops_credentials(ctx, aws_steps.gitops_remote(ctx.settings), AwsSettings(), environ={})
+    assert creds == GitCredentials("helper-user", "helper-pass")
+    call = runner.assert_called("git", "credential", "fill")
+    assert call.input == "protocol=https\nhost=git.example.com\npath=team/gitops.git\n\n"
+    assert call.env == {"GIT_TERMINAL_PROMPT": "0"}
+    assert "helper-pass" not in everything_printed(ctx)
+
+
+def test_no_credentials_is_fine_for_a_public_repository_but_said(tmp_path: Path) -> None:
+    runner = FakeRunner()
+    runner.script(["git", "credential", "fill"], returncode=128, stderr="terminal prompts disabled")
+    ctx = make_ctx(tmp_path, runner)
+    assert aws_steps.gitops_credentials(ctx, aws_steps.gitops_remote(ctx.settings), AwsSettings(), environ={}) is None
+    assert "public repository only" in everything_printed(ctx)
+    with pytest.raises(ConfigError, match="no git credential helper"):
+        aws_steps.gitops_credentials(
+            ctx, aws_steps.gitops_remote(ctx.settings), AwsSettings(gitops_credentials="helper"), environ={}
+        )
+    with pytest.raises(ConfigError, match="LAB_GITOPS_TOKEN is not set"):
+        aws_steps.gitops_credentials(
+            ctx, aws_steps.gitops_remote(ctx.settings), AwsSettings(gitops_credentials="env"), environ={}
+        )
+
+
+def test_credentials_in_the_url_move_out_of_it(tmp_path: Path) -> None:
+    ctx = make_ctx(tmp_path, gitops_remote="https://bob:s3cr3t@git.example.com/team/gitops.git")
+    remote = aws_steps.gitops_remote(ctx.settings)
+    assert remote.url == REMOTE  # what Argo CD's Secret and the Applications get
+    assert aws_steps.gitops_credentials(ctx, remote, AwsSettings(), environ={}) == GitCredentials("bob", "s3cr3t")
+    assert aws_steps.redact_url(ctx.settings.gitops_remote) == "https://<redacted>@git.example.com/team/gitops.git"
+
+
+def test_git_credential_protocol() -> None:
+    assert git_credential.fill_request("https://h.example:8443/a/b.git") == (
+        "protocol=https\nhost=h.example:8443\npath=a/b.git\n\n"
+    )
+    assert git_credential.parse_fill("username=u\n") is None
+    assert git_credential.parse_fill("username=u\npassword=p=q\n") == git_credential.Credential("u", "p=q")
+
+
+# Settings -----------------------------------------------------------------------------------------------
+def test_aws_settings_precedence(tmp_path: Path) -> None:
+    settings = make_ctx(tmp_path, aws_region="eu-west-1").settings
+    env = {"LAB_AWS_NODE_COUNT": "3", "LAB_AWS_NODE_TYPE": "t3.large", "LAB_AWS_ALLOW_REAL": "yes"}
+    aws = load_aws_settings(settings, {"node_count": 1, "eks_version": None}, environ=env)
+    assert (aws.region, aws.node_type, aws.node_count, aws.allow_real_aws) == ("eu-west-1", "t3.large", 1, True)
+    assert aws.eks_version == "1.35"  # None flags are ignored
+    assert load_aws_settings(settings, environ={}) == AwsSettings(region="eu-west-1")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "match"),
+    [
+        ({"node_count": 0}, "node_count"),
+        ({"eks_version": "v1.35"}, "MAJOR.MINOR"),
+        ({"gitops_credentials": "vault"}, "gitops_credentials"),
+        ({"ecr_keep_last": 0}, "ecr_keep_last"),
+        ({"nodes": 2}, "unknown aws setting"),
+        ({"node_count": "two"}, "cannot read"),
+    ],
+)
+def test_aws_settings_are_checked(tmp_path: Path, overrides: dict[str, Any], match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        load_aws_settings(make_ctx(tmp_path).settings, overrides, environ={})
+
+
+# The Applications with the aws component ----------------------------------------------------------------
+def test_applications_carry_the_aws_components_patches_and_match_the_crd() -> None:
+    docs = aws_steps.aws_gitops_docs(REMOTE, GitCredentials("u", "p"))
+    apps = [d for d in docs if d["kind"] == "Application"]
+    assert len(apps) == len(ENVIRONMENTS)
+    for app in apps:
+        (patch,) = app["spec"]["source"]["kustomize"]["patches"]
+        service = yaml.safe_load(patch["patch"])
+        assert (service["kind"], service["metadata"]["name"], service["spec"]["type"]) == (
+            "Service",
+            "lab-app",
+            "LoadBalancer",
+        )
+        assert app["spec"]["source"]["repoURL"] == REMOTE
+        assert crd_problems(app) == []
+
+
+def render_as_argocd(path: Path, kustomize: dict[str, Any]) -> list[dict[str, Any]]:
+    """What Argo CD's repo-server does with spec.source.kustomize (argo-cd util/kustomize/kustomize.go): append
+    `patches` to the kustomization's own list, add `components` to its list, then `kustomize build`."""
+    file = path / "kustomization.yaml"
+    kustomization = yaml.safe_load(file.read_text())
+    kustomization["patches"] = [*(kustomization.get("patches") or []), *kustomize.get("patches", [])]
+    if kustomize.get("components"):
+        kustomization["components"] = [*(kustomization.get("components") or []), *kustomize["components"]]
+    file.write_text(yaml.safe_dump(kustomization))
+    out = subprocess.run(
+        [kubectl.kubectl_binary(), "kustomize", str(path)], capture_output=True, text=True, check=True, timeout=60
+    ).stdout
+    return [d for d in yaml.safe_load_all(out) if d]
+
+
+@pytest.mark.parametrize("env", [e.name for e in ENVIRONMENTS])
+def test_every_environment_gets_a_load_balancer_on_eks(tmp_path: Path, env: str) -> None:
+    shutil.copytree(ROOT / "overlays", tmp_path / "overlays")
+    app = next(d for d in aws_steps.aws_gitops_docs(REMOTE, None) if d["metadata"]["name"] == f"lab-{env}")
+    docs = render_as_argocd(tmp_path / app["spec"]["source"]["path"], app["spec"]["source"]["kustomize"])
+    (service,) = [d for d in docs if d["kind"] == "Service"]
+    assert service["spec"]["type"] == "LoadBalancer"
+    assert all("nodePort" not in p for p in service["spec"]["ports"])
+    # Nothing but the Service differs from the local rendering.
+    local = subprocess.run(
+        [kubectl.kubectl_binary(), "kustomize", str(ROOT / "overlays" / env)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert [d for d in docs if d["kind"] != "Service"] == [
+        d for d in yaml.safe_load_all(local) if d and d["kind"] != "Service"
+    ]
+
+
+def test_why_not_application_components(tmp_path: Path) -> None:
+    """The reason for patches: a component added to an overlay is applied before the overlay's own NodePort patch."""
+    shutil.copytree(ROOT / "overlays", tmp_path / "overlays")
+    docs = render_as_argocd(tmp_path / "overlays" / "dev", {"components": ["../components/aws"]})
+    (service,) = [d for d in docs if d["kind"] == "Service"]
+    assert service["spec"]["type"] == "NodePort"
+
+
+def test_a_component_with_more_than_patches_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "kustomization.yaml").write_text(
+        "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\nresources: [lb.yaml]\n"
+    )
+    with pytest.raises(ConfigError, match="can carry only its patches"):
+        aws_steps.aws_component_patches(tmp_path)
+
+
+def test_apps_are_applied_redacted_in_a_dry_run(tmp_path: Path) -> None:
+    out = io.StringIO()
+    ctx = make_ctx(tmp_path, DryRunRunner(out=out))
+    aws_steps.ensure_aws_apps(ctx, REMOTE, GitCredentials("u", TOKEN))
+    assert TOKEN not in out.getvalue()
+    assert "password: <redacted>" in out.getvalue()
+    assert "type: LoadBalancer" in out.getvalue()
+
+
+# ship on target aws -------------------------------------------------------------------------------------
+class RecordingRepo:
+    """Records bumps instead of touching git (the GitOps side of ship is tested elsewhere)."""
+
+    author = git.Identity("Dev", "dev@x")
+
+    def __init__(self) -> None:
+        self.bumps: list[tuple[str, ImageSpec]] = []
+
+    def bump(self, env: str, spec: ImageSpec, *, app_commit: str, digest: str = "", image_name: str = "") -> Committed:
+        self.bumps.append((env, spec))
+        return Committed("c" * 40, 1)
+
+
+def test_ship_on_aws_logs_in_to_ecr_first_and_pushes_to_the_account_registry(tmp_path: Path) -> None:
+    from lab.steps.ship import ship
+
+    sha, digest = "0123456789abcdef0123456789abcdef01234567", "sha256:" + "ab" * 32
+    runner = FakeRunner()
+    runner.script(["git", "-C", str(tmp_path), "rev-parse"], stdout=sha + "\n")
+    runner.script(["docker", "build"], stdout="sha256:" + "11" * 32 + "\n")
+    runner.script(["docker", "push"], stdout=f"x: digest: {digest} size: 1\n")
+    ctx = make_ctx(tmp_path, runner, push_registry="ecr", base_image="lab-base:bookworm")
+    logins: list[str] = []
+
+    def login(c: Context) -> str:
+        logins.append(c.settings.target)
+        c.runner.run(ecr_login.docker_login_argv(REGISTRY), input="pw")
+        return REGISTRY
+
+    ensured: list[str] = []
+    repo_stub = RecordingRepo()
+    result = ship(
+        ctx,
+        app_root=tmp_path,
+        gate=(("pytest", "-q"),),
+        clock=lambda: datetime(2026, 11, 28, 10, 15, tzinfo=UTC),
+        no_wait=True,
+        repo=repo_stub,  # type: ignore[arg-type]
+        registry_login=login,
+        ensure_repository=lambda name: ensured.append(name),
+    )
+    assert logins == ["aws"] and ensured == ["lab-app"]
+    assert result.image == f"{REGISTRY}/lab-app:0123456-20261128101500"
+    assert runner.index("docker", "login") < runner.index("pytest") < runner.index("docker", "push"), runner.dump()
+    assert repo_stub.bumps[0][1].new_name == f"{REGISTRY}/lab-app"  # dev pulls from ECR
+
+
+def test_ship_keeps_an_explicit_registry(tmp_path: Path) -> None:
+    from lab.steps.ship import repositories
+
+    settings = make_ctx(tmp_path, push_registry="ecr", registry="999999999999.dkr.ecr.us-east-1.amazonaws.com").settings
+    assert repositories(settings).push == "999999999999.dkr.ecr.us-east-1.amazonaws.com/lab-app"
