@@ -243,6 +243,14 @@ def ship(
                     )
         ph.note = digest or "(digest from docker push)"
 
+    # minikube's node cannot reach the host's localhost:5001 (only kind gets the hosts.toml mapping): load the
+    # image into it under the same name; the overlays' imagePullPolicy IfNotPresent then uses it without a pull.
+    if settings.target == "local" and settings.provider == "minikube":
+        from lab.providers import provider_for
+
+        with ui.phase(f"Load {push_ref} into minikube"):
+            provider_for(settings).load_images(ctx, [push_ref])
+
     # 5. Bump dev's image in the GitOps repo: one commit with trailers, re-applied until the push lands.
     spec = ImageSpec(repos.pull, tag, digest if pin_digest else "")
     gitops = repo or gitops_repo(ctx, app_root=app_root, app_sha=sha)

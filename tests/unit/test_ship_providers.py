@@ -1,0 +1,35 @@
+"""ship on minikube: the pushed image is loaded into the node, since minikube cannot pull the host's localhost:5001."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fakes import FakeRunner
+
+from lab.config import load_settings
+from lab.context import Context
+from lab.steps import ship
+from lab.ui import UI
+
+
+def _ship(tmp_path: Path, provider: str) -> FakeRunner:
+    settings = load_settings(
+        {"state_dir": tmp_path, "provider": provider}, config_file=tmp_path / "none.toml", environ={}
+    )
+    runner = FakeRunner(dry_run=True)
+    ctx = Context(settings, runner, UI(quiet=True))
+    ship.ship(ctx, gate=(), no_wait=True)
+    return runner
+
+
+def test_minikube_loads_the_pushed_image_before_the_bump(tmp_path: Path) -> None:
+    runner = _ship(tmp_path, "minikube")
+    load = runner.assert_called("minikube", "image", "load")
+    assert any(a.startswith("localhost:5001/lab-app:") for a in load.argv), runner.dump()
+    assert runner.index("docker", "push") < runner.index("minikube", "image", "load"), runner.dump()
+
+
+def test_kind_pulls_through_the_registry_mapping(tmp_path: Path) -> None:
+    runner = _ship(tmp_path, "kind")
+    runner.assert_called("docker", "push")
+    runner.assert_not_called("minikube")
