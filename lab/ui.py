@@ -15,6 +15,7 @@ from typing import TextIO
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 
 @dataclass
@@ -83,8 +84,8 @@ class UI:
         table = Table(title=title, title_justify="left")
         for col in columns:
             table.add_column(col)
-        for row in rows:
-            table.add_row(*("" if v is None else str(v) for v in row))
+        for row in rows:  # cells are plain text: a value like `containers[name=app]` is not rich markup
+            table.add_row(*(Text("" if v is None else str(v)) for v in row))
         self._out.print(table)
 
     def summary(self, title: str = "Phases") -> None:
