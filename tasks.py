@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from invoke.context import Context as InvokeContext
 from invoke.exceptions import Exit
-from invoke.tasks import task
+from invoke.tasks import Task, task
 
 from lab.config import load_settings
 from lab.context import Context
@@ -39,11 +39,32 @@ def helps(*names: str, **extra: str) -> dict[str, str]:
     return {**{n: HELP[n] for n in names}, **extra}
 
 
+HELP_FLAGS = ("-h", "--help")
+
+
+def show_help(name: str) -> None:
+    """Print `invoke --help NAME` (the task's flags and their help)."""
+    from invoke.collection import Collection
+    from invoke.program import Program
+
+    module = sys.modules[__name__]
+    for task_name, texts in _HELP.items():  # invoke consumes a task's help texts when it parses a command line
+        getattr(module, task_name).help = dict(texts)
+    Program(namespace=Collection.from_module(module), name="invoke", binary="invoke").run(
+        ["invoke", "--help", name], exit=False
+    )
+
+
 def lab_task(fn: F) -> F:
     """Turn a LabError into its rendered message and exit code; a traceback only with --debug."""
 
     @functools.wraps(fn)
     def wrapper(c: InvokeContext, *args: Any, **kwargs: Any) -> Any:
+        # invoke 3.0 hands `--help` given after a task name to the task's positional argument (`invoke sync --help`
+        # runs sync with env="--help": pyinvoke/invoke#982): show the task's help, as the user asked.
+        if any(isinstance(v, str) and v in HELP_FLAGS for v in (*args, *kwargs.values())):
+            show_help(fn.__name__.replace("_", "-"))
+            return None
         try:
             return fn(c, *args, **kwargs)
         except LabError as exc:
@@ -264,3 +285,6 @@ def history(c: InvokeContext, env: str, limit: int = 20, debug: bool = False) ->
 
     ctx = make_context(debug=debug)
     release.history(ctx, env, limit=limit, watcher=_watcher(ctx))
+
+
+_HELP = {name: dict(obj.help) for name, obj in list(globals().items()) if isinstance(obj, Task)}

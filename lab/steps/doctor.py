@@ -86,7 +86,10 @@ def check_docker(ctx: Context) -> list[Check]:
     try:
         server = docker.ping(ctx.runner)
     except LabError as exc:
-        return [Check("Docker daemon", False, exc.message, "start Docker (Docker Desktop or `systemctl start docker`)")]
+        # CommandFailed's message is only "docker failed": the daemon's own words are in its stderr.
+        said = [line.strip() for line in getattr(exc, "stderr_tail", "").splitlines() if line.strip()]
+        detail = f"the daemon does not answer: {said[-1]}" if said else exc.message
+        return [Check("Docker daemon", False, detail, "start Docker (Docker Desktop or `systemctl start docker`)")]
     checks = [Check("Docker daemon", True, f"server {server or '?'}")]
     res = ctx.runner.run([docker.DOCKER, "info", "--format", "{{json .}}"], check=False)
     info = _json(res.stdout)

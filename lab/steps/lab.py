@@ -82,13 +82,31 @@ class UpResult:
     first_tag: str | None  # the image `up` built for the first deploy, if it had to
 
 
-def _preflight(ctx: Context, probes: doctor_steps.Probes | None) -> None:
+class PreflightFailed(LabError):
+    """A required `invoke doctor` check failed, so `up` changed nothing (exit code 3, as `invoke doctor`)."""
+
+    exit_code = 3
+
+
+def _kind_check_for_up(fix: bool) -> Callable[[Context], doctor_steps.Check]:
+    """The kind check; with FIX a missing or too old kind passes: `up` installs the pinned one right after."""
+
+    def check(ctx: Context) -> doctor_steps.Check:
+        result = kind_check(ctx)
+        if result.ok or not fix:
+            return result
+        return doctor_steps.Check("kind", True, f"{result.detail}; installing kind {versions.KIND_VERSION} (--fix)")
+
+    return check
+
+
+def _preflight(ctx: Context, probes: doctor_steps.Probes | None, *, fix: bool = False) -> None:
     with ctx.ui.phase("Preflight checks (invoke doctor)") as phase:
         checks = doctor_steps.run_checks(
             ctx,
             probes=probes,
             owned_ports=owned_ports(ctx.runner, ctx.settings.cluster_name),
-            kind_check=kind_check if ctx.settings.provider == "kind" else None,
+            kind_check=_kind_check_for_up(fix) if ctx.settings.provider == "kind" else None,
         )
         failed = [c for c in checks if not c.ok and c.required]
         for c in checks:
@@ -98,7 +116,7 @@ def _preflight(ctx: Context, probes: doctor_steps.Probes | None) -> None:
             first = failed[0]
             if first.name.startswith("port "):
                 raise Conflict(f"{first.name}: {first.detail}", hint=first.fix)
-            raise ToolNotFound(f"{first.name} ({first.detail})", hint=first.fix)
+            raise PreflightFailed(f"{first.name}: {first.detail}", hint=first.fix)
         phase.note = f"{len(checks)} checks passed"
 
 
@@ -125,20 +143,27 @@ def _load_cached_images(ctx: Context, refs: Sequence[str]) -> None:
 def _first_deploy(ctx: Context, app_root: Path) -> str | None:
     """Give the GitOps repo a real image before Argo CD looks at it: if dev still has the seed tag, ship once
     (no quality gate: this is set-up, not a release) and promote the image to staging and prod, so that every
-    environment has a deploy commit and `invoke sync staging` works from the start."""
+    environment has a deploy commit and `invoke sync staging` works from the start. Each environment is checked
+    on its own, so an `up` interrupted between the ship and the promotions finishes them."""
     repo = ship.gitops_repo(ctx, app_root=app_root)
     with ctx.ui.phase("Checking the GitOps repo") as phase:
         repo.open(seed=True)
-        spec = repo.image("dev")
-        needed = ctx.dry_run or spec is None or spec.new_tag == SEED_TAG
-        phase.note = "needs a first image" if needed else f"dev deploys {spec.tagged if spec else '?'}"
-    if not needed:
+        images = {env.name: repo.image(env.name) for env in ENVIRONMENTS}
+        seeded = [name for name, spec in images.items() if ctx.dry_run or spec is None or spec.new_tag == SEED_TAG]
+        dev = images["dev"]
+        phase.note = (
+            f"needs a first image in {', '.join(seeded)}" if seeded else f"dev deploys {dev.tagged if dev else '?'}"
+        )
+    if not seeded:
         return None
-    ctx.ui.info(" First deploy: building the app image and committing it to every environment")
-    result = ship.ship(ctx, app_root=app_root, gate=(), allow_dirty=True, no_wait=True, repo=repo)
+    tag = None
+    if "dev" in seeded:
+        ctx.ui.info(" First deploy: building the app image and committing it to every environment")
+        tag = ship.ship(ctx, app_root=app_root, gate=(), allow_dirty=True, no_wait=True, repo=repo).tag
     for source, target in (("dev", "staging"), ("staging", "prod")):
-        release.promote(ctx, source, target, app_root=app_root, repo=repo)
-    return result.tag
+        if target in seeded:
+            release.promote(ctx, source, target, app_root=app_root, repo=repo)
+    return tag
 
 
 def _gitops_url_in_cluster(ctx: Context) -> str:
@@ -160,29 +185,32 @@ def up(
     fix: bool = False,
     app_root: Path = ROOT,
     probes: doctor_steps.Probes | None = None,
+    service_probes: services.Probes | None = None,
     provider: ClusterProvider | None = None,
     client: ApplicationClient | None = None,
 ) -> UpResult:
-    """Bring the whole lab up on target local. Idempotent: a second run reuses everything that exists."""
+    """Bring the whole lab up on target local. Idempotent: a second run reuses everything that exists.
+
+    PROBES (doctor) and SERVICE_PROBES (ports, readiness, ECR) stand in for the network in tests."""
     settings, ui = ctx.settings, ctx.ui
     if settings.target != "local":
         raise ConfigError(
             f"`up` for target {settings.target!r} is not available in this version",
             hint="LAB_TARGET=local (the default)",
         )
+    repo_url = _gitops_url_in_cluster(ctx)  # a setting Argo CD cannot use fails before anything is changed
     if ctx.dry_run:
         ui.info(" • Preflight checks (invoke doctor) — skipped in a dry run")
     else:
-        _preflight(ctx, probes)
+        _preflight(ctx, probes, fix=fix)
     if settings.provider == "kind" and not ctx.dry_run:
         kindbin.ensure_kind(ctx, fix=fix)
     if settings.offline:
         _load_cached_images(ctx, [versions.KIND_NODE_IMAGE, *versions.ARGOCD_IMAGES])
 
-    endpoints = services.ensure_services(ctx, force=force)
+    endpoints = services.ensure_services(ctx, force=force, probe=service_probes)
     prov = provider or provider_for(settings)
     cluster_steps.ensure_cluster(ctx, force=force, provider=provider)
-    repo_url = _gitops_url_in_cluster(ctx)
     first = _first_deploy(ctx, app_root)
 
     present = [img for img in versions.ARGOCD_IMAGES if ctx.dry_run or docker.image_exists(ctx.runner, img)]
@@ -247,7 +275,8 @@ def _deployment_row(ctx: Context, namespace: str) -> tuple[str, str]:
         return ("-", "0/0")
     containers = obj.get("spec", {}).get("template", {}).get("spec", {}).get("containers") or [{}]
     image = str(containers[0].get("image", "?"))
-    tag = image.rsplit("/", 1)[-1].split(":", 1)[-1] if ":" in image.rsplit("/", 1)[-1] else image
+    last = image.split("@", 1)[0].rsplit("/", 1)[-1]  # name:tag of registry/name:tag@sha256:...
+    tag = last.split(":", 1)[1] if ":" in last else image
     st = obj.get("status", {})
     return (tag, f"{st.get('readyReplicas', 0)}/{obj.get('spec', {}).get('replicas', 0)}")
 
@@ -296,7 +325,7 @@ def status(ctx: Context, *, client: ApplicationClient | None = None) -> bool:
         tag, replicas = _deployment_row(ctx, env.namespace)
         mode = "auto + self-heal" if env.auto_sync else "manual"
         env_rows.append((env.name, mode, sync, health, rev, tag, replicas))
-    ctx.ui.table("Environments", ("env", "sync", "status", "health", "revision", "image tag", "ready"), env_rows)
+    ctx.ui.table("Environments", ("env", "sync policy", "sync", "health", "revision", "image tag", "ready"), env_rows)
     return True
 
 

@@ -1,0 +1,623 @@
+"""`up`, `down` and `status` as a whole, against the fake world (tests/unit/fakeworld.py): Docker, kind, the
+Kubernetes API, the registry's HTTP API, ECR and Argo CD's Application status are faked; git (with a real bare
+GitOps repository) and `kubectl kustomize` run for real. Every failure message ends with the recorded commands."""
+
+from __future__ import annotations
+
+import copy
+import io
+import re
+import shlex
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from fakes import Call, FakeRunner
+from fakeworld import ROOT, SimulatedCrash, World, tool
+
+from lab import versions
+from lab.config import Settings, load_settings
+from lab.context import Context
+from lab.errors import ConfigError, Conflict, LabError, ToolNotFound
+from lab.providers import CREATED, CREATING, marker_path, read_ownership
+from lab.runner import DryRunRunner
+from lab.steps import kindbin, lab
+from lab.ui import UI
+
+CLUSTER = "gitops-lab"
+NODE = f"{CLUSTER}-control-plane"
+TRAILERS = ("App-Commit", "Image", "Image-Digest", "Environment", "Deployed-By")
+
+
+def git(*args: str | Path, cwd: Path | None = None) -> str:
+    proc = subprocess.run(["git", *map(str, args)], cwd=cwd, capture_output=True, text=True, check=True)
+    return proc.stdout
+
+
+@pytest.fixture(scope="module")
+def app_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The app repository `up` seeds the GitOps repo from: a committed copy of overlays/ and app/Dockerfile."""
+    repo = tmp_path_factory.mktemp("app-repo")
+    shutil.copytree(ROOT / "overlays", repo / "overlays", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    (repo / "app").mkdir()
+    (repo / "app" / "Dockerfile").write_text("ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\n")
+    git("init", "--quiet", "-b", "main", repo)
+    git("-C", repo, "config", "user.name", "Lab Tester")
+    git("-C", repo, "config", "user.email", "tester@example.test")
+    git("-C", repo, "add", "-A")
+    git("-C", repo, "commit", "--quiet", "-m", "app")
+    return repo
+
+
+@dataclass
+class Lab:
+    """One machine: settings, the world around it, and a way to run the lab's commands there."""
+
+    settings: Settings
+    world: World
+    app_root: Path
+
+    def context(self, *, dry_run: bool = False, settings: Settings | None = None) -> Context:
+        runner = self.world.runner_for(dry_run=dry_run)
+        return Context(settings or self.settings, runner, UI(err=io.StringIO(), out=io.StringIO()))
+
+    def up(self, ctx: Context | None = None, **kw: object) -> tuple[Context, lab.UpResult]:
+        ctx = ctx or self.context()
+        kw.setdefault("probes", self.world.doctor_probes())
+        kw.setdefault("service_probes", self.world.service_probes())
+        kw.setdefault("client", self.world.argocd_client())
+        kw.setdefault("fix", True)
+        result = lab.up(ctx, app_root=self.app_root, **kw)  # type: ignore[arg-type]
+        return ctx, result
+
+    def deploy_log(self) -> list[dict[str, str]]:
+        """The GitOps repo's history, oldest first: subject and trailers of each commit."""
+        fmt = "%s%x1f" + "%x1f".join(f"%(trailers:key={k},valueonly)" for k in TRAILERS) + "%x1e"
+        out = self.world.git_out("log", "--reverse", f"--format={fmt}", "main")
+        rows = []
+        for record in out.split("\x1e"):
+            if record.strip():
+                subject, *values = record.strip("\n").split("\x1f")
+                rows.append({"subject": subject, **{k: v.strip() for k, v in zip(TRAILERS, values, strict=True)}})
+        return rows
+
+
+def fresh_machine(base: Path, app_repo: Path) -> Lab:
+    """A fresh machine: Docker running with the Argo CD image (not Redis's) pulled, kind v0.32.0 installed."""
+    settings = load_settings({"state_dir": base / ".lab"}, config_file=base / "none.toml", environ={})
+    kind = settings.state_dir / "bin" / "kind"
+    kind.parent.mkdir(parents=True)
+    kind.write_text("#!/bin/sh\nexit 99\n")  # found by the lab, never run: the world answers `kind ...`
+    kind.chmod(0o755)
+    world = World(settings)
+    world.images[versions.ARGOCD_IMAGE] = {"Id": "sha256:" + "a" * 64, "Config": {"Labels": {}}}
+    return Lab(settings, world, app_repo)
+
+
+@pytest.fixture
+def machine(tmp_path: Path, app_repo: Path) -> Iterator[Lab]:
+    m = fresh_machine(tmp_path, app_repo)
+    with m.world.patched():
+        yield m
+
+
+@dataclass
+class FirstUp:
+    """The first `up` on a fresh machine, run once per module: what it did, and the world it left."""
+
+    ctx: Context
+    result: lab.UpResult
+    base: Path
+    state: Path  # a pristine copy of the state dir it left
+    world: World
+
+
+@pytest.fixture(scope="module")
+def first_up(tmp_path_factory: pytest.TempPathFactory, app_repo: Path) -> FirstUp:
+    base = tmp_path_factory.mktemp("first-up")
+    m = fresh_machine(base, app_repo)
+    with m.world.patched():
+        ctx, result = m.up()
+    state = base / "pristine"
+    shutil.copytree(m.settings.state_dir, state, symlinks=True)
+    world = copy.deepcopy(m.world)
+    world.runner = None
+    return FirstUp(ctx, result, base, state, world)
+
+
+@pytest.fixture
+def finished(first_up: FirstUp, app_repo: Path) -> Iterator[Lab]:
+    """The machine right after the first `up`, restored in place (same paths, so nothing looks changed)."""
+    world = copy.deepcopy(first_up.world)
+    shutil.rmtree(world.settings.state_dir, ignore_errors=True)
+    shutil.copytree(first_up.state, world.settings.state_dir, symlinks=True)
+    with world.patched():
+        yield Lab(world.settings, world, app_repo)
+
+
+def runner_of(ctx: Context) -> FakeRunner:
+    assert isinstance(ctx.runner, FakeRunner)
+    return ctx.runner
+
+
+Pred = Callable[[Call], bool]
+
+
+def where(runner: FakeRunner, pred: Pred) -> list[int]:
+    return [i for i, c in enumerate(runner.calls) if pred(c)]
+
+
+def docker(*args: str) -> Pred:
+    return lambda c: tool(c.argv) == "docker" and c.argv[1 : 1 + len(args)] == args
+
+
+def kind(*args: str) -> Pred:
+    return lambda c: tool(c.argv) == "kind" and c.argv[1 : 1 + len(args)] == args
+
+
+def kubectl(*args: str) -> Pred:
+    return lambda c: tool(c.argv) == "kubectl" and c.argv[1:2] == ("--context",) and c.argv[3 : 3 + len(args)] == args
+
+
+def git_push(c: Call) -> bool:
+    return tool(c.argv) == "git" and "push" in c.argv
+
+
+def applied_kinds(call: Call) -> list[str]:
+    return [f"{d['kind']}/{d['metadata']['name']}" for d in yaml.safe_load_all(call.input or "") if d]
+
+
+MUTATING = (
+    docker("run"),
+    docker("build"),
+    docker("push"),
+    docker("rm"),
+    docker("start"),
+    docker("volume", "create"),
+    docker("network", "connect"),
+    kind("create"),
+    kind("delete"),
+)
+
+
+def mutations(runner: FakeRunner) -> list[str]:
+    return [str(c) for c in runner.calls if any(p(c) for p in MUTATING)]
+
+
+# ------------------------------------------------------------------------------------------------- up
+
+
+def test_up_on_a_fresh_machine_runs_every_phase_in_order(first_up: FirstUp, finished: Lab) -> None:
+    ctx, result, machine = first_up.ctx, first_up.result, finished
+    runner, world = runner_of(ctx), machine.world
+    dump = runner.dump()
+
+    runs = where(runner, docker("run"))
+    assert [runner.calls[i].argv[4] for i in runs] == ["lab-registry", "lab-ecr", "lab-git"], dump
+    [create] = where(runner, kind("create", "cluster"))
+    hosts = where(runner, lambda c: docker("exec")(c) and c.argv[-1].endswith("/hosts.toml"))
+    connects = where(runner, docker("network", "connect", "kind"))
+    pushes = where(runner, git_push)
+    builds = where(runner, docker("build"))
+    app_build = [i for i in builds if "localhost:5001/lab-app:" in " ".join(runner.calls[i].argv)]
+    [load] = where(runner, kind("load", "docker-image"))
+    server_side = where(runner, kubectl("apply", "--server-side"))
+    rollouts = where(runner, kubectl("rollout", "status"))
+    assert len(server_side) == 2 and len(rollouts) == 4, dump
+    argocd_apply, apps_apply = server_side
+
+    # service containers run → kind create → hosts.toml + network connect → GitOps commits and the first image
+    # → kind load → Argo CD apply (server-side) → rollouts → repo Secret, AppProject, Applications
+    assert max(runs) < create < min(hosts) and max(hosts) < min(connects), dump
+    assert len(hosts) == 2 and len(connects) == 3, dump
+    [image_push] = where(runner, docker("push"))
+    assert len(pushes) == 4 and len(app_build) == 1, dump  # seed, deploy(dev), promote(staging), promote(prod)
+    assert max(connects) < pushes[0] < app_build[0] < image_push < pushes[1], dump
+    assert max(pushes) < load < argocd_apply < min(rollouts) and max(rollouts) < apps_apply, dump
+    assert applied_kinds(runner.calls[apps_apply]) == [
+        "Secret/gitops-lab-repo",
+        "AppProject/gitops-lab",
+        "Application/lab-dev",
+        "Application/lab-staging",
+        "Application/lab-prod",
+    ], dump
+    assert any(d["kind"] == "StatefulSet" for d in yaml.safe_load_all(runner.calls[argocd_apply].input or "") if d)
+
+    # Only the Argo CD images Docker has are loaded (Redis's is not pulled on this machine).
+    assert runner.calls[load].argv[3:] == (versions.ARGOCD_IMAGE, "--name", CLUSTER), dump
+    assert world.containers[NODE].images == {versions.ARGOCD_IMAGE}
+
+    # The registry wiring on the node, and every lab container on the kind network.
+    assert world.containers[NODE].files == {
+        "/etc/containerd/certs.d/localhost:5001/hosts.toml": '[host."http://lab-registry:5000"]\n',
+        "/etc/containerd/certs.d/localhost:4566/hosts.toml": '[host."http://lab-ecr:4566"]\n',
+    }
+    assert all("kind" in world.containers[n].networks for n in ("lab-registry", "lab-ecr", "lab-git"))
+
+    # The real bare repo: the seed, then one deploy and two promotions, each with the deploy trailers.
+    log = machine.deploy_log()
+    assert [row["subject"].split(":")[0] for row in log] == ["seed", "deploy(dev)", "promote(staging)", "promote(prod)"]
+    image = f"localhost:5001/lab-app:{result.first_tag}"
+    digest = world.manifests[("localhost:5001", "lab-app", result.first_tag or "")]
+    for row, env in zip(log[1:], ("dev", "staging", "prod"), strict=True):
+        assert (row["Image"], row["Image-Digest"], row["Environment"]) == (image, digest, env), log
+        assert row["App-Commit"] == git("-C", machine.app_root, "rev-parse", "HEAD").strip()
+        assert row["Deployed-By"] == "Lab Tester <tester@example.test>"
+
+    # Ownership recorded, dev waited for after a couple of polls, and the way in printed.
+    record = read_ownership(machine.settings)
+    assert record is not None and record.state == CREATED and record.node_id == world.containers[NODE].id
+    assert result.gitops_url_in_cluster == "http://lab-git:8080/gitops.git"
+    assert ctx.ui.phases[-1].title.startswith("Waiting for lab-dev") and ctx.ui.phases[-1].ok
+    assert world.app_polls == {"lab-dev": world.app_polls["lab-dev"]} and world.app_polls["lab-dev"] >= 2, (
+        "up waits for dev only (staging and prod sync by hand), polling until Synced + Healthy"
+    )
+    assert world.containers["lab-registry"].labels["gitops-lab.cluster"] == CLUSTER
+    out = ctx.ui.out.getvalue()  # type: ignore[attr-defined]
+    assert "Argo CD UI: http://127.0.0.1:8080" in out and "http://127.0.0.1:8081/version" in out
+
+
+def test_a_second_up_creates_nothing(finished: Lab) -> None:
+    machine = finished
+    commits = machine.deploy_log()
+    ctx, result = machine.up()
+    runner = runner_of(ctx)
+    for pred in (docker("run"), docker("build"), docker("push"), docker("volume", "create"), kind("create")):
+        assert not where(runner, pred), runner.dump()
+    assert not where(runner, docker("network", "connect")), runner.dump()
+    assert not where(runner, git_push), runner.dump()
+    assert machine.deploy_log() == commits
+    assert result.first_tag is None
+    assert "reused" in [p.note for p in ctx.ui.phases if p.title.startswith('Ensuring cluster "gitops-lab"')]
+
+
+def test_up_after_a_crash_during_the_argocd_install_finishes_without_recreating(machine: Lab) -> None:
+    machine.world.crash_on(lambda a: tool(a) == "kubectl" and "--server-side" in a)
+    with pytest.raises(SimulatedCrash):
+        machine.up()
+    commits = machine.deploy_log()
+    assert len(commits) == 4
+
+    ctx, _ = machine.up()
+    runner = runner_of(ctx)
+    assert mutations(runner) == [], runner.dump()
+    assert not where(runner, git_push), runner.dump()
+    assert len(where(runner, kubectl("apply", "--server-side"))) == 2, runner.dump()
+    assert machine.deploy_log() == commits
+    assert machine.world.clusters[CLUSTER].get("application", "argocd", "lab-prod") is not None
+
+
+def test_up_after_dying_right_after_kind_create_adopts_the_cluster(machine: Lab) -> None:
+    machine.world.crash_on(lambda a: tool(a) == "kind" and a[1:3] == ("create", "cluster"), after=True)
+    with pytest.raises(SimulatedCrash):
+        machine.up()
+    record = read_ownership(machine.settings)
+    assert record is not None and record.state == CREATING and CLUSTER in machine.world.clusters
+
+    ctx, _ = machine.up()
+    runner = runner_of(ctx)
+    assert not where(runner, kind("create")) and not where(runner, kind("delete")), runner.dump()
+    assert not where(runner, docker("run")), runner.dump()
+    record = read_ownership(machine.settings)
+    assert record is not None and record.state == CREATED
+    assert "adopted" in [p.note for p in ctx.ui.phases], [p.note for p in ctx.ui.phases]
+    assert len(machine.deploy_log()) == 4
+
+
+def test_up_after_dying_between_the_ship_and_the_promotions_finishes_them(machine: Lab) -> None:
+    pushes = 0
+
+    def third_push(argv: tuple[str, ...]) -> bool:
+        nonlocal pushes
+        if tool(argv) == "git" and "push" in argv:
+            pushes += 1
+            return pushes == 3  # seed, deploy(dev), then die before promote(staging) lands
+        return False
+
+    machine.world.crash_on(third_push)
+    with pytest.raises(SimulatedCrash):
+        machine.up()
+    assert [r["subject"].split(":")[0] for r in machine.deploy_log()] == ["seed", "deploy(dev)"]
+
+    ctx, result = machine.up()
+    runner = runner_of(ctx)
+    assert not where(runner, docker("build")) and not where(runner, docker("push")), runner.dump()
+    assert result.first_tag is None
+    log = machine.deploy_log()
+    assert [r["subject"].split(":")[0] for r in log] == ["seed", "deploy(dev)", "promote(staging)", "promote(prod)"]
+    assert len({r["Image"] for r in log[1:]}) == 1, log
+
+
+# ------------------------------------------------------------------------------------------------- down
+
+
+def test_down_removes_only_what_the_lab_labelled_and_twice_is_fine(finished: Lab) -> None:
+    machine = finished
+    world = machine.world
+    # Neighbours: a container with a similar name and no labels, another lab cluster's registry, a kind cluster.
+    world.images["registry:2"] = {"Id": "sha256:" + "b" * 64, "Config": {"Labels": {}}}
+    world.busy_ports.clear()
+    foreign = world.runner_for()
+    foreign.run(["docker", "run", "-d", "--name", "lab-registry-old", "registry:2"])
+    other = ("--label", "gitops-lab.managed=true", "--label", "gitops-lab.component=registry")
+    foreign.run(
+        [
+            "docker",
+            "run",
+            "-d",
+            "--name",
+            "lab-registry-other",
+            *other,
+            "--label",
+            "gitops-lab.cluster=other",
+            "registry:2",
+        ]
+    )
+    world.add_cluster("other")
+
+    ctx = machine.context()
+    lab.down(ctx)
+    runner = runner_of(ctx)
+    deleted = [c.argv for c in runner.calls if kind("delete")(c)]
+    assert [a[-1] for a in deleted] == [CLUSTER], runner.dump()
+    assert set(world.clusters) == {"other"}
+    assert set(world.containers) == {"lab-registry-old", "lab-registry-other", "other-control-plane"}
+    assert set(world.volumes) == {"lab-registry-data", "lab-ecr-state"}, "volumes stay without --purge"
+    assert read_ownership(machine.settings) is None
+    assert machine.settings.gitops_bare_repo.is_dir(), "the GitOps repo stays without --purge"
+    stop = where(runner, docker("stop"))
+    assert stop and runner.calls[stop[0]].argv[-1] == "lab-ecr", "MiniStack is stopped first, to save its state"
+
+    ctx = machine.context()
+    lab.down(ctx)
+    assert mutations(runner_of(ctx)) == [], runner_of(ctx).dump()
+
+    ctx = machine.context()
+    lab.down(ctx, purge=True)
+    assert not machine.settings.state_dir.exists()
+    assert world.volumes == {}
+    assert set(world.containers) == {"lab-registry-old", "lab-registry-other", "other-control-plane"}
+
+
+def test_down_leaves_a_cluster_the_lab_did_not_create(machine: Lab) -> None:
+    machine.world.add_cluster(CLUSTER)
+    ctx = machine.context()
+    lab.down(ctx)
+    assert CLUSTER in machine.world.clusters
+    assert not where(runner_of(ctx), kind("delete")), runner_of(ctx).dump()
+    assert "not the lab's, left alone" in [p.note for p in ctx.ui.phases]
+
+
+# ------------------------------------------------------------------------------------------------- dry run
+
+
+def test_dry_run_prints_every_command_and_manifest_and_starts_nothing(
+    machine: Lab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_process(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"a dry run started a process: {args}")
+
+    monkeypatch.setattr(subprocess, "run", no_process)
+    monkeypatch.setattr(subprocess, "Popen", no_process)
+    shutil.rmtree(machine.settings.state_dir)  # not even kind: a machine with nothing on it
+    out = io.StringIO()
+    ctx = Context(machine.settings, DryRunRunner(out=out), UI(err=io.StringIO(), out=out))
+    lab.up(ctx, app_root=ROOT)
+
+    text = out.getvalue()
+    assert not machine.settings.state_dir.exists(), "a dry run writes nothing"
+    commands = [line for line in text.splitlines() if line.startswith("$ ")]
+    calls = ctx.runner.calls  # type: ignore[attr-defined]
+    assert len(commands) == len(calls) > 50
+    assert all(line.endswith(shlex.join(argv)) for line, argv in zip(commands, calls, strict=True)), text
+
+    def first(pattern: str) -> int:
+        for i, line in enumerate(text.splitlines()):
+            if re.search(pattern, line):
+                return i
+        raise AssertionError(f"{pattern!r} not in the dry run's output:\n{text}")
+
+    order = [
+        first(r"^\$ docker run -d --name lab-registry "),
+        first(r"^# --- .*kind-config\.yaml ---"),
+        first(r"^\$ \S*kind create cluster --name gitops-lab"),
+        first(r"^\$ docker exec -i gitops-lab-control-plane cp /dev/stdin .*hosts\.toml"),
+        first(r"^\$ docker network connect kind lab-git"),
+        first(r"^\$ .*git clone .*http://127\.0\.0\.1:3000/gitops\.git"),
+        first(r"^\$ docker build .* -t localhost:5001/lab-app:"),
+        first(r"^# --- overlays/dev/kustomization\.yaml \(planned\) ---"),
+        first(r"^\$ \S*kind load docker-image " + re.escape(versions.ARGOCD_IMAGE)),
+        first(r"^# --- .*argocd/kustomization\.yaml ---"),
+        first(r"^\$ \S*kubectl --context kind-gitops-lab apply --server-side"),
+        first(r"^\$ \S*kubectl --context kind-gitops-lab rollout status statefulset/argocd-application-controller"),
+    ]
+    assert order == sorted(order), order
+
+    docs = applications_in(text)
+    assert [d["kind"] for d in docs] == ["Secret", "AppProject", "Application", "Application", "Application"]
+    apps = {d["metadata"]["name"]: d["spec"]["syncPolicy"] for d in docs if d["kind"] == "Application"}
+    assert apps["lab-dev"]["automated"] == {"prune": True, "selfHeal": True}
+    assert "automated" not in apps["lab-staging"] and "automated" not in apps["lab-prod"]
+    assert docs[0]["stringData"] == {"type": "git", "url": "http://lab-git:8080/gitops.git", "insecure": "true"}
+    config = yaml.safe_load(manifest_in(text, "kind-config.yaml"))
+    assert config["kind"] == "Cluster" and config["nodes"][0]["image"] == versions.KIND_NODE_IMAGE
+
+
+def applications_in(text: str) -> list[dict[str, Any]]:
+    """The stdin of the last server-side apply in a dry run's output (the GitOps objects)."""
+    blocks = re.findall(r"^\$ \S*kubectl [^\n]*apply --server-side[^\n]*\n  <<'EOF'\n(.*?)\nEOF$", text, re.M | re.S)
+    assert blocks, text
+    return [d for d in yaml.safe_load_all(blocks[-1]) if d]
+
+
+def manifest_in(text: str, name: str) -> str:
+    match = re.search(rf"^# --- [^\n]*{re.escape(name)} ---\n(.*?)\n\n", text, re.M | re.S)
+    assert match, text
+    return match.group(1)
+
+
+# ------------------------------------------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize(
+    ("override", "valid"), [({"target": "gcp"}, "local, aws"), ({"provider": "k3d"}, "kind, minikube")]
+)
+def test_unknown_target_or_provider_lists_the_valid_values(override: dict[str, str], valid: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(override, environ={})
+    assert valid in (info.value.hint or "") and info.value.exit_code == 2
+
+
+def test_a_busy_port_is_a_conflict_naming_it_and_nothing_is_created(machine: Lab) -> None:
+    machine.world.busy_ports.add(5001)
+    ctx = machine.context()
+    with pytest.raises(Conflict) as info:
+        machine.up(ctx)
+    assert "port 5001" in info.value.message and "registry" in info.value.message
+    assert "5001" in (info.value.hint or "")
+    assert mutations(runner_of(ctx)) == [], runner_of(ctx).dump()
+
+
+def test_a_cluster_the_lab_did_not_create_is_a_conflict_and_never_touched(machine: Lab) -> None:
+    machine.world.add_cluster(CLUSTER, created=datetime.now(UTC) - timedelta(days=1))
+    ctx = machine.context()
+    with pytest.raises(Conflict) as info:
+        machine.up(ctx)
+    runner = runner_of(ctx)
+    assert "was not created by the lab" in info.value.message and "--force" in (info.value.hint or "")
+    touching = [
+        c
+        for c in runner.calls
+        if (tool(c.argv) == "kind" and c.argv[1] in ("create", "delete", "load"))
+        or (tool(c.argv) == "docker" and c.argv[1] == "exec")
+        or (tool(c.argv) == "docker" and c.argv[1:3] == ("network", "connect"))
+        or kubectl("apply")(c)
+    ]
+    assert touching == [], runner.dump()
+    assert not marker_path(machine.settings).exists()
+
+
+def test_force_uses_a_foreign_cluster_without_claiming_it(finished: Lab) -> None:
+    marker_path(finished.settings).unlink()  # the same cluster, but nothing says the lab made it
+    ctx = finished.context()
+    with pytest.raises(Conflict):
+        finished.up(ctx)
+    assert mutations(runner_of(ctx)) == [], runner_of(ctx).dump()
+
+    ctx, _ = finished.up(force=True)
+    assert not where(runner_of(ctx), kind("create")) and not where(runner_of(ctx), kind("delete"))
+    assert read_ownership(finished.settings) is None, "the lab does not claim a cluster it did not create"
+    assert "forced" in [p.note for p in ctx.ui.phases]
+    ctx = finished.context()
+    lab.down(ctx)
+    assert CLUSTER in finished.world.clusters, runner_of(ctx).dump()
+    assert "lab-registry" not in finished.world.containers, "the lab's own containers still go"
+
+
+def test_docker_not_running_is_a_clear_error_and_nothing_changes(machine: Lab) -> None:
+    machine.world.docker_up = False
+    before = sorted(p.relative_to(machine.settings.state_dir) for p in machine.settings.state_dir.rglob("*"))
+    ctx = machine.context()
+    with pytest.raises(LabError) as info:
+        machine.up(ctx)
+    text = info.value.render()
+    assert "Docker daemon" in text and "Is the docker daemon running?" in text, text
+    assert "not installed" not in text, text
+    assert "start Docker" in (info.value.hint or "") and info.value.exit_code == 3
+    assert mutations(runner_of(ctx)) == [], runner_of(ctx).dump()
+    assert sorted(p.relative_to(machine.settings.state_dir) for p in machine.settings.state_dir.rglob("*")) == before
+
+
+def test_missing_kind_fails_preflight_without_fix_and_is_installed_with_it(
+    machine: Lab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (machine.settings.state_dir / "bin" / "kind").unlink()
+    monkeypatch.setattr(shutil, "which", lambda name, *a, **k: None)
+    ctx = machine.context()
+    with pytest.raises(LabError) as info:
+        machine.up(ctx, fix=False)
+    assert info.value.exit_code == 3 and "kind" in info.value.message and "doctor --fix" in (info.value.hint or "")
+    assert mutations(runner_of(ctx)) == []
+
+    asked: list[bool] = []
+
+    def ensure_kind(ctx: Context, fix: bool = False, **kw: object) -> object:
+        asked.append(fix)
+        if not fix:
+            raise ToolNotFound("kind", hint=kindbin.FIX_HINT)
+        raise SimulatedCrash("stop once the install was asked for")
+
+    monkeypatch.setattr(kindbin, "ensure_kind", ensure_kind)
+    with pytest.raises(SimulatedCrash):
+        machine.up(fix=True)
+    assert asked == [False, True], "preflight looks (fix=False), then `up --fix` installs"
+
+
+def test_a_local_path_as_gitops_remote_is_refused_before_anything_changes(machine: Lab, tmp_path: Path) -> None:
+    settings = load_settings(
+        {"state_dir": machine.settings.state_dir, "gitops_remote": str(tmp_path / "repo.git")},
+        config_file=tmp_path / "none.toml",
+        environ={},
+    )
+    ctx = machine.context(settings=settings)
+    with pytest.raises(ConfigError, match="local path"):
+        machine.up(ctx)
+    assert runner_of(ctx).calls == [], runner_of(ctx).dump()
+
+
+# ------------------------------------------------------------------------------------------------- status
+
+
+def test_status_shows_components_and_environments(
+    first_up: FirstUp, finished: Lab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    machine, result = finished, first_up.result
+    monkeypatch.setenv("COLUMNS", "200")  # rich's width when not on a terminal: keep rows on one line
+    client = machine.world.argocd_client()
+    client.sync("lab-staging")
+    machine.world.sleep(1.0)
+    ctx = machine.context()
+    assert lab.status(ctx, client=client) is True
+    out = ctx.ui.out.getvalue()  # type: ignore[attr-defined]
+    rows = {
+        line.split("│")[1].strip(): [c.strip() for c in line.split("│")[2:-1]]
+        for line in out.splitlines()
+        if line.count("│") >= 3
+    }
+    assert rows["cluster"][0] == "kind: ready" and rows["registry"] == ["running", "localhost:5001"], out
+    assert rows["ECR emulator"][0] == "running" and rows["git server"][0] == "running", out
+    assert rows["Argo CD"][0] == f"ready ({versions.ARGOCD_VERSION})", out
+    head = machine.world.git_out("rev-parse", "main").strip()
+    tag = result.first_tag or ""
+    assert rows["dev"] == ["auto + self-heal", "Synced", "Healthy", head[:7], tag, "1/1"], out
+    assert rows["staging"] == ["manual", "Synced", "Healthy", head[:7], tag, "2/2"], out
+    assert rows["prod"] == ["manual", "OutOfSync", "Missing", head[:7], "-", "0/0"], out
+    assert "sync policy" in out
+
+
+def test_status_without_a_cluster_shows_what_is_absent(machine: Lab) -> None:
+    ctx = machine.context()
+    assert lab.status(ctx) is False
+    out = ctx.ui.out.getvalue()  # type: ignore[attr-defined]
+    assert "kind: absent" in out and "absent" in out and "Environments" not in out
+    assert mutations(runner_of(ctx)) == []
+
+
+def test_status_reports_a_same_named_container_that_is_not_the_labs(machine: Lab) -> None:
+    world = machine.world
+    world.images["registry:2"] = {"Id": "sha256:" + "c" * 64, "Config": {"Labels": {}}}
+    world.runner_for().run(["docker", "run", "-d", "--name", "lab-registry", "registry:2"])
+    ctx = machine.context()
+    lab.status(ctx)
+    assert "running (not the lab's)" in ctx.ui.out.getvalue()  # type: ignore[attr-defined]
+
+
+def test_kind_node_ports_count_as_the_labs_own(finished: Lab) -> None:
+    owned = lab.owned_ports(finished.world.runner_for(), CLUSTER)
+    assert {5001, 4566, 3000, 8080, 8081, 8082, 8083} <= owned
