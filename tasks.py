@@ -17,7 +17,7 @@ from invoke.tasks import Task, task
 
 from lab.config import load_settings
 from lab.context import Context
-from lab.errors import LabError
+from lab.errors import LabError, PreflightFailed
 from lab.runner import DryRunRunner, SubprocessRunner
 from lab.ui import UI
 
@@ -103,7 +103,7 @@ def doctor(
 
     ctx = make_context(debug=debug, target=target, provider=provider)
     if not lab.doctor(ctx, fix=fix):
-        raise Exit("doctor found problems: fix the ✗ lines above, then run `invoke up`", code=3)
+        raise Exit("doctor found problems: fix the ✗ lines above, then run `invoke up`", code=PreflightFailed.exit_code)
 
 
 @task(

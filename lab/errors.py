@@ -142,3 +142,9 @@ class DownloadFailed(LabError):
     """A pinned download could not be fetched (network, proxy, HTTP error)."""
 
     exit_code = 14
+
+
+class PreflightFailed(LabError):
+    """A required `invoke doctor` check failed (Docker, memory, disk, network), so `up` changed nothing."""
+
+    exit_code = 15

@@ -22,7 +22,7 @@ from lab import versions
 from lab.argocd import ApplicationClient
 from lab.config import ENVIRONMENTS, ROOT, environment
 from lab.context import Context
-from lab.errors import ClusterUnreachable, ConfigError, Conflict, LabError, Refused, ToolNotFound
+from lab.errors import ClusterUnreachable, ConfigError, Conflict, LabError, PreflightFailed, Refused, ToolNotFound
 from lab.gitops import SEED_TAG, GitOpsRepo
 from lab.manifests import argocd as argocd_manifests
 from lab.providers import ClusterProvider, provider_for
@@ -80,12 +80,6 @@ def doctor(ctx: Context, *, fix: bool = False, probes: doctor_steps.Probes | Non
 class UpResult:
     gitops_url_in_cluster: str
     first_tag: str | None  # the image `up` built for the first deploy, if it had to
-
-
-class PreflightFailed(LabError):
-    """A required `invoke doctor` check failed, so `up` changed nothing (exit code 3, as `invoke doctor`)."""
-
-    exit_code = 3
 
 
 def _kind_check_for_up(fix: bool) -> Callable[[Context], doctor_steps.Check]:

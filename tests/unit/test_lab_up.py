@@ -24,7 +24,7 @@ from fakeworld import ROOT, SimulatedCrash, World, tool
 from lab import versions
 from lab.config import Settings, load_settings
 from lab.context import Context
-from lab.errors import ConfigError, Conflict, LabError, ToolNotFound
+from lab.errors import ConfigError, Conflict, LabError, PreflightFailed, ToolNotFound
 from lab.providers import CREATED, CREATING, marker_path, read_ownership
 from lab.runner import DryRunRunner
 from lab.steps import kindbin, lab
@@ -529,7 +529,7 @@ def test_docker_not_running_is_a_clear_error_and_nothing_changes(machine: Lab) -
     text = info.value.render()
     assert "Docker daemon" in text and "Is the docker daemon running?" in text, text
     assert "not installed" not in text, text
-    assert "start Docker" in (info.value.hint or "") and info.value.exit_code == 3
+    assert "start Docker" in (info.value.hint or "") and isinstance(info.value, PreflightFailed)
     assert mutations(runner_of(ctx)) == [], runner_of(ctx).dump()
     assert sorted(p.relative_to(machine.settings.state_dir) for p in machine.settings.state_dir.rglob("*")) == before
 
@@ -542,7 +542,8 @@ def test_missing_kind_fails_preflight_without_fix_and_is_installed_with_it(
     ctx = machine.context()
     with pytest.raises(LabError) as info:
         machine.up(ctx, fix=False)
-    assert info.value.exit_code == 3 and "kind" in info.value.message and "doctor --fix" in (info.value.hint or "")
+    assert isinstance(info.value, PreflightFailed) and "kind" in info.value.message
+    assert "doctor --fix" in (info.value.hint or "")
     assert mutations(runner_of(ctx)) == []
 
     asked: list[bool] = []

@@ -23,7 +23,7 @@ from invoke.program import Program
 
 from lab import versions
 from lab.context import Context
-from lab.errors import CommandFailed, Conflict, LabError
+from lab.errors import CommandFailed, Conflict, LabError, PreflightFailed
 from lab.steps import lab, release
 from lab.steps import ship as ship_steps
 
@@ -130,11 +130,11 @@ def test_ctrl_c_exits_130(monkeypatch: pytest.MonkeyPatch) -> None:
     assert info.value.code == 130
 
 
-def test_doctor_with_problems_exits_3(recorded: Any) -> None:
+def test_doctor_with_problems_exits_with_the_preflight_code(recorded: Any) -> None:
     calls = recorded(lab, "doctor", False)
     with pytest.raises(Exit) as info:
         tasks.doctor(MockContext(), fix=True)
-    assert info.value.code == 3 and calls[0]["fix"] is True
+    assert info.value.code == PreflightFailed.exit_code == 15 and calls[0]["fix"] is True
 
 
 # ------------------------------------------------------------------------------------------------- flags
