@@ -107,6 +107,7 @@ def doctor(
 
 
 @task(
+    auto_shortflags=False,  # --i-understand-this-costs-money must not get a short flag
     help=helps(
         "dry_run",
         "force",
@@ -115,7 +116,10 @@ def doctor(
         "debug",
         offline="use only .lab/cache (after `invoke cache`): never pull or download",
         fix="install the pinned kind if it is missing (default on; --no-fix to refuse)",
-    )
+        plan="target aws: print every AWS call and command, and the monthly cost; change nothing",
+        i_understand_this_costs_money="target aws: allow changes to a real AWS account (or LAB_AWS_ALLOW_REAL=1)",
+        yes="target aws: do not ask before changing the account",
+    ),
 )
 @lab_task
 def up(
@@ -124,6 +128,9 @@ def up(
     offline: bool = False,
     force: bool = False,
     fix: bool = True,
+    plan: bool = False,
+    i_understand_this_costs_money: bool = False,
+    yes: bool = False,
     target: str | None = None,
     provider: str | None = None,
     debug: bool = False,
@@ -132,18 +139,24 @@ def up(
     from lab.steps import lab
 
     ctx = make_context(dry_run=dry_run, debug=debug, target=target, provider=provider, offline=offline or None)
-    lab.up(ctx, force=force, fix=fix)
+    if ctx.settings.target == "aws":
+        lab.up_aws(ctx, plan=plan, allow_real_aws=i_understand_this_costs_money, yes=yes, force=force)
+    else:
+        lab.up(ctx, force=force, fix=fix)
 
 
 @task(
+    auto_shortflags=False,  # --i-understand-this-costs-money must not get a short flag
     help=helps(
         "dry_run",
         "target",
         "provider",
         "debug",
         purge="also remove .lab/ (GitOps repo, cache, state) and the lab's volumes",
+        i_understand_this_costs_money="target aws: allow changes to a real AWS account",
+        yes="target aws: do not ask before deleting",
         keep_cache="keep .lab/cache (default on; --no-keep-cache removes it)",
-    )
+    ),
 )
 @lab_task
 def down(
@@ -151,6 +164,8 @@ def down(
     purge: bool = False,
     keep_cache: bool = True,
     dry_run: bool = False,
+    i_understand_this_costs_money: bool = False,
+    yes: bool = False,
     target: str | None = None,
     provider: str | None = None,
     debug: bool = False,
@@ -159,7 +174,10 @@ def down(
     from lab.steps import lab
 
     ctx = make_context(dry_run=dry_run, debug=debug, target=target, provider=provider)
-    lab.down(ctx, purge=purge, keep_cache=keep_cache)
+    if ctx.settings.target == "aws":
+        lab.down_aws(ctx, allow_real_aws=i_understand_this_costs_money, yes=yes)
+    else:
+        lab.down(ctx, purge=purge, keep_cache=keep_cache)
 
 
 @task(help=helps("provider", "debug"))
@@ -287,4 +305,32 @@ def history(c: InvokeContext, env: str, limit: int = 20, debug: bool = False) ->
     release.history(ctx, env, limit=limit, watcher=_watcher(ctx))
 
 
+@task(
+    name="demo-drift",
+    help=helps(
+        "dry_run",
+        "debug",
+        env="dev (self-heal on, default) or staging (manual sync)",
+        change="what to change by hand: scale (default), image, delete or env",
+        heal="staging: sync at the end, as `invoke sync staging` would",
+        observe="staging: seconds to watch it stay OutOfSync (default 30)",
+    ),
+)
+@lab_task
+def demo_drift(
+    c: InvokeContext,
+    env: str = "dev",
+    change: str = "scale",
+    heal: bool = False,
+    observe: float = 30.0,
+    dry_run: bool = False,
+    debug: bool = False,
+) -> None:
+    """Change the cluster by hand and watch Argo CD notice it; dev heals itself, staging waits for a sync."""
+    from lab.steps import drift
+
+    drift.demo_drift(make_context(dry_run=dry_run, debug=debug), env, change, heal=heal, observe=observe)
+
+
+# Keep last: a copy of every task's help texts, which invoke consumes when it parses a command line.
 _HELP = {name: dict(obj.help) for name, obj in list(globals().items()) if isinstance(obj, Task)}

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import re
 import shutil
@@ -187,11 +188,8 @@ def up(
 
     PROBES (doctor) and SERVICE_PROBES (ports, readiness, ECR) stand in for the network in tests."""
     settings, ui = ctx.settings, ctx.ui
-    if settings.target != "local":
-        raise ConfigError(
-            f"`up` for target {settings.target!r} is not available in this version",
-            hint="LAB_TARGET=local (the default)",
-        )
+    if settings.target == "aws":
+        raise ConfigError("target aws is brought up by `up_aws`", hint="invoke up --target aws --plan")
     repo_url = _gitops_url_in_cluster(ctx)  # a setting Argo CD cannot use fails before anything is changed
     if ctx.dry_run:
         ui.info(" • Preflight checks (invoke doctor) — skipped in a dry run")
@@ -229,13 +227,48 @@ def up(
     return UpResult(repo_url, first)
 
 
+def up_aws(
+    ctx: Context,
+    *,
+    plan: bool = False,
+    allow_real_aws: bool = False,
+    yes: bool = False,
+    force: bool = False,
+    app_root: Path = ROOT,
+) -> None:
+    """Target aws: the same flow on EKS + ECR. PLAN (or --dry-run) prints every call and the cost; no AWS call.
+    After the cluster, ECR and Argo CD, the first image goes to ECR and into every overlay, as on target local."""
+    from lab.steps import aws as aws_steps
+
+    result = aws_steps.up_aws(
+        ctx,
+        plan=plan,
+        allow_real_aws=allow_real_aws,
+        force=force,
+        confirm=aws_steps.assume_yes if yes else aws_steps.ask,
+    )
+    if isinstance(result, aws_steps.Plan):
+        return
+    ecr_ctx = Context(dataclasses.replace(ctx.settings, push_registry="ecr"), ctx.runner, ctx.ui)
+    _first_deploy(ecr_ctx, app_root)
+    argocd_steps.wait_env(ctx, "dev")
+    ctx.ui.next_steps("invoke status --target aws", "invoke ship --registry ecr --target aws")
+
+
+def down_aws(ctx: Context, *, allow_real_aws: bool = False, yes: bool = False) -> None:
+    """Target aws: delete only what carries the lab's tags, after a typed confirmation (or YES)."""
+    from lab.steps import aws as aws_steps
+
+    aws_steps.down_aws(ctx, allow_real_aws=allow_real_aws, confirm=aws_steps.assume_yes if yes else aws_steps.ask)
+
+
 # ------------------------------------------------------------------------------------------------- down
 def down(ctx: Context, *, purge: bool = False, keep_cache: bool = True) -> None:
     """Remove what the lab created, newest first: the cluster (only if the lab made it), then its containers.
     The GitOps bare repo and the cache under .lab stay unless PURGE (the whole of .lab) or not KEEP_CACHE."""
     settings = ctx.settings
-    if settings.target != "local":
-        raise ConfigError(f"`down` for target {settings.target!r} is not available in this version")
+    if settings.target == "aws":
+        raise ConfigError("target aws is taken down by `down_aws`", hint="invoke down --target aws")
     cluster_steps.delete_cluster(ctx)
     services.delete_services(ctx, volumes=purge)
     if purge or not keep_cache:

@@ -41,7 +41,20 @@ def _load_tasks() -> ModuleType:
 
 
 tasks = _load_tasks()
-TASKS = ("cache", "dashboard", "doctor", "down", "history", "promote", "rollback", "ship", "status", "sync", "up")
+TASKS = (
+    "cache",
+    "dashboard",
+    "demo-drift",
+    "doctor",
+    "down",
+    "history",
+    "promote",
+    "rollback",
+    "ship",
+    "status",
+    "sync",
+    "up",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -149,7 +162,7 @@ def test_every_task_has_help_for_each_flag(capsys: pytest.CaptureFixture[str]) -
         run("--help", name)
         out = capsys.readouterr().out
         options = re.findall(r"^\s+(-\w(?: \w+)?, )?(--(?:\[no-\])?[\w-]+)(=\w+)?(.*)$", out, re.M)
-        params = [p for p in inspect.signature(getattr(tasks, name).body).parameters if p != "c"]
+        params = [p for p in inspect.signature(getattr(tasks, name.replace("-", "_")).body).parameters if p != "c"]
         assert len(options) == len(params), f"{name}: {params}\n{out}"
         assert all(text.strip() for *_, text in options), f"a flag of {name} has no help:\n{out}"
 
@@ -181,6 +194,29 @@ def test_down_flags(recorded: Any) -> None:
     calls = recorded(lab, "down")
     run("down", "--purge", "--no-keep-cache", "--dry-run")
     assert (calls[0]["purge"], calls[0]["keep_cache"], calls[0]["ctx"].dry_run) == (True, False, True)
+
+
+def test_target_aws_goes_to_the_aws_steps(recorded: Any) -> None:
+    ups, up_aws = recorded(lab, "up"), recorded(lab, "up_aws")
+    downs, down_aws = recorded(lab, "down"), recorded(lab, "down_aws")
+    run("up", "--target", "aws", "--plan")
+    run("up", "--target", "aws", "--i-understand-this-costs-money", "--yes")
+    run("down", "--target", "aws", "--yes")
+    assert ups == [] and downs == []
+    assert (up_aws[0]["plan"], up_aws[0]["allow_real_aws"], up_aws[0]["yes"]) == (True, False, False)
+    assert (up_aws[1]["plan"], up_aws[1]["allow_real_aws"], up_aws[1]["yes"]) == (False, True, True)
+    assert down_aws[0]["yes"] is True and down_aws[0]["ctx"].settings.target == "aws"
+
+
+def test_demo_drift_flags(recorded: Any) -> None:
+    from lab.steps import drift
+
+    demos = recorded(drift, "demo_drift")
+    run("demo-drift")
+    run("demo-drift", "--env", "staging", "--change", "delete", "--heal", "--observe", "5", "--dry-run")
+    assert demos[0]["args"] == ("dev", "scale") and demos[0]["heal"] is False and not demos[0]["ctx"].dry_run
+    assert demos[1]["args"] == ("staging", "delete") and demos[1]["heal"] is True and demos[1]["observe"] == 5.0
+    assert demos[1]["ctx"].dry_run
 
 
 def test_release_task_flags(recorded: Any) -> None:
