@@ -258,7 +258,6 @@ def promote(
 
     ctx = make_context(dry_run=dry_run, debug=debug)
     release.promote(ctx, from_, to, watcher=None if dry_run else _watcher(ctx))
-    ctx.ui.next_steps(f"invoke sync {to}")
 
 
 @task(help=helps("env", "yes", "dry_run", "debug"))

@@ -154,10 +154,10 @@ def _first_deploy(ctx: Context, app_root: Path) -> str | None:
     tag = None
     if "dev" in seeded:
         ctx.ui.info(" First deploy: building the app image and committing it to every environment")
-        tag = ship.ship(ctx, app_root=app_root, gate=(), allow_dirty=True, no_wait=True, repo=repo).tag
+        tag = ship.ship(ctx, app_root=app_root, gate=(), allow_dirty=True, no_wait=True, repo=repo, report=False).tag
     for source, target in (("dev", "staging"), ("staging", "prod")):
         if target in seeded:
-            release.promote(ctx, source, target, app_root=app_root, repo=repo)
+            release.promote(ctx, source, target, app_root=app_root, repo=repo, report=False)
     return tag
 
 

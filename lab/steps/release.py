@@ -77,6 +77,7 @@ def promote(
     lookup_digest: DigestLookup = registry.manifest_digest,
     app_root: Path = ROOT,
     repo: GitOpsRepo | None = None,
+    report: bool = True,
 ) -> PromoteResult:
     """Copy FROM_ENV's image into TO_ENV's overlay as a commit (trailers incl. Promoted-From). Does not sync."""
     source, target = environment(from_env), environment(to_env)
@@ -164,7 +165,8 @@ def promote(
         ph.note = committed.sha[:7] if committed.changed else f"{to_env} already has it"
     if not committed.changed:
         ui.info(f"{to_env} already deploys {spec.reference}: nothing to commit")
-    ui.next_steps(f"invoke sync --env {to_env}", f"invoke history --env {to_env}")
+    if report:
+        ui.next_steps(f"invoke sync {to_env}", f"invoke history {to_env}")
     return PromoteResult(spec.reference, digest, committed.sha, committed.changed)
 
 
@@ -213,7 +215,7 @@ def rollback(
         done = reverted(records)
         candidates = [rec for rec in records if not rec.is_rollback and rec.sha not in done]
         if not candidates:
-            raise Refused(f"{env} has no deploy left to roll back", hint=f"`invoke history --env {env}`")
+            raise Refused(f"{env} has no deploy left to roll back", hint=f"`invoke history {env}`")
         last = candidates[0]
         before = r.image(env, f"{last.sha}^")
         if before is None:
@@ -227,14 +229,14 @@ def rollback(
     def plan_to(r: GitOpsRepo) -> Change | None:
         sha = r.resolve(to or "")
         if sha is None:
-            raise Refused(f"{to!r} is not a commit of the GitOps repo", hint=f"`invoke history --env {env}` lists them")
+            raise Refused(f"{to!r} is not a commit of the GitOps repo", hint=f"`invoke history {env}` lists them")
         records = r.history(env)
         record = next((rec for rec in records if rec.sha == sha), None)
         if record is None:
             raise Refused(
                 f"{sha[:7]} is not a deploy commit of {env} "
                 f"(no `Environment: {env}` trailer on a change to overlays/{env})",
-                hint=f"`invoke history --env {env}` lists the deploys",
+                hint=f"`invoke history {env}` lists the deploys",
             )
         spec = r.image(env, sha)
         if spec is None:
@@ -266,7 +268,7 @@ def rollback(
 
     if watcher is None or ctx.dry_run:
         if not ctx.dry_run:
-            ui.warn(f"not waiting: run `invoke sync --env {env}` to deploy the rollback")
+            ui.warn(f"not waiting: run `invoke sync {env}` to deploy the rollback")
         return result
     try:
         with ui.phase(("Refresh" if target.auto_sync else "Sync") + f" {env} in Argo CD"):

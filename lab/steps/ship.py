@@ -154,8 +154,10 @@ def ship(
     clock: Callable[[], datetime] = utc_now,
     repo: GitOpsRepo | None = None,
     registry_login: RegistryLogin | None = None,
+    report: bool = True,
 ) -> ShipResult:
-    """Gate, build, tag, push, bump dev, and (unless NO_WAIT) wait for Argo CD to run the new image in dev."""
+    """Gate, build, tag, push, bump dev, and (unless NO_WAIT) wait for Argo CD to run the new image in dev.
+    REPORT: end with the stage times, what was shipped and the next commands (off when `up` ships)."""
     settings, runner, ui = ctx.settings, ctx.runner, ctx.ui
     if watcher is None and not no_wait and not ctx.dry_run:
         raise ConfigError("ship waits for dev to run the new image, but no cluster watcher is wired", hint="--no-wait")
@@ -266,6 +268,8 @@ def ship(
     if watcher is not None and not ctx.dry_run:
         result = _refresh_and_wait(ctx, watcher, result, no_wait=no_wait)
 
+    if not report:
+        return result
     ui.summary("ship")
     ui.table(
         "Shipped",
@@ -278,7 +282,7 @@ def ship(
             ("dev runs", result.status.images[0] if result.status and result.status.images else "(not checked)"),
         ],
     )
-    ui.next_steps("invoke history --env dev", "invoke promote --from dev --to staging")
+    ui.next_steps("invoke history dev", "invoke promote --from dev --to staging")
     return result
 
 
