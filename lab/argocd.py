@@ -27,6 +27,7 @@ from typing import Any, Protocol
 import urllib3
 from kubernetes.client.exceptions import ApiException
 
+from lab import kube
 from lab.errors import ClusterUnreachable, Conflict, LabError, NotReady, SyncFailed
 
 GROUP = "argoproj.io"
@@ -87,27 +88,9 @@ class KubernetesApplications:
 
 
 def _wrap(exc: Exception, verb: str, name: str) -> LabError:
-    if isinstance(exc, ApiException):
-        status = exc.status or 0
-        if status == 404:
-            return Conflict(
-                f"Argo CD Application {name} not found", hint="run `invoke up` to install Argo CD and the apps"
-            )
-        if status in (401, 403):
-            return ClusterUnreachable(
-                f"the Kubernetes API refused to {verb} Application {name} ({status} {exc.reason})",
-                hint="check the kubeconfig context the lab uses (`kubectl config get-contexts`)",
-            )
-        if status == 0 or status >= 500:
-            return ClusterUnreachable(
-                f"the Kubernetes API failed to {verb} Application {name} ({status} {exc.reason})",
-                hint="is the cluster running? `invoke status`",
-            )
-        return Conflict(f"the Kubernetes API rejected {verb} of Application {name}: {status} {exc.reason}")
-    return ClusterUnreachable(
-        f"cannot reach the Kubernetes API to {verb} Application {name}: {exc}",
-        hint="is the cluster running? `invoke up` starts it",
-    )
+    if isinstance(exc, ApiException) and exc.status == 404:
+        return Conflict(f"Argo CD Application {name} not found", hint="run `invoke up` to install Argo CD and the apps")
+    return kube.wrap(exc, verb, f"Application {name}")
 
 
 # ---------------------------------------------------------------------------------------------- status
