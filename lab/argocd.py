@@ -303,7 +303,8 @@ class ApplicationClient:
     def sync(self, name: str, revision: str | None = None, prune: bool = True, reason: str | None = None) -> None:
         """Start a sync, like `argocd app sync`. ``revision`` None syncs the app's targetRevision (a different
         revision is a one-off that the next auto-sync undoes). Refused while another operation runs."""
-        current = self.get_app(name)
+        obj = self._get(name)
+        current = parse_status(obj)
         if current.operation_requested or current.operation_phase in RUNNING_PHASES:
             raise Conflict(
                 f"another operation is already in progress on {name} ({current.describe()})",
@@ -312,7 +313,15 @@ class ApplicationClient:
         sync: dict[str, Any] = {"prune": prune}
         if revision is not None:
             sync["revision"] = revision
+        # The controller reads sync options (CreateNamespace=true...) and retry from the operation, not from
+        # spec.syncPolicy; the Argo CD API server copies them in for `argocd app sync` (argo-cd
+        # server/application/application.go, Sync; controller/sync.go), so a sync through the Kubernetes API must too.
+        policy = (obj.get("spec") or {}).get("syncPolicy") or {}
+        if policy.get("syncOptions"):
+            sync["syncOptions"] = list(policy["syncOptions"])
         operation: dict[str, Any] = {"initiatedBy": {"username": USERNAME}, "sync": sync}
+        if policy.get("retry"):
+            operation["retry"] = dict(policy["retry"])
         if reason:
             operation["info"] = [{"name": "reason", "value": reason}]
         self._patch(name, {"operation": operation})

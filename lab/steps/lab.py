@@ -421,6 +421,14 @@ def cache(ctx: Context) -> list[Path]:
 
 
 # ------------------------------------------------------------------------------------------------- sync
+def _ask_yes(question: str) -> bool:
+    """A y/N question on the terminal; no terminal (stdin closed) means no."""
+    try:
+        return input(question).strip().lower() in ("y", "yes")
+    except EOFError:
+        return False
+
+
 def sync(
     ctx: Context,
     env: str,
@@ -441,19 +449,25 @@ def sync(
         gitops.open(seed=False)
         head = git.rev_parse(ctx.runner, gitops.workdir, gitops.remote_head) or "HEAD"
         rendered = kustomize.render(ctx.runner, gitops.workdir / "overlays" / env)
-        res = ctx.runner.run([*kubectl.base(ctx.settings.kube_context), "diff", "-f", "-"], input=rendered, check=False)
-        if res.returncode == 0:
-            phase.note = "no differences"
-        elif res.returncode == 1:
-            ctx.ui.data(res.stdout.rstrip())
-            phase.note = "differences above"
+        context = ctx.settings.kube_context
+        if not ctx.dry_run and kubectl.get_json(ctx.runner, context, "namespace", target.namespace) is None:
+            # kubectl diff dry-runs on the server, which fails for objects in a namespace that does not exist yet
+            # (kubernetes/kubectl#1331): on a first sync everything is new, so show it all.
+            ctx.ui.data(f"# first sync of {env}: namespace {target.namespace} and everything below will be created")
+            ctx.ui.data(rendered.rstrip())
+            phase.note = "first sync: all new"
         else:
-            raise ClusterUnreachable(
-                f"kubectl diff failed: {res.stderr.strip().splitlines()[-1] if res.stderr.strip() else res.returncode}",
-                hint="is the lab up? `invoke status`",
-            )
+            res = ctx.runner.run([*kubectl.base(context), "diff", "-f", "-"], input=rendered, check=False)
+            if res.returncode == 0:
+                phase.note = "no differences"
+            elif res.returncode == 1:
+                ctx.ui.data(res.stdout.rstrip())
+                phase.note = "differences above"
+            else:
+                last = res.stderr.strip().splitlines()[-1] if res.stderr.strip() else f"exit code {res.returncode}"
+                raise ClusterUnreachable(f"kubectl diff failed: {last}", hint="is the lab up? `invoke status`")
     if env == "prod" and not yes and not ctx.dry_run:
-        ask = confirm or (lambda q: input(q).strip().lower() in ("y", "yes"))
+        ask = confirm or _ask_yes
         if not ask(f"Sync prod to {head[:7]}? [y/N] "):
             raise Refused("prod sync not confirmed", hint="re-run with --yes to skip the question")
     if ctx.dry_run:
@@ -461,7 +475,14 @@ def sync(
         ctx.ui.info(
             f"$ kubectl --context {ctx.settings.kube_context} -n argocd patch application {app} --type merge "
             + "-p "
-            + json.dumps({"operation": {"initiatedBy": {"username": "gitops-lab"}, "sync": {"prune": True}}})
+            + json.dumps(
+                {
+                    "operation": {
+                        "initiatedBy": {"username": "gitops-lab"},
+                        "sync": {"prune": True, "syncOptions": ["CreateNamespace=true"]},
+                    }
+                }
+            )
         )
         return
     watcher = argocd_steps.ArgoWatcher(ctx, client)

@@ -139,8 +139,10 @@ class Cluster:
         old = self.objects.get(key, {})
         self.objects[key] = {**doc, "status": old.get("status", doc.get("status", {}))}
 
-    def get(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
-        return self.objects.get((kind.lower(), namespace, name))
+    def get(self, kind: str, namespace: str | None, name: str) -> dict[str, Any] | None:
+        if kind.lower() == "namespace":
+            namespace = ""
+        return self.objects.get((kind.lower(), namespace or "", name))
 
     def names(self, kind: str) -> list[str]:
         return [name for (k, _, name) in self.objects if k == kind.lower()]
@@ -628,8 +630,9 @@ class World:
 
     # Argo CD ---------------------------------------------------------------------------------------------
     def deploy(self, cluster: Cluster, env_name: str, image: str) -> None:
-        """What a sync leaves in the cluster: the app's Deployment, rolled out."""
+        """What a sync leaves in the cluster: its namespace and the app's Deployment, rolled out."""
         env = environment(env_name)
+        cluster.put({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": env.namespace}})
         cluster.put(
             {
                 "apiVersion": "apps/v1",
@@ -729,14 +732,15 @@ class FakeApplications:
         if not done:
             status = {"sync": {"status": "OutOfSync", "revision": head}, "health": {"status": "Missing"}}
             if name in w.app_sync_requested:
-                return {"metadata": {"name": name}, "operation": {"sync": {}}, "status": status}
-            return {"metadata": {"name": name}, "status": status}
+                return {"metadata": {"name": name}, "spec": app["spec"], "operation": {"sync": {}}, "status": status}
+            return {"metadata": {"name": name}, "spec": app["spec"], "status": status}
         if name not in w.app_synced or env.auto_sync:
             w.deploy(cluster, env.name, image)
         w.app_synced.add(name)
         w.app_sync_requested.pop(name, None)
         return {
             "metadata": {"name": name},
+            "spec": app["spec"],
             "status": {
                 "sync": {"status": "Synced", "revision": head},
                 "health": {"status": "Healthy"},

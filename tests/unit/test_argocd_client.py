@@ -407,6 +407,20 @@ def test_sync_sends_the_operation() -> None:
         assert crd_problems({**app(), **body}) == []
 
 
+def test_sync_carries_the_apps_sync_options_and_retry() -> None:
+    """Without CreateNamespace=true in the operation, a first manual sync of staging fails: the controller reads
+    the options from the operation (the Argo CD API server copies them from spec.syncPolicy; so does the lab)."""
+    obj = app(phase="Succeeded")
+    retry = {"limit": 3, "backoff": {"duration": "5s", "factor": 2, "maxDuration": "1m"}}
+    obj["spec"]["syncPolicy"] = {"syncOptions": ["CreateNamespace=true", "PruneLast=true"], "retry": retry}
+    c, api, _ = client([obj])
+    c.sync("lab-staging")
+    [(_, body)] = api.patches
+    assert body["operation"]["sync"]["syncOptions"] == ["CreateNamespace=true", "PruneLast=true"]
+    assert body["operation"]["retry"] == retry
+    assert crd_problems({**obj, **body}) == []
+
+
 def test_sync_is_refused_while_an_operation_runs() -> None:
     c, api, _ = client([app(phase="Running")])
     with pytest.raises(Conflict, match="already in progress"):

