@@ -6,7 +6,6 @@ Settings come from defaults < lab.toml < LAB_* environment variables < these fla
 from __future__ import annotations
 
 import functools
-import subprocess
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -15,10 +14,10 @@ from invoke.context import Context as InvokeContext
 from invoke.exceptions import Exit
 from invoke.tasks import Task, task
 
-from lab.config import load_settings
+from lab.config import load_settings, remember_choices
 from lab.context import Context
 from lab.errors import LabError, PreflightFailed
-from lab.runner import DryRunRunner, SubprocessRunner
+from lab.runner import DryRunRunner, SubprocessRunner, foreground
 from lab.ui import UI
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -139,6 +138,8 @@ def up(
     from lab.steps import lab
 
     ctx = make_context(dry_run=dry_run, debug=debug, target=target, provider=provider, offline=offline or None)
+    if not dry_run and not plan:
+        remember_choices(ctx.settings)  # later tasks act on this lab without repeating --target / --provider
     if ctx.settings.target == "aws":
         lab.up_aws(ctx, plan=plan, allow_real_aws=i_understand_this_costs_money, yes=yes, force=force)
     else:
@@ -197,11 +198,7 @@ def dashboard(c: InvokeContext, provider: str | None = None, dry_run: bool = Fal
 
     def port_forward(argv: list[str]) -> None:
         print("port-forwarding; Ctrl-C stops it", file=sys.stderr)
-        proc = subprocess.Popen(argv)
-        try:
-            proc.wait()
-        finally:
-            proc.terminate()
+        foreground(argv)
 
     lab.dashboard(make_context(dry_run=dry_run, debug=debug, provider=provider), start_port_forward=port_forward)
 

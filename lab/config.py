@@ -7,6 +7,7 @@ for enumerated settings are rejected with the list of valid ones (ConfigError, e
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import tomllib
 from collections.abc import Mapping
@@ -165,15 +166,39 @@ def _coerce(name: str, raw: Any, annotation: Any) -> Any:
         raise ConfigError(f"setting {name}: cannot read {raw!r} as {kind}") from None
 
 
+LAST_UP_FILE = "settings.json"  # under state_dir: the choices of the last `invoke up`
+LAST_UP_FIELDS = ("target", "provider", "cluster_name")
+
+
+def remember_choices(settings: Settings) -> None:
+    """Record the target, provider and cluster of `invoke up`, so later commands (ship, status, sync...) act on
+    the same lab without repeating --provider / LAB_PROVIDER."""
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    data = {name: getattr(settings, name) for name in LAST_UP_FIELDS}
+    (settings.state_dir / LAST_UP_FILE).write_text(json.dumps(data, indent=2) + "\n")
+
+
+def _last_up(state_dir: Path) -> dict[str, Any]:
+    path = state_dir / LAST_UP_FILE
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}", hint=f"delete {path}; the next `invoke up` writes it again") from exc
+    return {k: v for k, v in data.items() if k in LAST_UP_FIELDS} if isinstance(data, dict) else {}
+
+
 def load_settings(
     overrides: Mapping[str, Any] | None = None,
     *,
     environ: Mapping[str, str] | None = None,
     config_file: Path | None = None,
 ) -> Settings:
-    """Build Settings from defaults < lab.toml < LAB_* env < overrides (flags; None values are ignored)."""
+    """Build Settings from defaults < lab.toml < the last `invoke up`'s choices (.lab/settings.json: target,
+    provider, cluster) < LAB_* env < overrides (flags; None values are ignored)."""
     fields = {f.name: f for f in dataclasses.fields(Settings)}
-    values: dict[str, Any] = {}
+    from_file: dict[str, Any] = {}
     path = config_file if config_file is not None else ROOT / "lab.toml"
     if path.is_file():
         try:
@@ -184,17 +209,18 @@ def load_settings(
             name = key.replace("-", "_")
             if name not in fields:
                 raise ConfigError(f"{path}: unknown setting {key!r}", hint=f"valid: {', '.join(fields)}")
-            values[name] = raw
+            from_file[name] = raw
     env = os.environ if environ is None else environ
-    for name in fields:
-        key = ENV_PREFIX + name.upper()
-        if key in env:
-            values[name] = env[key]
+    from_env = {name: env[ENV_PREFIX + name.upper()] for name in fields if ENV_PREFIX + name.upper() in env}
+    from_flags: dict[str, Any] = {}
     for name, raw in (overrides or {}).items():
         if raw is None:
             continue
         if name not in fields:
             raise ConfigError(f"unknown setting {name!r}")
-        values[name] = raw
+        from_flags[name] = raw
+    above = {**from_file, **from_env, **from_flags}
+    state_dir = _coerce("state_dir", above["state_dir"], "Path") if "state_dir" in above else Settings().state_dir
+    values = {**from_file, **_last_up(state_dir), **from_env, **from_flags}
     coerced = {name: _coerce(name, raw, fields[name].type) for name, raw in values.items()}
     return Settings(**coerced)

@@ -128,3 +128,18 @@ class DryRunRunner:
         if input:
             print("  <<'EOF'\n" + input.rstrip("\n") + "\nEOF", file=self.out)
         return Result(args, 0, "", "")
+
+
+def foreground(argv: Sequence[str]) -> int:
+    """Run a long-lived command attached to the terminal (e.g. `kubectl port-forward`) until it exits or the user
+    presses Ctrl-C; the child is stopped (by its PID) when we leave. Returns its exit code."""
+    proc = subprocess.Popen([str(a) for a in argv])
+    try:
+        return proc.wait()
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
