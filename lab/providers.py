@@ -29,6 +29,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+import yaml
+
+from lab import versions
 from lab.config import Settings
 from lab.context import Context
 from lab.errors import CommandFailed, ConfigError
@@ -273,9 +276,20 @@ class _OwnedCluster:
 class KindProvider(_OwnedCluster):
     name = "kind"
 
-    def __init__(self, settings: Settings, *, workers: int = 0) -> None:
+    def __init__(self, settings: Settings, *, workers: int = 0, node_image: str | None = None) -> None:
+        """NODE_IMAGE defaults to the digest-pinned node image; offline to the same image by its tag alone, which
+        `up --offline` tags after checking the loaded image's ID (lab/image_cache.py): `docker load` drops the
+        digest (moby/moby#22011), so kind would not find the pinned reference locally and would try to pull it
+        (kind pkg/cluster/internal/providers/docker/images.go pulls unless `docker inspect --type=image` finds it)."""
         super().__init__(settings)
         self.workers = workers
+        if node_image is None:
+            node_image = versions.KIND_NODE_IMAGE_TAG if settings.offline else versions.KIND_NODE_IMAGE
+        if node_image not in (versions.KIND_NODE_IMAGE, versions.KIND_NODE_IMAGE_TAG) and "@sha256:" not in node_image:
+            raise ConfigError(
+                f"node image {node_image!r} is not pinned by digest", hint="use kindest/node:<tag>@sha256:<digest>"
+            )
+        self.node_image = node_image
 
     @property
     def binary(self) -> str:
@@ -293,7 +307,14 @@ class KindProvider(_OwnedCluster):
         return _container_identity(ctx, f"{name}-control-plane", (kind_tool.CLUSTER_LABEL, name))
 
     def render_config(self) -> str:
-        return kind_manifests.render_kind_config(self.settings, workers=self.workers)
+        if "@sha256:" in self.node_image:
+            return kind_manifests.render_kind_config(self.settings, workers=self.workers, node_image=self.node_image)
+        # The pinned image by its tag alone (offline, verified by image ID): the manifest module accepts only
+        # digest-pinned images, so render the pinned config and name the image by its tag.
+        data = kind_manifests.kind_config(self.settings, workers=self.workers)
+        for node in data["nodes"]:
+            node["image"] = self.node_image
+        return kind_manifests.HEADER + yaml.safe_dump(data, sort_keys=False, default_flow_style=False)
 
     def create(self, ctx: Context) -> None:
         text = self.render_config()
@@ -313,8 +334,39 @@ class KindProvider(_OwnedCluster):
         if not ctx.dry_run:
             forget_ownership(self.settings)
 
+    @property
+    def load_archive_path(self) -> Path:
+        return self.settings.state_dir / "tmp" / f"kind-load-{self.settings.cluster_name}.tar"
+
+    def images_to_load(self, ctx: Context, images: Sequence[str]) -> list[str]:
+        """The IMAGES some node lacks, by the check `kind load docker-image` makes: the node's image ID (crictl)
+        against the local one (kind pkg/cmd/kind/load/docker-image/docker-image.go)."""
+        if ctx.dry_run:
+            return list(images)
+        nodes = self.nodes(ctx)
+        missing = []
+        for image in images:
+            local = docker.image_id(ctx.runner, image)
+            if not local or any(kind_tool.node_image_id(ctx.runner, node, image) != local for node in nodes):
+                missing.append(image)
+        return missing
+
     def load_images(self, ctx: Context, images: Sequence[str]) -> None:
-        kind_tool.load_docker_image(ctx.runner, self.settings.cluster_name, images, kind=self.binary)
+        """Copy local images into every node, as one single-platform archive: `docker image save --platform`
+        + `kind load image-archive` (kind's documented workaround for the containerd image store, PR #4247;
+        kubernetes-sigs/kind#3795). Images every node already holds are skipped. CommandFailed when it fails."""
+        missing = self.images_to_load(ctx, images)
+        if not missing:
+            return
+        archive = self.load_archive_path
+        if not ctx.dry_run:
+            archive.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            docker.save_image(ctx.runner, missing, archive, platform=docker.save_platform(ctx.runner))
+            kind_tool.load_image_archive(ctx.runner, self.settings.cluster_name, archive, kind=self.binary)
+        finally:
+            if not ctx.dry_run:
+                archive.unlink(missing_ok=True)
 
     def nodes(self, ctx: Context) -> list[str]:
         found = kind_tool.get_nodes(ctx.runner, self.settings.cluster_name, kind=self.binary)
@@ -347,14 +399,11 @@ class KindProvider(_OwnedCluster):
 
 class MinikubeProvider(_OwnedCluster):
     """minikube with the Docker driver: its node is a container named after the profile, on a Docker
-    network of the same name. No local-registry-hosting ConfigMap (that is kind's recipe)."""
+    network of the same name. No local-registry-hosting ConfigMap (that is kind's recipe), no registry addon
+    and no insecure registries: images reach the node by `minikube image load` (lab/steps/ship.py)."""
 
     name = "minikube"
     driver = "docker"
-
-    def __init__(self, settings: Settings, *, registries: Sequence[RegistryLink] | None = None) -> None:
-        super().__init__(settings)
-        self.registries = list(registries) if registries is not None else default_registry_links(settings)
 
     @property
     def profile(self) -> str:
@@ -367,11 +416,8 @@ class MinikubeProvider(_OwnedCluster):
         return _container_identity(ctx, self.profile)
 
     def create(self, ctx: Context) -> None:
-        # Insecure (plain HTTP) registries are read only at the first start.
-        insecure = [f"{link.container}:{link.port}" for link in self.registries]
-
         def run() -> None:
-            minikube_tool.start(ctx.runner, self.profile, insecure_registries=insecure, driver=self.driver)
+            minikube_tool.start(ctx.runner, self.profile, driver=self.driver)
 
         self._create_owned(ctx, run)
 
@@ -384,7 +430,7 @@ class MinikubeProvider(_OwnedCluster):
         minikube_tool.image_load(ctx.runner, self.profile, images)
 
     def wire_registry(self, ctx: Context, registries: Sequence[RegistryLink]) -> None:
-        minikube_tool.addons_enable(ctx.runner, self.profile, "registry")
+        """Only the network: pods cannot pull the host's localhost:<port> on minikube, so images are loaded."""
         self.attach(ctx, [link.container for link in registries])
 
     def attach(self, ctx: Context, containers: Sequence[str]) -> None:
@@ -406,7 +452,7 @@ def provider_for(
     if settings.provider == "kind":
         return KindProvider(settings, workers=workers)
     if settings.provider == "minikube":
-        return MinikubeProvider(settings, registries=registries)
+        return MinikubeProvider(settings)  # REGISTRIES: wired by ensure_cluster, not at minikube's start
     raise ConfigError(f"unknown provider {settings.provider!r}", hint="valid values: kind, minikube")
 
 

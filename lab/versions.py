@@ -43,3 +43,8 @@ GITSERVER_IMAGE = "gitops-lab/gitserver:1"  # revision of lab/images/gitserver; 
 # LocalStack (alternative ECR emulator; pulled, needs LOCALSTACK_AUTH_TOKEN and a paid plan for ECR). Calendar
 # versions since 2026; 2026.09.0 as used in several public compose/test setups at the time of writing.
 LOCALSTACK_IMAGE = "localstack/localstack:2026.09.0"
+
+# The node image under its tag alone. `docker load` does not bring back the digest an image was pulled by
+# (moby/moby#22011), so `up --offline` checks the loaded image by ID, tags it with this name and gives kind this
+# name (kind site/content/docs/user/working-offline.md: load, `docker image tag`, create with the tag).
+KIND_NODE_IMAGE_TAG = KIND_NODE_IMAGE.split("@", 1)[0]

@@ -176,13 +176,18 @@ def check_disk(ctx: Context, probes: Probes) -> Check:
 
 
 def check_network(ctx: Context, probes: Probes) -> Check:
+    from lab import image_cache, versions
+
     cache = ctx.settings.cache_dir
-    cached = cache.exists() and any(cache.glob("*.tar"))
+    index = image_cache.read_index(cache)
+    cached = bool(index)
     if ctx.settings.offline:
+        missing = [ref for ref in (versions.KIND_NODE_IMAGE, *versions.ARGOCD_IMAGES) if ref not in index]
         return Check(
             "image cache",
-            cached,
-            f"offline mode: {'images cached' if cached else 'nothing cached'} in {cache}",
+            cached and not missing,
+            f"offline mode: {len(index)} images cached in {image_cache.images_dir(cache)}"
+            + (f"; missing {', '.join(missing)}" if missing else ""),
             "run `invoke cache` once while online",
         )
     reachable = probes.docker_hub_reachable()

@@ -19,11 +19,21 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from lab import versions
+from lab import image_cache, versions
 from lab.argocd import ApplicationClient
 from lab.config import ENVIRONMENTS, ROOT, environment
 from lab.context import Context
-from lab.errors import ClusterUnreachable, ConfigError, Conflict, LabError, PreflightFailed, Refused, ToolNotFound
+from lab.errors import (
+    ChecksumMismatch,
+    ClusterUnreachable,
+    CommandFailed,
+    ConfigError,
+    Conflict,
+    LabError,
+    PreflightFailed,
+    Refused,
+    ToolNotFound,
+)
 from lab.gitops import SEED_TAG, GitOpsRepo
 from lab.manifests import argocd as argocd_manifests
 from lab.providers import ClusterProvider, provider_for
@@ -37,6 +47,11 @@ from lab.tools.argocd_install import PIN, cache_path, fetch_install_manifest
 
 # Images the lab needs in the cluster or on the host, beyond the ones it builds itself.
 PULLED_IMAGES = (versions.KIND_NODE_IMAGE, *versions.ARGOCD_IMAGES)
+LOAD_FAILED_HINT = (
+    "run `invoke up` once online (the nodes pull the images). A 'content digest ... not found' error means Docker's "
+    "containerd image store and a Docker older than 28 (no `docker image save --platform`): upgrade Docker, or turn "
+    "the store off (daemon.json features.containerd-snapshotter=false; kubernetes-sigs/kind#3795), then `invoke cache`"
+)
 
 
 # ------------------------------------------------------------------------------------------------- doctor
@@ -116,23 +131,72 @@ def _preflight(ctx: Context, probes: doctor_steps.Probes | None, *, fix: bool = 
 
 
 def cached_image_file(ctx: Context, ref: str) -> Path:
-    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", ref.split("@")[0])
-    return ctx.settings.cache_dir / "images" / f"{safe}.tar"
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", image_cache.tag_only(ref))
+    return image_cache.images_dir(ctx.settings.cache_dir) / f"{safe}.tar"
+
+
+def _restore_cached_image(ctx: Context, ref: str, entry: image_cache.CachedImage | None) -> str:
+    """Make REF's image present under the name the lab uses offline (REF minus its digest). Returns what was
+    done: "present", "tagged" or "loaded"."""
+    runner = ctx.runner
+    local = image_cache.tag_only(ref)
+    action = "present"
+    found = docker.image_id(runner, ref)  # pulled online earlier: the pinned reference still resolves
+    if not found and entry is not None:
+        # Loaded on an earlier offline run: there by ID only (a load does not restore a digest).
+        found = next((i for i in entry.ids if docker.image_id(runner, i) == i), "")
+    if not found:
+        found = _load_cached_archive(ctx, ref, entry)
+        action = "loaded"
+    if found and local != ref and docker.image_id(runner, local) != found:
+        docker.tag(runner, found, local)
+        action = "tagged" if action == "present" else action
+    return action
+
+
+def _load_cached_archive(ctx: Context, ref: str, entry: image_cache.CachedImage | None) -> str:
+    """`docker load` REF's archive; the loaded image's ID, checked against the index ("" in a dry run)."""
+    tar = cached_image_file(ctx, ref) if entry is None else cached_image_file(ctx, ref).with_name(entry.file)
+    if (entry is None or not tar.is_file()) and not ctx.dry_run:
+        where = image_cache.index_path(ctx.settings.cache_dir) if entry is None else tar
+        raise Refused(f"offline, and {ref} is neither in Docker nor in {where}", hint="run `invoke cache` online")
+    if entry is None or ctx.dry_run:
+        docker.load_archive(ctx.runner, tar)
+        return entry.id if entry is not None else ""
+
+    def mismatch(what: str, ids: Sequence[str]) -> ChecksumMismatch:
+        return ChecksumMismatch(
+            f"{tar} {what} {', '.join(ids) or '(none)'}, not the {ref} that `invoke cache` saved (ID {entry.id})",
+            hint=f"delete {tar} and run `invoke cache` while online",
+        )
+
+    held = image_cache.archive_image_ids(tar)  # checked before Docker sees the archive
+    if not set(held) & set(entry.ids):
+        raise mismatch("holds image", held)
+    loaded = docker.load_archive(ctx.runner, tar)
+    got = [*loaded.ids, *(docker.image_id(ctx.runner, r) for r in loaded.refs)]
+    found = next((i for i in got if i in entry.ids), "")
+    if not found:
+        raise mismatch("loaded image", got)
+    return found
 
 
 def _load_cached_images(ctx: Context, refs: Sequence[str]) -> None:
-    """Offline: make every pinned image present in the local Docker from .lab/cache (after `invoke cache`)."""
+    """Offline: make every pinned image present in the local Docker from .lab/cache (after `invoke cache`).
+
+    REFS first, then whatever else the cache holds (the base image, the service images). An image already in
+    Docker (by reference, or by the ID the cache index recorded) is not loaded again. A digest-pinned reference
+    ends up tagged by its tag alone (kindest/node:v1.36.1), the name kind is given offline; see lab/image_cache.py.
+    """
+    index = image_cache.read_index(ctx.settings.cache_dir)
+    wanted = list(dict.fromkeys([*refs, *index]))
     with ctx.ui.phase("Loading cached images (offline)") as phase:
-        loaded = []
-        for ref in refs:
-            if docker.image_exists(ctx.runner, ref):
-                continue
-            tar = cached_image_file(ctx, ref)
-            if not tar.is_file() and not ctx.dry_run:
-                raise Refused(f"offline, and {ref} is neither in Docker nor in {tar}", hint="run `invoke cache` online")
-            docker.load(ctx.runner, tar)
-            loaded.append(ref)
-        phase.note = f"loaded {len(loaded)}" if loaded else "all present"
+        done = {ref: _restore_cached_image(ctx, ref, index.get(ref)) for ref in wanted}
+        loaded = [ref for ref, action in done.items() if action == "loaded"]
+        tagged = [ref for ref, action in done.items() if action == "tagged"]
+        notes = [f"loaded {len(loaded)}"] if loaded else []
+        notes += [f"tagged {len(tagged)}"] if tagged else []
+        phase.note = ", ".join(notes) or "all present"
 
 
 def _first_deploy(ctx: Context, app_root: Path) -> str | None:
@@ -208,8 +272,22 @@ def up(
     present = [img for img in versions.ARGOCD_IMAGES if ctx.dry_run or docker.image_exists(ctx.runner, img)]
     if present:
         with ui.phase("Loading Argo CD images into the cluster") as phase:
-            prov.load_images(ctx, present)
-            phase.note = f"{len(present)} image(s): nodes will not pull them"
+            try:
+                prov.load_images(ctx, present)
+                phase.note = f"{len(present)} image(s): nodes will not pull them"
+            except CommandFailed as exc:
+                if settings.offline:
+                    raise CommandFailed(
+                        exc.argv,
+                        exc.code,
+                        exc.stderr_tail,
+                        what="loading the Argo CD images into the cluster failed; offline, the nodes cannot pull them",
+                        hint=LOAD_FAILED_HINT,
+                    ) from exc
+                # Online this only costs time: Argo CD's pods use imagePullPolicy IfNotPresent, so nodes pull.
+                last = exc.stderr_tail.splitlines()[-1] if exc.stderr_tail else f"exit code {exc.code}"
+                ui.warn(f"could not load the Argo CD images into the cluster ({last}): the nodes will pull them")
+                phase.note = "not loaded: the nodes pull them"
     argocd_steps.ensure_argocd(ctx)
     argocd_steps.ensure_gitops_apps(ctx, repo_url)
     argocd_steps.wait_env(ctx, "dev", client=client)
@@ -252,7 +330,7 @@ def up_aws(
     ecr_ctx = Context(dataclasses.replace(ctx.settings, push_registry="ecr"), ctx.runner, ctx.ui)
     _first_deploy(ecr_ctx, app_root)
     argocd_steps.wait_env(ctx, "dev")
-    ctx.ui.next_steps("invoke status --target aws", "invoke ship --registry ecr --target aws")
+    ctx.ui.next_steps("invoke status", "invoke ship --registry ecr")
 
 
 def down_aws(ctx: Context, *, allow_real_aws: bool = False, yes: bool = False) -> None:
@@ -390,9 +468,20 @@ def dashboard(ctx: Context, *, start_port_forward: Callable[[list[str]], None] |
 
 
 # ------------------------------------------------------------------------------------------------- cache
+def _cached_is_current(ctx: Context, ref: str, tar: Path, entry: image_cache.CachedImage | None) -> bool:
+    """The archive exists, the index describes it, and Docker has no other image under REF (a rebuilt service
+    image or base image makes the archive stale)."""
+    if ctx.dry_run or entry is None or not tar.is_file() or tar.name != entry.file:
+        return False
+    local = docker.image_id(ctx.runner, ref)
+    return not local or local in entry.ids
+
+
 def cache(ctx: Context) -> list[Path]:
     """Pull (or build) and save every pinned image and the Argo CD manifest under .lab/cache, so that
-    `invoke up --offline` needs no network."""
+    `invoke up --offline` needs no network. Each image goes to its own archive, limited to the Docker host's
+    platform (`docker image save --platform`, Docker 28+), and .lab/cache/images/index.json records the image
+    IDs each archive loads as (see lab/image_cache.py)."""
     saved: list[Path] = []
     with ctx.ui.phase(f"Argo CD {PIN.version} manifest") as phase:
         if ctx.dry_run:
@@ -401,11 +490,14 @@ def cache(ctx: Context) -> list[Path]:
             saved.append(fetch_install_manifest(ctx.settings))
         phase.note = str(cache_path(ctx.settings))
     built = services.build_service_images(ctx)
-    refs = [*PULLED_IMAGES, ctx.settings.base_image, *built.keys()]
+    refs = list(dict.fromkeys([*PULLED_IMAGES, ctx.settings.base_image, *built.keys()]))
+    cache_dir = ctx.settings.cache_dir
+    index = image_cache.read_index(cache_dir)
+    platform = docker.save_platform(ctx.runner)
     for ref in refs:
         tar = cached_image_file(ctx, ref)
         with ctx.ui.phase(f"Caching {ref}") as phase:
-            if tar.is_file() and not ctx.dry_run:
+            if _cached_is_current(ctx, ref, tar, index.get(ref)):
                 phase.note = "already cached"
                 saved.append(tar)
                 continue
@@ -413,9 +505,19 @@ def cache(ctx: Context) -> list[Path]:
                 docker.pull(ctx.runner, ref)
             if not ctx.dry_run:
                 tar.parent.mkdir(parents=True, exist_ok=True)
-            docker.save(ctx.runner, [ref], tar)
+            docker.save_image(ctx.runner, [ref], tar, platform=platform)
             saved.append(tar)
-            phase.note = str(tar)
+            phase.note = str(tar) + (f" ({platform})" if platform else "")
+            if ctx.dry_run:
+                continue
+            index[ref] = image_cache.CachedImage(
+                ref=ref,
+                file=tar.name,
+                id=docker.image_id(ctx.runner, ref),
+                archive_ids=image_cache.archive_image_ids(tar),
+                platform=platform,
+            )
+            image_cache.write_index(cache_dir, index)  # after each image: an interrupted cache keeps what it did
     ctx.ui.next_steps("invoke up --offline")
     return saved
 

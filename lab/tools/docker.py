@@ -4,6 +4,8 @@ the exact commands and unit tests script them."""
 from __future__ import annotations
 
 import json
+import platform as host_platform
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +16,10 @@ from lab.runner import Runner
 
 DOCKER = "docker"
 MANAGED_LABEL = "gitops-lab.managed"
+# `docker image save --platform` needs Engine API 1.48 (Docker 28.0) on the daemon: docs.docker.com
+# reference/cli/docker/image/save ("API 1.48+"); an older daemon answers '"--platform" requires API version 1.48'.
+SAVE_PLATFORM_API = (1, 48)
+_ARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
 
 
 def labels_for(component: str, cluster: str) -> dict[str, str]:
@@ -194,3 +200,100 @@ def save(runner: Runner, refs: Sequence[str], dest: Path) -> None:
 
 def load(runner: Runner, src: Path) -> None:
     runner.run([DOCKER, "load", "-i", str(src)], timeout=1800)
+
+
+def image_id(runner: Runner, ref: str) -> str:
+    """The image ID (`docker image inspect --format {{.Id}}`) REF resolves to; "" if there is none. REF may be
+    a name, name:tag, name@digest or an ID (sha256:...)."""
+    res = runner.run([DOCKER, "image", "inspect", "--format", "{{.Id}}", ref], check=False)
+    return res.stdout.strip() if res.returncode == 0 else ""
+
+
+def host_arch() -> str | None:
+    """This machine's architecture as Docker names it (amd64, arm64); None for anything else."""
+    return _ARCH.get(host_platform.machine().lower())
+
+
+@dataclass(frozen=True)
+class Engine:
+    """What the Docker daemon reports about itself: its API version and the platform it runs images for."""
+
+    api_version: tuple[int, int] | None
+    platform: str | None  # e.g. "linux/amd64"
+
+    @property
+    def saves_one_platform(self) -> bool:
+        return self.api_version is not None and self.api_version >= SAVE_PLATFORM_API
+
+
+def parse_engine(output: str) -> Engine:
+    """'1.48 linux/arm64' (the format `engine` asks for) -> Engine((1, 48), 'linux/arm64')."""
+    match = re.match(r"\s*(\d+)\.(\d+)\s+(\S+/\S+)", output)
+    if not match:
+        return Engine(None, None)
+    return Engine((int(match.group(1)), int(match.group(2))), match.group(3))
+
+
+def engine(runner: Runner) -> Engine:
+    res = runner.run(
+        [DOCKER, "version", "--format", "{{.Server.APIVersion}} {{.Server.Os}}/{{.Server.Arch}}"], check=False
+    )
+    return parse_engine(res.stdout if res.returncode == 0 else "")
+
+
+def save_platform(runner: Runner) -> str | None:
+    """The platform to limit `docker image save` to, or None when the daemon cannot (API < 1.48).
+
+    A save of a multi-platform image from Docker's containerd image store otherwise writes the whole index while
+    only this platform's layers are present, and `ctr images import --all-platforms` in a kind node then fails
+    with "content digest ... not found" (kubernetes-sigs/kind#3795, #4224; workaround documented by kind PR #4247:
+    `docker image save --platform` + `kind load image-archive`). A dry run shows the plan for a current Docker."""
+    found = engine(runner)
+    if found.saves_one_platform:
+        return found.platform
+    if runner.dry_run:
+        arch = host_arch()
+        return f"linux/{arch}" if arch else None
+    return None
+
+
+def save_image(runner: Runner, refs: Sequence[str], dest: Path, *, platform: str | None = None) -> None:
+    """`docker image save -o DEST REFS`, limited to PLATFORM when given. A docker CLI without the flag (before
+    28.0) says so on stderr: then the archive is written without it."""
+    base = [DOCKER, "image", "save"]
+    tail = ["-o", str(dest), *refs]
+    if platform:
+        res = runner.run([*base, "--platform", platform, *tail], timeout=1800, check=False)
+        if res.returncode == 0:
+            return
+        if "--platform" not in res.stderr and "unknown flag" not in res.stderr:
+            raise CommandFailed(res.argv, res.returncode, res.stderr, hint="is every image present? `docker image ls`")
+    runner.run([*base, *tail], timeout=1800, hint="is every image present? `docker image ls`")
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """What `docker load` reported: the references it tagged and the IDs of images it loaded without a tag."""
+
+    refs: tuple[str, ...] = ()
+    ids: tuple[str, ...] = ()
+
+
+def parse_load_output(output: str) -> Loaded:
+    """'Loaded image: name:tag' per tagged image, 'Loaded image ID: sha256:...' per untagged one (moby
+    image/tarexport/load.go; kind's working-offline guide shows the second form for a node image saved by digest)."""
+    refs: list[str] = []
+    ids: list[str] = []
+    for line in output.splitlines():
+        line = line.strip()
+        if line.startswith("Loaded image ID:"):
+            ids.append(line.split(":", 1)[1].strip())
+        elif line.startswith("Loaded image:"):
+            refs.append(line.split(":", 1)[1].strip())
+    return Loaded(tuple(refs), tuple(ids))
+
+
+def load_archive(runner: Runner, src: Path) -> Loaded:
+    """`docker load -i SRC`, and what it loaded."""
+    res = runner.run([DOCKER, "load", "-i", str(src)], timeout=1800, hint=f"is {src} a `docker save` archive?")
+    return parse_load_output(res.stdout)

@@ -1,18 +1,24 @@
 """The kind CLI: argv builders and output parsers. Every call goes through the Runner.
 
 Flags as defined in kind's `pkg/cmd/kind/...` (create cluster: --name --config --image --retain --wait
---kubeconfig; get nodes/kubeconfig, delete cluster: --name; load docker-image IMAGE... --name). Informational
+--kubeconfig; get nodes/kubeconfig, delete cluster: --name; load image-archive ARCHIVE --name). Informational
 messages such as "No kind clusters found." go to stderr, so empty stdout means "none".
+
+Images reach the nodes as archives (`docker image save --platform` + `kind load image-archive`), not with
+`kind load docker-image`: that one saves without a platform, which fails for multi-platform images on Docker's
+containerd image store (kubernetes-sigs/kind#3795; the workaround is in kind's known issues, PR #4247).
 """
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
-from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from lab.runner import Runner
+from lab.tools.docker import DOCKER
 
 KIND = "kind"
 # Label kind puts on every node container (kind pkg/cluster/internal/providers/docker/constants.go).
@@ -68,15 +74,30 @@ def get_nodes(runner: Runner, name: str, *, kind: str = KIND) -> list[str]:
     return [line.strip() for line in res.stdout.splitlines() if line.strip()]
 
 
-def load_docker_image(runner: Runner, name: str, images: Sequence[str], *, kind: str = KIND) -> None:
-    """Copy local images into every node (kind skips nodes that already hold the same image ID)."""
-    if not images:
-        return
+def load_image_archive(runner: Runner, name: str, archive: Path, *, kind: str = KIND) -> None:
+    """Import a `docker save` archive into every node of cluster NAME (`ctr images import` on each node; kind
+    pkg/cmd/kind/load/image-archive/image-archive.go). Unlike `load docker-image` it imports even where the node
+    already has the image: callers check first (`node_image_id`)."""
     runner.run(
-        [kind, "load", "docker-image", *images, "--name", name],
+        [kind, "load", "image-archive", str(archive), "--name", name],
         timeout=1800,
-        hint="the image must exist locally (`docker image ls`)",
+        hint="see the ctr error above; `docker info` shows the image store (containerd or overlay2)",
     )
+
+
+def node_image_id(runner: Runner, node: str, image: str) -> str:
+    """The ID of IMAGE in a node's containerd, "" if absent: what `kind load docker-image` compares with the
+    local image ID to skip nodes that have it (`crictl inspecti IMAGE` -> .status.id; kind
+    pkg/cluster/nodeutils/util.go ImageID)."""
+    res = runner.run([DOCKER, "exec", node, "crictl", "inspecti", image], check=False)
+    if res.returncode != 0 or not res.stdout.strip():
+        return ""
+    try:
+        data: Any = json.loads(res.stdout)
+    except json.JSONDecodeError:
+        return ""
+    status = data.get("status") if isinstance(data, dict) else None
+    return str(status.get("id") or "") if isinstance(status, dict) else ""
 
 
 def get_kubeconfig(runner: Runner, name: str, *, kind: str = KIND, internal: bool = False) -> str:

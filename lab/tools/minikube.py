@@ -1,8 +1,11 @@
 """The minikube CLI: argv builders and output parsers. Every call goes through the Runner.
 
 `-p/--profile` selects the cluster; `profile list -o json` prints {"valid": [...], "invalid": [...]} with
-profiles as {"Name", "Status", "Config"} (minikube cmd/minikube/cmd/config/profile_list.go). Insecure
-registries can only be set at the first `start` (`--insecure-registry`, minikube docs handbook/registry).
+profiles as {"Name", "Status", "Config"} (minikube cmd/minikube/cmd/config/profile_list.go).
+
+Images reach minikube by `minikube image load` (see lab/steps/ship.py), so the lab uses neither the registry
+addon (which would pull docker.io/registry and gcr.io/k8s-minikube/kube-registry-proxy: minikube
+pkg/minikube/assets/addons.go, and fail offline) nor `--insecure-registry`.
 """
 
 from __future__ import annotations
@@ -30,7 +33,6 @@ def start(
     runner: Runner,
     profile: str,
     *,
-    insecure_registries: Sequence[str] = (),
     driver: str | None = "docker",
     addons: Sequence[str] = (),
     kubernetes_version: str | None = None,
@@ -40,8 +42,6 @@ def start(
         argv += ["--driver", driver]
     if kubernetes_version:
         argv += ["--kubernetes-version", kubernetes_version]
-    for registry in insecure_registries:
-        argv += ["--insecure-registry", registry]
     for addon in addons:
         argv += ["--addons", addon]
     runner.run(argv, timeout=START_TIMEOUT, hint=f"`minikube logs -p {profile}` shows why the start failed")
@@ -55,10 +55,6 @@ def image_load(runner: Runner, profile: str, images: Sequence[str]) -> None:
     # One image per call: older minikube releases read only the first argument.
     for image in images:
         runner.run([MINIKUBE, "image", "load", image, "-p", profile], timeout=1800)
-
-
-def addons_enable(runner: Runner, profile: str, addon: str) -> None:
-    runner.run([MINIKUBE, "addons", "enable", addon, "-p", profile], timeout=300)
 
 
 def profile_list(runner: Runner) -> list[Profile]:

