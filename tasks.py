@@ -288,7 +288,7 @@ def rollback(
     from lab.steps import release
 
     ctx = make_context(dry_run=dry_run, debug=debug)
-    release.rollback(ctx, env, to, watcher=None if (dry_run or no_wait) else _watcher(ctx), no_wait=no_wait)
+    release.rollback(ctx, env, to, watcher=None if dry_run else _watcher(ctx), no_wait=no_wait)
 
 
 @task(help=helps("env", "debug", limit="how many deploys to show"))

@@ -95,12 +95,14 @@ def registry(workdir: Path) -> Iterator[str]:
 
 
 def make_app_repo(dest: Path) -> None:
-    """app/, overlays/ and what the default gate needs (the app's tests, pytest config), committed."""
+    """app/, overlays/ and what the default gate needs (the app's tests, pytest config, conftest), committed."""
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache")
     shutil.copytree(ROOT / "app", dest / "app", ignore=ignore)
     shutil.copytree(ROOT / "overlays", dest / "overlays", ignore=ignore)
     (dest / "tests" / "unit").mkdir(parents=True)
-    for rel in ("tests/unit/test_app.py", "tests/conftest.py", "tests/fakes.py", "pyproject.toml"):
+    # tests/*.py: conftest.py and the helpers it loads (its pytest_plugins, fakes...).
+    helpers = [p.relative_to(ROOT) for p in (ROOT / "tests").glob("*.py")]
+    for rel in (Path("tests/unit/test_app.py"), Path("pyproject.toml"), *helpers):
         if (ROOT / rel).is_file():
             shutil.copy2(ROOT / rel, dest / rel)
     sh("git", "init", "--quiet", "-b", "main", dest)
@@ -247,8 +249,8 @@ def main() -> int:
     return 0
 
 
-def mean(values: Sequence[float]) -> float:
-    """The median: docker build times vary by ±0.5 s from run to run here, one outlier must not decide."""
+def median(values: Sequence[float]) -> float:
+    """The median (0 for none): docker build times vary by ±0.5 s from run to run here, one outlier must not decide."""
     return statistics.median(values) if values else 0.0
 
 
@@ -258,13 +260,13 @@ def report(warm: Run, runs: Sequence[Run], out: Path) -> None:
     print("\nwarm-up ship (cold):  " + "  ".join(f"{k} {v:.2f}s" for k, v in warm.stages.items()))
     for r in runs:
         print(f"{r.kind:7s} {r.total:6.2f}s   " + "  ".join(f"{k} {v:.2f}s" for k, v in r.stages.items()))
-    ship_no_gate = mean([r.without_gate for r in ships])
-    ship_total = mean([r.total for r in ships])
-    by_hand = mean([r.total for r in manual])
+    ship_no_gate = median([r.without_gate for r in ships])
+    ship_total = median([r.total for r in ships])
+    by_hand = median([r.total for r in manual])
     ratio = ship_no_gate / by_hand if by_hand else float("nan")
     ratio_gate = ship_total / by_hand if by_hand else float("nan")
-    stage_means = {k: mean([r.stages.get(k, 0.0) for r in ships]) for k in ships[0].stages} if ships else {}
-    hand_means = {k: mean([r.stages.get(k, 0.0) for r in manual]) for k in manual[0].stages} if manual else {}
+    stage_medians = {k: median([r.stages.get(k, 0.0) for r in ships]) for k in ships[0].stages} if ships else {}
+    hand_medians = {k: median([r.stages.get(k, 0.0) for r in manual]) for k in manual[0].stages} if manual else {}
     print(f"\nship without gate {ship_no_gate:.2f}s, by hand {by_hand:.2f}s: ratio {ratio:.2f} (aim < 1.3)")
     print(f"ship with its quality gate {ship_total:.2f}s: ratio {ratio_gate:.2f}")
     print("where the difference goes (median per stage, ship vs by hand):")
@@ -275,17 +277,17 @@ def report(warm: Run, runs: Sequence[Run], out: Path) -> None:
         ("Check", "(none)"),
     ]
     for ship_stage, hand_stage in pairs:
-        hand = sum(v for k, v in hand_means.items() if k in hand_stage.split(" + "))
-        print(f"  {ship_stage:6s} {stage_means.get(ship_stage, 0.0):6.2f}s   vs {hand_stage:22s} {hand:6.2f}s")
+        hand = sum(v for k, v in hand_medians.items() if k in hand_stage.split(" + "))
+        print(f"  {ship_stage:6s} {stage_medians.get(ship_stage, 0.0):6.2f}s   vs {hand_stage:22s} {hand:6.2f}s")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(
         json.dumps(
             {
                 "warmup": warm.stages,
                 "runs": [{"kind": r.kind, "stages": r.stages, "total": r.total} for r in runs],
-                "ship_without_gate_mean": ship_no_gate,
-                "ship_with_gate_mean": ship_total,
-                "by_hand_mean": by_hand,
+                "ship_without_gate_median": ship_no_gate,
+                "ship_with_gate_median": ship_total,
+                "by_hand_median": by_hand,
                 "ratio": ratio,
                 "ratio_with_gate": ratio_gate,
             },

@@ -321,6 +321,9 @@ class GitOpsRepo:
     rng: Callable[[], float] = random.random
     _lock_depth: int = field(default=0, init=False, repr=False)
     _lock_file: Any = field(default=None, init=False, repr=False)
+    _opened: bool = field(default=False, init=False, repr=False)  # a dry run clones and seeds only on the first open
+    # Changes already rendered and validated, keyed by the tree they were applied to (see _apply).
+    _validated: set[tuple[str, ...]] = field(default_factory=set, init=False, repr=False)
 
     @property
     def remote_head(self) -> str:
@@ -363,7 +366,11 @@ class GitOpsRepo:
         with self.locked():
             self._ensure_clone()
             self._fetch()
-            if self.dry_run or git.rev_parse(self.runner, self.workdir, self.remote_head) is None:
+            if self.dry_run:  # the plan for a fresh machine: an empty remote, seeded by the first open
+                empty = not self._opened
+            else:
+                empty = git.rev_parse(self.runner, self.workdir, self.remote_head) is None
+            if empty:
                 if seed:
                     self._seed()
                 elif not self.dry_run:
@@ -373,10 +380,12 @@ class GitOpsRepo:
                     )
             git.switch_branch(self.runner, self.workdir, BRANCH)
             git.reset_hard(self.runner, self.workdir, self.remote_head)
+            self._opened = True
 
     def _ensure_clone(self) -> None:
-        if self.dry_run:  # the plan for a fresh machine
-            git.clone(self.runner, self.url, self.workdir)
+        if self.dry_run:  # the plan for a fresh machine: cloned by the first open
+            if not self._opened:
+                git.clone(self.runner, self.url, self.workdir)
             return
         if (self.workdir / ".git").is_dir():
             current = git.remote_url(self.runner, self.workdir)
@@ -482,7 +491,8 @@ class GitOpsRepo:
                 if change is None:
                     return Committed(git.rev_parse(self.runner, self.workdir) or "", attempt, changed=False)
                 try:
-                    sha = self._apply_and_commit(change)
+                    self._apply(change, show=True)
+                    sha = self._commit(change)
                 except BaseException:
                     self._reset_if_possible()
                     raise
@@ -506,6 +516,19 @@ class GitOpsRepo:
                 hint="something else pushes there constantly; retry the command",
             )
 
+    def check_change(self, plan: Planner) -> None:
+        """Apply PLAN's change to the clone as last opened, render + validate it, and reset the clone: the checks of
+        commit_change with nothing committed (ship runs them before it builds and pushes an image). Call open()
+        first; the remote is not fetched again."""
+        with self.locked():
+            change = plan(self)
+            if change is None:
+                return
+            try:
+                self._apply(change, show=False)
+            finally:
+                self._reset_if_possible()
+
     def bump(
         self,
         env: str,
@@ -517,7 +540,6 @@ class GitOpsRepo:
     ) -> Committed:
         """Deploy SPEC to ENV: `deploy(ENV): <image> <tag>` with the deploy trailers. DIGEST (the registry's) goes
         into the Image-Digest trailer even when SPEC does not pin it in the overlay."""
-        path = overlay_file(env)
         trailers = [
             (APP_COMMIT, app_commit),
             (IMAGE, spec.tagged),
@@ -525,6 +547,16 @@ class GitOpsRepo:
             (ENVIRONMENT, env),
             (DEPLOYED_BY, str(self.author)),
         ]
+        return self.commit_change(self._bump_plan(env, spec, trailers, image_name))
+
+    def check_bump(self, env: str, spec: ImageSpec) -> None:
+        """Would ENV's overlay, with its image set to SPEC, render and validate? GitOpsError if not (check_change)."""
+        self.check_change(self._bump_plan(env, spec, [], IMAGE_NAME))
+
+    def _bump_plan(
+        self, env: str, spec: ImageSpec, trailers: Sequence[tuple[str, str]], image_name: str
+    ) -> Callable[[GitOpsRepo], Change]:
+        path = overlay_file(env)
 
         def plan(repo: GitOpsRepo) -> Change:
             current = repo.read(path)
@@ -538,25 +570,43 @@ class GitOpsRepo:
                 new_text=set_image(current, spec, path),
             )
 
-        return self.commit_change(plan)
+        return plan
 
-    def _apply_and_commit(self, change: Change) -> str:
-        """Apply CHANGE to the clean clone, render + validate, commit. Returns the sha, or "" if nothing changed."""
+    def _apply(self, change: Change, *, show: bool) -> None:
+        """Apply CHANGE to the clean clone, then render + validate the overlay. SHOW: print the planned file in a
+        dry run.
+
+        The same change on the same commit renders the same (kustomize is deterministic), so a change that was
+        validated on this HEAD before (ship checks dev's overlay before the build, then bumps it) is not rendered
+        a second time; a remote that moved in between, or a digest added by --pin-digest, is a new key."""
         path = overlay_file(change.env)
+        key = (
+            "" if self.dry_run else (git.rev_parse(self.runner, self.workdir) or ""),
+            change.env,
+            change.revert or "",
+            change.new_text or "",
+            change.expected_image,
+        )
         if change.revert is not None:
             failure = git.revert_no_commit(self.runner, self.workdir, change.revert)
             if failure is not None:
                 raise GitOpsError(
                     f"git revert of {change.revert[:7]} does not apply cleanly on {BRANCH}: {_last_line(failure)}",
-                    hint="roll back to a given deploy instead: `invoke rollback --env ENV --to SHA`",
+                    hint="roll back to a given deploy instead: `invoke rollback ENV --to SHA`",
                 ) from failure
         elif change.new_text is not None:
             if self.dry_run:
-                if self.ui is not None:
+                if show and self.ui is not None:
                     self.ui.manifest(f"{path} (planned)", change.new_text)
             else:
                 (self.workdir / path).write_text(change.new_text)
+        if key[0] and key in self._validated:
+            return
         self._render_and_validate(change.env, change.expected_image)
+        self._validated.add(key)
+
+    def _commit(self, change: Change) -> str:
+        """Commit the applied CHANGE. Returns the sha, or "" if it changed nothing."""
         git.add(self.runner, self.workdir, [f"overlays/{change.env}"])
         if not self.dry_run and not git.has_staged_changes(self.runner, self.workdir):
             return ""

@@ -1,10 +1,12 @@
 """Releases after `ship`: promote an image to the next environment, roll an environment back, show the audit trail.
 
-All three work on the GitOps repo only (plus, when a watcher is given, what Argo CD reports):
-- promote copies dev's exact image (newName, tag, digest) into staging's overlay as one commit; it never syncs
-  (staging and prod sync by hand: `invoke sync`).
+All three work on the GitOps repo (plus the registry, and, when a watcher is given, what Argo CD reports):
+- promote copies dev's exact image into staging's overlay as one commit: newName, tag, and the digest the registry
+  serves for that tag, pinned in the target overlay even when the source was not; it never syncs (staging and prod
+  sync by hand: `invoke sync`).
 - rollback is `git revert` of the environment's last deploy, or, back to a named deploy, one commit that sets the
-  overlay to that deploy's image; then a sync and a wait until the old image serves.
+  overlay to that deploy's image; then a sync and a wait until the old image serves. The image it goes back to
+  must be in the registry, and never the seed (the placeholder tag no registry holds).
 - history reads the deploy commits' trailers back from `git log`.
 """
 
@@ -26,6 +28,7 @@ from lab.gitops import (
     IMAGE_DIGEST,
     PROMOTED_FROM,
     ROLLBACK_OF,
+    SEED_TAG,
     Change,
     DeployRecord,
     DeployWatcher,
@@ -36,7 +39,14 @@ from lab.gitops import (
     reverted,
     set_image,
 )
-from lab.steps.ship import DigestLookup, gitops_repo, repositories
+from lab.steps.ship import (
+    DigestLookup,
+    check_cluster,
+    gitops_repo,
+    refresh_and_wait,
+    registry_lookup,
+    repositories,
+)
 from lab.tools import registry
 
 HEALTHY = "Healthy"
@@ -59,6 +69,23 @@ def _deployed(records: Sequence[DeployRecord]) -> DeployRecord | None:
     return records[0] if records else None
 
 
+def _served_digest(ctx: Context, spec: ImageSpec, lookup: DigestLookup, *, pinned_by: str, hint: str) -> str:
+    """The digest the registry serves for SPEC's tag ("" in a dry run). RegistryError when it has no such image,
+    or serves another digest than SPEC pins (PINNED_BY: who pins it, for the message)."""
+    if ctx.dry_run:
+        return ""
+    host, name = _registry_location(ctx, spec)
+    served = lookup(host, name, spec.new_tag or spec.digest)
+    if served is None:
+        raise RegistryError(f"{host} has no {name}:{spec.new_tag or spec.digest}", hint=hint)
+    if spec.digest and served != spec.digest:
+        raise RegistryError(
+            f"{host} serves {served} for {name}:{spec.new_tag}, {pinned_by} pins {spec.digest}",
+            hint="the tag was overwritten in the registry; ship again",
+        )
+    return served
+
+
 # promote ---------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class PromoteResult:
@@ -74,14 +101,20 @@ def promote(
     to_env: str,
     *,
     watcher: DeployWatcher | None = None,
-    lookup_digest: DigestLookup = registry.manifest_digest,
+    lookup_digest: DigestLookup | None = None,
     app_root: Path = ROOT,
     repo: GitOpsRepo | None = None,
     report: bool = True,
 ) -> PromoteResult:
-    """Copy FROM_ENV's image into TO_ENV's overlay as a commit (trailers incl. Promoted-From). Does not sync."""
+    """Copy FROM_ENV's image into TO_ENV's overlay as a commit (trailers incl. Promoted-From), pinned to the digest
+    the registry serves for its tag. Does not sync. LOOKUP_DIGEST: default registry_lookup(settings)."""
     source, target = environment(from_env), environment(to_env)
-    if target.rank <= source.rank:
+    if target.rank == source.rank:
+        raise Refused(
+            f"{from_env} → {to_env} is the same environment: nothing to promote",
+            hint=f"promotion goes {' → '.join(ENV_NAMES)}",
+        )
+    if target.rank < source.rank:
         raise Refused(
             f"promotion goes {' → '.join(ENV_NAMES)}: {from_env} → {to_env} is not forward",
             hint="to put an older image back, use `invoke rollback`",
@@ -118,20 +151,16 @@ def promote(
             ph.note = f"{status.sync}/{status.health}"
 
     with ui.phase(f"Check the registry has {spec.tagged}") as ph:
-        host, name = _registry_location(ctx, spec)
-        served = None if ctx.dry_run else lookup_digest(host, name, spec.new_tag or spec.digest)
-        if not ctx.dry_run:
-            if served is None:
-                raise RegistryError(
-                    f"{host} has no {name}:{spec.new_tag}", hint="was the registry reset? ship again to rebuild it"
-                )
-            if spec.digest and served != spec.digest:
-                raise RegistryError(
-                    f"{host} serves {served} for {name}:{spec.new_tag}, {from_env} pins {spec.digest}",
-                    hint="the tag was overwritten in the registry; ship again",
-                )
-        digest = spec.digest or served or ""
+        digest = _served_digest(
+            ctx,
+            spec,
+            lookup_digest or registry_lookup(ctx.settings),
+            pinned_by=from_env,
+            hint="was the registry reset? ship again to rebuild it",
+        )
         ph.note = digest
+    # The target gets tag and digest: it runs exactly the manifest checked above, even if the tag moved later.
+    promoted = ImageSpec(spec.new_name, spec.new_tag, digest or spec.digest)
 
     app_commit = last.app_commit if last is not None else ""
     source_sha = last.sha if last is not None else ""
@@ -140,7 +169,7 @@ def promote(
         current = r.read(overlay_file(to_env))
         if current is None:
             raise Refused(f"the GitOps repo has no {overlay_file(to_env)}")
-        if r.image(to_env) == spec:
+        if r.image(to_env) == promoted:
             return None  # already there: nothing to commit
         return Change(
             env=to_env,
@@ -151,23 +180,23 @@ def promote(
             trailers=[
                 *([(APP_COMMIT, app_commit)] if app_commit else []),
                 (IMAGE, spec.tagged),
-                *([(IMAGE_DIGEST, digest)] if digest else []),
+                *([(IMAGE_DIGEST, promoted.digest)] if promoted.digest else []),
                 (ENVIRONMENT, to_env),
                 (DEPLOYED_BY, str(r.author)),
                 (PROMOTED_FROM, from_env),
             ],
-            expected_image=spec.reference,
-            new_text=set_image(current, spec, overlay_file(to_env)),
+            expected_image=promoted.reference,
+            new_text=set_image(current, promoted, overlay_file(to_env)),
         )
 
-    with ui.phase(f"Commit {to_env} ← {spec.tagged}") as ph:
+    with ui.phase(f"Commit {to_env} ← {promoted.reference}") as ph:
         committed = gitops.commit_change(plan, seed=False)
         ph.note = committed.sha[:7] if committed.changed else f"{to_env} already has it"
     if not committed.changed:
-        ui.info(f"{to_env} already deploys {spec.reference}: nothing to commit")
+        ui.info(f"{to_env} already deploys {promoted.reference}: nothing to commit")
     if report:
         ui.next_steps(f"invoke sync {to_env}", f"invoke history {to_env}")
-    return PromoteResult(spec.reference, digest, committed.sha, committed.changed)
+    return PromoteResult(promoted.reference, promoted.digest, committed.sha, committed.changed)
 
 
 # rollback --------------------------------------------------------------------------------------------
@@ -187,6 +216,7 @@ def rollback(
     *,
     watcher: DeployWatcher | None = None,
     no_wait: bool = False,
+    lookup_digest: DigestLookup | None = None,
     app_root: Path = ROOT,
     repo: GitOpsRepo | None = None,
     monotonic: Callable[[], float] = time.monotonic,
@@ -197,6 +227,10 @@ def rollback(
     trailer per deploy it undoes, rather than a revert of every later commit: it always applies (no chain of
     reverts that can conflict), touches only the image (replica or config changes made since stay), and is a
     single commit for Argo CD to sync and for a later rollback to undo.
+
+    Refused before anything is committed: going back to the seed, an image the registry does not hold
+    (LOOKUP_DIGEST, default registry_lookup(settings)), and, when it is to wait, a cluster that does not answer.
+    With a watcher and NO_WAIT, ENV is still refreshed (or synced) and a missing cluster is only a warning.
     """
     start = monotonic()
     target = environment(env)
@@ -204,11 +238,30 @@ def rollback(
         raise ConfigError(
             "rollback waits for the old image to serve, but no cluster watcher is wired", hint="--no-wait"
         )
+    if watcher is not None and not no_wait and not ctx.dry_run:
+        check_cluster(ctx, watcher, env)
     ui = ctx.ui
     image_name = ctx.settings.image_name
+    lookup = lookup_digest or registry_lookup(ctx.settings)
     gitops = repo or gitops_repo(ctx, app_root=app_root)
     undone: list[str] = []
     restored: list[ImageSpec] = []
+
+    def check_target(spec: ImageSpec, source: str, how: str) -> str:
+        """Refuse to go back to SPEC (ENV's image at commit SOURCE; HOW: "reverting X") when it is the seed or
+        not in the registry. Returns the digest the registry serves for it."""
+        if spec.new_tag == SEED_TAG:
+            raise Refused(
+                f"{how} would put {env} back on the seed image {spec.tagged}, which no registry holds",
+                hint=f"there is no earlier deploy to go back to: ship a fixed version (`invoke history {env}`)",
+            )
+        return _served_digest(
+            ctx,
+            spec,
+            lookup,
+            pinned_by=f"overlays/{env} at {source}",
+            hint=f"roll back to a deploy whose image is still there (`invoke history {env}`), or ship again",
+        )
 
     def plan_revert(r: GitOpsRepo) -> Change | None:
         records = r.history(env)
@@ -220,11 +273,12 @@ def rollback(
         before = r.image(env, f"{last.sha}^")
         if before is None:
             raise Refused(f"the commit before {last.sha[:7]} has no image for {env}")
+        served = check_target(before, f"{last.sha[:7]}^", f"reverting {last.sha[:7]}")
         # The record that deployed the image we go back to (for its trailers), if the pipeline made it.
         prior = next((rec for rec in records[records.index(last) + 1 :] if rec.image == before.tagged), None)
         undone[:] = [last.sha]
         restored[:] = [before]
-        return _rollback_change(r, env, before, prior, [last], image_name, revert=last.sha)
+        return _rollback_change(r, env, before, prior, [last], image_name, served, revert=last.sha)
 
     def plan_to(r: GitOpsRepo) -> Change | None:
         sha = r.resolve(to or "")
@@ -251,8 +305,9 @@ def rollback(
         restored[:] = [spec]
         if r.image(env) == spec:
             return None
+        served = check_target(spec, sha[:7], f"going back to {sha[:7]}")
         return _rollback_change(
-            r, env, spec, record, superseded, image_name, new_text=set_image(current, spec, overlay_file(env))
+            r, env, spec, record, superseded, image_name, served, new_text=set_image(current, spec, overlay_file(env))
         )
 
     with ui.phase(f"Roll back {env}" + (f" to {to}" if to else "")) as ph:
@@ -270,22 +325,10 @@ def rollback(
         if not ctx.dry_run:
             ui.warn(f"not waiting: run `invoke sync {env}` to deploy the rollback")
         return result
-    try:
-        with ui.phase(("Refresh" if target.auto_sync else "Sync") + f" {env} in Argo CD"):
-            if target.auto_sync:
-                watcher.refresh(env)
-            else:
-                watcher.sync(env)
-        if no_wait:
-            return result
-        with ui.phase(f"Wait for {env} to serve {image}") as ph:
-            status = watcher.wait_synced(env, committed.sha, image, ctx.settings.sync_timeout)
-            ph.note = f"{status.sync}/{status.health}"
-    except ClusterUnreachable as exc:
-        ui.warn(f"no cluster reachable ({exc.message}): the rollback commit is pushed")
-        if no_wait:
-            return result
-        raise
+    # dev syncs by itself once refreshed; staging and prod are synced by hand (here: started).
+    status = refresh_and_wait(ctx, watcher, env, committed.sha, image, no_wait=no_wait, sync=not target.auto_sync)
+    if status is None:
+        return result
     seconds = monotonic() - start
     ui.info(f"{env} serves {image} again, {seconds:.1f}s after the rollback started")
     return RollbackResult(image, committed.sha, tuple(undone), seconds, status)
@@ -298,11 +341,13 @@ def _rollback_change(
     prior: DeployRecord | None,
     undone: Sequence[DeployRecord],
     image_name: str,
+    served: str,
     *,
     revert: str | None = None,
     new_text: str | None = None,
 ) -> Change:
-    """The rollback commit: back to SPEC (deployed by PRIOR, when the pipeline made it), undoing UNDONE."""
+    """The rollback commit: back to SPEC (deployed by PRIOR, when the pipeline made it; SERVED: the digest the
+    registry serves for it, "" in a dry run), undoing UNDONE."""
     what = spec.new_tag or spec.digest
     if revert is not None:
         body = f"This reverts commit {revert} ({undone[0].subject})."
@@ -310,7 +355,7 @@ def _rollback_change(
         body = "Undoes: " + ", ".join(f"{rec.sha[:7]} ({rec.subject})" for rec in undone) + "."
     else:
         body = "Back to the image of an earlier deploy."
-    digest = spec.digest or (prior.digest if prior is not None else "")
+    digest = spec.digest or served or (prior.digest if prior is not None else "")
     return Change(
         env=env,
         message=f"rollback({env}): {image_name} {what}\n\n{body}\n",

@@ -1,12 +1,17 @@
 """`invoke ship`: from the app's source to a new image running in dev, through git.
 
-    check the app tree ─► quality gate ─► docker build ─► push (+ verify the digest) ─► bump dev in the GitOps
-    repo (render + validate, commit with trailers, push) ─► refresh dev in Argo CD ─► wait: Synced, Healthy, new image
+    check the cluster, the app tree, the registry, the GitOps repo ─► quality gate ─► docker build ─► push (+ verify
+    the digest) ─► bump dev in the GitOps repo (render + validate, commit with trailers, push) ─► refresh dev in
+    Argo CD ─► wait: Synced, Healthy, new image
 
 Each stage is a timed phase; a failure stops the pipeline where it is, so that a failing gate builds nothing, a
 registry that is down gets nothing committed, and an overlay that would not render is never pushed.
-The tag is computed first (it goes into the image as APP_IMAGE_TAG), which is also when a dirty tree is refused:
-before minutes of tests and builds are spent on a result that would be refused anyway.
+Everything that can be checked without building is checked first: the cluster (when ship is to wait for it), the
+app tree (a dirty tree is refused), the tag (it goes into the image as APP_IMAGE_TAG), the registry, and the GitOps
+repo (cloned, fetched, seeded if empty, and dev's overlay rendered + validated with the planned image). So a cluster,
+registry or git server that is down, a remote that refuses the seed, or an overlay that would not render cost
+nothing and leave nothing behind. What can still fail after the push (the remote refusing the deploy commit) says
+which image it left in the registry.
 """
 
 from __future__ import annotations
@@ -17,10 +22,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from lab.config import ROOT, Settings
 from lab.context import Context
-from lab.errors import ClusterUnreachable, ConfigError, QualityGateFailed, Refused, RegistryError
+from lab.errors import ClusterUnreachable, ConfigError, LabError, QualityGateFailed, Refused, RegistryError
 from lab.gitops import (
     DeployWatcher,
     EnvStatus,
@@ -79,9 +85,17 @@ def repositories(settings: Settings) -> Repositories:
     ecr (local target): the emulator's registry endpoint `localhost:<emulator_port>` for both (FACTS.md:
     MiniStack's repository URIs are AWS-shaped, so pushes go to localhost:PORT/<repo>).
     ecr (aws target): settings.registry must name the account's registry `<acct>.dkr.ecr.<region>.amazonaws.com`.
+    local on the aws target is refused: EKS nodes cannot pull from this machine's loopback. An error rather than
+    switching to ecr by itself: push_registry defaults to local, so the lab cannot tell a forgotten `--registry ecr`
+    from a deliberate choice, and pushing to a paid AWS registry is not a thing to do unasked.
     """
     if settings.push_registry == "local":
         repo = f"{settings.registry_host}/{settings.image_name}"
+        if settings.target == "aws" and is_loopback(settings.registry_host):
+            raise ConfigError(
+                f"target aws with push_registry=local would deploy {repo}: EKS nodes cannot pull from this machine",
+                hint="ship to ECR: `invoke ship --registry ecr --target aws` (or LAB_PUSH_REGISTRY=ecr)",
+            )
         return Repositories(repo, repo)
     if settings.target == "aws":
         if not settings.registry:
@@ -97,6 +111,33 @@ def repositories(settings: Settings) -> Repositories:
 
 def is_loopback(host: str) -> bool:
     return host.split(":", 1)[0] in ("localhost", "127.0.0.1")
+
+
+def registry_lookup(settings: Settings, *, ecr_client: Callable[[Settings], Any] | None = None) -> DigestLookup:
+    """How to ask a registry which digest it serves for a tag (or a digest): ECR through its API (describe_images;
+    its /v2/ API answers 401 without a token), every other registry through its /v2/ API, anonymously (the
+    local registry, MiniStack). ECR_CLIENT makes the boto3 client (default lab.tools.ecr.ecr_client), in the
+    region the registry host names."""
+    from lab.tools import ecr
+
+    make_client = ecr_client or ecr.ecr_client
+
+    def lookup(host: str, name: str, reference: str) -> str | None:
+        where = None if is_loopback(host) else registry.ecr_host(host)
+        if where is None:
+            return registry.manifest_digest(host, name, reference)
+        client = make_client(replace(settings, aws_region=where.region))
+        if not reference.startswith("sha256:"):
+            return ecr.describe_image(client, name, reference)
+        try:  # a digest-only reference (an overlay pinned without a tag)
+            details = client.describe_images(repositoryName=name, imageIds=[{"imageDigest": reference}])
+        except Exception as exc:
+            if ecr.error_code(exc) == "ImageNotFoundException":
+                return None
+            raise ecr.wrap_error(exc, f"describe image {name}@{reference}") from exc
+        return str(details["imageDetails"][0]["imageDigest"]) if details.get("imageDetails") else None
+
+    return lookup
 
 
 def _ecr_ensurer(settings: Settings) -> EnsureRepository:
@@ -115,18 +156,70 @@ def _ecr_login(ctx: Context) -> str:
 
 
 def gitops_repo(ctx: Context, *, app_root: Path = ROOT, app_sha: str | None = None) -> GitOpsRepo:
-    """The lab's working clone of the GitOps remote, seeded (if the remote is empty) from APP_ROOT/overlays."""
-    runner = ctx.runner
-    sha = app_sha if app_sha is not None else (git.rev_parse(runner, app_root) or "")
+    """The lab's working clone of the GitOps remote, seeded (if the remote is empty) from APP_ROOT/overlays.
+    The app repo's commit and git identity are read for real even in a dry run (git.read_runner)."""
+    reader = git.read_runner(ctx.runner)
+    sha = app_sha if app_sha is not None else (git.rev_parse(reader, app_root) or "")
     return GitOpsRepo(
-        runner=runner,
+        runner=ctx.runner,
         url=resolve_url(ctx.settings.gitops_url),
         workdir=default_workdir(ctx.settings.state_dir),
         seed_dir=app_root / "overlays",
         seed_sha=sha,
-        author=git.identity(runner, app_root),
+        author=git.identity(reader, app_root),
         ui=ctx.ui,
     )
+
+
+# The cluster side, shared with rollback ----------------------------------------------------------------
+def check_cluster(ctx: Context, watcher: DeployWatcher, env: str) -> None:
+    """Before a command that will wait for ENV changes anything: ask Argo CD about ENV, so that a cluster that is
+    not there fails the command (ClusterUnreachable) with nothing built, pushed or committed."""
+    with ctx.ui.phase(f"Check Argo CD answers for {env}") as ph:
+        try:
+            status = watcher.status(env)
+        except ClusterUnreachable as exc:
+            exc.hint = "; ".join(
+                [*([exc.hint] if exc.hint else []), "nothing was changed (--no-wait commits without a cluster)"]
+            )
+            raise
+        ph.note = f"{status.sync}/{status.health}"
+
+
+def refresh_and_wait(
+    ctx: Context,
+    watcher: DeployWatcher,
+    env: str,
+    revision: str,
+    image: str,
+    *,
+    no_wait: bool,
+    sync: bool = False,
+) -> EnvStatus | None:
+    """After a commit for ENV is pushed: refresh its Application (SYNC: start a sync, for the manual-sync
+    environments), then, unless NO_WAIT, wait until ENV is Synced at REVISION, Healthy and runs IMAGE.
+
+    Returns the final status, or None when not waiting. With NO_WAIT a cluster that does not answer is only a
+    warning (the commit is pushed and Argo CD picks it up when it runs); without it ClusterUnreachable stands."""
+    ui = ctx.ui
+    try:
+        with ui.phase(("Sync" if sync else "Refresh") + f" {env} in Argo CD"):
+            if sync:
+                watcher.sync(env)
+            else:
+                watcher.refresh(env)
+        if no_wait:
+            return None
+        with ui.phase(f"Wait for {env} to run {image}: Synced at {revision[:7]}, Healthy") as ph:
+            status = watcher.wait_synced(env, revision, image, ctx.settings.sync_timeout)
+            ph.note = f"{status.sync}/{status.health}"
+        return status
+    except ClusterUnreachable as exc:
+        then = f"run `invoke sync {env}` once it runs" if sync else "Argo CD deploys it once it runs"
+        ui.warn(f"no cluster reachable ({exc.message}): the commit is pushed; {then}")
+        if no_wait:
+            return None
+        raise
 
 
 @dataclass(frozen=True)
@@ -161,7 +254,12 @@ def ship(
     settings, runner, ui = ctx.settings, ctx.runner, ctx.ui
     if watcher is None and not no_wait and not ctx.dry_run:
         raise ConfigError("ship waits for dev to run the new image, but no cluster watcher is wired", hint="--no-wait")
-    if settings.target == "aws" and settings.push_registry == "ecr":
+    ecr_login = settings.target == "aws" and settings.push_registry == "ecr"
+    if not ecr_login:
+        repositories(settings)  # a registry setting that cannot work (local on aws) fails before anything runs
+    if watcher is not None and not no_wait and not ctx.dry_run:
+        check_cluster(ctx, watcher, SHIP_ENV)
+    if ecr_login:
         # ECR on AWS: docker login with boto3's token first (bad credentials fail before any build); the host it
         # returns is the account's registry, unless LAB_REGISTRY names one (lab/tools/ecr_login.py).
         with ui.phase("Log in to ECR") as ph:
@@ -169,15 +267,18 @@ def ship(
         settings = replace(settings, registry=settings.registry or ph.note)
     repos = repositories(settings)
     gate_cmds = default_gate(app_root) if gate is None else gate
+    # The app repo is only read here (commit, dirty files, identity, remote): a dry run reads it for real, so the
+    # plan shows the tag this ship would build.
+    reader = git.read_runner(runner)
 
     # 1. The app tree: its commit, whether it is clean, the tag; the registry answers.
     with ui.phase("Check the app tree and the registry") as ph:
-        sha = git.rev_parse(runner, app_root)
+        sha = git.rev_parse(reader, app_root)
         if sha is None:
             if not ctx.dry_run:
                 raise Refused(f"{app_root} has no commit to ship", hint="commit the app first: git commit")
             sha = "0" * 40
-        dirty = git.status_porcelain(runner, app_root, DIRTY_PATHS)
+        dirty = git.status_porcelain(reader, app_root, DIRTY_PATHS)
         if dirty and not allow_dirty:
             shown = "\n".join(f"    {line}" for line in dirty[:10])
             raise Refused(
@@ -189,6 +290,15 @@ def ship(
         if not ctx.dry_run and is_loopback(repos.host) and settings.push_registry == "local":
             registry.ping(repos.host)
         ph.note = tag
+
+    # The GitOps repo, before anything is built: a git server that is down or a remote that refuses the seed fails
+    # here, and dev's overlay must render and validate with the new image (with the tag: the digest, which
+    # --pin-digest adds, is known only after the push; the bump validates again with it).
+    gitops = repo or gitops_repo(ctx, app_root=app_root, app_sha=sha)
+    with ui.phase("Check the GitOps repo") as ph:
+        gitops.open()
+        gitops.check_bump(SHIP_ENV, ImageSpec(repos.pull, tag))
+        ph.note = f"overlays/{SHIP_ENV} renders with {tag}"
 
     # 2. Quality gate: nothing is built unless the app's own checks pass.
     with ui.phase("Quality gate") as ph:
@@ -208,7 +318,8 @@ def ship(
     push_ref = f"{repos.push}:{tag}"
     build_time = clock().strftime("%Y-%m-%dT%H:%M:%SZ")
     with ui.phase(f"Build {push_ref}") as ph:
-        source = git.remote_url(runner, app_root) or str(app_root)
+        # APP_SOURCE ends up in the image (label and env) and on the build's command line: never a token in it.
+        source = git.strip_credentials(git.remote_url(reader, app_root)) or str(app_root)
         image_id = docker.build(
             runner,
             app_root / "app",
@@ -245,28 +356,34 @@ def ship(
                     )
         ph.note = digest or "(digest from docker push)"
 
-    # minikube's node cannot reach the host's localhost:5001 (only kind gets the hosts.toml mapping): load the
-    # image into it under the same name; the overlays' imagePullPolicy IfNotPresent then uses it without a pull.
-    if settings.target == "local" and settings.provider == "minikube":
-        from lab.providers import provider_for
-
-        with ui.phase(f"Load {push_ref} into minikube"):
-            provider_for(settings).load_images(ctx, [push_ref])
-
-    # 5. Bump dev's image in the GitOps repo: one commit with trailers, re-applied until the push lands.
     spec = ImageSpec(repos.pull, tag, digest if pin_digest else "")
-    gitops = repo or gitops_repo(ctx, app_root=app_root, app_sha=sha)
+    try:
+        # minikube's node cannot reach the host's localhost:5001 (only kind gets the hosts.toml mapping): load the
+        # image into it under the same name; the overlays' imagePullPolicy IfNotPresent then uses it without a pull.
+        if settings.target == "local" and settings.provider == "minikube":
+            from lab.providers import provider_for
 
-    with ui.phase(f"Bump {SHIP_ENV} in the GitOps repo") as ph:
-        committed = gitops.bump(SHIP_ENV, spec, app_commit=app_commit, digest=digest, image_name=settings.image_name)
-        short = committed.sha if ctx.dry_run else committed.sha[:7]
-        ph.note = short + (f" after {committed.attempts} attempts" if committed.attempts > 1 else "")
+            with ui.phase(f"Load {push_ref} into minikube"):
+                provider_for(settings).load_images(ctx, [push_ref])
+
+        # 5. Bump dev's image in the GitOps repo: one commit with trailers, re-applied until the push lands.
+        with ui.phase(f"Bump {SHIP_ENV} in the GitOps repo") as ph:
+            committed = gitops.bump(
+                SHIP_ENV, spec, app_commit=app_commit, digest=digest, image_name=settings.image_name
+            )
+            short = committed.sha if ctx.dry_run else committed.sha[:7]
+            ph.note = short + (f" after {committed.attempts} attempts" if committed.attempts > 1 else "")
+    except LabError as exc:
+        if not ctx.dry_run:
+            exc.hint = _left_behind(push_ref, digest, repos.host, exc.hint)
+        raise
 
     result = ShipResult(tag, app_commit, push_ref, spec.reference, digest, committed.sha)
 
     # 6. Argo CD: refresh dev now (no waiting for its 2-3 minute poll), then wait for the new image to serve.
     if watcher is not None and not ctx.dry_run:
-        result = _refresh_and_wait(ctx, watcher, result, no_wait=no_wait)
+        status = refresh_and_wait(ctx, watcher, SHIP_ENV, committed.sha, spec.reference, no_wait=no_wait)
+        result = replace(result, status=status)
 
     if not report:
         return result
@@ -286,29 +403,10 @@ def ship(
     return result
 
 
-def _refresh_and_wait(ctx: Context, watcher: DeployWatcher, result: ShipResult, *, no_wait: bool) -> ShipResult:
-    ui = ctx.ui
-    try:
-        with ui.phase(f"Refresh {SHIP_ENV} in Argo CD"):
-            watcher.refresh(SHIP_ENV)
-        if no_wait:
-            return result
-        with ui.phase(f"Wait for {SHIP_ENV}: Synced at {result.gitops_commit[:7]}, Healthy, new image") as ph:
-            status = watcher.wait_synced(
-                SHIP_ENV, result.gitops_commit, result.deployed_image, ctx.settings.sync_timeout
-            )
-            ph.note = f"{status.sync}/{status.health}"
-    except ClusterUnreachable as exc:
-        ui.warn(f"no cluster reachable ({exc.message}): the commit is pushed; Argo CD deploys it once it runs")
-        if no_wait:
-            return result
-        raise
-    return ShipResult(
-        result.tag,
-        result.app_commit,
-        result.image,
-        result.deployed_image,
-        result.digest,
-        result.gitops_commit,
-        status,
+def _left_behind(ref: str, digest: str, host: str, hint: str | None) -> str:
+    """The hint of a failure after the push: what is in the registry now, and that git has no commit for it."""
+    left = (
+        f"pushed {ref} ({digest}) to {host}; no GitOps commit: re-run `invoke ship` once that is fixed (it builds "
+        "a new tag; nothing deploys this one)"
     )
+    return f"{hint}; {left}" if hint else left

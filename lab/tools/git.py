@@ -2,17 +2,23 @@
 
 Network commands (clone, fetch, ls-remote, push) run with ``GIT_TERMINAL_PROMPT=0`` so a remote that asks for
 credentials fails at once instead of waiting for a password on a terminal nobody watches.
+
+The reading helpers (rev_parse, status_porcelain, config_get, remote_url, show, log) only read a local repository.
+A dry run may pass them ``read_runner(runner)``, which runs them for real, so that the plan is computed from the
+actual app repo (its commit, its dirty state) instead of "nothing exists yet".
 """
 
 from __future__ import annotations
 
 import getpass
+import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from lab.errors import CommandFailed
-from lab.runner import Result, Runner
+from lab.runner import Result, Runner, SubprocessRunner
 
 GIT = "git"
 NETWORK_ENV = {"GIT_TERMINAL_PROMPT": "0"}
@@ -47,6 +53,17 @@ def git(
 
 
 # Reading ---------------------------------------------------------------------------------------------
+def read_runner(runner: Runner) -> Runner:
+    """The runner for local, read-only queries: RUNNER itself, or a real one when RUNNER is a dry run (and git
+    is installed: without it a dry run plans for a fresh repository, as everywhere else).
+
+    Only for the helpers below that read a local repository; never for anything that writes or talks to a remote.
+    """
+    if runner.dry_run and shutil.which(GIT) is not None:
+        return SubprocessRunner()
+    return runner
+
+
 def rev_parse(runner: Runner, repo: Path, ref: str = "HEAD") -> str | None:
     """The full sha of REF, or None if it does not resolve (an empty repository, an unknown ref)."""
     res = git(runner, repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False)
@@ -69,6 +86,17 @@ def config_get(runner: Runner, repo: Path | None, key: str) -> str:
 
 def remote_url(runner: Runner, repo: Path, remote: str = "origin") -> str:
     return git(runner, repo, "remote", "get-url", remote, check=False).stdout.strip()
+
+
+def strip_credentials(url: str) -> str:
+    """URL without the `user[:password]@` part of a `scheme://` URL (a token often stands in the user name);
+    scp-like `git@host:path` addresses and local paths carry no secret and are returned as they are."""
+    if "://" not in url:
+        return url
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
 
 
 def show(runner: Runner, repo: Path, rev: str, path: str) -> str | None:

@@ -6,10 +6,14 @@ manifest and its digest in the `Docker-Content-Digest` header; 404 when the repo
 (distribution `docs/spec/api.md`, "Pulling an Image Manifest"; opencontainers/distribution-spec `spec.md`).
 The Accept header lists every manifest type the lab can push: a registry must not convert the manifest to
 another type (which would change its digest) when the client accepts the stored one.
+
+Anonymous reads work on the lab's own registries (the local registry, MiniStack). Amazon ECR answers 401 without a
+token: ask it through its API instead (lab.tools.ecr.describe_image); ``ecr_host`` recognises its hosts.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -24,6 +28,9 @@ MANIFEST_TYPES = (
     "application/vnd.oci.image.manifest.v1+json",
 )
 TIMEOUT = 5.0  # seconds per request; a registry on localhost answers in milliseconds
+# A private ECR registry: <12-digit account>.dkr.ecr[-fips].<region>.amazonaws.com (.com.cn in China). The same
+# shape docker/login-action recognises as ECR (src/aws.ts, ecrRegistryRegex).
+ECR_HOST = re.compile(r"(?P<account>[0-9]{12})\.dkr\.ecr(?:-fips)?\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?")
 
 
 @dataclass(frozen=True)
@@ -55,6 +62,18 @@ def parse_ref(ref: str) -> ImageRef:
     if ":" in last:
         name, _, tag = path.rpartition(":")
     return ImageRef(host, name, tag, digest)
+
+
+@dataclass(frozen=True)
+class EcrHost:
+    account: str
+    region: str
+
+
+def ecr_host(host: str) -> EcrHost | None:
+    """Account and region when HOST (optionally with a port) is a private ECR registry, else None."""
+    match = ECR_HOST.fullmatch(host.partition(":")[0])
+    return EcrHost(match["account"], match["region"]) if match else None
 
 
 def _base_url(host: str) -> str:

@@ -1,7 +1,7 @@
 """The GitOps repository with real git: a bare remote in tmp_path, real working clones, real `kubectl kustomize`.
 
-No Docker and no cluster are needed, so these run wherever git runs. The registry lookup of promote is the one
-injected piece (a dict of tags standing in for a registry; tests/integration/test_ship.py uses a real one).
+No Docker and no cluster are needed, so these run wherever git runs. The registry lookup of promote and rollback is
+the one injected piece (a dict of tags standing in for a registry; tests/integration/test_ship.py uses a real one).
 Commit trailers are read back with `git interpret-trailers --parse`, independently of the lab's own parser.
 """
 
@@ -22,7 +22,7 @@ import yaml
 
 from lab.config import load_settings
 from lab.context import Context
-from lab.errors import ConfigError, GitOpsError, Refused, RegistryError
+from lab.errors import ClusterUnreachable, ConfigError, GitOpsError, Refused, RegistryError
 from lab.gitops import (
     Change,
     EnvStatus,
@@ -135,9 +135,11 @@ def ctx(tmp_path: Path, remote: Path) -> Context:
     return Context(settings, SubprocessRunner(), UI(err=io.StringIO(), out=io.StringIO()))
 
 
-def new_repo(remote: Path, workdir: Path, app_repo: Path, **kw: object) -> GitOpsRepo:
+def new_repo(
+    remote: Path, workdir: Path, app_repo: Path, *, runner: SubprocessRunner | None = None, **kw: object
+) -> GitOpsRepo:
     return GitOpsRepo(
-        SubprocessRunner(),
+        runner or SubprocessRunner(),
         str(remote),
         workdir,
         app_repo / "overlays",
@@ -276,6 +278,72 @@ def test_an_overlay_that_would_not_render_or_validate_is_refused_before_commit(
     assert "nothing was committed" in (info.value.hint or "")
     assert remote_head(remote) == broken  # nothing pushed
     assert_clean(repo)
+
+
+def test_check_bump_renders_and_validates_without_committing(remote: Path, repo: GitOpsRepo, tmp_path: Path) -> None:
+    """What ship runs before it builds: the overlay with the planned image must render and validate; nothing is
+    committed either way, and the clone is left clean."""
+    repo.open()
+    head = remote_head(remote)
+    repo.check_bump("dev", ImageSpec(REPO, "planned"))
+    assert remote_head(remote) == head and len(deploy_log(remote, "dev")) == 0
+    assert_clean(repo)
+
+    def edit(clone: Path) -> None:
+        path = clone / overlay_file("dev")
+        path.write_text(path.read_text().replace("resources:\n  - ../base\n", "resources:\n  - missing.yaml\n"))
+
+    broken = push_manual_change(remote, tmp_path, edit, "hand edit")
+    repo.open()
+    with pytest.raises(GitOpsError, match="overlays/dev would not render"):
+        repo.check_bump("dev", ImageSpec(REPO, "planned"))
+    assert remote_head(remote) == broken
+    assert_clean(repo)
+
+
+class CountingRunner(SubprocessRunner):
+    """A real runner that records every argv (to count the renders)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.argvs: list[list[str]] = []
+
+    def run(self, argv, **kw):  # type: ignore[no-untyped-def]
+        self.argvs.append([str(a) for a in argv])
+        return super().run(argv, **kw)
+
+    def renders(self) -> int:
+        return sum(1 for argv in self.argvs if "kustomize" in argv)
+
+
+def test_a_change_checked_on_the_same_commit_is_not_rendered_twice(
+    remote: Path, app_repo: Path, tmp_path: Path
+) -> None:
+    """ship checks dev's overlay before the build, then bumps it: on an unmoved remote the bump reuses that
+    render; a new digest or a moved remote (here: to an overlay that no longer renders) is rendered again."""
+    runner = CountingRunner()
+    repo = new_repo(remote, tmp_path / "clone", app_repo, runner=runner)
+    repo.open()
+    repo.check_bump("dev", ImageSpec(REPO, "t1"))
+    assert runner.renders() == 1
+    repo.bump("dev", ImageSpec(REPO, "t1"), app_commit="1" * 40)
+    assert runner.renders() == 1 and dev_image(remote) == ImageSpec(REPO, "t1")
+
+    repo.check_bump("dev", ImageSpec(REPO, "t2"))
+    repo.bump("dev", ImageSpec(REPO, "t2", digest_of(2)), app_commit="2" * 40)  # --pin-digest: a new image
+    assert runner.renders() == 3
+
+    repo.check_bump("dev", ImageSpec(REPO, "t3"))
+    assert runner.renders() == 4
+
+    def edit(clone: Path) -> None:  # dev's kustomization.yaml stays as it was: only the commit tells the change
+        path = clone / "overlays" / "base" / "deployment.yaml"
+        path.write_text(path.read_text().replace("  minReadySeconds: 5\n", "  minReadySecondz: 5\n"))
+
+    broken = push_manual_change(remote, tmp_path, edit, "hand edit during the build")
+    with pytest.raises(GitOpsError, match="Deployment/lab-app is not valid"):
+        repo.bump("dev", ImageSpec(REPO, "t3"), app_commit="3" * 40)
+    assert runner.renders() == 5 and remote_head(remote) == broken
 
 
 def test_a_remote_that_refuses_the_push_is_a_gitops_error_and_the_clone_stays_clean(
@@ -420,7 +488,7 @@ def test_promote_copies_the_exact_image_with_trailers(
     reg = FakeRegistry({spec.new_tag: digest_of(7)})
 
     result = release.promote(ctx, "dev", "staging", lookup_digest=reg, repo=repo)
-    assert result.changed
+    assert result.changed and result.image == spec.reference and result.digest == digest_of(7)
     assert reg.asked == [("localhost:5001", "lab-app", spec.new_tag)]
     staging = sh("git", "-C", remote, "show", f"main:{overlay_file('staging')}")
     assert read_image(staging) == spec  # newName, tag and digest, exactly
@@ -466,13 +534,31 @@ def test_promote_refuses_a_source_with_nothing_deployed(ctx: Context, remote: Pa
     assert remote_head(remote) == before
 
 
-@pytest.mark.parametrize(("src", "dst"), [("staging", "dev"), ("prod", "staging"), ("dev", "dev")])
-def test_promote_only_goes_forward(ctx: Context, remote: Path, repo: GitOpsRepo, src: str, dst: str) -> None:
+@pytest.mark.parametrize(
+    ("src", "dst", "says"),
+    [("staging", "dev", "not forward"), ("prod", "staging", "not forward"), ("dev", "dev", "same environment")],
+)
+def test_promote_only_goes_forward(ctx: Context, remote: Path, repo: GitOpsRepo, src: str, dst: str, says: str) -> None:
     repo.open()
     before = remote_head(remote)
-    with pytest.raises(Refused, match="not forward"):
+    with pytest.raises(Refused, match=says):
         release.promote(ctx, src, dst, lookup_digest=FakeRegistry({}), repo=repo)
     assert remote_head(remote) == before
+
+
+def test_promote_pins_the_registrys_digest_when_the_source_is_not_pinned(
+    ctx: Context, remote: Path, repo: GitOpsRepo, tmp_path: Path
+) -> None:
+    """promote copies tag and digest: staging runs exactly the manifest the registry serves now, whatever later
+    happens to the tag."""
+    repo.bump("dev", ImageSpec(REPO, "t1"), app_commit="1" * 40, digest=digest_of(1))
+    result = release.promote(ctx, "dev", "staging", lookup_digest=FakeRegistry({"t1": digest_of(9)}), repo=repo)
+    pinned = ImageSpec(REPO, "t1", digest_of(9))
+    staging = read_image(sh("git", "-C", remote, "show", f"main:{overlay_file('staging')}"))
+    assert staging == pinned and result.image == pinned.reference and result.digest == digest_of(9)
+    assert trailers_of(remote, result.gitops_commit)["Image-Digest"] == [digest_of(9)]
+    assert f"image: {pinned.reference}" in render_at(remote, result.gitops_commit, "staging", tmp_path / "r")
+    assert dev_image(remote) == ImageSpec(REPO, "t1")  # the source is left as it is
 
 
 def test_unknown_environment_lists_the_valid_ones(ctx: Context, repo: GitOpsRepo) -> None:
@@ -480,7 +566,7 @@ def test_unknown_environment_lists_the_valid_ones(ctx: Context, repo: GitOpsRepo
         release.promote(ctx, "dev", "qa", lookup_digest=FakeRegistry({}), repo=repo)
     assert "dev, staging, prod" in (info.value.hint or "")
     with pytest.raises(ConfigError):
-        release.rollback(ctx, "qa", no_wait=True, repo=repo)
+        release.rollback(ctx, "qa", no_wait=True, lookup_digest=FakeRegistry({}), repo=repo)
     with pytest.raises(ConfigError):
         release.history(ctx, "qa", repo=repo)
 
@@ -491,11 +577,14 @@ def dev_image(remote: Path) -> ImageSpec | None:
 
 
 def test_rollback_reverts_the_last_deploy_then_the_one_before(ctx: Context, remote: Path, repo: GitOpsRepo) -> None:
+    repo.bump("dev", ImageSpec(REPO, "t0", digest_of(0)), app_commit="0" * 40)
     t1 = repo.bump("dev", ImageSpec(REPO, "t1", digest_of(1)), app_commit="1" * 40)
     t2 = repo.bump("dev", ImageSpec(REPO, "t2"), app_commit="2" * 40, digest=digest_of(2))
+    reg = FakeRegistry({"t0": digest_of(0), "t1": digest_of(1), "t2": digest_of(2)})
 
-    first = release.rollback(ctx, "dev", no_wait=True, repo=repo)
+    first = release.rollback(ctx, "dev", no_wait=True, lookup_digest=reg, repo=repo)
     assert first.rolled_back == (t2.sha,)
+    assert reg.asked == [("localhost:5001", "lab-app", "t1")]  # the image it goes back to is in the registry
     assert dev_image(remote) == ImageSpec(REPO, "t1", digest_of(1))
     body = sh("git", "-C", remote, "log", "-1", "--format=%B", "main")
     assert f"This reverts commit {t2.sha}" in body
@@ -505,12 +594,44 @@ def test_rollback_reverts_the_last_deploy_then_the_one_before(ctx: Context, remo
     # It is a real revert: exactly the inverse diff of t2.
     assert sh("git", "-C", remote, "diff", t1.sha, "main") == ""
 
-    second = release.rollback(ctx, "dev", no_wait=True, repo=repo)
+    second = release.rollback(ctx, "dev", no_wait=True, lookup_digest=reg, repo=repo)
     assert second.rolled_back == (t1.sha,)
-    assert dev_image(remote) == ImageSpec(REPO, "seed")
-    with pytest.raises(Refused, match="no deploy left"):
-        release.rollback(ctx, "dev", no_wait=True, repo=repo)
+    assert dev_image(remote) == ImageSpec(REPO, "t0", digest_of(0))
+
+    # Rolling back the first deploy would write `newTag: seed`, which no registry holds: refused, nothing pushed.
+    before = remote_head(remote)
+    with pytest.raises(Refused, match="back on the seed image") as info:
+        release.rollback(ctx, "dev", no_wait=True, lookup_digest=reg, repo=repo)
+    assert info.value.exit_code == 8 and "ship a fixed version" in (info.value.hint or "")
+    assert remote_head(remote) == before and dev_image(remote) == ImageSpec(REPO, "t0", digest_of(0))
     assert_clean(repo)
+
+
+@pytest.mark.parametrize("to", [False, True], ids=["revert", "to"])
+def test_rollback_refuses_an_image_the_registry_does_not_hold(
+    ctx: Context, remote: Path, repo: GitOpsRepo, to: bool
+) -> None:
+    t1 = repo.bump("dev", ImageSpec(REPO, "t1"), app_commit="1" * 40)
+    repo.bump("dev", ImageSpec(REPO, "t2"), app_commit="2" * 40)
+    before = remote_head(remote)
+    with pytest.raises(RegistryError, match="has no lab-app:t1") as info:
+        release.rollback(
+            ctx, "dev", to=t1.sha if to else None, no_wait=True, lookup_digest=FakeRegistry({"t2": "x"}), repo=repo
+        )
+    assert info.value.exit_code == 10 and "invoke history dev" in (info.value.hint or "")
+    assert remote_head(remote) == before
+    assert_clean(repo)
+
+
+def test_rollback_refuses_a_pinned_image_the_registry_serves_under_another_digest(
+    ctx: Context, remote: Path, repo: GitOpsRepo
+) -> None:
+    repo.bump("dev", ImageSpec(REPO, "t1", digest_of(1)), app_commit="1" * 40)
+    repo.bump("dev", ImageSpec(REPO, "t2"), app_commit="2" * 40)
+    before = remote_head(remote)
+    with pytest.raises(RegistryError, match=f"serves {digest_of(5)} for lab-app:t1"):
+        release.rollback(ctx, "dev", no_wait=True, lookup_digest=FakeRegistry({"t1": digest_of(5)}), repo=repo)
+    assert remote_head(remote) == before
 
 
 def test_rollback_to_a_deploy_is_one_commit_undoing_everything_after_it(
@@ -519,12 +640,14 @@ def test_rollback_to_a_deploy_is_one_commit_undoing_everything_after_it(
     t1 = repo.bump("dev", ImageSpec(REPO, "t1"), app_commit="1" * 40, digest=digest_of(1))
     t2 = repo.bump("dev", ImageSpec(REPO, "t2"), app_commit="2" * 40)
     t3 = repo.bump("dev", ImageSpec(REPO, "t3"), app_commit="3" * 40)
-    result = release.rollback(ctx, "dev", to=t1.sha[:7], no_wait=True, repo=repo)
+    reg = FakeRegistry({"t1": digest_of(1)})
+    result = release.rollback(ctx, "dev", to=t1.sha[:7], no_wait=True, lookup_digest=reg, repo=repo)
+    assert reg.asked == [("localhost:5001", "lab-app", "t1")]
     assert dev_image(remote) == ImageSpec(REPO, "t1")
     assert set(trailers_of(remote, result.gitops_commit)["Rollback-Of"]) == {t2.sha, t3.sha}
     assert sh("git", "-C", remote, "rev-list", "--count", f"{t3.sha}..main").strip() == "1"
     # Back to where we already are: nothing to do.
-    again = release.rollback(ctx, "dev", to=t1.sha, no_wait=True, repo=repo)
+    again = release.rollback(ctx, "dev", to=t1.sha, no_wait=True, lookup_digest=reg, repo=repo)
     assert not again.rolled_back and again.gitops_commit == remote_head(remote) == result.gitops_commit
 
 
@@ -534,12 +657,13 @@ def test_rollback_refuses_a_commit_that_is_not_a_deploy_of_that_env(
     repo.bump("dev", ImageSpec(REPO, "t1"), app_commit="1" * 40)
     seed = sh("git", "-C", remote, "rev-list", "--max-parents=0", "main").strip()
     before = remote_head(remote)
+    reg = FakeRegistry({"t1": digest_of(1)})
     with pytest.raises(Refused, match="not a deploy commit of dev"):
-        release.rollback(ctx, "dev", to=seed, no_wait=True, repo=repo)
+        release.rollback(ctx, "dev", to=seed, no_wait=True, lookup_digest=reg, repo=repo)
     with pytest.raises(Refused, match="not a deploy commit of staging"):
-        release.rollback(ctx, "staging", to=before, no_wait=True, repo=repo)
+        release.rollback(ctx, "staging", to=before, no_wait=True, lookup_digest=reg, repo=repo)
     with pytest.raises(Refused, match="not a commit"):
-        release.rollback(ctx, "dev", to="0badc0de", no_wait=True, repo=repo)
+        release.rollback(ctx, "dev", to="0badc0de", no_wait=True, lookup_digest=reg, repo=repo)
     assert remote_head(remote) == before
 
 
@@ -547,7 +671,7 @@ def test_rollback_refuses_a_commit_that_is_not_a_deploy_of_that_env(
 def test_history_reads_the_audit_trail_back(ctx: Context, repo: GitOpsRepo) -> None:
     t1 = repo.bump("dev", ImageSpec(REPO, "t1", digest_of(1)), app_commit="1" * 40)
     t2 = repo.bump("dev", ImageSpec(REPO, "t2", digest_of(2)), app_commit="2" * 40)
-    back = release.rollback(ctx, "dev", no_wait=True, repo=repo)
+    back = release.rollback(ctx, "dev", no_wait=True, lookup_digest=FakeRegistry({"t1": digest_of(1)}), repo=repo)
     promoted = release.promote(ctx, "dev", "staging", lookup_digest=FakeRegistry({"t1": digest_of(1)}), repo=repo)
 
     rows = release.history(ctx, "dev", repo=repo)
@@ -591,7 +715,64 @@ class RecordingWatcher:
         return EnvStatus("Synced", "Healthy", revision, (image,))
 
     def status(self, env: str) -> EnvStatus:
+        self.calls.append(("status", env))
         return EnvStatus("Synced", "Healthy", "", ())
+
+
+class UnreachableWatcher(RecordingWatcher):
+    """No cluster: every call is ClusterUnreachable."""
+
+    def _down(self, what: str, env: str) -> ClusterUnreachable:
+        self.calls.append((what, env))
+        return ClusterUnreachable("cannot reach the Kubernetes API", hint="is the cluster running?")
+
+    def refresh(self, env: str) -> None:
+        raise self._down("refresh", env)
+
+    def sync(self, env: str) -> None:
+        raise self._down("sync", env)
+
+    def status(self, env: str) -> EnvStatus:
+        raise self._down("status", env)
+
+
+def test_rollback_to_wait_with_no_cluster_changes_nothing(ctx: Context, remote: Path, repo: GitOpsRepo) -> None:
+    """Asked before the revert: a second run cannot undo another deploy after a first one failed on the wait."""
+    repo.bump("dev", ImageSpec(REPO, "good"), app_commit="1" * 40)
+    repo.bump("dev", ImageSpec(REPO, "bad"), app_commit="2" * 40)
+    before = remote_head(remote)
+    watcher = UnreachableWatcher()
+    for _ in range(2):
+        with pytest.raises(ClusterUnreachable) as info:
+            release.rollback(ctx, "dev", watcher=watcher, lookup_digest=FakeRegistry({"good": "x"}), repo=repo)
+        assert info.value.exit_code == 12 and "nothing was changed" in (info.value.hint or "")
+    assert remote_head(remote) == before and dev_image(remote) == ImageSpec(REPO, "bad")
+    assert watcher.calls == [("status", "dev"), ("status", "dev")]
+
+
+@pytest.mark.parametrize(("env", "trigger"), [("dev", "refresh"), ("staging", "sync")])
+def test_rollback_no_wait_still_refreshes_and_tolerates_no_cluster(
+    ctx: Context, remote: Path, repo: GitOpsRepo, env: str, trigger: str
+) -> None:
+    """Like ship --no-wait: the commit is pushed, Argo CD is told at once (dev refreshed, staging/prod synced), and
+    a cluster that is not there is a warning."""
+    repo.bump(env, ImageSpec(REPO, "good"), app_commit="1" * 40)
+    repo.bump(env, ImageSpec(REPO, "bad"), app_commit="2" * 40)
+    reg = FakeRegistry({"good": digest_of(1)})
+    watcher = RecordingWatcher()
+    result = release.rollback(ctx, env, watcher=watcher, no_wait=True, lookup_digest=reg, repo=repo)
+    assert watcher.calls == [(trigger, env)]  # no status asked, no wait
+    assert result.seconds_to_serving is None and result.gitops_commit == remote_head(remote)
+
+    repo.bump(env, ImageSpec(REPO, "bad"), app_commit="2" * 40)
+    down = UnreachableWatcher()
+    result = release.rollback(ctx, env, watcher=down, no_wait=True, lookup_digest=reg, repo=repo)
+    assert down.calls == [(trigger, env)]
+    assert result.gitops_commit == remote_head(remote)
+    assert read_image(sh("git", "-C", remote, "show", f"main:{overlay_file(env)}")) == ImageSpec(REPO, "good")
+    warned = ctx.ui.err.getvalue()  # type: ignore[attr-defined]
+    assert "no cluster reachable" in warned
+    assert ("invoke sync staging" in warned) == (env == "staging")
 
 
 @pytest.mark.parametrize(("env", "trigger"), [("dev", "refresh"), ("staging", "sync")])
@@ -602,9 +783,10 @@ def test_rollback_syncs_and_reports_the_time_to_the_old_image(
     repo.bump(env, ImageSpec(REPO, "bad"), app_commit="2" * 40)
     watcher = RecordingWatcher()
     clock = iter([100.0, 112.5])
-    result = release.rollback(ctx, env, watcher=watcher, repo=repo, monotonic=lambda: next(clock))
-    # dev syncs by itself once refreshed; staging and prod sync by hand.
-    assert watcher.calls == [(trigger, env), ("wait", env, result.gitops_commit, f"{REPO}:good")]
+    reg = FakeRegistry({"good": digest_of(1)})
+    result = release.rollback(ctx, env, watcher=watcher, lookup_digest=reg, repo=repo, monotonic=lambda: next(clock))
+    # The cluster is asked first; dev syncs by itself once refreshed; staging and prod sync by hand.
+    assert watcher.calls == [("status", env), (trigger, env), ("wait", env, result.gitops_commit, f"{REPO}:good")]
     assert result.gitops_commit == remote_head(remote)
     assert result.seconds_to_serving == 12.5
     assert "12.5s after the rollback started" in ctx.ui.err.getvalue()  # type: ignore[attr-defined]
@@ -647,5 +829,5 @@ def test_read_only_commands_do_not_seed_an_empty_remote(ctx: Context, remote: Pa
     with pytest.raises(Refused, match="empty: nothing deployed yet"):
         release.promote(ctx, "dev", "staging", lookup_digest=FakeRegistry({}), repo=repo)
     with pytest.raises(Refused, match="empty"):
-        release.rollback(ctx, "dev", no_wait=True, repo=repo)
+        release.rollback(ctx, "dev", no_wait=True, lookup_digest=FakeRegistry({}), repo=repo)
     assert remote_head(remote) is None

@@ -5,12 +5,16 @@ never touched and the dirty check sees a clean tree.
 
 Each test uses its own fixed clock, so the tag it would produce is known even when the pipeline stops early
 (a failing gate must leave that tag absent from Docker and from the registry).
+
+The ECR case runs against MiniStack (the venv's `ministack`, a local process on a free 127.0.0.1 port): its ECR
+API and its registry V2 endpoint on the same port, as the lab's ECR emulator.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -18,18 +22,20 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
-from conftest import free_port
+from conftest import free_port, wait_for_port
 
 from lab.config import load_settings
 from lab.context import Context
-from lab.errors import QualityGateFailed, RegistryError
-from lab.gitops import overlay_file, read_image
+from lab.errors import GitOpsError, QualityGateFailed, RegistryError
+from lab.gitops import ImageSpec, overlay_file, read_image
 from lab.runner import SubprocessRunner
 from lab.steps import release
-from lab.steps.ship import ship
+from lab.steps.ship import gitops_repo, ship
+from lab.tools import ecr
 from lab.tools import registry as registry_api
 from lab.tools.registry import MANIFEST_TYPES
 from lab.ui import UI
@@ -50,6 +56,14 @@ def sh(*argv: str | Path, input: str | None = None, check: bool = True) -> subpr
 
 def remote_head(remote: Path) -> str | None:
     return sh("git", "-C", remote, "rev-parse", "--verify", "-q", "refs/heads/main", check=False).stdout.strip() or None
+
+
+def trailers_of(remote: Path) -> dict[str, str]:
+    """The trailers of main's last commit, as git itself parses them."""
+    message = sh("git", "-C", remote, "log", "-1", "--format=%B", "main").stdout
+    return dict(
+        line.split(": ", 1) for line in sh("git", "interpret-trailers", "--parse", input=message).stdout.splitlines()
+    )
 
 
 def image_present(ref: str) -> bool:
@@ -79,13 +93,14 @@ def remote(tmp_path: Path) -> Path:
     return path
 
 
-def make_ctx(tmp_path: Path, registry: str, remote: Path, base_image: str) -> Context:
+def make_ctx(tmp_path: Path, registry: str, remote: Path | str, base_image: str, **overrides: Any) -> Context:
     settings = load_settings(
         {
             "registry": registry,
             "base_image": base_image,
             "gitops_remote": str(remote),
             "state_dir": tmp_path / "state",
+            **overrides,
         },
         environ={},
         config_file=tmp_path / "none.toml",
@@ -137,21 +152,19 @@ def test_ship_no_wait_builds_pushes_and_bumps_dev(
     dev = read_image(sh("git", "-C", remote, "show", f"main:{overlay_file('dev')}").stdout)
     assert dev is not None and (dev.new_name, dev.new_tag, dev.digest) == (f"{registry}/lab-app", tag, "")
     assert result.gitops_commit == remote_head(remote)
-    message = sh("git", "-C", remote, "log", "-1", "--format=%B", "main").stdout
-    trailers = dict(
-        line.split(": ", 1) for line in sh("git", "interpret-trailers", "--parse", input=message).stdout.splitlines()
-    )
-    assert trailers == {
+    assert trailers_of(remote) == {
         "App-Commit": app_sha,
         "Image": ref,
         "Image-Digest": result.digest,
         "Environment": "dev",
         "Deployed-By": "Ship Test <ship@example.test>",
     }
-    # promote asks the same registry (real HTTP) before copying the image to staging.
+    # promote asks the same registry (real HTTP) before copying the image to staging, tag and digest: staging pins
+    # the digest the registry serves, although dev's overlay names the tag only.
     promoted = release.promote(ctx, "dev", "staging", app_root=app_repo)
     staging = read_image(sh("git", "-C", remote, "show", f"main:{overlay_file('staging')}").stdout)
-    assert staging == dev and promoted.digest == result.digest
+    assert staging == ImageSpec(dev.new_name, dev.new_tag, result.digest)
+    assert promoted.digest == result.digest and promoted.image == f"{ref}@{result.digest}"
     assert registry_api.manifest_digest(registry, "lab-app", "no-such-tag") is None
 
     summary = ctx.ui.out.getvalue()  # type: ignore[attr-defined]
@@ -211,5 +224,148 @@ def test_failing_quality_gate_builds_and_commits_nothing(
     assert "2 failed, 40 passed" in ctx.ui.err.getvalue()  # type: ignore[attr-defined]  # the gate's output is shown
     assert not image_present(f"{registry}/lab-app:{tag}")
     assert served_digest(registry, "lab-app", tag) is None
-    assert remote_head(remote) is None
-    assert not (tmp_path / "state" / "gitops-work").exists()
+    # Nothing deployed: ship's first stage opened the GitOps repo (seeding the empty remote from overlays/, which
+    # is what proves the remote accepts pushes before anything is built), but made no deploy commit.
+    assert sh("git", "-C", remote, "log", "--format=%s", "main").stdout.splitlines() == [
+        f"seed: overlays from app repo {app_sha[:7]}"
+    ]
+
+
+def hook(remote: Path, message: str) -> None:
+    """A pre-receive hook on the bare remote that refuses every push, as a protected branch or a freeze would."""
+    path = remote / "hooks" / "pre-receive"
+    path.write_text(f"#!/bin/sh\necho '{message}' >&2\nexit 1\n")
+    path.chmod(0o755)
+
+
+def break_dev_overlay(remote: Path, tmp_path: Path) -> str:
+    """A hand edit pushed to the GitOps remote that leaves overlays/dev unrenderable; returns the new head."""
+    clone = tmp_path / "hand-edit"
+    sh("git", "clone", "--quiet", remote, clone)
+    path = clone / overlay_file("dev")
+    path.write_text(path.read_text().replace("resources:\n  - ../base\n", "resources:\n  - missing.yaml\n"))
+    sh("git", "-C", clone, "-c", "user.name=H", "-c", "user.email=h@x", "commit", "--quiet", "-am", "hand edit")
+    sh("git", "-C", clone, "push", "--quiet", "origin", "HEAD:main")
+    return sh("git", "-C", clone, "rev-parse", "HEAD").stdout.strip()
+
+
+@pytest.mark.parametrize("fault", ["git-server-down", "remote-refuses", "overlay-broken"])
+def test_a_gitops_remote_that_cannot_take_the_deploy_stops_ship_before_the_build(
+    tmp_path: Path, app_repo: Path, remote: Path, registry: str, base_image: str, cleanup: list[str], fault: str
+) -> None:
+    """A git server that is down, a remote that refuses pushes (empty: the seed is refused), or a dev overlay that
+    would not render with the new image: a GitOpsError before the gate, nothing built, nothing in the registry."""
+    url: Path | str = remote
+    before = None
+    if fault == "git-server-down":
+        url = f"http://127.0.0.1:{free_port()}/gitops.git"  # nothing listens there
+    elif fault == "remote-refuses":
+        hook(remote, "pushes are frozen")
+    else:
+        seeded = make_ctx(tmp_path / "seed", registry, remote, base_image)
+        gitops_repo(seeded, app_root=app_repo).open()
+        before = break_dev_overlay(remote, tmp_path)
+    ctx = make_ctx(tmp_path, registry, url, base_image)
+    now = datetime(2026, 11, 28, 10, 18, 0, tzinfo=UTC)
+    app_sha = sh("git", "-C", app_repo, "rev-parse", "HEAD").stdout.strip()
+    tag = f"{app_sha[:7]}-20261128101800"
+    cleanup.append(f"{registry}/lab-app:{tag}")
+    with pytest.raises(GitOpsError) as info:
+        ship(ctx, app_root=app_repo, gate=FAILING_GATE, no_wait=True, clock=lambda: now)
+    assert info.value.exit_code == 11
+    expected = {
+        "git-server-down": "cannot clone the GitOps repo",
+        "remote-refuses": "refused the seed commit",
+        "overlay-broken": "overlays/dev would not render",
+    }[fault]
+    assert expected in info.value.message, info.value.message
+    assert "2 failed" not in ctx.ui.err.getvalue()  # type: ignore[attr-defined]  # the gate never ran
+    assert not image_present(f"{registry}/lab-app:{tag}")
+    assert served_digest(registry, "lab-app", tag) is None
+    assert remote_head(remote) == before
+
+
+def test_a_remote_refusing_the_deploy_commit_after_the_push_says_what_is_left(
+    tmp_path: Path, app_repo: Path, remote: Path, registry: str, base_image: str, cleanup: list[str]
+) -> None:
+    """The one fault that can only show after the push (a seeded remote whose hook refuses the deploy commit):
+    the error names the image it left in the registry, and git has no deploy commit."""
+    seeded = make_ctx(tmp_path / "seed", registry, remote, base_image)
+    gitops_repo(seeded, app_root=app_repo).open()
+    head = remote_head(remote)
+    hook(remote, "deploys are frozen today")
+    ctx = make_ctx(tmp_path, registry, remote, base_image)
+    now = datetime(2026, 11, 28, 10, 19, 0, tzinfo=UTC)
+    app_sha = sh("git", "-C", app_repo, "rev-parse", "HEAD").stdout.strip()
+    ref = f"{registry}/lab-app:{app_sha[:7]}-20261128101900"
+    cleanup.append(ref)
+    with pytest.raises(GitOpsError, match="deploys are frozen today") as info:
+        ship(ctx, app_root=app_repo, gate=PASSING_GATE, no_wait=True, clock=lambda: now)
+    digest = served_digest(registry, "lab-app", ref.rsplit(":", 1)[1])
+    assert digest is not None and digest.startswith("sha256:")
+    assert f"pushed {ref} ({digest}) to {registry}; no GitOps commit" in (info.value.hint or "")
+    assert remote_head(remote) == head
+
+
+# ECR: MiniStack's ECR API and registry on one port ---------------------------------------------------------
+@pytest.fixture(scope="module")
+def ministack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """MiniStack on 127.0.0.1:<free port>, started from this venv and stopped by its PID; yields the port."""
+    binary = Path(sys.executable).parent / "ministack"
+    if not binary.is_file():
+        pytest.fail(f"{binary} is missing: ministack is a test dependency (pip install -e '.[test]')")
+    port = free_port()
+    tmp = tmp_path_factory.mktemp("ministack")
+    env = {
+        **os.environ,
+        "GATEWAY_PORT": str(port),
+        "BIND_HOST": "127.0.0.1",
+        "DOCKER_HOST": f"unix://{tmp}/no-docker.sock",  # its EKS would start k3s in Docker: not here
+        "LOG_LEVEL": "WARNING",
+        "TMPDIR": str(tmp),
+    }
+    log = (tmp / "ministack.log").open("w")
+    proc = subprocess.Popen([str(binary)], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp)
+    try:
+        wait_for_port(port, timeout=30)
+        deadline = time.monotonic() + 30
+        while requests.get(f"http://127.0.0.1:{port}/_ministack/ready", timeout=2).status_code != 200:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"MiniStack not ready: {(tmp / 'ministack.log').read_text()[-2000:]}")
+            time.sleep(0.2)
+        yield port
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+        log.close()
+
+
+def test_ship_to_the_ecr_emulator_records_the_digest_ecr_reports(
+    tmp_path: Path, app_repo: Path, remote: Path, base_image: str, ministack: int, cleanup: list[str]
+) -> None:
+    """push_registry=ecr: ship creates the repository, pushes to MiniStack's registry and records the digest that
+    describe_images reports too; the V2 API serves the same Docker-Content-Digest (what ship's check relies on)."""
+    ctx = make_ctx(
+        tmp_path,
+        "",
+        remote,
+        base_image,
+        push_registry="ecr",
+        emulator_port=ministack,
+        aws_endpoint_url=f"http://127.0.0.1:{ministack}",
+    )
+    now = datetime(2026, 11, 28, 10, 20, 0, tzinfo=UTC)
+    result = ship(ctx, app_root=app_repo, gate=PASSING_GATE, no_wait=True, clock=lambda: now)
+    host = f"localhost:{ministack}"
+    cleanup.append(result.image)
+    assert result.image == f"{host}/lab-app:{result.tag}" and result.digest.startswith("sha256:")
+
+    assert ecr.describe_image(ecr.ecr_client(ctx.settings), "lab-app", result.tag) == result.digest
+    assert served_digest(host, "lab-app", result.tag) == result.digest
+    dev = read_image(sh("git", "-C", remote, "show", f"main:{overlay_file('dev')}").stdout)
+    assert dev == ImageSpec(f"{host}/lab-app", result.tag)
+    assert trailers_of(remote)["Image-Digest"] == result.digest

@@ -542,6 +542,12 @@ class RecordingRepo:
     def __init__(self) -> None:
         self.bumps: list[tuple[str, ImageSpec]] = []
 
+    def open(self, *, seed: bool = True) -> None:
+        pass
+
+    def check_bump(self, env: str, spec: ImageSpec) -> None:
+        pass
+
     def bump(self, env: str, spec: ImageSpec, *, app_commit: str, digest: str = "", image_name: str = "") -> Committed:
         self.bumps.append((env, spec))
         return Committed("c" * 40, 1)

@@ -518,7 +518,8 @@ def test_staging_heal_sends_a_sync_and_times_it(rendered: dict[str, list[Obj]]) 
         {
             "operation": {
                 "initiatedBy": {"username": "gitops-lab"},
-                "sync": {"prune": True},
+                # the app's own sync options travel with a sync made through the Kubernetes API
+                "sync": {"prune": True, "syncOptions": ["CreateNamespace=true"]},
                 "info": [{"name": "reason", "value": f"drift demo: undo '{result.description}'"}],
             }
         }

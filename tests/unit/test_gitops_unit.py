@@ -4,14 +4,19 @@ rollback steps against the FakeRunner: which stage stops the pipeline, and that 
 from __future__ import annotations
 
 import io
+import shutil
+import subprocess
 import sys
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
+import boto3
 import pytest
+from botocore.stub import Stubber
 from fakes import FakeRunner  # tests/fakes.py (rootdir conftest puts tests/ on sys.path)
 
-from lab.config import ROOT, load_settings
+from lab.config import ROOT, Settings, load_settings
 from lab.context import Context
 from lab.errors import ClusterUnreachable, ConfigError, GitOpsError, QualityGateFailed, Refused, RegistryError
 from lab.gitops import (
@@ -26,9 +31,9 @@ from lab.gitops import (
     set_image,
     validate_rendered,
 )
-from lab.runner import DryRunRunner, Result
+from lab.runner import DryRunRunner, Result, SubprocessRunner
 from lab.steps import release
-from lab.steps.ship import DIRTY_PATHS, default_gate, repositories, ship
+from lab.steps.ship import DIRTY_PATHS, default_gate, registry_lookup, repositories, ship
 from lab.tools import git, registry
 from lab.ui import UI
 
@@ -215,6 +220,45 @@ def test_parse_ref() -> None:
         registry.parse_ref("lab-app:t1")
 
 
+@pytest.mark.parametrize(
+    ("host", "expected"),
+    [
+        ("123456789012.dkr.ecr.eu-west-1.amazonaws.com", ("123456789012", "eu-west-1")),
+        ("123456789012.dkr.ecr-fips.us-gov-west-1.amazonaws.com:443", ("123456789012", "us-gov-west-1")),
+        ("123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn", ("123456789012", "cn-north-1")),
+        ("localhost:4566", None),
+        ("ghcr.io", None),
+        ("12345.dkr.ecr.eu-west-1.amazonaws.com", None),  # not a 12-digit account
+        ("123456789012.dkr.ecr.eu-west-1.amazonaws.com.evil.example", None),
+    ],
+)
+def test_ecr_host_recognises_private_ecr_registries(host: str, expected: tuple[str, str] | None) -> None:
+    found = registry.ecr_host(host)
+    assert (found.account, found.region) == expected if found else expected is None
+
+
+@pytest.mark.parametrize(
+    ("url", "clean"),
+    [
+        ("https://ada:s3cr3t@github.com/team/app.git", "https://github.com/team/app.git"),
+        ("https://ghp_token123@github.com/team/app.git", "https://github.com/team/app.git"),
+        ("http://user:p%40ss@127.0.0.1:3000/app.git", "http://127.0.0.1:3000/app.git"),
+        ("https://github.com/team/app.git", "https://github.com/team/app.git"),
+        ("git@github.com:team/app.git", "git@github.com:team/app.git"),  # scp-like: a login name, no secret
+        ("/srv/git/app.git", "/srv/git/app.git"),
+        ("", ""),
+    ],
+)
+def test_strip_credentials(url: str, clean: str) -> None:
+    assert git.strip_credentials(url) == clean
+
+
+def test_read_runner_reads_for_real_only_in_a_dry_run() -> None:
+    fake = FakeRunner()
+    assert git.read_runner(fake) is fake
+    assert isinstance(git.read_runner(DryRunRunner(out=io.StringIO())), SubprocessRunner)
+
+
 # Where images go -----------------------------------------------------------------------------------------
 def settings(**overrides: object):  # type: ignore[no-untyped-def]
     return load_settings(overrides, environ={}, config_file=Path("/nonexistent/lab.toml"))
@@ -235,16 +279,115 @@ def test_repositories_per_registry() -> None:
         repositories(settings(push_registry="ecr", target="aws"))
 
 
+def test_the_local_registry_on_target_aws_is_a_config_error(tmp_path: Path) -> None:
+    """EKS cannot pull localhost:5001: ship stops before it runs anything, with the flag that fixes it."""
+    with pytest.raises(ConfigError, match="EKS nodes cannot pull") as info:
+        repositories(settings(target="aws"))
+    assert "--registry ecr" in (info.value.hint or "")
+    runner = happy_runner(tmp_path)
+    with pytest.raises(ConfigError, match="EKS nodes cannot pull"):
+        ship(make_ctx(tmp_path, runner, target="aws"), app_root=tmp_path, gate=GATE, no_wait=True, repo=StubRepo())
+    assert runner.calls == [], runner.dump()
+
+
+# Registry lookups: ECR through its API, everything else through /v2/ ------------------------------------
+ECR = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
+
+
+def stubbed_ecr() -> tuple[Any, Stubber]:
+    client = boto3.client(
+        "ecr",
+        region_name="eu-west-1",
+        endpoint_url="http://127.0.0.1:9",  # a closed port: a missed stub cannot leave the machine
+        aws_access_key_id="unit",
+        aws_secret_access_key="unit",
+    )
+    stub = Stubber(client)
+    stub.activate()
+    return client, stub
+
+
+def test_registry_lookup_asks_ecr_through_its_api(monkeypatch: pytest.MonkeyPatch) -> None:
+    def anonymous_v2(*args: object, **kwargs: object) -> str:
+        raise AssertionError("ECR answers /v2/ with 401 without a token: the API must be used")
+
+    monkeypatch.setattr(registry, "manifest_digest", anonymous_v2)
+    made: list[Settings] = []
+    client, stub = stubbed_ecr()
+    stub.add_response(
+        "describe_images",
+        {"imageDetails": [{"imageDigest": DIGEST, "imageTags": ["t1"]}]},
+        {"repositoryName": "lab-app", "imageIds": [{"imageTag": "t1"}]},
+    )
+    stub.add_client_error(
+        "describe_images",
+        "ImageNotFoundException",
+        expected_params={"repositoryName": "lab-app", "imageIds": [{"imageTag": "gone"}]},
+    )
+    stub.add_response(
+        "describe_images",
+        {"imageDetails": [{"imageDigest": DIGEST}]},
+        {"repositoryName": "lab-app", "imageIds": [{"imageDigest": DIGEST}]},
+    )
+    stub.add_client_error("describe_images", "AccessDeniedException", "not allowed")
+
+    def factory(s: Settings) -> Any:
+        made.append(s)
+        return client
+
+    lookup = registry_lookup(settings(target="aws", aws_region="us-east-1"), ecr_client=factory)
+    assert lookup(ECR, "lab-app", "t1") == DIGEST
+    assert lookup(ECR, "lab-app", "gone") is None
+    assert lookup(ECR, "lab-app", DIGEST) == DIGEST  # a digest-only overlay
+    with pytest.raises(RegistryError, match="access denied"):
+        lookup(ECR, "lab-app", "t2")
+    stub.assert_no_pending_responses()
+    assert {s.aws_region for s in made} == {"eu-west-1"}  # the registry's region, not the settings' default
+
+
+def test_registry_lookup_uses_v2_for_the_labs_own_registries(monkeypatch: pytest.MonkeyPatch) -> None:
+    asked: list[tuple[str, str, str]] = []
+    monkeypatch.setattr(registry, "manifest_digest", lambda h, n, r: asked.append((h, n, r)) or DIGEST)
+
+    def no_ecr(s: Settings) -> Any:
+        raise AssertionError("not an ECR host")
+
+    lookup = registry_lookup(settings(), ecr_client=no_ecr)
+    assert lookup("localhost:5001", "lab-app", "t1") == DIGEST
+    assert lookup("localhost:4566", "lab-app", "t2") == DIGEST  # MiniStack's registry answers anonymously
+    assert asked == [("localhost:5001", "lab-app", "t1"), ("localhost:4566", "lab-app", "t2")]
+
+
 # ship against the fake runner ----------------------------------------------------------------------------
 class StubRepo:
-    """Records bumps instead of touching git (the real GitOps repo is in tests/integration)."""
+    """Records what ship asks of the GitOps repo instead of touching git (the real one is in tests/integration).
+    FAIL: {"open" | "check" | "bump": error} makes that step fail."""
 
     author = git.Identity("Dev", "dev@x")
 
-    def __init__(self) -> None:
+    def __init__(self, fail: dict[str, BaseException] | None = None, runner: FakeRunner | None = None) -> None:
         self.bumps: list[tuple[str, ImageSpec, str, str]] = []
+        self.checks: list[tuple[str, ImageSpec]] = []
+        self.opened = 0
+        self.fail = fail or {}
+        self.runner = runner  # marks each step in the command log, to check the order against docker's
+
+    def _step(self, name: str) -> None:
+        if self.runner is not None:
+            self.runner.run(["echo", "gitops", name])
+        if name in self.fail:
+            raise self.fail[name]
+
+    def open(self, *, seed: bool = True) -> None:
+        self.opened += 1
+        self._step("open")
+
+    def check_bump(self, env: str, spec: ImageSpec) -> None:
+        self.checks.append((env, spec))
+        self._step("check")
 
     def bump(self, env: str, spec: ImageSpec, *, app_commit: str, digest: str = "", image_name: str = "") -> Committed:
+        self._step("bump")
         self.bumps.append((env, spec, app_commit, digest))
         return Committed("c" * 40, 1)
 
@@ -253,6 +396,7 @@ class StubWatcher:
     def __init__(self, fail: BaseException | None = None) -> None:
         self.fail = fail
         self.calls: list[tuple[str, ...]] = []
+        self.asked_status = 0
 
     def refresh(self, env: str) -> None:
         self.calls.append(("refresh", env))
@@ -267,7 +411,27 @@ class StubWatcher:
         return EnvStatus("Synced", "Healthy", revision, (image,))
 
     def status(self, env: str) -> EnvStatus:
+        self.asked_status += 1
         return EnvStatus("Synced", "Healthy", "c" * 40, ())
+
+
+class Unreachable(StubWatcher):
+    """No cluster: every call is ClusterUnreachable (what ArgoWatcher raises without an API server)."""
+
+    def _down(self) -> ClusterUnreachable:
+        return ClusterUnreachable("no API server at https://127.0.0.1:6443", hint="is the cluster running?")
+
+    def refresh(self, env: str) -> None:
+        self.calls.append(("refresh", env))
+        raise self._down()
+
+    def sync(self, env: str) -> None:
+        self.calls.append(("sync", env))
+        raise self._down()
+
+    def status(self, env: str) -> EnvStatus:
+        self.asked_status += 1
+        raise self._down()
 
 
 GATE = (("pytest", "-q"), ("ruff", "check", "app"))
@@ -334,13 +498,62 @@ def test_ship_runs_the_stages_in_order_and_bumps_dev(tmp_path: Path) -> None:
     runner.assert_called("docker", "push", f"localhost:5001/lab-app:{tag}")
     status = runner.assert_called("git", "-C", str(tmp_path), "status", "--porcelain")
     assert status.argv[-len(DIRTY_PATHS) :] == DIRTY_PATHS
+    # The GitOps repo is opened and dev's overlay checked with the planned image before anything is built.
+    assert repo.opened == 1 and repo.checks == [("dev", ImageSpec("localhost:5001/lab-app", tag))]
     assert repo.bumps == [("dev", ImageSpec("localhost:5001/lab-app", tag), SHA, DIGEST)]
     assert "ship" in ctx.ui.out.getvalue()  # the summary table
+
+
+def test_the_source_url_in_the_image_carries_no_credentials(tmp_path: Path) -> None:
+    runner = happy_runner(tmp_path)
+    runner.script(
+        ["git", "-C", str(tmp_path), "remote", "get-url"], stdout="https://ada:ghp_s3cr3t@github.com/team/app.git\n"
+    )
+    run_ship(tmp_path, runner, no_wait=True)
+    build = runner.assert_called("docker", "build")
+    assert "APP_SOURCE=https://github.com/team/app.git" in build.argv, runner.dump()
+    assert not any("s3cr3t" in arg for call in runner.calls for arg in call.argv), runner.dump()
 
 
 def test_ship_pins_the_digest_when_asked(tmp_path: Path) -> None:
     _, repo, _ = run_ship(tmp_path, happy_runner(tmp_path), no_wait=True, pin_digest=True)
     assert repo.bumps[0][1].digest == DIGEST
+    assert repo.checks[0][1].digest == ""  # checked before the push: with the tag, the digest is not known yet
+
+
+@pytest.mark.parametrize(
+    ("step", "error"),
+    [
+        ("open", GitOpsError("cannot clone the GitOps repo http://127.0.0.1:3000/gitops.git: Connection refused")),
+        ("open", GitOpsError("http://127.0.0.1:3000/gitops.git refused the seed commit: pre-receive hook declined")),
+        ("check", GitOpsError("overlays/dev would not render: accumulating resources: missing.yaml")),
+    ],
+)
+def test_a_gitops_repo_that_fails_stops_ship_before_the_gate_and_the_build(
+    tmp_path: Path, step: str, error: GitOpsError
+) -> None:
+    runner = happy_runner(tmp_path)
+    repo = StubRepo(fail={step: error})
+    with pytest.raises(GitOpsError) as info:
+        run_ship(tmp_path, runner, no_wait=True, repo=repo)
+    assert info.value is error
+    runner.assert_not_called("pytest")
+    runner.assert_not_called("docker")
+    assert repo.bumps == []
+
+
+def test_a_failure_after_the_push_says_what_it_left_in_the_registry(tmp_path: Path) -> None:
+    runner = happy_runner(tmp_path)
+    refused = GitOpsError("the GitOps remote /r.git refused the push to main: pre-receive hook declined", hint="x")
+    repo = StubRepo(fail={"bump": refused}, runner=runner)
+    with pytest.raises(GitOpsError) as info:
+        run_ship(tmp_path, runner, no_wait=True, repo=repo)
+    tag = "0123456-20261128101500"
+    assert runner.index("docker", "push") < runner.index("echo", "gitops", "bump"), runner.dump()
+    hint = info.value.hint or ""
+    assert hint.startswith("x; ")  # the original advice stays
+    assert f"pushed localhost:5001/lab-app:{tag} ({DIGEST}) to localhost:5001; no GitOps commit" in hint
+    assert "re-run `invoke ship`" in hint
 
 
 def test_failing_quality_gate_builds_pushes_and_commits_nothing(tmp_path: Path) -> None:
@@ -381,6 +594,33 @@ def test_a_registry_serving_another_digest_commits_nothing(tmp_path: Path) -> No
     assert repo.bumps == []
 
 
+def test_ship_to_wait_asks_the_cluster_first_and_changes_nothing_without_one(tmp_path: Path) -> None:
+    runner = happy_runner(tmp_path)
+    repo = StubRepo()
+    watcher = Unreachable()
+    with pytest.raises(ClusterUnreachable) as info:
+        run_ship(tmp_path, runner, watcher=watcher, repo=repo)
+    assert info.value.exit_code == 12
+    assert watcher.asked_status == 1 and watcher.calls == []
+    assert "nothing was changed" in (info.value.hint or "") and "--no-wait" in (info.value.hint or "")
+    assert runner.calls == [], runner.dump()  # not even the app tree: nothing built, pushed or committed
+    assert repo.opened == 0 and repo.bumps == []
+
+
+def test_ship_asks_the_cluster_before_anything_else(tmp_path: Path) -> None:
+    runner = happy_runner(tmp_path)
+
+    class Watching(StubWatcher):
+        def status(self, env: str) -> EnvStatus:
+            runner.run(["echo", "status", env])  # marks the moment in the command log
+            return super().status(env)
+
+    watcher = Watching()
+    run_ship(tmp_path, runner, watcher=watcher)
+    assert runner.index("echo", "status", "dev") == 0, runner.dump()
+    assert watcher.calls[0] == ("refresh", "dev")
+
+
 def test_ship_without_a_watcher_must_be_no_wait(tmp_path: Path) -> None:
     runner = happy_runner(tmp_path)
     with pytest.raises(ConfigError, match="no cluster watcher"):
@@ -397,28 +637,64 @@ def test_ship_refreshes_and_waits_for_the_new_image(tmp_path: Path) -> None:
 
 
 def test_no_cluster_is_fine_only_with_no_wait(tmp_path: Path) -> None:
-    class Unreachable(StubWatcher):
-        def refresh(self, env: str) -> None:
-            raise ClusterUnreachable("no API server at https://127.0.0.1:6443")
-
-    result, repo, ctx = run_ship(tmp_path, happy_runner(tmp_path), watcher=Unreachable(), no_wait=True)
+    """ship --no-wait works with no cluster: the status is not asked, the refresh is tried and only warned about."""
+    watcher = Unreachable()
+    result, repo, ctx = run_ship(tmp_path, happy_runner(tmp_path), watcher=watcher, no_wait=True)
     assert repo.bumps and result.status is None
+    assert watcher.asked_status == 0 and watcher.calls == [("refresh", "dev")]
     assert "no cluster reachable" in ctx.ui.err.getvalue()
+    assert "Argo CD deploys it once it runs" in ctx.ui.err.getvalue()
+
+
+def test_a_cluster_lost_during_the_wait_is_an_error_without_no_wait(tmp_path: Path) -> None:
+    watcher = StubWatcher(fail=ClusterUnreachable("connection reset"))
+    repo = StubRepo()
     with pytest.raises(ClusterUnreachable):
-        run_ship(tmp_path, happy_runner(tmp_path), watcher=Unreachable())
+        run_ship(tmp_path, happy_runner(tmp_path), watcher=watcher, repo=repo)
+    assert repo.bumps  # committed before the cluster went away: the error says so, nothing to undo
+    assert watcher.calls[0] == ("refresh", "dev") and watcher.calls[1][0] == "wait"
 
 
-def test_ship_dry_run_prints_the_plan_and_changes_nothing(tmp_path: Path) -> None:
+def app_repo(path: Path) -> str:
+    """A committed app repo (overlays/ and an app/ stand-in) at PATH; returns its HEAD."""
+    shutil.copytree(ROOT / "overlays", path / "overlays")
+    (path / "app").mkdir()
+    (path / "app" / "Dockerfile").write_text("ARG BASE_IMAGE\nFROM $BASE_IMAGE\n")
+    env = {"GIT_AUTHOR_NAME": "A", "GIT_AUTHOR_EMAIL": "a@x", "GIT_COMMITTER_NAME": "A", "GIT_COMMITTER_EMAIL": "a@x"}
+    for argv in (
+        ["git", "init", "--quiet", "-b", "main", str(path)],
+        ["git", "-C", str(path), "config", "user.name", "Ada Dev"],
+        ["git", "-C", str(path), "config", "user.email", "ada@example.test"],
+        ["git", "-C", str(path), "add", "-A"],
+        ["git", "-C", str(path), "commit", "--quiet", "-m", "app"],
+    ):
+        subprocess.run(argv, check=True, capture_output=True, env={**env, "PATH": "/usr/bin:/bin"})
+    return subprocess.run(
+        ["git", "-C", str(path), "rev-parse", "HEAD"], check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+def test_ship_dry_run_prints_the_plan_with_the_real_tag_and_changes_nothing(tmp_path: Path) -> None:
+    root = tmp_path / "app-repo"
+    sha = app_repo(root)
     out = io.StringIO()
     runner = DryRunRunner(out=out)
     ctx = make_ctx(tmp_path, runner)
-    result = ship(ctx, app_root=ROOT, gate=GATE, clock=lambda: NOW, lookup_digest=lambda h, n, t: None)
+    result = ship(ctx, app_root=root, gate=GATE, clock=lambda: NOW, lookup_digest=lambda h, n, t: None)
     plan = out.getvalue()
     for expected in ("pytest -q", "docker build", "docker push", "git clone", "kustomize", "git -C", "commit", "push"):
         assert expected in plan, plan
-    assert result.tag == "0000000-20261128101500"
-    assert 'newTag: "0000000-20261128101500"' in ctx.ui.out.getvalue()  # the planned overlay
+    # The app repo was read for real: the plan shows the tag this ship would build, and who deploys.
+    tag = f"{sha[:7]}-20261128101500"
+    assert result.tag == tag and result.app_commit == sha
+    assert f"APP_IMAGE_TAG={tag}" in plan and f"APP_COMMIT={sha}" in plan
+    assert f'newTag: "{tag}"' in ctx.ui.out.getvalue()  # the planned overlay
+    assert "GIT_AUTHOR_NAME='Ada Dev'" in plan
+    # Only those local reads ran for real: nothing of the app repo's reads is in the plan, nothing was written.
+    assert "rev-parse --verify --quiet HEAD" not in plan.split("git clone")[0]
     assert not (tmp_path / "state").exists()
+    # The GitOps clone is cloned and seeded once in the plan, although ship opens it twice (check, then bump).
+    assert plan.count("git clone") == 1 and plan.count("seed: overlays") == 1, plan
 
 
 # The transaction's retry policy (real git is in tests/integration/test_gitops_git.py) -------------------
@@ -485,10 +761,20 @@ def test_commit_change_does_not_retry_a_refusal(tmp_path: Path) -> None:
 
 
 # promote / rollback argument checks (no git needed: refused before the repo is touched) -------------------
-@pytest.mark.parametrize(("src", "dst"), [("staging", "dev"), ("prod", "prod"), ("prod", "dev")])
-def test_promote_refuses_backwards_before_touching_anything(tmp_path: Path, src: str, dst: str) -> None:
+@pytest.mark.parametrize(
+    ("src", "dst", "says"),
+    [
+        ("staging", "dev", "staging → dev is not forward"),
+        ("prod", "dev", "prod → dev is not forward"),
+        ("prod", "prod", "prod → prod is the same environment"),
+        ("dev", "dev", "dev → dev is the same environment"),
+    ],
+)
+def test_promote_refuses_backwards_or_in_place_before_touching_anything(
+    tmp_path: Path, src: str, dst: str, says: str
+) -> None:
     runner = FakeRunner()
-    with pytest.raises(Refused, match="not forward") as info:
+    with pytest.raises(Refused, match=says) as info:
         release.promote(make_ctx(tmp_path, runner), src, dst)
     assert info.value.exit_code == 8
     assert runner.calls == []

@@ -29,6 +29,7 @@ from lab.errors import CommandFailed, ConfigError, Conflict, LabError, Preflight
 from lab.providers import CREATED, CREATING, marker_path, read_ownership
 from lab.runner import DryRunRunner, SubprocessRunner
 from lab.steps import kindbin, lab
+from lab.tools import git as git_tool
 from lab.ui import UI
 
 CLUSTER = "gitops-lab"
@@ -408,6 +409,9 @@ def test_dry_run_prints_every_command_and_manifest_and_starts_nothing(
         raise AssertionError(f"a dry run started a process: {args}")
 
     monkeypatch.setattr(subprocess, "run", no_process)
+    # The app repo's local reads run for real in a dry run (lab.tools.git.read_runner, tested in test_gitops_unit):
+    # here they too are kept from starting a process.
+    monkeypatch.setattr(git_tool, "read_runner", lambda runner: runner)
     monkeypatch.setattr(subprocess, "Popen", no_process)
     shutil.rmtree(machine.settings.state_dir)  # not even kind: a machine with nothing on it
     out = io.StringIO()

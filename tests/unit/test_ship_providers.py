@@ -2,23 +2,34 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from pathlib import Path
 
 from fakes import FakeRunner
 
-from lab.config import load_settings
+from lab.config import ROOT, load_settings
 from lab.context import Context
 from lab.steps import ship
 from lab.ui import UI
 
 
+def _app_repo(path: Path) -> Path:
+    """A committed copy of overlays/ (a dry run reads the app repo for real, so it must be a clean repo)."""
+    shutil.copytree(ROOT / "overlays", path / "overlays")
+    identity = ["-c", "user.name=T", "-c", "user.email=t@x"]
+    for argv in (["init", "--quiet", "-b", "main"], ["add", "-A"], [*identity, "commit", "--quiet", "-m", "app"]):
+        subprocess.run(["git", "-C", str(path), *argv], check=True, capture_output=True)
+    return path
+
+
 def _ship(tmp_path: Path, provider: str) -> FakeRunner:
     settings = load_settings(
-        {"state_dir": tmp_path, "provider": provider}, config_file=tmp_path / "none.toml", environ={}
+        {"state_dir": tmp_path / "state", "provider": provider}, config_file=tmp_path / "none.toml", environ={}
     )
     runner = FakeRunner(dry_run=True)
     ctx = Context(settings, runner, UI(quiet=True))
-    ship.ship(ctx, gate=(), no_wait=True)
+    ship.ship(ctx, app_root=_app_repo(tmp_path / "app-repo"), gate=(), no_wait=True)
     return runner
 
 

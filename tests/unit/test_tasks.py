@@ -235,7 +235,7 @@ def test_release_task_flags(recorded: Any) -> None:
     assert promotes[1]["args"] == ("dev", "staging") and promotes[1]["watcher"] is None
     run("rollback", "prod", "--to", "abc1234", "--no-wait")
     assert rollbacks[0]["args"] == ("prod", "abc1234") and rollbacks[0]["no_wait"] is True
-    assert rollbacks[0]["watcher"] is None
+    assert rollbacks[0]["watcher"] is not None, "rollback --no-wait still refreshes Argo CD, as ship --no-wait does"
     run("history", "dev", "--limit", "5")
     assert histories[0]["args"] == ("dev",) and histories[0]["limit"] == 5
     run("ship", "--no-wait", "--allow-dirty", "--pin-digest", "--registry", "ecr")
