@@ -101,3 +101,44 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+@pytest.fixture(scope="session")
+def ministack_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """MiniStack (ECR API + registry on one port) on 127.0.0.1:<free port>, started from this venv and stopped by
+    its PID; yields the port."""
+    import sys
+
+    import requests
+
+    binary = Path(sys.executable).parent / "ministack"
+    if not binary.is_file():
+        pytest.fail(f"{binary} is missing: ministack is a test dependency (pip install -e '.[test]')")
+    port = free_port()
+    tmp = tmp_path_factory.mktemp("ministack")
+    env = {
+        **os.environ,
+        "GATEWAY_PORT": str(port),
+        "BIND_HOST": "127.0.0.1",
+        "DOCKER_HOST": f"unix://{tmp}/no-docker.sock",  # no k3s for its EKS, no reaping of containers
+        "LOG_LEVEL": "WARNING",
+        "TMPDIR": str(tmp),
+    }
+    log = (tmp / "ministack.log").open("w")
+    proc = subprocess.Popen([str(binary)], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp)
+    try:
+        wait_for_port(port, timeout=30)
+        deadline = time.monotonic() + 30
+        while requests.get(f"http://127.0.0.1:{port}/_ministack/ready", timeout=2).status_code != 200:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"MiniStack not ready: {(tmp / 'ministack.log').read_text()[-2000:]}")
+            time.sleep(0.2)
+        yield port
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+        log.close()

@@ -12,19 +12,13 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 from aws_guard import aws_endpoint_guard  # noqa: F401 (autouse: no real AWS endpoint, ever)
 from botocore.stub import Stubber
-from conftest import free_port, wait_for_port
 from fakes import FakeRunner
 from servicekit import LABEL, RUN_ID, docker
 
@@ -47,40 +41,9 @@ ENV = {"LAB_GITOPS_TOKEN": "tok-emulator", "LAB_GITOPS_USERNAME": "learner"}
 
 
 @pytest.fixture(scope="module")
-def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """MiniStack on 127.0.0.1:<free port>, started from this venv and stopped by its PID."""
-    binary = Path(sys.executable).parent / "ministack"
-    if not binary.is_file():
-        pytest.fail(f"{binary} is missing: ministack is a test dependency (pip install -e '.[test]')")
-    port = free_port()
-    tmp = tmp_path_factory.mktemp("ministack")
-    env = {
-        **os.environ,
-        "GATEWAY_PORT": str(port),
-        "BIND_HOST": "127.0.0.1",
-        "DOCKER_HOST": f"unix://{tmp}/no-docker.sock",  # no k3s for EKS, no reaping of this machine's containers
-        "LOG_LEVEL": "WARNING",
-        "TMPDIR": str(tmp),
-    }
-    log = (tmp / "ministack.log").open("w")
-    proc = subprocess.Popen([str(binary)], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_port(port, timeout=30)
-        deadline = time.monotonic() + 30
-        while requests.get(f"{url}/_ministack/ready", timeout=2).status_code != 200:
-            if time.monotonic() > deadline:
-                raise AssertionError(f"MiniStack not ready: {(tmp / 'ministack.log').read_text()[-2000:]}")
-            time.sleep(0.2)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
-        log.close()
+def endpoint(ministack_port: int) -> str:
+    """MiniStack's endpoint (the session's MiniStack process, tests/conftest.py)."""
+    return f"http://127.0.0.1:{ministack_port}"
 
 
 def make_ctx(tmp_path: Path, endpoint: str, runner: Any = None, **overrides: Any) -> Context:

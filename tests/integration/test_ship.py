@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -26,7 +25,7 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import free_port, wait_for_port
+from conftest import free_port
 
 from lab.config import load_settings
 from lab.context import Context
@@ -309,39 +308,9 @@ def test_a_remote_refusing_the_deploy_commit_after_the_push_says_what_is_left(
 
 # ECR: MiniStack's ECR API and registry on one port ---------------------------------------------------------
 @pytest.fixture(scope="module")
-def ministack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    """MiniStack on 127.0.0.1:<free port>, started from this venv and stopped by its PID; yields the port."""
-    binary = Path(sys.executable).parent / "ministack"
-    if not binary.is_file():
-        pytest.fail(f"{binary} is missing: ministack is a test dependency (pip install -e '.[test]')")
-    port = free_port()
-    tmp = tmp_path_factory.mktemp("ministack")
-    env = {
-        **os.environ,
-        "GATEWAY_PORT": str(port),
-        "BIND_HOST": "127.0.0.1",
-        "DOCKER_HOST": f"unix://{tmp}/no-docker.sock",  # its EKS would start k3s in Docker: not here
-        "LOG_LEVEL": "WARNING",
-        "TMPDIR": str(tmp),
-    }
-    log = (tmp / "ministack.log").open("w")
-    proc = subprocess.Popen([str(binary)], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp)
-    try:
-        wait_for_port(port, timeout=30)
-        deadline = time.monotonic() + 30
-        while requests.get(f"http://127.0.0.1:{port}/_ministack/ready", timeout=2).status_code != 200:
-            if time.monotonic() > deadline:
-                raise AssertionError(f"MiniStack not ready: {(tmp / 'ministack.log').read_text()[-2000:]}")
-            time.sleep(0.2)
-        yield port
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
-        log.close()
+def ministack(ministack_port: int) -> int:
+    """The session's MiniStack process (tests/conftest.py); yields its port."""
+    return ministack_port
 
 
 def test_ship_to_the_ecr_emulator_records_the_digest_ecr_reports(
