@@ -262,6 +262,7 @@ class EnvStatus:
     health: str  # Healthy | Progressing | Degraded | Suspended | Missing | Unknown
     revision: str  # the GitOps commit Argo CD last synced (status.sync.revision)
     images: tuple[str, ...] = ()  # images the environment's pods run
+    synced: tuple[tuple[str, str], ...] = ()  # Argo CD's sync history (status.history): (revision, deployedAt)
 
 
 class DeployWatcher(Protocol):

@@ -159,7 +159,8 @@ class ArgoWatcher:
 
     @staticmethod
     def _env_status(status: AppStatus) -> EnvStatus:
-        return EnvStatus(status.sync, status.health, status.revision, status.images)
+        synced = tuple((d.revision, d.deployed_at) for d in status.history)
+        return EnvStatus(status.sync, status.health, status.revision, status.images, synced)
 
     def refresh(self, env: str) -> None:
         self.client.refresh(self._name(env))

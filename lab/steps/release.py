@@ -47,7 +47,7 @@ from lab.steps.ship import (
     registry_lookup,
     repositories,
 )
-from lab.tools import registry
+from lab.tools import git, registry
 
 HEALTHY = "Healthy"
 
@@ -408,12 +408,24 @@ def history(
         return []
     records = gitops.history(env, max_count=limit)
     undone_by = {sha: rec.sha for rec in records for sha in rec.rollback_of}
+    # Argo CD's side: it syncs whole commits of the repo, which may be later commits that changed another
+    # environment; the deploy in effect at a synced commit is the newest commit at or before it that changed
+    # overlays/<env>.
     live = ""
+    synced_at: dict[str, str] = {}
     if watcher is not None:
         try:
-            live = watcher.status(env).revision
+            status = watcher.status(env)
         except ClusterUnreachable as exc:
             ctx.ui.warn(f"no cluster reachable ({exc.message}): showing git history only")
+        else:
+            path = f"overlays/{env}"
+            if status.revision:
+                live = git.last_change(ctx.runner, gitops.workdir, status.revision, path) or ""
+            for revision, deployed_at in status.synced:
+                sha = git.last_change(ctx.runner, gitops.workdir, revision, path)
+                if sha and sha not in synced_at:
+                    synced_at[sha] = deployed_at
     rows = []
     for rec in records:
         kind = "rollback" if rec.is_rollback else ("promote" if rec.promoted_from else "deploy")
@@ -424,6 +436,8 @@ def history(
             notes.append(f"from {rec.promoted_from}")
         if rec.sha in undone_by:
             notes.append(f"undone by {undone_by[rec.sha][:7]}")
+        if rec.sha in synced_at:
+            notes.append(f"synced by Argo CD {synced_at[rec.sha]}")
         if live and rec.sha == live:
             notes.append("live")
         rows.append(

@@ -71,6 +71,13 @@ def rev_parse(runner: Runner, repo: Path, ref: str = "HEAD") -> str | None:
     return sha if res.returncode == 0 and sha else None
 
 
+def last_change(runner: Runner, repo: Path, rev: str, path: str) -> str | None:
+    """The newest commit at or before REV that changed PATH (None if REV is unknown or PATH never changed)."""
+    res = git(runner, repo, "rev-list", "--max-count=1", rev, "--", path, check=False)
+    sha = res.stdout.strip()
+    return sha if res.returncode == 0 and sha else None
+
+
 def status_porcelain(runner: Runner, repo: Path, paths: Sequence[str] = ()) -> list[str]:
     """`git status --porcelain` lines (untracked files included, ignored ones not), limited to PATHS."""
     args = ["status", "--porcelain", "--untracked-files=all"]

@@ -831,3 +831,18 @@ def test_read_only_commands_do_not_seed_an_empty_remote(ctx: Context, remote: Pa
     with pytest.raises(Refused, match="empty"):
         release.rollback(ctx, "dev", no_wait=True, lookup_digest=FakeRegistry({}), repo=repo)
     assert remote_head(remote) is None
+
+
+def test_history_shows_argo_cds_syncs_and_what_is_live(ctx: Context, repo: GitOpsRepo) -> None:
+    """Argo CD syncs whole commits: a later commit that changed only staging still deploys dev's last change."""
+    t1 = repo.bump("dev", ImageSpec(REPO, "t1", digest_of(1)), app_commit="1" * 40)
+    t2 = repo.bump("dev", ImageSpec(REPO, "t2", digest_of(2)), app_commit="2" * 40)
+    staging = release.promote(ctx, "dev", "staging", lookup_digest=FakeRegistry({"t2": digest_of(2)}), repo=repo)
+    synced = ((t1.sha, "2026-11-28T10:00:00Z"), (staging.gitops_commit, "2026-11-28T10:05:00Z"))
+    watcher = StatusWatcher(EnvStatus("Synced", "Healthy", staging.gitops_commit, (f"{REPO}:t2",), synced))
+
+    rows = release.history(ctx, "dev", watcher=watcher, repo=repo)
+    assert [(r.gitops_commit, r.note) for r in rows] == [
+        (t2.sha[:7], "synced by Argo CD 2026-11-28T10:05:00Z; live"),
+        (t1.sha[:7], "synced by Argo CD 2026-11-28T10:00:00Z"),
+    ]
