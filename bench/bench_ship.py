@@ -214,7 +214,7 @@ def main() -> int:
                 config_file=tmp / "none.toml",
             )
             ctx = Context(settings, SubprocessRunner(), UI(err=io.StringIO(), out=io.StringIO(), quiet=True))
-            gate = default_gate(app_repo)
+            gate = default_gate()
             clock = datetime.now(UTC).replace(microsecond=0)
 
             print(f"warm-up ship (cold build and first push) into {reg} …", file=sys.stderr)

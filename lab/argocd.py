@@ -251,17 +251,6 @@ def synced_healthy(
     return SyncedHealthy(revision, image, degraded_grace)
 
 
-def out_of_sync() -> Expectation:
-    """OutOfSync (the drift demo: a live change Argo CD has noticed)."""
-
-    def check(status: AppStatus, elapsed: float) -> tuple[State, str]:
-        if status.sync == "OutOfSync":
-            return State.SUCCEEDED, "OutOfSync"
-        return State.PENDING, f"waiting for OutOfSync (is {status.sync or 'Unknown'})"
-
-    return check
-
-
 # ---------------------------------------------------------------------------------------------- client
 
 

@@ -404,19 +404,19 @@ class GitOpsRepo:
         try:
             git.clone(self.runner, self.url, self.workdir)
         except CommandFailed as exc:
-            raise GitOpsError(
-                f"cannot clone the GitOps repo {self.url}: {_last_line(exc)}",
-                hint="is the git server up (`invoke up`)? or check settings.gitops_remote",
-            ) from exc
+            raise self._unreachable("clone", exc) from exc
 
     def _fetch(self) -> None:
         try:
             git.fetch(self.runner, self.workdir)
         except CommandFailed as exc:
-            raise GitOpsError(
-                f"cannot fetch from the GitOps repo {self.url}: {_last_line(exc)}",
-                hint="is the git server up (`invoke up`)? or check settings.gitops_remote",
-            ) from exc
+            raise self._unreachable("fetch from", exc) from exc
+
+    def _unreachable(self, action: str, exc: CommandFailed) -> GitOpsError:
+        return GitOpsError(
+            f"cannot {action} the GitOps repo {self.url}: {_last_line(exc)}",
+            hint="is the git server up (`invoke up`)? or check settings.gitops_remote",
+        )
 
     def _seed(self) -> None:
         """First use of an empty remote: commit the app repo's overlays/ and a README, push main."""

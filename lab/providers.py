@@ -143,6 +143,16 @@ class NodeIdentity:
     created: datetime | None
 
 
+def write_cluster_config(ctx: Context, path: Path, text: str) -> Path:
+    """Write a cluster config file the provider's CLI reads; a dry run shows it instead."""
+    if ctx.dry_run:
+        ctx.ui.manifest(str(path), text)
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return path
+
+
 def _container_identity(ctx: Context, container: str, label: tuple[str, str] | None = None) -> NodeIdentity | None:
     data = docker.inspect_container(ctx.runner, container)
     if not data or not data.get("Id"):
@@ -317,15 +327,10 @@ class KindProvider(_OwnedCluster):
         return kind_manifests.HEADER + yaml.safe_dump(data, sort_keys=False, default_flow_style=False)
 
     def create(self, ctx: Context) -> None:
-        text = self.render_config()
-        if ctx.dry_run:
-            ctx.ui.manifest(str(self.config_path), text)
-        else:
-            self.config_path.parent.mkdir(parents=True, exist_ok=True)
-            self.config_path.write_text(text)
+        config = write_cluster_config(ctx, self.config_path, self.render_config())
 
         def run() -> None:
-            kind_tool.create_cluster(ctx.runner, self.settings.cluster_name, self.config_path, kind=self.binary)
+            kind_tool.create_cluster(ctx.runner, self.settings.cluster_name, config, kind=self.binary)
 
         self._create_owned(ctx, run)
 
@@ -437,9 +442,7 @@ class MinikubeProvider(_OwnedCluster):
         self._attach_to(ctx, self.profile, containers)
 
 
-def provider_for(
-    settings: Settings, *, workers: int = 0, registries: Sequence[RegistryLink] | None = None
-) -> KindProvider | MinikubeProvider | EksProvider:
+def provider_for(settings: Settings, *, workers: int = 0) -> KindProvider | MinikubeProvider | EksProvider:
     if settings.target == "aws":
         from lab.providers_eks import EksProvider  # imported here: providers_eks imports this module
 
@@ -452,7 +455,7 @@ def provider_for(
     if settings.provider == "kind":
         return KindProvider(settings, workers=workers)
     if settings.provider == "minikube":
-        return MinikubeProvider(settings)  # REGISTRIES: wired by ensure_cluster, not at minikube's start
+        return MinikubeProvider(settings)  # registries: wired by ensure_cluster, not at minikube's start
     raise ConfigError(f"unknown provider {settings.provider!r}", hint="valid values: kind, minikube")
 
 
@@ -466,4 +469,5 @@ __all__ = [
     "default_attached_containers",
     "default_registry_links",
     "provider_for",
+    "write_cluster_config",
 ]

@@ -19,7 +19,7 @@ from lab.config import Settings
 from lab.context import Context
 from lab.manifests import argocd as argocd_manifests
 from lab.manifests import eksctl as eksctl_manifests
-from lab.providers import NodeIdentity, RegistryLink
+from lab.providers import NodeIdentity, RegistryLink, write_cluster_config
 from lab.runner import Runner
 from lab.tools import aws as aws_tool
 from lab.tools import eksctl as eksctl_tool
@@ -74,35 +74,26 @@ class EksProvider:
         cluster = self.describe(ctx)
         return NodeIdentity(cluster.arn, cluster.created_at) if cluster else None
 
-    def created_by_lab(self, ctx: Context) -> bool:
+    def _lab_tagged_cluster(self, ctx: Context) -> aws_tool.EksCluster | None:
+        """The cluster, when the lab may own it (not an existing one it was pointed at) and it has the lab's tags."""
         cluster = self.describe(ctx)
-        return (
-            cluster is not None
-            and self.aws.owns_cluster
-            and eksctl_manifests.is_lab_tagged(cluster.tags, self.settings.cluster_name)
-            and cluster.active
-        )
+        if cluster is None or not self.aws.owns_cluster:
+            return None
+        return cluster if eksctl_manifests.is_lab_tagged(cluster.tags, self.settings.cluster_name) else None
+
+    def created_by_lab(self, ctx: Context) -> bool:
+        cluster = self._lab_tagged_cluster(ctx)
+        return cluster is not None and cluster.active
 
     def begun_by_lab(self, ctx: Context) -> bool:
-        cluster = self.describe(ctx)
-        return (
-            cluster is not None
-            and self.aws.owns_cluster
-            and eksctl_manifests.is_lab_tagged(cluster.tags, self.settings.cluster_name)
-            and not cluster.active
-        )
+        cluster = self._lab_tagged_cluster(ctx)
+        return cluster is not None and not cluster.active
 
     def ready(self, ctx: Context) -> bool:
         return kubectl.api_ready(ctx.runner, self.kubeconfig_context(ctx))
 
     def write_config(self, ctx: Context) -> Path:
-        text = self.render_config()
-        if ctx.dry_run:
-            ctx.ui.manifest(str(self.config_path), text)
-        else:
-            self.config_path.parent.mkdir(parents=True, exist_ok=True)
-            self.config_path.write_text(text)
-        return self.config_path
+        return write_cluster_config(ctx, self.config_path, self.render_config())
 
     def create(self, ctx: Context) -> None:
         eksctl_tool.create_cluster(ctx.runner, self.write_config(ctx))

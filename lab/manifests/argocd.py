@@ -277,10 +277,6 @@ def check_rendered(docs: Sequence[Doc], options: InstallOptions = InstallOptions
     return problems
 
 
-def namespace_doc() -> Doc:
-    return {"apiVersion": "v1", "kind": "Namespace", "metadata": _meta(NAMESPACE, namespace=None)}
-
-
 # ---------------------------------------------------------------------------------------------- GitOps objects
 
 

@@ -54,7 +54,7 @@ def ensure_cluster(
     settings = ctx.settings
     links = list(registries) if registries is not None else default_registry_links(settings)
     extra = list(attach) if attach is not None else default_attached_containers(settings)
-    prov = provider or provider_for(settings, workers=workers, registries=links)
+    prov = provider or provider_for(settings, workers=workers)
     name = settings.cluster_name
     with ctx.ui.phase(f'Ensuring cluster "{name}" ({prov.name})') as phase:
         action = _reconcile(ctx, prov, force=force)

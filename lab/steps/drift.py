@@ -485,7 +485,7 @@ def demo_drift(
             f"   (this commit was self-healed {baseline.heal_count} time(s) already: Argo CD's self-heal backoff holds"
             f" this heal back about {backoff:.0f}s)"
         )
-    seen, detected_at, obj = _wait_detected(ctx, apps, name, baseline, watch)
+    seen, detected_at, obj = _wait_detected(apps, name, baseline, watch)
     if seen:
         ui.info(f"   Argo CD: {name} is OutOfSync — " + "; ".join(f"{r} OutOfSync" for r in seen))
     elif target.auto_sync:
@@ -564,7 +564,7 @@ def _diffs_after(state: GitState, cluster: Cluster, plan: ManualChange) -> list[
 
 
 def _wait_detected(
-    ctx: Context, apps: ApplicationClient, name: str, baseline: Operation, watch: _Watch
+    apps: ApplicationClient, name: str, baseline: Operation, watch: _Watch
 ) -> tuple[list[str], float, Obj]:
     """Poll until Argo CD reports OutOfSync, or (self-heal) a sync starts that was not there before the change."""
     watch.next_note = PROGRESS_EVERY

@@ -36,7 +36,7 @@ from lab.errors import (
 )
 from lab.gitops import SEED_TAG, GitOpsRepo
 from lab.manifests import argocd as argocd_manifests
-from lab.providers import ClusterProvider, provider_for
+from lab.providers import ECR_CONTAINER, GIT_CONTAINER, ClusterProvider, provider_for
 from lab.runner import Runner
 from lab.steps import argocd as argocd_steps
 from lab.steps import cluster as cluster_steps
@@ -266,7 +266,7 @@ def up(
 
     endpoints = services.ensure_services(ctx, force=force, probe=service_probes)
     prov = provider or provider_for(settings)
-    cluster_steps.ensure_cluster(ctx, force=force, provider=provider)
+    cluster_steps.ensure_cluster(ctx, force=force, provider=prov)
     first = _first_deploy(ctx, app_root)
 
     present = [img for img in versions.ARGOCD_IMAGES if ctx.dry_run or docker.image_exists(ctx.runner, img)]
@@ -403,9 +403,9 @@ def status(ctx: Context, *, client: ApplicationClient | None = None) -> bool:
         rows.append(_container_row(ctx, "registry", services.registry_spec(s).name, s.registry_host))
     else:
         rows.append(("registry", "external", s.registry_host))
-    rows.append(_container_row(ctx, "ECR emulator", "lab-ecr", s.emulator_endpoint))
+    rows.append(_container_row(ctx, "ECR emulator", ECR_CONTAINER, s.emulator_endpoint))
     if not s.gitops_remote:
-        rows.append(_container_row(ctx, "git server", "lab-git", s.gitops_url))
+        rows.append(_container_row(ctx, "git server", GIT_CONTAINER, s.gitops_url))
     else:
         rows.append(("git server", "external", s.gitops_url))
     argocd = "-"

@@ -43,7 +43,6 @@ from lab.tools.probes import HttpAnswer
 
 GIT_CONTAINER_PORT = 8080  # nginx in lab/images/gitserver listens here
 GITOPS_REPO = "gitops.git"
-KIND_NETWORK = "kind"
 
 COMPONENT_REGISTRY = "registry"
 COMPONENT_ECR = "ecr"
@@ -576,12 +575,6 @@ class Endpoints:
     ecr_endpoint: str  # AWS API endpoint of the emulator
     gitops_url: str  # the GitOps repo as the host pushes to it
     gitops_url_in_cluster: str  # ... and as Argo CD reaches it
-
-
-def ensure_network(ctx: Context) -> bool:
-    """Whether the `kind` network exists. Observe only: kind creates it (with IPv6 and the default bridge's MTU)
-    and reuses one it finds, so the lab never creates it; the cluster step connects the containers to it."""
-    return docker.network_exists(ctx.runner, KIND_NETWORK)
 
 
 def ensure_services(ctx: Context, *, force: bool = False, probe: Probes | None = None) -> Endpoints:

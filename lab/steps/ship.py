@@ -48,8 +48,8 @@ DIRTY_PATHS = ("app", "overlays")
 GATE_OUTPUT_LINES = 20
 
 
-def default_gate(app_root: Path = ROOT) -> tuple[tuple[str, ...], ...]:
-    """The app's unit tests and lint, with this interpreter's pytest and ruff."""
+def default_gate() -> tuple[tuple[str, ...], ...]:
+    """The app's unit tests and lint, with this interpreter's pytest and ruff (run in the app repo's root)."""
     python = sys.executable
     ruff = Path(python).parent / "ruff"
     return (
@@ -266,7 +266,7 @@ def ship(
             ph.note = (registry_login or _ecr_login)(ctx)
         settings = replace(settings, registry=settings.registry or ph.note)
     repos = repositories(settings)
-    gate_cmds = default_gate(app_root) if gate is None else gate
+    gate_cmds = default_gate() if gate is None else gate
     # The app repo is only read here (commit, dirty files, identity, remote): a dry run reads it for real, so the
     # plan shows the tag this ship would build.
     reader = git.read_runner(runner)

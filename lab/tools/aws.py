@@ -20,7 +20,15 @@ from urllib.parse import urlsplit
 from lab.config import Settings
 from lab.errors import ClusterUnreachable, ConfigError, LabError
 from lab.runner import Runner
-from lab.tools.ecr import ACCESS_CODES, EMULATOR_CREDENTIALS, THROTTLING_CODES, error_code
+from lab.tools.ecr import (
+    ACCESS_CODES,
+    EMULATOR_CREDENTIALS,
+    THROTTLING_CODES,
+    client_config,
+    error_code,
+    error_message,
+    is_unreachable,
+)
 
 AWS = "aws"
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -46,14 +54,8 @@ def client_factory(settings: Settings) -> ClientFactory:
 
     def make(service: str) -> Any:
         import boto3
-        from botocore.config import Config
 
-        config = Config(
-            region_name=settings.aws_region,
-            connect_timeout=5,
-            read_timeout=30,
-            retries={"max_attempts": 3, "mode": "standard"},
-        )
+        config = client_config(settings)
         endpoint = settings.aws_endpoint_url or None
         if endpoint and is_loopback_url(endpoint):
             key, secret = EMULATOR_CREDENTIALS
@@ -67,14 +69,7 @@ def client_factory(settings: Settings) -> ClientFactory:
 
 def wrap_error(exc: Exception, action: str) -> LabError:
     """The lab's error for a botocore exception raised while doing ``action`` (e.g. "EKS: describe cluster x")."""
-    from botocore.exceptions import (
-        ClientError,
-        ConnectTimeoutError,
-        EndpointConnectionError,
-        NoCredentialsError,
-        NoRegionError,
-        ReadTimeoutError,
-    )
+    from botocore.exceptions import ClientError, NoCredentialsError, NoRegionError
 
     if isinstance(exc, NoCredentialsError):
         return ConfigError(
@@ -83,14 +78,14 @@ def wrap_error(exc: Exception, action: str) -> LabError:
         )
     if isinstance(exc, NoRegionError):
         return ConfigError(f"{action}: no AWS region", hint="set LAB_AWS_REGION (e.g. us-east-1)")
-    if isinstance(exc, EndpointConnectionError | ConnectTimeoutError | ReadTimeoutError):
+    if is_unreachable(exc):
         return ClusterUnreachable(
             f"{action}: the AWS endpoint does not answer ({exc})",
             hint="check the network / proxy, and the region (LAB_AWS_REGION)",
         )
     if isinstance(exc, ClientError):
         code = error_code(exc)
-        message = str(exc.response.get("Error", {}).get("Message", "")) or str(exc)
+        message = error_message(exc)
         if code in EXPIRED_CODES:
             return ConfigError(
                 f"{action}: the AWS credentials have expired ({code})",

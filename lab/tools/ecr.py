@@ -44,20 +44,25 @@ ACCESS_CODES = frozenset(
 LICENSE_MARKER = "not included in your current license"
 
 
-def ecr_client(settings: Settings, *, endpoint_url: str | None = None) -> Any:
-    """A boto3 ECR client: for the local target the emulator with dummy credentials, for aws the default chain.
-
-    Requests are bounded: 5 s to connect, 30 s to read, 3 attempts in botocore's "standard" retry mode (which
-    also backs off on throttling)."""
-    import boto3
+def client_config(settings: Settings) -> Any:
+    """botocore's Config for every lab client: settings.aws_region, and bounded requests: 5 s to connect, 30 s to
+    read, 3 attempts in botocore's "standard" retry mode (which also backs off on throttling)."""
     from botocore.config import Config
 
-    config = Config(
+    return Config(
         region_name=settings.aws_region,
         connect_timeout=5,
         read_timeout=30,
         retries={"max_attempts": 3, "mode": "standard"},
     )
+
+
+def ecr_client(settings: Settings, *, endpoint_url: str | None = None) -> Any:
+    """A boto3 ECR client (bounded: client_config): for the local target the emulator with dummy credentials, for
+    aws the default chain."""
+    import boto3
+
+    config = client_config(settings)
     if settings.target == "local":
         key, secret = EMULATOR_CREDENTIALS
         return boto3.client(
@@ -75,29 +80,36 @@ def error_code(exc: BaseException) -> str:
     return str(response.get("Error", {}).get("Code", ""))
 
 
+def error_message(exc: BaseException) -> str:
+    """A ClientError's Error.Message (the exception's text when there is none)."""
+    response = getattr(exc, "response", None) or {}
+    return str(response.get("Error", {}).get("Message", "")) or str(exc)
+
+
+def is_unreachable(exc: BaseException) -> bool:
+    """True for botocore's "the endpoint does not answer" errors (no connection, connect or read timeout)."""
+    from botocore.exceptions import ConnectTimeoutError, EndpointConnectionError, ReadTimeoutError
+
+    return isinstance(exc, EndpointConnectionError | ConnectTimeoutError | ReadTimeoutError)
+
+
 def wrap_error(exc: Exception, action: str) -> LabError:
     """The lab's error for a botocore exception raised while doing ``action`` (e.g. "create repository x")."""
-    from botocore.exceptions import (
-        ClientError,
-        ConnectTimeoutError,
-        EndpointConnectionError,
-        NoCredentialsError,
-        ReadTimeoutError,
-    )
+    from botocore.exceptions import ClientError, NoCredentialsError
 
     if isinstance(exc, NoCredentialsError):
         return ConfigError(
             f"ECR: {action}: no AWS credentials found",
             hint="configure them (`aws configure`, AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)",
         )
-    if isinstance(exc, EndpointConnectionError | ConnectTimeoutError | ReadTimeoutError):
+    if is_unreachable(exc):
         return RegistryError(
             f"ECR: {action}: the endpoint does not answer ({exc})",
             hint="is the ECR emulator running? `docker ps --filter name=lab-ecr`; `invoke up` starts it",
         )
     if isinstance(exc, ClientError):
         code = error_code(exc)
-        message = str(exc.response.get("Error", {}).get("Message", "")) or str(exc)
+        message = error_message(exc)
         if LICENSE_MARKER in message:
             return ConfigError(
                 f"ECR: {action}: LocalStack says ECR is not in your license plan ({message})",

@@ -100,13 +100,6 @@ def node_image_id(runner: Runner, node: str, image: str) -> str:
     return str(status.get("id") or "") if isinstance(status, dict) else ""
 
 
-def get_kubeconfig(runner: Runner, name: str, *, kind: str = KIND, internal: bool = False) -> str:
-    argv = [kind, "get", "kubeconfig", "--name", name]
-    if internal:
-        argv.append("--internal")
-    return runner.run(argv).stdout
-
-
 def version(runner: Runner, *, kind: str = KIND) -> str:
     """The version `kind version` prints, e.g. "v0.32.0" (empty if it cannot be read)."""
     return parse_version(runner.run([kind, "version"]).stdout)

@@ -18,9 +18,7 @@ from lab.argocd import (
     ApplicationClient,
     AppStatus,
     KubernetesApplications,
-    State,
     SyncFailed,
-    out_of_sync,
     parse_status,
     same_revision,
     synced_healthy,
@@ -335,12 +333,6 @@ def test_timeout_reports_the_last_state() -> None:
     assert err.last_state.endswith("(a sync is running)")
     assert max(clock.sleeps) == 2.0, "the poll interval is capped"
     assert api.gets < 30, "polls back off"
-
-
-def test_out_of_sync_expectation() -> None:
-    c, api, _ = client([app(), app("OutOfSync", "Healthy")])
-    assert c.wait_for("lab-dev", out_of_sync(), timeout=10).sync == "OutOfSync" and api.gets == 2
-    assert out_of_sync()(parse_status(app()), 0.0)[0] is State.PENDING
 
 
 # ---------------------------------------------------------------- errors

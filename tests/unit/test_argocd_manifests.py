@@ -218,7 +218,6 @@ def test_configmap_patches_are_valid_objects_once_applied() -> None:
     cm = yaml.safe_load(files["patches/argocd-cm.yaml"])["data"]
     assert cm["timeout.reconciliation"] == "10s" and cm["timeout.reconciliation.jitter"] == "0s"
     assert yaml.safe_load(files["patches/argocd-cmd-params-cm.yaml"])["data"] == {"server.insecure": "true"}
-    k8s_valid(m.namespace_doc())
 
 
 def test_config_hash_follows_the_settings_pods_read() -> None:

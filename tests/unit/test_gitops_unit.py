@@ -797,7 +797,7 @@ def test_rollback_without_a_watcher_must_be_no_wait(tmp_path: Path) -> None:
 
 def test_the_default_gate_runs_the_apps_tests_and_lint() -> None:
     """What `invoke ship` runs by default points at real files of this project."""
-    flat = [" ".join(cmd) for cmd in default_gate(ROOT)]
+    flat = [" ".join(cmd) for cmd in default_gate()]
     assert flat[0].startswith(sys.executable + " -m pytest tests/unit/test_app.py -q")
     assert flat[1].endswith("ruff check app")
     assert (ROOT / "tests" / "unit" / "test_app.py").is_file() and (ROOT / "app").is_dir()

@@ -551,14 +551,7 @@ def test_delete_with_volumes_removes_labelled_volumes(tmp_path, world, net, ecr_
     assert list(world.volumes) == ["foreign"]
 
 
-# Network, dry run -------------------------------------------------------------------------------------------
-def test_ensure_network_only_observes(tmp_path, world):
-    ctx, runner = make_ctx(tmp_path, world)
-    assert services.ensure_network(ctx) is False
-    runner.assert_not_called("docker", "network", "create")
-    runner.assert_not_called("docker", "network", "connect")
-
-
+# Dry run -------------------------------------------------------------------------------------------
 def test_dry_run_prints_the_plan_for_a_fresh_machine(tmp_path, net, ecr_fake):
     out = io.StringIO()
     runner = DryRunRunner(out=out)
