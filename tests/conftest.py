@@ -1,4 +1,4 @@
-"""Shared fixtures: real Docker, a real registry (Debian's docker-registry) and helpers to find free ports.
+"""Shared fixtures: real Docker, a real registry (Debian's docker-registry), MiniStack.
 
 Integration tests are marked ``docker``. Where no Docker engine answers they are skipped, unless
 ``LAB_REQUIRE_DOCKER=1`` (set by CI) turns that skip into a failure: in CI they must run.
@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from localservers import free_port, serve_registry, wait_for_port
 
 # Fails any test whose boto3/botocore call would leave the loopback (no real AWS, ever).
 pytest_plugins = ["aws_guard"]
@@ -28,23 +28,6 @@ def require_or_skip(reason: str) -> None:
     if os.environ.get("LAB_REQUIRE_DOCKER") == "1":
         pytest.fail(f"LAB_REQUIRE_DOCKER=1 but {reason}", pytrace=False)
     pytest.skip(reason)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_for_port(port: int, timeout: float = 10.0, host: str = "127.0.0.1") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection((host, port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"nothing listening on {host}:{port} after {timeout}s")
 
 
 @pytest.fixture(scope="session")
@@ -80,27 +63,8 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     binary = shutil.which("docker-registry")
     if binary is None:
         require_or_skip("docker-registry is not installed (apt-get install docker-registry)")
-    root = tmp_path_factory.mktemp("registry")
-    port = free_port()
-    config = root / "config.yml"
-    config.write_text(
-        "version: 0.1\n"
-        "log: {level: warn}\n"
-        f"storage: {{filesystem: {{rootdirectory: {root / 'data'}}}, delete: {{enabled: true}}}}\n"
-        f"http: {{addr: '127.0.0.1:{port}'}}\n"
-    )
-    log = (root / "registry.log").open("w")
-    proc = subprocess.Popen([str(binary), "serve", str(config)], stdout=log, stderr=subprocess.STDOUT)
-    try:
-        wait_for_port(port)
-        yield f"localhost:{port}"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+    with serve_registry(binary, tmp_path_factory.mktemp("registry")) as host:
+        yield host
 
 
 @pytest.fixture(scope="session")

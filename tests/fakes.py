@@ -104,3 +104,19 @@ class FakeRunner:
             if c.argv[: len(prefix)] == prefix:
                 return i
         raise AssertionError(f"no call starting with {shlex.join(prefix)}\n{self.dump()}")
+
+
+@dataclass
+class Clock:
+    """A monotonic clock that only moves when something sleeps: pass it as ``clock`` and ``clock.sleep``."""
+
+    now: float = 0.0
+    sleeps: list[float] = field(default_factory=list)
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        assert seconds >= 0
+        self.sleeps.append(seconds)
+        self.now += seconds

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import urllib3
 from argocd_schema import crd_problems
+from fakes import Clock
 from kubernetes.client.exceptions import ApiException
 
 from lab.argocd import (
@@ -106,19 +107,6 @@ def app(
     if operation is not None:
         obj["operation"] = operation
     return obj
-
-
-@dataclass
-class Clock:
-    now: float = 0.0
-    sleeps: list[float] = field(default_factory=list)
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 @dataclass

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 import yaml
 from argocd_schema import crd_problems
-from fakes import FakeRunner
+from fakes import Clock, FakeRunner
 
 from lab import kube
 from lab.argocd import ApplicationClient
@@ -267,20 +267,6 @@ class ScriptedArgo:
 
 
 @dataclass
-class Clock:
-    now: float = 100.0
-    sleeps: list[float] = field(default_factory=list)
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        assert seconds >= 0
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
-@dataclass
 class Run:
     ctx: Context
     err: io.StringIO
@@ -297,7 +283,7 @@ def setup(argo: ScriptedArgo, *, dry_run: bool = False) -> Run:
     err, out = io.StringIO(), io.StringIO()
     runner = DryRunRunner(out=out) if dry_run else FakeRunner()
     ctx = Context(Settings(sync_timeout=60.0), runner, UI(err=err, out=out))
-    clock = Clock()
+    clock = Clock(now=100.0)
     apps = ApplicationClient(argo, clock=clock, sleep=clock.sleep)
     return Run(ctx, err, out, clock, apps)
 

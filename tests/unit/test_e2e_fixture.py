@@ -16,7 +16,7 @@ import pytest
 from argocd_schema import crd_problems
 from e2e import fixture
 from e2e.fixture import ExpectationFailed, Lab, Poller, Report, Timing, Traffic
-from fakes import FakeRunner
+from fakes import Clock, FakeRunner
 
 from lab.argocd import ApplicationClient, State
 from lab.config import ROOT, Settings, environment
@@ -29,20 +29,6 @@ from lab.ui import UI
 
 Obj = dict[str, Any]
 REV = "4444444444444444444444444444444444444444"
-
-
-@dataclass
-class Clock:
-    now: float = 0.0
-    sleeps: list[float] = field(default_factory=list)
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        assert seconds >= 0
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 def scripted(answers: list[tuple[State, str] | Exception], calls: list[float], clock: Clock) -> fixture.Check:

@@ -23,18 +23,12 @@ from typing import Any
 
 import pytest
 
+from app.settings import Config
+
 ROOT = Path(__file__).resolve().parents[2]
 CONF = ROOT / "app" / "gunicorn.conf.py"
 APP_ENV_KEYS = (
-    "APP_ENV",
-    "LOG_LEVEL",
-    "APP_COMMIT",
-    "APP_IMAGE_TAG",
-    "APP_BUILD_TIME",
-    "MAX_CONTENT_LENGTH",
-    "ITEMS_MAX",
-    "APP_DEBUG_ENDPOINTS",
-    "PROMETHEUS_MULTIPROC_DIR",
+    *Config.ENV_KEYS,  # what the app reads, plus what gunicorn.conf.py reads:
     "PORT",
     "GUNICORN_WORKERS",
     "GUNICORN_THREADS",

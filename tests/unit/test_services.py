@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from fakes import FakeRunner
+from fakeworld import FakeECR
 
 from lab import versions
 from lab.config import Settings
@@ -140,28 +141,6 @@ class FakeDocker:
 
     def add_foreign(self, name: str, labels: dict[str, str] | None = None, running: bool = True) -> None:
         self.containers[name] = FakeContainer("registry:2", labels or {}, ["0.0.0.0:5001:5000"], "sha256:x", running)
-
-
-@dataclass
-class FakeECR:
-    repositories: dict[str, dict[str, Any]] = field(default_factory=dict)
-    policies: dict[str, str] = field(default_factory=dict)
-
-    def create_repository(self, **kw: Any) -> dict[str, Any]:
-        name = kw["repositoryName"]
-        if name in self.repositories:
-            from botocore.exceptions import ClientError
-
-            raise ClientError({"Error": {"Code": "RepositoryAlreadyExistsException", "Message": "exists"}}, "Create")
-        self.repositories[name] = dict(kw)
-        return {"repository": kw}
-
-    def describe_repositories(self, repositoryNames: list[str]) -> dict[str, Any]:
-        return {"repositories": [self.repositories[n] for n in repositoryNames]}
-
-    def put_lifecycle_policy(self, repositoryName: str, lifecyclePolicyText: str) -> dict[str, Any]:
-        self.policies[repositoryName] = lifecyclePolicyText
-        return {}
 
 
 @dataclass
