@@ -12,7 +12,8 @@ from typing import Any, TypeVar
 
 from invoke.context import Context as InvokeContext
 from invoke.exceptions import Exit
-from invoke.tasks import Task, task
+from invoke.tasks import Task
+from invoke.tasks import task as invoke_task
 
 from lab.config import load_settings, remember_choices
 from lab.context import Context
@@ -39,6 +40,21 @@ def helps(*names: str, **extra: str) -> dict[str, str]:
 
 
 HELP_FLAGS = ("-h", "--help")
+
+
+class LabTask(Task[Callable[..., Any]]):
+    """A task whose flags never take `-h`: that is invoke's help flag, so `invoke TASK -h` always shows help
+    (invoke gives a flag the first free letter of its name: `--heal` would otherwise become `-h`)."""
+
+    def arg_opts(self, name: str, default: str, taken_names: set[str]) -> dict[str, Any]:
+        taken_names.add("h")  # the set get_arguments passes for every flag of this task
+        return super().arg_opts(name, default, taken_names)
+
+
+def task(**kwargs: Any) -> Callable[[Callable[..., Any]], LabTask]:
+    """invoke's @task(...), making LabTasks."""
+    decorate: Callable[[Callable[..., Any]], LabTask] = invoke_task(klass=LabTask, **kwargs)
+    return decorate
 
 
 def show_help(name: str) -> None:

@@ -179,6 +179,30 @@ def test_help_after_a_task_with_a_positional_argument_shows_help(
     assert "how many deploys to show" in capsys.readouterr().out
 
 
+def test_no_task_gives_the_help_flag_to_one_of_its_own(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`-h` is invoke's help flag: `invoke demo-drift -h` must show help, never run the demo as `--heal`."""
+    namespace = program().namespace
+    assert namespace is not None
+    for name in TASKS:
+        flags = [n for arg in namespace[name].get_arguments() for n in arg.names]
+        assert "h" not in flags, f"{name} gives -h to one of its flags: {flags}"
+    ran: list[str] = []
+
+    def must_not_run(**kwargs: Any) -> Context:
+        ran.append(str(kwargs))
+        raise AssertionError("the task ran instead of showing its help")
+
+    monkeypatch.setattr(tasks, "make_context", must_not_run)
+    for name in TASKS:
+        run(name, "-h")
+        out = capsys.readouterr().out
+        assert f"Usage: invoke [--core-opts] {name}" in out, f"`invoke {name} -h` shows no help:\n{out}"
+        assert "--debug" in out
+    assert ran == []
+
+
 def test_up_flags(recorded: Any) -> None:
     calls = recorded(lab, "up")
     run("up", "--dry-run", "--no-fix", "--offline", "--force", "--provider", "minikube")
