@@ -320,6 +320,8 @@ def rollback(
     result = RollbackResult(image, committed.sha, tuple(undone), None)
     if not committed.changed:
         ui.info(f"{env} already deploys {image}: nothing to roll back")
+        if no_wait:  # nothing was committed or pushed: nothing new for Argo CD, nothing to wait for
+            return result
 
     if watcher is None or ctx.dry_run:
         if not ctx.dry_run:

@@ -775,6 +775,25 @@ def test_rollback_no_wait_still_refreshes_and_tolerates_no_cluster(
     assert ("invoke sync staging" in warned) == (env == "staging")
 
 
+@pytest.mark.parametrize("kind", [RecordingWatcher, UnreachableWatcher], ids=["cluster", "no-cluster"])
+def test_rollback_no_wait_to_where_the_env_is_says_only_that(
+    ctx: Context, remote: Path, repo: GitOpsRepo, kind: type[RecordingWatcher]
+) -> None:
+    """`rollback dev --to HEAD --no-wait`: nothing is committed, so nothing is pushed and Argo CD has nothing new."""
+    repo.bump("dev", ImageSpec(REPO, "t1"), app_commit="1" * 40)
+    head = remote_head(remote)
+    assert head is not None
+    watcher = kind()
+    result = release.rollback(
+        ctx, "dev", to="HEAD", watcher=watcher, no_wait=True, lookup_digest=FakeRegistry({"t1": "x"}), repo=repo
+    )
+    assert result.gitops_commit == head == remote_head(remote) and result.rolled_back == ()
+    said = ctx.ui.err.getvalue()  # type: ignore[attr-defined]
+    assert f"dev already deploys {REPO}:t1: nothing to roll back" in said
+    assert "pushed" not in said and "deploy the rollback" not in said, said
+    assert watcher.calls == []
+
+
 @pytest.mark.parametrize(("env", "trigger"), [("dev", "refresh"), ("staging", "sync")])
 def test_rollback_syncs_and_reports_the_time_to_the_old_image(
     ctx: Context, remote: Path, repo: GitOpsRepo, env: str, trigger: str
