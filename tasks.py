@@ -6,18 +6,20 @@ Settings come from defaults < lab.toml < LAB_* environment variables < these fla
 from __future__ import annotations
 
 import functools
+import math
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from invoke.context import Context as InvokeContext
 from invoke.exceptions import Exit
+from invoke.parser.argument import Argument
 from invoke.tasks import Task
 from invoke.tasks import task as invoke_task
 
 from lab.config import load_settings, remember_choices
 from lab.context import Context
-from lab.errors import LabError, PreflightFailed
+from lab.errors import ConfigError, LabError, PreflightFailed
 from lab.runner import DryRunRunner, SubprocessRunner, foreground
 from lab.ui import UI
 
@@ -49,6 +51,36 @@ class LabTask(Task[Callable[..., Any]]):
     def arg_opts(self, name: str, default: str, taken_names: set[str]) -> dict[str, Any]:
         taken_names.add("h")  # the set get_arguments passes for every flag of this task
         return super().arg_opts(name, default, taken_names)
+
+    def get_arguments(self, ignore_unknown_help: bool | None = None) -> list[Argument]:
+        return [
+            NumberArgument(
+                names=a.names,
+                kind=a.kind,
+                default=a.default,
+                help=a.help,
+                positional=a.positional,
+                optional=a.optional,
+                incrementable=a.incrementable,
+                attr_name=a.attr_name,
+            )
+            if a.kind in (int, float)
+            else a
+            for a in super().get_arguments(ignore_unknown_help)
+        ]
+
+
+class NumberArgument(Argument):
+    """An int or float flag: a value that is not a number exits 2 with a message (invoke's parser would raise
+    its ValueError as a traceback)."""
+
+    def set_value(self, value: Any, cast: bool = True) -> None:
+        try:
+            super().set_value(value, cast=cast)
+        except ValueError:
+            what = "a whole number" if self.kind is int else "a number"
+            error = ConfigError(f"--{self.name}: {value!r} is not {what}", hint=f"valid values: {what}")
+            raise Exit(error.render(), code=error.exit_code) from None
 
 
 def task(**kwargs: Any) -> Callable[[Callable[..., Any]], LabTask]:
@@ -303,8 +335,13 @@ def rollback(
     """`git revert` the last deploy of ENV (or go back to --to), push, sync, and time the way back."""
     from lab.steps import release
 
+    if to is not None and not to.strip():  # `--to ''` is not "no --to": it must not undo the last deploy
+        raise ConfigError(
+            "--to is empty: name the deploy commit to go back to",
+            hint=f"`invoke history {env}` lists the deploys; without --to, rollback undoes the last one",
+        )
     ctx = make_context(dry_run=dry_run, debug=debug)
-    release.rollback(ctx, env, to, watcher=None if dry_run else _watcher(ctx), no_wait=no_wait)
+    release.rollback(ctx, env, to and to.strip(), watcher=None if dry_run else _watcher(ctx), no_wait=no_wait)
 
 
 @task(help=helps("env", "debug", limit="how many deploys to show"))
@@ -313,6 +350,8 @@ def history(c: InvokeContext, env: str, limit: int = 20, debug: bool = False) ->
     """The audit trail of ENV from the GitOps repo's log: when, who, app commit, image, digest, rollbacks."""
     from lab.steps import release
 
+    if limit < 1:
+        raise ConfigError(f"--limit must be at least 1, got {limit}", hint="valid values: a whole number from 1")
     ctx = make_context(debug=debug)
     release.history(ctx, env, limit=limit, watcher=_watcher(ctx))
 
@@ -341,6 +380,8 @@ def demo_drift(
     """Change the cluster by hand and watch Argo CD notice it; dev heals itself, staging waits for a sync."""
     from lab.steps import drift
 
+    if not (observe >= 0 and math.isfinite(observe)):
+        raise ConfigError(f"--observe must be 0 or more seconds, got {observe:g}", hint="valid values: e.g. 30")
     drift.demo_drift(make_context(dry_run=dry_run, debug=debug), env, change, heal=heal, observe=observe)
 
 

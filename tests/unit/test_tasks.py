@@ -95,6 +95,15 @@ def run(*argv: str) -> None:
     program().run(["invoke", *argv], exit=False)
 
 
+def exit_code(*argv: str) -> int:
+    """Run a command line as the `invoke` binary does (exiting), and return its exit code."""
+    try:
+        program().run(["invoke", *argv])
+    except SystemExit as done:
+        return int(done.code or 0)
+    return 0
+
+
 # ------------------------------------------------------------------------------------------------- errors
 
 
@@ -266,6 +275,40 @@ def test_release_task_flags(recorded: Any) -> None:
     [s] = ships
     assert (s["no_wait"], s["allow_dirty"], s["pin_digest"]) == (True, True, True)
     assert s["ctx"].settings.push_registry == "ecr"
+
+
+@pytest.mark.parametrize("to", ["", " ", "\t"])
+def test_rollback_to_an_empty_commit_is_refused(recorded: Any, capsys: pytest.CaptureFixture[str], to: str) -> None:
+    """`--to ''` is not "no --to": it must not undo the last deploy and push."""
+    rollbacks = recorded(release, "rollback")
+    assert exit_code("rollback", "dev", "--to", to) == 2
+    assert rollbacks == []
+    err = capsys.readouterr().err
+    assert "--to is empty" in err and "invoke history dev" in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "step", "message"),
+    [
+        (("history", "dev", "--limit", "abc"), "history", "--limit: 'abc' is not a whole number"),
+        (("history", "dev", "--limit", "2.5"), "history", "--limit: '2.5' is not a whole number"),
+        (("history", "dev", "--limit", "0"), "history", "--limit must be at least 1, got 0"),
+        (("history", "dev", "-l", "-3"), "history", "--limit must be at least 1, got -3"),
+        (("demo-drift", "--observe", "soon"), "demo_drift", "--observe: 'soon' is not a number"),
+        (("demo-drift", "--observe", "-5"), "demo_drift", "--observe must be 0 or more seconds, got -5"),
+        (("demo-drift", "--observe", "nan"), "demo_drift", "--observe must be 0 or more seconds, got nan"),
+    ],
+)
+def test_a_number_flag_that_is_not_one_exits_2_without_a_traceback(
+    recorded: Any, capsys: pytest.CaptureFixture[str], argv: tuple[str, ...], step: str, message: str
+) -> None:
+    from lab.steps import drift
+
+    calls = recorded(drift if step == "demo_drift" else release, step)
+    assert exit_code(*argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err, err
+    assert calls == []
 
 
 def test_status_dashboard_cache_doctor_flags(recorded: Any) -> None:
