@@ -124,8 +124,11 @@ def lab_task(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+FLAG_NAMES = {"push_registry": "--registry"}  # settings whose flag is not --NAME (`invoke ship --registry`)
+
+
 def make_context(*, dry_run: bool = False, debug: bool = False, **overrides: Any) -> Context:
-    settings = load_settings(overrides)
+    settings = load_settings(overrides, flag_names=FLAG_NAMES)
     runner = DryRunRunner() if dry_run else SubprocessRunner(echo=sys.stderr if debug else None)
     return Context(settings=settings, runner=runner, ui=UI())
 

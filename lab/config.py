@@ -1,16 +1,20 @@
 """One source of settings: defaults < lab.toml < LAB_* environment < command-line flags.
 
-Settings are frozen dataclasses; each field says its unit and why the default was chosen. Unknown values
-for enumerated settings are rejected with the list of valid ones (ConfigError, exit code 2).
+Settings are frozen dataclasses; each field says its unit and why the default was chosen. A value the lab cannot
+use (wrong type, unknown choice, a port out of range or taken by another component, ...) is refused before
+anything is created: SettingError (exit code 2) names the setting, where its value came from (lab.toml,
+.lab/settings.json, a LAB_* variable or a flag) and what is valid.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
+import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -92,17 +96,31 @@ class Settings:
     # Seconds to wait for Argo CD to report an environment Synced + Healthy.
     sync_timeout: float = 300.0
 
+    # Where each value came from (field -> "default", a file, "environment variable LAB_X" or "flag --x"):
+    # filled by load_settings, named in errors and by `invoke status`. Not a setting.
+    sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
+
     def __post_init__(self) -> None:
         _check_choice("target", self.target, TARGETS)
         _check_choice("provider", self.provider, PROVIDERS)
         _check_choice("aws_emulator", self.aws_emulator, AWS_EMULATORS)
         _check_choice("push_registry", self.push_registry, REGISTRY_KINDS)
-        for name in ("registry_port", "emulator_port", "git_port", "argocd_port"):
+        for name in PORT_FIELDS:
             port = getattr(self, name)
             if not 1 <= port <= 65535:
-                raise ConfigError(f"{name} must be a TCP port (1-65535), got {port}")
-        if not self.cluster_name or not self.cluster_name.replace("-", "").isalnum():
-            raise ConfigError(f"invalid cluster name {self.cluster_name!r}", hint="use letters, digits and dashes")
+                raise SettingError("not a TCP port", names=(name,), values=(port,), valid=PORT_VALID)
+        if not (self.sync_timeout > 0 and math.isfinite(self.sync_timeout)):
+            raise SettingError(
+                "a timeout must be more than 0 seconds",
+                names=("sync_timeout",),
+                values=(self.sync_timeout,),
+                valid="a number of seconds above 0, e.g. 300",
+            )
+        _check_cluster_name(self.cluster_name)
+        if self.registry:
+            _check_registry(self.registry)
+        if self.target == "local":
+            _check_ports_distinct(self)
 
     # Derived values -------------------------------------------------------------------------------
     @property
@@ -138,55 +156,256 @@ class Settings:
 ENV_PREFIX = "LAB_"
 
 
+class SettingError(ConfigError):
+    """A setting the lab cannot use. NAMES (and their VALUES) are the settings involved; load_settings adds where
+    each value came from (``locate``)."""
+
+    def __init__(
+        self,
+        problem: str,
+        *,
+        names: Sequence[str],
+        values: Sequence[Any],
+        valid: str,
+        sources: Mapping[str, str] | None = None,
+        also: str = "",
+    ) -> None:
+        self.problem, self.names, self.values, self.valid = problem, tuple(names), tuple(values), valid
+        self.sources = dict(sources or {})
+        self.also = also
+        parts = []
+        for name, value in zip(self.names, self.values, strict=True):
+            where = f" (from {self.sources[name]})" if name in self.sources else ""
+            parts.append(f"{name} = {value!r}{where}")
+        hint = f"valid values: {valid}" + (f"; {also}" if also else "")
+        noun = "setting" if len(parts) == 1 else "settings"
+        super().__init__(f"{noun} {' and '.join(parts)}: {problem}", hint=hint)
+
+    def locate(self, sources: Mapping[str, str], *, also: str = "") -> SettingError:
+        """The same error, naming where each value came from (ALSO: more advice)."""
+        return SettingError(
+            self.problem, names=self.names, values=self.values, valid=self.valid, sources=sources, also=also
+        )
+
+
+PORT_FIELDS = ("registry_port", "emulator_port", "git_port", "argocd_port")
+PORT_VALID = "a TCP port, a whole number from 1 to 65535"
+
+# kind's rule for cluster names (kind v0.32.0 pkg/internal/apis/config/validate.go, validNameRE), and the length
+# above which kind warns that the cluster may not work (pkg/cluster/internal/create/create.go, clusterNameMax: the
+# node hostname gets "-control-plane" appended and hostnames stop at 64 characters).
+CLUSTER_NAME_RE = re.compile(r"[a-z0-9.-]+")
+CLUSTER_NAME_MAX = 50
+
+# A registry host[:port] as image references spell it (distribution/reference regexp.go, domainAndPort).
+_DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+REGISTRY_RE = re.compile(
+    rf"(?P<host>{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[a-fA-F0-9:]+\])(?::(?P<port>[0-9]+))?"
+)
+
+
 def _check_choice(name: str, value: str, valid: tuple[str, ...]) -> None:
     if value not in valid:
-        raise ConfigError(f"unknown {name} {value!r}", hint=f"valid values: {', '.join(valid)}")
+        raise SettingError(f"unknown {name}", names=(name,), values=(value,), valid=", ".join(valid))
 
 
-def _coerce(name: str, raw: Any, annotation: Any) -> Any:
+def _check_cluster_name(name: str) -> None:
+    valid = f"lower-case letters, digits, '.' and '-' (kind: ^[a-z0-9.-]+$), at most {CLUSTER_NAME_MAX} characters"
+    if not CLUSTER_NAME_RE.fullmatch(name):
+        raise SettingError("invalid cluster name", names=("cluster_name",), values=(name,), valid=valid)
+    if len(name) > CLUSTER_NAME_MAX:
+        raise SettingError(
+            f"the cluster name is {len(name)} characters long", names=("cluster_name",), values=(name,), valid=valid
+        )
+
+
+def _check_registry(registry: str) -> None:
+    match = REGISTRY_RE.fullmatch(registry)
+    port = match and match.group("port")
+    valid = "a registry host[:port] without scheme or path, e.g. localhost:5001 or registry.example.com"
+    if match is None or (port is not None and not 1 <= int(port) <= 65535):
+        raise SettingError("not a registry host[:port]", names=("registry",), values=(registry,), valid=valid)
+    host = match.group("host")
+    if port is None and "." not in host and host != "localhost" and not host.startswith("["):
+        # Docker reads such a name as the first path component of a Docker Hub image (distribution/reference
+        # regexp.go: "Any other domain-name without a "." or a ":port" are considered a path component").
+        raise SettingError(
+            "image names would read it as a Docker Hub path", names=("registry",), values=(registry,), valid=valid
+        )
+
+
+def _ports_in_use(s: Settings) -> list[tuple[str, int]]:
+    """(what, host port) of every port the lab publishes on 127.0.0.1 for target local; a what that is a field
+    name is a setting."""
+    used = [] if s.registry else [("registry_port", s.registry_port)]
+    used += [] if s.aws_endpoint_url else [("emulator_port", s.emulator_port)]
+    used += [] if s.gitops_remote else [("git_port", s.git_port)]
+    used.append(("argocd_port", s.argocd_port))
+    used += [(f"the {env.name} app", env.host_port) for env in ENVIRONMENTS]
+    return used
+
+
+def _check_ports_distinct(s: Settings) -> None:
+    used = _ports_in_use(s)
+    for i, (what, port) in enumerate(used):
+        for other, other_port in used[i + 1 :]:
+            if port != other_port:
+                continue
+            taken = ", ".join(f"{w} {p}" for w, p in used)
+            valid = f"a port no other component of the lab uses (now: {taken})"
+            if other in PORT_FIELDS:
+                raise SettingError(
+                    "two components on one port", names=(what, other), values=(port, other_port), valid=valid
+                )
+            raise SettingError(f"{other} publishes 127.0.0.1:{port}", names=(what,), values=(port,), valid=valid)
+
+
+def _coerce(name: str, raw: Any, annotation: Any, *, source: str | None = None) -> Any:
+    """RAW (a string from the environment, or a TOML/JSON/flag value) as the field's type; anything else is a
+    SettingError (a list, a table, true for a port, 5001.9 for a port...)."""
     kind = str(annotation)
-    try:
-        if kind == "int":
+
+    def refuse(what: str, valid: str = "") -> SettingError:
+        sources = {name: source} if source else None
+        return SettingError(
+            f"cannot read it as {what}", names=(name,), values=(raw,), valid=valid or what, sources=sources
+        )
+
+    if kind == "int":
+        if isinstance(raw, int) and not isinstance(raw, bool):
+            return raw
+        if isinstance(raw, str) and re.fullmatch(r"\s*[+-]?[0-9]+\s*", raw):
             return int(raw)
-        if kind == "float":
+        raise refuse("a whole number")
+    if kind == "float":
+        if isinstance(raw, int | float) and not isinstance(raw, bool):
             return float(raw)
-        if kind == "bool":
-            if isinstance(raw, bool):
-                return raw
-            text = str(raw).strip().lower()
+        if isinstance(raw, str):
+            try:
+                return float(raw)
+            except ValueError:
+                pass
+        raise refuse("a number")
+    if kind == "bool":
+        if isinstance(raw, bool):
+            return raw
+        if isinstance(raw, str):
+            text = raw.strip().lower()
             if text in ("1", "true", "yes", "on"):
                 return True
             if text in ("0", "false", "no", "off", ""):
                 return False
-            raise ValueError(raw)
-        if kind == "Path":
+        raise refuse("true or false", "true or false (also 1/0, yes/no, on/off)")
+    if kind == "Path":
+        if isinstance(raw, str | os.PathLike) and str(raw).strip():
             return Path(str(raw)).expanduser()
-        return str(raw)
-    except ValueError:
-        raise ConfigError(f"setting {name}: cannot read {raw!r} as {kind}") from None
+        raise refuse("a directory path")
+    if isinstance(raw, str):
+        return raw
+    raise refuse("a string")
+
+
+def _check_state_dir(path: Path, source: str) -> None:
+    """STATE_DIR must be a directory the lab can create and write (checked before anything is created)."""
+    problem = ""
+    if path.exists():
+        if not path.is_dir():
+            problem = "it exists and is not a directory"
+        elif not os.access(path, os.W_OK | os.X_OK):
+            problem = "the directory is not writable"
+    else:
+        parent = path.parent
+        while not parent.exists() and parent != parent.parent:
+            parent = parent.parent
+        if not parent.is_dir():
+            problem = f"it cannot be created: {parent} is not a directory"
+        elif not os.access(parent, os.W_OK | os.X_OK):
+            problem = f"it cannot be created: {parent} is not writable"
+    if problem:
+        raise SettingError(
+            problem,
+            names=("state_dir",),
+            values=(str(path),),
+            valid="a directory the lab may create and write",
+            sources={"state_dir": source},
+        )
 
 
 LAST_UP_FILE = "settings.json"  # under state_dir: the choices of the last `invoke up`
 LAST_UP_FIELDS = ("target", "provider", "cluster_name")
+DEFAULT_SOURCE = "default"
+
+
+def last_up_file(state_dir: Path) -> Path:
+    return state_dir / LAST_UP_FILE
+
+
+def forget_hint(state_dir: Path) -> str:
+    """The command that forgets the remembered choices (a command that works from any directory)."""
+    return f"rm {last_up_file(state_dir)}"
 
 
 def remember_choices(settings: Settings) -> None:
     """Record the target, provider and cluster of `invoke up`, so later commands (ship, status, sync...) act on
-    the same lab without repeating --provider / LAB_PROVIDER."""
-    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    the same lab without repeating --provider / LAB_PROVIDER. tasks.py calls it once `up` has passed its checks."""
+    path = last_up_file(settings.state_dir)
     data = {name: getattr(settings, name) for name in LAST_UP_FIELDS}
-    (settings.state_dir / LAST_UP_FILE).write_text(json.dumps(data, indent=2) + "\n")
+    tmp = path.with_name(f".{LAST_UP_FILE}.tmp")
+    try:
+        settings.state_dir.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        tmp.replace(path)
+    except OSError as exc:
+        raise SettingError(
+            f"cannot write {path} ({exc.strerror})",
+            names=("state_dir",),
+            values=(str(settings.state_dir),),
+            valid="a directory the lab may create and write",
+            sources=settings.sources,
+        ) from exc
 
 
-def _last_up(state_dir: Path) -> dict[str, Any]:
-    path = state_dir / LAST_UP_FILE
+def remembered(settings: Settings) -> list[tuple[str, Any, str | None]]:
+    """The choices .lab/settings.json holds for SETTINGS (loaded by load_settings): (setting, remembered value,
+    None when it is in force, else the source that overrides it)."""
+    path = last_up_file(settings.state_dir)
+    label = _last_up_source(path)
+    out: list[tuple[str, Any, str | None]] = []
+    for name, value in _last_up(path).items():
+        source = settings.sources.get(name, DEFAULT_SOURCE)
+        out.append((name, value, None if source == label else source))
+    return out
+
+
+def _read_text(path: Path, hint: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})", hint=hint) from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc.strerror})", hint=hint) from None
+
+
+def _last_up_source(path: Path) -> str:
+    return f"{path}, the last `invoke up`'s choices"
+
+
+def _last_up(path: Path) -> dict[str, Any]:
     if not path.is_file():
         return {}
+    hint = f"{forget_hint(path.parent)} (the next `invoke up` writes it again)"
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(_read_text(path, hint))
     except json.JSONDecodeError as exc:
-        raise ConfigError(f"{path}: {exc}", hint=f"delete {path}; the next `invoke up` writes it again") from exc
-    return {k: v for k, v in data.items() if k in LAST_UP_FIELDS} if isinstance(data, dict) else {}
+        raise ConfigError(f"{path}: not JSON ({exc})", hint=hint) from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: not a JSON object", hint=hint)
+    return {k: v for k, v in data.items() if k in LAST_UP_FIELDS}
+
+
+def setting_names() -> tuple[str, ...]:
+    """The names of every setting (the fields of Settings, LAB_<NAME> in the environment)."""
+    return tuple(f.name for f in dataclasses.fields(Settings) if f.name != "sources")
 
 
 def load_settings(
@@ -194,24 +413,34 @@ def load_settings(
     *,
     environ: Mapping[str, str] | None = None,
     config_file: Path | None = None,
+    flag_names: Mapping[str, str] | None = None,
 ) -> Settings:
     """Build Settings from defaults < lab.toml < the last `invoke up`'s choices (.lab/settings.json: target,
-    provider, cluster) < LAB_* env < overrides (flags; None values are ignored)."""
-    fields = {f.name: f for f in dataclasses.fields(Settings)}
-    from_file: dict[str, Any] = {}
+    provider, cluster) < LAB_* env < overrides (flags; None values are ignored; FLAG_NAMES: the flag of an
+    override whose flag is not --NAME, for messages).
+
+    Every value is checked here, with its source, before a caller creates anything: SettingError (exit 2)."""
+    fields = {f.name: f for f in dataclasses.fields(Settings) if f.name != "sources"}
+    layers: list[tuple[dict[str, Any], dict[str, str]]] = []  # (values, source of each), lowest first
+
     path = config_file if config_file is not None else ROOT / "lab.toml"
+    from_file: dict[str, Any] = {}
     if path.is_file():
+        hint = f"fix {path} (it is optional: without it the defaults apply)"
         try:
-            data = tomllib.loads(path.read_text())
+            data = tomllib.loads(_read_text(path, hint))
         except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: {exc}") from exc
+            raise ConfigError(f"{path}: {exc}", hint=hint) from None
         for key, raw in data.items():
             name = key.replace("-", "_")
             if name not in fields:
                 raise ConfigError(f"{path}: unknown setting {key!r}", hint=f"valid: {', '.join(fields)}")
             from_file[name] = raw
+    layers.append((from_file, dict.fromkeys(from_file, str(path))))
+
     env = os.environ if environ is None else environ
     from_env = {name: env[ENV_PREFIX + name.upper()] for name in fields if ENV_PREFIX + name.upper() in env}
+    env_sources = {name: f"environment variable {ENV_PREFIX}{name.upper()}" for name in from_env}
     from_flags: dict[str, Any] = {}
     for name, raw in (overrides or {}).items():
         if raw is None:
@@ -219,8 +448,29 @@ def load_settings(
         if name not in fields:
             raise ConfigError(f"unknown setting {name!r}")
         from_flags[name] = raw
-    above = {**from_file, **from_env, **from_flags}
-    state_dir = _coerce("state_dir", above["state_dir"], "Path") if "state_dir" in above else Settings().state_dir
-    values = {**from_file, **_last_up(state_dir), **from_env, **from_flags}
-    coerced = {name: _coerce(name, raw, fields[name].type) for name, raw in values.items()}
-    return Settings(**coerced)
+    flags = flag_names or {}
+    flag_sources = {name: f"flag {flags.get(name, '--' + name.replace('_', '-'))}" for name in from_flags}
+
+    # The state directory decides where the last `up`'s choices are: from the layers above them.
+    state_source = {**layers[0][1], **env_sources, **flag_sources}.get("state_dir", DEFAULT_SOURCE)
+    raw_state = {**from_file, **from_env, **from_flags}.get("state_dir")
+    state_dir = ROOT / ".lab" if raw_state is None else _coerce("state_dir", raw_state, "Path", source=state_source)
+    _check_state_dir(state_dir, state_source)
+    last_up_path = last_up_file(state_dir)
+    from_last_up = _last_up(last_up_path)
+    layers.append((from_last_up, dict.fromkeys(from_last_up, _last_up_source(last_up_path))))
+    layers.append((from_env, env_sources))
+    layers.append((from_flags, flag_sources))
+
+    values: dict[str, Any] = {}
+    sources = dict.fromkeys(fields, DEFAULT_SOURCE)
+    for layer, where in layers:
+        values.update(layer)
+        sources.update(where)
+    coerced = {name: _coerce(name, raw, fields[name].type, source=sources[name]) for name, raw in values.items()}
+    try:
+        return Settings(**coerced, sources=sources)
+    except SettingError as exc:
+        from_remembered = any(sources[n] == _last_up_source(last_up_path) for n in exc.names)
+        also = f"or forget the last `invoke up`'s choices: {forget_hint(state_dir)}" if from_remembered else ""
+        raise exc.locate(sources, also=also) from None

@@ -131,6 +131,33 @@ def test_unknown_target_or_provider_exits_2_listing_the_valid_values(flags: dict
     assert f"valid values: {valid}" in str(info.value.message)
 
 
+@pytest.mark.parametrize(
+    ("env", "argv", "message"),
+    [
+        ({"LAB_REGISTRY_PORT": "3000"}, ("up",), "settings registry_port = 3000 (from environment variable"),
+        ({"LAB_ARGOCD_PORT": "8082"}, ("up",), "argocd_port = 8082 (from environment variable LAB_ARGOCD_PORT)"),
+        ({"LAB_REGISTRY": "http://x"}, ("up",), "registry = 'http://x' (from environment variable LAB_REGISTRY)"),
+        ({"LAB_CLUSTER_NAME": "Lab"}, ("up",), "cluster_name = 'Lab' (from environment variable LAB_CLUSTER_NAME)"),
+        ({}, ("ship", "--registry", "gcr"), "push_registry = 'gcr' (from flag --registry)"),
+    ],
+)
+def test_a_bad_setting_exits_2_before_anything_is_created(
+    recorded: Any,
+    lab_env: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    env: dict[str, str],
+    argv: tuple[str, ...],
+    message: str,
+) -> None:
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    steps = [recorded(lab, "up"), recorded(ship_steps, "ship")]
+    assert exit_code(*argv) == 2
+    assert message in capsys.readouterr().err
+    assert steps == [[], []] and not lab_env.exists()
+
+
 def test_debug_keeps_the_original_error(monkeypatch: pytest.MonkeyPatch) -> None:
     def fail(ctx: Context, **kw: Any) -> None:
         raise Conflict("port 5001 on 127.0.0.1 is busy")
