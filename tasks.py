@@ -17,7 +17,7 @@ from invoke.parser.argument import Argument
 from invoke.tasks import Task
 from invoke.tasks import task as invoke_task
 
-from lab.config import load_settings, remember_choices
+from lab.config import forget_hint, last_up_file, load_settings, remember_choices, remembered
 from lab.context import Context
 from lab.errors import ConfigError, LabError, PreflightFailed
 from lab.runner import DryRunRunner, SubprocessRunner, foreground
@@ -190,11 +190,14 @@ def up(
 
     ctx = make_context(dry_run=dry_run, debug=debug, target=target, provider=provider, offline=offline or None)
     if not dry_run and not plan:
-        remember_choices(ctx.settings)  # later tasks act on this lab without repeating --target / --provider
+        # Later tasks act on this lab without repeating --target / --provider. Remembered once `up` has passed
+        # its checks (it then starts creating things that `down` must find): a refused `up` changes nothing.
+        ctx.on_checks_passed = lambda checked: remember_choices(checked.settings)
     if ctx.settings.target == "aws":
         lab.up_aws(ctx, plan=plan, allow_real_aws=i_understand_this_costs_money, yes=yes, force=force)
     else:
         lab.up(ctx, force=force, fix=fix)
+    ctx.checks_passed()  # (once: a no-op when the step reported it)
 
 
 @task(
@@ -238,7 +241,23 @@ def status(c: InvokeContext, provider: str | None = None, debug: bool = False) -
     """Components and, per environment: sync status, health, revision, image tag, replicas."""
     from lab.steps import lab
 
-    lab.status(make_context(debug=debug, provider=provider))
+    ctx = make_context(debug=debug, provider=provider)
+    show_remembered(ctx)
+    lab.status(ctx)
+
+
+def show_remembered(ctx: Context) -> None:
+    """Which of the last `invoke up`'s choices (.lab/settings.json) this command follows, and how to forget them."""
+    choices = remembered(ctx.settings)
+    if not choices:
+        return
+    path = last_up_file(ctx.settings.state_dir)
+    in_force = ", ".join(f"{name}={value}" for name, value, over in choices if over is None) or "none in force"
+    ctx.ui.info(f"Remembered by the last `invoke up` ({path}): {in_force}")
+    for name, value, over in choices:
+        if over is not None:
+            ctx.ui.info(f"  {name}={value} is overridden by {over}")
+    ctx.ui.info(f"  a flag or LAB_* variable overrides them; forget them: {forget_hint(ctx.settings.state_dir)}")
 
 
 @task(help=helps("provider", "dry_run", "debug"))

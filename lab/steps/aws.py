@@ -567,6 +567,7 @@ def up_aws(
         f"Create the lab in AWS account {identity.account} ({aws.region})? Type 'yes' to continue: ",
         "up --target aws",
     )
+    ctx.checks_passed()  # opted in and confirmed: from here on the account changes
 
     with ctx.ui.phase(f'Ensuring EKS cluster "{provider.cluster_name}"') as phase:
         cluster_action = ensure_eks_cluster(ctx, provider, force=force)

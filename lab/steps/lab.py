@@ -259,6 +259,7 @@ def up(
         ui.info(" • Preflight checks (invoke doctor) — skipped in a dry run")
     else:
         _preflight(ctx, probes, fix=fix)
+    ctx.checks_passed()  # from here on `up` changes things (tasks.py remembers its choices now)
     if settings.provider == "kind" and not ctx.dry_run:
         kindbin.ensure_kind(ctx, fix=fix)
     if settings.offline:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import inspect
+import json
 import os
 import re
 import subprocess
@@ -23,7 +24,7 @@ from invoke.program import Program
 
 from lab import versions
 from lab.context import Context
-from lab.errors import CommandFailed, Conflict, LabError, PreflightFailed
+from lab.errors import CommandFailed, Conflict, LabError, PreflightFailed, Refused
 from lab.steps import lab, release
 from lab.steps import ship as ship_steps
 
@@ -351,6 +352,82 @@ def test_status_dashboard_cache_doctor_flags(recorded: Any) -> None:
     assert dashboards[0]["ctx"].dry_run and callable(dashboards[0]["start_port_forward"])
     assert caches[0]["ctx"].dry_run
     assert doctors[0]["fix"] is True and doctors[0]["ctx"].settings.provider == "minikube"
+
+
+# ------------------------------------------------------------------------------------------------- remembered choices
+
+
+def remembered_file(state: Path) -> dict[str, str] | None:
+    path = state / "settings.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def test_a_refused_up_remembers_nothing(lab_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`up --target aws` without the opt-in is refused: later tasks must not follow target aws."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")  # no AWS call is made: refused before any
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "example")
+    assert exit_code("up", "--target", "aws") == Refused.exit_code
+    assert remembered_file(lab_env) is None
+
+    def preflight_fails(ctx: Context, probes: Any, *, fix: bool = False) -> None:
+        raise PreflightFailed("docker: not answering", hint="start Docker")
+
+    monkeypatch.setattr(lab, "_preflight", preflight_fails)
+    assert exit_code("up", "--provider", "minikube") == PreflightFailed.exit_code
+    assert remembered_file(lab_env) is None
+    assert tasks.make_context().settings.provider == "kind"
+
+
+def test_up_remembers_its_choices_once_past_its_checks(lab_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past the preflight `up` starts creating things: a later failure leaves them to `down`, which must find
+    them with the same provider and cluster."""
+    from lab.steps import services
+
+    def fails(ctx: Context, **kwargs: Any) -> None:
+        assert remembered_file(lab_env) == {"target": "local", "provider": "minikube", "cluster_name": "mk"}
+        raise CommandFailed(["docker", "build", "."], 1, "no space left on device")
+
+    monkeypatch.setattr(lab, "_preflight", lambda ctx, probes, *, fix=False: None)
+    monkeypatch.setattr(services, "ensure_services", fails)
+    monkeypatch.setenv("LAB_CLUSTER_NAME", "mk")
+    assert exit_code("up", "--provider", "minikube") == CommandFailed.exit_code
+    assert remembered_file(lab_env) == {"target": "local", "provider": "minikube", "cluster_name": "mk"}
+
+
+def test_status_says_which_remembered_settings_are_in_force_and_how_to_forget_them(
+    lab_env: Path, recorded: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    statuses = recorded(lab, "status", True)
+    ups = recorded(lab, "up")
+    run("up", "--provider", "minikube")
+    assert len(ups) == 1 and remembered_file(lab_env) == {
+        "target": "local",
+        "provider": "minikube",
+        "cluster_name": "gitops-lab",
+    }
+    capsys.readouterr()
+    run("status")
+    err = capsys.readouterr().err
+    path = lab_env / "settings.json"
+    assert (
+        f"Remembered by the last `invoke up` ({path}): target=local, provider=minikube, cluster_name=gitops-lab" in err
+    )
+    assert f"forget them: rm {path}" in err
+    assert statuses[-1]["ctx"].settings.provider == "minikube"
+
+    monkeypatch.setenv("LAB_PROVIDER", "kind")
+    run("status")
+    err = capsys.readouterr().err
+    assert "target=local, cluster_name=gitops-lab" in err
+    assert "provider=minikube is overridden by environment variable LAB_PROVIDER" in err
+    assert statuses[-1]["ctx"].settings.provider == "kind"
+
+    # The command it names does forget them.
+    subprocess.run(["rm", str(path)], check=True)
+    monkeypatch.delenv("LAB_PROVIDER")
+    run("status")
+    assert "Remembered" not in capsys.readouterr().err
+    assert statuses[-1]["ctx"].settings.provider == "kind"
 
 
 # ------------------------------------------------------------------------------------------------- a real shell
