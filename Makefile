@@ -20,7 +20,7 @@ $(VENV)/.installed-test: $(BIN)/python pyproject.toml
 	touch $@ $(VENV)/.installed
 
 up: $(VENV)/.installed          ## create .venv, install the lab, bring it up
-	$(BIN)/invoke up
+	$(BIN)/invoke up; rc=$$?; echo "invoke is in $(VENV): \`source $(VENV)/bin/activate\` first, or run $(BIN)/invoke TASK"; exit $$rc
 
 down: $(VENV)/.installed
 	$(BIN)/invoke down

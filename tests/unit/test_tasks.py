@@ -422,7 +422,8 @@ def test_status_says_which_remembered_settings_are_in_force_and_how_to_forget_th
     assert "provider=minikube is overridden by environment variable LAB_PROVIDER" in err
     assert statuses[-1]["ctx"].settings.provider == "kind"
 
-    # The command it names does forget them.
+    # The command it names (and the README's, from the project root) does forget them.
+    assert "`rm .lab/settings.json` forgets them" in (ROOT / "README.md").read_text()
     subprocess.run(["rm", str(path)], check=True)
     monkeypatch.delenv("LAB_PROVIDER")
     run("status")
@@ -471,3 +472,18 @@ def test_invoke_up_dry_run_needs_no_docker(tmp_path: Path, lab_env: Path) -> Non
     assert [a["metadata"]["name"] for a in apps] == ["lab-dev", "lab-staging", "lab-prod"]
     assert "Preflight checks (invoke doctor) — skipped in a dry run" in res.stderr
     assert out.count("$ docker run -d") == 3
+
+
+@pytest.mark.parametrize("doc", ["README.md", "docs/tutorial.md"])
+def test_the_docs_say_how_to_run_invoke_before_their_first_invoke_command(doc: str) -> None:
+    """`make up` installs invoke into .venv, not onto PATH: say how to run it before asking for `invoke ...`."""
+    text = (ROOT / doc).read_text()
+    first_command = re.search(r"^(?:invoke \w|\| `invoke \w)", text, re.M)  # a shell line or a table row
+    assert first_command, f"{doc} has no invoke command line"
+    before = text[: first_command.start()]
+    assert "source .venv/bin/activate" in before and ".venv/bin/invoke" in before, doc
+
+
+def test_make_up_says_how_to_run_the_tasks_afterwards() -> None:
+    recipe = subprocess.run(["make", "-n", "up"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    assert "source .venv/bin/activate" in recipe and ".venv/bin/invoke TASK" in recipe
