@@ -1,7 +1,8 @@
 """GitOps Lab tasks (Invoke). A thin layer: parse flags, build settings, call a step, turn LabError into
 Exit(message, code). `invoke --list` shows the tasks, `invoke --help TASK` their flags.
 
-Settings come from defaults < lab.toml < LAB_* environment variables < these flags (lab/config.py)."""
+Settings come from defaults < lab.toml < the last `up`'s choices (.lab/settings.json) < LAB_* environment
+variables < these flags (lab/config.py)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from invoke.parser.argument import Argument
 from invoke.tasks import Task
 from invoke.tasks import task as invoke_task
 
-from lab.config import forget_hint, last_up_file, load_settings, remember_choices, remembered
+from lab.config import environment, forget_hint, last_up_file, load_settings, remember_choices, remembered
 from lab.context import Context
 from lab.errors import ConfigError, LabError, PreflightFailed
 from lab.runner import DryRunRunner, SubprocessRunner, foreground
@@ -197,7 +198,7 @@ def up(
         lab.up_aws(ctx, plan=plan, allow_real_aws=i_understand_this_costs_money, yes=yes, force=force)
     else:
         lab.up(ctx, force=force, fix=fix)
-    ctx.checks_passed()  # (once: a no-op when the step reported it)
+    ctx.checks_passed()  # it succeeded: remember now if the step did not say so earlier (the hook runs once)
 
 
 @task(
@@ -357,6 +358,7 @@ def rollback(
     """`git revert` the last deploy of ENV (or go back to --to), push, sync, and time the way back."""
     from lab.steps import release
 
+    environment(env)  # an unknown ENV first: the hint below names it
     if to is not None and not to.strip():  # `--to ''` is not "no --to": it must not undo the last deploy
         raise ConfigError(
             "--to is empty: name the deploy commit to go back to",
