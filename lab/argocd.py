@@ -204,10 +204,17 @@ class Expectation(Protocol):
 class SyncedHealthy:
     """Synced + Healthy, at ``revision`` and running ``image`` when given.
 
-    Fails fast when an operation fails that this wait is about: one that started after the first poll, or one
-    that synced the wanted revision (auto-sync does not retry a failed commit). A failed operation already there
-    at the first poll, for another revision, is history and ignored. Fails too when health stays Degraded for
-    ``degraded_grace`` seconds.
+    While an operation is requested (the Application's `operation` field is set) and not running, the wait is
+    pending, whatever `status.operationState` says: the controller starts a requested operation only on its
+    next refresh of the app, and until then operationState still shows the previous one, e.g. a failed sync of
+    the very revision just requested again. A new operationState appears when it starts, and `operation` is
+    cleared in the same patch that records a completed phase (argo-cd v3.5.1 controller/appcontroller.go,
+    processRequestedAppOperation, setOperationState).
+
+    Then it fails fast when an operation fails that this wait is about: the requested one, one that started
+    after the first poll, or one that synced the wanted revision (auto-sync does not retry a failed commit). A
+    failed operation already there at the first poll, for another revision, is history and ignored. Fails too
+    when health stays Degraded for ``degraded_grace`` seconds.
     """
 
     revision: str | None = None
@@ -215,12 +222,18 @@ class SyncedHealthy:
     degraded_grace: float = DEGRADED_GRACE
     _baseline: str | None = field(default=None, init=False, repr=False)
     _degraded_since: float | None = field(default=None, init=False, repr=False)
+    _saw_request: bool = field(default=False, init=False, repr=False)
 
     def __call__(self, status: AppStatus, elapsed: float) -> tuple[State, str]:
         if self._baseline is None:
             self._baseline = status.operation_started_at
+        if status.operation_requested:
+            self._saw_request = True
+            if status.operation_phase not in RUNNING_PHASES:  # not started: operationState is the previous one
+                return State.PENDING, "sync requested: Argo CD starts it on its next refresh of the app"
         if status.operation_phase in FAILED_PHASES:
-            new = status.operation_started_at != self._baseline
+            # Once a requested operation was seen and `operation` is gone, the phase is that operation's.
+            new = self._saw_request or status.operation_started_at != self._baseline
             ours = self.revision is not None and same_revision(status.operation_revision, self.revision)
             if new or ours:
                 return State.FAILED, f"sync {status.operation_phase.lower()}: {status.operation_message or '?'}"
