@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import re
+import shlex
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -348,6 +350,29 @@ def test_failed_create_drops_the_marker(settings: Settings, runner: FakeRunner, 
     with pytest.raises(CommandFailed):
         cluster_step.ensure_cluster(make_ctx(settings, runner))
     assert not marker_path(settings).exists()
+
+
+def test_failed_create_hint_names_this_cluster_and_commands_that_work_after_kind_cleaned_up(
+    tmp_path: Path, world: World
+) -> None:
+    settings = load_settings(
+        {"state_dir": tmp_path, "cluster_name": "lab-x"}, config_file=tmp_path / "none.toml", environ={}
+    )
+    world.fail_create = True
+    runner = FakeRunner()
+    runner.responders.append(world)
+    with pytest.raises(CommandFailed) as info:
+        cluster_step.ensure_cluster(make_ctx(settings, runner))
+    hint = info.value.hint or ""
+    assert "<" not in hint and ">" not in hint, hint
+    # kind removed the failed node (no --retain): the hint keeps it first, then reads its logs, then cleans up.
+    commands = [shlex.split(c) for c in re.findall(r"`([^`]+)`", hint)]
+    config = str(settings.state_dir / "kind-config.yaml")
+    assert commands == [
+        ["kind", "create", "cluster", "--name", "lab-x", "--config", config, "--retain"],
+        ["docker", "logs", "lab-x-control-plane"],
+        ["kind", "delete", "cluster", "--name", "lab-x"],
+    ], hint
 
 
 def test_marker_of_a_vanished_cluster_is_dropped_then_recreated(
