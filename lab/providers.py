@@ -29,8 +29,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-import yaml
-
 from lab import versions
 from lab.config import Settings
 from lab.context import Context
@@ -316,18 +314,25 @@ class KindProvider(_OwnedCluster):
         name = self.settings.cluster_name
         return _container_identity(ctx, f"{name}-control-plane", (kind_tool.CLUSTER_LABEL, name))
 
-    def render_config(self) -> str:
+    def render_config(self, *, cgroup_v1: bool = False) -> str:
+        """The kind config; CGROUP_V1: the Docker host runs cgroup v1 (see kind_manifests.KUBELET_ALLOW_CGROUP_V1)."""
         if "@sha256:" in self.node_image:
-            return kind_manifests.render_kind_config(self.settings, workers=self.workers, node_image=self.node_image)
+            return kind_manifests.render_kind_config(
+                self.settings, workers=self.workers, node_image=self.node_image, cgroup_v1=cgroup_v1
+            )
         # The pinned image by its tag alone (offline, verified by image ID): the manifest module accepts only
         # digest-pinned images, so render the pinned config and name the image by its tag.
-        data = kind_manifests.kind_config(self.settings, workers=self.workers)
+        data = kind_manifests.kind_config(self.settings, workers=self.workers, cgroup_v1=cgroup_v1)
         for node in data["nodes"]:
             node["image"] = self.node_image
-        return kind_manifests.HEADER + yaml.safe_dump(data, sort_keys=False, default_flow_style=False)
+        return kind_manifests.dump_kind_config(data)
+
+    def desired_config(self, ctx: Context) -> str:
+        """The config this host needs: with the cgroup v1 patch when Docker reports cgroup v1."""
+        return self.render_config(cgroup_v1=docker.cgroup_version(ctx.runner) == "1")
 
     def create(self, ctx: Context) -> None:
-        config = write_cluster_config(ctx, self.config_path, self.render_config())
+        config = write_cluster_config(ctx, self.config_path, self.desired_config(ctx))
 
         def run() -> None:
             kind_tool.create_cluster(ctx.runner, self.settings.cluster_name, config, kind=self.binary)
