@@ -8,7 +8,8 @@ labels them `io.x-k8s.kind.cluster=<name>`. So ownership lives in a marker file,
 
 1. written as ``{"state": "creating", "started_at": ...}`` right BEFORE `kind create cluster`, and only after
    observing that no cluster of that name exists;
-2. confirmed as ``{"state": "created", "node_id": <control-plane container ID>}`` right after it succeeds.
+2. confirmed as ``{"state": "created", "node_id": <control-plane container ID>}`` right after it succeeds,
+   with the kind config the cluster was created from (``config``, and its ``config_sha256``).
 
 A cluster is the lab's when the marker says "created" and the node container behind the name still has the
 recorded ID (and, for kind, carries kind's cluster label with this name). A same-named cluster created later
@@ -16,10 +17,17 @@ by someone else has another ID, so a stale marker never hands the lab someone el
 marker with an existing cluster means the lab died during or right after `kind create`: the cluster is the
 lab's if its node container was created after the marker was written (see steps/cluster.py for what happens
 next). A failed `kind create` cleans up after itself (no --retain), so the marker is dropped with it.
+
+A kind cluster cannot change its port mappings, node image or kubeadm patches after creation. Every `up` that
+reuses the cluster compares what the settings want now with what the cluster has: the ports its node container
+publishes (`docker container inspect`, HostConfig.PortBindings) and the rest of the recorded config; a
+difference is reported with what differs and how to apply it (recreate), as tilt-dev/ctlptl does for its
+clusters.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -27,7 +35,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+import yaml
 
 from lab import versions
 from lab.config import Settings
@@ -88,6 +98,8 @@ class Ownership:
     started_at: str  # ISO 8601, UTC: when the lab began creating the cluster
     node_id: str = ""  # the node container's ID, once created
     confirmed_at: str = ""
+    config: str = ""  # the cluster config it was created from (kind: the config file's text)
+    config_sha256: str = ""
 
 
 def marker_path(settings: Settings) -> Path:
@@ -151,6 +163,34 @@ def write_cluster_config(ctx: Context, path: Path, text: str) -> Path:
     return path
 
 
+def _published_ports(ctx: Context, container: str) -> dict[int, str] | None:
+    """Container TCP port -> "hostIp:hostPort" the container publishes (HostConfig.PortBindings); None when
+    there is no such container or Docker shows no bindings (a kind node always publishes its API server)."""
+    data = docker.inspect_container(ctx.runner, container)
+    bindings = ((data or {}).get("HostConfig") or {}).get("PortBindings")
+    if not bindings or not isinstance(bindings, dict):
+        return None
+    out: dict[int, str] = {}
+    for key, binds in bindings.items():
+        port, _, proto = str(key).partition("/")
+        if proto not in ("", "tcp") or not port.isdigit() or not binds:
+            continue
+        first = binds[0] if isinstance(binds[0], dict) else {}
+        host_ip, host_port = first.get("HostIp") or "", first.get("HostPort") or ""
+        out[int(port)] = f"{host_ip}:{host_port}" if host_ip else f"port {host_port} of every address"
+    return out
+
+
+def _same_images(had: Sequence[str], want: Sequence[str]) -> bool:
+    """Same node images; a reference without a digest matches the same name:tag with one."""
+    if len(had) != len(want):
+        return False
+    for a, b in zip(had, want, strict=True):
+        if a != b and (("@" in a and "@" in b) or a.split("@", 1)[0] != b.split("@", 1)[0]):
+            return False
+    return True
+
+
 def _container_identity(ctx: Context, container: str, label: tuple[str, str] | None = None) -> NodeIdentity | None:
     data = docker.inspect_container(ctx.runner, container)
     if not data or not data.get("Id"):
@@ -179,6 +219,8 @@ class ClusterProvider(Protocol):
     def create(self, ctx: Context) -> None: ...
 
     def adopt(self, ctx: Context) -> None: ...
+
+    def config_drift(self, ctx: Context) -> list[str]: ...
 
     def delete(self, ctx: Context) -> None: ...
 
@@ -235,6 +277,7 @@ class _OwnedCluster:
             return
         record = read_ownership(self.settings)
         ident = self.identity(ctx)
+        config = self.created_from()
         write_ownership(
             self.settings,
             Ownership(
@@ -244,8 +287,18 @@ class _OwnedCluster:
                 record.started_at if record else _now().isoformat(timespec="seconds"),
                 node_id=ident.id if ident else "",
                 confirmed_at=_now().isoformat(timespec="seconds"),
+                config=config,
+                config_sha256=hashlib.sha256(config.encode()).hexdigest() if config else "",
             ),
         )
+
+    def created_from(self) -> str:
+        """The config the cluster was created from, for the ownership record ("" when there is none)."""
+        return ""
+
+    def config_drift(self, ctx: Context) -> list[str]:
+        """What the settings want that the existing cluster does not have (one line each); [] when they agree."""
+        return []
 
     def _create_owned(self, ctx: Context, run_create: Callable[[], None]) -> None:
         self._begin(ctx)
@@ -338,6 +391,54 @@ class KindProvider(_OwnedCluster):
             kind_tool.create_cluster(ctx.runner, self.settings.cluster_name, config, kind=self.binary)
 
         self._create_owned(ctx, run)
+
+    def created_from(self) -> str:
+        """The config file `kind create` read (written right before it, also by an interrupted run)."""
+        try:
+            return self.config_path.read_text()
+        except OSError:
+            return ""
+
+    def config_drift(self, ctx: Context) -> list[str]:
+        """Port mappings as the node container publishes them, and node images, node roles and kubeadm patches
+        as recorded at creation, against what the settings want now. A node image named by its tag alone (the
+        verified offline copy of the pinned image) matches the pinned reference; the kubeadm patches are
+        compared only when Docker reports the cgroup version they depend on."""
+        if ctx.dry_run:
+            return []
+        cgroup = docker.cgroup_version(ctx.runner)
+        want = yaml.safe_load(self.render_config(cgroup_v1=cgroup == "1"))
+        drift = []
+        published = _published_ports(ctx, kind_manifests.node_names(self.settings.cluster_name)[0])
+        if published is not None:
+            for m in kind_manifests.port_mappings(self.settings):
+                has = published.get(m.container_port)
+                if has != f"127.0.0.1:{m.host_port}":
+                    what = "Argo CD UI" if m.name == "argocd" else f"{m.name} app"
+                    drift.append(
+                        f"{what}: the cluster publishes node port {m.container_port} on {has or 'no host port'}, "
+                        f"the settings want 127.0.0.1:{m.host_port}"
+                    )
+        record = read_ownership(self.settings)
+        had: Any = yaml.safe_load(record.config) if record is not None and record.config else None
+        if not isinstance(had, dict):
+            return drift
+        had_nodes = [n for n in had.get("nodes") or [] if isinstance(n, dict)]
+        roles = ([str(n.get("role")) for n in had_nodes], [str(n.get("role")) for n in want["nodes"]])
+        if roles[0] != roles[1]:
+            drift.append(f"nodes: the cluster has {', '.join(roles[0])}; the settings want {', '.join(roles[1])}")
+        images = (sorted({str(n.get("image")) for n in had_nodes}), sorted({str(n["image"]) for n in want["nodes"]}))
+        if not _same_images(images[0], images[1]):
+            drift.append(f"node image: the cluster runs {', '.join(images[0])}; the lab pins {', '.join(images[1])}")
+        patches = (had.get("kubeadmConfigPatches") or [], want.get("kubeadmConfigPatches") or [])
+        if cgroup and patches[0] != patches[1]:
+            drift.append(
+                "kubeadm patches: the cluster was created "
+                + ("with" if patches[0] else "without")
+                + " the cgroup v1 kubelet patch (failCgroupV1: false), Docker now reports cgroup v"
+                + cgroup
+            )
+        return drift
 
     def delete(self, ctx: Context) -> None:
         kind_tool.delete_cluster(ctx.runner, self.settings.cluster_name, kind=self.binary)
