@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import yaml
 
-from lab import versions
+from lab import image_cache, versions
 from lab.config import Settings
 from lab.context import Context
 from lab.errors import CommandFailed, ConfigError
@@ -449,35 +449,64 @@ class KindProvider(_OwnedCluster):
     def load_archive_path(self) -> Path:
         return self.settings.state_dir / "tmp" / f"kind-load-{self.settings.cluster_name}.tar"
 
-    def images_to_load(self, ctx: Context, images: Sequence[str]) -> list[str]:
-        """The IMAGES some node lacks, by the check `kind load docker-image` makes: the node's image ID (crictl)
-        against the local one (kind pkg/cmd/kind/load/docker-image/docker-image.go)."""
-        if ctx.dry_run:
-            return list(images)
+    @property
+    def config_ids_path(self) -> Path:
+        return self.settings.state_dir / image_cache.CONFIG_IDS_NAME
+
+    def _missing(self, ctx: Context, images: Sequence[str], platform: str | None) -> dict[str, str]:
+        """IMAGE -> local image ID ("" if none) for the IMAGES some node lacks. A node has an image when its ID
+        there (crictl) is the local image ID, as `kind load docker-image` checks (kind
+        pkg/cmd/kind/load/docker-image/docker-image.go): right on Docker's classic store, where that ID is the
+        config digest; or the config digest an earlier load of this local image recorded (the containerd image
+        store's ID is the manifest's or index's digest instead; see lab/image_cache.py)."""
         nodes = self.nodes(ctx)
-        missing = []
+        known = image_cache.read_config_ids(self.config_ids_path)
+        missing = {}
         for image in images:
             local = docker.image_id(ctx.runner, image)
-            if not local or any(kind_tool.node_image_id(ctx.runner, node, image) != local for node in nodes):
-                missing.append(image)
+            same = {local, known.get(image_cache.config_key(local, platform), local)} if local else set()
+            if not local or any(kind_tool.node_image_id(ctx.runner, node, image) not in same for node in nodes):
+                missing[image] = local
         return missing
+
+    def images_to_load(self, ctx: Context, images: Sequence[str]) -> list[str]:
+        """The IMAGES some node lacks (all of them in a dry run)."""
+        if ctx.dry_run:
+            return list(images)
+        return list(self._missing(ctx, images, docker.save_platform(ctx.runner)))
 
     def load_images(self, ctx: Context, images: Sequence[str]) -> None:
         """Copy local images into every node, as one single-platform archive: `docker image save --platform`
         + `kind load image-archive` (kind's documented workaround for the containerd image store, PR #4247;
-        kubernetes-sigs/kind#3795). Images every node already holds are skipped. CommandFailed when it fails."""
-        missing = self.images_to_load(ctx, images)
+        kubernetes-sigs/kind#3795). Images every node already holds are skipped; after a load the config digests
+        the archive carried are recorded for that check. CommandFailed when it fails."""
+        platform = docker.save_platform(ctx.runner)
+        missing = {image: "" for image in images} if ctx.dry_run else self._missing(ctx, images, platform)
         if not missing:
             return
         archive = self.load_archive_path
         if not ctx.dry_run:
             archive.parent.mkdir(parents=True, exist_ok=True)
         try:
-            docker.save_image(ctx.runner, missing, archive, platform=docker.save_platform(ctx.runner))
+            docker.save_image(ctx.runner, list(missing), archive, platform=platform)
             kind_tool.load_image_archive(ctx.runner, self.settings.cluster_name, archive, kind=self.binary)
+            if not ctx.dry_run:
+                self._remember_configs(archive, missing, platform)
         finally:
             if not ctx.dry_run:
                 archive.unlink(missing_ok=True)
+
+    def _remember_configs(self, archive: Path, loaded: dict[str, str], platform: str | None) -> None:
+        """Record local image ID -> the config digest the loaded ARCHIVE gave it, where the two differ."""
+        configs = image_cache.archive_config_digests(archive)
+        known = image_cache.read_config_ids(self.config_ids_path)
+        learned = {
+            image_cache.config_key(local, platform): configs[image_cache.familiar(image)]
+            for image, local in loaded.items()
+            if local and configs.get(image_cache.familiar(image), local) != local
+        }
+        if learned and any(known.get(k) != v for k, v in learned.items()):
+            image_cache.write_config_ids(self.config_ids_path, {**known, **learned})
 
     def nodes(self, ctx: Context) -> list[str]:
         found = kind_tool.get_nodes(ctx.runner, self.settings.cluster_name, kind=self.binary)
