@@ -223,12 +223,14 @@ class AppStatus:
         parts = [f"sync={self.sync or 'Unknown'}", f"health={self.health or 'Unknown'}"]
         if self.revision:
             parts.append(f"revision={self.revision[:7]}")
-        if self.operation_phase:
+        queued = self.operation_requested and self.operation_phase not in RUNNING_PHASES
+        if queued:  # operationState is still the previous operation's
+            parts.append("op=Requested" + (f" (previous: {self.operation_phase})" if self.operation_phase else ""))
+        elif self.operation_phase:
             parts.append(f"op={self.operation_phase}")
-        elif self.operation_requested:
-            parts.append("op=Requested")
         text = " ".join(parts)
-        details = [self.operation_message] if self.operation_message else []
+        message = f"previous: {self.operation_message}" if queued else self.operation_message
+        details = [message] if self.operation_message else []
         details += [f"{c.type}: {c.message}" for c in self.conditions]
         return f"{text}: {'; '.join(details)}" if details else text
 

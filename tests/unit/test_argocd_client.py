@@ -317,6 +317,13 @@ def resync_sequence(*final: Obj) -> list[Obj | Exception]:
     ]
 
 
+def test_a_requested_sync_not_started_yet_is_described_as_such() -> None:
+    assert parse_status(failed_before(REQUESTED)).describe() == (
+        "sync=OutOfSync health=Degraded revision=2222222 op=Requested (previous: Failed): "
+        "previous: old failure: one or more objects failed to apply"
+    )
+
+
 def test_recorded_resync_objects_are_shaped_like_real_applications() -> None:
     sequence = resync_sequence(
         app("Synced", "Healthy", NEW, phase="Succeeded", op_revision=NEW, started=RESYNC_AT, images=[IMAGE])
