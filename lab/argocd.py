@@ -19,6 +19,7 @@ interval, and a timeout reports the last message.
 from __future__ import annotations
 
 import enum
+import io
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from typing import Any, Protocol
 
 import urllib3
 from kubernetes.client.exceptions import ApiException
+from ruamel.yaml import YAML
 
 from lab import kube
 from lab.errors import ClusterUnreachable, Conflict, LabError, NotReady, SyncFailed
@@ -93,6 +95,93 @@ def _wrap(exc: Exception, verb: str, name: str) -> LabError:
     return kube.wrap(exc, verb, f"Application {name}")
 
 
+# ---------------------------------------------------------------------------------------------- tracking
+
+# How Argo CD marks the objects it applies. With `application.resourceTrackingMethod` unset in argocd-cm (the
+# lab leaves it unset), v3 tracks by annotation (argo-cd v3.5.1 util/settings/settings.go, GetTrackingMethod):
+# every object it applies gets `argocd.argoproj.io/tracking-id: <app>:<group>/<kind>:<namespace>/<name>`
+# (util/argo/resource_tracking.go, BuildAppInstanceValue), which client-side apply copies into
+# `kubectl.kubernetes.io/last-applied-configuration`.
+TRACKING_ANNOTATION = "argocd.argoproj.io/tracking-id"
+# Built-in kinds that are cluster-scoped (group, kind). Argo CD asks the cluster; anything not listed here is
+# taken as namespaced, as Argo CD does for a kind it does not know (controller/state.go NormalizeTargetObjects,
+# IsNamespacedOrUnknown).
+CLUSTER_SCOPED = frozenset(
+    {
+        ("", "Namespace"),
+        ("", "Node"),
+        ("", "PersistentVolume"),
+        ("admissionregistration.k8s.io", "MutatingWebhookConfiguration"),
+        ("admissionregistration.k8s.io", "ValidatingWebhookConfiguration"),
+        ("admissionregistration.k8s.io", "ValidatingAdmissionPolicy"),
+        ("admissionregistration.k8s.io", "ValidatingAdmissionPolicyBinding"),
+        ("apiextensions.k8s.io", "CustomResourceDefinition"),
+        ("apiregistration.k8s.io", "APIService"),
+        ("certificates.k8s.io", "CertificateSigningRequest"),
+        ("flowcontrol.apiserver.k8s.io", "FlowSchema"),
+        ("flowcontrol.apiserver.k8s.io", "PriorityLevelConfiguration"),
+        ("networking.k8s.io", "IngressClass"),
+        ("node.k8s.io", "RuntimeClass"),
+        ("rbac.authorization.k8s.io", "ClusterRole"),
+        ("rbac.authorization.k8s.io", "ClusterRoleBinding"),
+        ("scheduling.k8s.io", "PriorityClass"),
+        ("storage.k8s.io", "CSIDriver"),
+        ("storage.k8s.io", "CSINode"),
+        ("storage.k8s.io", "StorageClass"),
+        ("storage.k8s.io", "VolumeAttachment"),
+    }
+)
+CRD = ("apiextensions.k8s.io", "CustomResourceDefinition")
+
+
+def _group_kind(obj: dict[str, Any]) -> tuple[str, str]:
+    api_version = str(obj.get("apiVersion") or "")
+    return (api_version.rsplit("/", 1)[0] if "/" in api_version else ""), str(obj.get("kind") or "")
+
+
+def tracking_id(app: str, obj: dict[str, Any], destination_namespace: str) -> str:
+    """The tracking-id Argo CD gives OBJ when APP (an Application in Argo CD's own namespace, so its plain name)
+    applies it: the group is empty for core kinds ("v1"); the namespace is the object's own, or the
+    destination namespace for an object without one and for every cluster-scoped object (the controller strips
+    their namespace and sets the id again with the destination's: controller/state.go NormalizeTargetObjects,
+    util/argo/resource_tracking.go UnstructuredToAppInstanceValue)."""
+    group, kind = _group_kind(obj)
+    meta = obj.get("metadata") or {}
+    own = "" if (group, kind) in CLUSTER_SCOPED else str(meta.get("namespace") or "")
+    return f"{app}:{group}/{kind}:{own or destination_namespace}/{meta.get('name', '')}"
+
+
+def as_argocd_applies(manifest: str, app: str, destination_namespace: str) -> str:
+    """The rendered MANIFEST (multi-document YAML) as APP's sync applies it (controller/state.go
+    NormalizeTargetObjects): a namespaced object without a namespace gets the destination's, a cluster-scoped
+    one loses its namespace, and each object gets the tracking-id annotation. CRDs are left without one, as the
+    repo-server leaves them (reposerver/repository/repository.go skips kube.IsCRD), unless the controller had
+    to strip a namespace off one. Everything else is kept as written (round-trip YAML)."""
+    yaml = YAML()  # round-trip: quoting and order as kustomize wrote them
+    yaml.preserve_quotes = True
+    yaml.width = 4096
+    docs = [d for d in yaml.load_all(manifest) if isinstance(d, dict)]
+    for doc in docs:
+        meta = doc.get("metadata")
+        if not isinstance(meta, dict):
+            meta = doc["metadata"] = {}
+        group_kind = _group_kind(doc)
+        had_namespace = bool(meta.get("namespace"))
+        if group_kind in CLUSTER_SCOPED:
+            meta.pop("namespace", None)
+        elif not had_namespace:
+            meta["namespace"] = destination_namespace
+        if group_kind == CRD and not had_namespace:
+            continue
+        annotations = meta.get("annotations")
+        if not isinstance(annotations, dict):
+            annotations = meta["annotations"] = {}
+        annotations[TRACKING_ANNOTATION] = tracking_id(app, doc, destination_namespace)
+    out = io.StringIO()
+    yaml.dump_all(docs, out)
+    return out.getvalue()
+
+
 # ---------------------------------------------------------------------------------------------- status
 
 
@@ -134,12 +223,14 @@ class AppStatus:
         parts = [f"sync={self.sync or 'Unknown'}", f"health={self.health or 'Unknown'}"]
         if self.revision:
             parts.append(f"revision={self.revision[:7]}")
-        if self.operation_phase:
+        queued = self.operation_requested and self.operation_phase not in RUNNING_PHASES
+        if queued:  # operationState is still the previous operation's
+            parts.append("op=Requested" + (f" (previous: {self.operation_phase})" if self.operation_phase else ""))
+        elif self.operation_phase:
             parts.append(f"op={self.operation_phase}")
-        elif self.operation_requested:
-            parts.append("op=Requested")
         text = " ".join(parts)
-        details = [self.operation_message] if self.operation_message else []
+        message = f"previous: {self.operation_message}" if queued else self.operation_message
+        details = [message] if self.operation_message else []
         details += [f"{c.type}: {c.message}" for c in self.conditions]
         return f"{text}: {'; '.join(details)}" if details else text
 
@@ -204,10 +295,17 @@ class Expectation(Protocol):
 class SyncedHealthy:
     """Synced + Healthy, at ``revision`` and running ``image`` when given.
 
-    Fails fast when an operation fails that this wait is about: one that started after the first poll, or one
-    that synced the wanted revision (auto-sync does not retry a failed commit). A failed operation already there
-    at the first poll, for another revision, is history and ignored. Fails too when health stays Degraded for
-    ``degraded_grace`` seconds.
+    While an operation is requested (the Application's `operation` field is set) and not running, the wait is
+    pending, whatever `status.operationState` says: the controller starts a requested operation only on its
+    next refresh of the app, and until then operationState still shows the previous one, e.g. a failed sync of
+    the very revision just requested again. A new operationState appears when it starts, and `operation` is
+    cleared in the same patch that records a completed phase (argo-cd v3.5.1 controller/appcontroller.go,
+    processRequestedAppOperation, setOperationState).
+
+    Then it fails fast when an operation fails that this wait is about: the requested one, one that started
+    after the first poll, or one that synced the wanted revision (auto-sync does not retry a failed commit). A
+    failed operation already there at the first poll, for another revision, is history and ignored. Fails too
+    when health stays Degraded for ``degraded_grace`` seconds.
     """
 
     revision: str | None = None
@@ -215,12 +313,18 @@ class SyncedHealthy:
     degraded_grace: float = DEGRADED_GRACE
     _baseline: str | None = field(default=None, init=False, repr=False)
     _degraded_since: float | None = field(default=None, init=False, repr=False)
+    _saw_request: bool = field(default=False, init=False, repr=False)
 
     def __call__(self, status: AppStatus, elapsed: float) -> tuple[State, str]:
         if self._baseline is None:
             self._baseline = status.operation_started_at
+        if status.operation_requested:
+            self._saw_request = True
+            if status.operation_phase not in RUNNING_PHASES:  # not started: operationState is the previous one
+                return State.PENDING, "sync requested: Argo CD starts it on its next refresh of the app"
         if status.operation_phase in FAILED_PHASES:
-            new = status.operation_started_at != self._baseline
+            # Once a requested operation was seen and `operation` is gone, the phase is that operation's.
+            new = self._saw_request or status.operation_started_at != self._baseline
             ours = self.revision is not None and same_revision(status.operation_revision, self.revision)
             if new or ours:
                 return State.FAILED, f"sync {status.operation_phase.lower()}: {status.operation_message or '?'}"

@@ -123,3 +123,65 @@ def archive_image_ids(path: Path) -> tuple[str, ...]:
     except (OSError, tarfile.TarError, ValueError, AttributeError):
         return ()
     return tuple(dict.fromkeys(found))
+
+
+# Config digests of local images, for `kind load` -------------------------------------------------------------
+# A kind node's containerd reports an image's config digest (`crictl inspecti` .status.id). Docker's image ID is
+# that same digest on its classic store, but on the containerd image store (Docker Desktop's default) it is the
+# digest of the image's manifest or index (moby/moby#44833): the two never match, although both name the same
+# content (kubernetes-sigs/kind#4236). Docker shows no config digest there; the archive the lab loads does
+# (`manifest.json` Config). So after each load the lab records, per local image ID and platform, the config digest
+# its archive carried: the next `up` compares the node's ID with both and loads only what really differs.
+CONFIG_IDS_NAME = "image-config-ids.json"
+
+
+def familiar(ref: str) -> str:
+    """'docker.io/library/redis:8' -> 'redis:8', as Docker writes names into `manifest.json` RepoTags."""
+    ref = ref.removeprefix("docker.io/")
+    return ref.removeprefix("library/") if ref.count("/") == 1 else ref
+
+
+def archive_config_digests(path: Path) -> dict[str, str]:
+    """Tag (familiar form) -> config digest, from a `docker save` archive's `manifest.json` (`Config`:
+    `<hex>.json` on the classic store, `blobs/sha256/<hex>` from Docker 25 on). A tag listed with two different
+    configs (a multi-platform save) is left out. {} if unreadable."""
+    found: dict[str, str | None] = {}
+    try:
+        with tarfile.open(path) as tar:
+            member = next((m for m in tar.getmembers() if m.name.removeprefix("./") == "manifest.json"), None)
+            handle = tar.extractfile(member) if member is not None else None
+            data: Any = json.loads(handle.read()) if handle is not None else []
+    except (OSError, tarfile.TarError, ValueError):
+        return {}
+    for item in data if isinstance(data, list) else ():
+        digest = _digest(str(item.get("Config") or "")) if isinstance(item, dict) else None
+        if not digest:
+            continue
+        for tag in item.get("RepoTags") or ():
+            key = familiar(str(tag))
+            found[key] = digest if found.get(key, digest) == digest else None
+    return {tag: digest for tag, digest in found.items() if digest}
+
+
+def config_key(image_id: str, platform: str | None) -> str:
+    return f"{image_id} {platform or ''}".strip()
+
+
+def read_config_ids(path: Path) -> dict[str, str]:
+    """The recorded config digests by config_key; {} when there are none or the file cannot be read."""
+    try:
+        data: Any = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    ids = data.get("config_ids") if isinstance(data, dict) else None
+    if not isinstance(ids, dict):
+        return {}
+    return {str(k): str(v) for k, v in ids.items() if _digest(str(v)) == str(v)}
+
+
+def write_config_ids(path: Path, ids: Mapping[str, str]) -> None:
+    """Write atomically (temp file + rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps({"version": 1, "config_ids": dict(sorted(ids.items()))}, indent=2) + "\n")
+    os.replace(tmp, path)

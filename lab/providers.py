@@ -8,7 +8,8 @@ labels them `io.x-k8s.kind.cluster=<name>`. So ownership lives in a marker file,
 
 1. written as ``{"state": "creating", "started_at": ...}`` right BEFORE `kind create cluster`, and only after
    observing that no cluster of that name exists;
-2. confirmed as ``{"state": "created", "node_id": <control-plane container ID>}`` right after it succeeds.
+2. confirmed as ``{"state": "created", "node_id": <control-plane container ID>}`` right after it succeeds,
+   with the kind config the cluster was created from (``config``, and its ``config_sha256``).
 
 A cluster is the lab's when the marker says "created" and the node container behind the name still has the
 recorded ID (and, for kind, carries kind's cluster label with this name). A same-named cluster created later
@@ -16,10 +17,17 @@ by someone else has another ID, so a stale marker never hands the lab someone el
 marker with an existing cluster means the lab died during or right after `kind create`: the cluster is the
 lab's if its node container was created after the marker was written (see steps/cluster.py for what happens
 next). A failed `kind create` cleans up after itself (no --retain), so the marker is dropped with it.
+
+A kind cluster cannot change its port mappings, node image or kubeadm patches after creation. Every `up` that
+reuses the cluster compares what the settings want now with what the cluster has: the ports its node container
+publishes (`docker container inspect`, HostConfig.PortBindings) and the rest of the recorded config; a
+difference is reported with what differs and how to apply it (recreate), as tilt-dev/ctlptl does for its
+clusters.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -27,11 +35,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import yaml
 
-from lab import versions
+from lab import image_cache, versions
 from lab.config import Settings
 from lab.context import Context
 from lab.errors import CommandFailed, ConfigError
@@ -90,6 +98,8 @@ class Ownership:
     started_at: str  # ISO 8601, UTC: when the lab began creating the cluster
     node_id: str = ""  # the node container's ID, once created
     confirmed_at: str = ""
+    config: str = ""  # the cluster config it was created from (kind: the config file's text)
+    config_sha256: str = ""
 
 
 def marker_path(settings: Settings) -> Path:
@@ -153,6 +163,34 @@ def write_cluster_config(ctx: Context, path: Path, text: str) -> Path:
     return path
 
 
+def _published_ports(ctx: Context, container: str) -> dict[int, str] | None:
+    """Container TCP port -> "hostIp:hostPort" the container publishes (HostConfig.PortBindings); None when
+    there is no such container or Docker shows no bindings (a kind node always publishes its API server)."""
+    data = docker.inspect_container(ctx.runner, container)
+    bindings = ((data or {}).get("HostConfig") or {}).get("PortBindings")
+    if not bindings or not isinstance(bindings, dict):
+        return None
+    out: dict[int, str] = {}
+    for key, binds in bindings.items():
+        port, _, proto = str(key).partition("/")
+        if proto not in ("", "tcp") or not port.isdigit() or not binds:
+            continue
+        first = binds[0] if isinstance(binds[0], dict) else {}
+        host_ip, host_port = first.get("HostIp") or "", first.get("HostPort") or ""
+        out[int(port)] = f"{host_ip}:{host_port}" if host_ip else f"port {host_port} of every address"
+    return out
+
+
+def _same_images(had: Sequence[str], want: Sequence[str]) -> bool:
+    """Same node images; a reference without a digest matches the same name:tag with one."""
+    if len(had) != len(want):
+        return False
+    for a, b in zip(had, want, strict=True):
+        if a != b and (("@" in a and "@" in b) or a.split("@", 1)[0] != b.split("@", 1)[0]):
+            return False
+    return True
+
+
 def _container_identity(ctx: Context, container: str, label: tuple[str, str] | None = None) -> NodeIdentity | None:
     data = docker.inspect_container(ctx.runner, container)
     if not data or not data.get("Id"):
@@ -181,6 +219,8 @@ class ClusterProvider(Protocol):
     def create(self, ctx: Context) -> None: ...
 
     def adopt(self, ctx: Context) -> None: ...
+
+    def config_drift(self, ctx: Context) -> list[str]: ...
 
     def delete(self, ctx: Context) -> None: ...
 
@@ -237,6 +277,7 @@ class _OwnedCluster:
             return
         record = read_ownership(self.settings)
         ident = self.identity(ctx)
+        config = self.created_from()
         write_ownership(
             self.settings,
             Ownership(
@@ -246,8 +287,18 @@ class _OwnedCluster:
                 record.started_at if record else _now().isoformat(timespec="seconds"),
                 node_id=ident.id if ident else "",
                 confirmed_at=_now().isoformat(timespec="seconds"),
+                config=config,
+                config_sha256=hashlib.sha256(config.encode()).hexdigest() if config else "",
             ),
         )
+
+    def created_from(self) -> str:
+        """The config the cluster was created from, for the ownership record ("" when there is none)."""
+        return ""
+
+    def config_drift(self, ctx: Context) -> list[str]:
+        """What the settings want that the existing cluster does not have (one line each); [] when they agree."""
+        return []
 
     def _create_owned(self, ctx: Context, run_create: Callable[[], None]) -> None:
         self._begin(ctx)
@@ -316,23 +367,78 @@ class KindProvider(_OwnedCluster):
         name = self.settings.cluster_name
         return _container_identity(ctx, f"{name}-control-plane", (kind_tool.CLUSTER_LABEL, name))
 
-    def render_config(self) -> str:
+    def render_config(self, *, cgroup_v1: bool = False) -> str:
+        """The kind config; CGROUP_V1: the Docker host runs cgroup v1 (see kind_manifests.KUBELET_ALLOW_CGROUP_V1)."""
         if "@sha256:" in self.node_image:
-            return kind_manifests.render_kind_config(self.settings, workers=self.workers, node_image=self.node_image)
+            return kind_manifests.render_kind_config(
+                self.settings, workers=self.workers, node_image=self.node_image, cgroup_v1=cgroup_v1
+            )
         # The pinned image by its tag alone (offline, verified by image ID): the manifest module accepts only
         # digest-pinned images, so render the pinned config and name the image by its tag.
-        data = kind_manifests.kind_config(self.settings, workers=self.workers)
+        data = kind_manifests.kind_config(self.settings, workers=self.workers, cgroup_v1=cgroup_v1)
         for node in data["nodes"]:
             node["image"] = self.node_image
-        return kind_manifests.HEADER + yaml.safe_dump(data, sort_keys=False, default_flow_style=False)
+        return kind_manifests.dump_kind_config(data)
+
+    def desired_config(self, ctx: Context) -> str:
+        """The config this host needs: with the cgroup v1 patch when Docker reports cgroup v1."""
+        return self.render_config(cgroup_v1=docker.cgroup_version(ctx.runner) == "1")
 
     def create(self, ctx: Context) -> None:
-        config = write_cluster_config(ctx, self.config_path, self.render_config())
+        config = write_cluster_config(ctx, self.config_path, self.desired_config(ctx))
 
         def run() -> None:
             kind_tool.create_cluster(ctx.runner, self.settings.cluster_name, config, kind=self.binary)
 
         self._create_owned(ctx, run)
+
+    def created_from(self) -> str:
+        """The config file `kind create` read (written right before it, also by an interrupted run)."""
+        try:
+            return self.config_path.read_text()
+        except OSError:
+            return ""
+
+    def config_drift(self, ctx: Context) -> list[str]:
+        """Port mappings as the node container publishes them, and node images, node roles and kubeadm patches
+        as recorded at creation, against what the settings want now. A node image named by its tag alone (the
+        verified offline copy of the pinned image) matches the pinned reference; the kubeadm patches are
+        compared only when Docker reports the cgroup version they depend on."""
+        if ctx.dry_run:
+            return []
+        cgroup = docker.cgroup_version(ctx.runner)
+        want = yaml.safe_load(self.render_config(cgroup_v1=cgroup == "1"))
+        drift = []
+        published = _published_ports(ctx, kind_manifests.node_names(self.settings.cluster_name)[0])
+        if published is not None:
+            for m in kind_manifests.port_mappings(self.settings):
+                has = published.get(m.container_port)
+                if has != f"127.0.0.1:{m.host_port}":
+                    what = "Argo CD UI" if m.name == "argocd" else f"{m.name} app"
+                    drift.append(
+                        f"{what}: the cluster publishes node port {m.container_port} on {has or 'no host port'}, "
+                        f"the settings want 127.0.0.1:{m.host_port}"
+                    )
+        record = read_ownership(self.settings)
+        had: Any = yaml.safe_load(record.config) if record is not None and record.config else None
+        if not isinstance(had, dict):
+            return drift
+        had_nodes = [n for n in had.get("nodes") or [] if isinstance(n, dict)]
+        roles = ([str(n.get("role")) for n in had_nodes], [str(n.get("role")) for n in want["nodes"]])
+        if roles[0] != roles[1]:
+            drift.append(f"nodes: the cluster has {', '.join(roles[0])}; the settings want {', '.join(roles[1])}")
+        images = (sorted({str(n.get("image")) for n in had_nodes}), sorted({str(n["image"]) for n in want["nodes"]}))
+        if not _same_images(images[0], images[1]):
+            drift.append(f"node image: the cluster runs {', '.join(images[0])}; the lab pins {', '.join(images[1])}")
+        patches = (had.get("kubeadmConfigPatches") or [], want.get("kubeadmConfigPatches") or [])
+        if cgroup and patches[0] != patches[1]:
+            drift.append(
+                "kubeadm patches: the cluster was created "
+                + ("with" if patches[0] else "without")
+                + " the cgroup v1 kubelet patch (failCgroupV1: false), Docker now reports cgroup v"
+                + cgroup
+            )
+        return drift
 
     def delete(self, ctx: Context) -> None:
         kind_tool.delete_cluster(ctx.runner, self.settings.cluster_name, kind=self.binary)
@@ -343,35 +449,64 @@ class KindProvider(_OwnedCluster):
     def load_archive_path(self) -> Path:
         return self.settings.state_dir / "tmp" / f"kind-load-{self.settings.cluster_name}.tar"
 
-    def images_to_load(self, ctx: Context, images: Sequence[str]) -> list[str]:
-        """The IMAGES some node lacks, by the check `kind load docker-image` makes: the node's image ID (crictl)
-        against the local one (kind pkg/cmd/kind/load/docker-image/docker-image.go)."""
-        if ctx.dry_run:
-            return list(images)
+    @property
+    def config_ids_path(self) -> Path:
+        return self.settings.state_dir / image_cache.CONFIG_IDS_NAME
+
+    def _missing(self, ctx: Context, images: Sequence[str], platform: str | None) -> dict[str, str]:
+        """IMAGE -> local image ID ("" if none) for the IMAGES some node lacks. A node has an image when its ID
+        there (crictl) is the local image ID, as `kind load docker-image` checks (kind
+        pkg/cmd/kind/load/docker-image/docker-image.go): right on Docker's classic store, where that ID is the
+        config digest; or the config digest an earlier load of this local image recorded (the containerd image
+        store's ID is the manifest's or index's digest instead; see lab/image_cache.py)."""
         nodes = self.nodes(ctx)
-        missing = []
+        known = image_cache.read_config_ids(self.config_ids_path)
+        missing = {}
         for image in images:
             local = docker.image_id(ctx.runner, image)
-            if not local or any(kind_tool.node_image_id(ctx.runner, node, image) != local for node in nodes):
-                missing.append(image)
+            same = {local, known.get(image_cache.config_key(local, platform), local)} if local else set()
+            if not local or any(kind_tool.node_image_id(ctx.runner, node, image) not in same for node in nodes):
+                missing[image] = local
         return missing
+
+    def images_to_load(self, ctx: Context, images: Sequence[str]) -> list[str]:
+        """The IMAGES some node lacks (all of them in a dry run)."""
+        if ctx.dry_run:
+            return list(images)
+        return list(self._missing(ctx, images, docker.save_platform(ctx.runner)))
 
     def load_images(self, ctx: Context, images: Sequence[str]) -> None:
         """Copy local images into every node, as one single-platform archive: `docker image save --platform`
         + `kind load image-archive` (kind's documented workaround for the containerd image store, PR #4247;
-        kubernetes-sigs/kind#3795). Images every node already holds are skipped. CommandFailed when it fails."""
-        missing = self.images_to_load(ctx, images)
+        kubernetes-sigs/kind#3795). Images every node already holds are skipped; after a load the config digests
+        the archive carried are recorded for that check. CommandFailed when it fails."""
+        platform = docker.save_platform(ctx.runner)
+        missing = {image: "" for image in images} if ctx.dry_run else self._missing(ctx, images, platform)
         if not missing:
             return
         archive = self.load_archive_path
         if not ctx.dry_run:
             archive.parent.mkdir(parents=True, exist_ok=True)
         try:
-            docker.save_image(ctx.runner, missing, archive, platform=docker.save_platform(ctx.runner))
+            docker.save_image(ctx.runner, list(missing), archive, platform=platform)
             kind_tool.load_image_archive(ctx.runner, self.settings.cluster_name, archive, kind=self.binary)
+            if not ctx.dry_run:
+                self._remember_configs(archive, missing, platform)
         finally:
             if not ctx.dry_run:
                 archive.unlink(missing_ok=True)
+
+    def _remember_configs(self, archive: Path, loaded: dict[str, str], platform: str | None) -> None:
+        """Record local image ID -> the config digest the loaded ARCHIVE gave it, where the two differ."""
+        configs = image_cache.archive_config_digests(archive)
+        known = image_cache.read_config_ids(self.config_ids_path)
+        learned = {
+            image_cache.config_key(local, platform): configs[image_cache.familiar(image)]
+            for image, local in loaded.items()
+            if local and configs.get(image_cache.familiar(image), local) != local
+        }
+        if learned and any(known.get(k) != v for k, v in learned.items()):
+            image_cache.write_config_ids(self.config_ids_path, {**known, **learned})
 
     def nodes(self, ctx: Context) -> list[str]:
         found = kind_tool.get_nodes(ctx.runner, self.settings.cluster_name, kind=self.binary)

@@ -108,6 +108,10 @@ class EksProvider:
     def adopt(self, ctx: Context) -> None:
         """Nothing to record: the tags eksctl set at creation are the ownership record."""
 
+    def config_drift(self, ctx: Context) -> list[str]:
+        """Not compared: an EKS cluster's settings are eksctl's to change."""
+        return []
+
     def delete(self, ctx: Context) -> None:
         eksctl_tool.delete_cluster(ctx.runner, self.cluster_name, self.aws.region)
 

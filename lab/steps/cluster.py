@@ -3,7 +3,9 @@
 | observed                                                 | action                                         |
 |----------------------------------------------------------|------------------------------------------------|
 | no cluster of that name                                  | write config, create, record ownership          |
-| exists, the lab's (marker "created", same node ID)        | reuse                                          |
+| exists, the lab's (marker "created", same node ID)        | reuse, if it has the ports, node image and     |
+|                                                          | patches the settings want; else Conflict: what |
+|                                                          | differs, and how to recreate it                |
 | exists, marker "creating", node not older than marker    | the lab died mid-create: adopt if the API       |
 |                                                          | answers, else say why, delete and recreate      |
 | exists, anything else                                    | Conflict (never touched), unless --force: use   |
@@ -75,12 +77,14 @@ def _reconcile(ctx: Context, prov: ClusterProvider, *, force: bool) -> str:
         prov.create(ctx)
         return CREATED
     if prov.created_by_lab(ctx):
+        _refuse_drift(ctx, prov)
         ctx.ui.info(f'  cluster "{name}" exists and was created by the lab: reusing it')
         return REUSED
     if prov.begun_by_lab(ctx):
         if prov.ready(ctx):
             ctx.ui.info(f'  cluster "{name}" was created by an interrupted run of the lab: adopting it')
             prov.adopt(ctx)
+            _refuse_drift(ctx, prov)
             return ADOPTED
         ctx.ui.warn(
             f'cluster "{name}" is left over from an interrupted create by the lab and its API server does not '
@@ -100,6 +104,20 @@ def _reconcile(ctx: Context, prov: ClusterProvider, *, force: bool) -> str:
         hint=f"use another name (LAB_CLUSTER_NAME=...), delete it yourself (`{_delete_command(prov, name)}`), "
         "or use it anyway with --force",
     )
+
+
+def _refuse_drift(ctx: Context, prov: ClusterProvider) -> None:
+    """Conflict when the existing cluster lacks what the settings want: a kind cluster's port mappings, node image
+    and kubeadm patches are fixed at creation, so e.g. a changed LAB_ARGOCD_PORT would print URLs that lead
+    nowhere. Recreating applies them; the GitOps repo, the registry's images and the cache are kept by `down`."""
+    drift = prov.config_drift(ctx)
+    if drift:
+        name = ctx.settings.cluster_name
+        raise Conflict(
+            f'cluster "{name}" was created with other settings than the lab has now: ' + "; ".join(drift),
+            hint="recreate the cluster to apply them: `invoke down && invoke up` (the GitOps repo and the "
+            "registry's images stay), or set the settings back",
+        )
 
 
 def delete_cluster(ctx: Context, *, provider: ClusterProvider | None = None) -> bool:

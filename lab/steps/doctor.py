@@ -103,6 +103,9 @@ def check_docker(ctx: Context) -> list[Check]:
                 "give Docker at least 4 GiB (Docker Desktop → Settings → Resources → Memory)",
             )
         )
+    cgroup = check_cgroup(ctx, str(info.get("CgroupVersion") or ""))
+    if cgroup is not None:
+        checks.append(cgroup)
     insecure = (info.get("RegistryConfig") or {}).get("InsecureRegistryCIDRs") or []
     registry = ctx.settings.registry
     if registry and not registry.startswith(("localhost:", "127.0.0.1:")):
@@ -118,6 +121,26 @@ def check_docker(ctx: Context) -> list[Check]:
             )
         )
     return checks
+
+
+def check_cgroup(ctx: Context, version: str) -> Check | None:
+    """The Docker host's cgroup version (`docker info` CgroupVersion). On cgroup v1, Kubernetes 1.35+ kubelets
+    refuse to start unless their KubeletConfiguration says `failCgroupV1: false` (KEP-5573); kind v0.32.0 only
+    warns, so the lab's kind config sets it (lab/manifests/kind.py). None when Docker does not say."""
+    if version not in ("1", "2"):
+        return None
+    if version == "2":
+        return Check("cgroup", True, "v2")
+    detail = f"v1: Kubernetes {versions.KUBERNETES_VERSION} kubelets refuse it unless failCgroupV1: false (KEP-5573)"
+    if ctx.settings.target == "local" and ctx.settings.provider == "minikube":
+        return Check(
+            "cgroup",
+            False,
+            detail + "; the lab sets it in its kind config only",
+            "use the kind provider: `invoke up --provider kind`",
+            required=False,
+        )
+    return Check("cgroup", True, detail + "; the lab's kind config sets it")
 
 
 def check_tools(ctx: Context, probes: Probes) -> list[Check]:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lab import image_cache, versions
-from lab.argocd import ApplicationClient
+from lab.argocd import ApplicationClient, as_argocd_applies
 from lab.config import ENVIRONMENTS, ROOT, environment
 from lab.context import Context
 from lab.errors import (
@@ -560,7 +560,9 @@ def sync(
             ctx.ui.data(rendered.rstrip())
             phase.note = "first sync: all new"
         else:
-            res = ctx.runner.run([*kubectl.base(context), "diff", "-f", "-"], input=rendered, check=False)
+            # What the sync applies: the overlay plus Argo CD's tracking annotation (else it shows as removed).
+            applied = as_argocd_applies(rendered, argocd_manifests.app_name(target), target.namespace)
+            res = kubectl.diff(ctx.runner, context, applied)
             if res.returncode == 0:
                 phase.note = "no differences"
             elif res.returncode == 1:

@@ -209,6 +209,14 @@ def image_id(runner: Runner, ref: str) -> str:
     return res.stdout.strip() if res.returncode == 0 else ""
 
 
+def cgroup_version(runner: Runner) -> str:
+    """The cgroup version of the Docker host, as `docker info` reports it: "1", "2", or "" when it cannot be read
+    (no daemon, a dry run, or a daemon too old to report it)."""
+    res = runner.run([DOCKER, "info", "--format", "{{.CgroupVersion}}"], check=False)
+    value = res.stdout.strip() if res.returncode == 0 else ""
+    return value if value in ("1", "2") else ""
+
+
 def host_arch() -> str | None:
     """This machine's architecture as Docker names it (amd64, arm64); None for anything else."""
     return _ARCH.get(host_platform.machine().lower())

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import shutil
 from pathlib import Path
 from typing import Any
@@ -57,10 +58,17 @@ def create_cluster(
     argv = [kind, "create", "cluster", "--name", name, "--config", str(config), "--wait", wait]
     if kubeconfig is not None:
         argv += ["--kubeconfig", str(kubeconfig)]
-    runner.run(
-        argv,
-        timeout=CREATE_TIMEOUT,
-        hint="see `docker logs <cluster>-control-plane`; low memory or a busy host port are the usual causes",
+    runner.run(argv, timeout=CREATE_TIMEOUT, hint=create_failed_hint(name, config, kind=kind))
+
+
+def create_failed_hint(name: str, config: Path, *, kind: str = KIND) -> str:
+    """Advice after a failed `kind create cluster`. kind deletes the nodes of a failed create unless --retain
+    (kind pkg/cluster/internal/create/create.go), so `docker logs` of the node only works on a retained one."""
+    node = f"{name}-control-plane"
+    return (
+        "low memory or a busy host port are the usual causes; to see why, keep the node: "
+        f"`{shlex.join([kind, 'create', 'cluster', '--name', name, '--config', str(config), '--retain'])}`, "
+        f"then `docker logs {node}`, and `{shlex.join([kind, 'delete', 'cluster', '--name', name])}` after"
     )
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from lab.errors import CommandFailed
-from lab.runner import Runner
+from lab.runner import Result, Runner
 
 FIELD_MANAGER = "gitops-lab"
 
@@ -161,3 +161,10 @@ def delete(
 ) -> None:
     """Delete objects, tolerating absence."""
     runner.run([*base(context), "delete", resource, *names, *_ns(namespace), "--ignore-not-found"])
+
+
+def diff(runner: Runner, context: str, manifest: str) -> Result:
+    """`kubectl diff -f -` of manifest text (stdin), unchecked: exit 0 means no differences, 1 differences (on
+    stdout), anything else an error. Client-side: fields the live object's last-applied configuration has and
+    MANIFEST lacks show as removed, so MANIFEST must be what the live objects were applied from."""
+    return runner.run([*base(context), "diff", "-f", "-"], input=manifest, check=False)

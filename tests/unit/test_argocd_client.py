@@ -290,6 +290,86 @@ def test_a_failed_sync_of_the_wanted_revision_already_there_fails() -> None:
         c.wait_for("lab-dev", synced_healthy(revision=NEW), timeout=60)
 
 
+# A manual re-sync of a commit whose last sync failed (`invoke sync staging` run again). Recorded sequence as
+# argo-cd v3.5.1's controller produces it: the `operation` patch is accepted at once, but the controller starts it
+# only on its next refresh, so operationState keeps showing the old failure meanwhile; when it starts, a new
+# operationState (new startedAt, phase Running) appears; a completed phase is patched together with `operation: null`
+# (controller/appcontroller.go: processRequestedAppOperation, setOperationState).
+REQUESTED = {"initiatedBy": {"username": "gitops-lab"}, "sync": {"prune": True}}
+FAILED_AT = "2026-01-01T00:01:00Z"
+RESYNC_AT = "2026-01-01T00:05:00Z"
+
+
+def failed_before(operation: Obj | None = None) -> Obj:
+    return app(
+        "OutOfSync", "Degraded", NEW, phase="Failed", op_revision=NEW, started=FAILED_AT,
+        message="old failure: one or more objects failed to apply", operation=operation,
+    )  # fmt: skip
+
+
+def resync_sequence(*final: Obj) -> list[Obj | Exception]:
+    return [
+        failed_before(),  # read by sync() before it patches `operation`
+        failed_before(REQUESTED),  # requested, not started: the old failure still shows
+        failed_before(REQUESTED),
+        app("OutOfSync", "Progressing", NEW, phase="Running", op_revision=NEW, started=RESYNC_AT, operation=REQUESTED),
+        *final,
+    ]
+
+
+def test_a_requested_sync_not_started_yet_is_described_as_such() -> None:
+    assert parse_status(failed_before(REQUESTED)).describe() == (
+        "sync=OutOfSync health=Degraded revision=2222222 op=Requested (previous: Failed): "
+        "previous: old failure: one or more objects failed to apply"
+    )
+
+
+def test_recorded_resync_objects_are_shaped_like_real_applications() -> None:
+    sequence = resync_sequence(
+        app("Synced", "Healthy", NEW, phase="Succeeded", op_revision=NEW, started=RESYNC_AT, images=[IMAGE])
+    )
+    for obj in sequence:
+        assert isinstance(obj, dict) and crd_problems(obj) == []
+
+
+def test_a_resync_after_a_failed_sync_of_the_same_revision_waits_for_the_new_operation() -> None:
+    c, api, _ = client(
+        resync_sequence(
+            app("Synced", "Healthy", NEW, phase="Succeeded", op_revision=NEW, started=RESYNC_AT, images=[IMAGE])
+        )
+    )
+    c.sync("lab-staging")
+    assert api.patches and "operation" in api.patches[0][1]
+    status = c.wait_for("lab-staging", synced_healthy(revision=NEW, image=IMAGE), timeout=120)
+    assert (status.operation_phase, status.operation_started_at, status.health) == ("Succeeded", RESYNC_AT, "Healthy")
+    assert api.gets == 5, "every recorded state was read: the old failure did not end the wait"
+
+
+def test_a_resync_that_fails_again_reports_the_new_failure() -> None:
+    new_failure = app(
+        "OutOfSync", "Degraded", NEW, phase="Failed", op_revision=NEW, started=RESYNC_AT,
+        message='new failure: Deployment.apps "lab-app" is invalid',
+    )  # fmt: skip
+    c, api, _ = client(resync_sequence(new_failure))
+    c.sync("lab-staging")
+    with pytest.raises(SyncFailed) as info:
+        c.wait_for("lab-staging", synced_healthy(revision=NEW), timeout=120)
+    assert "new failure" in info.value.message and "old failure" not in info.value.message
+    assert api.gets == 5
+
+
+def test_a_resync_failing_within_the_same_second_is_still_reported() -> None:
+    # startedAt has one-second resolution: a new operation may carry the old one's timestamp. Having seen the
+    # request, the first completed state without `operation` is the requested operation's, whatever its time.
+    # (The old pods keep serving: Healthy, so no Degraded grace period ends this wait instead.)
+    again = app("OutOfSync", "Healthy", NEW, phase="Failed", op_revision=NEW, started=FAILED_AT, message="new failure")
+    c, _, clock = client([app("OutOfSync", "Healthy", NEW, phase="Failed", op_revision=NEW, started=FAILED_AT,
+                              message="old failure", operation=REQUESTED), again])  # fmt: skip
+    with pytest.raises(SyncFailed) as info:
+        c.wait_for("lab-staging", synced_healthy(), timeout=120)
+    assert "sync failed: new failure" in info.value.message and clock.now < 1
+
+
 def test_degraded_beyond_the_grace_period_fails() -> None:
     degraded = app("Synced", "Degraded", NEW, phase="Succeeded", op_revision=NEW, images=[IMAGE])
     c, _, clock = client([degraded])

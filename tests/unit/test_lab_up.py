@@ -656,6 +656,22 @@ def test_first_sync_of_staging_shows_everything_as_new_and_creates_the_namespace
     assert [c for c in runner.calls if kubectl("diff", "-f", "-")(c)], runner.dump()
 
 
+def test_sync_diffs_the_overlay_as_argocd_applies_it_with_its_tracking_ids(finished: Lab) -> None:
+    # Argo CD's client-side apply put `argocd.argoproj.io/tracking-id` into every live object and its
+    # last-applied-configuration: a diff of the bare overlay would show it removed on a synced environment.
+    _sync(finished, "staging")  # first sync: the namespace appears
+    ctx, _ = _sync(finished, "staging")
+    runner = runner_of(ctx)
+    [diff] = [c for c in runner.calls if kubectl("diff", "-f", "-")(c)]
+    docs = [d for d in yaml.safe_load_all(diff.input or "") if d]
+    ids = {f"{d['kind']}/{d['metadata']['name']}": d["metadata"]["annotations"]["argocd.argoproj.io/tracking-id"]
+           for d in docs}  # fmt: skip
+    assert ids["Deployment/lab-app"] == "lab-staging:apps/Deployment:lab-staging/lab-app", ids
+    assert ids["Service/lab-app"] == "lab-staging:/Service:lab-staging/lab-app", ids
+    assert len(ids) == len(docs) == 5, ids
+    assert "no differences" in ctx.ui.err.getvalue()  # type: ignore[attr-defined]
+
+
 def test_prod_sync_needs_a_yes(finished: Lab) -> None:
     with pytest.raises(Refused, match="not confirmed"):
         _sync(finished, "prod", confirm=lambda question: False)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import io
 import json
+import re
+import shlex
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -49,19 +53,19 @@ class Container:
     created: datetime
     labels: dict[str, str] = field(default_factory=dict)
     networks: set[str] = field(default_factory=lambda: {"bridge"})
+    ports: dict[str, list[dict[str, str]]] = field(default_factory=dict)  # HostConfig.PortBindings
 
     def inspect(self) -> str:
-        return json.dumps(
-            [
-                {
-                    "Id": self.id,
-                    "Created": _ts(self.created),
-                    "Config": {"Labels": self.labels, "Image": "x"},
-                    "State": {"Running": True},
-                    "NetworkSettings": {"Networks": {n: {} for n in sorted(self.networks)}},
-                }
-            ]
-        )
+        data = {
+            "Id": self.id,
+            "Created": _ts(self.created),
+            "Config": {"Labels": self.labels, "Image": "x"},
+            "State": {"Running": True},
+            "NetworkSettings": {"Networks": {n: {} for n in sorted(self.networks)}},
+        }
+        if self.ports:
+            data["HostConfig"] = {"PortBindings": self.ports}
+        return json.dumps([data])
 
 
 @dataclass
@@ -84,12 +88,25 @@ class World:
         for name in ("lab-registry", "lab-ecr", "lab-git"):
             self.containers[name] = Container(self.new_id(), datetime.now(UTC), {"gitops-lab.managed": "true"})
 
-    def add_kind_cluster(self, name: str, workers: int = 0, created: datetime | None = None) -> None:
+    def add_kind_cluster(
+        self, name: str, workers: int = 0, created: datetime | None = None, config: str | None = None
+    ) -> None:
+        """Nodes as kind creates them; the control-plane publishes the API server and CONFIG's port mappings
+        (by default those of the lab's default settings)."""
         nodes = kind_manifests.node_names(name, workers)
         self.kind_clusters[name] = nodes
-        for node in nodes:
+        ports = {"6443/tcp": [{"HostIp": "127.0.0.1", "HostPort": "40000"}]}
+        config = config or kind_manifests.render_kind_config(Settings())
+        for node_config in yaml.safe_load(config)["nodes"][:1]:
+            for m in node_config.get("extraPortMappings", []):
+                ports[f"{m['containerPort']}/tcp"] = [{"HostIp": m["listenAddress"], "HostPort": str(m["hostPort"])}]
+        for i, node in enumerate(nodes):
             self.containers[node] = Container(
-                self.new_id(), created or datetime.now(UTC), {"io.x-k8s.kind.cluster": name}, {"kind"}
+                self.new_id(),
+                created or datetime.now(UTC),
+                {"io.x-k8s.kind.cluster": name},
+                {"kind"},
+                ports if i == 0 else {},
             )
 
     def __call__(self, argv: tuple[str, ...], input: str | None) -> Result | None:
@@ -118,7 +135,7 @@ class World:
             if self.fail_create:
                 return Result(argv, 1, "", "ERROR: failed to create cluster")
             workers = text.count("role: worker")
-            self.add_kind_cluster(_flag(args, "--name"), workers)
+            self.add_kind_cluster(_flag(args, "--name"), workers, config=text)
             return Result(argv, 0)
         if args[:2] == ("delete", "cluster"):
             for node in self.kind_clusters.pop(_flag(args, "--name"), []):
@@ -348,6 +365,105 @@ def test_failed_create_drops_the_marker(settings: Settings, runner: FakeRunner, 
     with pytest.raises(CommandFailed):
         cluster_step.ensure_cluster(make_ctx(settings, runner))
     assert not marker_path(settings).exists()
+
+
+def test_failed_create_hint_names_this_cluster_and_commands_that_work_after_kind_cleaned_up(
+    tmp_path: Path, world: World
+) -> None:
+    settings = load_settings(
+        {"state_dir": tmp_path, "cluster_name": "lab-x"}, config_file=tmp_path / "none.toml", environ={}
+    )
+    world.fail_create = True
+    runner = FakeRunner()
+    runner.responders.append(world)
+    with pytest.raises(CommandFailed) as info:
+        cluster_step.ensure_cluster(make_ctx(settings, runner))
+    hint = info.value.hint or ""
+    assert "<" not in hint and ">" not in hint, hint
+    # kind removed the failed node (no --retain): the hint keeps it first, then reads its logs, then cleans up.
+    commands = [shlex.split(c) for c in re.findall(r"`([^`]+)`", hint)]
+    config = str(settings.state_dir / "kind-config.yaml")
+    assert commands == [
+        ["kind", "create", "cluster", "--name", "lab-x", "--config", config, "--retain"],
+        ["docker", "logs", "lab-x-control-plane"],
+        ["kind", "delete", "cluster", "--name", "lab-x"],
+    ], hint
+
+
+# The cluster's config, remembered and compared on every `up` -------------------------------------------------
+def _with(settings: Settings, **overrides: object) -> Settings:
+    values = {"state_dir": settings.state_dir, **overrides}
+    return load_settings(values, config_file=settings.state_dir / "none.toml", environ={})
+
+
+CGROUP = ("docker", "info", "--format", "{{.CgroupVersion}}")
+
+
+def test_the_marker_remembers_the_config_the_cluster_was_created_from(settings: Settings, runner: FakeRunner) -> None:
+    cluster_step.ensure_cluster(make_ctx(settings, runner))
+    record = read_ownership(settings)
+    text = (settings.state_dir / "kind-config.yaml").read_text()
+    assert record is not None and record.config == text
+    assert record.config_sha256 == hashlib.sha256(text.encode()).hexdigest()
+
+
+def test_a_changed_argocd_port_is_refused_with_what_differs_and_how_to_apply_it(
+    settings: Settings, runner: FakeRunner, world: World
+) -> None:
+    cluster_step.ensure_cluster(make_ctx(settings, runner))
+    runner.calls.clear()
+    moved = _with(settings, argocd_port=9090)
+    with pytest.raises(Conflict) as info:
+        cluster_step.ensure_cluster(make_ctx(moved, runner))
+    err = info.value
+    assert "Argo CD UI: the cluster publishes node port 30080 on 127.0.0.1:8080, the settings want 127.0.0.1:9090" in (
+        err.message
+    ), err.message
+    assert "dev app" not in err.message, "only what differs"
+    assert "`invoke down && invoke up`" in (err.hint or "")
+    assert_nothing_changed(runner)
+
+    # The hint works: down deletes the lab's cluster, up creates it with the new mapping.
+    cluster_step.delete_cluster(make_ctx(moved, runner))
+    assert cluster_step.ensure_cluster(make_ctx(moved, runner)) == cluster_step.CREATED
+    ports = world.containers[f"{NAME}-control-plane"].ports
+    assert ports["30080/tcp"] == [{"HostIp": "127.0.0.1", "HostPort": "9090"}]
+    assert cluster_step.ensure_cluster(make_ctx(moved, runner)) == cluster_step.REUSED
+
+
+def test_a_cluster_from_before_the_config_was_remembered_is_checked_by_its_published_ports(
+    settings: Settings, runner: FakeRunner, world: World
+) -> None:
+    cluster_step.ensure_cluster(make_ctx(_with(settings, argocd_port=8090), runner))
+    record = read_ownership(settings)
+    assert record is not None
+    write_ownership(settings, dataclasses.replace(record, config="", config_sha256=""))  # an older lab's marker
+    assert cluster_step.ensure_cluster(make_ctx(_with(settings, argocd_port=8090), runner)) == cluster_step.REUSED
+    with pytest.raises(Conflict, match=r"Argo CD UI: the cluster publishes node port 30080 on 127\.0\.0\.1:8090, "):
+        cluster_step.ensure_cluster(make_ctx(settings, runner))
+
+
+def test_an_older_node_image_is_reported_but_the_verified_offline_copy_of_the_pinned_one_is_not(
+    settings: Settings, runner: FakeRunner
+) -> None:
+    cluster_step.ensure_cluster(make_ctx(settings, runner))
+    assert cluster_step.ensure_cluster(make_ctx(_with(settings, offline=True), runner)) == cluster_step.REUSED
+    record = read_ownership(settings)
+    assert record is not None
+    old = "kindest/node:v1.35.0@sha256:" + "0" * 64
+    write_ownership(settings, dataclasses.replace(record, config=record.config.replace(versions.KIND_NODE_IMAGE, old)))
+    with pytest.raises(Conflict, match=rf"node image: the cluster runs {re.escape(old)}; the lab pins"):
+        cluster_step.ensure_cluster(make_ctx(settings, runner))
+
+
+def test_the_cgroup_patch_is_compared_only_when_docker_reports_the_cgroup_version(
+    settings: Settings, runner: FakeRunner
+) -> None:
+    cluster_step.ensure_cluster(make_ctx(settings, runner))  # Docker said nothing: created without the patch
+    assert cluster_step.ensure_cluster(make_ctx(settings, runner)) == cluster_step.REUSED
+    runner.script(CGROUP, stdout="1\n")
+    with pytest.raises(Conflict, match="without the cgroup v1 kubelet patch"):
+        cluster_step.ensure_cluster(make_ctx(settings, runner))
 
 
 def test_marker_of_a_vanished_cluster_is_dropped_then_recreated(
