@@ -38,7 +38,7 @@ from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 from lab import versions
 from lab.errors import CommandFailed, GitOpsError, Interrupted, Refused, ToolNotFound
 from lab.runner import Runner
-from lab.tools import git, kustomize
+from lab.tools import git, git_credential, kustomize
 from lab.ui import UI
 
 BRANCH = "main"
@@ -321,6 +321,9 @@ class GitOpsRepo:
     author: git.Identity = field(default_factory=lambda: git.Identity("gitops-lab", "gitops-lab@localhost"))
     ui: UI | None = None
     kubectl: str | None = None
+    # What URL's user:password@ carried (it is never in `url`): given to git through a credential helper in the
+    # environment of each network command (lab/tools/git_credential.py), so no file and no output holds it.
+    credentials: git_credential.Credential | None = None
     max_attempts: int = 8  # each lost race means another pusher won: N racers need at most N attempts
     backoff: float = 0.2  # seconds before the 2nd attempt; doubles, jittered ×0.5-1.5, capped at 2 s
     sleep: Callable[[float], None] = time.sleep
@@ -434,12 +437,15 @@ class GitOpsRepo:
             raise self._unreachable("fetch from", exc) from exc
 
     def _auth_env(self) -> dict[str, str]:
-        return {}
+        return git_credential.helper_env(self.credentials) if self.credentials is not None else {}
 
     def _unreachable(self, action: str, exc: CommandFailed) -> GitOpsError:
+        denied = "Authentication failed" in exc.stderr_tail or "could not read Username" in exc.stderr_tail
         return GitOpsError(
             f"cannot {action} the GitOps repo {self.url}: {_last_line(exc)}",
-            hint="is the git server up (`invoke up`)? or check settings.gitops_remote",
+            hint="check the user and password (or token) in LAB_GITOPS_REMOTE (https://USER:TOKEN@host/repo.git)"
+            if denied
+            else "is the git server up (`invoke up`)? or check settings.gitops_remote",
         )
 
     def _push(self, sha: str, subject: str, env: str | None) -> git.PushOutcome:

@@ -49,7 +49,7 @@ from lab.gitops import (
     resolve_url,
     utc_now,
 )
-from lab.tools import docker, git, registry
+from lab.tools import docker, git, git_credential, registry
 
 SHIP_ENV = "dev"  # ship always lands in dev; staging and prod only get what `promote` copies from dev
 # What must be committed for an image to be described by its App-Commit: app/ is the build context, so an
@@ -224,12 +224,15 @@ def _ecr_login(ctx: Context) -> str:
 
 def gitops_repo(ctx: Context, *, app_root: Path = ROOT, app_sha: str | None = None) -> GitOpsRepo:
     """The lab's working clone of the GitOps remote, seeded (if the remote is empty) from APP_ROOT/overlays.
-    The app repo's commit and git identity are read for real even in a dry run (git.read_runner)."""
+    The app repo's commit and git identity are read for real even in a dry run (git.read_runner). Credentials in
+    LAB_GITOPS_REMOTE (`https://user:token@...`) are taken out of the URL and given to git by a credential helper."""
     reader = git.read_runner(ctx.runner)
     sha = app_sha if app_sha is not None else (git.rev_parse(reader, app_root) or "")
+    url, credentials = git_credential.split_url(resolve_url(ctx.settings.gitops_remote or ctx.settings.gitops_url))
     return GitOpsRepo(
         runner=ctx.runner,
-        url=resolve_url(ctx.settings.gitops_url),
+        url=url,
+        credentials=credentials,
         workdir=default_workdir(ctx.settings.state_dir),
         seed_dir=app_root / "overlays",
         seed_sha=sha,

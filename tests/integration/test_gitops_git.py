@@ -15,11 +15,13 @@ import subprocess
 import sys
 import tarfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 import yaml
+from localservers import GitHttpServer, serve_git_http
 
 from lab.config import load_settings
 from lab.context import Context
@@ -1058,3 +1060,95 @@ def test_a_real_sigint_during_the_push_reports_what_reached_the_remote(
     assert sh("git", "-C", workdir, "status", "--porcelain") == ""
     assert sh("git", "-C", workdir, "rev-parse", "HEAD") == sh("git", "-C", workdir, "rev-parse", "origin/main")
     assert saved_branches(worker) == []
+
+
+# A GitOps remote that needs a password -----------------------------------------------------------------------
+PASSWORD = "s3cr@t-Pa55:word"  # '@' and ':' must be percent-encoded in a URL; git decodes them
+
+
+@pytest.fixture
+def auth_server(tmp_path: Path) -> Iterator[GitHttpServer]:
+    """A smart-HTTP git server requiring ada:PASSWORD, serving an empty bare gitops.git."""
+    root = tmp_path / "srv"
+    sh("git", "init", "--quiet", "--bare", "-b", "main", root / "gitops.git")
+    with serve_git_http(root, username="ada", password=PASSWORD) as server:
+        yield server
+
+
+@pytest.fixture
+def user_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A HOME whose git config stores every credential git uses in ~/.git-credentials (credential.helper=store)."""
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".gitconfig").write_text("[credential]\n\thelper = store\n")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    monkeypatch.delenv("GIT_CONFIG_GLOBAL", raising=False)
+    return home
+
+
+def auth_ctx(tmp_path: Path, url: str) -> Context:
+    settings = load_settings(
+        {"state_dir": tmp_path / "state", "gitops_remote": url}, environ={}, config_file=tmp_path / "none.toml"
+    )
+    return Context(settings, SubprocessRunner(), UI(err=io.StringIO(), out=io.StringIO()))
+
+
+def holding(root: Path, secret: str) -> list[str]:
+    """Files under ROOT whose bytes contain SECRET (plain or percent-encoded)."""
+    needles = {secret.encode(), quote(secret, safe="").encode()}
+    return [str(f) for f in root.rglob("*") if f.is_file() and any(n in f.read_bytes() for n in needles)]
+
+
+def test_a_password_in_the_remote_url_authenticates_git_and_is_written_nowhere(
+    tmp_path: Path, auth_server: GitHttpServer, user_home: Path, app_repo: Path
+) -> None:
+    clean = f"http://127.0.0.1:{auth_server.port}/gitops.git"
+    ctx = auth_ctx(tmp_path, f"http://ada:{quote(PASSWORD, safe='')}@127.0.0.1:{auth_server.port}/gitops.git")
+    assert ctx.settings.gitops_url == clean
+    repo = gitops_repo(ctx, app_root=app_repo)
+    assert repo.url == clean
+    committed = repo.bump("dev", ImageSpec(REPO, "t1", digest_of(1)), app_commit="1" * 40)  # clone, seed, bump
+    [row] = release.history(ctx, "dev", repo=repo)
+
+    served = tmp_path / "srv" / "gitops.git"
+    assert remote_head(served) == committed.sha and row.gitops_commit == committed.sha[:7]
+    assert auth_server.denied and auth_server.served  # the server did ask for the password, and got it
+    assert sh("git", "-C", repo.workdir, "remote", "get-url", "origin").strip() == clean
+    assert holding(tmp_path / "state", PASSWORD) == []  # .git/config, reflogs, FETCH_HEAD: no password
+    assert not (user_home / ".git-credentials").exists()  # the user's own helpers never saw it
+    said = ctx.ui.err.getvalue() + ctx.ui.out.getvalue()  # type: ignore[attr-defined]
+    assert clean in said and PASSWORD not in said and quote(PASSWORD, safe="") not in said, said
+
+
+def test_a_wrong_password_is_an_error_that_does_not_show_it(
+    tmp_path: Path, auth_server: GitHttpServer, user_home: Path, app_repo: Path
+) -> None:
+    wrong = "not-the-Passw0rd"
+    ctx = auth_ctx(tmp_path, f"http://ada:{wrong}@127.0.0.1:{auth_server.port}/gitops.git")
+    with pytest.raises(GitOpsError, match="cannot clone the GitOps repo") as info:
+        gitops_repo(ctx, app_root=app_repo).open()
+    text = info.value.render()
+    assert "Authentication failed" in text and wrong not in text, text
+    assert auth_server.served == []
+
+
+def test_a_clone_an_older_lab_made_with_the_password_in_its_url_loses_it(
+    tmp_path: Path, auth_server: GitHttpServer, user_home: Path, app_repo: Path
+) -> None:
+    with_password = f"http://ada:{quote(PASSWORD, safe='')}@127.0.0.1:{auth_server.port}/gitops.git"
+    ctx = auth_ctx(tmp_path, with_password)
+    gitops_repo(ctx, app_root=app_repo).open()  # seeds
+    workdir = default_workdir(tmp_path / "state")
+    sh("git", "-C", workdir, "remote", "set-url", "origin", with_password)  # what the lab used to store
+    assert holding(workdir / ".git", PASSWORD)
+
+    repo = gitops_repo(ctx, app_root=app_repo)
+    repo.open()
+    assert holding(workdir / ".git", PASSWORD) == []
+    said = ctx.ui.err.getvalue()  # type: ignore[attr-defined]
+    assert "switching its origin" in said and PASSWORD not in said and quote(PASSWORD, safe="") not in said, said
+    assert saved_branches(repo) == []  # same remote: nothing to keep aside
+    repo.bump("dev", ImageSpec(REPO, "t1"), app_commit="1" * 40)
+    assert dev_image(tmp_path / "srv" / "gitops.git") == ImageSpec(REPO, "t1")

@@ -22,10 +22,12 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 import requests
 from conftest import free_port
+from localservers import serve_git_http
 
 from lab.config import load_settings
 from lab.context import Context
@@ -431,3 +433,26 @@ def test_ship_to_an_ecr_emulator_that_is_down_fails_before_the_gate_and_the_buil
     assert "2 failed" not in ctx.ui.err.getvalue()  # type: ignore[attr-defined]  # the gate never ran
     assert not image_present(ref)
     assert remote_head(remote) is None  # checked before the GitOps repo is even opened (and seeded)
+
+
+def test_ship_to_a_gitops_remote_that_needs_a_password_shows_and_stores_it_nowhere(
+    tmp_path: Path, app_repo: Path, registry: str, base_image: str, cleanup: list[str]
+) -> None:
+    password = "s3cr@t-Ship:42"
+    root = tmp_path / "srv"
+    sh("git", "init", "--quiet", "--bare", "-b", "main", root / "gitops.git")
+    with serve_git_http(root, username="ada", password=password) as server:
+        url = f"http://ada:{quote(password, safe='')}@127.0.0.1:{server.port}/gitops.git"
+        ctx = make_ctx(tmp_path, registry, url, base_image)
+        now = datetime(2026, 11, 28, 10, 24, 0, tzinfo=UTC)
+        result = ship(ctx, app_root=app_repo, gate=PASSING_GATE, no_wait=True, clock=lambda: now)
+        cleanup.append(result.image)
+    assert server.denied and server.served
+    assert result.gitops_commit == remote_head(root / "gitops.git")
+    said = ctx.ui.err.getvalue() + ctx.ui.out.getvalue()  # type: ignore[attr-defined]
+    assert f"http://127.0.0.1:{server.port}/gitops.git" in said
+    for secret in (password, quote(password, safe="")):
+        assert secret not in said
+        assert not [f for f in (tmp_path / "state").rglob("*") if f.is_file() and secret.encode() in f.read_bytes()]
+    labels = sh("docker", "image", "inspect", "--format", "{{json .Config.Labels}}", result.image).stdout
+    assert password not in labels
