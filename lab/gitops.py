@@ -9,7 +9,9 @@ Every change is one transaction on a working clone (`.lab/gitops-work/`):
 Re-applying the edit on top of the new remote head, instead of rebasing a commit, is lossless (the edit is
 "set dev's image to X", which means the same on any head) and can never leave a conflicted tree. The overlay
 is rendered with `kubectl kustomize` and validated against the Kubernetes schema before anything is committed;
-on any failure the clone is reset to the remote head, so it is always clean between commands.
+on any failure, and on Ctrl-C (which also says whether the commit reached the remote), the clone is reset to the
+remote head, so it is clean between commands and holds no unpushed commit. What someone else left in it (a commit
+made by hand, edits) is kept on a `lab-saved/<UTC time>` branch before a reset; read-only commands only fetch.
 
 Every deploy commit carries git trailers (App-Commit, Image, Image-Digest, Environment, Deployed-By, and
 Promoted-From / Rollback-Of): `git log` is the audit trail. This module also defines what the pipeline needs from
