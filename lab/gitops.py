@@ -330,9 +330,9 @@ class GitOpsRepo:
     backoff: float = 0.2  # seconds before the 2nd attempt; doubles, jittered ×0.5-1.5, capped at 2 s
     sleep: Callable[[float], None] = time.sleep
     rng: Callable[[], float] = random.random
+    clock: Callable[[], datetime] = field(default_factory=lambda: utc_now)  # names lab-saved/<time> branches
     _lock_depth: int = field(default=0, init=False, repr=False)
     _lock_file: Any = field(default=None, init=False, repr=False)
-    clock: Callable[[], datetime] = field(default_factory=lambda: utc_now)  # names lab-saved/<time> branches
     _opened: bool = field(default=False, init=False, repr=False)  # a dry run clones and seeds only on the first open
     _pushing: tuple[str, str, str | None] | None = field(default=None, init=False, repr=False)  # sha, subject, env
     _changing: bool = field(default=False, init=False, repr=False)  # the clone holds this run's own unpushed edits

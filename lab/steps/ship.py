@@ -7,7 +7,8 @@
 Each stage is a timed phase; a failure stops the pipeline where it is, so that a failing gate builds nothing, a
 registry that is down gets nothing committed, and an overlay that would not render is never pushed.
 Everything that can be checked without building is checked first: the cluster (when ship is to wait for it), the
-app tree (a dirty tree is refused), the tag (it goes into the image as APP_IMAGE_TAG), the registry, and the GitOps
+app tree (a dirty tree is refused), the tag (it goes into the image as APP_IMAGE_TAG; one no other build has, see
+reserve_tag), the registry (or the ECR emulator), and the GitOps
 repo (cloned, fetched, seeded if empty, and dev's overlay rendered + validated with the planned image). So a cluster,
 registry or git server that is down, a remote that refuses the seed, or an overlay that would not render cost
 nothing and leave nothing behind. What can still fail after the push (the remote refusing the deploy commit) says
