@@ -148,8 +148,13 @@ class Settings:
 
     @property
     def gitops_url(self) -> str:
-        """The GitOps remote the host pushes to."""
-        return self.gitops_remote or f"http://127.0.0.1:{self.git_port}/gitops.git"
+        """The GitOps remote the host pushes to, without the user:password@ gitops_remote may carry (git gets that
+        from a credential helper, Argo CD from its repository Secret: lab/tools/git_credential.py)."""
+        from lab.tools.git_credential import split_url
+
+        return (
+            split_url(self.gitops_remote)[0] if self.gitops_remote else f"http://127.0.0.1:{self.git_port}/gitops.git"
+        )
 
 
 # Environment variables: LAB_<FIELD> for every field, e.g. LAB_TARGET, LAB_REGISTRY, LAB_GITOPS_REMOTE.

@@ -148,3 +148,14 @@ class PreflightFailed(LabError):
     """A required `invoke doctor` check failed (Docker, memory, disk, network), so `up` changed nothing."""
 
     exit_code = 15
+
+
+class Interrupted(LabError):
+    """Ctrl-C (SIGINT) stopped the command: the message says what had happened by then (whether a commit reached the
+    GitOps remote) and that nothing half-done was left behind. 130 = 128 + SIGINT, as a shell reports it."""
+
+    exit_code = 130
+
+    def __init__(self, message: str, *, hint: str | None = None, pushed: bool | None = False) -> None:
+        super().__init__(message, hint=hint)
+        self.pushed = pushed  # did the GitOps commit reach the remote? None: could not tell

@@ -9,7 +9,9 @@ Every change is one transaction on a working clone (`.lab/gitops-work/`):
 Re-applying the edit on top of the new remote head, instead of rebasing a commit, is lossless (the edit is
 "set dev's image to X", which means the same on any head) and can never leave a conflicted tree. The overlay
 is rendered with `kubectl kustomize` and validated against the Kubernetes schema before anything is committed;
-on any failure the clone is reset to the remote head, so it is always clean between commands.
+on any failure, and on Ctrl-C (which also says whether the commit reached the remote), the clone is reset to the
+remote head, so it is clean between commands and holds no unpushed commit. What someone else left in it (a commit
+made by hand, edits) is kept on a `lab-saved/<UTC time>` branch before a reset; read-only commands only fetch.
 
 Every deploy commit carries git trailers (App-Commit, Image, Image-Digest, Environment, Deployed-By, and
 Promoted-From / Rollback-Of): `git log` is the audit trail. This module also defines what the pipeline needs from
@@ -36,9 +38,9 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 from lab import versions
-from lab.errors import CommandFailed, GitOpsError, Refused, ToolNotFound
+from lab.errors import CommandFailed, GitOpsError, Interrupted, Refused, ToolNotFound
 from lab.runner import Runner
-from lab.tools import git, kustomize
+from lab.tools import git, git_credential, kustomize
 from lab.ui import UI
 
 BRANCH = "main"
@@ -46,6 +48,8 @@ IMAGE_NAME = "lab-app"  # the image name in base/deployment.yaml that each overl
 SEED_TAG = "seed"  # the tag in the app repo's overlays: nothing deployed yet
 # Schema version for validation: the kind node image's minor release (kubernetes-validate ships x.y.0 schemas).
 K8S_SCHEMA_VERSION = ".".join(versions.KUBERNETES_VERSION.split(".")[:2]) + ".0"
+# After a Ctrl-C during a push: how long to ask the remote whether the commit arrived (seconds).
+INTERRUPT_CHECK_TIMEOUT = 15.0
 
 APP_COMMIT = "App-Commit"
 IMAGE = "Image"
@@ -73,13 +77,16 @@ def overlay_file(env: str) -> str:
 
 
 # Tags ------------------------------------------------------------------------------------------------
-def make_tag(sha: str, now: datetime, *, dirty: bool = False) -> str:
-    """`<sha7>-<UTC yyyymmddHHMMSS>[-dirty]`: unique per build and never reused, so a pod never runs a stale
-    image under a familiar tag (the Deployment uses imagePullPolicy IfNotPresent)."""
+def make_tag(sha: str, now: datetime, *, dirty: bool = False, seq: int = 1) -> str:
+    """`<sha7>-<UTC yyyymmddHHMMSS>[-<seq>][-dirty]`: one per build and never reused, so a pod never runs a stale
+    image under a familiar tag (the Deployment uses imagePullPolicy IfNotPresent). SEQ 2, 3, ... tell apart builds
+    of one commit in the same second (ship picks the first free one: lab/steps/ship.py, reserve_tag)."""
     if now.tzinfo is None:
         raise ValueError("make_tag needs an aware datetime (the clock must say which timezone)")
+    if seq < 1:
+        raise ValueError(f"make_tag: seq counts from 1, got {seq}")
     stamp = now.astimezone(UTC).strftime("%Y%m%d%H%M%S")
-    return f"{sha[:7]}-{stamp}" + ("-dirty" if dirty else "")
+    return f"{sha[:7]}-{stamp}" + (f"-{seq}" if seq > 1 else "") + ("-dirty" if dirty else "")
 
 
 # The images[] entry of an overlay --------------------------------------------------------------------
@@ -316,13 +323,19 @@ class GitOpsRepo:
     author: git.Identity = field(default_factory=lambda: git.Identity("gitops-lab", "gitops-lab@localhost"))
     ui: UI | None = None
     kubectl: str | None = None
+    # What URL's user:password@ carried (it is never in `url`): given to git through a credential helper in the
+    # environment of each network command (lab/tools/git_credential.py), so no file and no output holds it.
+    credentials: git_credential.Credential | None = None
     max_attempts: int = 8  # each lost race means another pusher won: N racers need at most N attempts
     backoff: float = 0.2  # seconds before the 2nd attempt; doubles, jittered ×0.5-1.5, capped at 2 s
     sleep: Callable[[float], None] = time.sleep
     rng: Callable[[], float] = random.random
+    clock: Callable[[], datetime] = field(default_factory=lambda: utc_now)  # names lab-saved/<time> branches
     _lock_depth: int = field(default=0, init=False, repr=False)
     _lock_file: Any = field(default=None, init=False, repr=False)
     _opened: bool = field(default=False, init=False, repr=False)  # a dry run clones and seeds only on the first open
+    _pushing: tuple[str, str, str | None] | None = field(default=None, init=False, repr=False)  # sha, subject, env
+    _changing: bool = field(default=False, init=False, repr=False)  # the clone holds this run's own unpushed edits
     # Changes already rendered and validated, keyed by the tree they were applied to (see _apply).
     _validated: set[tuple[str, ...]] = field(default_factory=set, init=False, repr=False)
 
@@ -361,24 +374,33 @@ class GitOpsRepo:
                 self._lock_file = None
 
     # Opening: clone (or reuse) the working clone, fetch, seed an empty remote ---------------------------
-    def open(self, *, seed: bool = True) -> None:
+    def open(self, *, seed: bool = True, read_only: bool = False) -> None:
         """Clone or reuse the working clone, fetch, and reset it to the remote head. An empty remote is seeded
-        when SEED (ship), else Refused: promote, rollback and history have nothing to work on there."""
-        with self.locked():
+        when SEED (ship), else Refused: promote, rollback and history have nothing to work on there.
+
+        READ_ONLY (history): only fetch, into origin/main, which is what the reading methods read; the working
+        tree, its branch and any local commit stay exactly as they are. Otherwise work the remote does not have
+        (a commit made by hand in the clone, uncommitted edits) is kept on a branch `lab-saved/<UTC time>`, and
+        said, before the reset."""
+        with self.locked(), self._interruptible():
             self._ensure_clone()
             self._fetch()
             if self.dry_run:  # the plan for a fresh machine: an empty remote, seeded by the first open
                 empty = not self._opened
             else:
                 empty = git.rev_parse(self.runner, self.workdir, self.remote_head) is None
-            if empty:
-                if seed:
-                    self._seed()
-                elif not self.dry_run:
-                    raise Refused(
-                        f"the GitOps repo {self.url} is empty: nothing deployed yet",
-                        hint="`invoke ship` seeds it from overlays/ and deploys to dev",
-                    )
+            if empty and (read_only or not seed) and not self.dry_run:
+                raise Refused(
+                    f"the GitOps repo {self.url} is empty: nothing deployed yet",
+                    hint="`invoke ship` seeds it from overlays/ and deploys to dev",
+                )
+            if read_only:
+                self._opened = True
+                return
+            self._keep_local_work()
+            if empty and seed:
+                self._discard_local()
+                self._seed()
             git.switch_branch(self.runner, self.workdir, BRANCH)
             git.reset_hard(self.runner, self.workdir, self.remote_head)
             self._opened = True
@@ -386,37 +408,55 @@ class GitOpsRepo:
     def _ensure_clone(self) -> None:
         if self.dry_run:  # the plan for a fresh machine: cloned by the first open
             if not self._opened:
-                git.clone(self.runner, self.url, self.workdir)
+                git.clone(self.runner, self.url, self.workdir, env=self._auth_env())
             return
         if (self.workdir / ".git").is_dir():
             current = git.remote_url(self.runner, self.workdir)
             if current == self.url:
                 return
+            # A new remote (or the same one, without the credentials an older lab stored in the URL): point the
+            # clone there. Local branches stay; open() keeps anything the new remote lacks on a lab-saved branch.
             self._say(
-                f"GitOps working clone {self.workdir} points at {current!r}, settings say {self.url!r}: re-cloning"
+                f"GitOps working clone {self.workdir} pointed at {git.strip_credentials(current)!r}, "
+                f"settings say {self.url!r}: switching its origin"
             )
-            shutil.rmtree(self.workdir)
-        elif self.workdir.exists() and any(self.workdir.iterdir()):
+            git.set_remote_url(self.runner, self.workdir, self.url)
+            return
+        if self.workdir.exists() and any(self.workdir.iterdir()):
             raise GitOpsError(
                 f"{self.workdir} exists and is not a git clone",
                 hint="the lab keeps its GitOps working clone there: move that directory away",
             )
         try:
-            git.clone(self.runner, self.url, self.workdir)
+            git.clone(self.runner, self.url, self.workdir, env=self._auth_env())
         except CommandFailed as exc:
             raise self._unreachable("clone", exc) from exc
 
-    def _fetch(self) -> None:
+    def _fetch(self, *, timeout: float = git.NETWORK_TIMEOUT) -> None:
         try:
-            git.fetch(self.runner, self.workdir)
+            git.fetch(self.runner, self.workdir, env=self._auth_env(), timeout=timeout)
         except CommandFailed as exc:
             raise self._unreachable("fetch from", exc) from exc
 
+    def _auth_env(self) -> dict[str, str]:
+        return git_credential.helper_env(self.credentials) if self.credentials is not None else {}
+
     def _unreachable(self, action: str, exc: CommandFailed) -> GitOpsError:
+        denied = "Authentication failed" in exc.stderr_tail or "could not read Username" in exc.stderr_tail
         return GitOpsError(
             f"cannot {action} the GitOps repo {self.url}: {_last_line(exc)}",
-            hint="is the git server up (`invoke up`)? or check settings.gitops_remote",
+            hint="check the user and password (or token) in LAB_GITOPS_REMOTE (https://USER:TOKEN@host/repo.git)"
+            if denied
+            else "is the git server up (`invoke up`)? or check settings.gitops_remote",
         )
+
+    def _push(self, sha: str, subject: str, env: str | None) -> git.PushOutcome:
+        """Push HEAD (the commit SHA) to main. While it runs, a Ctrl-C is answered by _interrupted (is SHA there?)."""
+        self._pushing = (sha, subject, env)
+        outcome = git.push(self.runner, self.workdir, "origin", f"HEAD:refs/heads/{BRANCH}", env=self._auth_env())
+        self._pushing = None
+        self._changing = not outcome.ok
+        return outcome
 
     def _seed(self) -> None:
         """First use of an empty remote: commit the app repo's overlays/ and a README, push main."""
@@ -425,6 +465,7 @@ class GitOpsRepo:
         short = self.seed_sha[:7] or "unknown"
         self._say(f"GitOps repo {self.url} is empty: seeding it from {self.seed_dir} (app commit {short})")
         git.switch_branch(self.runner, self.workdir, BRANCH)
+        self._changing = True
         if not self.dry_run:
             shutil.copytree(
                 self.seed_dir,
@@ -436,23 +477,112 @@ class GitOpsRepo:
         git.add(self.runner, self.workdir, ["overlays", "README.md"])
         message = f"seed: overlays from app repo {short}\n"
         trailers = [(APP_COMMIT, self.seed_sha)] if self.seed_sha else []
-        git.commit(self.runner, self.workdir, message, author=self.author, trailers=trailers)
-        outcome = git.push(self.runner, self.workdir, "origin", f"HEAD:refs/heads/{BRANCH}")
+        sha = git.commit(self.runner, self.workdir, message, author=self.author, trailers=trailers)
+        outcome = self._push(sha, message.strip(), None)
         if outcome.ok:
             return
+        self._discard_local()
         if not outcome.race:
-            self._reset_if_possible()
             raise GitOpsError(f"{self.url} refused the seed commit: {outcome.message}")
         # Someone else seeded it a moment ago: use theirs.
         self._fetch()
         if git.rev_parse(self.runner, self.workdir, self.remote_head) is None:
             raise GitOpsError(f"{self.url}: the seed push was rejected but {BRANCH} still does not exist")
 
-    def _reset_if_possible(self) -> None:
+    def _discard_local(self) -> None:
+        """Drop this transaction's own unpushed commit and edits: the clone back at the remote head (an empty
+        remote: back to an unborn main with an empty tree)."""
+        self._changing = False
         if self.dry_run or not (self.workdir / ".git").is_dir():
             return
         if git.rev_parse(self.runner, self.workdir, self.remote_head) is not None:
+            git.switch_branch(self.runner, self.workdir, BRANCH)
             git.reset_hard(self.runner, self.workdir, self.remote_head)
+        elif git.rev_parse(self.runner, self.workdir) is not None or git.status_porcelain(self.runner, self.workdir):
+            git.make_unborn(self.runner, self.workdir, BRANCH)
+
+    def _keep_local_work(self) -> None:
+        """Before open() resets the clone: commits of HEAD the remote does not have, and uncommitted changes (the
+        lab never leaves either behind: someone worked in .lab/gitops-work by hand), go to a new branch
+        lab-saved/<UTC time> (uncommitted changes as one commit on top), and the user is told where."""
+        if self.dry_run:
+            return
+        runner, work = self.runner, self.workdir
+        head = git.rev_parse(runner, work)
+        remote = git.rev_parse(runner, work, self.remote_head)
+        ahead = git.count_commits(runner, work, head, exclude=remote) if head else 0
+        dirty = git.status_porcelain(runner, work)
+        if not ahead and not dirty:
+            return
+        stamp = self.clock().astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+        name, n = f"lab-saved/{stamp}", 1
+        while git.branch_exists(runner, work, name):
+            n += 1
+            name = f"lab-saved/{stamp}-{n}"
+        if head:
+            git.create_branch(runner, work, name, head)
+        git.switch_branch(runner, work, name)  # HEAD onto the new branch; index and tree untouched
+        if dirty:
+            git.add(runner, work, ["."])
+            git.commit(runner, work, "lab: uncommitted changes of the GitOps working clone\n", author=self.author)
+        what = [f"{ahead} local commit{'s' if ahead != 1 else ''}"] if ahead else []
+        what += ["uncommitted changes"] if dirty else []
+        if self.ui is not None:
+            self.ui.warn(
+                f"{' and '.join(what)} in {work} that the GitOps remote does not have: kept on branch {name} "
+                f"before resetting to {self.remote_head} (see `git -C {work} log {name}`)"
+            )
+
+    # Ctrl-C: never leave an unpushed commit behind, and say whether the push landed ---------------------
+    @contextlib.contextmanager
+    def _interruptible(self) -> Iterator[None]:
+        try:
+            yield
+        except KeyboardInterrupt:
+            raise self._interrupted() from None
+
+    def _interrupted(self) -> Interrupted:
+        pushing, self._pushing = self._pushing, None
+        if self.dry_run:
+            return Interrupted("interrupted (dry run: nothing was changed)")
+        if pushing is None:
+            if self._changing:  # never the user's own work: that is kept by open() on a lab-saved branch
+                self._discard_local()
+            return Interrupted(
+                f"interrupted before anything was pushed: the GitOps remote {self.url} is unchanged",
+                hint="nothing was committed; run the command again",
+            )
+        sha, subject, env = pushing
+        reached = self._reached(sha)
+        self._discard_local()  # at the remote head, which holds the commit when it did reach the remote
+        what = f"the commit {sha[:7]} ({subject})"
+        look = f"`invoke history {env}`" if env else "the next command"
+        if reached:
+            return Interrupted(
+                f"interrupted, but {what} had reached the GitOps remote {self.url}: it is on {BRANCH}",
+                hint=f"nothing to undo; Argo CD deploys it like any other commit ({look} lists it)",
+                pushed=True,
+            )
+        if reached is None:
+            return Interrupted(
+                f"interrupted while pushing {what}, and the GitOps remote {self.url} does not answer: it may or may "
+                "not have arrived; the working clone no longer holds it",
+                hint=f"{look} shows whether it is there once the remote answers",
+                pushed=None,
+            )
+        return Interrupted(
+            f"interrupted: {what} did not reach the GitOps remote {self.url}; it was dropped from the working clone",
+            hint="nothing changed in the GitOps repo; run the command again",
+        )
+
+    def _reached(self, sha: str) -> bool | None:
+        """Is SHA on the remote's main (fetched again, briefly)? None when the remote does not answer."""
+        try:
+            self._fetch(timeout=INTERRUPT_CHECK_TIMEOUT)
+        except GitOpsError:
+            return None
+        remote = git.rev_parse(self.runner, self.workdir, self.remote_head)
+        return remote is not None and git.is_ancestor(self.runner, self.workdir, sha, remote)
 
     # Reading (at the remote head, after open()) ---------------------------------------------------------
     def read(self, path: str, rev: str | None = None) -> str | None:
@@ -481,8 +611,11 @@ class GitOpsRepo:
     # Changing -------------------------------------------------------------------------------------------
     def commit_change(self, plan: Planner, *, seed: bool = True) -> Committed:
         """Run one transaction (module docstring). PLAN is called on a clean clone at the remote head on every
-        attempt and returns the change to make there, or None when there is nothing to do."""
-        with self.locked():
+        attempt and returns the change to make there, or None when there is nothing to do.
+
+        Ctrl-C at any point leaves no unpushed commit in the clone and raises Interrupted saying whether the
+        commit reached the remote (checked there)."""
+        with self.locked(), self._interruptible():
             self.open(seed=seed)
             for attempt in range(1, self.max_attempts + 1):
                 if attempt > 1:
@@ -494,15 +627,15 @@ class GitOpsRepo:
                 try:
                     self._apply(change, show=True)
                     sha = self._commit(change)
-                except BaseException:
-                    self._reset_if_possible()
+                except Exception:
+                    self._discard_local()
                     raise
                 if not sha:
                     return Committed(git.rev_parse(self.runner, self.workdir) or "", attempt, changed=False)
-                outcome = git.push(self.runner, self.workdir, "origin", f"HEAD:refs/heads/{BRANCH}")
+                outcome = self._push(sha, change.message.splitlines()[0], change.env)
                 if outcome.ok:
                     return Committed(sha, attempt)
-                self._reset_if_possible()
+                self._discard_local()
                 if not outcome.race:
                     raise GitOpsError(
                         f"the GitOps remote {self.url} refused the push to {BRANCH}: {outcome.message}",
@@ -521,14 +654,14 @@ class GitOpsRepo:
         """Apply PLAN's change to the clone as last opened, render + validate it, and reset the clone: the checks of
         commit_change with nothing committed (ship runs them before it builds and pushes an image). Call open()
         first; the remote is not fetched again."""
-        with self.locked():
+        with self.locked(), self._interruptible():
             change = plan(self)
             if change is None:
                 return
             try:
                 self._apply(change, show=False)
             finally:
-                self._reset_if_possible()
+                self._discard_local()
 
     def bump(
         self,
@@ -588,6 +721,7 @@ class GitOpsRepo:
             change.new_text or "",
             change.expected_image,
         )
+        self._changing = True
         if change.revert is not None:
             failure = git.revert_no_commit(self.runner, self.workdir, change.revert)
             if failure is not None:

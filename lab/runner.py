@@ -47,6 +47,15 @@ class Runner(Protocol):
     ) -> Result: ...
 
 
+# Environment variables whose values a printed command shows as <redacted> (a git password handed to a credential
+# helper, tokens): a dry run shows that the variable is set, never its value.
+SECRET_ENV_SUFFIXES = ("PASSWORD", "TOKEN", "SECRET", "SECRET_ACCESS_KEY")
+
+
+def _shown(key: str, value: str) -> str:
+    return "<redacted>" if key.upper().endswith(SECRET_ENV_SUFFIXES) and value else value
+
+
 def _merged_env(env: Mapping[str, str] | None) -> dict[str, str] | None:
     if env is None:
         return None
@@ -121,7 +130,7 @@ class DryRunRunner:
     ) -> Result:
         args = tuple(str(a) for a in argv)
         self.calls.append(args)
-        prefix = " ".join(f"{k}={shlex.quote(v)}" for k, v in (env or {}).items())
+        prefix = " ".join(f"{k}={shlex.quote(_shown(k, v))}" for k, v in (env or {}).items())
         where = f"(cd {shlex.quote(str(cwd))} && " if cwd else ""
         line = (prefix + " " if prefix else "") + shlex.join(args)
         print(f"$ {where}{line}{')' if cwd else ''}", file=self.out)

@@ -227,14 +227,20 @@ def _first_deploy(ctx: Context, app_root: Path) -> str | None:
 
 def _gitops_url_in_cluster(ctx: Context) -> str:
     remote = ctx.settings.gitops_remote
-    if not remote:
-        return services.in_cluster_gitops_url(ctx.settings)
-    if "://" not in remote:
+    if remote and "://" not in remote:
         raise ConfigError(
             f"LAB_GITOPS_REMOTE={remote} is a local path: Argo CD in the cluster cannot read it",
             hint="use the lab's git server (unset LAB_GITOPS_REMOTE) or a URL the cluster can reach",
         )
-    return remote
+    return services.in_cluster_gitops_url(ctx.settings)
+
+
+def _gitops_credentials(ctx: Context) -> argocd_manifests.GitCredentials | None:
+    """The user:password@ of LAB_GITOPS_REMOTE, for Argo CD's repository Secret (never for a URL)."""
+    from lab.tools.git_credential import split_url
+
+    found = split_url(ctx.settings.gitops_remote)[1]
+    return argocd_manifests.GitCredentials(found.username, found.password) if found is not None else None
 
 
 def up(
@@ -290,7 +296,7 @@ def up(
                 ui.warn(f"could not load the Argo CD images into the cluster ({last}): the nodes will pull them")
                 phase.note = "not loaded: the nodes pull them"
     argocd_steps.ensure_argocd(ctx)
-    argocd_steps.ensure_gitops_apps(ctx, repo_url)
+    argocd_steps.ensure_gitops_apps(ctx, repo_url, _gitops_credentials(ctx))
     argocd_steps.wait_env(ctx, "dev", client=client)
 
     ui.summary("up")

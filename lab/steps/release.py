@@ -404,7 +404,7 @@ def history(
     environment(env)
     gitops = repo or gitops_repo(ctx, app_root=app_root)
     try:
-        gitops.open(seed=False)
+        gitops.open(seed=False, read_only=True)  # fetch only: the working clone stays exactly as it is
     except Refused as exc:
         ctx.ui.info(exc.message)
         return []

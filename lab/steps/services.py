@@ -512,8 +512,11 @@ def gitops_repo_path(settings: Settings) -> Path:
 
 
 def in_cluster_gitops_url(settings: Settings) -> str:
-    """The GitOps repo as pods (Argo CD) reach it: the git server by name on the `kind` network."""
-    return settings.gitops_remote or f"http://{GIT_CONTAINER}:{GIT_CONTAINER_PORT}/{GITOPS_REPO}"
+    """The GitOps repo as pods (Argo CD) reach it: the git server by name on the `kind` network; an external remote
+    without its credentials (Argo CD reads them from the repository Secret)."""
+    return (
+        settings.gitops_url if settings.gitops_remote else f"http://{GIT_CONTAINER}:{GIT_CONTAINER_PORT}/{GITOPS_REPO}"
+    )
 
 
 def ensure_bare_repo(ctx: Context, path: Path | None = None, *, branch: str = "main") -> Path:
@@ -558,8 +561,8 @@ def ensure_git_server(ctx: Context, *, force: bool = False, probe: Probes | None
     """The GitOps repo URL the host pushes to. Runs the lab's git server unless LAB_GITOPS_REMOTE is set."""
     settings = ctx.settings
     if settings.gitops_remote:
-        ctx.ui.info(f"  GitOps remote: {settings.gitops_remote} (LAB_GITOPS_REMOTE): no git server started")
-        return settings.gitops_remote
+        ctx.ui.info(f"  GitOps remote: {settings.gitops_url} (LAB_GITOPS_REMOTE): no git server started")
+        return settings.gitops_url
     probe = probe or Probes()
     spec = git_server_spec(settings)
     with ctx.ui.phase(f"Ensuring git server {spec.name} (127.0.0.1:{spec.host_port})") as phase:

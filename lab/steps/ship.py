@@ -7,7 +7,8 @@
 Each stage is a timed phase; a failure stops the pipeline where it is, so that a failing gate builds nothing, a
 registry that is down gets nothing committed, and an overlay that would not render is never pushed.
 Everything that can be checked without building is checked first: the cluster (when ship is to wait for it), the
-app tree (a dirty tree is refused), the tag (it goes into the image as APP_IMAGE_TAG), the registry, and the GitOps
+app tree (a dirty tree is refused), the tag (it goes into the image as APP_IMAGE_TAG; one no other build has, see
+reserve_tag), the registry (or the ECR emulator), and the GitOps
 repo (cloned, fetched, seeded if empty, and dev's overlay rendered + validated with the planned image). So a cluster,
 registry or git server that is down, a remote that refuses the seed, or an overlay that would not render cost
 nothing and leave nothing behind. What can still fail after the push (the remote refusing the deploy commit) says
@@ -16,9 +17,12 @@ which image it left in the registry.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shlex
 import sys
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -26,7 +30,16 @@ from typing import Any
 
 from lab.config import ROOT, Settings
 from lab.context import Context
-from lab.errors import ClusterUnreachable, ConfigError, LabError, QualityGateFailed, Refused, RegistryError
+from lab.errors import (
+    ClusterUnreachable,
+    ConfigError,
+    GitOpsError,
+    Interrupted,
+    LabError,
+    QualityGateFailed,
+    Refused,
+    RegistryError,
+)
 from lab.gitops import (
     DeployWatcher,
     EnvStatus,
@@ -37,7 +50,7 @@ from lab.gitops import (
     resolve_url,
     utc_now,
 )
-from lab.tools import docker, git, registry
+from lab.tools import docker, git, git_credential, registry
 
 SHIP_ENV = "dev"  # ship always lands in dev; staging and prod only get what `promote` copies from dev
 # What must be committed for an image to be described by its App-Commit: app/ is the build context, so an
@@ -113,6 +126,61 @@ def is_loopback(host: str) -> bool:
     return host.split(":", 1)[0] in ("localhost", "127.0.0.1")
 
 
+TAGS_DIR = "tags"  # under state_dir: one empty file per tag a ship on this machine has claimed
+TAG_RESERVATION_DAYS = 1  # reservations older than this are pruned: a new build never gets an old timestamp
+MAX_TAGS_PER_SECOND = 99
+
+
+def reserve_tag(
+    state_dir: Path, sha: str, now: datetime, *, dirty: bool, taken: Callable[[str], bool] = lambda tag: False
+) -> str:
+    """The tag of this build: make_tag(SHA, NOW), or its -2, -3, ... variant when that one is taken, so that a tag
+    is never pushed twice with different content (two ships of one commit in the same second).
+
+    A tag is claimed by creating STATE_DIR/tags/<tag> exclusively (O_EXCL: of two ships on this machine exactly one
+    gets it, however close together), and it must not be TAKEN: in the registry already (pushed from another
+    machine or another .lab). What a check cannot close, another machine pushing the same tag at the same moment,
+    ship catches after its push (the registry must serve its digest)."""
+    directory = state_dir / TAGS_DIR
+    directory.mkdir(parents=True, exist_ok=True)
+    cutoff = time.time() - TAG_RESERVATION_DAYS * 86400
+    for old in directory.iterdir():
+        with contextlib.suppress(OSError):
+            if old.stat().st_mtime < cutoff:
+                old.unlink()
+    for seq in range(1, MAX_TAGS_PER_SECOND + 1):
+        tag = make_tag(sha, now, dirty=dirty, seq=seq)
+        try:
+            fd = os.open(directory / tag, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            continue
+        os.close(fd)
+        if not taken(tag):
+            return tag
+    raise RegistryError(
+        f"no free tag for {sha[:7]} at {make_tag(sha, now, dirty=dirty)}: {MAX_TAGS_PER_SECOND} builds this second",
+        hint="wait a second and run `invoke ship` again",
+    )
+
+
+def check_ecr_emulator(settings: Settings, host: str) -> None:
+    """push_registry=ecr on the local target: the emulator must answer (its registry API on HOST) before anything
+    is built, as the local registry must."""
+    try:
+        registry.ping(host)
+    except RegistryError as exc:
+        where = settings.emulator_endpoint
+        start = (
+            f"start the emulator at {where} (settings.aws_endpoint_url)"
+            if settings.aws_endpoint_url
+            else "`invoke up` starts it (container lab-ecr)"
+        )
+        raise RegistryError(
+            f"the ECR emulator does not answer at {host} ({exc.message})",
+            hint=f"{start}; or push to the lab's registry instead: `invoke ship --registry local`",
+        ) from exc
+
+
 def registry_lookup(settings: Settings, *, ecr_client: Callable[[Settings], Any] | None = None) -> DigestLookup:
     """How to ask a registry which digest it serves for a tag (or a digest): ECR through its API (describe_images;
     its /v2/ API answers 401 without a token), every other registry through its /v2/ API, anonymously (the
@@ -157,12 +225,15 @@ def _ecr_login(ctx: Context) -> str:
 
 def gitops_repo(ctx: Context, *, app_root: Path = ROOT, app_sha: str | None = None) -> GitOpsRepo:
     """The lab's working clone of the GitOps remote, seeded (if the remote is empty) from APP_ROOT/overlays.
-    The app repo's commit and git identity are read for real even in a dry run (git.read_runner)."""
+    The app repo's commit and git identity are read for real even in a dry run (git.read_runner). Credentials in
+    LAB_GITOPS_REMOTE (`https://user:token@...`) are taken out of the URL and given to git by a credential helper."""
     reader = git.read_runner(ctx.runner)
     sha = app_sha if app_sha is not None else (git.rev_parse(reader, app_root) or "")
+    url, credentials = git_credential.split_url(resolve_url(ctx.settings.gitops_remote or ctx.settings.gitops_url))
     return GitOpsRepo(
         runner=ctx.runner,
-        url=resolve_url(ctx.settings.gitops_url),
+        url=url,
+        credentials=credentials,
         workdir=default_workdir(ctx.settings.state_dir),
         seed_dir=app_root / "overlays",
         seed_sha=sha,
@@ -271,90 +342,117 @@ def ship(
     # plan shows the tag this ship would build.
     reader = git.read_runner(runner)
 
-    # 1. The app tree: its commit, whether it is clean, the tag; the registry answers.
-    with ui.phase("Check the app tree and the registry") as ph:
-        sha = git.rev_parse(reader, app_root)
-        if sha is None:
-            if not ctx.dry_run:
-                raise Refused(f"{app_root} has no commit to ship", hint="commit the app first: git commit")
-            sha = "0" * 40
-        dirty = git.status_porcelain(reader, app_root, DIRTY_PATHS)
-        if dirty and not allow_dirty:
-            shown = "\n".join(f"    {line}" for line in dirty[:10])
-            raise Refused(
-                f"uncommitted changes in {', '.join(DIRTY_PATHS)}: the image would not match any commit\n{shown}",
-                hint="commit them, or ship anyway with --allow-dirty (the tag gets a -dirty suffix)",
-            )
-        tag = make_tag(sha, clock(), dirty=bool(dirty))
-        app_commit = sha + ("-dirty" if dirty else "")
-        if not ctx.dry_run and is_loopback(repos.host) and settings.push_registry == "local":
-            registry.ping(repos.host)
-        ph.note = tag
+    # Ctrl-C up to the push: nothing is committed (what the push left in the registry, if it ran, is named).
+    pushed: list[str] = []
 
-    # The GitOps repo, before anything is built: a git server that is down or a remote that refuses the seed fails
-    # here, and dev's overlay must render and validate with the new image (with the tag: the digest, which
-    # --pin-digest adds, is known only after the push; the bump validates again with it).
-    gitops = repo or gitops_repo(ctx, app_root=app_root, app_sha=sha)
-    with ui.phase("Check the GitOps repo") as ph:
-        gitops.open()
-        gitops.check_bump(SHIP_ENV, ImageSpec(repos.pull, tag))
-        ph.note = f"overlays/{SHIP_ENV} renders with {tag}"
-
-    # 2. Quality gate: nothing is built unless the app's own checks pass.
-    with ui.phase("Quality gate") as ph:
-        for argv in gate_cmds:
-            res = runner.run(list(argv), cwd=app_root, check=False, timeout=900)
-            if res.returncode != 0:
-                output = (res.stdout + res.stderr).strip().splitlines()[-GATE_OUTPUT_LINES:]
-                for line in output:
-                    ui.info(f"  | {line}")
-                raise QualityGateFailed(
-                    f"quality gate failed: `{shlex.join(argv)}` exited {res.returncode}",
-                    hint="fix what it reports; nothing was built, pushed or committed",
-                )
-        ph.note = f"{len(gate_cmds)} check(s)"
-
-    # 3. Build, from app/Dockerfile with app/ as context; the base image and build metadata as build args.
-    push_ref = f"{repos.push}:{tag}"
-    build_time = clock().strftime("%Y-%m-%dT%H:%M:%SZ")
-    with ui.phase(f"Build {push_ref}") as ph:
-        # APP_SOURCE ends up in the image (label and env) and on the build's command line: never a token in it.
-        source = git.strip_credentials(git.remote_url(reader, app_root)) or str(app_root)
-        image_id = docker.build(
-            runner,
-            app_root / "app",
-            [push_ref],
-            dockerfile=app_root / "app" / "Dockerfile",
-            build_args={
-                "BASE_IMAGE": settings.base_image,
-                "APP_COMMIT": app_commit,
-                "APP_IMAGE_TAG": tag,
-                "APP_BUILD_TIME": build_time,
-                "APP_SOURCE": source,
-            },
-            labels=docker.labels_for("app", settings.cluster_name),
+    def interrupted_early() -> Interrupted:
+        left = f"; {pushed[0]} may be in the registry (nothing deploys it)" if pushed else ""
+        return Interrupted(
+            f"interrupted before the deploy commit: nothing was committed, {SHIP_ENV} is as it was{left}"
         )
-        ph.note = image_id[:19]
 
-    # 4. Push, then ask the registry itself which digest it serves for the tag.
-    with ui.phase(f"Push to {repos.host}") as ph:
-        if settings.push_registry == "ecr" and not ctx.dry_run:
-            (ensure_repository or _ecr_ensurer(settings))(repos.name)
-        digest = docker.push(runner, push_ref)
-        if not ctx.dry_run:
-            if not digest:
-                raise RegistryError(f"docker push {push_ref} reported no digest")
-            # The lab's registries on the loopback answer anonymously: the local registry, and MiniStack, which
-            # serves Docker-Content-Digest on GET /v2/<name>/manifests/<ref> (ministack services/ecr.py,
-            # _v2_get_manifest). Real ECR needs a token for this API: there docker push's digest stands alone.
-            if is_loopback(repos.host):
-                served = lookup_digest(repos.host, repos.name, tag)
-                if served != digest:
-                    raise RegistryError(
-                        f"{repos.host} serves {served or 'nothing'} for {repos.name}:{tag}, docker push said {digest}",
-                        hint="another client pushed the same tag? nothing was committed",
+    with _interrupted_as(interrupted_early):
+        # 1. The app tree: its commit, whether it is clean, the tag; the registry answers.
+        with ui.phase("Check the app tree and the registry") as ph:
+            sha = git.rev_parse(reader, app_root)
+            if sha is None:
+                if not ctx.dry_run:
+                    raise Refused(f"{app_root} has no commit to ship", hint="commit the app first: git commit")
+                sha = "0" * 40
+            dirty = git.status_porcelain(reader, app_root, DIRTY_PATHS)
+            if dirty and not allow_dirty:
+                shown = "\n".join(f"    {line}" for line in dirty[:10])
+                raise Refused(
+                    f"uncommitted changes in {', '.join(DIRTY_PATHS)}: the image would not match any commit\n{shown}",
+                    hint="commit them, or ship anyway with --allow-dirty (the tag gets a -dirty suffix)",
+                )
+            app_commit = sha + ("-dirty" if dirty else "")
+            now = clock()
+            if ctx.dry_run:
+                tag = make_tag(sha, now, dirty=bool(dirty))
+            else:
+                if is_loopback(repos.host) and settings.push_registry == "local":
+                    registry.ping(repos.host)
+                elif settings.push_registry == "ecr" and settings.target == "local":
+                    check_ecr_emulator(settings, repos.host)
+                # A tag already in the registry is never pushed again. The lab's registries answer anonymously on the
+                # loopback; ECR itself refuses to overwrite a tag (the lab creates its repository with IMMUTABLE tags).
+                tag = reserve_tag(
+                    settings.state_dir,
+                    sha,
+                    now,
+                    dirty=bool(dirty),
+                    taken=lambda t: is_loopback(repos.host) and lookup_digest(repos.host, repos.name, t) is not None,
+                )
+            ph.note = tag
+
+        # The GitOps repo, before anything is built: a git server that is down or a remote that refuses the seed fails
+        # here, and dev's overlay must render and validate with the new image (with the tag: the digest, which
+        # --pin-digest adds, is known only after the push; the bump validates again with it).
+        gitops = repo or gitops_repo(ctx, app_root=app_root, app_sha=sha)
+        with ui.phase("Check the GitOps repo") as ph:
+            gitops.open()
+            gitops.check_bump(SHIP_ENV, ImageSpec(repos.pull, tag))
+            ph.note = f"overlays/{SHIP_ENV} renders with {tag}"
+
+        # 2. Quality gate: nothing is built unless the app's own checks pass.
+        with ui.phase("Quality gate") as ph:
+            for argv in gate_cmds:
+                res = runner.run(list(argv), cwd=app_root, check=False, timeout=900)
+                if res.returncode != 0:
+                    output = (res.stdout + res.stderr).strip().splitlines()[-GATE_OUTPUT_LINES:]
+                    for line in output:
+                        ui.info(f"  | {line}")
+                    raise QualityGateFailed(
+                        f"quality gate failed: `{shlex.join(argv)}` exited {res.returncode}",
+                        hint="fix what it reports; nothing was built, pushed or committed",
                     )
-        ph.note = digest or "(digest from docker push)"
+            ph.note = f"{len(gate_cmds)} check(s)"
+
+        # 3. Build, from app/Dockerfile with app/ as context; the base image and build metadata as build args.
+        push_ref = f"{repos.push}:{tag}"
+        build_time = clock().strftime("%Y-%m-%dT%H:%M:%SZ")
+        with ui.phase(f"Build {push_ref}") as ph:
+            # APP_SOURCE ends up in the image (label and env) and on the build's command line: never a token in it.
+            source = git.strip_credentials(git.remote_url(reader, app_root)) or str(app_root)
+            image_id = docker.build(
+                runner,
+                app_root / "app",
+                [push_ref],
+                dockerfile=app_root / "app" / "Dockerfile",
+                build_args={
+                    "BASE_IMAGE": settings.base_image,
+                    "APP_COMMIT": app_commit,
+                    "APP_IMAGE_TAG": tag,
+                    "APP_BUILD_TIME": build_time,
+                    "APP_SOURCE": source,
+                },
+                labels=docker.labels_for("app", settings.cluster_name),
+            )
+            ph.note = image_id[:19]
+
+        # 4. Push, then ask the registry itself which digest it serves for the tag.
+        with ui.phase(f"Push to {repos.host}") as ph:
+            if settings.push_registry == "ecr" and not ctx.dry_run:
+                (ensure_repository or _ecr_ensurer(settings))(repos.name)
+            pushed.append(push_ref)
+            digest = docker.push(runner, push_ref)
+            if not ctx.dry_run:
+                if not digest:
+                    raise RegistryError(f"docker push {push_ref} reported no digest")
+                # The lab's registries on the loopback answer anonymously: the local registry, and MiniStack, which
+                # serves Docker-Content-Digest on GET /v2/<name>/manifests/<ref> (ministack services/ecr.py,
+                # _v2_get_manifest). Real ECR needs a token for this API: there docker push's digest stands alone.
+                if is_loopback(repos.host):
+                    served = lookup_digest(repos.host, repos.name, tag)
+                    if served != digest:
+                        raise RegistryError(
+                            f"{repos.host} serves {served or 'nothing'} for {repos.name}:{tag}, "
+                            f"docker push said {digest}",
+                            hint="another client pushed the same tag at the same moment; nothing was committed: run "
+                            "`invoke ship` again (it builds a new tag)",
+                        )
+            ph.note = digest or "(digest from docker push)"
 
     spec = ImageSpec(repos.pull, tag, digest if pin_digest else "")
     try:
@@ -371,18 +469,33 @@ def ship(
             committed = gitops.bump(
                 SHIP_ENV, spec, app_commit=app_commit, digest=digest, image_name=settings.image_name
             )
+            if not committed.changed and not ctx.dry_run:
+                # The tag is this build's own: dev can only have it already if someone else committed it.
+                raise GitOpsError(
+                    f"{SHIP_ENV} already deploys {spec.reference} (GitOps commit {committed.sha[:7]}), a commit this "
+                    "ship did not make",
+                    hint=f"`invoke history {SHIP_ENV}` shows who deployed it",
+                )
             short = committed.sha if ctx.dry_run else committed.sha[:7]
             ph.note = short + (f" after {committed.attempts} attempts" if committed.attempts > 1 else "")
     except LabError as exc:
-        if not ctx.dry_run:
-            exc.hint = _left_behind(push_ref, digest, repos.host, exc.hint)
+        if not ctx.dry_run and not (isinstance(exc, Interrupted) and exc.pushed):
+            exc.hint = _left_behind(push_ref, digest, repos.host, exc.hint, maybe=isinstance(exc, Interrupted))
         raise
 
     result = ShipResult(tag, app_commit, push_ref, spec.reference, digest, committed.sha)
 
     # 6. Argo CD: refresh dev now (no waiting for its 2-3 minute poll), then wait for the new image to serve.
     if watcher is not None and not ctx.dry_run:
-        status = refresh_and_wait(ctx, watcher, SHIP_ENV, committed.sha, spec.reference, no_wait=no_wait)
+        sha7 = committed.sha[:7]
+        with _interrupted_as(
+            lambda: Interrupted(
+                f"interrupted while Argo CD deploys it: the deploy commit {sha7} is on the GitOps remote",
+                hint=f"{SHIP_ENV} syncs it by itself; `invoke status` shows what it runs",
+                pushed=True,
+            )
+        ):
+            status = refresh_and_wait(ctx, watcher, SHIP_ENV, committed.sha, spec.reference, no_wait=no_wait)
         result = replace(result, status=status)
 
     if not report:
@@ -403,10 +516,21 @@ def ship(
     return result
 
 
-def _left_behind(ref: str, digest: str, host: str, hint: str | None) -> str:
-    """The hint of a failure after the push: what is in the registry now, and that git has no commit for it."""
-    left = (
-        f"pushed {ref} ({digest}) to {host}; no GitOps commit: re-run `invoke ship` once that is fixed (it builds "
-        "a new tag; nothing deploys this one)"
+def _left_behind(ref: str, digest: str, host: str, hint: str | None, *, maybe: bool = False) -> str:
+    """The hint of a failure after the push: what is in the registry now, and that git has no commit for it
+    (MAYBE: an interrupted push whose arrival could not be checked)."""
+    left = f"pushed {ref} ({digest}) to {host}; " + (
+        "if no GitOps commit names it, nothing deploys it: `invoke ship` builds a new tag"
+        if maybe
+        else "no GitOps commit: re-run `invoke ship` once that is fixed (it builds a new tag; nothing deploys this one)"
     )
     return f"{hint}; {left}" if hint else left
+
+
+@contextlib.contextmanager
+def _interrupted_as(make: Callable[[], Interrupted]) -> Iterator[None]:
+    """Ctrl-C in the block becomes the Interrupted that MAKE builds (it says what was done by then)."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise make() from None

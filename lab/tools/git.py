@@ -143,12 +143,61 @@ def identity(runner: Runner, repo: Path | None) -> Identity:
 
 
 # Changing a working clone ----------------------------------------------------------------------------
-def clone(runner: Runner, url: str, dest: Path) -> None:
-    git(runner, None, "clone", "--quiet", "--no-tags", url, str(dest), env=NETWORK_ENV, timeout=NETWORK_TIMEOUT)
+def clone(runner: Runner, url: str, dest: Path, *, env: Mapping[str, str] | None = None) -> None:
+    git(
+        runner,
+        None,
+        "clone",
+        "--quiet",
+        "--no-tags",
+        url,
+        str(dest),
+        env={**NETWORK_ENV, **(env or {})},
+        timeout=NETWORK_TIMEOUT,
+    )
 
 
-def fetch(runner: Runner, repo: Path, remote: str = "origin") -> None:
-    git(runner, repo, "fetch", "--quiet", "--prune", "--no-tags", remote, env=NETWORK_ENV, timeout=NETWORK_TIMEOUT)
+def fetch(
+    runner: Runner,
+    repo: Path,
+    remote: str = "origin",
+    *,
+    env: Mapping[str, str] | None = None,
+    timeout: float = NETWORK_TIMEOUT,
+) -> None:
+    args = ("fetch", "--quiet", "--prune", "--no-tags", remote)
+    git(runner, repo, *args, env={**NETWORK_ENV, **(env or {})}, timeout=timeout)
+
+
+def set_remote_url(runner: Runner, repo: Path, url: str, remote: str = "origin") -> None:
+    git(runner, repo, "remote", "set-url", remote, url)
+
+
+def count_commits(runner: Runner, repo: Path, rev: str, *, exclude: str | None = None) -> int:
+    """How many commits REV has that EXCLUDE (a ref; None: nothing) does not: `git rev-list --count REV ^EXCLUDE`."""
+    args = ["rev-list", "--count", rev, *([f"^{exclude}"] if exclude else [])]
+    return int(git(runner, repo, *args).stdout.strip() or 0)
+
+
+def is_ancestor(runner: Runner, repo: Path, ancestor: str, rev: str) -> bool:
+    """True when ANCESTOR is REV or reachable from it (`git merge-base --is-ancestor` exits 0)."""
+    return git(runner, repo, "merge-base", "--is-ancestor", ancestor, rev, check=False).returncode == 0
+
+
+def create_branch(runner: Runner, repo: Path, name: str, start: str = "HEAD") -> None:
+    git(runner, repo, "branch", "--quiet", "--no-track", name, start)
+
+
+def branch_exists(runner: Runner, repo: Path, name: str) -> bool:
+    return git(runner, repo, "show-ref", "--verify", "--quiet", f"refs/heads/{name}", check=False).returncode == 0
+
+
+def make_unborn(runner: Runner, repo: Path, branch: str) -> None:
+    """HEAD on BRANCH with no commit, an empty index and an empty tree (an empty remote's state)."""
+    git(runner, repo, "symbolic-ref", "HEAD", f"refs/heads/{branch}")
+    git(runner, repo, "update-ref", "-d", f"refs/heads/{branch}")
+    git(runner, repo, "read-tree", "--empty")
+    git(runner, repo, "clean", "-fdq")
 
 
 def reset_hard(runner: Runner, repo: Path, ref: str) -> None:
@@ -219,7 +268,7 @@ class PushOutcome:
         return "; ".join(parts) or "push failed"
 
 
-def push(runner: Runner, repo: Path, remote: str, refspec: str) -> PushOutcome:
+def push(runner: Runner, repo: Path, remote: str, refspec: str, *, env: Mapping[str, str] | None = None) -> PushOutcome:
     """`git push --porcelain REMOTE REFSPEC`, classified: accepted, lost a race, or refused for another reason."""
     res = git(
         runner,
@@ -229,7 +278,7 @@ def push(runner: Runner, repo: Path, remote: str, refspec: str) -> PushOutcome:
         remote,
         refspec,
         check=False,
-        env=NETWORK_ENV,
+        env={**NETWORK_ENV, **(env or {})},
         timeout=NETWORK_TIMEOUT,
     )
     return parse_push(res.returncode, res.stdout, res.stderr)

@@ -1,5 +1,8 @@
-"""`git credential fill`: ask the user's git credential helpers (osxkeychain, manager, store, gh, ...) for the
-credentials of an HTTPS URL, as git itself would before a push.
+"""Git credentials: ask the user's git credential helpers for them (`git credential fill`), and hand the ones a
+LAB_GITOPS_REMOTE URL carries to the lab's own git commands without any URL, file or argv holding them.
+
+`git credential fill` asks the user's helpers (osxkeychain, manager, store, gh, ...) for the credentials of an
+HTTPS URL, as git itself would before a push.
 
 Protocol (git docs, git-credential "INPUT/OUTPUT FORMAT"): key=value lines on stdin (protocol, host, path) ended
 by a blank line; the answer has the same form with username and password added. With GIT_TERMINAL_PROMPT=0 git
@@ -10,7 +13,7 @@ parsed and never logged.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from lab.runner import Runner
 from lab.tools.git import GIT, NETWORK_ENV
@@ -18,8 +21,45 @@ from lab.tools.git import GIT, NETWORK_ENV
 
 @dataclass(frozen=True)
 class Credential:
-    username: str
+    username: str = field(repr=False)  # a token often stands in the user name
     password: str = field(repr=False)
+
+
+HTTP_SCHEMES = ("http", "https")
+USERNAME_ENV = "LAB_GIT_USERNAME"
+PASSWORD_ENV = "LAB_GIT_PASSWORD"  # noqa: S105 (the variable's name)
+# A credential helper for one command (git docs, gitcredentials "CUSTOM HELPERS": a value starting with "!" is a
+# shell snippet, run with the action as its argument; only `get` is answered, so nothing is stored or erased).
+# It names the variables, never their values: `git config`, argv and --debug output show no secret.
+HELPER = '!f() { test "$1" = get && printf "username=%s\\npassword=%s\\n" "$LAB_GIT_USERNAME" "$LAB_GIT_PASSWORD"; }; f'
+
+
+def split_url(url: str) -> tuple[str, Credential | None]:
+    """An http(s) URL without its `user[:password]@`, and the credentials it carried (percent-decoded, as git reads
+    them); None when it has none. Other addresses (ssh://, `git@host:path`, paths) are returned as they are: their
+    user name is part of the address, and git never takes a password from them."""
+    parts = urlsplit(url)
+    if parts.scheme not in HTTP_SCHEMES or "@" not in parts.netloc:
+        return url, None
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    user, _, password = userinfo.partition(":")
+    return urlunsplit(parts._replace(netloc=hostport)), Credential(unquote(user), unquote(password))
+
+
+def helper_env(credential: Credential) -> dict[str, str]:
+    """The environment for one git command to authenticate with CREDENTIAL: `credential.helper` set through git's
+    GIT_CONFIG_COUNT / GIT_CONFIG_KEY_<n> / GIT_CONFIG_VALUE_<n> (git >= 2.31, git-config "ENVIRONMENT"), nothing
+    written to any config file. The first, empty value clears the helper list, so the user's own helpers neither
+    answer for this remote nor store its password (credential.helper=store would write it to ~/.git-credentials)."""
+    return {
+        "GIT_CONFIG_COUNT": "2",
+        "GIT_CONFIG_KEY_0": "credential.helper",
+        "GIT_CONFIG_VALUE_0": "",
+        "GIT_CONFIG_KEY_1": "credential.helper",
+        "GIT_CONFIG_VALUE_1": HELPER,
+        USERNAME_ENV: credential.username,
+        PASSWORD_ENV: credential.password,
+    }
 
 
 def fill_request(url: str) -> str:

@@ -10,19 +10,22 @@ from __future__ import annotations
 import io
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tarfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 import yaml
+from localservers import GitHttpServer, serve_git_http
 
 from lab.config import load_settings
 from lab.context import Context
-from lab.errors import ClusterUnreachable, ConfigError, GitOpsError, Refused, RegistryError
+from lab.errors import ClusterUnreachable, ConfigError, GitOpsError, Interrupted, Refused, RegistryError
 from lab.gitops import (
     Change,
     EnvStatus,
@@ -865,3 +868,306 @@ def test_history_shows_argo_cds_syncs_and_what_is_live(ctx: Context, repo: GitOp
         (t2.sha[:7], "synced by Argo CD 2026-11-28T10:05:00Z; live"),
         (t1.sha[:7], "synced by Argo CD 2026-11-28T10:00:00Z"),
     ]
+
+
+# Local work in the working clone -------------------------------------------------------------------------
+def local_work(repo: GitOpsRepo) -> str:
+    """A commit made by hand in the lab's working clone (not pushed) and an uncommitted edit on top; returns the
+    commit's sha."""
+    work = repo.workdir
+    (work / "NOTES.md").write_text("my notes\n")
+    sh("git", "-C", work, "add", "NOTES.md")
+    sh("git", "-C", work, "commit", "--quiet", "-m", "local notes")
+    (work / "README.md").write_text("edited by hand\n")
+    return sh("git", "-C", work, "rev-parse", "HEAD").strip()
+
+
+def test_history_is_read_only_it_keeps_local_commits_and_edits(
+    ctx: Context, remote: Path, repo: GitOpsRepo, app_repo: Path, tmp_path: Path
+) -> None:
+    """`invoke history` reads the remote's log (fetched into origin/main) and changes nothing in the clone."""
+    t1 = repo.bump("dev", ImageSpec(REPO, "t1", digest_of(1)), app_commit="1" * 40)
+    local = local_work(repo)
+    rival = new_repo(remote, tmp_path / "rival", app_repo)
+    t2 = rival.bump("dev", ImageSpec(REPO, "t2", digest_of(2)), app_commit="2" * 40)  # someone else deploys
+
+    rows = release.history(ctx, "dev", repo=repo)
+    assert [(r.gitops_commit, r.tag) for r in rows] == [(t2.sha[:7], "t2"), (t1.sha[:7], "t1")]  # the remote's
+    work = repo.workdir
+    assert sh("git", "-C", work, "rev-parse", "HEAD").strip() == local
+    assert (work / "README.md").read_text() == "edited by hand\n"
+    assert sh("git", "-C", work, "status", "--porcelain").splitlines() == [" M README.md"]
+    assert remote_head(remote) == t2.sha
+
+
+def test_a_task_that_resets_the_clone_keeps_local_work_on_a_branch_and_says_so(
+    ctx: Context, remote: Path, repo: GitOpsRepo
+) -> None:
+    repo.bump("dev", ImageSpec(REPO, "t1", digest_of(1)), app_commit="1" * 40)
+    local = local_work(repo)
+
+    committed = repo.bump("dev", ImageSpec(REPO, "t2", digest_of(2)), app_commit="2" * 40)
+    assert committed.changed and remote_head(remote) == committed.sha
+    assert "NOTES.md" not in sh("git", "-C", remote, "ls-tree", "--name-only", "main")  # nothing of it pushed
+    assert_clean(repo)
+
+    work = repo.workdir
+    [saved] = sh("git", "-C", work, "for-each-ref", "--format=%(refname:short)", "refs/heads/lab-saved/").split()
+    # The branch holds the local commit and, on top of it, the uncommitted edit.
+    assert sh("git", "-C", work, "rev-parse", f"{saved}~1").strip() == local
+    assert sh("git", "-C", work, "show", f"{saved}:README.md") == "edited by hand\n"
+    assert sh("git", "-C", work, "show", f"{saved}:NOTES.md") == "my notes\n"
+    said = ctx.ui.err.getvalue()  # type: ignore[attr-defined]
+    assert f"git -C {work} log {saved}" in said and "1 local commit" in said and "uncommitted" in said, said
+
+
+def test_a_clean_clone_is_reset_without_saving_anything(ctx: Context, repo: GitOpsRepo) -> None:
+    repo.bump("dev", ImageSpec(REPO, "t1", digest_of(1)), app_commit="1" * 40)
+    repo.bump("dev", ImageSpec(REPO, "t2", digest_of(2)), app_commit="2" * 40)
+    assert sh("git", "-C", repo.workdir, "branch", "--list", "lab-saved/*") == ""
+    assert "lab-saved" not in ctx.ui.err.getvalue()  # type: ignore[attr-defined]
+
+
+# Ctrl-C during a change -------------------------------------------------------------------------------------
+class InterruptingRunner(SubprocessRunner):
+    """A real runner that raises KeyboardInterrupt, as Ctrl-C does, at the next `git push` once armed: BEFORE running
+    it (the commit never leaves the clone) or AFTER it ran (the commit is on the remote, git push did not return)."""
+
+    def __init__(self, when: str) -> None:
+        super().__init__()
+        self.when = when
+        self.armed = False
+
+    def run(self, argv, **kw):  # type: ignore[no-untyped-def]
+        if self.armed and "push" in [str(a) for a in argv]:
+            self.armed = False
+            if self.when == "after":
+                super().run(argv, **kw)
+            raise KeyboardInterrupt
+        return super().run(argv, **kw)
+
+
+def saved_branches(repo: GitOpsRepo) -> list[str]:
+    return sh("git", "-C", repo.workdir, "for-each-ref", "--format=%(refname:short)", "refs/heads/lab-saved/").split()
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_ctrl_c_during_the_push_says_whether_the_commit_reached_the_remote_and_leaves_no_local_commit(
+    remote: Path, app_repo: Path, tmp_path: Path, when: str
+) -> None:
+    runner = InterruptingRunner(when)
+    repo = new_repo(remote, tmp_path / "clone", app_repo, runner=runner)
+    repo.open()  # seeded
+    before = remote_head(remote)
+    runner.armed = True
+    caught: BaseException | None = None
+    try:
+        repo.bump("dev", ImageSpec(REPO, "t1"), app_commit="1" * 40)
+    except BaseException as exc:  # a bare KeyboardInterrupt is what the lab used to let through
+        caught = exc
+    assert isinstance(caught, Interrupted), repr(caught)
+    assert caught.exit_code == 130
+    message = caught.render()
+    if when == "before":
+        assert remote_head(remote) == before
+        assert "did not reach the GitOps remote" in message and "nothing changed in the GitOps repo" in message
+        assert caught.pushed is False
+    else:
+        head = remote_head(remote)
+        assert head != before and dev_image(remote) == ImageSpec(REPO, "t1")
+        assert f"the commit {head[:7]} (deploy(dev): lab-app t1) had reached the GitOps remote" in message, message
+        assert "`invoke history dev`" in message and caught.pushed is True
+    assert_clean(repo)  # no unpushed commit left behind: HEAD is the remote head
+    # ... so the next command does not stumble on it: nothing to keep aside, its own commit lands on top.
+    committed = repo.bump("dev", ImageSpec(REPO, "t2"), app_commit="2" * 40)
+    assert committed.changed and remote_head(remote) == committed.sha
+    assert saved_branches(repo) == []
+
+
+def test_ctrl_c_before_the_push_drops_the_half_made_change(remote: Path, app_repo: Path, tmp_path: Path) -> None:
+    class RenderInterrupted(SubprocessRunner):
+        armed = False
+
+        def run(self, argv, **kw):  # type: ignore[no-untyped-def]
+            if self.armed and "kustomize" in argv:
+                raise KeyboardInterrupt
+            return super().run(argv, **kw)
+
+    runner = RenderInterrupted()
+    repo = new_repo(remote, tmp_path / "clone", app_repo, runner=runner)
+    repo.open()
+    before = remote_head(remote)
+    runner.armed = True
+    caught: BaseException | None = None
+    try:
+        repo.bump("dev", ImageSpec(REPO, "t1"), app_commit="1" * 40)
+    except BaseException as exc:
+        caught = exc
+    assert isinstance(caught, Interrupted) and "before anything was pushed" in caught.message, repr(caught)
+    assert remote_head(remote) == before
+    assert_clean(repo)  # the edited overlay is gone
+
+
+WORKER_INTERRUPTED = """
+import sys
+from pathlib import Path
+from lab.errors import Interrupted
+from lab.gitops import GitOpsRepo, ImageSpec
+from lab.runner import SubprocessRunner
+from lab.tools.git import Identity
+
+remote, workdir, seed = sys.argv[1:4]
+repo = GitOpsRepo(SubprocessRunner(), remote, Path(workdir), Path(seed), "a" * 40, author=Identity("w", "w@x.test"))
+try:
+    repo.bump("dev", ImageSpec("localhost:5001/lab-app", "t1"), app_commit="1" * 40)
+except Interrupted as exc:
+    print(exc.render())
+    sys.exit(exc.exit_code)
+"""
+
+
+def wait_for(path: Path, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path} did not appear within {timeout}s"
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("hook_name", ["pre-receive", "post-receive"])
+def test_a_real_sigint_during_the_push_reports_what_reached_the_remote(
+    remote: Path, repo: GitOpsRepo, app_repo: Path, tmp_path: Path, hook_name: str
+) -> None:
+    """SIGINT to a process whose `git push` hangs in the remote's hook: in pre-receive (the ref is not updated: the
+    hook then refuses), or in post-receive (the ref is updated, git push has not returned yet)."""
+    repo.open()  # seeded
+    before = remote_head(remote)
+    hanging, done, release_ = tmp_path / "hanging", tmp_path / "hook-done", tmp_path / "release"
+    hook = remote / "hooks" / hook_name
+    hook.write_text(
+        f"#!/bin/sh\ncat >/dev/null\ntouch '{hanging}'\ni=0\n"
+        f"while [ $i -lt 200 ] && [ ! -e '{release_}' ]; do sleep 0.05; i=$((i+1)); done\n"
+        f"touch '{done}'\nexit {1 if hook_name == 'pre-receive' else 0}\n"
+    )
+    hook.chmod(0o755)
+    workdir = tmp_path / "worker-clone"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", WORKER_INTERRUPTED, str(remote), str(workdir), str(app_repo / "overlays")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    try:
+        wait_for(hanging, 60)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        release_.touch()
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+        wait_for(done, 15)  # the hook (a child of the remote's receive-pack) has ended
+    assert proc.returncode == 130, f"{out}\n{err}"
+    if hook_name == "pre-receive":
+        assert remote_head(remote) == before
+        assert "did not reach the GitOps remote" in out, out
+    else:
+        head = remote_head(remote)
+        assert head != before
+        assert f"the commit {head[:7]} (deploy(dev): lab-app t1) had reached the GitOps remote" in out, out
+    worker = new_repo(remote, workdir, app_repo)
+    assert sh("git", "-C", workdir, "status", "--porcelain") == ""
+    assert sh("git", "-C", workdir, "rev-parse", "HEAD") == sh("git", "-C", workdir, "rev-parse", "origin/main")
+    assert saved_branches(worker) == []
+
+
+# A GitOps remote that needs a password -----------------------------------------------------------------------
+PASSWORD = "s3cr@t-Pa55:word"  # '@' and ':' must be percent-encoded in a URL; git decodes them
+
+
+@pytest.fixture
+def auth_server(tmp_path: Path) -> Iterator[GitHttpServer]:
+    """A smart-HTTP git server requiring ada:PASSWORD, serving an empty bare gitops.git."""
+    root = tmp_path / "srv"
+    sh("git", "init", "--quiet", "--bare", "-b", "main", root / "gitops.git")
+    with serve_git_http(root, username="ada", password=PASSWORD) as server:
+        yield server
+
+
+@pytest.fixture
+def user_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A HOME whose git config stores every credential git uses in ~/.git-credentials (credential.helper=store)."""
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".gitconfig").write_text("[credential]\n\thelper = store\n")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    monkeypatch.delenv("GIT_CONFIG_GLOBAL", raising=False)
+    return home
+
+
+def auth_ctx(tmp_path: Path, url: str) -> Context:
+    settings = load_settings(
+        {"state_dir": tmp_path / "state", "gitops_remote": url}, environ={}, config_file=tmp_path / "none.toml"
+    )
+    return Context(settings, SubprocessRunner(), UI(err=io.StringIO(), out=io.StringIO()))
+
+
+def holding(root: Path, secret: str) -> list[str]:
+    """Files under ROOT whose bytes contain SECRET (plain or percent-encoded)."""
+    needles = {secret.encode(), quote(secret, safe="").encode()}
+    return [str(f) for f in root.rglob("*") if f.is_file() and any(n in f.read_bytes() for n in needles)]
+
+
+def test_a_password_in_the_remote_url_authenticates_git_and_is_written_nowhere(
+    tmp_path: Path, auth_server: GitHttpServer, user_home: Path, app_repo: Path
+) -> None:
+    clean = f"http://127.0.0.1:{auth_server.port}/gitops.git"
+    ctx = auth_ctx(tmp_path, f"http://ada:{quote(PASSWORD, safe='')}@127.0.0.1:{auth_server.port}/gitops.git")
+    assert ctx.settings.gitops_url == clean
+    repo = gitops_repo(ctx, app_root=app_repo)
+    assert repo.url == clean
+    committed = repo.bump("dev", ImageSpec(REPO, "t1", digest_of(1)), app_commit="1" * 40)  # clone, seed, bump
+    [row] = release.history(ctx, "dev", repo=repo)
+
+    served = tmp_path / "srv" / "gitops.git"
+    assert remote_head(served) == committed.sha and row.gitops_commit == committed.sha[:7]
+    assert auth_server.denied and auth_server.served  # the server did ask for the password, and got it
+    assert sh("git", "-C", repo.workdir, "remote", "get-url", "origin").strip() == clean
+    assert holding(tmp_path / "state", PASSWORD) == []  # .git/config, reflogs, FETCH_HEAD: no password
+    assert not (user_home / ".git-credentials").exists()  # the user's own helpers never saw it
+    said = ctx.ui.err.getvalue() + ctx.ui.out.getvalue()  # type: ignore[attr-defined]
+    assert clean in said and PASSWORD not in said and quote(PASSWORD, safe="") not in said, said
+
+
+def test_a_wrong_password_is_an_error_that_does_not_show_it(
+    tmp_path: Path, auth_server: GitHttpServer, user_home: Path, app_repo: Path
+) -> None:
+    wrong = "not-the-Passw0rd"
+    ctx = auth_ctx(tmp_path, f"http://ada:{wrong}@127.0.0.1:{auth_server.port}/gitops.git")
+    with pytest.raises(GitOpsError, match="cannot clone the GitOps repo") as info:
+        gitops_repo(ctx, app_root=app_repo).open()
+    text = info.value.render()
+    assert "Authentication failed" in text and wrong not in text, text
+    assert auth_server.served == []
+
+
+def test_a_clone_an_older_lab_made_with_the_password_in_its_url_loses_it(
+    tmp_path: Path, auth_server: GitHttpServer, user_home: Path, app_repo: Path
+) -> None:
+    with_password = f"http://ada:{quote(PASSWORD, safe='')}@127.0.0.1:{auth_server.port}/gitops.git"
+    ctx = auth_ctx(tmp_path, with_password)
+    gitops_repo(ctx, app_root=app_repo).open()  # seeds
+    workdir = default_workdir(tmp_path / "state")
+    sh("git", "-C", workdir, "remote", "set-url", "origin", with_password)  # what the lab used to store
+    assert holding(workdir / ".git", PASSWORD)
+
+    repo = gitops_repo(ctx, app_root=app_repo)
+    repo.open()
+    assert holding(workdir / ".git", PASSWORD) == []
+    said = ctx.ui.err.getvalue()  # type: ignore[attr-defined]
+    assert "switching its origin" in said and PASSWORD not in said and quote(PASSWORD, safe="") not in said, said
+    assert saved_branches(repo) == []  # same remote: nothing to keep aside
+    repo.bump("dev", ImageSpec(REPO, "t1"), app_commit="1" * 40)
+    assert dev_image(tmp_path / "srv" / "gitops.git") == ImageSpec(REPO, "t1")

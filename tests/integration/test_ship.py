@@ -22,10 +22,12 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 import requests
 from conftest import free_port
+from localservers import serve_git_http
 
 from lab.config import load_settings
 from lab.context import Context
@@ -338,3 +340,121 @@ def test_ship_to_the_ecr_emulator_records_the_digest_ecr_reports(
     dev = read_image(sh("git", "-C", remote, "show", f"main:{overlay_file('dev')}").stdout)
     assert dev == ImageSpec(f"{host}/lab-app", result.tag)
     assert trailers_of(remote)["Image-Digest"] == result.digest
+
+
+# One tag, one image ------------------------------------------------------------------------------------------
+def trailers_at(remote: Path, sha: str) -> dict[str, str]:
+    message = sh("git", "-C", remote, "log", "-1", "--format=%B", sha).stdout
+    return dict(
+        line.split(": ", 1) for line in sh("git", "interpret-trailers", "--parse", input=message).stdout.splitlines()
+    )
+
+
+@pytest.mark.parametrize("state", ["one-state-dir", "two-machines"])
+def test_two_ships_of_one_commit_in_one_second_never_share_a_tag(
+    tmp_path: Path, app_repo: Path, remote: Path, registry: str, base_image: str, cleanup: list[str], state: str
+) -> None:
+    """Two ships of the same commit in the same second, with different content (two edits shipped with
+    --allow-dirty): the second gets a tag of its own instead of overwriting the first's; every deploy commit names
+    the digest the registry serves for its tag, and each ship reports its own commit. one-state-dir: the same
+    .lab (the second sees the first's reservation); two-machines: separate .lab dirs (it sees the registry's tag)."""
+    now = datetime(2026, 11, 28, 10, 21, 0, tzinfo=UTC)
+    note = app_repo / "app" / "ship_note.py"
+    results = []
+    for n, text in enumerate(("first", "second")):
+        ctx = make_ctx(
+            tmp_path / (f"machine-{n}" if state == "two-machines" else "machine"), registry, remote, base_image
+        )
+        note.write_text(f"NOTE = {text!r}\n")
+        result = ship(ctx, app_root=app_repo, gate=PASSING_GATE, no_wait=True, allow_dirty=True, clock=lambda: now)
+        cleanup.append(result.image)
+        results.append(result)
+    first, second = results
+    app_sha = sh("git", "-C", app_repo, "rev-parse", "HEAD").stdout.strip()
+    assert first.tag == f"{app_sha[:7]}-20261128102100-dirty"
+    assert second.tag == f"{app_sha[:7]}-20261128102100-2-dirty"
+    assert first.digest != second.digest  # different content ...
+    assert served_digest(registry, "lab-app", first.tag) == first.digest  # ... and the first tag still serves its own
+    assert served_digest(registry, "lab-app", second.tag) == second.digest
+    assert second.gitops_commit == remote_head(remote) != first.gitops_commit
+    for result in results:
+        trailers = trailers_at(remote, result.gitops_commit)
+        assert trailers["Image"] == result.image
+        assert trailers["Image-Digest"] == served_digest(registry, "lab-app", result.tag) == result.digest
+    assert len(sh("git", "-C", remote, "log", "--format=%H", "main").stdout.split()) == 3  # seed + 2 deploys
+
+
+def test_a_tag_overwritten_right_after_the_push_is_reported_and_nothing_is_committed(
+    tmp_path: Path, app_repo: Path, remote: Path, registry: str, base_image: str, cleanup: list[str]
+) -> None:
+    """The race a check before the build cannot close (another machine pushes the same tag at the same moment):
+    ship asks the registry after its push; when the tag serves another digest it says so and commits nothing."""
+    ctx = make_ctx(tmp_path, registry, remote, base_image)
+    now = datetime(2026, 11, 28, 10, 22, 0, tzinfo=UTC)
+    app_sha = sh("git", "-C", app_repo, "rev-parse", "HEAD").stdout.strip()
+    tag = f"{app_sha[:7]}-20261128102200"
+    ref = f"{registry}/lab-app:{tag}"
+    cleanup.append(ref)
+    asked: list[str] = []
+
+    def lookup(host: str, name: str, reference: str) -> str | None:
+        asked.append(reference)
+        if image_present(ref) and len(asked) == 2:  # after ship's push: another client pushes other content
+            ours = sh("docker", "image", "inspect", "--format", "{{.Id}}", ref).stdout.strip()
+            cleanup.append(ours)  # untagged by the other client's build: removed by its ID
+            sh("docker", "build", "-q", "-t", ref, "-", input=f"FROM {base_image}\nLABEL other=client\n")
+            sh("docker", "push", ref)
+        return registry_api.manifest_digest(host, name, reference)
+
+    gitops_repo(make_ctx(tmp_path / "seed", registry, remote, base_image), app_root=app_repo).open()
+    head = remote_head(remote)
+    with pytest.raises(RegistryError) as info:
+        ship(ctx, app_root=app_repo, gate=PASSING_GATE, no_wait=True, clock=lambda: now, lookup_digest=lookup)
+    assert asked == [tag, tag]  # before the build (free?) and after the push (ours?)
+    message = info.value.message
+    assert f"{registry} serves {served_digest(registry, 'lab-app', tag)} for lab-app:{tag}" in message, message
+    assert "another client pushed the same tag" in (info.value.hint or "")
+    assert "nothing was committed" in (info.value.hint or "")
+    assert remote_head(remote) == head
+
+
+def test_ship_to_an_ecr_emulator_that_is_down_fails_before_the_gate_and_the_build(
+    tmp_path: Path, app_repo: Path, remote: Path, base_image: str, cleanup: list[str]
+) -> None:
+    port = free_port()  # nothing listens there: the emulator is stopped
+    ctx = make_ctx(tmp_path, "", remote, base_image, push_registry="ecr", emulator_port=port)
+    now = datetime(2026, 11, 28, 10, 23, 0, tzinfo=UTC)
+    app_sha = sh("git", "-C", app_repo, "rev-parse", "HEAD").stdout.strip()
+    ref = f"localhost:{port}/lab-app:{app_sha[:7]}-20261128102300"
+    cleanup.append(ref)
+    with pytest.raises(RegistryError) as info:
+        ship(ctx, app_root=app_repo, gate=FAILING_GATE, no_wait=True, clock=lambda: now)
+    assert info.value.exit_code == 10
+    assert f"the ECR emulator does not answer at localhost:{port}" in info.value.message, info.value.message
+    assert "`invoke up` starts it" in (info.value.hint or "") and "--registry local" in (info.value.hint or "")
+    assert "2 failed" not in ctx.ui.err.getvalue()  # type: ignore[attr-defined]  # the gate never ran
+    assert not image_present(ref)
+    assert remote_head(remote) is None  # checked before the GitOps repo is even opened (and seeded)
+
+
+def test_ship_to_a_gitops_remote_that_needs_a_password_shows_and_stores_it_nowhere(
+    tmp_path: Path, app_repo: Path, registry: str, base_image: str, cleanup: list[str]
+) -> None:
+    password = "s3cr@t-Ship:42"
+    root = tmp_path / "srv"
+    sh("git", "init", "--quiet", "--bare", "-b", "main", root / "gitops.git")
+    with serve_git_http(root, username="ada", password=password) as server:
+        url = f"http://ada:{quote(password, safe='')}@127.0.0.1:{server.port}/gitops.git"
+        ctx = make_ctx(tmp_path, registry, url, base_image)
+        now = datetime(2026, 11, 28, 10, 24, 0, tzinfo=UTC)
+        result = ship(ctx, app_root=app_repo, gate=PASSING_GATE, no_wait=True, clock=lambda: now)
+        cleanup.append(result.image)
+    assert server.denied and server.served
+    assert result.gitops_commit == remote_head(root / "gitops.git")
+    said = ctx.ui.err.getvalue() + ctx.ui.out.getvalue()  # type: ignore[attr-defined]
+    assert f"http://127.0.0.1:{server.port}/gitops.git" in said
+    for secret in (password, quote(password, safe="")):
+        assert secret not in said
+        assert not [f for f in (tmp_path / "state").rglob("*") if f.is_file() and secret.encode() in f.read_bytes()]
+    labels = sh("docker", "image", "inspect", "--format", "{{json .Config.Labels}}", result.image).stdout
+    assert password not in labels

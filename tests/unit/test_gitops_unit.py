@@ -4,9 +4,12 @@ rollback steps against the FakeRunner: which stage stops the pipeline, and that 
 from __future__ import annotations
 
 import io
+import os
 import shutil
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -18,7 +21,15 @@ from fakes import FakeRunner  # tests/fakes.py (rootdir conftest puts tests/ on 
 
 from lab.config import ROOT, Settings, load_settings
 from lab.context import Context
-from lab.errors import ClusterUnreachable, ConfigError, GitOpsError, QualityGateFailed, Refused, RegistryError
+from lab.errors import (
+    ClusterUnreachable,
+    ConfigError,
+    GitOpsError,
+    Interrupted,
+    QualityGateFailed,
+    Refused,
+    RegistryError,
+)
 from lab.gitops import (
     Change,
     Committed,
@@ -33,7 +44,7 @@ from lab.gitops import (
 )
 from lab.runner import DryRunRunner, Result, SubprocessRunner
 from lab.steps import release
-from lab.steps.ship import DIRTY_PATHS, default_gate, registry_lookup, repositories, ship
+from lab.steps.ship import DIRTY_PATHS, default_gate, registry_lookup, repositories, reserve_tag, ship
 from lab.tools import git, registry
 from lab.ui import UI
 
@@ -389,7 +400,9 @@ class StubRepo:
     def bump(self, env: str, spec: ImageSpec, *, app_commit: str, digest: str = "", image_name: str = "") -> Committed:
         self._step("bump")
         self.bumps.append((env, spec, app_commit, digest))
-        return Committed("c" * 40, 1)
+        return Committed("c" * 40, 1, changed=self.changes)
+
+    changes = True  # False: dev already had the image (the bump committed nothing)
 
 
 class StubWatcher:
@@ -453,10 +466,19 @@ def happy_runner(app_root: Path, *, dirty: str = "") -> FakeRunner:
     return runner
 
 
+def after_push(runner: FakeRunner, digest: str = DIGEST) -> Callable[[str, str, str], str | None]:
+    """A registry lookup: no such tag until `docker push` ran, then DIGEST."""
+
+    def lookup(host: str, name: str, tag: str) -> str | None:
+        return digest if any(c.argv[:2] == ("docker", "push") for c in runner.calls) else None
+
+    return lookup
+
+
 def run_ship(tmp_path: Path, runner: FakeRunner, **kw: object):  # type: ignore[no-untyped-def]
     repo = kw.pop("repo", StubRepo())
     ctx = make_ctx(tmp_path, runner)
-    lookup = kw.pop("lookup_digest", lambda host, name, tag: DIGEST)
+    lookup = kw.pop("lookup_digest", after_push(runner))
     result = ship(
         ctx,
         app_root=tmp_path,
@@ -590,7 +612,8 @@ def test_registry_down_commits_nothing(tmp_path: Path) -> None:
 def test_a_registry_serving_another_digest_commits_nothing(tmp_path: Path) -> None:
     repo = StubRepo()
     with pytest.raises(RegistryError, match="serves sha256:ff"):
-        run_ship(tmp_path, happy_runner(tmp_path), no_wait=True, repo=repo, lookup_digest=lambda h, n, t: "sha256:ff")
+        runner = happy_runner(tmp_path)
+        run_ship(tmp_path, runner, no_wait=True, repo=repo, lookup_digest=after_push(runner, "sha256:ff"))
     assert repo.bumps == []
 
 
@@ -819,7 +842,7 @@ def test_ship_to_the_ecr_emulator_creates_the_repository_before_pushing(tmp_path
         app_root=tmp_path,
         gate=GATE,
         clock=lambda: NOW,
-        lookup_digest=lambda h, n, t: DIGEST,
+        lookup_digest=after_push(runner),
         repo=repo,  # type: ignore[arg-type]
         no_wait=True,
         ensure_repository=ensure,
@@ -828,3 +851,140 @@ def test_ship_to_the_ecr_emulator_creates_the_repository_before_pushing(tmp_path
     assert runner.index("echo", "ensure-repository") < runner.index("docker", "push")
     assert result.image == "localhost:4566/lab-app:0123456-20261128101500"
     assert repo.bumps[0][1].new_name == "localhost:4566/lab-app"
+
+
+# One tag per build -------------------------------------------------------------------------------------------
+def test_make_tag_numbers_the_builds_of_one_second() -> None:
+    assert make_tag(SHA, NOW, seq=2) == "0123456-20261128101500-2"
+    assert make_tag(SHA, NOW, dirty=True, seq=3) == "0123456-20261128101500-3-dirty"
+    with pytest.raises(ValueError, match="seq"):
+        make_tag(SHA, NOW, seq=0)
+
+
+def test_reserve_tag_never_hands_out_a_tag_twice_or_one_the_registry_has(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    assert reserve_tag(state, SHA, NOW, dirty=False) == "0123456-20261128101500"
+    assert reserve_tag(state, SHA, NOW, dirty=False) == "0123456-20261128101500-2"  # the same second, on this machine
+    assert reserve_tag(state, SHA, NOW, dirty=True) == "0123456-20261128101500-dirty"
+    in_registry = {"0123456-20261128101501", "0123456-20261128101501-2"}  # pushed from elsewhere
+    later = NOW + timedelta(seconds=1)
+    assert reserve_tag(tmp_path / "other", SHA, later, dirty=False, taken=in_registry.__contains__) == (
+        "0123456-20261128101501-3"
+    )
+
+
+def test_reserve_tag_prunes_reservations_older_than_a_day(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    reserve_tag(state, SHA, NOW, dirty=False)
+    old = state / "tags" / "0123456-20261128101500"
+    day_ago = time.time() - 86400 - 60
+    os.utime(old, (day_ago, day_ago))
+    reserve_tag(state, SHA, NOW + timedelta(seconds=5), dirty=False)
+    assert sorted(p.name for p in (state / "tags").iterdir()) == ["0123456-20261128101505"]
+
+
+RESERVER = """
+import sys, time
+from datetime import UTC, datetime
+from pathlib import Path
+from lab.steps.ship import reserve_tag
+state, start = sys.argv[1], float(sys.argv[2])
+while time.time() < start:
+    time.sleep(0.001)
+print(reserve_tag(Path(state), "0123456789", datetime(2026, 11, 28, 10, 15, tzinfo=UTC), dirty=False))
+"""
+
+
+def test_ships_reserving_a_tag_at_the_same_moment_all_get_different_tags(tmp_path: Path) -> None:
+    start = time.time() + 1.5
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", RESERVER, str(tmp_path / "state"), str(start)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+        )
+        for _ in range(6)
+    ]
+    outs = [p.communicate(timeout=60) for p in procs]
+    assert all(p.returncode == 0 for p in procs), outs
+    tags = sorted(out.strip() for out, _ in outs)
+    assert len(set(tags)) == 6, tags
+    assert "0123456-20261128101500" in tags and "0123456-20261128101500-6" in tags
+
+
+def test_ship_takes_the_next_tag_when_the_registry_has_its_own(tmp_path: Path) -> None:
+    runner = happy_runner(tmp_path)
+    taken = "0123456-20261128101500"
+    pushed = after_push(runner)
+
+    def lookup(host: str, name: str, tag: str) -> str | None:
+        return "sha256:" + "ee" * 32 if tag == taken else pushed(host, name, tag)
+
+    result, repo, _ = run_ship(tmp_path, runner, no_wait=True, lookup_digest=lookup)
+    assert result.tag == taken + "-2"
+    runner.assert_called("docker", "push", f"localhost:5001/lab-app:{taken}-2")
+    assert f"APP_IMAGE_TAG={taken}-2" in runner.assert_called("docker", "build").argv
+    assert repo.bumps[0][1].new_tag == taken + "-2"
+
+
+def test_ship_never_reports_a_deploy_commit_it_did_not_make(tmp_path: Path) -> None:
+    repo = StubRepo()
+    repo.changes = False  # dev already runs exactly this image: someone else committed it
+    with pytest.raises(GitOpsError, match="a commit this ship did not make") as info:
+        run_ship(tmp_path, happy_runner(tmp_path), no_wait=True, repo=repo)
+    assert "invoke history dev" in (info.value.hint or "")
+
+
+def interrupt_at(runner: FakeRunner, *prefix: str) -> None:
+    """Ctrl-C while the first command starting with PREFIX runs."""
+
+    def responder(args: tuple[str, ...], _input: str | None) -> Result | None:
+        if args[: len(prefix)] == prefix:
+            raise KeyboardInterrupt
+        return None
+
+    runner.responders.append(responder)
+
+
+@pytest.mark.parametrize(("at", "left"), [(("docker", "build"), False), (("docker", "push"), True)])
+def test_ctrl_c_before_the_bump_says_nothing_was_committed(tmp_path: Path, at: tuple[str, ...], left: bool) -> None:
+    runner = happy_runner(tmp_path)
+    interrupt_at(runner, *at)
+    repo = StubRepo()
+    caught: BaseException | None = None
+    try:
+        run_ship(tmp_path, runner, no_wait=True, repo=repo)
+    except BaseException as exc:
+        caught = exc
+    assert isinstance(caught, Interrupted) and caught.exit_code == 130, repr(caught)
+    assert "nothing was committed, dev is as it was" in caught.message
+    assert ("localhost:5001/lab-app:0123456-20261128101500 may be in the registry" in caught.message) is left
+    assert repo.bumps == []
+
+
+def test_ctrl_c_while_waiting_for_argo_cd_says_the_commit_is_pushed(tmp_path: Path) -> None:
+    class Waiting(StubWatcher):
+        def wait_synced(self, env: str, revision: str, image: str, timeout: float) -> EnvStatus:
+            raise KeyboardInterrupt
+
+    caught: BaseException | None = None
+    try:
+        run_ship(tmp_path, happy_runner(tmp_path), watcher=Waiting())
+    except BaseException as exc:
+        caught = exc
+    assert isinstance(caught, Interrupted) and caught.pushed is True, repr(caught)
+    assert "the deploy commit ccccccc is on the GitOps remote" in caught.message
+    assert "invoke status" in (caught.hint or "")
+
+
+def test_an_interrupted_bump_that_reached_the_remote_does_not_claim_nothing_was_committed(tmp_path: Path) -> None:
+    landed = Interrupted("interrupted, but the commit 1234567 had reached the GitOps remote", pushed=True)
+    with pytest.raises(Interrupted) as info:
+        run_ship(tmp_path, happy_runner(tmp_path), no_wait=True, repo=StubRepo(fail={"bump": landed}))
+    assert "no GitOps commit" not in (info.value.hint or "")
+    lost = Interrupted("interrupted: the commit 1234567 did not reach the GitOps remote", pushed=False)
+    with pytest.raises(Interrupted) as info:
+        run_ship(tmp_path, happy_runner(tmp_path), no_wait=True, repo=StubRepo(fail={"bump": lost}))
+    assert "no GitOps commit" in (info.value.hint or "")

@@ -874,3 +874,54 @@ def test_offline_preflight_reads_the_cache_index(machine: Lab, monkeypatch: pyte
     (machine.settings.cache_dir / "images" / "index.json").unlink()
     check = image_cache_check(_offline(machine, monkeypatch))
     assert not check.ok and "invoke cache" in check.fix and "missing kindest/node" in check.detail
+
+
+# ------------------------------------------------------------------------------------------------- credentials
+SECRET = "s3cr3t-Pa55"
+REMOTE_WITH_PASSWORD = f"https://ada:{SECRET}@git.example.test/team/gitops.git"
+
+
+def test_dry_run_with_a_password_in_the_gitops_remote_shows_it_nowhere_and_gives_it_to_argo_cd_apart(
+    machine: Lab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`up --dry-run` with LAB_GITOPS_REMOTE=https://ada:<password>@...: no command, manifest or message shows the
+    password; the repository Secret carries username and (redacted) password; every URL is the bare one."""
+    monkeypatch.setattr(git_tool, "read_runner", lambda runner: runner)
+    settings = load_settings(
+        {"state_dir": machine.settings.state_dir, "gitops_remote": REMOTE_WITH_PASSWORD},
+        config_file=tmp_path / "none.toml",
+        environ={},
+    )
+    out, err = io.StringIO(), io.StringIO()
+    ctx = Context(settings, DryRunRunner(out=out), UI(err=err, out=out))
+    lab.up(ctx, app_root=ROOT)
+    text = out.getvalue() + err.getvalue()
+    assert SECRET not in text
+    clean = "https://git.example.test/team/gitops.git"
+    assert f"git clone --quiet --no-tags {clean}" in text
+    assert "LAB_GIT_PASSWORD='<redacted>'" in text  # git gets it from the credential helper's environment
+    secret, project, *apps = applications_in(text)
+    assert secret["stringData"] == {
+        "type": "git",
+        "url": clean,
+        "insecure": "true",
+        "username": "ada",
+        "password": "<redacted>",
+    }
+    assert project["spec"]["sourceRepos"] == [clean]
+    assert [a["spec"]["source"]["repoURL"] for a in apps] == [clean] * 3
+
+
+def test_status_shows_the_gitops_remote_without_its_password(
+    machine: Lab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")  # rich's width when not on a terminal: keep rows on one line
+    settings = load_settings(
+        {"state_dir": machine.settings.state_dir, "gitops_remote": REMOTE_WITH_PASSWORD},
+        config_file=tmp_path / "none.toml",
+        environ={},
+    )
+    ctx = machine.context(settings=settings)
+    lab.status(ctx)
+    out = ctx.ui.out.getvalue() + ctx.ui.err.getvalue()  # type: ignore[attr-defined]
+    assert "git.example.test/team/gitops.git" in out and SECRET not in out, out
