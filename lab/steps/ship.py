@@ -82,8 +82,8 @@ def repositories(settings: Settings) -> Repositories:
 
     local: the lab registry, published on 127.0.0.1:5001; kind's local-registry recipe maps `localhost:5001` on
     every node to the registry container (containerd hosts.toml), so pods pull the same name the host pushes.
-    ecr (local target): the emulator's registry endpoint `localhost:<emulator_port>` for both (FACTS.md:
-    MiniStack's repository URIs are AWS-shaped, so pushes go to localhost:PORT/<repo>).
+    ecr (local target): the emulator's registry endpoint `localhost:<emulator_port>` for both (MiniStack's
+    repository URIs are AWS-shaped, ministack 1.5.33 services/ecr.py `_repo_uri`: pushes go to localhost:PORT/<repo>).
     ecr (aws target): settings.registry must name the account's registry `<acct>.dkr.ecr.<region>.amazonaws.com`.
     local on the aws target is refused: EKS nodes cannot pull from this machine's loopback. An error rather than
     switching to ecr by itself: push_registry defaults to local, so the lab cannot tell a forgotten `--registry ecr`
