@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -20,6 +19,7 @@ from lab import versions
 from lab.context import Context
 from lab.errors import LabError, ToolNotFound
 from lab.tools import docker
+from lab.tools.probes import port_free
 
 # Minimums for a 1-node kind cluster + Argo CD + three small environments.
 MIN_DOCKER_MEMORY_BYTES = 4 * 1024**3
@@ -36,16 +36,6 @@ class Check:
     required: bool = True  # a failed optional check is a warning, not a failure
 
 
-def port_is_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
-
-
 def docker_hub_reachable(timeout: float = 3.0) -> bool:
     """Docker Hub answers 401 on /v2/ without a token: any HTTP answer means it is reachable."""
     try:
@@ -59,7 +49,7 @@ def docker_hub_reachable(timeout: float = 3.0) -> bool:
 
 @dataclass
 class Probes:
-    port_is_free: Callable[[int], bool] = port_is_free
+    port_is_free: Callable[[int], bool] = port_free  # the probe `up` uses before it publishes a port
     docker_hub_reachable: Callable[[], bool] = docker_hub_reachable
     disk_free: Callable[[str], int] = lambda path: shutil.disk_usage(path).free
     which: Callable[[str], str | None] = shutil.which

@@ -80,13 +80,13 @@ def test_plan_matches_the_snapshot() -> None:
 
 
 def test_plan_makes_no_aws_call_and_runs_nothing(
-    no_boto3: list[tuple[object, ...]], aws_endpoint_guard: list[str]
+    no_boto3: list[tuple[object, ...]], request: pytest.FixtureRequest
 ) -> None:
     runner = FakeRunner()
     run_plan(make_ctx(runner))  # its client factory records every client asked for: none
     assert runner.calls == [], runner.dump()  # no command at all (eksctl, aws, kubectl, git, ...)
     assert no_boto3 == []  # no boto3 client either, not even one whose failure was caught
-    assert aws_endpoint_guard == []  # and no request to an AWS endpoint
+    assert request.getfixturevalue("aws_endpoint_guard") == []  # and no request to an AWS endpoint
 
 
 def test_plan_is_the_same_twice() -> None:
