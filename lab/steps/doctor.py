@@ -178,15 +178,28 @@ def check_network(ctx: Context, probes: Probes) -> Check:
             cached and not missing,
             f"offline mode: {len(index)} images cached in {image_cache.images_dir(cache)}"
             + (f"; missing {', '.join(missing)}" if missing else ""),
-            "run `invoke cache` once while online",
+            f"run `invoke cache` where the network is reachable (here, once online; or on another machine of the "
+            f"same CPU architecture, then copy its .lab/cache to {cache}), then `invoke up --offline`",
         )
     reachable = probes.docker_hub_reachable()
+    if reachable:
+        return Check("Docker Hub", True, "reachable")
+    if cached:
+        return Check(
+            "Docker Hub",
+            False,
+            f"unreachable; cache present in {cache}",
+            "use the cache: `invoke up --offline`",
+            required=False,
+        )
+    # Nothing here can fetch the images: `invoke cache` and a plain `up` both need Docker Hub.
     return Check(
         "Docker Hub",
-        reachable or cached,
-        "reachable" if reachable else f"unreachable; {'cache present' if cached else 'no cache'}",
-        "run `invoke cache` while online, then `invoke up --offline`; behind a proxy, set it in Docker's settings",
-        required=not cached,
+        False,
+        f"unreachable, and nothing is cached in {cache}",
+        "behind a proxy, set it in Docker's settings and run `invoke doctor` again; or run `invoke cache` on a "
+        f"machine of the same CPU architecture that reaches Docker Hub, copy its .lab/cache to {cache}, then "
+        "`invoke up --offline`",
     )
 
 
