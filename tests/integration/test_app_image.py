@@ -1,6 +1,6 @@
 """The app image, for real: build app/Dockerfile, run it like the Deployment does, push and pull it by digest.
 
-The image is built once per module (LAB_BASE_IMAGE as BASE_IMAGE: nothing can be pulled here). Containers run
+The image is built once per module (the base_image fixture's image as BASE_IMAGE: nothing is pulled). Containers run
 with a read-only root filesystem, a tmpfs at /tmp, no capabilities, and ports on 127.0.0.1 only. Everything
 created is labelled ``gitops-lab.test=1`` and removed at the end.
 """
