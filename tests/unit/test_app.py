@@ -14,7 +14,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from app import Config, ConfigError, TestConfig, create_app
-from app.factory import get_lifecycle
+from app.factory import SERVICE_NAME, get_lifecycle
 from app.lifecycle import DRAIN_FLAG, Lifecycle, SharedFlag, State
 from app.settings import load
 
@@ -69,7 +69,8 @@ def post_item(client: FlaskClient, payload: object) -> Any:
 
 def test_index_names_the_service_and_links_every_endpoint(client: FlaskClient) -> None:
     body = client.get("/").get_json()
-    assert body["service"] == "gitops-lab-app"
+    # The name itself is the app's to change (the tutorial's first ship changes it), so it is not pinned here.
+    assert body["service"] == SERVICE_NAME and isinstance(SERVICE_NAME, str) and SERVICE_NAME.strip()
     assert body["version"]["environment"] == "test"
     assert body["links"] == {
         "health": "/health",
