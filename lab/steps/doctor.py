@@ -172,7 +172,12 @@ def check_network(ctx: Context, probes: Probes) -> Check:
     index = image_cache.read_index(cache)
     cached = bool(index)
     if ctx.settings.offline:
+        from lab.config import ROOT
+
         missing = [ref for ref in (versions.KIND_NODE_IMAGE, *versions.ARGOCD_IMAGES) if ref not in index]
+        requirements = ROOT / "app" / "requirements.txt"
+        if image_cache.wheels_for(cache, requirements, ctx.settings.base_image) is None:
+            missing.append(f"the app's wheels (app/requirements.txt for {ctx.settings.base_image})")
         return Check(
             "image cache",
             cached and not missing,

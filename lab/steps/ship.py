@@ -37,6 +37,7 @@ from lab.gitops import (
     resolve_url,
     utc_now,
 )
+from lab.steps import app_image
 from lab.tools import docker, git, registry
 
 SHIP_ENV = "dev"  # ship always lands in dev; staging and prod only get what `promote` copies from dev
@@ -289,6 +290,7 @@ def ship(
         app_commit = sha + ("-dirty" if dirty else "")
         if not ctx.dry_run and is_loopback(repos.host) and settings.push_registry == "local":
             registry.ping(repos.host)
+        build_from = app_image.build_context(ctx, app_root)  # offline without cached wheels: refused here
         ph.note = tag
 
     # The GitOps repo, before anything is built: a git server that is down or a remote that refuses the seed fails
@@ -314,7 +316,8 @@ def ship(
                 )
         ph.note = f"{len(gate_cmds)} check(s)"
 
-    # 3. Build, from app/Dockerfile with app/ as context; the base image and build metadata as build args.
+    # 3. Build, from app/Dockerfile with app/ as context (or a copy with the cached wheels: lab/steps/app_image.py);
+    # the base image and build metadata as build args.
     push_ref = f"{repos.push}:{tag}"
     build_time = clock().strftime("%Y-%m-%dT%H:%M:%SZ")
     with ui.phase(f"Build {push_ref}") as ph:
@@ -322,9 +325,9 @@ def ship(
         source = git.strip_credentials(git.remote_url(reader, app_root)) or str(app_root)
         image_id = docker.build(
             runner,
-            app_root / "app",
+            build_from.path,
             [push_ref],
-            dockerfile=app_root / "app" / "Dockerfile",
+            dockerfile=build_from.dockerfile,
             build_args={
                 "BASE_IMAGE": settings.base_image,
                 "APP_COMMIT": app_commit,
@@ -334,7 +337,7 @@ def ship(
             },
             labels=docker.labels_for("app", settings.cluster_name),
         )
-        ph.note = image_id[:19]
+        ph.note = f"{image_id[:19]} ({build_from.describe()})"
 
     # 4. Push, then ask the registry itself which digest it serves for the tag.
     with ui.phase(f"Push to {repos.host}") as ph:
@@ -380,7 +383,7 @@ def ship(
 
     result = ShipResult(tag, app_commit, push_ref, spec.reference, digest, committed.sha)
 
-    # 6. Argo CD: refresh dev now (no waiting for its 2-3 minute poll), then wait for the new image to serve.
+    # 6. Argo CD: refresh dev now (no waiting for its next poll), then wait for the new image to serve.
     if watcher is not None and not ctx.dry_run:
         status = refresh_and_wait(ctx, watcher, SHIP_ENV, committed.sha, spec.reference, no_wait=no_wait)
         result = replace(result, status=status)

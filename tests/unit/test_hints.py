@@ -73,7 +73,8 @@ def no_hub() -> doctor.Probes:
 
 
 def copy_a_cache_from_elsewhere(cache_dir: Path) -> None:
-    """What the hint asks for: the .lab/cache an `invoke cache` wrote on another machine (its index and archives)."""
+    """What the hint asks for: the .lab/cache an `invoke cache` wrote on another machine (its image index and
+    archives, and the app's wheels)."""
     entries = {}
     for ref in lab.PULLED_IMAGES:
         entry = image_cache.CachedImage(ref, f"{abs(hash(ref))}.tar", "sha256:" + "1" * 64)
@@ -81,6 +82,20 @@ def copy_a_cache_from_elsewhere(cache_dir: Path) -> None:
         (image_cache.images_dir(cache_dir) / entry.file).write_bytes(b"archive")
         entries[ref] = entry
     image_cache.write_index(cache_dir, entries)
+    wheels = image_cache.wheels_dir(cache_dir)
+    wheels.mkdir(parents=True)
+    (wheels / "flask-3.1.3-py3-none-any.whl").write_bytes(b"wheel")
+    requirements = ROOT / "app" / "requirements.txt"
+    image_cache.write_wheels(
+        cache_dir,
+        image_cache.WheelSet(
+            image_cache.sha256_file(requirements),
+            Settings().base_image,
+            "3.12",
+            ("manylinux_2_36_x86_64",),
+            ("flask-3.1.3-py3-none-any.whl",),
+        ),
+    )
 
 
 def test_docker_hub_unreachable_and_nothing_cached(tmp_path: Path) -> None:
