@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.problems import MALFORMED_JSON, STORE_FULL, VALIDATION_ERROR, Problem
 
@@ -129,13 +130,39 @@ def _json_type(value: object) -> str:
 def _read_json() -> object:
     if not request.is_json:
         raise Problem(415, "Send the item as JSON with 'Content-Type: application/json'.")
-    raw = request.get_data(cache=False)  # raises 413 above MAX_CONTENT_LENGTH
+    raw = read_body()
     try:
         return json.loads(raw)
     except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise Problem(
             400, f"The body is not valid JSON: {_short(exc)}", type_=MALFORMED_JSON, title="Malformed JSON"
         ) from None
+
+
+def read_body() -> bytes:
+    """The request body; RequestEntityTooLarge (413) when it is larger than MAX_CONTENT_LENGTH, with or without a
+    Content-Length.
+
+    With a Content-Length above the limit Werkzeug refuses before reading. Without one (Transfer-Encoding: chunked)
+    its stream is limited to MAX_CONTENT_LENGTH but stops there quietly (werkzeug 3.1 wsgi.py,
+    `LimitedStream.readall` reads while not exhausted): the body would be cut at the limit and read as broken JSON.
+    So a body without a length is read here, one byte past the limit, from the server's own input, which ends at
+    the end of the body (gunicorn sets `wsgi.input_terminated`; PEP 3333 servers without it give no such body).
+    """
+    limit = request.max_content_length
+    terminated = request.environ.get("wsgi.input_terminated")
+    if limit is None or request.content_length is not None or not terminated:
+        return request.get_data(cache=False)
+    stream = request.environ["wsgi.input"]
+    data = bytearray()
+    while len(data) <= limit:
+        chunk = stream.read(min(64 * 1024, limit + 1 - len(data)))
+        if not chunk:
+            break
+        data += chunk
+    if len(data) > limit:
+        raise RequestEntityTooLarge()
+    return bytes(data)
 
 
 def _short(exc: BaseException) -> str:

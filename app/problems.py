@@ -20,6 +20,11 @@ VALIDATION_ERROR = "urn:gitops-lab:problem:validation-error"
 STORE_FULL = "urn:gitops-lab:problem:store-full"
 
 log = logging.getLogger(__name__)
+# A refused body is read to its end and dropped, up to this many bytes: the client is usually still sending it,
+# and a connection closed on unread data is reset (TCP RST), so it would see "connection reset" or "broken pipe"
+# instead of the 413. (gunicorn itself drains only 64 KiB of an unread body before it closes the connection,
+# gunicorn 27 http/parser.py _DRAIN_MAX_BYTES.) A larger body is cut off.
+DISCARD_MAX_BYTES = 8 * 1024 * 1024
 
 
 class Problem(Exception):
@@ -67,6 +72,8 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Response:
         status = exc.code or 500
+        if status == 413:
+            _discard_body()
         headers = {name: value for name, value in exc.get_headers() if name.lower() == "allow"}
         return problem_response(status, _detail(exc, status), headers=headers)
 
@@ -74,6 +81,23 @@ def init_app(app: Flask) -> None:
     def _unexpected(exc: Exception) -> Response:
         log.exception("unhandled error", extra={"path": request.path, "method": request.method})
         return problem_response(500, "The server failed to handle the request; the error has been logged.")
+
+
+def _discard_body() -> None:
+    """Read what is left of the request body and drop it (at most DISCARD_MAX_BYTES), where the server's input
+    ends at the end of the body (`wsgi.input_terminated`, as gunicorn sets it); elsewhere a read could block."""
+    stream = request.environ.get("wsgi.input")
+    length = request.content_length
+    if stream is None or not request.environ.get("wsgi.input_terminated"):
+        return
+    if length is not None and length > DISCARD_MAX_BYTES:
+        return
+    left = DISCARD_MAX_BYTES
+    try:
+        while left > 0 and (chunk := stream.read(min(64 * 1024, left))):
+            left -= len(chunk)
+    except Exception:  # noqa: S110 (the client went away or sent a broken chunk: the 413 is still the answer)
+        pass
 
 
 def _detail(exc: HTTPException, status: int) -> str:

@@ -135,7 +135,7 @@ class Model:
                         w.measured.get("gitserver", 10.0), 60.0, "apt-get install nginx git fcgiwrap", f"low: {HERE}"
                     )
                 if ref.startswith(versions.MINISTACK_IMAGE):
-                    return Estimate(17.0, 45.0, "pip install ministack", "low: FACTS.md (~17 s build here)")
+                    return Estimate(17.0, 45.0, "pip install ministack", f"low: {HERE} (~17 s)")
                 return Estimate(
                     w.measured.get("app", 15.0),
                     60.0,

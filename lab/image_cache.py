@@ -185,3 +185,71 @@ def write_config_ids(path: Path, ids: Mapping[str, str]) -> None:
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps({"version": 1, "config_ids": dict(sorted(ids.items()))}, indent=2) + "\n")
     os.replace(tmp, path)
+
+
+# ------------------------------------------------------------------------------------------------- app wheels
+# `pip wheel` in the app's Dockerfile needs a package index. `invoke cache` therefore also keeps the wheels of
+# app/requirements.txt, downloaded for the base image's Python and platform, in .lab/cache/wheels/, with
+# wheels/index.json saying what they are for; a build whose requirements and base image match installs from them
+# alone (--no-index), so it needs no network.
+WHEELS_INDEX = "index.json"
+
+
+@dataclass(frozen=True)
+class WheelSet:
+    """The wheels cached for one requirements file (by its sha256) and one base image (by reference), for that
+    image's Python (e.g. "3.11") and platform tags (manylinux_2_36_x86_64, ...)."""
+
+    requirements_sha256: str
+    base_image: str
+    python: str
+    platforms: tuple[str, ...]
+    files: tuple[str, ...]
+
+
+def wheels_dir(cache_dir: Path) -> Path:
+    return cache_dir / "wheels"
+
+
+def sha256_file(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def read_wheels(cache_dir: Path) -> WheelSet | None:
+    """The cached wheel set; None when there is none or its index cannot be read."""
+    try:
+        data: Any = json.loads((wheels_dir(cache_dir) / WHEELS_INDEX).read_text())
+        return WheelSet(
+            requirements_sha256=str(data["requirements_sha256"]),
+            base_image=str(data["base_image"]),
+            python=str(data["python"]),
+            platforms=tuple(str(p) for p in data["platforms"]),
+            files=tuple(str(f) for f in data["files"]),
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def write_wheels(cache_dir: Path, wheels: WheelSet) -> Path:
+    """Write the index atomically, after the wheels themselves are in place."""
+    path = wheels_dir(cache_dir) / WHEELS_INDEX
+    data = asdict(wheels)
+    data["platforms"], data["files"] = list(wheels.platforms), list(wheels.files)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+def wheels_for(cache_dir: Path, requirements: Path, base_image: str) -> list[Path] | None:
+    """The cached wheels for REQUIREMENTS on BASE_IMAGE, or None: no cache, made for another requirements file or
+    base image, or a wheel missing."""
+    wheels = read_wheels(cache_dir)
+    if wheels is None or wheels.base_image != base_image or not requirements.is_file():
+        return None
+    if wheels.requirements_sha256 != sha256_file(requirements):
+        return None
+    files = [wheels_dir(cache_dir) / name for name in wheels.files]
+    return files if files and all(f.is_file() for f in files) else None

@@ -120,7 +120,8 @@ class EksProvider:
             ctx.ui.info(f"  EKS nodes pull images from their registry; not side-loading {len(images)} image(s)")
 
     def wire_registry(self, ctx: Context, registries: Sequence[RegistryLink]) -> None:
-        """Managed node groups may pull from the account's ECR (FACTS.md); nothing to wire."""
+        """Managed node groups may pull from the account's ECR (eksctl attaches AmazonEC2ContainerRegistryReadOnly to
+        their node role; AWS EKS User Guide, "Amazon EKS node IAM role"); nothing to wire."""
 
     def attach(self, ctx: Context, containers: Sequence[str]) -> None:
         """No Docker network: pods reach hosted services (git, ECR) over the network."""

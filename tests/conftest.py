@@ -1,6 +1,7 @@
 """Shared fixtures: real Docker, a real registry (Debian's docker-registry), MiniStack.
 
-Integration tests are marked ``docker``. Where no Docker engine answers they are skipped, unless
+Integration tests are marked ``docker``. Where no Docker engine answers, or Docker has no base image to build from
+(LAB_BASE_IMAGE, else app/Dockerfile's default; tests/baseimage.py), they are skipped with the reason, unless
 ``LAB_REQUIRE_DOCKER=1`` (set by CI) turns that skip into a failure: in CI they must run.
 """
 
@@ -13,6 +14,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import baseimage
 import pytest
 from localservers import free_port, serve_registry, wait_for_port
 
@@ -20,7 +22,6 @@ from localservers import free_port, serve_registry, wait_for_port
 pytest_plugins = ["aws_guard"]
 
 ROOT = Path(__file__).resolve().parent.parent
-BASE_IMAGE_ENV = "LAB_BASE_IMAGE"
 
 
 def require_or_skip(reason: str) -> None:
@@ -46,14 +47,20 @@ def docker_client() -> Iterator[object]:
 
 @pytest.fixture(scope="session")
 def base_image(docker_client: object) -> str:
-    """The base image the Dockerfiles build FROM: LAB_BASE_IMAGE, which must exist locally."""
-    name = os.environ.get(BASE_IMAGE_ENV, "")
-    if not name:
-        require_or_skip(f"{BASE_IMAGE_ENV} is not set (no base image can be pulled here; see .ci/base-image)")
-    try:
-        docker_client.images.get(name)  # type: ignore[attr-defined]
-    except Exception:
-        require_or_skip(f"base image {name!r} is not present locally (build it with .ci/base-image)")
+    """The base image the Dockerfiles build FROM: LAB_BASE_IMAGE, else app/Dockerfile's default; it must exist
+    locally (nothing is pulled; see tests/baseimage.py)."""
+
+    def present(name: str) -> bool:
+        try:
+            docker_client.images.get(name)  # type: ignore[attr-defined]
+        except Exception:
+            return False
+        return True
+
+    name, why = baseimage.choose(os.environ, present)
+    if name is None:
+        require_or_skip(why)
+    assert name is not None
     return name
 
 

@@ -99,11 +99,13 @@ class FakeRunner:
         found = self.find(*prefix)
         assert not found, f"unexpected call {found[0]}\n{self.dump()}"
 
-    def index(self, *prefix: str) -> int:
-        for i, c in enumerate(self.calls):
+    def index(self, *prefix: str, start: int = 0) -> int:
+        """The position of the first call from START on whose argv starts with PREFIX."""
+        for i, c in enumerate(self.calls[start:], start):
             if c.argv[: len(prefix)] == prefix:
                 return i
-        raise AssertionError(f"no call starting with {shlex.join(prefix)}\n{self.dump()}")
+        after = f" after call {start}" if start else ""
+        raise AssertionError(f"no call starting with {shlex.join(prefix)}{after}\n{self.dump()}")
 
 
 @dataclass

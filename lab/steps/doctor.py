@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -20,6 +19,7 @@ from lab import versions
 from lab.context import Context
 from lab.errors import LabError, ToolNotFound
 from lab.tools import docker
+from lab.tools.probes import port_free
 
 # Minimums for a 1-node kind cluster + Argo CD + three small environments.
 MIN_DOCKER_MEMORY_BYTES = 4 * 1024**3
@@ -36,16 +36,6 @@ class Check:
     required: bool = True  # a failed optional check is a warning, not a failure
 
 
-def port_is_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
-
-
 def docker_hub_reachable(timeout: float = 3.0) -> bool:
     """Docker Hub answers 401 on /v2/ without a token: any HTTP answer means it is reachable."""
     try:
@@ -59,7 +49,7 @@ def docker_hub_reachable(timeout: float = 3.0) -> bool:
 
 @dataclass
 class Probes:
-    port_is_free: Callable[[int], bool] = port_is_free
+    port_is_free: Callable[[int], bool] = port_free  # the probe `up` uses before it publishes a port
     docker_hub_reachable: Callable[[], bool] = docker_hub_reachable
     disk_free: Callable[[str], int] = lambda path: shutil.disk_usage(path).free
     which: Callable[[str], str | None] = shutil.which
@@ -205,21 +195,39 @@ def check_network(ctx: Context, probes: Probes) -> Check:
     index = image_cache.read_index(cache)
     cached = bool(index)
     if ctx.settings.offline:
+        from lab.config import ROOT
+
         missing = [ref for ref in (versions.KIND_NODE_IMAGE, *versions.ARGOCD_IMAGES) if ref not in index]
+        requirements = ROOT / "app" / "requirements.txt"
+        if image_cache.wheels_for(cache, requirements, ctx.settings.base_image) is None:
+            missing.append(f"the app's wheels (app/requirements.txt for {ctx.settings.base_image})")
         return Check(
             "image cache",
             cached and not missing,
             f"offline mode: {len(index)} images cached in {image_cache.images_dir(cache)}"
             + (f"; missing {', '.join(missing)}" if missing else ""),
-            "run `invoke cache` once while online",
+            f"run `invoke cache` where the network is reachable (here, once online; or on another machine of the "
+            f"same CPU architecture, then copy its .lab/cache to {cache}), then `invoke up --offline`",
         )
     reachable = probes.docker_hub_reachable()
+    if reachable:
+        return Check("Docker Hub", True, "reachable")
+    if cached:
+        return Check(
+            "Docker Hub",
+            False,
+            f"unreachable; cache present in {cache}",
+            "use the cache: `invoke up --offline`",
+            required=False,
+        )
+    # Nothing here can fetch the images: `invoke cache` and a plain `up` both need Docker Hub.
     return Check(
         "Docker Hub",
-        reachable or cached,
-        "reachable" if reachable else f"unreachable; {'cache present' if cached else 'no cache'}",
-        "run `invoke cache` while online, then `invoke up --offline`; behind a proxy, set it in Docker's settings",
-        required=not cached,
+        False,
+        f"unreachable, and nothing is cached in {cache}",
+        "behind a proxy, set it in Docker's settings and run `invoke doctor` again; or run `invoke cache` on a "
+        f"machine of the same CPU architecture that reaches Docker Hub, copy its .lab/cache to {cache}, then "
+        "`invoke up --offline`",
     )
 
 

@@ -65,7 +65,8 @@ HEAL_MARGIN = 60.0  # dev: seconds allowed after the predicted self-heal backoff
 OBSERVE = 30.0  # staging: seconds to show that nothing reverts the change
 
 # Self-heal backoff defaults (argocd-cmd-params-cm controller.self.heal.backoff.timeout.seconds / factor /
-# cap.seconds; FACTS.md). The lab does not change them.
+# cap.seconds; argo-cd v3.5.1 cmd/argocd-application-controller/commands/argocd_application_controller.go).
+# The lab does not change them.
 BACKOFF_SECONDS = 2.0
 BACKOFF_FACTOR = 3.0
 BACKOFF_CAP = 300.0

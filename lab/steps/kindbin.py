@@ -22,7 +22,7 @@ from urllib.parse import urlparse
 from lab import versions
 from lab.config import Settings
 from lab.context import Context
-from lab.errors import ChecksumMismatch, LabError, Refused, ToolNotFound
+from lab.errors import ChecksumMismatch, DownloadFailed, Refused, ToolNotFound
 from lab.tools import kind as kind_tool
 
 # Oldest kind the lab works with: node images from v0.27.0 on read /etc/containerd/certs.d without a containerd
@@ -49,7 +49,7 @@ def urllib_fetch(url: str, dest: Path) -> None:
         while chunk := resp.read(1024 * 1024):
             total += len(chunk)
             if total > MAX_DOWNLOAD_BYTES:
-                raise LabError(f"download of {url} exceeds {MAX_DOWNLOAD_BYTES} bytes; stopped")
+                raise DownloadFailed(f"download of {url} exceeds {MAX_DOWNLOAD_BYTES} bytes; stopped")
             out.write(chunk)
 
 
@@ -147,7 +147,9 @@ def _install(ctx: Context, *, fetch: Fetch, platform: str | None, url: str | Non
         cached.unlink()
     if not cached.is_file():
         if settings.offline:
-            raise ToolNotFound("kind", hint=f"offline, and {cached} is not cached: run once online (`invoke cache`)")
+            raise ToolNotFound(
+                "kind", hint=f"offline, and {cached} is missing: {_by_hand(source_url, cached, expected)}"
+            )
         _download_verified(source_url, cached, expected, fetch)
 
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -162,6 +164,12 @@ def _install(ctx: Context, *, fetch: Fetch, platform: str | None, url: str | Non
     return KindBinary(str(target), ver, "installed")
 
 
+def _by_hand(url: str, dest: Path, expected: str) -> str:
+    """What works without this machine reaching URL: fetch it elsewhere; `doctor --fix` then installs from DEST
+    (it checks the sha256 first, as for its own download)."""
+    return f"download {url} where it can be reached, save it as {dest} (sha256 {expected}), then `invoke doctor --fix`"
+
+
 def _download_verified(url: str, dest: Path, expected: str, fetch: Fetch) -> None:
     """Fetch to a temporary file next to dest; keep it (not executable) only if its sha256 matches."""
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -172,9 +180,9 @@ def _download_verified(url: str, dest: Path, expected: str, fetch: Fetch) -> Non
         actual = sha256_of(partial)
     except OSError as exc:  # urllib's URLError/HTTPError are OSErrors
         partial.unlink(missing_ok=True)
-        raise LabError(
+        raise DownloadFailed(
             f"download of {url} failed: {exc}",
-            hint="check the network/proxy, or run with --offline after `invoke cache`",
+            hint=f"check the network/proxy (HTTPS_PROXY), or {_by_hand(url, dest, expected)}",
         ) from exc
     except BaseException:
         partial.unlink(missing_ok=True)

@@ -38,10 +38,10 @@ from lab.gitops import SEED_TAG, GitOpsRepo
 from lab.manifests import argocd as argocd_manifests
 from lab.providers import ECR_CONTAINER, GIT_CONTAINER, ClusterProvider, provider_for
 from lab.runner import Runner
+from lab.steps import app_image, kindbin, release, services, ship
 from lab.steps import argocd as argocd_steps
 from lab.steps import cluster as cluster_steps
 from lab.steps import doctor as doctor_steps
-from lab.steps import kindbin, release, services, ship
 from lab.tools import docker, git, kubectl, kustomize
 from lab.tools.argocd_install import PIN, cache_path, fetch_install_manifest
 
@@ -484,11 +484,11 @@ def _cached_is_current(ctx: Context, ref: str, tar: Path, entry: image_cache.Cac
     return not local or local in entry.ids
 
 
-def cache(ctx: Context) -> list[Path]:
-    """Pull (or build) and save every pinned image and the Argo CD manifest under .lab/cache, so that
-    `invoke up --offline` needs no network. Each image goes to its own archive, limited to the Docker host's
-    platform (`docker image save --platform`, Docker 28+), and .lab/cache/images/index.json records the image
-    IDs each archive loads as (see lab/image_cache.py)."""
+def cache(ctx: Context, *, app_root: Path = ROOT) -> list[Path]:
+    """Pull (or build) and save every pinned image, the Argo CD manifest and the app's wheels under .lab/cache, so
+    that `invoke up --offline` and `invoke ship` need no network. Each image goes to its own archive, limited to
+    the Docker host's platform (`docker image save --platform`, Docker 28+), and .lab/cache/images/index.json
+    records the image IDs each archive loads as (see lab/image_cache.py); the wheels: lab/steps/app_image.py."""
     saved: list[Path] = []
     with ctx.ui.phase(f"Argo CD {PIN.version} manifest") as phase:
         if ctx.dry_run:
@@ -525,6 +525,9 @@ def cache(ctx: Context) -> list[Path]:
                 platform=platform,
             )
             image_cache.write_index(cache_dir, index)  # after each image: an interrupted cache keeps what it did
+    wheels = app_image.cache_wheels(ctx, app_root)  # for the app image: its build then needs no package index
+    if wheels is not None:
+        saved.append(wheels)
     ctx.ui.next_steps("invoke up --offline")
     return saved
 

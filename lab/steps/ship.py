@@ -50,6 +50,7 @@ from lab.gitops import (
     resolve_url,
     utc_now,
 )
+from lab.steps import app_image
 from lab.tools import docker, git, git_credential, registry
 
 SHIP_ENV = "dev"  # ship always lands in dev; staging and prod only get what `promote` copies from dev
@@ -95,8 +96,8 @@ def repositories(settings: Settings) -> Repositories:
 
     local: the lab registry, published on 127.0.0.1:5001; kind's local-registry recipe maps `localhost:5001` on
     every node to the registry container (containerd hosts.toml), so pods pull the same name the host pushes.
-    ecr (local target): the emulator's registry endpoint `localhost:<emulator_port>` for both (FACTS.md:
-    MiniStack's repository URIs are AWS-shaped, so pushes go to localhost:PORT/<repo>).
+    ecr (local target): the emulator's registry endpoint `localhost:<emulator_port>` for both (MiniStack's
+    repository URIs are AWS-shaped, ministack 1.5.33 services/ecr.py `_repo_uri`: pushes go to localhost:PORT/<repo>).
     ecr (aws target): settings.registry must name the account's registry `<acct>.dkr.ecr.<region>.amazonaws.com`.
     local on the aws target is refused: EKS nodes cannot pull from this machine's loopback. An error rather than
     switching to ecr by itself: push_registry defaults to local, so the lab cannot tell a forgotten `--registry ecr`
@@ -384,6 +385,7 @@ def ship(
                     dirty=bool(dirty),
                     taken=lambda t: is_loopback(repos.host) and lookup_digest(repos.host, repos.name, t) is not None,
                 )
+            build_from = app_image.build_context(ctx, app_root)  # offline without cached wheels: refused here
             ph.note = tag
 
         # The GitOps repo, before anything is built: a git server that is down or a remote that refuses the seed fails
@@ -409,7 +411,8 @@ def ship(
                     )
             ph.note = f"{len(gate_cmds)} check(s)"
 
-        # 3. Build, from app/Dockerfile with app/ as context; the base image and build metadata as build args.
+        # 3. Build, from app/Dockerfile with app/ as context (or a copy with the cached wheels: lab/steps/app_image.py);
+        # the base image and build metadata as build args.
         push_ref = f"{repos.push}:{tag}"
         build_time = clock().strftime("%Y-%m-%dT%H:%M:%SZ")
         with ui.phase(f"Build {push_ref}") as ph:
@@ -417,9 +420,9 @@ def ship(
             source = git.strip_credentials(git.remote_url(reader, app_root)) or str(app_root)
             image_id = docker.build(
                 runner,
-                app_root / "app",
+                build_from.path,
                 [push_ref],
-                dockerfile=app_root / "app" / "Dockerfile",
+                dockerfile=build_from.dockerfile,
                 build_args={
                     "BASE_IMAGE": settings.base_image,
                     "APP_COMMIT": app_commit,
@@ -429,7 +432,7 @@ def ship(
                 },
                 labels=docker.labels_for("app", settings.cluster_name),
             )
-            ph.note = image_id[:19]
+            ph.note = f"{image_id[:19]} ({build_from.describe()})"
 
         # 4. Push, then ask the registry itself which digest it serves for the tag.
         with ui.phase(f"Push to {repos.host}") as ph:
@@ -485,7 +488,7 @@ def ship(
 
     result = ShipResult(tag, app_commit, push_ref, spec.reference, digest, committed.sha)
 
-    # 6. Argo CD: refresh dev now (no waiting for its 2-3 minute poll), then wait for the new image to serve.
+    # 6. Argo CD: refresh dev now (no waiting for its next poll), then wait for the new image to serve.
     if watcher is not None and not ctx.dry_run:
         sha7 = committed.sha[:7]
         with _interrupted_as(

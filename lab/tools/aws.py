@@ -127,7 +127,8 @@ def caller_identity(sts: Any) -> CallerIdentity:
 
 
 def registry_host(account: str, region: str) -> str:
-    """The account's private ECR registry host (FACTS.md: <account>.dkr.ecr.<region>.amazonaws.com)."""
+    """The account's private ECR registry host (<account>.dkr.ecr.<region>.amazonaws.com; Amazon ECR User Guide,
+    "Private registry concepts")."""
     return f"{account}.dkr.ecr.{region}.amazonaws.com"
 
 

@@ -1,5 +1,6 @@
 """`docker login` to ECR with the token from boto3's GetAuthorizationToken (the boto3 equivalent of
-`aws ecr get-login-password | docker login --username AWS --password-stdin HOST`, FACTS.md).
+`aws ecr get-login-password | docker login --username AWS --password-stdin HOST`, Amazon ECR User
+Guide, "Private registry authentication").
 
 The password goes to docker on stdin only: never in argv (visible in `ps`), never printed. In a dry run no AWS
 call is made and the printed command's stdin is `<redacted>`. Docker keeps the token in its credential store

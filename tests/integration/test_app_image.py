@@ -1,6 +1,6 @@
 """The app image, for real: build app/Dockerfile, run it like the Deployment does, push and pull it by digest.
 
-The image is built once per module (LAB_BASE_IMAGE as BASE_IMAGE: nothing can be pulled here). Containers run
+The image is built once per module (the base_image fixture's image as BASE_IMAGE: nothing is pulled). Containers run
 with a read-only root filesystem, a tmpfs at /tmp, no capabilities, and ports on 127.0.0.1 only. Everything
 created is labelled ``gitops-lab.test=1`` and removed at the end.
 """
@@ -362,3 +362,52 @@ def test_extra_ca_cert_lets_pip_through_a_tls_intercepting_proxy(
         assert "EXTRA_CA_CERT=missing.pem: no such file in app/certs/" in log
     finally:
         remove_built_from(docker_client, untrusting_id)
+
+
+def test_builds_with_no_network_after_invoke_cache(docker_client: Any, base_image: str, tmp_path: Path) -> None:
+    """`invoke cache`'s wheels step, for real (the base image's Python asked in a container without network, pip
+    download from this machine), then `docker build --network none`: the image builds and has the pinned packages.
+    The same build without the wheels fails, so the network really was off."""
+    from lab.config import Settings
+    from lab.context import Context
+    from lab.runner import SubprocessRunner
+    from lab.steps import app_image
+    from lab.ui import UI
+
+    root = tmp_path / "app-repo"
+    shutil.copytree(APP_DIR, root / "app", ignore=shutil.ignore_patterns("__pycache__", "*.whl"))
+    ctx = Context(Settings(state_dir=tmp_path / ".lab", base_image=base_image), SubprocessRunner(), UI(quiet=True))
+    assert app_image.cache_wheels(ctx, root) is not None
+    context = app_image.build_context(ctx, root)
+    assert context.wheels > 0 and context.path != root / "app"
+
+    tag = f"gitops-lab-app-offline-test:{RUN_ID}"
+
+    def build_offline(path: Path) -> tuple[Any, str]:
+        image, logs = docker_client.images.build(
+            path=str(path),
+            dockerfile="Dockerfile",
+            tag=tag,
+            buildargs={"BASE_IMAGE": base_image, **BUILD_ARGS},
+            labels=LABEL,
+            network_mode="none",
+            nocache=True,  # a cached `pip wheel` layer from an earlier online build would need no network either
+            rm=True,
+            forcerm=True,
+        )
+        return image, "".join(chunk.get("stream", "") for chunk in logs)
+
+    try:
+        with pytest.raises(docker.errors.BuildError):  # no wheels: pip needs its index, and there is no network
+            build_offline(root / "app")
+        built, log = build_offline(context.path)
+        assert "pip installs from the wheels in wheels/ only (no index)" in log, log[-3000:]
+        pinned = dict(
+            line.split("==") for line in (APP_DIR / "requirements.txt").read_text().splitlines() if "==" in line
+        )
+        script = "from importlib.metadata import version; print(version('flask'), version('gunicorn'))"
+        output = docker_client.containers.run(built.id, ["python3", "-c", script], remove=True, network_mode="none")
+        assert output.decode().split() == [pinned["flask"], pinned["gunicorn"]]
+    finally:
+        with contextlib.suppress(docker.errors.ImageNotFound):
+            docker_client.images.remove(tag, force=True)

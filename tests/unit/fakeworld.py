@@ -198,6 +198,14 @@ class World:
         self.online = True  # registries reachable: `docker pull` and kind's node image pull work
         self.api_version = "1.51"  # the daemon's Engine API (`docker image save --platform` needs 1.48)
         self.arch = "amd64"
+        # What `python3 -c ...` prints in a base image container (lab/tools/pip.py asks it which Python it has).
+        self.image_python = {
+            "python": "3.12",
+            "implementation": "cpython",
+            "machine": "x86_64",
+            "libc": ["glibc", "2.36"],
+        }
+        self.pip_downloads: list[tuple[str, ...]] = []  # every `pip download` argv (its wheels are written for real)
         # "overlay2": Docker's classic image store; "containerd": the containerd image store, where a save without
         # --platform writes a multi-platform index whose other platforms are missing, and an image loaded from a
         # single-platform archive gets the platform manifest's digest as its ID (moby/moby#44833).
@@ -261,6 +269,8 @@ class World:
             res = self._kubectl(argv, argv[1:], stdin)
         elif name == "git":
             res = self._git(argv)
+        elif argv[1:4] == ("-m", "pip", "download"):
+            res = self._pip_download(argv)
         else:
             res = None
         if crash_after:
@@ -453,7 +463,24 @@ class World:
             for c in self.containers.values()
         )
 
+    def _pip_download(self, argv: tuple[str, ...]) -> Result:
+        """A wheel file per pinned requirement in --dest (stand-ins, named as pip names them)."""
+        if not self.online:
+            return self.fail(argv, "ERROR: Could not find a version that satisfies the requirement (offline)")
+        self.pip_downloads.append(argv)
+        dest = Path(flag(argv, "--dest"))
+        for line in Path(flag(argv, "--requirement")).read_text().splitlines():
+            if "==" in line and not line.lstrip().startswith("#"):
+                pkg, version = line.split("#")[0].strip().split("==")
+                (dest / f"{pkg.replace('-', '_')}-{version}-py3-none-any.whl").write_bytes(b"wheel")
+        return self.ok(argv)
+
     def _run(self, argv: tuple[str, ...], cmd: tuple[str, ...]) -> Result:
+        if cmd[1] == "--rm" and "--entrypoint" in cmd:  # a one-off probe of an image (lab/tools/pip.py)
+            image = cmd[cmd.index("--entrypoint") + 2]
+            if image not in self.images:
+                return self.fail(argv, f"Unable to find image '{image}' locally")
+            return self.ok(argv, json.dumps(self.image_python) + "\n")
         takes_value = {"--name", "--restart", "--label", "-p", "--network", "-v", "-e", "--user"}
         opts: dict[str, list[str]] = {}
         i = 2 if cmd[1] == "-d" else 1

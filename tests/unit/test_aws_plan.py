@@ -40,14 +40,19 @@ class NoAws:
 
 
 @pytest.fixture(autouse=True)
-def no_boto3(monkeypatch: pytest.MonkeyPatch) -> None:
+def no_boto3(monkeypatch: pytest.MonkeyPatch) -> list[tuple[object, ...]]:
+    """Every attempt to create a boto3 client, recorded even if the code under test swallows the failure."""
     import boto3
 
+    attempts: list[tuple[object, ...]] = []
+
     def refuse(*args: object, **kwargs: object) -> None:
+        attempts.append(args)
         raise AssertionError(f"boto3 client created during a plan: {args}")
 
     monkeypatch.setattr(boto3, "client", refuse)
     monkeypatch.setattr(boto3.session.Session, "client", refuse)
+    return attempts
 
 
 def make_ctx(runner: FakeRunner | DryRunRunner | None = None, **overrides: Any) -> Context:
@@ -74,12 +79,14 @@ def test_plan_matches_the_snapshot() -> None:
     assert text == SNAPSHOT.read_text(), "plan output changed; LAB_UPDATE_SNAPSHOTS=1 updates tests/data/aws/plan.txt"
 
 
-def test_plan_makes_no_aws_call_and_runs_nothing() -> None:
+def test_plan_makes_no_aws_call_and_runs_nothing(
+    no_boto3: list[tuple[object, ...]], request: pytest.FixtureRequest
+) -> None:
     runner = FakeRunner()
-    run_plan(make_ctx(runner))
-    assert runner.calls == [], runner.dump()
-    runner.assert_not_called("eksctl")
-    runner.assert_not_called("aws")
+    run_plan(make_ctx(runner))  # its client factory records every client asked for: none
+    assert runner.calls == [], runner.dump()  # no command at all (eksctl, aws, kubectl, git, ...)
+    assert no_boto3 == []  # no boto3 client either, not even one whose failure was caught
+    assert request.getfixturevalue("aws_endpoint_guard") == []  # and no request to an AWS endpoint
 
 
 def test_plan_is_the_same_twice() -> None:

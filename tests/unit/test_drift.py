@@ -317,9 +317,27 @@ BEFORE_OP = op_state("2026-05-01T11:00:00Z", "2026-05-01T11:00:04Z")  # the last
 
 
 def positions(text: str, *needles: str) -> list[int]:
-    found = [text.find(n) for n in needles]
-    assert all(i >= 0 for i in found), [n for n, i in zip(needles, found, strict=True) if i < 0]
+    """Where each needle is in TEXT, each looked for after the one before: fails unless all appear in this order."""
+    found: list[int] = []
+    start = 0
+    for needle in needles:
+        at = text.find(needle, start)
+        if at < 0:
+            where = "at all" if needle not in text else f"after {found and needles[len(found) - 1]!r}"
+            raise AssertionError(f"{needle!r} not found {where} in:\n{text}")
+        found.append(at)
+        start = at + len(needle)
     return found
+
+
+def test_positions_checks_presence_and_order() -> None:
+    assert positions("Step 1/5 ... Step 2/5 ... Step 3/5", "Step 1/5", "Step 3/5") == [0, 26]
+    with pytest.raises(AssertionError, match="'Step 1/5' not found after 'Step 3/5'"):
+        positions("Step 1/5 ... Step 3/5", "Step 3/5", "Step 1/5")
+    with pytest.raises(AssertionError, match="'Step 1/5' not found after 'Step 2/5'"):
+        positions("Step 1/5, Step 2/5", "Step 2/5", "Step 1/5")
+    with pytest.raises(AssertionError, match="'Step 9/5' not found at all"):
+        positions("Step 1/5", "Step 9/5")
 
 
 # ---------------------------------------------------------------------------------------------- dev: self-heal
@@ -349,11 +367,11 @@ def test_dev_scale_is_shown_changed_noticed_and_self_healed_in_order(rendered: d
 
     assert cluster.changes == [("scale", "lab-dev", "lab-app", 3)]
     assert cluster.deployment("lab-dev")["spec"]["replicas"] == 1  # healed
-    text = run.text
+    assert "dev: git vs cluster" in run.out.getvalue()  # the table is data (stdout); the narration is on stderr
     positions(
-        text,
+        run.err.getvalue(),
         "Step 1/5",
-        "dev: git vs cluster",
+        "Argo CD: sync=Synced health=Healthy revision=3333333",
         "Step 2/5",
         "kubectl --context kind-gitops-lab -n lab-dev scale deployment/lab-app --replicas=3",
         "patch_namespaced_deployment_scale('lab-app', 'lab-dev', {\"spec\": {\"replicas\": 3}})",
@@ -373,7 +391,7 @@ def test_dev_scale_is_shown_changed_noticed_and_self_healed_in_order(rendered: d
     # polled every 0.5 s: OutOfSync at the 2nd look after the change, healed at the 4th
     assert result.seconds_to_detect == pytest.approx(0.5)
     assert result.seconds_to_heal == pytest.approx(1.0)
-    assert f"Synced {result.seconds_to_heal:.1f}s after the change" in text
+    assert f"Synced {result.seconds_to_heal:.1f}s after the change" in run.err.getvalue()
     assert result.predicted_backoff == 0.0
 
 

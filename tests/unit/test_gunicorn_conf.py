@@ -308,3 +308,39 @@ def test_multiprocess_metrics_add_up_over_workers(start_gunicorn: Callable[..., 
     line = 'http_requests_total{method="GET",route="/debug/slow",status="200"} 2.0'
     assert line in text.splitlines()
     assert len(list(multiproc.glob("counter_*.db"))) == 2
+
+
+def post_chunked(port: int, path: str, body: bytes, chunk: int = 16 * 1024) -> tuple[int, dict[str, str], bytes]:
+    """POST BODY with Transfer-Encoding: chunked and no Content-Length, as a streaming client sends it."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request(
+            "POST",
+            path,
+            body=(body[i : i + chunk] for i in range(0, len(body), chunk)),
+            headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"},
+            encode_chunked=True,
+        )
+        response = conn.getresponse()
+        return response.status, dict(response.headers), response.read()
+    finally:
+        conn.close()
+
+
+def test_a_chunked_body_over_the_limit_is_413_not_cut(start_gunicorn: Callable[..., Gunicorn]) -> None:
+    """MAX_CONTENT_LENGTH holds for a body without Content-Length too: refused whole, never read as its first
+    64 KiB (which would be malformed JSON)."""
+    server = start_gunicorn()
+    limit = Config.MAX_CONTENT_LENGTH
+    big = json.dumps({"name": "bolt", "quantity": 1, "padding": "x" * 2 * 1024 * 1024}).encode()
+    status, headers, body = post_chunked(server.port, "/api/v1/items", big)
+    assert (status, headers["Content-Type"]) == (413, "application/problem+json"), body
+    assert json.loads(body)["detail"] == f"The request body is larger than the limit of {limit} bytes."
+
+    # exactly at the limit is still accepted, and so is a small chunked body
+    item = b'{"name": "bolt", "quantity": 4}'
+    exact = item + b" " * (limit - len(item))
+    for payload in (exact, item):
+        status, _, body = post_chunked(server.port, "/api/v1/items", payload, chunk=1000)
+        assert status == 201, body
+        assert json.loads(body)["name"] == "bolt"

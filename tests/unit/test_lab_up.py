@@ -49,6 +49,7 @@ def app_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copytree(ROOT / "overlays", repo / "overlays", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     (repo / "app").mkdir()
     (repo / "app" / "Dockerfile").write_text("ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\n")
+    shutil.copy(ROOT / "app" / "requirements.txt", repo / "app" / "requirements.txt")  # what `invoke cache` fetches
     git("init", "--quiet", "-b", "main", repo)
     git("-C", repo, "config", "user.name", "Lab Tester")
     git("-C", repo, "config", "user.email", "tester@example.test")
@@ -702,7 +703,7 @@ def _cache(machine: Lab, monkeypatch: pytest.MonkeyPatch) -> Context:
         lambda s: argocd_install.fetch_install_manifest(s, machine.world.download, TEST_PIN),
     )
     ctx = machine.context()
-    lab.cache(ctx)
+    lab.cache(ctx, app_root=machine.app_root)
     return ctx
 
 

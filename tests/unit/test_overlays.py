@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import io
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -34,8 +35,17 @@ IMAGE = "localhost:5001/lab-app"
 SEED_TAG = "seed"
 SELECTOR = {"app.kubernetes.io/name": "lab-app", "app.kubernetes.io/part-of": "gitops-lab"}
 APP_PORT = 8000
-# gunicorn's default graceful_timeout: the grace period must cover draining plus this.
-GUNICORN_GRACEFUL_TIMEOUT = 30
+
+
+def gunicorn_default(name: str) -> int:
+    """A default of app/gunicorn.conf.py, `_int_env(NAME, <default>, <minimum>)`."""
+    match = re.search(rf'_int_env\("{name}", (\d+),', (ROOT / "app" / "gunicorn.conf.py").read_text())
+    assert match, f"app/gunicorn.conf.py reads no {name}"
+    return int(match[1])
+
+
+# The app's gunicorn graceful_timeout: the grace period must cover draining plus it.
+GUNICORN_GRACEFUL_TIMEOUT = gunicorn_default("GUNICORN_GRACEFUL_TIMEOUT")
 DIGEST = "sha256:" + "0123456789abcdef" * 4
 
 Doc = dict[str, Any]
@@ -265,6 +275,21 @@ def test_writable_tmp_is_an_empty_dir(docs: list[Doc]) -> None:
     assert len(mounts) == 1 and not mounts[0].get("readOnly"), show(mounts)
     volumes = [v for v in pod.get("volumes", []) if v["name"] == mounts[0]["name"]]
     assert len(volumes) == 1 and "emptyDir" in volumes[0], show(pod.get("volumes"))
+
+
+def test_metrics_add_up_over_the_workers(docs: list[Doc]) -> None:
+    """With more than one gunicorn worker, /metrics must aggregate them (prometheus_client multiprocess mode):
+    PROMETHEUS_MULTIPROC_DIR is set, and is a writable emptyDir of its own (the root filesystem is read-only)."""
+    data = config_map(docs)["data"]
+    assert int(data["GUNICORN_WORKERS"]) > 1, show(data)
+    path = data.get("PROMETHEUS_MULTIPROC_DIR", "")
+    assert path.startswith("/"), show(data)
+    container = app_container(docs)
+    assert not [e for e in container.get("env", []) if e["name"] == "PROMETHEUS_MULTIPROC_DIR"], show(container)
+    mounts = [m for m in container.get("volumeMounts", []) if m["mountPath"] == path]
+    assert len(mounts) == 1 and not mounts[0].get("readOnly"), show(container.get("volumeMounts"))
+    volumes = [v for v in pod_spec(docs).get("volumes", []) if v["name"] == mounts[0]["name"]]
+    assert len(volumes) == 1 and "emptyDir" in volumes[0], show(pod_spec(docs).get("volumes"))
 
 
 def test_resources(docs: list[Doc]) -> None:

@@ -301,8 +301,10 @@ def test_changed_port_recreates_the_container_and_says_why(tmp_path, world, net,
     services.ensure_registry(ctx, probe=probe)
 
     moved = Context(Settings(state_dir=ctx.settings.state_dir, registry_port=5055), runner, ctx.ui)
+    mark = len(runner.calls)
     services.ensure_registry(moved, probe=probe)
-    assert runner.index("docker", "rm", "-f", "lab-registry") < len(runner.calls)
+    # this ensure_registry removed the old container, then ran the new one
+    assert runner.index("docker", "rm", "-f", "lab-registry", start=mark) < runner.index("docker", "run", start=mark)
     assert "127.0.0.1:5055:5000" in run_of_last(runner, "lab-registry")
     assert moved.ui.phases[-1].note == "recreated"
     assert "5055" in moved.ui.err.getvalue()  # type: ignore[attr-defined]

@@ -8,8 +8,9 @@ from pathlib import Path
 
 from fakes import FakeRunner
 
-from lab.config import ROOT, load_settings
+from lab.config import ROOT, Settings, load_settings
 from lab.context import Context
+from lab.providers import KindProvider, default_registry_links
 from lab.steps import ship
 from lab.ui import UI
 
@@ -23,24 +24,43 @@ def _app_repo(path: Path) -> Path:
     return path
 
 
-def _ship(tmp_path: Path, provider: str) -> FakeRunner:
-    settings = load_settings(
+def _settings(tmp_path: Path, provider: str) -> Settings:
+    return load_settings(
         {"state_dir": tmp_path / "state", "provider": provider}, config_file=tmp_path / "none.toml", environ={}
     )
+
+
+def _ship(tmp_path: Path, provider: str) -> tuple[FakeRunner, ship.ShipResult]:
     runner = FakeRunner(dry_run=True)
-    ctx = Context(settings, runner, UI(quiet=True))
-    ship.ship(ctx, app_root=_app_repo(tmp_path / "app-repo"), gate=(), no_wait=True)
-    return runner
+    ctx = Context(_settings(tmp_path, provider), runner, UI(quiet=True))
+    result = ship.ship(ctx, app_root=_app_repo(tmp_path / "app-repo"), gate=(), no_wait=True)
+    return runner, result
 
 
 def test_minikube_loads_the_pushed_image_before_the_bump(tmp_path: Path) -> None:
-    runner = _ship(tmp_path, "minikube")
+    runner, _ = _ship(tmp_path, "minikube")
     load = runner.assert_called("minikube", "image", "load")
     assert any(a.startswith("localhost:5001/lab-app:") for a in load.argv), runner.dump()
     assert runner.index("docker", "push") < runner.index("minikube", "image", "load"), runner.dump()
 
 
 def test_kind_pulls_through_the_registry_mapping(tmp_path: Path) -> None:
-    runner = _ship(tmp_path, "kind")
-    runner.assert_called("docker", "push")
-    runner.assert_not_called("minikube")
+    runner, result = _ship(tmp_path, "kind")
+    pushed = runner.assert_called("docker", "push").argv[-1]
+    assert pushed == result.image and pushed.startswith("localhost:5001/lab-app:"), runner.dump()
+    # dev's pods are given the very name the host pushed ...
+    assert result.deployed_image == pushed
+    # ... and nothing is side-loaded into a node: no `kind load`, no minikube
+    assert not [c for c in runner.calls if "load" in c.argv[1:3] or c.argv[0] == "minikube"], runner.dump()
+
+    # The mapping that makes that name pullable: on every kind node, containerd sends localhost:5001 to the lab's
+    # registry container on the kind network (kind site/static/examples/kind-with-registry.sh).
+    settings = _settings(tmp_path, "kind")
+    provider = KindProvider(settings)
+    wiring = FakeRunner()
+    wiring.script([provider.binary, "get", "nodes"], stdout="gitops-lab-control-plane\n")
+    provider.wire_registry(Context(settings, wiring, UI(quiet=True)), default_registry_links(settings))
+    hosts = [c for c in wiring.calls if c.argv[-1] == "/etc/containerd/certs.d/localhost:5001/hosts.toml"]
+    assert [(c.argv[:4], c.input) for c in hosts] == [
+        (("docker", "exec", "-i", "gitops-lab-control-plane"), '[host."http://lab-registry:5000"]\n')
+    ], wiring.dump()

@@ -1,0 +1,109 @@
+"""The app image's inputs that are not in git: the wheels `invoke cache` keeps for it, and the build context.
+
+`docker build` of app/Dockerfile runs `pip wheel`, which needs a package index. `invoke cache` (online) downloads
+the wheels of app/requirements.txt for the base image's Python and platform into .lab/cache/wheels/ (see
+lab/image_cache.py). Whenever they match the requirements file (sha256) and the base image, `ship` builds from a
+copy of app/ with the wheels in its wheels/ directory, where the Dockerfile installs from them alone: the build
+needs no network. Without matching wheels the build context is app/ itself, as it always was; offline that is
+refused before anything is built.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from lab import image_cache
+from lab.config import ROOT
+from lab.context import Context
+from lab.errors import LabError, Refused
+from lab.tools import pip
+
+CONTEXT_WHEELS = "wheels"  # the directory of the build context the Dockerfile installs from, when it holds wheels
+
+
+def requirements_file(app_root: Path) -> Path:
+    return app_root / "app" / "requirements.txt"
+
+
+def cache_wheels(ctx: Context, app_root: Path = ROOT) -> Path | None:
+    """Download the wheels of app/requirements.txt for the base image (which must be present: `invoke cache` has
+    just pulled or checked it) into .lab/cache/wheels/. Returns that directory (None in a dry run)."""
+    settings, runner = ctx.settings, ctx.runner
+    requirements = requirements_file(app_root)
+    cache = settings.cache_dir
+    final = image_cache.wheels_dir(cache)
+    with ctx.ui.phase(f"Caching the app's wheels ({requirements.name}) for {settings.base_image}") as phase:
+        if image_cache.wheels_for(cache, requirements, settings.base_image) is not None:
+            phase.note = "already cached"
+            return final
+        target = pip.image_python(runner, settings.base_image)
+        if target is None:  # dry run: the image was not asked
+            ctx.ui.info(
+                f"  then: pip download --only-binary=:all: of {requirements} for {settings.base_image}'s Python "
+                f"and platform (read from the image above) → {final}"
+            )
+            phase.note = "dry run"
+            return None
+        staging = cache / "wheels.partial"  # the old set stays whole until the new one is complete
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        files = pip.download(runner, requirements, staging, target)
+        if not files:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise LabError(f"pip download saved no wheel for {requirements} into {staging}")
+        shutil.rmtree(final, ignore_errors=True)
+        os.replace(staging, final)
+        image_cache.write_wheels(
+            cache,
+            image_cache.WheelSet(
+                requirements_sha256=image_cache.sha256_file(requirements),
+                base_image=settings.base_image,
+                python=target.python,
+                platforms=target.platforms,
+                files=tuple(files),
+            ),
+        )
+        phase.note = f"{len(files)} wheels for Python {target.python} ({target.platforms[0]}) in {final}"
+        return final
+
+
+@dataclass(frozen=True)
+class BuildContext:
+    path: Path  # what `docker build` gets as its context
+    dockerfile: Path
+    wheels: int  # cached wheels in it; 0: pip downloads from its index
+
+    def describe(self) -> str:
+        return f"{self.wheels} cached wheels, no index" if self.wheels else "wheels from pip's index"
+
+
+def build_context(ctx: Context, app_root: Path) -> BuildContext:
+    """The context to build the app image from: app/ itself, or, when .lab/cache holds the wheels for its
+    requirements and the base image, a copy of app/ (under .lab/build/) with them in wheels/. Offline without
+    those wheels: Refused (nothing is built)."""
+    settings = ctx.settings
+    app_dir = app_root / "app"
+    requirements = requirements_file(app_root)
+    wheels = image_cache.wheels_for(settings.cache_dir, requirements, settings.base_image)
+    if wheels is None:
+        if settings.offline:
+            raise Refused(
+                f"offline, and {image_cache.wheels_dir(settings.cache_dir)} holds no wheels for {requirements} on "
+                f"{settings.base_image} (pip would need its index to build the app image)",
+                hint="run `invoke cache` where pip's index can be reached (again after changing requirements.txt "
+                "or the base image), then retry",
+            )
+        return BuildContext(app_dir, app_dir / "Dockerfile", 0)
+    staged = settings.state_dir / "build" / "app"
+    if not ctx.dry_run:
+        shutil.rmtree(staged, ignore_errors=True)
+        shutil.copytree(app_dir, staged, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.whl"))
+        (staged / CONTEXT_WHEELS).mkdir(exist_ok=True)
+        for wheel in wheels:
+            shutil.copy2(wheel, staged / CONTEXT_WHEELS / wheel.name)
+    else:
+        ctx.ui.info(f"  build context: a copy of {app_dir} with {len(wheels)} cached wheels in wheels/ → {staged}")
+    return BuildContext(staged, staged / "Dockerfile", len(wheels))
