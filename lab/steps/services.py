@@ -7,6 +7,9 @@
 | the lab's, this cluster's, stopped                          | check the port, start, wait                    |
 | the lab's, but built from another image or spec (label)     | say why, remove, create (data lives in volumes |
 |                                                             | or on the host, so nothing is lost)            |
+| the lab's, running, but its bind mount is not the host      | say why, remove, create (the git server after  |
+| directory there now (a token written on the host is not     | `rm -rf .lab`: it would serve the deleted      |
+| what the container reads)                                   | directory)                                     |
 | not the lab's, or another cluster's                         | Conflict, unless force: say why, replace it    |
 
 All three images are built locally FROM settings.base_image (no pull, so `up --offline` works after `cache`).
@@ -21,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import secrets
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -51,6 +55,7 @@ COMPONENTS = (COMPONENT_REGISTRY, COMPONENT_ECR, COMPONENT_GIT)
 
 CONTEXT_LABEL = "gitops-lab.context"  # on images: digest of the build context, base image and build args
 SPEC_LABEL = "gitops-lab.spec"  # on containers: digest of how the lab ran them (image, ports, mounts, env)
+MOUNT_CHECK_FILE = ".gitops-lab-mount-check"  # written into bind-mounted host directories, read back in the container
 
 REGISTRY_VOLUME = "lab-registry-data"
 ECR_STATE_VOLUME = "lab-ecr-state"
@@ -251,6 +256,27 @@ def _drift(ctx: Context, spec: ContainerSpec, data: Mapping[str, Any]) -> str | 
     return None
 
 
+def _stale_bind_mount(ctx: Context, spec: ContainerSpec) -> str | None:
+    """Why a running container no longer sees the host directory its bind mount names, or None.
+
+    A bind mount holds the directory it was made from, not its path: after `rm -rf .lab` and a fresh .lab/git, the
+    running git server still serves the deleted directory, and `docker inspect` shows the same Source path. So a
+    fresh token is written into the host directory and read back through the container. (`docker start` mounts
+    the path afresh, so only a running container can be stale.)"""
+    if ctx.dry_run:
+        return None
+    for source, target in spec.volumes:
+        host = Path(source)
+        if not host.is_absolute() or not host.is_dir():  # named volumes and single files
+            continue
+        token = secrets.token_hex(8)
+        (host / MOUNT_CHECK_FILE).write_text(token + "\n")
+        seen = docker_objects.read_file(ctx.runner, spec.name, f"{target.split(':', 1)[0]}/{MOUNT_CHECK_FILE}")
+        if (seen or "").strip() != token:
+            return f"it serves a directory that is no longer {host} (removed or replaced while it ran)"
+    return None
+
+
 def _check_port(ctx: Context, spec: ContainerSpec, probe: Probes) -> None:
     if probe.port_free(spec.host_port):
         return
@@ -343,6 +369,10 @@ def _ensure_container(ctx: Context, spec: ContainerSpec, *, force: bool, probe: 
         elif (reason := _drift(ctx, spec, data)) is not None:
             ctx.ui.info(f"  {spec.name}: {reason}; recreating it (its data is kept)")
             docker_objects.stop_container(ctx.runner, spec.name)
+            docker.remove_container(ctx.runner, spec.name)
+            action = "recreated"
+        elif running and (reason := _stale_bind_mount(ctx, spec)) is not None:
+            ctx.ui.info(f"  {spec.name}: {reason}; recreating it on the directory there now")
             docker.remove_container(ctx.runner, spec.name)
             action = "recreated"
         elif running:

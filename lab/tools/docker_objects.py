@@ -62,3 +62,9 @@ def logs_tail(runner: Runner, name: str, lines: int = 10) -> str:
     """The last lines a container wrote (stdout and stderr), or "" if there is no such container."""
     res = runner.run([DOCKER, "logs", "--tail", str(lines), name], check=False, timeout=30)
     return "\n".join(part.strip() for part in (res.stdout, res.stderr) if part.strip())
+
+
+def read_file(runner: Runner, container: str, path: str) -> str | None:
+    """`docker exec CONTAINER cat PATH`: the file as the (running) container sees it; None if it cannot."""
+    res = runner.run([DOCKER, "exec", container, "cat", path], check=False, timeout=30)
+    return res.stdout if res.returncode == 0 else None

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from fakes import FakeRunner
+from fakes import Bind, FakeRunner, read_through
 from kubernetes.client.exceptions import ApiException
 
 from lab import gitops
@@ -105,6 +105,7 @@ class Container:
     files: dict[str, str] = field(default_factory=dict)  # written with `docker exec -i ... cp /dev/stdin PATH`
     images: set[str] = field(default_factory=set)  # kind nodes: images loaded with `kind load ...`
     image_ids: dict[str, str] = field(default_factory=dict)  # kind nodes: image -> ID, as `crictl inspecti` says
+    binds: list[Bind] = field(default_factory=list)  # `-v /host/dir:/path`: the directory held, not its path
 
     def published(self) -> list[tuple[str, int, int]]:
         out = []
@@ -233,6 +234,12 @@ class World:
         self.runner = runner
         return runner
 
+    def remount(self) -> None:
+        """Every container's bind mounts made afresh from their paths, as `docker restart` would (for a state dir
+        restored from a copy: new directories at the same paths)."""
+        for c in self.containers.values():
+            c.binds = [b.remount() for b in c.binds]
+
     def crash_on(self, match: Callable[[tuple[str, ...]], bool], *, after: bool = False) -> None:
         """Die at the next command MATCH accepts: before it acts, or AFTER it has acted."""
         self.crashes.append((match, after))
@@ -330,6 +337,7 @@ class World:
             if any(self._port_taken(host, by=c.name) for _, host, _ in c.published()):
                 return self.fail(argv, "Error: port is already allocated")
             c.running, c.started_at = True, self.now
+            c.binds = [b.remount() for b in c.binds]
             return ok(cmd[1] + "\n")
         if cmd[:1] == ("stop",):
             if cmd[-1] in self.containers:
@@ -475,6 +483,7 @@ class World:
         networks = set(opts.get("--network", ["bridge"]))
         c = Container(name, self.new_id(), image, self.images[image]["Id"], labels, ports, networks)
         c.started_at = self.now
+        c.binds = [b for b in map(Bind.mount, opts.get("-v", [])) if b is not None]
         self.containers[name] = c
         return self.ok(argv, c.id + "\n")
 
@@ -486,6 +495,9 @@ class World:
         if c is None or not c.running:
             return self.fail(argv, f"Error response from daemon: container {rest[0]} is not running")
         inner = rest[1:]
+        if inner[:1] == ("cat",):
+            found = read_through(c.binds, inner[1])
+            return self.ok(argv, found) if found is not None else self.fail(argv, f"cat: {inner[1]}: No such file")
         if inner[:2] == ("cp", "/dev/stdin"):
             c.files[inner[2]] = stdin or ""
         if inner[:2] == ("crictl", "inspecti"):
@@ -739,9 +751,11 @@ class World:
         network = (args[0] if args else "") in ("clone", "fetch", "push", "ls-remote")
         if network and not self.settings.gitops_remote:
             git = self.containers.get("lab-git")
+            url = f"http://127.0.0.1:{self.settings.git_port}/gitops.git/"
             if git is None or not git.running:
-                url = f"http://127.0.0.1:{self.settings.git_port}/gitops.git/"
                 return self.fail(argv, f"fatal: unable to access '{url}': Failed to connect to 127.0.0.1", 128)
+            if not all(b.current() for b in git.binds):  # it serves a directory that is gone or elsewhere now
+                return self.fail(argv, f"fatal: repository '{url}' not found", 128)
         return self._real(argv, env=self.git_env(serve=network))
 
     def _real(self, argv: tuple[str, ...], env: Mapping[str, str] | None = None) -> Result:

@@ -139,6 +139,7 @@ def finished(first_up: FirstUp, app_repo: Path) -> Iterator[Lab]:
     world = copy.deepcopy(first_up.world)
     shutil.rmtree(world.settings.state_dir, ignore_errors=True)
     shutil.copytree(first_up.state, world.settings.state_dir, symlinks=True)
+    world.remount()  # the restored directories are new ones at the same paths
     with world.patched():
         yield Lab(world.settings, world, app_repo)
 
@@ -280,6 +281,33 @@ def test_a_second_up_creates_nothing(finished: Lab) -> None:
     assert machine.deploy_log() == commits
     assert result.first_tag is None
     assert "reused" in [p.note for p in ctx.ui.phases if p.title.startswith('Ensuring cluster "gitops-lab"')]
+
+
+def test_up_after_rm_rf_of_the_state_dir_recreates_the_git_server_and_reseeds(finished: Lab) -> None:
+    """`rm -rf .lab` with the containers running: the git server's bind mount still holds the deleted directory.
+    `up` must not call it fine; it recreates it on the new .lab/git and seeds and deploys again."""
+    machine, world = finished, finished.world
+    old_git = world.containers["lab-git"].id
+    shutil.rmtree(machine.settings.state_dir)
+    kind_bin = machine.settings.state_dir / "bin" / "kind"  # kind is back (`up --fix` would reinstall it)
+    kind_bin.parent.mkdir(parents=True)
+    kind_bin.write_text("#!/bin/sh\nexit 99\n")
+    kind_bin.chmod(0o755)
+
+    # The cluster's ownership marker went with .lab: the cluster step refuses, after the git server is repaired.
+    ctx = machine.context()
+    with pytest.raises(Conflict, match="not created by the lab"):
+        machine.up(ctx)
+    assert world.containers["lab-git"].id != old_git, runner_of(ctx).dump()
+    notes = {p.title.split(" (")[0]: p.note for p in ctx.ui.phases}
+    assert notes["Ensuring git server lab-git"] == "recreated", notes
+    assert "lab-git: it serves a directory that is no longer" in ctx.ui.err.getvalue()  # type: ignore[attr-defined]
+
+    ctx, result = machine.up(force=True)  # the hint of that Conflict
+    log = machine.deploy_log()
+    assert [row["subject"].split(":")[0] for row in log] == ["seed", "deploy(dev)", "promote(staging)", "promote(prod)"]
+    assert result.first_tag and log[1]["Image"].endswith(result.first_tag)
+    assert ctx.ui.phases[-1].title.startswith("Waiting for lab-dev") and ctx.ui.phases[-1].ok
 
 
 def test_up_after_a_crash_during_the_argocd_install_finishes_without_recreating(machine: Lab) -> None:
