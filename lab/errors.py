@@ -148,3 +148,8 @@ class PreflightFailed(LabError):
     """A required `invoke doctor` check failed (Docker, memory, disk, network), so `up` changed nothing."""
 
     exit_code = 15
+
+
+class DockerUnreachable(PreflightFailed):
+    """The Docker daemon does not answer: the command looked at nothing and changed nothing (exit code as for the
+    Docker check of `up`'s preflight)."""

@@ -316,6 +316,15 @@ class KindProvider(_OwnedCluster):
         name = self.settings.cluster_name
         return _container_identity(ctx, f"{name}-control-plane", (kind_tool.CLUSTER_LABEL, name))
 
+    def node_containers(self, ctx: Context) -> list[str]:
+        """The node containers, found without kind: the query kind itself makes (`docker ps -a --filter
+        label=io.x-k8s.kind.cluster=NAME`; kind pkg/cluster/internal/providers/docker/provider.go, ListNodes)."""
+        return docker.list_containers(ctx.runner, {kind_tool.CLUSTER_LABEL: self.settings.cluster_name})
+
+    def remove_nodes_command(self, nodes: Sequence[str]) -> str:
+        """What `kind delete cluster` does to the nodes (provider.go DeleteNodes: `docker rm -f -v`)."""
+        return f"docker rm -f -v {' '.join(nodes)}"
+
     def render_config(self) -> str:
         if "@sha256:" in self.node_image:
             return kind_manifests.render_kind_config(self.settings, workers=self.workers, node_image=self.node_image)
@@ -419,6 +428,10 @@ class MinikubeProvider(_OwnedCluster):
 
     def identity(self, ctx: Context) -> NodeIdentity | None:
         return _container_identity(ctx, self.profile)
+
+    def node_containers(self, ctx: Context) -> list[str]:
+        """The node container (named after the profile), found without minikube."""
+        return [self.profile] if docker.container_state(ctx.runner, self.profile).exists else []
 
     def create(self, ctx: Context) -> None:
         def run() -> None:

@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lab.errors import CommandFailed
+from lab.errors import CommandFailed, ToolNotFound
 from lab.runner import Result
 
 Responder = Callable[[tuple[str, ...], str | None], Result | None]
@@ -40,6 +40,7 @@ class FakeRunner:
     _always: list[tuple[tuple[str, ...], Result]] = field(default_factory=list)
     _once: list[tuple[tuple[str, ...], Result]] = field(default_factory=list)
     responders: list[Responder] = field(default_factory=list)
+    missing: set[str] = field(default_factory=set)  # executables "not on PATH": ToolNotFound, as SubprocessRunner
 
     def script(self, prefix: Sequence[str], stdout: str = "", returncode: int = 0, stderr: str = "") -> None:
         self._always.insert(0, (tuple(prefix), Result(tuple(prefix), returncode, stdout, stderr)))
@@ -60,6 +61,8 @@ class FakeRunner:
     ) -> Result:
         args = tuple(str(a) for a in argv)
         self.calls.append(Call(args, input, dict(env) if env else None, str(cwd) if cwd else None))
+        if Path(args[0]).name in self.missing:
+            raise ToolNotFound(args[0], hint=hint or "run `invoke doctor` to see what is missing")
         result = self._answer(args, input)
         result = Result(args, result.returncode, result.stdout, result.stderr)
         if check and result.returncode != 0:

@@ -640,3 +640,61 @@ def delete_services(ctx: Context, *, volumes: bool = False) -> list[str]:
                         removed.append(f"volume {volume}")
         phase.note = ", ".join(removed) if removed else "nothing to remove"
     return removed
+
+
+@dataclass(frozen=True)
+class ImageRemoval:
+    removed: tuple[str, ...] = ()  # references (or IDs) of the images removed
+    kept: tuple[tuple[str, str], ...] = ()  # (reference, why) of the lab's images Docker refused to remove
+    freed: int | None = None  # bytes, at least (None: the daemon did not say)
+
+
+def _size_of(sizes: Mapping[str, int], image_id: str) -> int | None:
+    bare = image_id.removeprefix("sha256:")
+    for key, size in sizes.items():
+        if key.removeprefix("sha256:") and bare.startswith(key.removeprefix("sha256:")):
+            return size
+    return None
+
+
+def delete_images(ctx: Context) -> ImageRemoval:
+    """Remove the images the lab built (labelled gitops-lab.managed=true): the service images, shared by the lab's
+    clusters, and the app images of this cluster (another cluster's carry its name). The base image and the images
+    the lab pulls (kind node, Argo CD) are not the lab's and stay; an image some container still uses stays too.
+
+    Reports what was freed: the sum of the removed images' unique sizes (`docker system df -v`), a lower bound, since
+    layers shared only among the removed images are freed as well but counted by none of them."""
+    settings, runner = ctx.settings, ctx.runner
+    with ctx.ui.phase("Removing the images the lab built") as phase:
+        base = docker.image_id(runner, settings.base_image)
+        images = [
+            image
+            for image in docker_objects.list_images(runner, {docker.MANAGED_LABEL: "true"})
+            if image.labels.get("gitops-lab.cluster", settings.cluster_name) == settings.cluster_name
+            and image.id != base
+        ]
+        if ctx.dry_run:
+            phase.note = "(dry run) each image the command above lists, except the base image, by `docker image rm`"
+            return ImageRemoval()
+        if not images:
+            phase.note = "none found"
+            return ImageRemoval(freed=0)
+        sizes = docker_objects.unique_sizes(runner)
+        removed: list[str] = []
+        kept: list[tuple[str, str]] = []
+        freed: int | None = 0
+        for image in images:
+            why = docker_objects.remove_image(runner, image.refs)
+            if why is not None:
+                kept.append((image.refs[0], why))
+                continue
+            removed += image.refs
+            size = _size_of(sizes, image.id)
+            freed = None if freed is None or size is None else freed + size
+        for ref, why in kept:
+            ctx.ui.warn(f"kept {ref}: {why}")
+        if removed:
+            ctx.ui.info("  removed " + ", ".join(removed))
+        amount = f"at least {docker_objects.human_size(freed)} freed" if freed is not None else "freed: unknown"
+        phase.note = f"{len(images) - len(kept)} removed, {amount}" + (f", {len(kept)} kept" if kept else "")
+        return ImageRemoval(tuple(removed), tuple(kept), freed)
