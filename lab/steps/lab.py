@@ -604,6 +604,9 @@ def sync(
     target = environment(env)
     if target.auto_sync:
         ctx.ui.info(f" {env} syncs automatically (self-heal on); a manual sync starts one right away")
+    watcher = argocd_steps.ArgoWatcher(ctx, client)
+    if not ctx.dry_run:  # the check ship and rollback make: no cluster is ClusterUnreachable, hint `invoke up`
+        ship.check_cluster(ctx, watcher, env, unchanged="nothing was changed")
     gitops = repo or ship.gitops_repo(ctx, app_root=app_root)
     with ctx.ui.phase(f"Diff: {env} in git vs live") as phase:
         gitops.open(seed=False)
@@ -645,7 +648,6 @@ def sync(
             )
         )
         return
-    watcher = argocd_steps.ArgoWatcher(ctx, client)
     with ctx.ui.phase(f"Sync {env}"):
         watcher.sync(env)
     start = time.monotonic()

@@ -835,6 +835,16 @@ def test_first_sync_of_staging_shows_everything_as_new_and_creates_the_namespace
     assert [c for c in runner.calls if kubectl("diff", "-f", "-")(c)], runner.dump()
 
 
+def test_sync_without_a_cluster_is_cluster_unreachable_with_invoke_up_as_other_tasks(finished: Lab) -> None:
+    world = finished.world
+    world.clusters.pop(CLUSTER)
+    world.containers.pop(NODE)  # `kind delete cluster`; the git server keeps running
+    with pytest.raises(LabError) as info:
+        _sync(finished, "staging")
+    assert isinstance(info.value, ClusterUnreachable) and info.value.exit_code == 12, info.value.render()
+    assert "invoke up" in (info.value.hint or "") and "--no-wait" not in (info.value.hint or "")
+
+
 def test_prod_sync_needs_a_yes(finished: Lab) -> None:
     with pytest.raises(Refused, match="not confirmed"):
         _sync(finished, "prod", confirm=lambda question: False)
