@@ -1,6 +1,6 @@
 """`invoke down --purge` against the real Docker daemon, with kind not on PATH (issue 9 items 6 and 26).
 
-The daemon is shared, so the lab must see only what this test made: `OwnedOnly` adds this run's label to every
+The daemon is shared, so the lab must see only what this test made: `OwnedOnly` adds this test's label to every
 listing the lab makes (`docker ps`, `docker volume ls`, `docker image ls`) and fails the test, before running it,
 on any removal of something this test did not create. The lab's code runs unchanged behind it."""
 
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from servicekit import LABEL, RUN_ID, cleaned_up, docker
+from servicekit import RUN_ID, TEST_LABEL, cleanup, docker
 
 from lab.config import Settings
 from lab.context import Context
@@ -29,6 +29,7 @@ from lab.ui import UI
 pytestmark = pytest.mark.docker
 
 CLUSTER = f"itest-down-{RUN_ID}"
+OWN = f"{TEST_LABEL}=down-{RUN_ID}"  # on everything this test creates, and on nothing else
 NODE = f"{CLUSTER}-control-plane"
 LISTINGS = (("ps",), ("volume", "ls"), ("image", "ls"))
 
@@ -46,7 +47,7 @@ class OwnedOnly:
         if Path(args[0]).name == "docker":
             cmd = tuple(args[1:])
             if any(cmd[: len(p)] == p for p in LISTINGS):
-                args += ["--filter", f"label={LABEL}"]
+                args += ["--filter", f"label={OWN}"]
             targets: list[str] = []
             if cmd[:2] == ("rm", "-f"):
                 targets = [a for a in cmd[2:] if not a.startswith("-")]
@@ -64,7 +65,7 @@ def build_image(tmp: Path, tag: str, base_image: str, labels: Mapping[str, str],
     (context / "Dockerfile").write_text(
         f"FROM {base_image}\nRUN head -c {megabytes * 1_000_000} /dev/urandom > /blob-{RUN_ID}\n"
     )
-    argv = ["build", "--quiet", "-t", tag, "--label", LABEL]
+    argv = ["build", "--quiet", "-t", tag, "--label", OWN]
     for key, value in labels.items():
         argv += ["--label", f"{key}={value}"]
     return docker(*argv, str(context), timeout=600).stdout.strip()
@@ -88,16 +89,16 @@ def lab_objects(base_image: str, tmp_path: Path) -> Iterator[OwnedOnly]:
     a volume, a service image and an app image of this cluster, and an app image of another cluster."""
     runner = OwnedOnly()
     lab_labels = {"gitops-lab.managed": "true", "gitops-lab.cluster": CLUSTER}
-    with cleaned_up():
-        docker("run", "-d", "--name", NODE, "--label", LABEL, "--label", f"io.x-k8s.kind.cluster={CLUSTER}",
+    try:
+        docker("run", "-d", "--name", NODE, "--label", OWN, "--label", f"io.x-k8s.kind.cluster={CLUSTER}",
                base_image, "sleep", "infinity")  # fmt: skip
         for component in ("registry", "git"):
             name = f"gitops-lab-test-down-{component}-{RUN_ID}"
             labels = [f"--label={k}={v}" for k, v in {**lab_labels, "gitops-lab.component": component}.items()]
-            docker("run", "-d", "--name", name, "--label", LABEL, *labels, base_image, "sleep", "infinity")
+            docker("run", "-d", "--name", name, "--label", OWN, *labels, base_image, "sleep", "infinity")
             runner.owned.add(name)
         volume = f"gitops-lab-test-down-data-{RUN_ID}"
-        docker("volume", "create", "--label", LABEL, *[f"--label={k}={v}" for k, v in lab_labels.items()], "--label",
+        docker("volume", "create", "--label", OWN, *[f"--label={k}={v}" for k, v in lab_labels.items()], "--label",
                "gitops-lab.component=registry", volume)  # fmt: skip
         runner.owned.update({NODE, volume})
         service = f"gitops-lab-test/down-service:{RUN_ID}"
@@ -112,10 +113,12 @@ def lab_objects(base_image: str, tmp_path: Path) -> Iterator[OwnedOnly]:
         build_image(tmp_path, other, base_image, {"gitops-lab.managed": "true", "gitops-lab.cluster": "other"}, 1)
         runner.owned.update([service, app, *ids])
         yield runner
+    finally:
+        cleanup(OWN)
 
 
 def images_of_this_run() -> set[str]:
-    out = docker("image", "ls", "--filter", f"label={LABEL}", "--format", "{{.Repository}}:{{.Tag}}").stdout
+    out = docker("image", "ls", "--filter", f"label={OWN}", "--format", "{{.Repository}}:{{.Tag}}").stdout
     return set(out.split())
 
 
@@ -134,9 +137,9 @@ def test_down_purge_without_kind_removes_all_but_the_cluster_then_its_hint_finis
         lab.down(ctx, purge=True)
     err = info.value
     assert err.exit_code == 3 and err.message.startswith(f'kind cluster "{CLUSTER}" not removed'), err.render()
-    listed = docker("ps", "-a", "--filter", f"label={LABEL}", "--format", "{{.Names}}").stdout.split()
+    listed = docker("ps", "-a", "--filter", f"label={OWN}", "--format", "{{.Names}}").stdout.split()
     assert listed == [NODE], "the service containers are gone, the node stays"
-    assert docker("volume", "ls", "-q", "--filter", f"label={LABEL}").stdout.split() == []
+    assert docker("volume", "ls", "-q", "--filter", f"label={OWN}").stdout.split() == []
     left = images_of_this_run()
     assert left == {f"gitops-lab-test/down-app-other:{RUN_ID}"}, "the lab's images of this cluster are gone"
     assert docker("image", "inspect", base_image, check=False).returncode == 0, "the base image stays"
