@@ -208,7 +208,7 @@ def up(
         "target",
         "provider",
         "debug",
-        purge="also remove .lab/ (GitOps repo, cache, state) and the lab's volumes",
+        purge="also remove .lab/ (GitOps repo, cache, state), the lab's volumes and the images it built",
         i_understand_this_costs_money="target aws: allow changes to a real AWS account",
         yes="target aws: do not ask before deleting",
         keep_cache="keep .lab/cache (default on; --no-keep-cache removes it)",

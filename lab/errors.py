@@ -159,3 +159,8 @@ class Interrupted(LabError):
     def __init__(self, message: str, *, hint: str | None = None, pushed: bool | None = False) -> None:
         super().__init__(message, hint=hint)
         self.pushed = pushed  # did the GitOps commit reach the remote? None: could not tell
+
+
+class DockerUnreachable(PreflightFailed):
+    """The Docker daemon does not answer: the command looked at nothing and changed nothing (exit code as for the
+    Docker check of `up`'s preflight)."""

@@ -367,6 +367,15 @@ class KindProvider(_OwnedCluster):
         name = self.settings.cluster_name
         return _container_identity(ctx, f"{name}-control-plane", (kind_tool.CLUSTER_LABEL, name))
 
+    def node_containers(self, ctx: Context) -> list[str]:
+        """The node containers, found without kind: the query kind itself makes (`docker ps -a --filter
+        label=io.x-k8s.kind.cluster=NAME`; kind pkg/cluster/internal/providers/docker/provider.go, ListNodes)."""
+        return docker.list_containers(ctx.runner, {kind_tool.CLUSTER_LABEL: self.settings.cluster_name})
+
+    def remove_nodes_command(self, nodes: Sequence[str]) -> str:
+        """What `kind delete cluster` does to the nodes (provider.go DeleteNodes: `docker rm -f -v`)."""
+        return f"docker rm -f -v {' '.join(nodes)}"
+
     def render_config(self, *, cgroup_v1: bool = False) -> str:
         """The kind config; CGROUP_V1: the Docker host runs cgroup v1 (see kind_manifests.KUBELET_ALLOW_CGROUP_V1)."""
         if "@sha256:" in self.node_image:
@@ -554,6 +563,10 @@ class MinikubeProvider(_OwnedCluster):
 
     def identity(self, ctx: Context) -> NodeIdentity | None:
         return _container_identity(ctx, self.profile)
+
+    def node_containers(self, ctx: Context) -> list[str]:
+        """The node container (named after the profile), found without minikube."""
+        return [self.profile] if docker.container_state(ctx.runner, self.profile).exists else []
 
     def create(self, ctx: Context) -> None:
         def run() -> None:

@@ -3,12 +3,13 @@ record every call, and print every recorded command when an assertion about them
 
 from __future__ import annotations
 
+import os
 import shlex
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lab.errors import CommandFailed
+from lab.errors import CommandFailed, ToolNotFound
 from lab.runner import Result
 
 Responder = Callable[[tuple[str, ...], str | None], Result | None]
@@ -39,6 +40,7 @@ class FakeRunner:
     _always: list[tuple[tuple[str, ...], Result]] = field(default_factory=list)
     _once: list[tuple[tuple[str, ...], Result]] = field(default_factory=list)
     responders: list[Responder] = field(default_factory=list)
+    missing: set[str] = field(default_factory=set)  # executables "not on PATH": ToolNotFound, as SubprocessRunner
 
     def script(self, prefix: Sequence[str], stdout: str = "", returncode: int = 0, stderr: str = "") -> None:
         self._always.insert(0, (tuple(prefix), Result(tuple(prefix), returncode, stdout, stderr)))
@@ -59,6 +61,8 @@ class FakeRunner:
     ) -> Result:
         args = tuple(str(a) for a in argv)
         self.calls.append(Call(args, input, dict(env) if env else None, str(cwd) if cwd else None))
+        if Path(args[0]).name in self.missing:
+            raise ToolNotFound(args[0], hint=hint or "run `invoke doctor` to see what is missing")
         result = self._answer(args, input)
         result = Result(args, result.returncode, result.stdout, result.stderr)
         if check and result.returncode != 0:
@@ -122,3 +126,55 @@ class Clock:
         assert seconds >= 0
         self.sleeps.append(seconds)
         self.now += seconds
+
+
+@dataclass
+class Bind:
+    """A bind mount as the kernel keeps it: the host directory it was made from (held open), not its path. After
+    the path is removed and made again, a container still reads the old directory through it, as Docker's do."""
+
+    source: str
+    target: str
+    fd: int
+
+    @classmethod
+    def mount(cls, spec: str) -> Bind | None:
+        """From `docker run -v SRC:DST[:ro]`; None for a named volume or a single file."""
+        source, target = spec.split(":")[:2]
+        if not os.path.isabs(source) or not os.path.isdir(source):
+            return None
+        return cls(source, target, os.open(source, os.O_RDONLY))
+
+    def remount(self) -> Bind:
+        """What `docker start` does: mount the path afresh."""
+        return Bind(self.source, self.target, os.open(self.source, os.O_RDONLY))
+
+    def current(self) -> bool:
+        """True when the path still names the directory this mount holds."""
+        held = os.fstat(self.fd)
+        try:
+            now = os.stat(self.source)
+        except FileNotFoundError:
+            return False
+        return (held.st_dev, held.st_ino) == (now.st_dev, now.st_ino)
+
+    def read(self, path: str) -> str | None:
+        """PATH (inside the container) read through the held directory; None if it is not there."""
+        if not path.startswith(self.target.rstrip("/") + "/"):
+            return None
+        relative = path[len(self.target.rstrip("/")) + 1 :]
+        try:
+            fd = os.open(relative, os.O_RDONLY, dir_fd=self.fd)
+        except OSError:
+            return None
+        with os.fdopen(fd) as f:
+            return f.read()
+
+
+def read_through(binds: Sequence[Bind], path: str) -> str | None:
+    """`cat PATH` in a container with these bind mounts (None: "No such file or directory")."""
+    for bind in binds:
+        found = bind.read(path)
+        if found is not None:
+            return found
+    return None

@@ -20,9 +20,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from lab.context import Context
-from lab.errors import Conflict
+from lab.errors import Conflict, ToolNotFound
 from lab.providers import (
     ClusterProvider,
+    KindProvider,
+    MinikubeProvider,
     RegistryLink,
     default_attached_containers,
     default_registry_links,
@@ -120,13 +122,54 @@ def _refuse_drift(ctx: Context, prov: ClusterProvider) -> None:
         )
 
 
-def delete_cluster(ctx: Context, *, provider: ClusterProvider | None = None) -> bool:
-    """Delete the lab's cluster; leave alone any cluster the lab did not create. True if one was deleted."""
+class ClusterNotRemoved(ToolNotFound):
+    """The lab's cluster is there, but the tool that deletes it is not installed: the cluster was left as it is."""
+
+    def __init__(self, tool: str, message: str, *, hint: str) -> None:
+        super().__init__(tool, hint=hint)
+        self.message = message
+        self.args = (message,)
+
+
+def node_containers(ctx: Context, prov: ClusterProvider) -> list[str]:
+    """The cluster's node containers as Docker lists them: what can be seen of a local cluster without its tool."""
+    if isinstance(prov, KindProvider | MinikubeProvider):
+        return prov.node_containers(ctx)
+    return []
+
+
+def _not_removed(
+    prov: ClusterProvider, name: str, missing: ToolNotFound, nodes: Sequence[str], retry: str
+) -> ClusterNotRemoved:
+    """What to tell the user when the lab's cluster is there and its tool is not: commands that work without it."""
+    tool = prov.name
+    install = "install kind (`invoke doctor --fix`)" if tool == "kind" else f"install {tool}"
+    hint = f"{install} and run `{retry}` again"
+    if isinstance(prov, KindProvider):
+        hint += f", or remove its nodes as `kind delete cluster` would: `{prov.remove_nodes_command(nodes)}`"
+    return ClusterNotRemoved(
+        missing.tool, f'{tool} cluster "{name}" not removed: {tool} is not installed or not on PATH', hint=hint
+    )
+
+
+def delete_cluster(ctx: Context, *, provider: ClusterProvider | None = None, retry: str = "invoke down") -> bool:
+    """Delete the lab's cluster; leave alone any cluster the lab did not create. True if one was deleted.
+
+    Without the provider's CLI (kind, minikube) the nodes are looked up through Docker: no nodes, nothing to do;
+    the lab's cluster there raises ClusterNotRemoved, whose hint (with RETRY, the command to run again) works."""
     settings = ctx.settings
     prov = provider or provider_for(settings)
     name = settings.cluster_name
     with ctx.ui.phase(f'Deleting cluster "{name}" ({prov.name})') as phase:
-        if not prov.exists(ctx):
+        try:
+            exists = prov.exists(ctx)
+        except ToolNotFound as exc:
+            nodes = node_containers(ctx, prov)
+            if nodes and (prov.created_by_lab(ctx) or prov.begun_by_lab(ctx)):
+                phase.note = f"not removed: {prov.name} is not installed"
+                raise _not_removed(prov, name, exc, nodes, retry) from exc
+            exists = bool(nodes)  # someone else's cluster is left alone below, as with the tool
+        if not exists:
             if not ctx.dry_run:
                 forget_ownership(settings)
             phase.note = "not found, nothing to delete"

@@ -36,7 +36,7 @@ from lab.errors import (
 )
 from lab.gitops import SEED_TAG, GitOpsRepo
 from lab.manifests import argocd as argocd_manifests
-from lab.providers import ECR_CONTAINER, GIT_CONTAINER, ClusterProvider, provider_for
+from lab.providers import ECR_CONTAINER, GIT_CONTAINER, ClusterProvider, marker_path, provider_for
 from lab.runner import Runner
 from lab.steps import app_image, kindbin, release, services, ship
 from lab.steps import argocd as argocd_steps
@@ -348,23 +348,61 @@ def down_aws(ctx: Context, *, allow_real_aws: bool = False, yes: bool = False) -
 
 
 # ------------------------------------------------------------------------------------------------- down
+def _remove_tree(root: Path, keep: Path | None) -> None:
+    """`rm -rf ROOT`, except KEEP (a file under it) and the directories leading to it."""
+    if keep is None or not keep.is_file() or root not in keep.parents:
+        shutil.rmtree(root)
+        return
+    for child in root.iterdir():
+        if child == keep:
+            continue
+        if child in keep.parents:
+            _remove_tree(child, keep)
+        elif child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child)
+        else:
+            child.unlink()
+
+
 def down(ctx: Context, *, purge: bool = False, keep_cache: bool = True) -> None:
     """Remove what the lab created, newest first: the cluster (only if the lab made it), then its containers.
-    The GitOps bare repo and the cache under .lab stay unless PURGE (the whole of .lab) or not KEEP_CACHE."""
+    The GitOps bare repo and the cache under .lab stay unless PURGE (the whole of .lab, the lab's volumes and the
+    images it built) or not KEEP_CACHE.
+
+    Docker must answer (else nothing is looked at or removed). Without kind (or minikube) the lab's cluster cannot
+    be deleted: everything else is removed all the same, the cluster's ownership record under .lab is kept (so a
+    later `invoke down` still knows the cluster is the lab's), and ClusterNotRemoved says how to finish."""
     settings = ctx.settings
     if settings.target == "aws":
         raise ConfigError("target aws is taken down by `down_aws`", hint="invoke down --target aws")
-    cluster_steps.delete_cluster(ctx)
+    again = (
+        "invoke down"
+        + (" --purge" if purge else "")
+        + (" --provider minikube" if settings.provider == "minikube" else "")
+    )
+    docker.require_daemon(ctx.runner, retry=again)
+    left: cluster_steps.ClusterNotRemoved | None = None
+    try:
+        cluster_steps.delete_cluster(ctx, retry=again)
+    except cluster_steps.ClusterNotRemoved as exc:
+        left = exc
     services.delete_services(ctx, volumes=purge)
+    if purge:
+        services.delete_images(ctx)
     if purge or not keep_cache:
         target = settings.state_dir if purge else settings.cache_dir
+        keep = marker_path(settings) if left is not None and purge else None
         with ctx.ui.phase(f"Removing {target}") as phase:
             if ctx.dry_run:
                 ctx.ui.info(f"$ rm -rf {target}")
             elif target.exists():
-                shutil.rmtree(target)
+                _remove_tree(target, keep)
+                if keep is not None and keep.is_file():
+                    phase.note = f"kept {keep}: the cluster is still there"
             else:
                 phase.note = "not there"
+    if left is not None:
+        raise left
     ctx.ui.next_steps("invoke up")
 
 
@@ -394,15 +432,32 @@ def _deployment_row(ctx: Context, namespace: str) -> tuple[str, str]:
 
 
 def status(ctx: Context, *, client: ApplicationClient | None = None) -> bool:
-    """Print the components table and, with a cluster, one row per environment. True if the cluster answers."""
+    """Print the components table and, with a cluster, one row per environment. True if the cluster answers.
+
+    Docker must answer (DockerUnreachable otherwise: every container would look absent). A missing kind (or
+    minikube, kubectl) hides only what it alone can see: the cluster is then looked up through Docker, every other
+    row is shown, and a warning names the missing tool and how to install it."""
     s = ctx.settings
+    docker.require_daemon(ctx.runner, retry="invoke status")
     prov = provider_for(s)
-    exists = prov.exists(ctx)
-    reachable = exists and kubectl.api_ready(ctx.runner, s.kube_context)
+    missing: list[ToolNotFound] = []
+    seen = ""
+    try:
+        exists = prov.exists(ctx)
+    except ToolNotFound as exc:
+        missing.append(exc)
+        exists = bool(cluster_steps.node_containers(ctx, prov))
+        seen = f" (seen through Docker: {prov.name} is not installed)"
+    try:
+        reachable = exists and kubectl.api_ready(ctx.runner, s.kube_context)
+    except ToolNotFound as exc:
+        missing.append(exc)
+        reachable = False
+        seen = seen or " (kubectl is not installed: API not checked)"
     rows = [
         (
             "cluster",
-            f"{prov.name}: " + ("ready" if reachable else "not answering" if exists else "absent"),
+            f"{prov.name}: " + ("ready" if reachable else "not answering" if exists else "absent") + seen,
             s.kube_context,
         )
     ]
@@ -422,6 +477,9 @@ def status(ctx: Context, *, client: ApplicationClient | None = None) -> bool:
         argocd = f"ready ({versions.ARGOCD_VERSION})" if ready else "not ready" if obj else "not installed"
     rows.append(("Argo CD", argocd, f"http://127.0.0.1:{s.argocd_port}"))
     ctx.ui.table("GitOps Lab", ("component", "state", "endpoint"), rows)
+    for gap in missing:
+        fix = kindbin.FIX_HINT if Path(gap.tool).name == "kind" else gap.hint
+        ctx.ui.warn(f"{gap.message}: the table shows what Docker sees → {fix}")
 
     if not reachable:
         return False
@@ -556,6 +614,9 @@ def sync(
     target = environment(env)
     if target.auto_sync:
         ctx.ui.info(f" {env} syncs automatically (self-heal on); a manual sync starts one right away")
+    watcher = argocd_steps.ArgoWatcher(ctx, client)
+    if not ctx.dry_run:  # the check ship and rollback make: no cluster is ClusterUnreachable, hint `invoke up`
+        ship.check_cluster(ctx, watcher, env, unchanged="nothing was changed")
     gitops = repo or ship.gitops_repo(ctx, app_root=app_root)
     with ctx.ui.phase(f"Diff: {env} in git vs live") as phase:
         gitops.open(seed=False)
@@ -599,7 +660,6 @@ def sync(
             )
         )
         return
-    watcher = argocd_steps.ArgoWatcher(ctx, client)
     with ctx.ui.phase(f"Sync {env}"):
         watcher.sync(env)
     start = time.monotonic()

@@ -7,6 +7,9 @@
 | the lab's, this cluster's, stopped                          | check the port, start, wait                    |
 | the lab's, but built from another image or spec (label)     | say why, remove, create (data lives in volumes |
 |                                                             | or on the host, so nothing is lost)            |
+| the lab's, running, but its bind mount is not the host      | say why, remove, create (the git server after  |
+| directory there now (a token written on the host is not     | `rm -rf .lab`: it would serve the deleted      |
+| what the container reads)                                   | directory)                                     |
 | not the lab's, or another cluster's                         | Conflict, unless force: say why, replace it    |
 
 All three images are built locally FROM settings.base_image (no pull, so `up --offline` works after `cache`).
@@ -21,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import secrets
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -51,6 +55,7 @@ COMPONENTS = (COMPONENT_REGISTRY, COMPONENT_ECR, COMPONENT_GIT)
 
 CONTEXT_LABEL = "gitops-lab.context"  # on images: digest of the build context, base image and build args
 SPEC_LABEL = "gitops-lab.spec"  # on containers: digest of how the lab ran them (image, ports, mounts, env)
+MOUNT_CHECK_FILE = ".gitops-lab-mount-check"  # written into bind-mounted host directories, read back in the container
 
 REGISTRY_VOLUME = "lab-registry-data"
 ECR_STATE_VOLUME = "lab-ecr-state"
@@ -251,6 +256,27 @@ def _drift(ctx: Context, spec: ContainerSpec, data: Mapping[str, Any]) -> str | 
     return None
 
 
+def _stale_bind_mount(ctx: Context, spec: ContainerSpec) -> str | None:
+    """Why a running container no longer sees the host directory its bind mount names, or None.
+
+    A bind mount holds the directory it was made from, not its path: after `rm -rf .lab` and a fresh .lab/git, the
+    running git server still serves the deleted directory, and `docker inspect` shows the same Source path. So a
+    fresh token is written into the host directory and read back through the container. (`docker start` mounts
+    the path afresh, so only a running container can be stale.)"""
+    if ctx.dry_run:
+        return None
+    for source, target in spec.volumes:
+        host = Path(source)
+        if not host.is_absolute() or not host.is_dir():  # named volumes and single files
+            continue
+        token = secrets.token_hex(8)
+        (host / MOUNT_CHECK_FILE).write_text(token + "\n")
+        seen = docker_objects.read_file(ctx.runner, spec.name, f"{target.split(':', 1)[0]}/{MOUNT_CHECK_FILE}")
+        if (seen or "").strip() != token:
+            return f"it serves a directory that is no longer {host} (removed or replaced while it ran)"
+    return None
+
+
 def _check_port(ctx: Context, spec: ContainerSpec, probe: Probes) -> None:
     if probe.port_free(spec.host_port):
         return
@@ -343,6 +369,10 @@ def _ensure_container(ctx: Context, spec: ContainerSpec, *, force: bool, probe: 
         elif (reason := _drift(ctx, spec, data)) is not None:
             ctx.ui.info(f"  {spec.name}: {reason}; recreating it (its data is kept)")
             docker_objects.stop_container(ctx.runner, spec.name)
+            docker.remove_container(ctx.runner, spec.name)
+            action = "recreated"
+        elif running and (reason := _stale_bind_mount(ctx, spec)) is not None:
+            ctx.ui.info(f"  {spec.name}: {reason}; recreating it on the directory there now")
             docker.remove_container(ctx.runner, spec.name)
             action = "recreated"
         elif running:
@@ -613,3 +643,61 @@ def delete_services(ctx: Context, *, volumes: bool = False) -> list[str]:
                         removed.append(f"volume {volume}")
         phase.note = ", ".join(removed) if removed else "nothing to remove"
     return removed
+
+
+@dataclass(frozen=True)
+class ImageRemoval:
+    removed: tuple[str, ...] = ()  # references (or IDs) of the images removed
+    kept: tuple[tuple[str, str], ...] = ()  # (reference, why) of the lab's images Docker refused to remove
+    freed: int | None = None  # bytes, at least (None: the daemon did not say)
+
+
+def _size_of(sizes: Mapping[str, int], image_id: str) -> int | None:
+    bare = image_id.removeprefix("sha256:")
+    for key, size in sizes.items():
+        if key.removeprefix("sha256:") and bare.startswith(key.removeprefix("sha256:")):
+            return size
+    return None
+
+
+def delete_images(ctx: Context) -> ImageRemoval:
+    """Remove the images the lab built (labelled gitops-lab.managed=true): the service images, shared by the lab's
+    clusters, and the app images of this cluster (another cluster's carry its name). The base image and the images
+    the lab pulls (kind node, Argo CD) are not the lab's and stay; an image some container still uses stays too.
+
+    Reports what was freed: the sum of the removed images' unique sizes (`docker system df -v`), a lower bound, since
+    layers shared only among the removed images are freed as well but counted by none of them."""
+    settings, runner = ctx.settings, ctx.runner
+    with ctx.ui.phase("Removing the images the lab built") as phase:
+        base = docker.image_id(runner, settings.base_image)
+        images = [
+            image
+            for image in docker_objects.list_images(runner, {docker.MANAGED_LABEL: "true"})
+            if image.labels.get("gitops-lab.cluster", settings.cluster_name) == settings.cluster_name
+            and image.id != base
+        ]
+        if ctx.dry_run:
+            phase.note = "(dry run) each image the command above lists, except the base image, by `docker image rm`"
+            return ImageRemoval()
+        if not images:
+            phase.note = "none found"
+            return ImageRemoval(freed=0)
+        sizes = docker_objects.unique_sizes(runner)
+        removed: list[str] = []
+        kept: list[tuple[str, str]] = []
+        freed: int | None = 0
+        for image in images:
+            why = docker_objects.remove_image(runner, image.refs)
+            if why is not None:
+                kept.append((image.refs[0], why))
+                continue
+            removed += image.refs
+            size = _size_of(sizes, image.id)
+            freed = None if freed is None or size is None else freed + size
+        for ref, why in kept:
+            ctx.ui.warn(f"kept {ref}: {why}")
+        if removed:
+            ctx.ui.info("  removed " + ", ".join(removed))
+        amount = f"at least {docker_objects.human_size(freed)} freed" if freed is not None else "freed: unknown"
+        phase.note = f"{len(images) - len(kept)} removed, {amount}" + (f", {len(kept)} kept" if kept else "")
+        return ImageRemoval(tuple(removed), tuple(kept), freed)

@@ -244,16 +244,21 @@ def gitops_repo(ctx: Context, *, app_root: Path = ROOT, app_sha: str | None = No
 
 
 # The cluster side, shared with rollback ----------------------------------------------------------------
-def check_cluster(ctx: Context, watcher: DeployWatcher, env: str) -> None:
+def check_cluster(
+    ctx: Context,
+    watcher: DeployWatcher,
+    env: str,
+    *,
+    unchanged: str = "nothing was changed (--no-wait commits without a cluster)",
+) -> None:
     """Before a command that will wait for ENV changes anything: ask Argo CD about ENV, so that a cluster that is
-    not there fails the command (ClusterUnreachable) with nothing built, pushed or committed."""
+    not there fails the command (ClusterUnreachable) with nothing built, pushed or committed (UNCHANGED: the
+    advice added to the hint, for commands without --no-wait)."""
     with ctx.ui.phase(f"Check Argo CD answers for {env}") as ph:
         try:
             status = watcher.status(env)
         except ClusterUnreachable as exc:
-            exc.hint = "; ".join(
-                [*([exc.hint] if exc.hint else []), "nothing was changed (--no-wait commits without a cluster)"]
-            )
+            exc.hint = "; ".join([*([exc.hint] if exc.hint else []), unchanged])
             raise
         ph.note = f"{status.sync}/{status.health}"
 

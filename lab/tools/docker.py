@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lab.errors import CommandFailed, RegistryError
+from lab.errors import CommandFailed, DockerUnreachable, RegistryError, ToolNotFound
 from lab.runner import Runner
 
 DOCKER = "docker"
@@ -20,6 +20,8 @@ MANAGED_LABEL = "gitops-lab.managed"
 # reference/cli/docker/image/save ("API 1.48+"); an older daemon answers '"--platform" requires API version 1.48'.
 SAVE_PLATFORM_API = (1, 48)
 _ARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
+START_HINT = "start Docker (Docker Desktop, or `sudo systemctl start docker`)"
+INSTALL_HINT = "install Docker: https://docs.docker.com/get-started/get-docker/"
 
 
 def labels_for(component: str, cluster: str) -> dict[str, str]:
@@ -31,9 +33,25 @@ def ping(runner: Runner) -> str:
     """The server version, or CommandFailed when no daemon answers."""
     res = runner.run(
         [DOCKER, "version", "--format", "{{.Server.Version}}"],
-        hint="start Docker (Docker Desktop, or `sudo systemctl start docker`) and retry",
+        hint=f"{START_HINT} and retry",
     )
     return res.stdout.strip()
+
+
+def require_daemon(runner: Runner, *, retry: str) -> str:
+    """The server version; DockerUnreachable, in the daemon's own words, when none answers (RETRY: the command to
+    run again once it does). Without this, a command that only reads (`docker ps`, `docker inspect` with
+    check=False) would take a daemon that is down for "nothing there"."""
+    try:
+        return ping(runner)
+    except ToolNotFound as exc:
+        raise ToolNotFound(DOCKER, hint=INSTALL_HINT) from exc
+    except CommandFailed as exc:
+        said = [line.strip() for line in exc.stderr_tail.splitlines() if line.strip()]
+        raise DockerUnreachable(
+            "Docker does not answer" + (f": {said[-1]}" if said else f" (`{exc.command}`: exit code {exc.code})"),
+            hint=f"{START_HINT}, then `{retry}` again",
+        ) from exc
 
 
 def inspect_container(runner: Runner, name: str) -> dict[str, Any] | None:

@@ -18,6 +18,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from lab.errors import ToolNotFound
 from lab.runner import Runner
 from lab.tools.docker import DOCKER
 
@@ -41,7 +42,10 @@ def binary(state_dir: Path | None = None) -> str:
 
 
 def get_clusters(runner: Runner, *, kind: str = KIND) -> list[str]:
-    res = runner.run([kind, "get", "clusters"], hint="is Docker running? `docker version`")
+    try:
+        res = runner.run([kind, "get", "clusters"], hint="is Docker running? `docker version`")
+    except ToolNotFound as exc:  # the hint above is for a kind that runs and fails
+        raise ToolNotFound(kind, hint="`invoke doctor --fix` installs the pinned kind into .lab/bin") from exc
     return [line.strip() for line in res.stdout.splitlines() if line.strip()]
 
 

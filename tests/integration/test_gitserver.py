@@ -6,6 +6,7 @@ from the host as the lab does, and the lab's own `ensure_git_server` through the
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 from conftest import free_port
-from servicekit import ROOT, RUN_ID, build, cleaned_up, docker, run, state, wait_http
+from servicekit import ROOT, RUN_ID, build, cleaned_up, cleanup, docker, run, state, wait_http
 
 from lab import versions
 from lab.config import Settings
@@ -171,6 +172,49 @@ def test_runs_unprivileged_and_stops_promptly(image: str, owner: tuple[int, int]
     docker("stop", "--time", "10", name)
     assert time.monotonic() - started < 8, "TERM is not handled: docker waited for the kill timeout"
     assert state(name)["State"]["ExitCode"] in (0, 143)  # type: ignore[index]
+
+
+def test_ensure_git_server_after_rm_rf_of_the_state_dir_serves_the_new_directory(
+    image: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`rm -rf .lab` while the git server runs: its bind mount keeps the deleted directory, and `docker inspect`
+    still shows the same Source path. The lab's step must recreate it so that it serves the new .lab/git."""
+    name = f"gitops-lab-test-git-rmrf-{RUN_ID}"  # a name of this test's own on the shared daemon
+    monkeypatch.setattr(versions, "GITSERVER_IMAGE", image)
+    monkeypatch.setattr(services, "GIT_CONTAINER", name)
+    cluster = f"itest-rmrf-{RUN_ID}"
+    state_dir = tmp_path / ".lab"
+    settings = Settings(state_dir=state_dir, git_port=free_port(), cluster_name=cluster)
+    ctx = Context(settings, SubprocessRunner(), UI(quiet=True))
+    url = f"http://127.0.0.1:{settings.git_port}/gitops.git"
+    try:
+        services.ensure_git_server(ctx)
+        first_id = state(name)["Id"]
+        work = tmp_path / "work"
+        git("clone", "--quiet", url, str(work))
+        (work / "README").write_text("before\n")
+        git("add", "README", cwd=work)
+        git("commit", "--quiet", "-m", "before", cwd=work)
+        git("push", "--quiet", "origin", "main", cwd=work)
+
+        shutil.rmtree(state_dir)
+        services.ensure_git_server(ctx)  # makes a fresh, empty .lab/git/gitops.git
+        assert ctx.ui.phases[-1].note == "recreated"
+        assert state(name)["Id"] != first_id
+        # It serves the directory on disk now: the new, empty repository accepts a push that lands there.
+        again = tmp_path / "again"
+        git("init", "--quiet", "-b", "main", str(again))
+        (again / "README").write_text("after\n")
+        git("add", "README", cwd=again)
+        git("commit", "--quiet", "-m", "after", cwd=again)
+        git("push", "--quiet", url, "main", cwd=again)
+        log = git("--git-dir", str(state_dir / "git" / "gitops.git"), "log", "--format=%s").stdout.strip()
+        assert log == "after"
+
+        services.ensure_git_server(ctx)
+        assert ctx.ui.phases[-1].note == "reused"
+    finally:
+        cleanup(f"gitops-lab.cluster={cluster}")  # only its container: the module's image serves the later tests
 
 
 def test_ensure_git_server_through_the_lab(image: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from fakes import FakeRunner
+from fakes import Bind, FakeRunner, read_through
 from kubernetes.client.exceptions import ApiException
 
 from lab import gitops
@@ -39,6 +39,7 @@ from lab.steps import argocd as argocd_steps
 from lab.steps import doctor as doctor_steps
 from lab.steps import services
 from lab.tools import argocd_install, registry
+from lab.tools.docker_objects import human_size
 from lab.tools.probes import HttpAnswer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -58,6 +59,7 @@ TEST_PIN = argocd_install.ManifestPin(
     "v3.5.1", "https://example.invalid/argo-cd/v3.5.1/manifests/install.yaml", hashlib.sha256(EXCERPT).hexdigest()
 )
 GIB = 1024**3
+BUILT_SIZE = 50_000_000  # bytes each image the world builds holds on its own
 EPOCH = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)  # the world's wall clock at world.now == 0
 _RENDERED: dict[str, Result] = {}  # `kubectl kustomize` output by the digest of the files it read
 
@@ -105,6 +107,7 @@ class Container:
     files: dict[str, str] = field(default_factory=dict)  # written with `docker exec -i ... cp /dev/stdin PATH`
     images: set[str] = field(default_factory=set)  # kind nodes: images loaded with `kind load ...`
     image_ids: dict[str, str] = field(default_factory=dict)  # kind nodes: image -> ID, as `crictl inspecti` says
+    binds: list[Bind] = field(default_factory=list)  # `-v /host/dir:/path`: the directory held, not its path
 
     def published(self) -> list[tuple[str, int, int]]:
         out = []
@@ -195,6 +198,7 @@ class World:
         self.cost = cost or (lambda argv: 0.0)
         self.now = 0.0
         self.docker_up = True
+        self.missing_tools: set[str] = set()  # executables not on PATH (`kind`, `kubectl`): ToolNotFound
         self.online = True  # registries reachable: `docker pull` and kind's node image pull work
         self.api_version = "1.51"  # the daemon's Engine API (`docker image save --platform` needs 1.48)
         self.arch = "amd64"
@@ -236,10 +240,16 @@ class World:
 
     # Wiring --------------------------------------------------------------------------------------------
     def runner_for(self, *, dry_run: bool = False) -> FakeRunner:
-        runner = FakeRunner(dry_run=dry_run)
+        runner = FakeRunner(dry_run=dry_run, missing=self.missing_tools)
         runner.responders.append(self)
         self.runner = runner
         return runner
+
+    def remount(self) -> None:
+        """Every container's bind mounts made afresh from their paths, as `docker restart` would (for a state dir
+        restored from a copy: new directories at the same paths)."""
+        for c in self.containers.values():
+            c.binds = [b.remount() for b in c.binds]
 
     def crash_on(self, match: Callable[[tuple[str, ...]], bool], *, after: bool = False) -> None:
         """Die at the next command MATCH accepts: before it acts, or AFTER it has acted."""
@@ -317,12 +327,25 @@ class World:
             image = self.image(ref)
             if image is None:
                 return self.fail(argv, f"Error: No such image: {ref}")
-            return ok(image["Id"] + "\n" if "--format" in cmd else json.dumps([image]))
+            return ok(
+                image["Id"] + "\n" if "--format" in cmd else json.dumps([{**image, "RepoTags": self.tags(image)}])
+            )
+        if cmd[:2] == ("image", "ls"):
+            wanted = _filters(cmd)
+            rows = [i["Id"] for i in self.images.values() if all(i["Config"]["Labels"].get(k) == v for k, v in wanted)]
+            return ok("".join(r + "\n" for r in rows))
+        if cmd[:2] == ("image", "rm"):
+            return self._image_rm(argv, cmd[2:])
+        if cmd[:3] == ("system", "df", "-v"):
+            unique = {i["Id"]: i for i in self.images.values()}
+            rows = [{"ID": k, "UniqueSize": human_size(i.get("Size", 0))} for k, i in unique.items()]
+            return ok(json.dumps({"Images": rows, "Containers": [], "Volumes": [], "BuildCache": []}) + "\n")
         if cmd[:1] == ("build",):
             image_id = "sha256:" + self.new_id()
             for i, a in enumerate(cmd):
                 if a == "-t":
-                    self.images[cmd[i + 1]] = {"Id": image_id, "Config": {"Labels": _labels(cmd)}}
+                    # Size: what `docker system df -v` reports as the image's UNIQUE SIZE (layers are not modelled)
+                    self.images[cmd[i + 1]] = {"Id": image_id, "Config": {"Labels": _labels(cmd)}, "Size": BUILT_SIZE}
             return ok(image_id + "\n")
         if cmd[:1] == ("push",):
             return self._push(argv, cmd[1])
@@ -340,13 +363,19 @@ class World:
             if any(self._port_taken(host, by=c.name) for _, host, _ in c.published()):
                 return self.fail(argv, "Error: port is already allocated")
             c.running, c.started_at = True, self.now
+            c.binds = [b.remount() for b in c.binds]
             return ok(cmd[1] + "\n")
         if cmd[:1] == ("stop",):
             if cmd[-1] in self.containers:
                 self.containers[cmd[-1]].running = False
             return ok()
         if cmd[:2] == ("rm", "-f"):
-            return ok(cmd[2] + "\n") if self.containers.pop(cmd[2], None) else missing
+            names = [a for a in cmd[2:] if not a.startswith("-")]  # -v: anonymous volumes go too (not modelled)
+            gone = [n for n in names if self.containers.pop(n, None) is not None]
+            for name, cluster in list(self.clusters.items()):  # kind lists clusters by their node containers
+                if not any(node in self.containers for node in cluster.nodes):
+                    del self.clusters[name]
+            return ok("".join(n + "\n" for n in gone)) if len(gone) == len(names) else missing
         if cmd[:1] == ("logs",):
             return ok("")
         if cmd[:2] == ("volume", "inspect"):
@@ -385,6 +414,26 @@ class World:
             self.images[cmd[2]] = image
             return ok()
         raise AssertionError(f"the fake world does not know `{' '.join(argv)}`")
+
+    def tags(self, image: Mapping[str, Any]) -> list[str]:
+        return [ref for ref, i in self.images.items() if i["Id"] == image["Id"] and not ref.startswith("sha256:")]
+
+    def _image_rm(self, argv: tuple[str, ...], refs: tuple[str, ...]) -> Result:
+        """`docker image rm REF...` without --force: an image a container was created from stays."""
+        for ref in refs:
+            image = self.image(ref)
+            if image is None:
+                return self.fail(argv, f"Error response from daemon: No such image: {ref}")
+            user = next((c for c in self.containers.values() if c.image_id == image["Id"]), None)
+            if user is not None:
+                return self.fail(
+                    argv,
+                    f'Error response from daemon: conflict: unable to remove repository reference "{ref}" (must '
+                    f"force) - container {user.id[:12]} is using its referenced image {image['Id'][7:19]}",
+                )
+            for name in [r for r, i in self.images.items() if r == ref or (ref == i["Id"] and r.startswith("sha"))]:
+                del self.images[name]
+        return self.ok(argv)
 
     def image(self, ref: str) -> dict[str, Any] | None:
         """The image REF names: a reference, or an image ID (sha256:...)."""
@@ -502,6 +551,7 @@ class World:
         networks = set(opts.get("--network", ["bridge"]))
         c = Container(name, self.new_id(), image, self.images[image]["Id"], labels, ports, networks)
         c.started_at = self.now
+        c.binds = [b for b in map(Bind.mount, opts.get("-v", [])) if b is not None]
         self.containers[name] = c
         return self.ok(argv, c.id + "\n")
 
@@ -513,6 +563,9 @@ class World:
         if c is None or not c.running:
             return self.fail(argv, f"Error response from daemon: container {rest[0]} is not running")
         inner = rest[1:]
+        if inner[:1] == ("cat",):
+            found = read_through(c.binds, inner[1])
+            return self.ok(argv, found) if found is not None else self.fail(argv, f"cat: {inner[1]}: No such file")
         if inner[:2] == ("cp", "/dev/stdin"):
             c.files[inner[2]] = stdin or ""
         if inner[:2] == ("crictl", "inspecti"):
@@ -766,9 +819,11 @@ class World:
         network = (args[0] if args else "") in ("clone", "fetch", "push", "ls-remote")
         if network and not self.settings.gitops_remote:
             git = self.containers.get("lab-git")
+            url = f"http://127.0.0.1:{self.settings.git_port}/gitops.git/"
             if git is None or not git.running:
-                url = f"http://127.0.0.1:{self.settings.git_port}/gitops.git/"
                 return self.fail(argv, f"fatal: unable to access '{url}': Failed to connect to 127.0.0.1", 128)
+            if not all(b.current() for b in git.binds):  # it serves a directory that is gone or elsewhere now
+                return self.fail(argv, f"fatal: repository '{url}' not found", 128)
         return self._real(argv, env=self.git_env(serve=network))
 
     def _real(self, argv: tuple[str, ...], env: Mapping[str, str] | None = None) -> Result:

@@ -25,7 +25,17 @@ from lab import versions
 from lab.argocd import ApplicationClient
 from lab.config import Settings, load_settings
 from lab.context import Context
-from lab.errors import CommandFailed, ConfigError, Conflict, LabError, PreflightFailed, Refused, ToolNotFound
+from lab.errors import (
+    ClusterUnreachable,
+    CommandFailed,
+    ConfigError,
+    Conflict,
+    DockerUnreachable,
+    LabError,
+    PreflightFailed,
+    Refused,
+    ToolNotFound,
+)
 from lab.providers import CREATED, CREATING, marker_path, read_ownership
 from lab.runner import DryRunRunner, SubprocessRunner
 from lab.steps import kindbin, lab
@@ -140,6 +150,7 @@ def finished(first_up: FirstUp, app_repo: Path) -> Iterator[Lab]:
     world = copy.deepcopy(first_up.world)
     shutil.rmtree(world.settings.state_dir, ignore_errors=True)
     shutil.copytree(first_up.state, world.settings.state_dir, symlinks=True)
+    world.remount()  # the restored directories are new ones at the same paths
     with world.patched():
         yield Lab(world.settings, world, app_repo)
 
@@ -283,6 +294,33 @@ def test_a_second_up_creates_nothing(finished: Lab) -> None:
     assert "reused" in [p.note for p in ctx.ui.phases if p.title.startswith('Ensuring cluster "gitops-lab"')]
 
 
+def test_up_after_rm_rf_of_the_state_dir_recreates_the_git_server_and_reseeds(finished: Lab) -> None:
+    """`rm -rf .lab` with the containers running: the git server's bind mount still holds the deleted directory.
+    `up` must not call it fine; it recreates it on the new .lab/git and seeds and deploys again."""
+    machine, world = finished, finished.world
+    old_git = world.containers["lab-git"].id
+    shutil.rmtree(machine.settings.state_dir)
+    kind_bin = machine.settings.state_dir / "bin" / "kind"  # kind is back (`up --fix` would reinstall it)
+    kind_bin.parent.mkdir(parents=True)
+    kind_bin.write_text("#!/bin/sh\nexit 99\n")
+    kind_bin.chmod(0o755)
+
+    # The cluster's ownership marker went with .lab: the cluster step refuses, after the git server is repaired.
+    ctx = machine.context()
+    with pytest.raises(Conflict, match="not created by the lab"):
+        machine.up(ctx)
+    assert world.containers["lab-git"].id != old_git, runner_of(ctx).dump()
+    notes = {p.title.split(" (")[0]: p.note for p in ctx.ui.phases}
+    assert notes["Ensuring git server lab-git"] == "recreated", notes
+    assert "lab-git: it serves a directory that is no longer" in ctx.ui.err.getvalue()  # type: ignore[attr-defined]
+
+    ctx, result = machine.up(force=True)  # the hint of that Conflict
+    log = machine.deploy_log()
+    assert [row["subject"].split(":")[0] for row in log] == ["seed", "deploy(dev)", "promote(staging)", "promote(prod)"]
+    assert result.first_tag and log[1]["Image"].endswith(result.first_tag)
+    assert ctx.ui.phases[-1].title.startswith("Waiting for lab-dev") and ctx.ui.phases[-1].ok
+
+
 def test_up_after_a_crash_during_the_argocd_install_finishes_without_recreating(machine: Lab) -> None:
     machine.world.crash_on(lambda a: tool(a) == "kubectl" and "--server-side" in a)
     with pytest.raises(SimulatedCrash):
@@ -398,6 +436,113 @@ def test_down_leaves_a_cluster_the_lab_did_not_create(machine: Lab) -> None:
     assert CLUSTER in machine.world.clusters
     assert not where(runner_of(ctx), kind("delete")), runner_of(ctx).dump()
     assert "not the lab's, left alone" in [p.note for p in ctx.ui.phases]
+
+
+def _without_kind(machine: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
+    """kind is neither the lab's own (.lab/bin/kind) nor on PATH: running it is ToolNotFound, as for real."""
+    (machine.settings.state_dir / "bin" / "kind").unlink(missing_ok=True)
+    monkeypatch.setattr(shutil, "which", lambda name, *a, **k: None)
+    machine.world.missing_tools.add("kind")
+
+
+def _install_fake_kind(machine: Lab) -> None:
+    """What `invoke doctor --fix` leaves: kind in .lab/bin (the world answers it)."""
+    machine.world.missing_tools.discard("kind")
+    kind_bin = machine.settings.state_dir / "bin" / "kind"
+    kind_bin.parent.mkdir(parents=True, exist_ok=True)
+    kind_bin.write_text("#!/bin/sh\nexit 99\n")
+    kind_bin.chmod(0o755)
+
+
+@pytest.mark.parametrize("finish", ["install kind", "docker rm"])
+def test_down_purge_without_kind_removes_everything_else_and_its_hint_finishes_the_job(
+    finished: Lab, finish: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    machine, world, state = finished, finished.world, finished.settings.state_dir
+    _without_kind(machine, monkeypatch)
+    ctx = machine.context()
+    with pytest.raises(ToolNotFound) as info:
+        lab.down(ctx, purge=True)
+    err = info.value
+    assert err.exit_code == 3
+    assert err.message == f'kind cluster "{CLUSTER}" not removed: kind is not installed or not on PATH', err.render()
+    assert "Docker running" not in err.render()
+    # Everything else went: the service containers, the volumes, the images the lab built, .lab ...
+    assert set(world.containers) == {NODE} and CLUSTER in world.clusters, runner_of(ctx).dump()
+    assert world.volumes == {}
+    assert not [ref for ref, i in world.images.items() if i["Config"]["Labels"].get("gitops-lab.managed")]
+    # ... except the record that the cluster is the lab's, which the hint's `invoke down` needs.
+    assert sorted(str(p.relative_to(state)) for p in state.rglob("*")) == ["clusters", f"clusters/{CLUSTER}.json"]
+    hint = err.hint or ""
+    assert "`invoke down --purge` again" in hint and "invoke doctor --fix" in hint, hint
+
+    if finish == "install kind":
+        _install_fake_kind(machine)
+    else:
+        command = re.search(r"`(docker rm [^`]+)`", hint)
+        assert command is not None, hint
+        assert shlex.split(command.group(1)) == ["docker", "rm", "-f", "-v", NODE]
+        world.runner_for().run(shlex.split(command.group(1)))
+    ctx = machine.context()
+    lab.down(ctx, purge=True)
+    assert world.clusters == {} and world.containers == {}, runner_of(ctx).dump()
+    assert not state.exists()
+    if finish == "install kind":
+        assert [c.argv[-1] for c in runner_of(ctx).calls if kind("delete")(c)] == [CLUSTER]
+
+
+def test_down_without_kind_leaves_a_cluster_the_lab_did_not_create_without_complaint(
+    machine: Lab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    machine.world.add_cluster(CLUSTER)
+    _without_kind(machine, monkeypatch)
+    ctx = machine.context()
+    lab.down(ctx)
+    assert CLUSTER in machine.world.clusters
+    assert "not the lab's, left alone" in [p.note for p in ctx.ui.phases]
+
+
+def test_down_purge_removes_the_images_the_lab_built_and_says_how_much_was_freed(finished: Lab) -> None:
+    machine, world = finished, finished.world
+    built = {ref for ref, i in world.images.items() if i["Config"]["Labels"].get("gitops-lab.managed") == "true"}
+    assert {versions.REGISTRY_IMAGE, versions.GITSERVER_IMAGE, versions.MINISTACK_IMAGE} < built
+    assert any(ref.startswith("localhost:5001/lab-app:") for ref in built), built
+    # Not the lab's to remove: the base image, the pulled Argo CD image, another cluster's app image, and a service
+    # image another cluster's container still runs.
+    world.images[machine.settings.base_image] = {"Id": "sha256:" + "d" * 64, "Config": {"Labels": {}}}
+    other_app = "localhost:5001/lab-app:other"
+    world.images[other_app] = {
+        "Id": "sha256:" + "e" * 64,
+        "Config": {"Labels": {"gitops-lab.managed": "true", "gitops-lab.cluster": "other"}},
+        "Size": 1,
+    }
+    labels = ("--label", "gitops-lab.managed=true", "--label", "gitops-lab.cluster=other")
+    world.runner_for().run(["docker", "run", "-d", "--name", "lab-registry-other", *labels, versions.GITSERVER_IMAGE])
+
+    ctx = machine.context()
+    lab.down(ctx, purge=True)
+    left = set(world.images)
+    assert {machine.settings.base_image, versions.ARGOCD_IMAGE, other_app, versions.GITSERVER_IMAGE} <= left
+    assert not (built - {versions.GITSERVER_IMAGE}) & left, runner_of(ctx).dump()
+    [phase] = [p for p in ctx.ui.phases if p.title == "Removing the images the lab built"]
+    removed = len(built) - 1
+    assert phase.note == f"{removed} removed, at least {removed * 50.0:.1f} MB freed, 1 kept", phase.note
+    err = ctx.ui.err.getvalue()  # type: ignore[attr-defined]
+    assert f"kept {versions.GITSERVER_IMAGE}: " in err and "is using its referenced image" in err, err
+
+
+def test_down_with_docker_not_answering_says_so_and_removes_nothing(finished: Lab) -> None:
+    machine = finished
+    machine.world.docker_up = False
+    before = sorted(machine.settings.state_dir.rglob("*"))
+    ctx = machine.context()
+    with pytest.raises(LabError) as info:
+        lab.down(ctx, purge=True)
+    assert isinstance(info.value, DockerUnreachable) and info.value.exit_code == PreflightFailed.exit_code
+    assert info.value.message.startswith("Docker does not answer: Cannot connect to the Docker daemon")
+    assert "start Docker" in (info.value.hint or "") and "`invoke down --purge` again" in (info.value.hint or "")
+    assert sorted(machine.settings.state_dir.rglob("*")) == before
+    assert mutations(runner_of(ctx)) == []
 
 
 # ------------------------------------------------------------------------------------------------- dry run
@@ -620,6 +765,40 @@ def test_status_without_a_cluster_shows_what_is_absent(machine: Lab) -> None:
     assert mutations(runner_of(ctx)) == []
 
 
+def _rows(out: str) -> dict[str, list[str]]:
+    return {
+        line.split("│")[1].strip(): [c.strip() for c in line.split("│")[2:-1]]
+        for line in out.splitlines()
+        if line.count("│") >= 3
+    }
+
+
+def test_status_without_kind_shows_every_component_and_names_kind(
+    finished: Lab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "250")
+    _without_kind(finished, monkeypatch)
+    ctx = finished.context()
+    assert lab.status(ctx, client=finished.world.argocd_client()) is True
+    out = ctx.ui.out.getvalue()  # type: ignore[attr-defined]
+    rows = _rows(out)
+    assert rows["cluster"][0] == "kind: ready (seen through Docker: kind is not installed)", out
+    assert [rows[c][0] for c in ("registry", "ECR emulator", "git server")] == ["running"] * 3, out
+    assert rows["Argo CD"][0] == f"ready ({versions.ARGOCD_VERSION})" and rows["dev"][1:3] == ["Synced", "Healthy"]
+    err = ctx.ui.err.getvalue()  # type: ignore[attr-defined]
+    assert "kind is not installed or not on PATH" in err and "invoke doctor --fix" in err, err
+
+
+def test_status_with_docker_not_answering_says_so_instead_of_absent(finished: Lab) -> None:
+    finished.world.docker_up = False
+    ctx = finished.context()
+    with pytest.raises(LabError) as info:
+        lab.status(ctx)
+    assert isinstance(info.value, DockerUnreachable) and info.value.exit_code == PreflightFailed.exit_code
+    assert "Docker does not answer" in info.value.message and "invoke status" in (info.value.hint or "")
+    assert "absent" not in ctx.ui.out.getvalue()  # type: ignore[attr-defined]
+
+
 def test_status_reports_a_same_named_container_that_is_not_the_labs(machine: Lab) -> None:
     world = machine.world
     world.images["registry:2"] = {"Id": "sha256:" + "c" * 64, "Config": {"Labels": {}}}
@@ -671,6 +850,16 @@ def test_sync_diffs_the_overlay_as_argocd_applies_it_with_its_tracking_ids(finis
     assert ids["Service/lab-app"] == "lab-staging:/Service:lab-staging/lab-app", ids
     assert len(ids) == len(docs) == 5, ids
     assert "no differences" in ctx.ui.err.getvalue()  # type: ignore[attr-defined]
+
+
+def test_sync_without_a_cluster_is_cluster_unreachable_with_invoke_up_as_other_tasks(finished: Lab) -> None:
+    world = finished.world
+    world.clusters.pop(CLUSTER)
+    world.containers.pop(NODE)  # `kind delete cluster`; the git server keeps running
+    with pytest.raises(LabError) as info:
+        _sync(finished, "staging")
+    assert isinstance(info.value, ClusterUnreachable) and info.value.exit_code == 12, info.value.render()
+    assert "invoke up" in (info.value.hint or "") and "--no-wait" not in (info.value.hint or "")
 
 
 def test_prod_sync_needs_a_yes(finished: Lab) -> None:

@@ -738,3 +738,12 @@ def test_unreadable_marker_counts_as_none(settings: Settings) -> None:
 )
 def test_parse_timestamp(text: str, expected: datetime | None) -> None:
     assert providers.parse_timestamp(text) == expected
+
+
+def test_kind_not_on_path_is_tool_not_found_with_a_hint_to_install_it_not_to_start_docker() -> None:
+    from lab.errors import ToolNotFound
+    from lab.tools import kind as kind_tool
+
+    with pytest.raises(ToolNotFound) as info:
+        kind_tool.get_clusters(FakeRunner(missing={"kind"}))
+    assert "invoke doctor --fix" in (info.value.hint or "") and "Docker" not in (info.value.hint or "")

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fakes import FakeRunner
+from fakes import Bind, FakeRunner, read_through
 from fakeworld import FakeECR
 
 from lab import versions
@@ -38,6 +38,7 @@ class FakeContainer:
     image_id: str
     running: bool = True
     args: tuple[str, ...] = ()
+    binds: list[Bind] = field(default_factory=list)
 
     def inspect(self) -> dict[str, Any]:
         bindings: dict[str, list[dict[str, str]]] = {}
@@ -88,8 +89,13 @@ class FakeDocker:
         if cmd[0] == "run":
             return ok(self._run(cmd))
         if cmd[0] == "start":
-            self.containers[cmd[1]].running = True
+            c = self.containers[cmd[1]]
+            c.running, c.binds = True, [b.remount() for b in c.binds]
             return ok(cmd[1])
+        if cmd[:1] == ("exec",) and cmd[2:3] == ("cat",):
+            c = self.containers.get(cmd[1])
+            found = read_through(c.binds, cmd[3]) if c is not None and c.running else None
+            return ok(found) if found is not None else Result(args, 1, "", f"cat: {cmd[3]}: No such file or directory")
         if cmd[0] == "stop":
             if cmd[-1] in self.containers:
                 self.containers[cmd[-1]].running = False
@@ -134,8 +140,9 @@ class FakeDocker:
         name = opts["--name"][0]
         assert name not in self.containers, f"docker run of existing container {name}"
         labels = dict(v.split("=", 1) for v in opts.get("--label", []))
+        binds = [b for b in map(Bind.mount, opts.get("-v", [])) if b is not None]
         self.containers[name] = FakeContainer(
-            image, labels, opts.get("-p", []), self.images.get(image, {}).get("Id", ""), True, cmd
+            image, labels, opts.get("-p", []), self.images.get(image, {}).get("Id", ""), True, cmd, binds
         )
         return "f" * 64
 
@@ -277,6 +284,32 @@ def test_second_run_reuses_everything(tmp_path, world, net, ecr_fake):
     assert notes[-3:] == ["reused", "reused", "reused"], notes
     repo_phases = [p.note for p in ctx.ui.phases if "ECR repository" in p.title]
     assert repo_phases == ["created", "exists"]  # found and kept the second time
+
+
+def test_git_server_serving_a_removed_state_dir_is_recreated_on_the_new_one(tmp_path, world, net, ecr_fake):
+    """`rm -rf .lab` while the git server runs: its bind mount keeps the deleted directory (same Source path in
+    `docker inspect`). The next ensure must notice and recreate it on the directory there now."""
+    import shutil
+
+    ctx, runner = make_ctx(tmp_path, world)
+    probe = probes_for(net, ecr_fake)
+    services.build_service_images(ctx)
+    services.ensure_git_server(ctx, probe=probe)
+    assert services.ensure_git_server(ctx, probe=probe) and ctx.ui.phases[-1].note == "reused"
+
+    shutil.rmtree(tmp_path / ".lab")
+    mark = len(runner.calls)
+    services.ensure_git_server(ctx, probe=probe)
+    assert ctx.ui.phases[-1].note == "recreated", runner.dump()
+    assert [c.argv for c in runner.calls[mark:] if c.argv[:2] == ("docker", "rm")] == [
+        ("docker", "rm", "-f", services.GIT_CONTAINER)
+    ]
+    assert "no longer" in ctx.ui.err.getvalue() + ctx.ui.out.getvalue()  # type: ignore[attr-defined]
+    git = world.containers[services.GIT_CONTAINER]
+    assert git.binds and all(b.current() for b in git.binds), "the new container mounts the directory there now"
+    # and the recreated one is reused afterwards
+    services.ensure_git_server(ctx, probe=probe)
+    assert ctx.ui.phases[-1].note == "reused", runner.dump()
 
 
 def test_stopped_container_is_started_not_recreated(tmp_path, world, net, ecr_fake):
