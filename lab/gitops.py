@@ -11,6 +11,11 @@ Re-applying the edit on top of the new remote head, instead of rebasing a commit
 is rendered with `kubectl kustomize` and validated against the Kubernetes schema before anything is committed;
 on any failure the clone is reset to the remote head, so it is always clean between commands.
 
+A dry run rehearses the transaction: the same code, for real, on a scratch copy of the remote in a temporary
+directory (a bare clone of it, and a working clone of that), so that promote and rollback compute the real bump or
+revert from the real history, render and validate it, and show the diff and the commit they would push. Nothing
+reaches the remote: the clone, fetch and push the real run would make are printed by the dry run's runner.
+
 Every deploy commit carries git trailers (App-Commit, Image, Image-Digest, Environment, Deployed-By, and
 Promoted-From / Rollback-Of): `git log` is the audit trail. This module also defines what the pipeline needs from
 the cluster side (``DeployWatcher``), implemented elsewhere on top of Argo CD.
@@ -23,7 +28,9 @@ import io
 import os
 import random
 import shutil
+import tempfile
 import time
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -37,7 +44,7 @@ from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 from lab import versions
 from lab.errors import CommandFailed, GitOpsError, Refused, ToolNotFound
-from lab.runner import Runner
+from lab.runner import Runner, for_reading
 from lab.tools import git, kustomize
 from lab.ui import UI
 
@@ -322,7 +329,11 @@ class GitOpsRepo:
     rng: Callable[[], float] = random.random
     _lock_depth: int = field(default=0, init=False, repr=False)
     _lock_file: Any = field(default=None, init=False, repr=False)
-    _opened: bool = field(default=False, init=False, repr=False)  # a dry run clones and seeds only on the first open
+    # A dry run's rehearsal (see _rehearse): the dry run's own runner, which records what would reach the remote,
+    # the clone the real run works in, and the scratch bare repository standing in for the remote.
+    _dry: Runner | None = field(default=None, init=False, repr=False)
+    _real_workdir: Path | None = field(default=None, init=False, repr=False)
+    _remote: str = field(default="", init=False, repr=False)
     # Changes already rendered and validated, keyed by the tree they were applied to (see _apply).
     _validated: set[tuple[str, ...]] = field(default_factory=set, init=False, repr=False)
 
@@ -331,8 +342,9 @@ class GitOpsRepo:
         return f"origin/{BRANCH}"
 
     @property
-    def dry_run(self) -> bool:
-        return self.runner.dry_run
+    def rehearsal(self) -> bool:
+        """True in a dry run: the repository works on a scratch copy of the remote and pushes nothing."""
+        return self._dry is not None or self.runner.dry_run
 
     def _say(self, message: str) -> None:
         if self.ui is not None:
@@ -342,7 +354,7 @@ class GitOpsRepo:
     # other machines (or other clones) are handled by the push-retry loop.
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
-        if self.dry_run:
+        if self.runner.dry_run:  # not rehearsing yet: nothing to lock (and nothing to create under .lab)
             yield
             return
         if self._lock_depth == 0:
@@ -364,33 +376,61 @@ class GitOpsRepo:
     def open(self, *, seed: bool = True) -> None:
         """Clone or reuse the working clone, fetch, and reset it to the remote head. An empty remote is seeded
         when SEED (ship), else Refused: promote, rollback and history have nothing to work on there."""
+        self._rehearse(seed=seed)
         with self.locked():
             self._ensure_clone()
             self._fetch()
-            if self.dry_run:  # the plan for a fresh machine: an empty remote, seeded by the first open
-                empty = not self._opened
-            else:
-                empty = git.rev_parse(self.runner, self.workdir, self.remote_head) is None
-            if empty:
-                if seed:
-                    self._seed()
-                elif not self.dry_run:
+            if git.rev_parse(self.runner, self.workdir, self.remote_head) is None:
+                if not seed:
                     raise Refused(
                         f"the GitOps repo {self.url} is empty: nothing deployed yet",
                         hint="`invoke ship` seeds it from overlays/ and deploys to dev",
                     )
+                self._seed()
             git.switch_branch(self.runner, self.workdir, BRANCH)
             git.reset_hard(self.runner, self.workdir, self.remote_head)
-            self._opened = True
+
+    def _rehearse(self, *, seed: bool) -> None:
+        """In a dry run, once: from here on run everything for real on a scratch copy of the remote (a bare clone in
+        a temporary directory, removed with this object) through the dry run's real runner (for_reading). A remote
+        that cannot be read is, for ship and up (SEED), the empty one `invoke up` creates, said so; for the others
+        the same error as in the real run. The clone or fetch the real run makes is printed by the dry run."""
+        if not self.runner.dry_run:
+            return
+        dry, real = self.runner, for_reading(self.runner)
+        scratch = Path(tempfile.mkdtemp(prefix="gitops-lab-dry-run-"))
+        weakref.finalize(self, shutil.rmtree, scratch, True)
+        bare = scratch / "remote.git"
+        try:
+            git.clone(real, self.url, bare, bare=True)
+        except CommandFailed as exc:
+            if not seed:
+                shutil.rmtree(scratch, ignore_errors=True)
+                raise self._unreachable("clone", exc) from exc
+            self._say(
+                f"dry run: cannot read {self.url} ({_last_line(exc)}): planning for an empty GitOps repo, "
+                "as `invoke up` creates it"
+            )
+            git.init_bare(real, bare, BRANCH)
+        if not (self.workdir / ".git").is_dir():
+            git.clone(dry, self.url, self.workdir)  # what the real run does: printed by the dry run
+        self._dry, self._real_workdir = dry, self.workdir
+        self.runner, self.workdir, self._remote = real, scratch / "work", str(bare)
+
+    def _rehearsed_push(self, sha: str, *, patch: bool = True) -> None:
+        """Show the commit SHA that the real run would push (its message, trailers and diff), and print that push."""
+        assert self._dry is not None and self._real_workdir is not None
+        shown = git.show_commit(self.runner, self.workdir, sha, patch=patch)
+        subject = shown.splitlines()[0] if shown else sha[:7]
+        if self.ui is not None:
+            self.ui.manifest(f"GitOps commit {sha[:7]} {subject} (dry run: not pushed to {self.url})", shown)
+        git.push(self._dry, self._real_workdir, "origin", f"HEAD:refs/heads/{BRANCH}")
 
     def _ensure_clone(self) -> None:
-        if self.dry_run:  # the plan for a fresh machine: cloned by the first open
-            if not self._opened:
-                git.clone(self.runner, self.url, self.workdir)
-            return
+        url = self._remote or self.url
         if (self.workdir / ".git").is_dir():
             current = git.remote_url(self.runner, self.workdir)
-            if current == self.url:
+            if current == url:
                 return
             self._say(
                 f"GitOps working clone {self.workdir} points at {current!r}, settings say {self.url!r}: re-cloning"
@@ -402,7 +442,7 @@ class GitOpsRepo:
                 hint="the lab keeps its GitOps working clone there: move that directory away",
             )
         try:
-            git.clone(self.runner, self.url, self.workdir)
+            git.clone(self.runner, url, self.workdir)
         except CommandFailed as exc:
             raise self._unreachable("clone", exc) from exc
 
@@ -411,6 +451,8 @@ class GitOpsRepo:
             git.fetch(self.runner, self.workdir)
         except CommandFailed as exc:
             raise self._unreachable("fetch from", exc) from exc
+        if self._dry is not None and self._real_workdir is not None:
+            git.fetch(self._dry, self._real_workdir)  # what the real run does: printed by the dry run
 
     def _unreachable(self, action: str, exc: CommandFailed) -> GitOpsError:
         return GitOpsError(
@@ -425,20 +467,21 @@ class GitOpsRepo:
         short = self.seed_sha[:7] or "unknown"
         self._say(f"GitOps repo {self.url} is empty: seeding it from {self.seed_dir} (app commit {short})")
         git.switch_branch(self.runner, self.workdir, BRANCH)
-        if not self.dry_run:
-            shutil.copytree(
-                self.seed_dir,
-                self.workdir / "overlays",
-                dirs_exist_ok=True,
-                ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".*"),
-            )
-            (self.workdir / "README.md").write_text(SEED_README)
+        shutil.copytree(
+            self.seed_dir,
+            self.workdir / "overlays",
+            dirs_exist_ok=True,
+            ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".*"),
+        )
+        (self.workdir / "README.md").write_text(SEED_README)
         git.add(self.runner, self.workdir, ["overlays", "README.md"])
         message = f"seed: overlays from app repo {short}\n"
         trailers = [(APP_COMMIT, self.seed_sha)] if self.seed_sha else []
         git.commit(self.runner, self.workdir, message, author=self.author, trailers=trailers)
         outcome = git.push(self.runner, self.workdir, "origin", f"HEAD:refs/heads/{BRANCH}")
         if outcome.ok:
+            if self._dry is not None:
+                self._rehearsed_push(git.rev_parse(self.runner, self.workdir) or "HEAD", patch=False)
             return
         if not outcome.race:
             self._reset_if_possible()
@@ -449,17 +492,14 @@ class GitOpsRepo:
             raise GitOpsError(f"{self.url}: the seed push was rejected but {BRANCH} still does not exist")
 
     def _reset_if_possible(self) -> None:
-        if self.dry_run or not (self.workdir / ".git").is_dir():
+        if not (self.workdir / ".git").is_dir():
             return
         if git.rev_parse(self.runner, self.workdir, self.remote_head) is not None:
             git.reset_hard(self.runner, self.workdir, self.remote_head)
 
     # Reading (at the remote head, after open()) ---------------------------------------------------------
     def read(self, path: str, rev: str | None = None) -> str | None:
-        """A file at REV (default: the remote head). In a dry run, the app repo's overlays stand in."""
-        if self.dry_run:
-            local = self.seed_dir.parent / path
-            return local.read_text() if local.is_file() else None
+        """A file at REV (default: the remote head)."""
         return git.show(self.runner, self.workdir, rev or self.remote_head, path)
 
     def image(self, env: str, rev: str | None = None) -> ImageSpec | None:
@@ -471,8 +511,6 @@ class GitOpsRepo:
 
     def history(self, env: str, *, max_count: int | None = None) -> list[DeployRecord]:
         """Deploy, promote and rollback commits of ENV, newest first."""
-        if self.dry_run:
-            return []
         entries = git.log(
             self.runner, self.workdir, self.remote_head, TRAILER_KEYS, paths=[f"overlays/{env}"], max_count=max_count
         )
@@ -482,6 +520,7 @@ class GitOpsRepo:
     def commit_change(self, plan: Planner, *, seed: bool = True) -> Committed:
         """Run one transaction (module docstring). PLAN is called on a clean clone at the remote head on every
         attempt and returns the change to make there, or None when there is nothing to do."""
+        self._rehearse(seed=seed)
         with self.locked():
             self.open(seed=seed)
             for attempt in range(1, self.max_attempts + 1):
@@ -492,7 +531,7 @@ class GitOpsRepo:
                 if change is None:
                     return Committed(git.rev_parse(self.runner, self.workdir) or "", attempt, changed=False)
                 try:
-                    self._apply(change, show=True)
+                    self._apply(change)
                     sha = self._commit(change)
                 except BaseException:
                     self._reset_if_possible()
@@ -501,6 +540,8 @@ class GitOpsRepo:
                     return Committed(git.rev_parse(self.runner, self.workdir) or "", attempt, changed=False)
                 outcome = git.push(self.runner, self.workdir, "origin", f"HEAD:refs/heads/{BRANCH}")
                 if outcome.ok:
+                    if self._dry is not None:
+                        self._rehearsed_push(sha)
                     return Committed(sha, attempt)
                 self._reset_if_possible()
                 if not outcome.race:
@@ -526,7 +567,7 @@ class GitOpsRepo:
             if change is None:
                 return
             try:
-                self._apply(change, show=False)
+                self._apply(change)
             finally:
                 self._reset_if_possible()
 
@@ -573,16 +614,15 @@ class GitOpsRepo:
 
         return plan
 
-    def _apply(self, change: Change, *, show: bool) -> None:
-        """Apply CHANGE to the clean clone, then render + validate the overlay. SHOW: print the planned file in a
-        dry run.
+    def _apply(self, change: Change) -> None:
+        """Apply CHANGE to the clean clone, then render + validate the overlay.
 
         The same change on the same commit renders the same (kustomize is deterministic), so a change that was
         validated on this HEAD before (ship checks dev's overlay before the build, then bumps it) is not rendered
         a second time; a remote that moved in between, or a digest added by --pin-digest, is a new key."""
         path = overlay_file(change.env)
         key = (
-            "" if self.dry_run else (git.rev_parse(self.runner, self.workdir) or ""),
+            git.rev_parse(self.runner, self.workdir) or "",
             change.env,
             change.revert or "",
             change.new_text or "",
@@ -596,11 +636,7 @@ class GitOpsRepo:
                     hint="roll back to a given deploy instead: `invoke rollback ENV --to SHA`",
                 ) from failure
         elif change.new_text is not None:
-            if self.dry_run:
-                if show and self.ui is not None:
-                    self.ui.manifest(f"{path} (planned)", change.new_text)
-            else:
-                (self.workdir / path).write_text(change.new_text)
+            (self.workdir / path).write_text(change.new_text)
         if key[0] and key in self._validated:
             return
         self._render_and_validate(change.env, change.expected_image)
@@ -609,11 +645,9 @@ class GitOpsRepo:
     def _commit(self, change: Change) -> str:
         """Commit the applied CHANGE. Returns the sha, or "" if it changed nothing."""
         git.add(self.runner, self.workdir, [f"overlays/{change.env}"])
-        if not self.dry_run and not git.has_staged_changes(self.runner, self.workdir):
+        if not git.has_staged_changes(self.runner, self.workdir):
             return ""
-        return git.commit(self.runner, self.workdir, change.message, author=self.author, trailers=change.trailers) or (
-            "(dry-run)" if self.dry_run else ""
-        )
+        return git.commit(self.runner, self.workdir, change.message, author=self.author, trailers=change.trailers)
 
     def _render_and_validate(self, env: str, expected_image: str) -> None:
         directory = self.workdir / "overlays" / env
@@ -624,8 +658,7 @@ class GitOpsRepo:
                 f"overlays/{env} would not render: {_last_line(exc)}",
                 hint="nothing was committed; the working clone was reset",
             ) from exc
-        if not self.dry_run:
-            validate_rendered(rendered, expected_image, where=f"overlays/{env}")
+        validate_rendered(rendered, expected_image, where=f"overlays/{env}")
 
 
 def _last_line(exc: CommandFailed) -> str:

@@ -208,7 +208,7 @@ def _first_deploy(ctx: Context, app_root: Path) -> str | None:
     with ctx.ui.phase("Checking the GitOps repo") as phase:
         repo.open(seed=True)
         images = {env.name: repo.image(env.name) for env in ENVIRONMENTS}
-        seeded = [name for name, spec in images.items() if ctx.dry_run or spec is None or spec.new_tag == SEED_TAG]
+        seeded = [name for name, spec in images.items() if spec is None or spec.new_tag == SEED_TAG]
         dev = images["dev"]
         phase.note = (
             f"needs a first image in {', '.join(seeded)}" if seeded else f"dev deploys {dev.tagged if dev else '?'}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -34,7 +35,7 @@ from lab.gitops import (
     set_image,
     validate_rendered,
 )
-from lab.runner import SubprocessRunner
+from lab.runner import DryRunRunner, SubprocessRunner
 from lab.steps import release
 from lab.steps.ship import gitops_repo
 from lab.tools import git as gitcli
@@ -846,3 +847,102 @@ def test_history_shows_argo_cds_syncs_and_what_is_live(ctx: Context, repo: GitOp
         (t2.sha[:7], "synced by Argo CD 2026-11-28T10:05:00Z; live"),
         (t1.sha[:7], "synced by Argo CD 2026-11-28T10:00:00Z"),
     ]
+
+
+# Dry runs: the real code path on a scratch copy of the remote; nothing pushed ----------------------------------
+def dry_run_of(ctx: Context) -> tuple[Context, io.StringIO]:
+    """The same settings with the dry run's runner; commands, shown commits and progress go to one stream."""
+    out = io.StringIO()
+    return Context(ctx.settings, DryRunRunner(out=out), UI(err=out, out=out)), out
+
+
+def clone_state(repo: GitOpsRepo) -> tuple[str, str]:
+    return sh("git", "-C", repo.workdir, "rev-parse", "HEAD"), sh("git", "-C", repo.workdir, "status", "--porcelain")
+
+
+def test_rollback_dry_run_shows_the_revert_it_would_push_and_pushes_nothing(
+    ctx: Context, remote: Path, repo: GitOpsRepo, app_repo: Path
+) -> None:
+    repo.bump("dev", ImageSpec(REPO, "t1", digest_of(1)), app_commit="1" * 40)
+    t2 = repo.bump("dev", ImageSpec(REPO, "t2"), app_commit="2" * 40, digest=digest_of(2))
+    before, clone = remote_head(remote), clone_state(repo)
+    dry, out = dry_run_of(ctx)
+    reg, watcher = FakeRegistry({}), RecordingWatcher()
+
+    result = release.rollback(dry, "dev", watcher=watcher, lookup_digest=reg, app_root=app_repo)
+
+    # Computed from the remote's real history: the revert of t2, back to t1 as t1's deploy pinned it.
+    assert result.rolled_back == (t2.sha,) and result.image == ImageSpec(REPO, "t1", digest_of(1)).reference
+    text = out.getvalue()
+    assert "rollback(dev): lab-app t1" in text and f"This reverts commit {t2.sha}" in text, text
+    assert f"Rollback-Of: {t2.sha}" in text and "Environment: dev" in text
+    assert '-    newTag: "t2"' in text and '+    newTag: "t1"' in text
+    assert f"$ GIT_TERMINAL_PROMPT=0 git -C {repo.workdir} push --porcelain origin HEAD:refs/heads/main" in text
+    # Nothing changed anywhere: not the remote, not the working clone; neither Argo CD nor the registry was asked,
+    # and the dry run says so instead of pretending.
+    assert remote_head(remote) == before and clone_state(repo) == clone
+    assert watcher.calls == [] and reg.asked == []
+    assert "Refresh dev in Argo CD — skipped (dry run" in text
+    assert "Wait for dev to run localhost:5001/lab-app:t1@" in text and "skipped (dry run: the real run waits" in text
+    assert "the real run refuses unless it serves it" in text
+    assert "no deploy left" not in text
+
+
+def test_rollback_dry_run_refuses_what_the_real_run_refuses(ctx: Context, remote: Path, repo: GitOpsRepo) -> None:
+    repo.bump("dev", ImageSpec(REPO, "t0"), app_commit="0" * 40)
+    dry, _ = dry_run_of(ctx)
+    with pytest.raises(Refused, match="back on the seed image"):
+        release.rollback(dry, "dev", no_wait=True, lookup_digest=FakeRegistry({}), app_root=ROOT)
+
+
+def test_promote_dry_run_shows_the_real_bump_and_pushes_nothing(
+    ctx: Context, remote: Path, repo: GitOpsRepo, app_repo: Path
+) -> None:
+    dev = repo.bump("dev", ImageSpec(REPO, "t1"), app_commit="1" * 40, digest=digest_of(1))
+    before, clone = remote_head(remote), clone_state(repo)
+    dry, out = dry_run_of(ctx)
+    watcher = RecordingWatcher()
+
+    result = release.promote(dry, "dev", "staging", watcher=watcher, lookup_digest=FakeRegistry({}), app_root=app_repo)
+
+    assert result.changed and result.image == f"{REPO}:t1"
+    text = out.getvalue()
+    assert "promote(staging): lab-app t1 from dev" in text and f"GitOps commit {dev.sha[:7]}" in text, text
+    assert "Promoted-From: dev" in text and "App-Commit: " + "1" * 40 in text
+    assert '-    newTag: "seed"' in text and '+    newTag: "t1"' in text
+    assert "nothing to commit" not in text
+    assert remote_head(remote) == before and clone_state(repo) == clone and watcher.calls == []
+    assert "Check dev is Healthy and runs it — skipped (dry run" in text
+    assert "Check the registry has localhost:5001/lab-app:t1 — skipped (dry run" in text
+
+
+def test_a_dry_run_of_promote_or_rollback_on_an_unreachable_remote_fails_as_the_real_run(
+    ctx: Context, tmp_path: Path
+) -> None:
+    from dataclasses import replace
+
+    gone = Context(replace(ctx.settings, gitops_remote=str(tmp_path / "no-such.git")), ctx.runner, ctx.ui)
+    dry, _ = dry_run_of(gone)
+    with pytest.raises(GitOpsError, match="cannot clone the GitOps repo"):
+        release.promote(dry, "dev", "staging", lookup_digest=FakeRegistry({}), app_root=ROOT)
+    assert not (tmp_path / "state").exists()
+
+
+def test_up_dry_run_plans_the_first_deploy_from_the_gitops_repo(
+    ctx: Context, remote: Path, repo: GitOpsRepo, app_repo: Path
+) -> None:
+    """An `up` interrupted after the first ship: dev deploys t1, staging and prod still have the seed. Its dry run
+    reads that from the remote and plans exactly the promotions the real `up` would commit."""
+    from lab.steps import lab
+
+    repo.bump("dev", ImageSpec(REPO, "t1"), app_commit="1" * 40, digest=digest_of(1))
+    before = remote_head(remote)
+    dry, out = dry_run_of(ctx)
+
+    assert lab._first_deploy(dry, app_repo) is None  # dev has an image: nothing is built
+
+    text = out.getvalue()
+    subjects = re.findall(r"^# --- GitOps commit \w{7} (.*?) \(dry run: not pushed", text, re.M)
+    assert subjects == ["promote(staging): lab-app t1 from dev", "promote(prod): lab-app t1 from staging"], text
+    assert "docker build" not in text and "nothing to commit" not in text
+    assert remote_head(remote) == before
