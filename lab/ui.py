@@ -26,6 +26,10 @@ class Phase:
     note: str = ""
     skipped: bool = False  # not run (a dry run that cannot know): shown as –, never as ✓
 
+    def skip(self, reason: str) -> None:
+        """Mark this phase as not done after all (e.g. "dry run: no cluster answers"): it ends with – instead of ✓."""
+        self.skipped, self.note = True, f"skipped ({reason})"
+
 
 @dataclass
 class UI:
@@ -64,11 +68,13 @@ class UI:
         rec.seconds = time.monotonic() - start
         if not self.quiet:
             suffix = f" — {rec.note}" if rec.note else ""
-            self._err.print(f" ✓ {title} ({rec.seconds:.1f}s){suffix}", markup=False)
+            mark = "–" if rec.skipped else "✓"
+            self._err.print(f" {mark} {title} ({rec.seconds:.1f}s){suffix}", markup=False)
 
     def skipped(self, title: str, reason: str) -> Phase:
         """A phase that did not run, and why (e.g. "dry run: Argo CD is not asked"): ` – title — skipped (reason)`."""
-        rec = Phase(title, note=f"skipped ({reason})", skipped=True)
+        rec = Phase(title)
+        rec.skip(reason)
         self.phases.append(rec)
         if not self.quiet:
             self._err.print(f" – {title} — {rec.note}", markup=False)

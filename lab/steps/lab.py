@@ -37,12 +37,12 @@ from lab.errors import (
 from lab.gitops import SEED_TAG, GitOpsRepo
 from lab.manifests import argocd as argocd_manifests
 from lab.providers import ECR_CONTAINER, GIT_CONTAINER, ClusterProvider, provider_for
-from lab.runner import Runner
+from lab.runner import Runner, for_reading
 from lab.steps import argocd as argocd_steps
 from lab.steps import cluster as cluster_steps
 from lab.steps import doctor as doctor_steps
 from lab.steps import kindbin, release, services, ship
-from lab.tools import docker, git, kubectl, kustomize
+from lab.tools import docker, kubectl, kustomize
 from lab.tools.argocd_install import PIN, cache_path, fetch_install_manifest
 
 # Images the lab needs in the cluster or on the host, beyond the ones it builds itself.
@@ -542,24 +542,33 @@ def sync(
     repo: GitOpsRepo | None = None,
 ) -> None:
     """Manual sync of ENV: show what would change (`kubectl diff` of the rendered overlay against the live
-    objects), ask on prod unless YES, then patch the Application's `operation` and wait for Synced + Healthy."""
+    objects), ask on prod unless YES, then patch the Application's `operation` and wait for Synced + Healthy.
+
+    The diff only reads, so a dry run renders and diffs for real (lab.runner.for_reading), from its scratch copy of
+    the GitOps repo; with no cluster to diff against it shows the rendered overlay and marks the diff skipped."""
     target = environment(env)
     if target.auto_sync:
         ctx.ui.info(f" {env} syncs automatically (self-heal on); a manual sync starts one right away")
     gitops = repo or ship.gitops_repo(ctx, app_root=app_root)
+    reader = for_reading(ctx.runner)
+    context = ctx.settings.kube_context
+    no_cluster = ctx.dry_run and not kubectl.api_ready(reader, context)
     with ctx.ui.phase(f"Diff: {env} in git vs live") as phase:
         gitops.open(seed=False)
-        head = git.rev_parse(ctx.runner, gitops.workdir, gitops.remote_head) or "HEAD"
-        rendered = kustomize.render(ctx.runner, gitops.workdir / "overlays" / env)
-        context = ctx.settings.kube_context
-        if not ctx.dry_run and kubectl.get_json(ctx.runner, context, "namespace", target.namespace) is None:
+        head = gitops.resolve(gitops.remote_head) or "HEAD"
+        rendered = kustomize.render(reader, gitops.workdir / "overlays" / env)
+        if no_cluster:
+            ctx.ui.data(f"# {env} at {head[:7]}: what the sync applies")
+            ctx.ui.data(rendered.rstrip())
+            phase.skip(f"dry run: no cluster answers on context {context} to diff against; the real run needs one")
+        elif kubectl.get_json(reader, context, "namespace", target.namespace) is None:
             # kubectl diff dry-runs on the server, which fails for objects in a namespace that does not exist yet
             # (kubernetes/kubectl#1331): on a first sync everything is new, so show it all.
             ctx.ui.data(f"# first sync of {env}: namespace {target.namespace} and everything below will be created")
             ctx.ui.data(rendered.rstrip())
             phase.note = "first sync: all new"
         else:
-            res = ctx.runner.run([*kubectl.base(context), "diff", "-f", "-"], input=rendered, check=False)
+            res = reader.run([*kubectl.base(context), "diff", "-f", "-"], input=rendered, check=False)
             if res.returncode == 0:
                 phase.note = "no differences"
             elif res.returncode == 1:

@@ -17,9 +17,11 @@ import tarfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
+from fakes import FakeRunner
 
 from lab.config import load_settings
 from lab.context import Context
@@ -946,3 +948,59 @@ def test_up_dry_run_plans_the_first_deploy_from_the_gitops_repo(
     assert subjects == ["promote(staging): lab-app t1 from dev", "promote(prod): lab-app t1 from staging"], text
     assert "docker build" not in text and "nothing to commit" not in text
     assert remote_head(remote) == before
+
+
+class ClusterReads(FakeRunner):
+    """A dry run's reads: git and `kubectl kustomize` for real, the cluster's answers scripted by argv."""
+
+    def run(self, argv: Any, **kw: Any) -> Any:
+        if argv[0] == "git" or list(argv[1:2]) == ["kustomize"]:
+            return SubprocessRunner().run(argv, **kw)
+        return super().run(argv, **kw)
+
+
+def sync_dry_run(ctx: Context, app_repo: Path, reads: ClusterReads) -> tuple[str, Context]:
+    out = io.StringIO()
+    dry = Context(ctx.settings, DryRunRunner(out=out, reads=reads), UI(err=out, out=out))
+    from lab.steps import lab
+
+    lab.sync(dry, "staging", app_root=app_repo)
+    return out.getvalue(), dry
+
+
+def test_sync_dry_run_diffs_for_real_against_the_live_cluster(
+    ctx: Context, remote: Path, repo: GitOpsRepo, app_repo: Path
+) -> None:
+    repo.bump("staging", ImageSpec(REPO, "t1"), app_commit="1" * 40)
+    kube = [kubectl_binary(), "--context", ctx.settings.kube_context]
+    reads = ClusterReads()
+    reads.script([*kube, "get", "--raw", "/readyz"], stdout="ok")
+    reads.script([*kube, "get", "namespace", "lab-staging"], stdout='{"kind": "Namespace"}')
+    reads.script(
+        [*kube, "diff"], returncode=1, stdout="-        image: localhost:5001/lab-app:seed\n+        image: x:t1\n"
+    )
+
+    text, dry = sync_dry_run(ctx, app_repo, reads)
+
+    diff = reads.assert_called(*kube, "diff", "-f", "-")
+    assert f"image: {REPO}:t1" in (diff.input or "")  # what it diffed: staging as the GitOps repo has it now
+    assert "+        image: x:t1" in text and "no differences" not in text, text
+    assert [p.note for p in dry.ui.phases] == ["differences above"]
+    assert "patch application lab-staging" in text  # the sync itself is only printed
+    reads.assert_not_called(*kube, "patch")
+
+
+def test_sync_dry_run_without_a_cluster_says_it_did_not_diff(
+    ctx: Context, remote: Path, repo: GitOpsRepo, app_repo: Path
+) -> None:
+    repo.bump("staging", ImageSpec(REPO, "t1"), app_commit="1" * 40)
+    reads = ClusterReads()
+    reads.script([kubectl_binary()], returncode=1, stderr="The connection to the server was refused")
+
+    text, dry = sync_dry_run(ctx, app_repo, reads)
+
+    assert f"image: {REPO}:t1" in text  # the rendered overlay: what a sync would apply
+    assert "no differences" not in text and "✓ Diff: staging" not in text, text
+    [phase] = dry.ui.phases
+    assert phase.skipped and phase.note.startswith("skipped (dry run: no cluster answers on context kind-gitops-lab")
+    reads.assert_not_called(kubectl_binary(), "--context", "kind-gitops-lab", "diff")
