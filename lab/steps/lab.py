@@ -470,10 +470,10 @@ def dashboard(ctx: Context, *, start_port_forward: Callable[[list[str]], None] |
 # ------------------------------------------------------------------------------------------------- cache
 def _cached_is_current(ctx: Context, ref: str, tar: Path, entry: image_cache.CachedImage | None) -> bool:
     """The archive exists, the index describes it, and Docker has no other image under REF (a rebuilt service
-    image or base image makes the archive stale)."""
-    if ctx.dry_run or entry is None or not tar.is_file() or tar.name != entry.file:
+    image or base image makes the archive stale). Only reads: a dry run asks Docker for real."""
+    if entry is None or not tar.is_file() or tar.name != entry.file:
         return False
-    local = docker.image_id(ctx.runner, ref)
+    local = docker.image_id(for_reading(ctx.runner), ref)
     return not local or local in entry.ids
 
 
@@ -481,7 +481,10 @@ def cache(ctx: Context) -> list[Path]:
     """Pull (or build) and save every pinned image and the Argo CD manifest under .lab/cache, so that
     `invoke up --offline` needs no network. Each image goes to its own archive, limited to the Docker host's
     platform (`docker image save --platform`, Docker 28+), and .lab/cache/images/index.json records the image
-    IDs each archive loads as (see lab/image_cache.py)."""
+    IDs each archive loads as (see lab/image_cache.py).
+
+    A dry run asks Docker for real which images it has (reads only), so it plans the pulls the real run makes: never
+    one of an image the lab builds (the service images) or of one already there (a locally built base image)."""
     saved: list[Path] = []
     with ctx.ui.phase(f"Argo CD {PIN.version} manifest") as phase:
         if ctx.dry_run:
@@ -497,11 +500,12 @@ def cache(ctx: Context) -> list[Path]:
     for ref in refs:
         tar = cached_image_file(ctx, ref)
         with ctx.ui.phase(f"Caching {ref}") as phase:
-            if _cached_is_current(ctx, ref, tar, index.get(ref)):
+            rebuilt = ctx.dry_run and built.get(ref) == "built"  # planned, not built: its new ID is not known yet
+            if not rebuilt and _cached_is_current(ctx, ref, tar, index.get(ref)):
                 phase.note = "already cached"
                 saved.append(tar)
                 continue
-            if not docker.image_exists(ctx.runner, ref):
+            if ref not in built and not docker.image_exists(for_reading(ctx.runner), ref):
                 docker.pull(ctx.runner, ref)
             if not ctx.dry_run:
                 tar.parent.mkdir(parents=True, exist_ok=True)

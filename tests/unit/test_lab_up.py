@@ -901,3 +901,24 @@ def test_offline_preflight_reads_the_cache_index(machine: Lab, monkeypatch: pyte
     (machine.settings.cache_dir / "images" / "index.json").unlink()
     check = image_cache_check(_offline(machine, monkeypatch))
     assert not check.ok and "invoke cache" in check.fix and "missing kindest/node" in check.detail
+
+
+def test_cache_dry_run_plans_the_pulls_the_real_run_makes(machine: Lab) -> None:
+    """Docker is asked for real what it has (reads only): a dry run plans no pull of an image the lab builds (the
+    service images) or of one that is there (a base image built locally, as in CI), and the pull of one that is not."""
+    world = machine.world
+    world.images[machine.settings.base_image] = {"Id": "sha256:" + "b" * 64, "Config": {"Labels": {}}}
+    out = io.StringIO()
+    reads = world.runner_for()
+    ctx = Context(machine.settings, DryRunRunner(out=out, reads=reads), UI(err=out, out=out))
+    lab.cache(ctx)
+
+    planned = ctx.runner.calls  # type: ignore[attr-defined]
+    pulled = [argv[2] for argv in planned if argv[:2] == ("docker", "pull")]
+    assert pulled == [versions.KIND_NODE_IMAGE, versions.ARGOCD_IMAGES[1]], out.getvalue()  # absent: pulled
+    built = [argv[argv.index("-t") + 1] for argv in planned if argv[:2] == ("docker", "build")]
+    assert versions.REGISTRY_IMAGE in built and versions.GITSERVER_IMAGE in built
+    saved = [argv[-1] for argv in planned if argv[:3] == ("docker", "image", "save")]
+    assert set(saved) == {*lab.PULLED_IMAGES, machine.settings.base_image, *built}
+    assert all(c.argv[1:3] == ("image", "inspect") for c in reads.calls), reads.dump()  # it only read
+    assert not machine.settings.cache_dir.exists()
