@@ -256,11 +256,11 @@ def up(
         raise ConfigError("target aws is brought up by `up_aws`", hint="invoke up --target aws --plan")
     repo_url = _gitops_url_in_cluster(ctx)  # a setting Argo CD cannot use fails before anything is changed
     if ctx.dry_run:
-        ui.info(" • Preflight checks (invoke doctor) — skipped in a dry run")
+        ui.skipped("Preflight checks (invoke doctor)", "dry run: not run; `invoke doctor` runs them")
     else:
         _preflight(ctx, probes, fix=fix)
-    if settings.provider == "kind" and not ctx.dry_run:
-        kindbin.ensure_kind(ctx, fix=fix)
+    if settings.provider == "kind":
+        kindbin.ensure_kind(ctx, fix=fix)  # a dry run shows the install it would make
     if settings.offline:
         _load_cached_images(ctx, [versions.KIND_NODE_IMAGE, *versions.ARGOCD_IMAGES])
 

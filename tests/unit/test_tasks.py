@@ -306,5 +306,9 @@ def test_invoke_up_dry_run_needs_no_docker(tmp_path: Path, lab_env: Path) -> Non
     blocks = re.findall(r"^\$ \S*kubectl [^\n]*apply --server-side[^\n]*\n  <<'EOF'\n(.*?)\nEOF$", out, re.M | re.S)
     apps = [d for d in yaml.safe_load_all(blocks[-1]) if d and d["kind"] == "Application"]
     assert [a["metadata"]["name"] for a in apps] == ["lab-dev", "lab-staging", "lab-prod"]
-    assert "Preflight checks (invoke doctor) — skipped in a dry run" in res.stderr
+    # What it does not run it says so, never ✓: the preflight is skipped (doctor runs it), kind is not installed
+    # here (none on PATH, none under .lab) so it shows the download `up` would make.
+    assert " – Preflight checks (invoke doctor) — skipped (dry run: not run; `invoke doctor` runs them)" in res.stderr
+    assert "✓ Preflight" not in res.stderr and re.search(r"│ – +│ Preflight checks \(invoke doctor\) \(skipped", out)
+    assert f"would download https://kind.sigs.k8s.io/dl/{versions.KIND_VERSION}/kind-" in res.stderr
     assert out.count("$ docker run -d") == 3
