@@ -115,7 +115,7 @@ def test_credentials_never_appear_in_the_plan() -> None:
     text = run_plan(ctx, environ={"LAB_GITOPS_TOKEN": "s3cr3t-env", "LAB_GITOPS_USERNAME": "bob"})
     assert "s3cr3t" not in text
     assert "https://<redacted>@git.example.com/team/gitops.git" in text
-    assert "password <redacted>" in text
+    assert "on stdin: Secret gitops-lab-repo, AppProject gitops-lab" in text and "(credentials <redacted>)" in text
 
 
 def test_plan_reports_what_to_fix_first() -> None:
