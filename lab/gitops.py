@@ -341,11 +341,6 @@ class GitOpsRepo:
     def remote_head(self) -> str:
         return f"origin/{BRANCH}"
 
-    @property
-    def rehearsal(self) -> bool:
-        """True in a dry run: the repository works on a scratch copy of the remote and pushes nothing."""
-        return self._dry is not None or self.runner.dry_run
-
     def _say(self, message: str) -> None:
         if self.ui is not None:
             self.ui.info(message)
@@ -408,8 +403,8 @@ class GitOpsRepo:
                 shutil.rmtree(scratch, ignore_errors=True)
                 raise self._unreachable("clone", exc) from exc
             self._say(
-                f"dry run: cannot read {self.url} ({_last_line(exc)}): planning for an empty GitOps repo, "
-                "as `invoke up` creates it"
+                f"dry run: cannot read {git.strip_credentials(self.url)} ({_last_line(exc)}): planning for an "
+                "empty GitOps repo, as `invoke up` creates it"
             )
             git.init_bare(real, bare, BRANCH)
         if not (self.workdir / ".git").is_dir():
@@ -423,7 +418,8 @@ class GitOpsRepo:
         shown = git.show_commit(self.runner, self.workdir, sha, patch=patch)
         subject = shown.splitlines()[0] if shown else sha[:7]
         if self.ui is not None:
-            self.ui.manifest(f"GitOps commit {sha[:7]} {subject} (dry run: not pushed to {self.url})", shown)
+            where = git.strip_credentials(self.url)
+            self.ui.manifest(f"GitOps commit {sha[:7]} {subject} (dry run: not pushed to {where})", shown)
         git.push(self._dry, self._real_workdir, "origin", f"HEAD:refs/heads/{BRANCH}")
 
     def _ensure_clone(self) -> None:
