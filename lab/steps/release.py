@@ -160,7 +160,11 @@ def promote(
 
     in_registry = f"Check the registry has {spec.tagged}"
     if ctx.dry_run:
-        ui.skipped(in_registry, "dry run: the registry is not asked; the real run refuses unless it serves the image")
+        ui.skipped(
+            in_registry,
+            "dry run: the registry is not asked; the real run refuses unless it serves the image, and pins the digest "
+            "it serves in the commit",
+        )
         digest = ""
     else:
         with ui.phase(in_registry) as ph:
