@@ -414,8 +414,8 @@ class _Recorder:
     nothing (files are shown, not written; `git credential fill` answers with a stand-in that is never shown), and
     its UI keeps the files and prints nothing."""
 
-    def __init__(self, settings: Settings, aws: AwsSettings) -> None:
-        self.settings, self.aws = settings, aws
+    def __init__(self, aws: AwsSettings) -> None:
+        self.aws = aws
         self.events: list[Recorded] = []
         self.runner = _RecordingRunner(self)
         self.ui = _RecordingUI(recorder=self)
@@ -564,8 +564,8 @@ def _command_why(argv: Sequence[str], stdin: str | None) -> str:
         return "15-25 minutes: VPC, control plane, nodes"
     if tuple(argv[:3]) == ("git", "credential", "fill"):
         return (
-            f"only when {GITOPS_TOKEN_ENV} is not set; stdin: protocol/host/path of the repository; "
-            "the answer is never printed"
+            f"{GITOPS_TOKEN_ENV} is not set: ask git's credential helpers (stdin: protocol/host/path of the "
+            "repository); the answer is never printed"
         )
     if stdin is None:
         return ""
@@ -642,7 +642,7 @@ def plan_aws(
     ]
 
     # The steps are `up`'s own code, run against recorders (see _Recorder): the plan cannot drift from it.
-    recorder = _Recorder(settings, aws)
+    recorder = _Recorder(aws)
     plan_ctx = Context(settings, recorder.runner, recorder.ui)
     try:
         _up(
