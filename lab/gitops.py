@@ -329,6 +329,9 @@ class GitOpsRepo:
     rng: Callable[[], float] = random.random
     _lock_depth: int = field(default=0, init=False, repr=False)
     _lock_file: Any = field(default=None, init=False, repr=False)
+    # True when the remote is the lab's own git server and `up` creates it before it opens this repo: a dry run of
+    # `up` that cannot read it yet plans for the empty repository `up` creates (see _rehearse).
+    created_by_up: bool = False
     # A dry run's rehearsal (see _rehearse): the dry run's own runner, which records what would reach the remote,
     # the clone the real run works in, and the scratch bare repository standing in for the remote.
     _dry: Runner | None = field(default=None, init=False, repr=False)
@@ -371,7 +374,7 @@ class GitOpsRepo:
     def open(self, *, seed: bool = True) -> None:
         """Clone or reuse the working clone, fetch, and reset it to the remote head. An empty remote is seeded
         when SEED (ship), else Refused: promote, rollback and history have nothing to work on there."""
-        self._rehearse(seed=seed)
+        self._rehearse()
         with self.locked():
             self._ensure_clone()
             self._fetch()
@@ -385,11 +388,11 @@ class GitOpsRepo:
             git.switch_branch(self.runner, self.workdir, BRANCH)
             git.reset_hard(self.runner, self.workdir, self.remote_head)
 
-    def _rehearse(self, *, seed: bool) -> None:
+    def _rehearse(self) -> None:
         """In a dry run, once: from here on run everything for real on a scratch copy of the remote (a bare clone in
         a temporary directory, removed with this object) through the dry run's real runner (for_reading). A remote
-        that cannot be read is, for ship and up (SEED), the empty one `invoke up` creates, said so; for the others
-        the same error as in the real run. The clone or fetch the real run makes is printed by the dry run."""
+        that cannot be read fails as in the real run, unless `up` creates it first (created_by_up): then it is the
+        empty one `up` creates, and the dry run says so. The clone the real run makes is printed by the dry run."""
         if not self.runner.dry_run:
             return
         dry, real = self.runner, for_reading(self.runner)
@@ -399,7 +402,7 @@ class GitOpsRepo:
         try:
             git.clone(real, self.url, bare, bare=True)
         except CommandFailed as exc:
-            if not seed:
+            if not self.created_by_up:
                 shutil.rmtree(scratch, ignore_errors=True)
                 raise self._unreachable("clone", exc) from exc
             self._say(
@@ -516,7 +519,7 @@ class GitOpsRepo:
     def commit_change(self, plan: Planner, *, seed: bool = True) -> Committed:
         """Run one transaction (module docstring). PLAN is called on a clean clone at the remote head on every
         attempt and returns the change to make there, or None when there is nothing to do."""
-        self._rehearse(seed=seed)
+        self._rehearse()
         with self.locked():
             self.open(seed=seed)
             for attempt in range(1, self.max_attempts + 1):

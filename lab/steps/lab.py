@@ -205,6 +205,7 @@ def _first_deploy(ctx: Context, app_root: Path) -> str | None:
     environment has a deploy commit and `invoke sync staging` works from the start. Each environment is checked
     on its own, so an `up` interrupted between the ship and the promotions finishes them."""
     repo = ship.gitops_repo(ctx, app_root=app_root)
+    repo.created_by_up = not ctx.settings.gitops_remote  # the lab's git server: up has just started it
     with ctx.ui.phase("Checking the GitOps repo") as phase:
         repo.open(seed=True)
         images = {env.name: repo.image(env.name) for env in ENVIRONMENTS}

@@ -918,15 +918,20 @@ def test_promote_dry_run_shows_the_real_bump_and_pushes_nothing(
     assert "Check the registry has localhost:5001/lab-app:t1 — skipped (dry run" in text
 
 
-def test_a_dry_run_of_promote_or_rollback_on_an_unreachable_remote_fails_as_the_real_run(
-    ctx: Context, tmp_path: Path
-) -> None:
+def test_a_dry_run_on_an_unreachable_remote_fails_as_the_real_run(ctx: Context, tmp_path: Path, app_repo: Path) -> None:
+    """Only `up` plans for a remote it cannot read yet (it starts the lab's git server first: test_lab_up)."""
     from dataclasses import replace
+
+    from lab.steps.ship import ship
 
     gone = Context(replace(ctx.settings, gitops_remote=str(tmp_path / "no-such.git")), ctx.runner, ctx.ui)
     dry, _ = dry_run_of(gone)
     with pytest.raises(GitOpsError, match="cannot clone the GitOps repo"):
-        release.promote(dry, "dev", "staging", lookup_digest=FakeRegistry({}), app_root=ROOT)
+        release.promote(dry, "dev", "staging", lookup_digest=FakeRegistry({}), app_root=app_repo)
+    with pytest.raises(GitOpsError, match="cannot clone the GitOps repo"):
+        release.rollback(dry, "dev", no_wait=True, lookup_digest=FakeRegistry({}), app_root=app_repo)
+    with pytest.raises(GitOpsError, match="cannot clone the GitOps repo"):
+        ship(dry, app_root=app_repo, gate=(), no_wait=True, allow_dirty=True)
     assert not (tmp_path / "state").exists()
 
 

@@ -674,9 +674,19 @@ def app_repo(path: Path) -> str:
     ).stdout.strip()
 
 
+def empty_remote(path: Path) -> Path:
+    subprocess.run(["git", "init", "--quiet", "--bare", "-b", "main", str(path)], check=True, capture_output=True)
+    return path
+
+
+def remote_refs(path: Path) -> str:
+    return subprocess.run(["git", "-C", str(path), "show-ref"], capture_output=True, text=True).stdout
+
+
 def test_ship_dry_run_prints_the_plan_with_the_real_tag_and_changes_nothing(tmp_path: Path) -> None:
     root = tmp_path / "app-repo"
     sha = app_repo(root)
+    remote = empty_remote(tmp_path / "r")
     out = io.StringIO()
     runner = DryRunRunner(out=out)
     ctx = make_ctx(tmp_path, runner)
@@ -688,15 +698,15 @@ def test_ship_dry_run_prints_the_plan_with_the_real_tag_and_changes_nothing(tmp_
     tag = f"{sha[:7]}-20261128101500"
     assert result.tag == tag and result.app_commit == sha
     assert f"APP_IMAGE_TAG={tag}" in plan and f"APP_COMMIT={sha}" in plan
-    # The GitOps side ran for real on a scratch copy (the remote at tmp_path/r does not exist: planned as empty):
-    # the commit it would push is shown, with its trailers and the overlay's diff.
+    # The GitOps side ran for real on a scratch copy of the (empty) remote: seeded, then bumped; the commits it
+    # would push are shown, with their trailers and the overlay's diff.
     shown = ctx.ui.out.getvalue()  # type: ignore[attr-defined]
     assert f"deploy(dev): lab-app {tag}" in shown and f'+    newTag: "{tag}"' in shown, shown
     assert "Deployed-By: Ada Dev <ada@example.test>" in shown
-    assert "planning for an empty GitOps repo" in ctx.ui.err.getvalue()  # type: ignore[attr-defined]
+    assert f"GitOps repo {remote} is empty: seeding it" in ctx.ui.err.getvalue()  # type: ignore[attr-defined]
     # Only those local reads ran for real: nothing of the app repo's reads is in the plan, nothing was written.
     assert "rev-parse --verify --quiet HEAD" not in plan.split("git clone")[0]
-    assert not (tmp_path / "state").exists() and not (tmp_path / "r").exists()
+    assert not (tmp_path / "state").exists() and remote_refs(remote) == ""  # the remote is still empty
     # The GitOps clone is cloned and seeded once in the plan, although ship opens it twice (check, then bump).
     commits = [line for line in shown.splitlines() if line.startswith("# --- GitOps commit ")]
     assert plan.count("git clone") == 1 and len(commits) == 2 and "seed: overlays" in commits[0], plan + shown
@@ -709,6 +719,7 @@ def test_ship_dry_run_shows_the_argo_cd_steps_it_skips(tmp_path: Path, no_wait: 
     and asks nothing, and says so at each of those steps instead of leaving them out."""
     root = tmp_path / "app-repo"
     app_repo(root)
+    empty_remote(tmp_path / "r")
     ctx = make_ctx(tmp_path, DryRunRunner(out=io.StringIO()))
     watcher = StubWatcher()
     result = ship(ctx, app_root=root, gate=GATE, clock=lambda: NOW, watcher=watcher, no_wait=no_wait)
