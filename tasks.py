@@ -312,7 +312,7 @@ def ship(
         allow_dirty=allow_dirty,
         no_wait=no_wait,
         pin_digest=pin_digest,
-        watcher=None if dry_run else _watcher(ctx),
+        watcher=_watcher(ctx),
     )
 
 
@@ -325,7 +325,7 @@ def promote(
     from lab.steps import release
 
     ctx = make_context(dry_run=dry_run, debug=debug)
-    release.promote(ctx, from_, to, watcher=None if dry_run else _watcher(ctx))
+    release.promote(ctx, from_, to, watcher=_watcher(ctx))
 
 
 @task(help=helps("env", "yes", "dry_run", "debug"))
@@ -365,7 +365,7 @@ def rollback(
             hint=f"`invoke history {env}` lists the deploys; without --to, rollback undoes the last one",
         )
     ctx = make_context(dry_run=dry_run, debug=debug)
-    release.rollback(ctx, env, to and to.strip(), watcher=None if dry_run else _watcher(ctx), no_wait=no_wait)
+    release.rollback(ctx, env, to and to.strip(), watcher=_watcher(ctx), no_wait=no_wait)
 
 
 @task(help=helps("env", "debug", limit="how many deploys to show"))

@@ -13,6 +13,11 @@ on any failure, and on Ctrl-C (which also says whether the commit reached the re
 remote head, so it is clean between commands and holds no unpushed commit. What someone else left in it (a commit
 made by hand, edits) is kept on a `lab-saved/<UTC time>` branch before a reset; read-only commands only fetch.
 
+A dry run rehearses the transaction: the same code, for real, on a scratch copy of the remote in a temporary
+directory (a bare clone of it, and a working clone of that), so that promote and rollback compute the real bump or
+revert from the real history, render and validate it, and show the diff and the commit they would push. Nothing
+reaches the remote: the clone, fetch and push the real run would make are printed by the dry run's runner.
+
 Every deploy commit carries git trailers (App-Commit, Image, Image-Digest, Environment, Deployed-By, and
 Promoted-From / Rollback-Of): `git log` is the audit trail. This module also defines what the pipeline needs from
 the cluster side (``DeployWatcher``), implemented elsewhere on top of Argo CD.
@@ -25,7 +30,9 @@ import io
 import os
 import random
 import shutil
+import tempfile
 import time
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -39,7 +46,7 @@ from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 from lab import versions
 from lab.errors import CommandFailed, GitOpsError, Interrupted, Refused, ToolNotFound
-from lab.runner import Runner
+from lab.runner import Runner, for_reading
 from lab.tools import git, git_credential, kustomize
 from lab.ui import UI
 
@@ -333,19 +340,22 @@ class GitOpsRepo:
     clock: Callable[[], datetime] = field(default_factory=lambda: utc_now)  # names lab-saved/<time> branches
     _lock_depth: int = field(default=0, init=False, repr=False)
     _lock_file: Any = field(default=None, init=False, repr=False)
-    _opened: bool = field(default=False, init=False, repr=False)  # a dry run clones and seeds only on the first open
     _pushing: tuple[str, str, str | None] | None = field(default=None, init=False, repr=False)  # sha, subject, env
     _changing: bool = field(default=False, init=False, repr=False)  # the clone holds this run's own unpushed edits
+    # True when the remote is the lab's own git server and `up` creates it before it opens this repo: a dry run of
+    # `up` that cannot read it yet plans for the empty repository `up` creates (see _rehearse).
+    created_by_up: bool = False
+    # A dry run's rehearsal (see _rehearse): the dry run's own runner, which records what would reach the remote,
+    # the clone the real run works in, and the scratch bare repository standing in for the remote.
+    _dry: Runner | None = field(default=None, init=False, repr=False)
+    _real_workdir: Path | None = field(default=None, init=False, repr=False)
+    _remote: str = field(default="", init=False, repr=False)
     # Changes already rendered and validated, keyed by the tree they were applied to (see _apply).
     _validated: set[tuple[str, ...]] = field(default_factory=set, init=False, repr=False)
 
     @property
     def remote_head(self) -> str:
         return f"origin/{BRANCH}"
-
-    @property
-    def dry_run(self) -> bool:
-        return self.runner.dry_run
 
     def _say(self, message: str) -> None:
         if self.ui is not None:
@@ -355,7 +365,7 @@ class GitOpsRepo:
     # other machines (or other clones) are handled by the push-retry loop.
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
-        if self.dry_run:
+        if self.runner.dry_run:  # not rehearsing yet: nothing to lock (and nothing to create under .lab)
             yield
             return
         if self._lock_depth == 0:
@@ -381,21 +391,18 @@ class GitOpsRepo:
         READ_ONLY (history): only fetch, into origin/main, which is what the reading methods read; the working
         tree, its branch and any local commit stay exactly as they are. Otherwise work the remote does not have
         (a commit made by hand in the clone, uncommitted edits) is kept on a branch `lab-saved/<UTC time>`, and
-        said, before the reset."""
+        said, before the reset. A dry run does all of it on a scratch copy of the remote (_rehearse)."""
+        self._rehearse()
         with self.locked(), self._interruptible():
             self._ensure_clone()
             self._fetch()
-            if self.dry_run:  # the plan for a fresh machine: an empty remote, seeded by the first open
-                empty = not self._opened
-            else:
-                empty = git.rev_parse(self.runner, self.workdir, self.remote_head) is None
-            if empty and (read_only or not seed) and not self.dry_run:
+            empty = git.rev_parse(self.runner, self.workdir, self.remote_head) is None
+            if empty and (read_only or not seed):
                 raise Refused(
                     f"the GitOps repo {self.url} is empty: nothing deployed yet",
                     hint="`invoke ship` seeds it from overlays/ and deploys to dev",
                 )
             if read_only:
-                self._opened = True
                 return
             self._keep_local_work()
             if empty and seed:
@@ -403,16 +410,49 @@ class GitOpsRepo:
                 self._seed()
             git.switch_branch(self.runner, self.workdir, BRANCH)
             git.reset_hard(self.runner, self.workdir, self.remote_head)
-            self._opened = True
+
+    def _rehearse(self) -> None:
+        """In a dry run, once: from here on run everything for real on a scratch copy of the remote (a bare clone in
+        a temporary directory, removed with this object) through the dry run's real runner (for_reading). A remote
+        that cannot be read fails as in the real run, unless `up` creates it first (created_by_up): then it is the
+        empty one `up` creates, and the dry run says so. The clone the real run makes is printed by the dry run."""
+        if not self.runner.dry_run:
+            return
+        dry, real = self.runner, for_reading(self.runner)
+        scratch = Path(tempfile.mkdtemp(prefix="gitops-lab-dry-run-"))
+        weakref.finalize(self, shutil.rmtree, scratch, True)
+        bare = scratch / "remote.git"
+        try:
+            git.clone(real, self.url, bare, bare=True, env=self._auth_env())
+        except CommandFailed as exc:
+            if not self.created_by_up:
+                shutil.rmtree(scratch, ignore_errors=True)
+                raise self._unreachable("clone", exc) from exc
+            self._say(
+                f"dry run: cannot read {git.strip_credentials(self.url)} ({_last_line(exc)}): planning for an "
+                "empty GitOps repo, as `invoke up` creates it"
+            )
+            git.init_bare(real, bare, BRANCH)
+        if not (self.workdir / ".git").is_dir():
+            git.clone(dry, self.url, self.workdir, env=self._auth_env())  # what the real run does: printed
+        self._dry, self._real_workdir = dry, self.workdir
+        self.runner, self.workdir, self._remote = real, scratch / "work", str(bare)
+
+    def _rehearsed_push(self, sha: str, *, patch: bool = True) -> None:
+        """Show the commit SHA that the real run would push (its message, trailers and diff), and print that push."""
+        assert self._dry is not None and self._real_workdir is not None
+        shown = git.show_commit(self.runner, self.workdir, sha, patch=patch)
+        subject = shown.splitlines()[0] if shown else sha[:7]
+        if self.ui is not None:
+            where = git.strip_credentials(self.url)
+            self.ui.manifest(f"GitOps commit {sha[:7]} {subject} (dry run: not pushed to {where})", shown)
+        git.push(self._dry, self._real_workdir, "origin", f"HEAD:refs/heads/{BRANCH}", env=self._auth_env())
 
     def _ensure_clone(self) -> None:
-        if self.dry_run:  # the plan for a fresh machine: cloned by the first open
-            if not self._opened:
-                git.clone(self.runner, self.url, self.workdir, env=self._auth_env())
-            return
+        url = self._remote or self.url
         if (self.workdir / ".git").is_dir():
             current = git.remote_url(self.runner, self.workdir)
-            if current == self.url:
+            if current == url:
                 return
             # A new remote (or the same one, without the credentials an older lab stored in the URL): point the
             # clone there. Local branches stay; open() keeps anything the new remote lacks on a lab-saved branch.
@@ -420,7 +460,7 @@ class GitOpsRepo:
                 f"GitOps working clone {self.workdir} pointed at {git.strip_credentials(current)!r}, "
                 f"settings say {self.url!r}: switching its origin"
             )
-            git.set_remote_url(self.runner, self.workdir, self.url)
+            git.set_remote_url(self.runner, self.workdir, url)
             return
         if self.workdir.exists() and any(self.workdir.iterdir()):
             raise GitOpsError(
@@ -428,7 +468,7 @@ class GitOpsRepo:
                 hint="the lab keeps its GitOps working clone there: move that directory away",
             )
         try:
-            git.clone(self.runner, self.url, self.workdir, env=self._auth_env())
+            git.clone(self.runner, url, self.workdir, env=self._auth_env())
         except CommandFailed as exc:
             raise self._unreachable("clone", exc) from exc
 
@@ -437,6 +477,8 @@ class GitOpsRepo:
             git.fetch(self.runner, self.workdir, env=self._auth_env(), timeout=timeout)
         except CommandFailed as exc:
             raise self._unreachable("fetch from", exc) from exc
+        if self._dry is not None and self._real_workdir is not None:
+            git.fetch(self._dry, self._real_workdir, env=self._auth_env())  # what the real run does: printed
 
     def _auth_env(self) -> dict[str, str]:
         return git_credential.helper_env(self.credentials) if self.credentials is not None else {}
@@ -466,20 +508,21 @@ class GitOpsRepo:
         self._say(f"GitOps repo {self.url} is empty: seeding it from {self.seed_dir} (app commit {short})")
         git.switch_branch(self.runner, self.workdir, BRANCH)
         self._changing = True
-        if not self.dry_run:
-            shutil.copytree(
-                self.seed_dir,
-                self.workdir / "overlays",
-                dirs_exist_ok=True,
-                ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".*"),
-            )
-            (self.workdir / "README.md").write_text(SEED_README)
+        shutil.copytree(
+            self.seed_dir,
+            self.workdir / "overlays",
+            dirs_exist_ok=True,
+            ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".*"),
+        )
+        (self.workdir / "README.md").write_text(SEED_README)
         git.add(self.runner, self.workdir, ["overlays", "README.md"])
         message = f"seed: overlays from app repo {short}\n"
         trailers = [(APP_COMMIT, self.seed_sha)] if self.seed_sha else []
         sha = git.commit(self.runner, self.workdir, message, author=self.author, trailers=trailers)
         outcome = self._push(sha, message.strip(), None)
         if outcome.ok:
+            if self._dry is not None:
+                self._rehearsed_push(git.rev_parse(self.runner, self.workdir) or "HEAD", patch=False)
             return
         self._discard_local()
         if not outcome.race:
@@ -493,7 +536,7 @@ class GitOpsRepo:
         """Drop this transaction's own unpushed commit and edits: the clone back at the remote head (an empty
         remote: back to an unborn main with an empty tree)."""
         self._changing = False
-        if self.dry_run or not (self.workdir / ".git").is_dir():
+        if not (self.workdir / ".git").is_dir():
             return
         if git.rev_parse(self.runner, self.workdir, self.remote_head) is not None:
             git.switch_branch(self.runner, self.workdir, BRANCH)
@@ -505,8 +548,6 @@ class GitOpsRepo:
         """Before open() resets the clone: commits of HEAD the remote does not have, and uncommitted changes (the
         lab never leaves either behind: someone worked in .lab/gitops-work by hand), go to a new branch
         lab-saved/<UTC time> (uncommitted changes as one commit on top), and the user is told where."""
-        if self.dry_run:
-            return
         runner, work = self.runner, self.workdir
         head = git.rev_parse(runner, work)
         remote = git.rev_parse(runner, work, self.remote_head)
@@ -543,7 +584,7 @@ class GitOpsRepo:
 
     def _interrupted(self) -> Interrupted:
         pushing, self._pushing = self._pushing, None
-        if self.dry_run:
+        if self._dry is not None:
             return Interrupted("interrupted (dry run: nothing was changed)")
         if pushing is None:
             if self._changing:  # never the user's own work: that is kept by open() on a lab-saved branch
@@ -586,10 +627,7 @@ class GitOpsRepo:
 
     # Reading (at the remote head, after open()) ---------------------------------------------------------
     def read(self, path: str, rev: str | None = None) -> str | None:
-        """A file at REV (default: the remote head). In a dry run, the app repo's overlays stand in."""
-        if self.dry_run:
-            local = self.seed_dir.parent / path
-            return local.read_text() if local.is_file() else None
+        """A file at REV (default: the remote head)."""
         return git.show(self.runner, self.workdir, rev or self.remote_head, path)
 
     def image(self, env: str, rev: str | None = None) -> ImageSpec | None:
@@ -601,8 +639,6 @@ class GitOpsRepo:
 
     def history(self, env: str, *, max_count: int | None = None) -> list[DeployRecord]:
         """Deploy, promote and rollback commits of ENV, newest first."""
-        if self.dry_run:
-            return []
         entries = git.log(
             self.runner, self.workdir, self.remote_head, TRAILER_KEYS, paths=[f"overlays/{env}"], max_count=max_count
         )
@@ -615,6 +651,7 @@ class GitOpsRepo:
 
         Ctrl-C at any point leaves no unpushed commit in the clone and raises Interrupted saying whether the
         commit reached the remote (checked there)."""
+        self._rehearse()
         with self.locked(), self._interruptible():
             self.open(seed=seed)
             for attempt in range(1, self.max_attempts + 1):
@@ -625,7 +662,7 @@ class GitOpsRepo:
                 if change is None:
                     return Committed(git.rev_parse(self.runner, self.workdir) or "", attempt, changed=False)
                 try:
-                    self._apply(change, show=True)
+                    self._apply(change)
                     sha = self._commit(change)
                 except Exception:
                     self._discard_local()
@@ -634,6 +671,8 @@ class GitOpsRepo:
                     return Committed(git.rev_parse(self.runner, self.workdir) or "", attempt, changed=False)
                 outcome = self._push(sha, change.message.splitlines()[0], change.env)
                 if outcome.ok:
+                    if self._dry is not None:
+                        self._rehearsed_push(sha)
                     return Committed(sha, attempt)
                 self._discard_local()
                 if not outcome.race:
@@ -659,7 +698,7 @@ class GitOpsRepo:
             if change is None:
                 return
             try:
-                self._apply(change, show=False)
+                self._apply(change)
             finally:
                 self._discard_local()
 
@@ -706,16 +745,15 @@ class GitOpsRepo:
 
         return plan
 
-    def _apply(self, change: Change, *, show: bool) -> None:
-        """Apply CHANGE to the clean clone, then render + validate the overlay. SHOW: print the planned file in a
-        dry run.
+    def _apply(self, change: Change) -> None:
+        """Apply CHANGE to the clean clone, then render + validate the overlay.
 
         The same change on the same commit renders the same (kustomize is deterministic), so a change that was
         validated on this HEAD before (ship checks dev's overlay before the build, then bumps it) is not rendered
         a second time; a remote that moved in between, or a digest added by --pin-digest, is a new key."""
         path = overlay_file(change.env)
         key = (
-            "" if self.dry_run else (git.rev_parse(self.runner, self.workdir) or ""),
+            git.rev_parse(self.runner, self.workdir) or "",
             change.env,
             change.revert or "",
             change.new_text or "",
@@ -730,11 +768,7 @@ class GitOpsRepo:
                     hint="roll back to a given deploy instead: `invoke rollback ENV --to SHA`",
                 ) from failure
         elif change.new_text is not None:
-            if self.dry_run:
-                if show and self.ui is not None:
-                    self.ui.manifest(f"{path} (planned)", change.new_text)
-            else:
-                (self.workdir / path).write_text(change.new_text)
+            (self.workdir / path).write_text(change.new_text)
         if key[0] and key in self._validated:
             return
         self._render_and_validate(change.env, change.expected_image)
@@ -743,11 +777,9 @@ class GitOpsRepo:
     def _commit(self, change: Change) -> str:
         """Commit the applied CHANGE. Returns the sha, or "" if it changed nothing."""
         git.add(self.runner, self.workdir, [f"overlays/{change.env}"])
-        if not self.dry_run and not git.has_staged_changes(self.runner, self.workdir):
+        if not git.has_staged_changes(self.runner, self.workdir):
             return ""
-        return git.commit(self.runner, self.workdir, change.message, author=self.author, trailers=change.trailers) or (
-            "(dry-run)" if self.dry_run else ""
-        )
+        return git.commit(self.runner, self.workdir, change.message, author=self.author, trailers=change.trailers)
 
     def _render_and_validate(self, env: str, expected_image: str) -> None:
         directory = self.workdir / "overlays" / env
@@ -758,8 +790,7 @@ class GitOpsRepo:
                 f"overlays/{env} would not render: {_last_line(exc)}",
                 hint="nothing was committed; the working clone was reset",
             ) from exc
-        if not self.dry_run:
-            validate_rendered(rendered, expected_image, where=f"overlays/{env}")
+        validate_rendered(rendered, expected_image, where=f"overlays/{env}")
 
 
 def _last_line(exc: CommandFailed) -> str:

@@ -59,8 +59,7 @@ class EksProvider:
         return self._eks
 
     def describe(self, ctx: Context) -> aws_tool.EksCluster | None:
-        if ctx.dry_run:  # a dry run makes no AWS call and shows the plan for a fresh account
-            return None
+        # Also in a dry run: the plan (lab/steps/aws.py) gives this provider AWS clients that record the call.
         return aws_tool.describe_cluster(self.eks(), self.cluster_name)
 
     def render_config(self) -> str:
@@ -100,7 +99,7 @@ class EksProvider:
 
     def ensure_nodegroup(self, ctx: Context) -> bool:
         """Create the lab's node group if a half-finished `eksctl create cluster` left the cluster without it."""
-        if ctx.dry_run or eksctl_manifests.NODEGROUP in aws_tool.list_nodegroups(self.eks(), self.cluster_name):
+        if eksctl_manifests.NODEGROUP in aws_tool.list_nodegroups(self.eks(), self.cluster_name):
             return False
         eksctl_tool.create_nodegroup(ctx.runner, self.write_config(ctx))
         return True

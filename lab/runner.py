@@ -3,6 +3,11 @@
 Steps receive a Runner; tests inject a fake that scripts outputs by argv and records calls
 (tests/fakes.py). DryRunRunner prints each command instead of running it: for a learning lab the
 exact commands are a lesson in themselves.
+
+A dry run is the real code path run against DryRunRunner, not a description written beside it. What only reads
+(`git show`, `kubectl kustomize`, `kubectl diff`, `docker image inspect`, `kind version`), and work on a dry run's
+own scratch copies in a temporary directory, runs for real through ``for_reading(runner)``, so that the plan starts
+from what exists; everything else is printed and answered with empty success.
 """
 
 from __future__ import annotations
@@ -110,12 +115,14 @@ class SubprocessRunner:
 class DryRunRunner:
     """Prints each command (with its stdin, if any) and returns success with empty output.
 
-    Steps read empty output as "nothing exists yet", so a dry run shows the full plan for a fresh machine.
+    Steps read empty output as "nothing exists yet". Commands that only read go to ``reads`` instead (see
+    for_reading), so that where a step asks what exists, the plan is computed from the answer.
     """
 
     out: TextIO = field(default_factory=lambda: sys.stdout)
     dry_run: bool = True
     calls: list[tuple[str, ...]] = field(default_factory=list)
+    reads: Runner = field(default_factory=SubprocessRunner)  # what for_reading() hands out: runs for real
 
     def run(
         self,
@@ -137,6 +144,16 @@ class DryRunRunner:
         if input:
             print("  <<'EOF'\n" + input.rstrip("\n") + "\nEOF", file=self.out)
         return Result(args, 0, "", "")
+
+
+def for_reading(runner: Runner) -> Runner:
+    """The runner for a command that changes nothing outside a dry run's own temporary directory: RUNNER itself, or
+    in a dry run the real runner the dry run holds (DryRunRunner.reads; a plain SubprocessRunner for another dry-run
+    runner). Only for reads and for work on scratch copies: never for a command that changes anything else."""
+    if not runner.dry_run:
+        return runner
+    reads = getattr(runner, "reads", None)
+    return reads if reads is not None else SubprocessRunner()
 
 
 def foreground(argv: Sequence[str]) -> int:

@@ -24,6 +24,11 @@ class Phase:
     seconds: float = 0.0
     ok: bool = True
     note: str = ""
+    skipped: bool = False  # not run (a dry run that cannot know): shown as –, never as ✓
+
+    def skip(self, reason: str) -> None:
+        """Mark this phase as not done after all (e.g. "dry run: no cluster answers"): it ends with – instead of ✓."""
+        self.skipped, self.note = True, f"skipped ({reason})"
 
 
 @dataclass
@@ -63,7 +68,17 @@ class UI:
         rec.seconds = time.monotonic() - start
         if not self.quiet:
             suffix = f" — {rec.note}" if rec.note else ""
-            self._err.print(f" ✓ {title} ({rec.seconds:.1f}s){suffix}", markup=False)
+            mark = "–" if rec.skipped else "✓"
+            self._err.print(f" {mark} {title} ({rec.seconds:.1f}s){suffix}", markup=False)
+
+    def skipped(self, title: str, reason: str) -> Phase:
+        """A phase that did not run, and why (e.g. "dry run: Argo CD is not asked"): ` – title — skipped (reason)`."""
+        rec = Phase(title)
+        rec.skip(reason)
+        self.phases.append(rec)
+        if not self.quiet:
+            self._err.print(f" – {title} — {rec.note}", markup=False)
+        return rec
 
     def info(self, message: str) -> None:
         if not self.quiet:
@@ -90,7 +105,14 @@ class UI:
 
     def summary(self, title: str = "Phases") -> None:
         total = sum(p.seconds for p in self.phases)
-        rows = [(("✓" if p.ok else "✗"), p.title, f"{p.seconds:.2f}s") for p in self.phases]
+        rows = [
+            (
+                "–" if p.skipped else "✓" if p.ok else "✗",
+                p.title + (f" ({p.note})" if p.skipped else ""),
+                f"{p.seconds:.2f}s",
+            )
+            for p in self.phases
+        ]
         rows.append(("", "total", f"{total:.2f}s"))
         self.table(title, ("", "phase", "time"), rows)
 

@@ -21,12 +21,14 @@ tags (gitops-lab.managed=true, gitops-lab.cluster=<name>), after an explicit con
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
+import shlex
 import sys
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -38,15 +40,17 @@ from lab.aws_config import GITOPS_TOKEN_ENV, GITOPS_USERNAME_ENV, AwsSettings, l
 from lab.config import ENVIRONMENTS, ROOT, Settings
 from lab.context import Context
 from lab.cost import Estimate, estimate, render
-from lab.errors import ConfigError, Conflict, Refused, RegistryError
+from lab.errors import ConfigError, Conflict, LabError, Refused, RegistryError
 from lab.manifests import argocd as argocd_manifests
 from lab.manifests import eksctl as eksctl_manifests
 from lab.manifests.argocd import GitCredentials
-from lab.providers_eks import EksProvider, config_path, delete_lab_applications
+from lab.providers_eks import EksProvider, delete_lab_applications
+from lab.runner import Result
 from lab.steps import argocd as argocd_steps
 from lab.tools import aws as aws_tool
 from lab.tools import ecr, git_credential, kubectl
-from lab.tools import eksctl as eksctl_tool
+from lab.tools.argocd_install import PIN, cache_path
+from lab.ui import UI
 
 OPT_IN_FLAG = "--i-understand-this-costs-money"
 OPT_IN_ENV = "LAB_AWS_ALLOW_REAL=1"
@@ -239,15 +243,17 @@ def ecr_create_request(settings: Settings) -> dict[str, Any]:
 def ensure_ecr_repository(ctx: Context, client: Any, aws: AwsSettings, *, force: bool = False) -> tuple[str, str]:
     """The lab's ECR repository, created with the lab's tags. Returns (action, repositoryUri).
 
-    An existing repository without the lab's tags is someone else's: Conflict, or with --force used as it is
-    (its settings untouched, and `down` leaves it)."""
+    Each call once: describe; absent: create (with the lab's tags and settings); the lab's: bring it to the
+    settings; then the lifecycle policy. An existing repository without the lab's tags is someone else's: Conflict,
+    or with --force used as it is (its settings untouched, and `down` leaves it)."""
     settings = ctx.settings
     name = settings.image_name
-    action = "created"
     repo = aws_tool.describe_repository(client, name)
+    action = "exists"
     if repo is None:
         try:
-            client.create_repository(**ecr_create_request(settings))
+            repo = dict(client.create_repository(**ecr_create_request(settings))["repository"])
+            action = "created"
         except Exception as exc:
             if ecr.error_code(exc) != "RepositoryAlreadyExistsException":
                 raise ecr.wrap_error(exc, f"create repository {name}") from exc
@@ -255,7 +261,7 @@ def ensure_ecr_repository(ctx: Context, client: Any, aws: AwsSettings, *, force:
             repo = aws_tool.describe_repository(client, name)
             if repo is None:
                 raise RegistryError(f"ECR repository {name} exists and does not: run the command again") from exc
-    if repo is not None:
+    if action == "exists":
         tags = aws_tool.repository_tags(client, str(repo["repositoryArn"]))
         if not eksctl_manifests.is_lab_tagged(tags, settings.cluster_name):
             if not force:
@@ -265,9 +271,13 @@ def ensure_ecr_repository(ctx: Context, client: Any, aws: AwsSettings, *, force:
                 )
             ctx.ui.warn(f"ECR repository {name} is not the lab's; --force: pushing to it as it is")
             return "forced", str(repo["repositoryUri"])
-        action = "exists"
-    ecr.ensure_repository(client, name, keep_last=aws.ecr_keep_last)  # scan on push, IMMUTABLE, lifecycle policy
-    return action, ecr.repository_uri(client, name)
+    try:
+        if action == "exists":
+            ecr.match_settings(client, repo)  # scan on push, IMMUTABLE (create_repository set them)
+        ecr.put_lifecycle_policy(client, name, aws.ecr_keep_last)
+    except Exception as exc:
+        raise ecr.wrap_error(exc, f"ensure repository {name}") from exc
+    return action, str(repo["repositoryUri"])
 
 
 # EKS ---------------------------------------------------------------------------------------------------
@@ -328,11 +338,14 @@ class Plan:
     files: tuple[tuple[str, str], ...]  # (path, text)
     problems: tuple[str, ...]
     estimate: Estimate
+    calls: tuple[tuple[str, str, dict[str, Any]], ...] = ()  # (service, method, parameters), in order
+    commands: tuple[tuple[str, ...], ...] = ()  # argv, in order
 
     def render(self) -> str:
         out = [
             "GitOps Lab: plan for target aws. Nothing below has run; making this plan called no AWS API and ran "
-            "no command.",
+            "no command: the steps are `up`'s own code, run against AWS clients that answer as a fresh account "
+            "would (nothing of the lab's exists yet) and a runner that runs nothing.",
             "",
             "Where",
         ]
@@ -363,14 +376,220 @@ class Plan:
 
 
 def _call(service: str, method: str, **kwargs: Any) -> str:
-    args = ", ".join(f"{k}={json.dumps(v, sort_keys=False)}" for k, v in kwargs.items())
-    return f"{service}.{method}({args})"
+    return f"{service}.{method}({', '.join(f'{k}={_param(v)}' for k, v in kwargs.items())})"
 
 
-def plan_aws(ctx: Context, aws: AwsSettings | None = None) -> Plan:
-    """What `up --target aws` would do, create and cost. Makes no AWS call and runs no command."""
+def _param(value: Any) -> str:
+    """A parameter as JSON; a string that holds a JSON document (a policy) in single quotes, unescaped."""
+    if isinstance(value, str) and value.startswith("{"):
+        try:
+            return f"'{json.dumps(json.loads(value))}'"
+        except ValueError:
+            pass
+    return json.dumps(value, sort_keys=False)
+
+
+# The plan: `up`'s own code against recorders ----------------------------------------------------------------
+PLAN_ACCOUNT = "<account>"
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """One thing `up` did against the recorders: an AWS API call, a command, a file it wrote, a confirmation."""
+
+    kind: str  # "AWS API" | "command" | "file" | "confirm"
+    service: str = ""
+    method: str = ""
+    params: Mapping[str, Any] = field(default_factory=dict)
+    argv: tuple[str, ...] = ()
+    input: str | None = None
+    path: str = ""
+    text: str = ""
+
+
+class _Recorder:
+    """What `up --target aws` does, recorded instead of done. Its AWS clients answer as a fresh account would:
+    nothing of the lab's exists (the cluster and the ECR repository are not found, so they are created), and a
+    cluster named by LAB_AWS_EXISTING_CLUSTER exists, ACTIVE, as it must. Its runner is a dry run that runs
+    nothing (files are shown, not written; `git credential fill` answers with a stand-in that is never shown), and
+    its UI keeps the files and prints nothing."""
+
+    def __init__(self, aws: AwsSettings) -> None:
+        self.aws = aws
+        self.events: list[Recorded] = []
+        self.runner = _RecordingRunner(self)
+        self.ui = _RecordingUI(recorder=self)
+
+    def clients(self, service: str) -> Any:
+        return _RecordingClient(self, service)
+
+    def confirm(self, prompt: str) -> bool:
+        self.events.append(Recorded("confirm", text=prompt.strip()))
+        return True
+
+    def answer(self, service: str, method: str, params: Mapping[str, Any]) -> Any:
+        from botocore.exceptions import ClientError
+
+        def not_found(code: str, operation: str) -> ClientError:
+            return ClientError({"Error": {"Code": code, "Message": "not found (plan)"}}, operation)
+
+        if (service, method) == ("sts", "get_caller_identity"):
+            return {"Account": PLAN_ACCOUNT, "Arn": f"arn:aws:iam::{PLAN_ACCOUNT}:<you>", "UserId": ""}
+        if (service, method) == ("eks", "describe_cluster"):
+            if not self.aws.existing_cluster:
+                raise not_found("ResourceNotFoundException", "DescribeCluster")
+            name = str(params.get("name", ""))
+            return {"cluster": {"name": name, "status": "ACTIVE", "version": self.aws.eks_version, "tags": {}}}
+        if (service, method) == ("ecr", "describe_repositories"):
+            raise not_found("RepositoryNotFoundException", "DescribeRepositories")
+        if (service, method) == ("ecr", "create_repository"):
+            name = str(params["repositoryName"])
+            return {
+                "repository": {
+                    "repositoryName": name,
+                    "repositoryArn": f"arn:aws:ecr:{self.aws.region}:{PLAN_ACCOUNT}:repository/{name}",
+                    "repositoryUri": f"{aws_tool.registry_host(PLAN_ACCOUNT, self.aws.region)}/{name}",
+                }
+            }
+        return {}
+
+
+class _RecordingClient:
+    def __init__(self, recorder: _Recorder, service: str) -> None:
+        self._recorder, self._service = recorder, service
+
+    def __getattr__(self, method: str) -> Callable[..., Any]:
+        def call(**params: Any) -> Any:
+            self._recorder.events.append(Recorded("AWS API", self._service, method, params))
+            return self._recorder.answer(self._service, method, params)
+
+        return call
+
+
+@dataclass
+class _RecordingRunner:
+    """A dry run's runner that records each command (with its stdin) and runs nothing, reads included."""
+
+    recorder: _Recorder
+    dry_run: bool = True
+
+    @property
+    def reads(self) -> _RecordingRunner:
+        return self
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        env: Mapping[str, str] | None = None,
+        input: str | None = None,
+        check: bool = True,
+        cwd: str | Path | None = None,
+        timeout: float | None = None,
+        hint: str | None = None,
+    ) -> Result:
+        args = tuple(str(a) for a in argv)
+        self.recorder.events.append(Recorded("command", argv=args, input=input))
+        stdout = (
+            "username=<from git credential fill>\npassword=<never shown>\n"
+            if args[1:3] == ("credential", "fill")
+            else ""
+        )
+        return Result(args, 0, stdout, "")
+
+
+@dataclass
+class _RecordingUI(UI):
+    """Prints nothing; keeps the files a dry run shows (what the real run writes)."""
+
+    recorder: _Recorder | None = None
+    quiet: bool = True
+
+    def __post_init__(self) -> None:
+        self.err, self.out = io.StringIO(), io.StringIO()
+        super().__post_init__()
+
+    def manifest(self, title: str, text: str) -> None:
+        if self.recorder is not None:
+            self.recorder.events.append(Recorded("file", path=title, text=text))
+
+    def warn(self, message: str) -> None:
+        pass
+
+    def data(self, text: str) -> None:
+        pass
+
+    def table(self, title: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+        pass
+
+
+def _plan_steps(events: Sequence[Recorded], aws: AwsSettings) -> list[PlanStep]:
+    """One step per event; files written one after the other into one directory tree are one step."""
+    steps: list[PlanStep] = []
+    group: list[str] = []
+    for i, event in enumerate(events):
+        if event.kind == "file":
+            group.append(event.path)
+            following = events[i + 1] if i + 1 < len(events) else None
+            if following is not None and following.kind == "file":
+                continue
+            more = f" and {len(group) - 1} more in {Path(group[0]).parent}" if len(group) > 1 else ""
+            steps.append(PlanStep("file", f"write {group[0]}{more} (below)"))
+            group = []
+        else:
+            steps.append(_plan_step(event, aws))
+    return steps
+
+
+def _plan_step(event: Recorded, aws: AwsSettings) -> PlanStep:
+    if event.kind == "AWS API":
+        why = {
+            "sts.get_caller_identity": "say which account it is about to change",
+            "eks.describe_cluster": _describe_why(aws),
+            "eks.list_nodegroups": "add the node group if it is missing",
+            "ecr.describe_repositories": "exists: ecr.list_tags_for_resource(...) tells whose it is; not the lab's: "
+            "refuse (--force: use as is); the lab's: brought to these settings",
+            "ecr.create_repository": "absent: create it, tagged as the lab's",
+            "ecr.put_lifecycle_policy": f"expire all but the newest {aws.ecr_keep_last} images",
+        }.get(f"{event.service}.{event.method}", "")
+        return PlanStep("AWS API", _call(event.service, event.method, **event.params), why)
+    if event.kind == "command":
+        argv = (Path(event.argv[0]).name, *event.argv[1:])
+        return PlanStep("command", shlex.join(argv), _command_why(argv, event.input))
+    return PlanStep("confirm", event.text, "nothing changes unless you type yes")
+
+
+def _command_why(argv: Sequence[str], stdin: str | None) -> str:
+    if tuple(argv[:3]) == ("eksctl", "create", "cluster"):
+        return "15-25 minutes: VPC, control plane, nodes"
+    if tuple(argv[:3]) == ("git", "credential", "fill"):
+        return (
+            f"{GITOPS_TOKEN_ENV} is not set: ask git's credential helpers (stdin: protocol/host/path of the "
+            "repository); the answer is never printed"
+        )
+    if stdin is None:
+        return ""
+    try:
+        docs = [d for d in yaml.safe_load_all(stdin) if isinstance(d, dict) and "kind" in d]
+    except yaml.YAMLError:
+        docs = []
+    if not docs:
+        return "manifests on stdin"
+    names = ", ".join(f"{d['kind']} {(d.get('metadata') or {}).get('name', '?')}" for d in docs)
+    return f"on stdin: {names}" + (f" (credentials {argocd_manifests.REDACTED})" if "Secret" in names else "")
+
+
+def plan_aws(
+    ctx: Context,
+    aws: AwsSettings | None = None,
+    *,
+    install_argocd: InstallArgoCD | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Plan:
+    """What `up --target aws` would do, create and cost: `up`'s own code run against recording AWS clients that
+    answer as a fresh account would, and a runner that runs nothing. Makes no AWS call and runs no command."""
     settings = ctx.settings
-    aws = aws or load_aws_settings(settings)
+    aws = aws or load_aws_settings(settings, environ=environ)
     name = aws.existing_cluster or settings.cluster_name
     problems: list[str] = []
     try:
@@ -382,8 +601,6 @@ def plan_aws(ctx: Context, aws: AwsSettings | None = None) -> Plan:
     except ConfigError as exc:
         remote = None
         problems.append(f"{exc.message} ({exc.hint})" if exc.hint else exc.message)
-    repo_url = remote.url if remote else "<LAB_GITOPS_REMOTE>"
-    cfg = config_path(settings)
     context = settings.kube_context
     tags = eksctl_manifests.lab_tags(settings.cluster_name)
     tag_text = ", ".join(f"{k}={v}" for k, v in tags.items())
@@ -415,62 +632,34 @@ def plan_aws(ctx: Context, aws: AwsSettings | None = None) -> Plan:
         ),
         ("GitOps repository", redact_url(settings.gitops_remote) if settings.gitops_remote else "(not set)"),
         ("git credentials", _credential_source_text(aws)),
+        (
+            "Argo CD",
+            f"{versions.ARGOCD_VERSION}: install.yaml from {PIN.url} (sha256-verified, cached in "
+            f"{cache_path(settings, PIN)}) and the lab's kustomization (below), as on target local",
+        ),
         ("kube context", context),
         ("environments", ", ".join(envs) + " (Service type LoadBalancer via the aws kustomize component)"),
     ]
 
-    steps: list[PlanStep] = [
-        PlanStep("guard", f"refuse unless {OPT_IN_FLAG} or {OPT_IN_ENV}; check the region name"),
-        PlanStep("AWS API", _call("sts", "get_caller_identity"), "say which account it is about to change; confirm"),
-        PlanStep("AWS API", _call("eks", "describe_cluster", name=name), _describe_why(aws)),
-    ]
-    files: list[tuple[str, str]] = []
-    if aws.owns_cluster:
-        files.append((str(cfg), eksctl_manifests.render_cluster_config(settings, aws)))
-        steps += [
-            PlanStep("file", f"write {cfg} (below)"),
-            PlanStep(
-                "command", " ".join(eksctl_tool.create_cluster_argv(cfg)), "15-25 minutes: VPC, control plane, nodes"
-            ),
-        ]
-    steps += [
-        PlanStep("command", " ".join(aws_tool.update_kubeconfig_argv(aws.region, name, alias=context))),
-        PlanStep(
-            "AWS API",
-            _call("ecr", "describe_repositories", repositoryNames=[settings.image_name]),
-            "exists: ecr.list_tags_for_resource(...) tells whose it is; not the lab's: refuse (--force: use as is)",
-        ),
-        PlanStep("AWS API", _call("ecr", "create_repository", **ecr_create_request(settings)), "if it does not exist"),
-        PlanStep(
-            "AWS API",
-            _call("ecr", "put_lifecycle_policy", repositoryName=settings.image_name, lifecyclePolicyText="<rule>"),
-            f"rule: expire all but the newest {aws.ecr_keep_last} images "
-            f"{json.dumps(ecr.lifecycle_policy(aws.ecr_keep_last)['rules'][0]['selection'])}",
-        ),
-    ]
-    if aws.gitops_credentials in ("auto", "helper"):
-        steps.append(
-            PlanStep(
-                "command",
-                f"git credential fill   (stdin: protocol/host/path of {repo_url})",
-                f"only when {GITOPS_TOKEN_ENV} is not set; the answer is never printed",
-            )
+    # The steps are `up`'s own code, run against recorders (see _Recorder): the plan cannot drift from it.
+    recorder = _Recorder(aws)
+    plan_ctx = Context(settings, recorder.runner, recorder.ui)
+    try:
+        _up(
+            plan_ctx,
+            aws,
+            remote or GitOpsRemote("<LAB_GITOPS_REMOTE>"),
+            recorder.clients,
+            confirm=recorder.confirm,
+            force=False,
+            install_argocd=install_argocd,
+            environ=environ,
         )
-    steps += [
-        PlanStep(
-            "cluster",
-            f"Argo CD {versions.ARGOCD_VERSION}: sha256-verified install.yaml + the lab's kustomization, "
-            f"kubectl --context {context} apply --server-side (exactly as on target local)",
-        ),
-        PlanStep(
-            "cluster",
-            f"Secret argocd/{argocd_manifests.REPO_SECRET_NAME} "
-            f"(url {repo_url}, username, password {argocd_manifests.REDACTED}), "
-            f"AppProject {argocd_manifests.PROJECT}, Applications {', '.join(apps)} "
-            "with the aws component's patches (Service type LoadBalancer) applied after each overlay's own",
-            "kubectl apply --server-side, manifests on stdin",
-        ),
-    ]
+    except LabError as exc:  # where the real run would stop, with what it would say
+        problems.append(f"{exc.message} ({exc.hint})" if exc.hint else exc.message)
+    guard = PlanStep("guard", f"refuse unless {OPT_IN_FLAG} or {OPT_IN_ENV}; check the region name")
+    steps = [guard, *_plan_steps(recorder.events, aws)]
+    files = [(event.path, event.text) for event in recorder.events if event.kind == "file"]
     resources: list[str] = []
     if aws.owns_cluster:
         resources += [
@@ -496,6 +685,8 @@ def plan_aws(ctx: Context, aws: AwsSettings | None = None) -> Plan:
         files=tuple(files),
         problems=tuple(problems),
         estimate=estimate(aws, load_balancers=len(ENVIRONMENTS)),
+        calls=tuple((e.service, e.method, dict(e.params)) for e in recorder.events if e.kind == "AWS API"),
+        commands=tuple(e.argv for e in recorder.events if e.kind == "command"),
     )
 
 
@@ -547,13 +738,29 @@ def up_aws(
     settings = ctx.settings
     aws = aws or load_aws_settings(settings, environ=environ)
     if plan or ctx.dry_run:
-        the_plan = plan_aws(ctx, aws)
+        the_plan = plan_aws(ctx, aws, install_argocd=install_argocd, environ=environ)
         ctx.ui.data(the_plan.render())
         return the_plan
     check_region(aws.region)
     check_opt_in(settings, aws, allow_real_aws)
     remote = gitops_remote(settings)
     factory = clients or aws_tool.client_factory(settings)
+    return _up(ctx, aws, remote, factory, confirm=confirm, force=force, install_argocd=install_argocd, environ=environ)
+
+
+def _up(
+    ctx: Context,
+    aws: AwsSettings,
+    remote: GitOpsRemote,
+    factory: aws_tool.ClientFactory,
+    *,
+    confirm: Confirm,
+    force: bool,
+    install_argocd: InstallArgoCD | None,
+    environ: Mapping[str, str] | None,
+) -> AwsUpResult:
+    """`up --target aws` after its guard: the real run, and (against _Recorder) the plan."""
+    settings = ctx.settings
     provider = EksProvider(settings, aws, clients=factory)
 
     with ctx.ui.phase("Checking AWS credentials and region") as phase:

@@ -23,6 +23,7 @@ from lab import versions
 from lab.config import Settings
 from lab.context import Context
 from lab.errors import ChecksumMismatch, DownloadFailed, Refused, ToolNotFound
+from lab.runner import for_reading
 from lab.tools import kind as kind_tool
 
 # Oldest kind the lab works with: node images from v0.27.0 on read /etc/containerd/certs.d without a containerd
@@ -98,13 +99,14 @@ def ensure_kind(
     platform: str | None = None,
     url: str | None = None,
 ) -> KindBinary:
-    """A usable kind, at the pinned version if the lab installs it; ToolNotFound (with the fix) otherwise."""
+    """A usable kind, at the pinned version if the lab installs it; ToolNotFound (with the fix) otherwise. A dry run
+    reads the installed kind's version for real (`kind version` only reads) and plans the install it would make."""
     settings = ctx.settings
     pinned = versions.KIND_VERSION
     found = find_kind(settings)
     if found is not None:
         path, source = found
-        ver = kind_tool.version(ctx.runner, kind=path)
+        ver = kind_tool.version(for_reading(ctx.runner), kind=path)
         numbers = kind_tool.version_tuple(ver)
         if numbers is not None and numbers < MIN_VERSION:
             if not fix:
@@ -114,7 +116,7 @@ def ensure_kind(
                 )
             ctx.ui.warn(f"kind {ver} at {path} is too old; installing {pinned} into {lab_binary_path(settings)}")
             return _install(ctx, fetch=fetch, platform=platform, url=url)
-        if ver != pinned and not ctx.dry_run:
+        if ver != pinned:
             shown = ver or "an unreadable version"
             ctx.ui.warn(
                 f"kind at {path} reports {shown}; the lab pins {pinned} (node image {versions.KIND_NODE_IMAGE})"

@@ -37,12 +37,12 @@ from lab.errors import (
 from lab.gitops import SEED_TAG, GitOpsRepo
 from lab.manifests import argocd as argocd_manifests
 from lab.providers import ECR_CONTAINER, GIT_CONTAINER, ClusterProvider, marker_path, provider_for
-from lab.runner import Runner
+from lab.runner import Runner, for_reading
 from lab.steps import app_image, kindbin, release, services, ship
 from lab.steps import argocd as argocd_steps
 from lab.steps import cluster as cluster_steps
 from lab.steps import doctor as doctor_steps
-from lab.tools import docker, git, kubectl, kustomize
+from lab.tools import docker, kubectl, kustomize
 from lab.tools.argocd_install import PIN, cache_path, fetch_install_manifest
 
 # Images the lab needs in the cluster or on the host, beyond the ones it builds itself.
@@ -205,10 +205,11 @@ def _first_deploy(ctx: Context, app_root: Path) -> str | None:
     environment has a deploy commit and `invoke sync staging` works from the start. Each environment is checked
     on its own, so an `up` interrupted between the ship and the promotions finishes them."""
     repo = ship.gitops_repo(ctx, app_root=app_root)
+    repo.created_by_up = not ctx.settings.gitops_remote  # the lab's git server: up has just started it
     with ctx.ui.phase("Checking the GitOps repo") as phase:
         repo.open(seed=True)
         images = {env.name: repo.image(env.name) for env in ENVIRONMENTS}
-        seeded = [name for name, spec in images.items() if ctx.dry_run or spec is None or spec.new_tag == SEED_TAG]
+        seeded = [name for name, spec in images.items() if spec is None or spec.new_tag == SEED_TAG]
         dev = images["dev"]
         phase.note = (
             f"needs a first image in {', '.join(seeded)}" if seeded else f"dev deploys {dev.tagged if dev else '?'}"
@@ -262,12 +263,12 @@ def up(
         raise ConfigError("target aws is brought up by `up_aws`", hint="invoke up --target aws --plan")
     repo_url = _gitops_url_in_cluster(ctx)  # a setting Argo CD cannot use fails before anything is changed
     if ctx.dry_run:
-        ui.info(" • Preflight checks (invoke doctor) — skipped in a dry run")
+        ui.skipped("Preflight checks (invoke doctor)", "dry run: not run; `invoke doctor` runs them")
     else:
         _preflight(ctx, probes, fix=fix)
     ctx.checks_passed()  # from here on `up` changes things (tasks.py remembers its choices now)
-    if settings.provider == "kind" and not ctx.dry_run:
-        kindbin.ensure_kind(ctx, fix=fix)
+    if settings.provider == "kind":
+        kindbin.ensure_kind(ctx, fix=fix)  # a dry run shows the install it would make
     if settings.offline:
         _load_cached_images(ctx, [versions.KIND_NODE_IMAGE, *versions.ARGOCD_IMAGES])
 
@@ -535,10 +536,10 @@ def dashboard(ctx: Context, *, start_port_forward: Callable[[list[str]], None] |
 # ------------------------------------------------------------------------------------------------- cache
 def _cached_is_current(ctx: Context, ref: str, tar: Path, entry: image_cache.CachedImage | None) -> bool:
     """The archive exists, the index describes it, and Docker has no other image under REF (a rebuilt service
-    image or base image makes the archive stale)."""
-    if ctx.dry_run or entry is None or not tar.is_file() or tar.name != entry.file:
+    image or base image makes the archive stale). Only reads: a dry run asks Docker for real."""
+    if entry is None or not tar.is_file() or tar.name != entry.file:
         return False
-    local = docker.image_id(ctx.runner, ref)
+    local = docker.image_id(for_reading(ctx.runner), ref)
     return not local or local in entry.ids
 
 
@@ -546,7 +547,10 @@ def cache(ctx: Context, *, app_root: Path = ROOT) -> list[Path]:
     """Pull (or build) and save every pinned image, the Argo CD manifest and the app's wheels under .lab/cache, so
     that `invoke up --offline` and `invoke ship` need no network. Each image goes to its own archive, limited to
     the Docker host's platform (`docker image save --platform`, Docker 28+), and .lab/cache/images/index.json
-    records the image IDs each archive loads as (see lab/image_cache.py); the wheels: lab/steps/app_image.py."""
+    records the image IDs each archive loads as (see lab/image_cache.py); the wheels: lab/steps/app_image.py.
+
+    A dry run asks Docker for real which images it has (reads only), so it plans the pulls the real run makes: never
+    one of an image the lab builds (the service images) or of one already there (a locally built base image)."""
     saved: list[Path] = []
     with ctx.ui.phase(f"Argo CD {PIN.version} manifest") as phase:
         if ctx.dry_run:
@@ -562,11 +566,12 @@ def cache(ctx: Context, *, app_root: Path = ROOT) -> list[Path]:
     for ref in refs:
         tar = cached_image_file(ctx, ref)
         with ctx.ui.phase(f"Caching {ref}") as phase:
-            if _cached_is_current(ctx, ref, tar, index.get(ref)):
+            rebuilt = ctx.dry_run and built.get(ref) == "built"  # planned, not built: its new ID is not known yet
+            if not rebuilt and _cached_is_current(ctx, ref, tar, index.get(ref)):
                 phase.note = "already cached"
                 saved.append(tar)
                 continue
-            if not docker.image_exists(ctx.runner, ref):
+            if ref not in built and not docker.image_exists(for_reading(ctx.runner), ref):
                 docker.pull(ctx.runner, ref)
             if not ctx.dry_run:
                 tar.parent.mkdir(parents=True, exist_ok=True)
@@ -610,7 +615,10 @@ def sync(
     repo: GitOpsRepo | None = None,
 ) -> None:
     """Manual sync of ENV: show what would change (`kubectl diff` of the rendered overlay against the live
-    objects), ask on prod unless YES, then patch the Application's `operation` and wait for Synced + Healthy."""
+    objects), ask on prod unless YES, then patch the Application's `operation` and wait for Synced + Healthy.
+
+    The diff only reads, so a dry run renders and diffs for real (lab.runner.for_reading), from its scratch copy of
+    the GitOps repo; with no cluster to diff against it shows the rendered overlay and marks the diff skipped."""
     target = environment(env)
     if target.auto_sync:
         ctx.ui.info(f" {env} syncs automatically (self-heal on); a manual sync starts one right away")
@@ -618,12 +626,18 @@ def sync(
     if not ctx.dry_run:  # the check ship and rollback make: no cluster is ClusterUnreachable, hint `invoke up`
         ship.check_cluster(ctx, watcher, env, unchanged="nothing was changed")
     gitops = repo or ship.gitops_repo(ctx, app_root=app_root)
+    reader = for_reading(ctx.runner)
+    context = ctx.settings.kube_context
+    no_cluster = ctx.dry_run and not kubectl.api_ready(reader, context)
     with ctx.ui.phase(f"Diff: {env} in git vs live") as phase:
         gitops.open(seed=False)
-        head = git.rev_parse(ctx.runner, gitops.workdir, gitops.remote_head) or "HEAD"
-        rendered = kustomize.render(ctx.runner, gitops.workdir / "overlays" / env)
-        context = ctx.settings.kube_context
-        if not ctx.dry_run and kubectl.get_json(ctx.runner, context, "namespace", target.namespace) is None:
+        head = gitops.resolve(gitops.remote_head) or "HEAD"
+        rendered = kustomize.render(reader, gitops.workdir / "overlays" / env)
+        if no_cluster:
+            ctx.ui.data(f"# {env} at {head[:7]}: what the sync applies")
+            ctx.ui.data(rendered.rstrip())
+            phase.skip(f"dry run: no cluster answers on context {context} to diff against; the real run needs one")
+        elif kubectl.get_json(reader, context, "namespace", target.namespace) is None:
             # kubectl diff dry-runs on the server, which fails for objects in a namespace that does not exist yet
             # (kubernetes/kubectl#1331): on a first sync everything is new, so show it all.
             ctx.ui.data(f"# first sync of {env}: namespace {target.namespace} and everything below will be created")
@@ -632,7 +646,7 @@ def sync(
         else:
             # What the sync applies: the overlay plus Argo CD's tracking annotation (else it shows as removed).
             applied = as_argocd_applies(rendered, argocd_manifests.app_name(target), target.namespace)
-            res = kubectl.diff(ctx.runner, context, applied)
+            res = kubectl.diff(reader, context, applied)
             if res.returncode == 0:
                 phase.note = "no differences"
             elif res.returncode == 1:

@@ -70,11 +70,16 @@ def _deployed(records: Sequence[DeployRecord]) -> DeployRecord | None:
 
 
 def _served_digest(ctx: Context, spec: ImageSpec, lookup: DigestLookup, *, pinned_by: str, hint: str) -> str:
-    """The digest the registry serves for SPEC's tag ("" in a dry run). RegistryError when it has no such image,
-    or serves another digest than SPEC pins (PINNED_BY: who pins it, for the message)."""
-    if ctx.dry_run:
-        return ""
+    """The digest the registry serves for SPEC's tag. RegistryError when it has no such image, or serves another
+    digest than SPEC pins (PINNED_BY: who pins it, for the message). A dry run does not ask (the image may be one
+    the dry run only planned to push): "", and it says so."""
     host, name = _registry_location(ctx, spec)
+    if ctx.dry_run:
+        ctx.ui.info(
+            f"  dry run: {host} is not asked for {name}:{spec.new_tag or spec.digest}; the real run refuses unless it "
+            "serves it"
+        )
+        return ""
     served = lookup(host, name, spec.new_tag or spec.digest)
     if served is None:
         raise RegistryError(f"{host} has no {name}:{spec.new_tag or spec.digest}", hint=hint)
@@ -127,16 +132,19 @@ def promote(
         spec = gitops.image(from_env)
         records = gitops.history(from_env, max_count=50)
         last = _deployed(records)
-        if not ctx.dry_run and (spec is None or last is None):
+        if spec is None or last is None:
             raise Refused(
                 f"nothing deployed to {from_env} yet", hint=f"run `invoke ship` first ({from_env} has the seed)"
             )
-        if spec is None:  # dry run of a fresh machine
-            spec = ImageSpec(repositories(ctx.settings).pull, "TAG")
         ph.note = spec.reference
 
-    if watcher is not None and not ctx.dry_run:
-        with ui.phase(f"Check {from_env} is Healthy and runs it") as ph:
+    healthy = f"Check {from_env} is Healthy and runs it"
+    if watcher is not None and ctx.dry_run:
+        ui.skipped(
+            healthy, f"dry run: Argo CD is not asked; the real run promotes only what runs Healthy in {from_env}"
+        )
+    elif watcher is not None:
+        with ui.phase(healthy) as ph:
             status = watcher.status(from_env)
             if status.health != HEALTHY:
                 raise Refused(
@@ -150,15 +158,24 @@ def promote(
                 )
             ph.note = f"{status.sync}/{status.health}"
 
-    with ui.phase(f"Check the registry has {spec.tagged}") as ph:
-        digest = _served_digest(
-            ctx,
-            spec,
-            lookup_digest or registry_lookup(ctx.settings),
-            pinned_by=from_env,
-            hint="was the registry reset? ship again to rebuild it",
+    in_registry = f"Check the registry has {spec.tagged}"
+    if ctx.dry_run:
+        ui.skipped(
+            in_registry,
+            "dry run: the registry is not asked; the real run refuses unless it serves the image, and pins the digest "
+            "it serves in the commit",
         )
-        ph.note = digest
+        digest = ""
+    else:
+        with ui.phase(in_registry) as ph:
+            digest = _served_digest(
+                ctx,
+                spec,
+                lookup_digest or registry_lookup(ctx.settings),
+                pinned_by=from_env,
+                hint="was the registry reset? ship again to rebuild it",
+            )
+            ph.note = digest
     # The target gets tag and digest: it runs exactly the manifest checked above, even if the tag moved later.
     promoted = ImageSpec(spec.new_name, spec.new_tag, digest or spec.digest)
 
@@ -192,6 +209,7 @@ def promote(
     with ui.phase(f"Commit {to_env} ← {promoted.reference}") as ph:
         committed = gitops.commit_change(plan, seed=False)
         ph.note = committed.sha[:7] if committed.changed else f"{to_env} already has it"
+        ph.note += " (dry run: not pushed)" if ctx.dry_run and committed.changed else ""
     if not committed.changed:
         ui.info(f"{to_env} already deploys {promoted.reference}: nothing to commit")
     if report:
@@ -238,7 +256,7 @@ def rollback(
         raise ConfigError(
             "rollback waits for the old image to serve, but no cluster watcher is wired", hint="--no-wait"
         )
-    if watcher is not None and not no_wait and not ctx.dry_run:
+    if watcher is not None and not no_wait:
         check_cluster(ctx, watcher, env)
     ui = ctx.ui
     image_name = ctx.settings.image_name
@@ -315,6 +333,7 @@ def rollback(
         ph.note = (committed.sha[:7] if committed.changed else "already there") + (
             f" → {restored[0].reference}" if restored else ""
         )
+        ph.note += " (dry run: not pushed)" if ctx.dry_run and committed.changed else ""
     spec = restored[0] if restored else None
     image = spec.reference if spec else ""
     result = RollbackResult(image, committed.sha, tuple(undone), None)
@@ -323,11 +342,12 @@ def rollback(
         if no_wait:  # nothing was committed or pushed: nothing new for Argo CD, nothing to wait for
             return result
 
-    if watcher is None or ctx.dry_run:
+    if watcher is None:
         if not ctx.dry_run:
             ui.warn(f"not waiting: run `invoke sync {env}` to deploy the rollback")
         return result
-    # dev syncs by itself once refreshed; staging and prod are synced by hand (here: started).
+    # dev syncs by itself once refreshed; staging and prod are synced by hand (here: started). A dry run shows these
+    # steps as skipped.
     status = refresh_and_wait(ctx, watcher, env, committed.sha, image, no_wait=no_wait, sync=not target.auto_sync)
     if status is None:
         return result

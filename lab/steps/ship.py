@@ -253,8 +253,12 @@ def check_cluster(
 ) -> None:
     """Before a command that will wait for ENV changes anything: ask Argo CD about ENV, so that a cluster that is
     not there fails the command (ClusterUnreachable) with nothing built, pushed or committed (UNCHANGED: the
-    advice added to the hint, for commands without --no-wait)."""
-    with ctx.ui.phase(f"Check Argo CD answers for {env}") as ph:
+    advice added to the hint, for commands without --no-wait). A dry run does not ask (it says so)."""
+    title = f"Check Argo CD answers for {env}"
+    if ctx.dry_run:
+        ctx.ui.skipped(title, "dry run: Argo CD is not asked")
+        return
+    with ctx.ui.phase(title) as ph:
         try:
             status = watcher.status(env)
         except ClusterUnreachable as exc:
@@ -277,17 +281,25 @@ def refresh_and_wait(
     environments), then, unless NO_WAIT, wait until ENV is Synced at REVISION, Healthy and runs IMAGE.
 
     Returns the final status, or None when not waiting. With NO_WAIT a cluster that does not answer is only a
-    warning (the commit is pushed and Argo CD picks it up when it runs); without it ClusterUnreachable stands."""
+    warning (the commit is pushed and Argo CD picks it up when it runs); without it ClusterUnreachable stands.
+    A dry run shows both steps as skipped: it pushed nothing for Argo CD to see."""
     ui = ctx.ui
+    start = ("Sync" if sync else "Refresh") + f" {env} in Argo CD"
+    wait = f"Wait for {env} to run {image}: Synced at {revision[:7]}, Healthy"
+    if ctx.dry_run:
+        ui.skipped(start, "dry run: nothing was pushed, Argo CD is not asked")
+        if not no_wait:
+            ui.skipped(wait, f"dry run: the real run waits up to {ctx.settings.sync_timeout:g}s")
+        return None
     try:
-        with ui.phase(("Sync" if sync else "Refresh") + f" {env} in Argo CD"):
+        with ui.phase(start):
             if sync:
                 watcher.sync(env)
             else:
                 watcher.refresh(env)
         if no_wait:
             return None
-        with ui.phase(f"Wait for {env} to run {image}: Synced at {revision[:7]}, Healthy") as ph:
+        with ui.phase(wait) as ph:
             status = watcher.wait_synced(env, revision, image, ctx.settings.sync_timeout)
             ph.note = f"{status.sync}/{status.health}"
         return status
@@ -334,7 +346,7 @@ def ship(
     ecr_login = settings.target == "aws" and settings.push_registry == "ecr"
     if not ecr_login:
         repositories(settings)  # a registry setting that cannot work (local on aws) fails before anything runs
-    if watcher is not None and not no_wait and not ctx.dry_run:
+    if watcher is not None and not no_wait:
         check_cluster(ctx, watcher, SHIP_ENV)
     if ecr_login:
         # ECR on AWS: docker login with boto3's token first (bad credentials fail before any build); the host it
@@ -484,8 +496,8 @@ def ship(
                     "ship did not make",
                     hint=f"`invoke history {SHIP_ENV}` shows who deployed it",
                 )
-            short = committed.sha if ctx.dry_run else committed.sha[:7]
-            ph.note = short + (f" after {committed.attempts} attempts" if committed.attempts > 1 else "")
+            ph.note = committed.sha[:7] + (" (dry run: not pushed)" if ctx.dry_run else "")
+            ph.note += f" after {committed.attempts} attempts" if committed.attempts > 1 else ""
     except LabError as exc:
         if not ctx.dry_run and not (isinstance(exc, Interrupted) and exc.pushed):
             exc.hint = _left_behind(push_ref, digest, repos.host, exc.hint, maybe=isinstance(exc, Interrupted))
@@ -494,7 +506,7 @@ def ship(
     result = ShipResult(tag, app_commit, push_ref, spec.reference, digest, committed.sha)
 
     # 6. Argo CD: refresh dev now (no waiting for its next poll), then wait for the new image to serve.
-    if watcher is not None and not ctx.dry_run:
+    if watcher is not None:
         sha7 = committed.sha[:7]
         with _interrupted_as(
             lambda: Interrupted(

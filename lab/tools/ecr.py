@@ -162,14 +162,12 @@ def ensure_repository(
 
     Returns "created" or "exists". With immutable tags a push of an existing tag is refused; the lab's tags are
     unique per build, so only a deliberate re-push of the same tag meets that."""
-    policy = json.dumps(lifecycle_policy(keep_last))
-    mutability = "IMMUTABLE" if immutable else "MUTABLE"
     action = "created"
     try:
         try:
             client.create_repository(
                 repositoryName=name,
-                imageTagMutability=mutability,
+                imageTagMutability="IMMUTABLE" if immutable else "MUTABLE",
                 imageScanningConfiguration={"scanOnPush": scan_on_push},
             )
         except Exception as exc:
@@ -177,18 +175,31 @@ def ensure_repository(
                 raise
             action = "exists"
             repo = client.describe_repositories(repositoryNames=[name])["repositories"][0]
-            if repo.get("imageTagMutability") != mutability:
-                client.put_image_tag_mutability(repositoryName=name, imageTagMutability=mutability)
-            if bool(repo.get("imageScanningConfiguration", {}).get("scanOnPush")) != scan_on_push:
-                client.put_image_scanning_configuration(
-                    repositoryName=name, imageScanningConfiguration={"scanOnPush": scan_on_push}
-                )
-        client.put_lifecycle_policy(repositoryName=name, lifecyclePolicyText=policy)
+            match_settings(client, repo, scan_on_push=scan_on_push, immutable=immutable)
+        put_lifecycle_policy(client, name, keep_last)
     except LabError:
         raise
     except Exception as exc:
         raise wrap_error(exc, f"ensure repository {name}") from exc
     return action
+
+
+def match_settings(client: Any, repo: dict[str, Any], *, scan_on_push: bool = True, immutable: bool = True) -> None:
+    """Bring the described repository REPO to these tag mutability and scan-on-push settings: a call only for what
+    differs."""
+    name = str(repo["repositoryName"])
+    mutability = "IMMUTABLE" if immutable else "MUTABLE"
+    if repo.get("imageTagMutability") != mutability:
+        client.put_image_tag_mutability(repositoryName=name, imageTagMutability=mutability)
+    if bool(repo.get("imageScanningConfiguration", {}).get("scanOnPush")) != scan_on_push:
+        client.put_image_scanning_configuration(
+            repositoryName=name, imageScanningConfiguration={"scanOnPush": scan_on_push}
+        )
+
+
+def put_lifecycle_policy(client: Any, name: str, keep_last: int) -> None:
+    """(Re)apply the lifecycle policy: expire all but the newest KEEP_LAST images."""
+    client.put_lifecycle_policy(repositoryName=name, lifecyclePolicyText=json.dumps(lifecycle_policy(keep_last)))
 
 
 def repository_uri(client: Any, name: str) -> str:

@@ -18,7 +18,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from lab.errors import CommandFailed
-from lab.runner import Result, Runner, SubprocessRunner
+from lab.runner import Result, Runner, for_reading
 
 GIT = "git"
 NETWORK_ENV = {"GIT_TERMINAL_PROMPT": "0"}
@@ -60,7 +60,7 @@ def read_runner(runner: Runner) -> Runner:
     Only for the helpers below that read a local repository; never for anything that writes or talks to a remote.
     """
     if runner.dry_run and shutil.which(GIT) is not None:
-        return SubprocessRunner()
+        return for_reading(runner)
     return runner
 
 
@@ -106,6 +106,15 @@ def strip_credentials(url: str) -> str:
     return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
 
 
+def show_commit(runner: Runner, repo: Path, rev: str, *, patch: bool = True) -> str:
+    """Commit REV as a reader wants to see it: subject, body with trailers, author, then its diff (PATCH) or the
+    files it changed."""
+    res = git(
+        runner, repo, "show", "--no-color", "--format=%B%nAuthor: %an <%ae>", "--patch" if patch else "--stat", rev
+    )
+    return res.stdout
+
+
 def show(runner: Runner, repo: Path, rev: str, path: str) -> str | None:
     """The content of PATH at REV, or None if it does not exist there."""
     res = git(runner, repo, "show", f"{rev}:{path}", check=False)
@@ -143,18 +152,14 @@ def identity(runner: Runner, repo: Path | None) -> Identity:
 
 
 # Changing a working clone ----------------------------------------------------------------------------
-def clone(runner: Runner, url: str, dest: Path, *, env: Mapping[str, str] | None = None) -> None:
-    git(
-        runner,
-        None,
-        "clone",
-        "--quiet",
-        "--no-tags",
-        url,
-        str(dest),
-        env={**NETWORK_ENV, **(env or {})},
-        timeout=NETWORK_TIMEOUT,
-    )
+def clone(runner: Runner, url: str, dest: Path, *, bare: bool = False, env: Mapping[str, str] | None = None) -> None:
+    """`git clone` URL into DEST (BARE: a bare copy of its branches, which changes nothing at URL)."""
+    args = ["clone", "--quiet", "--no-tags", *(["--bare"] if bare else []), url, str(dest)]
+    git(runner, None, *args, env={**NETWORK_ENV, **(env or {})}, timeout=NETWORK_TIMEOUT)
+
+
+def init_bare(runner: Runner, dest: Path, branch: str) -> None:
+    git(runner, None, "init", "--bare", "--quiet", "-b", branch, str(dest))
 
 
 def fetch(

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from aws_guard import aws_endpoint_guard  # noqa: F401 (autouse: no real AWS endpoint, ever)
+from botocore import xform_name
 from botocore.stub import Stubber
 from fakes import FakeRunner
 from servicekit import LABEL, RUN_ID, docker
@@ -181,7 +182,18 @@ def test_login_push_and_describe_images(
 def test_up_twice_then_down(tmp_path: Path, endpoint: str) -> None:
     runner = FakeRunner()
     ctx = make_ctx(tmp_path, endpoint, runner, cluster_name=f"up-{RUN_ID}"[:40], image_name=f"up-{RUN_ID}")
-    factory = clients(ctx)
+    made = clients(ctx)
+    calls: list[tuple[str, str, dict[str, Any]]] = []
+
+    def factory(service: str) -> Any:  # MiniStack's clients, recording every API call `up` makes
+        client = made(service)
+
+        def record(params: dict[str, Any], model: Any, **_: Any) -> None:
+            calls.append((service, xform_name(model.name), dict(params)))
+
+        client.meta.events.register(f"before-parameter-build.{service}.*", record)
+        return client
+
     installs: list[str] = []
 
     def up() -> aws_steps.AwsUpResult:
@@ -196,9 +208,13 @@ def test_up_twice_then_down(tmp_path: Path, endpoint: str) -> None:
         assert isinstance(result, aws_steps.AwsUpResult)
         return result
 
+    plan = aws_steps.plan_aws(ctx, AwsSettings(), install_argocd=lambda c: None, environ=ENV)
     first = up()
     assert (first.account, first.cluster_action, first.repository_action) == (EMULATOR_ACCOUNT, "created", "created")
     runner.assert_called("eksctl", "create", "cluster", "-f")
+    # The plan is this very path against recorders: exactly the calls and commands the first `up` made.
+    assert list(plan.calls) == calls and [c for _, c, _ in calls].count("create_repository") == 1, calls
+    assert list(plan.commands) == [c.argv for c in runner.calls], runner.dump()
     assert "tok-emulator" not in printed(ctx)
 
     # What eksctl would have made meanwhile: the tagged cluster and its node group.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -17,10 +18,12 @@ import tarfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import pytest
 import yaml
+from fakes import FakeRunner
 from localservers import GitHttpServer, serve_git_http
 
 from lab.config import load_settings
@@ -37,7 +40,7 @@ from lab.gitops import (
     set_image,
     validate_rendered,
 )
-from lab.runner import SubprocessRunner
+from lab.runner import DryRunRunner, SubprocessRunner
 from lab.steps import release
 from lab.steps.ship import gitops_repo
 from lab.tools import git as gitcli
@@ -1171,3 +1174,163 @@ def test_a_clone_an_older_lab_made_with_the_password_in_its_url_loses_it(
     assert saved_branches(repo) == []  # same remote: nothing to keep aside
     repo.bump("dev", ImageSpec(REPO, "t1"), app_commit="1" * 40)
     assert dev_image(tmp_path / "srv" / "gitops.git") == ImageSpec(REPO, "t1")
+
+
+# Dry runs: the real code path on a scratch copy of the remote; nothing pushed ----------------------------------
+def dry_run_of(ctx: Context) -> tuple[Context, io.StringIO]:
+    """The same settings with the dry run's runner; commands, shown commits and progress go to one stream."""
+    out = io.StringIO()
+    return Context(ctx.settings, DryRunRunner(out=out), UI(err=out, out=out)), out
+
+
+def clone_state(repo: GitOpsRepo) -> tuple[str, str]:
+    return sh("git", "-C", repo.workdir, "rev-parse", "HEAD"), sh("git", "-C", repo.workdir, "status", "--porcelain")
+
+
+def test_rollback_dry_run_shows_the_revert_it_would_push_and_pushes_nothing(
+    ctx: Context, remote: Path, repo: GitOpsRepo, app_repo: Path
+) -> None:
+    repo.bump("dev", ImageSpec(REPO, "t1", digest_of(1)), app_commit="1" * 40)
+    t2 = repo.bump("dev", ImageSpec(REPO, "t2"), app_commit="2" * 40, digest=digest_of(2))
+    before, clone = remote_head(remote), clone_state(repo)
+    dry, out = dry_run_of(ctx)
+    reg, watcher = FakeRegistry({}), RecordingWatcher()
+
+    result = release.rollback(dry, "dev", watcher=watcher, lookup_digest=reg, app_root=app_repo)
+
+    # Computed from the remote's real history: the revert of t2, back to t1 as t1's deploy pinned it.
+    assert result.rolled_back == (t2.sha,) and result.image == ImageSpec(REPO, "t1", digest_of(1)).reference
+    text = out.getvalue()
+    assert "rollback(dev): lab-app t1" in text and f"This reverts commit {t2.sha}" in text, text
+    assert f"Rollback-Of: {t2.sha}" in text and "Environment: dev" in text
+    assert '-    newTag: "t2"' in text and '+    newTag: "t1"' in text
+    assert f"$ GIT_TERMINAL_PROMPT=0 git -C {repo.workdir} push --porcelain origin HEAD:refs/heads/main" in text
+    # Nothing changed anywhere: not the remote, not the working clone; neither Argo CD nor the registry was asked,
+    # and the dry run says so instead of pretending.
+    assert remote_head(remote) == before and clone_state(repo) == clone
+    assert watcher.calls == [] and reg.asked == []
+    assert "Refresh dev in Argo CD — skipped (dry run" in text
+    assert "Wait for dev to run localhost:5001/lab-app:t1@" in text and "skipped (dry run: the real run waits" in text
+    assert "the real run refuses unless it serves it" in text
+    assert "no deploy left" not in text
+
+
+def test_rollback_dry_run_refuses_what_the_real_run_refuses(ctx: Context, remote: Path, repo: GitOpsRepo) -> None:
+    repo.bump("dev", ImageSpec(REPO, "t0"), app_commit="0" * 40)
+    dry, _ = dry_run_of(ctx)
+    with pytest.raises(Refused, match="back on the seed image"):
+        release.rollback(dry, "dev", no_wait=True, lookup_digest=FakeRegistry({}), app_root=ROOT)
+
+
+def test_promote_dry_run_shows_the_real_bump_and_pushes_nothing(
+    ctx: Context, remote: Path, repo: GitOpsRepo, app_repo: Path
+) -> None:
+    dev = repo.bump("dev", ImageSpec(REPO, "t1"), app_commit="1" * 40, digest=digest_of(1))
+    before, clone = remote_head(remote), clone_state(repo)
+    dry, out = dry_run_of(ctx)
+    watcher = RecordingWatcher()
+
+    result = release.promote(dry, "dev", "staging", watcher=watcher, lookup_digest=FakeRegistry({}), app_root=app_repo)
+
+    assert result.changed and result.image == f"{REPO}:t1"
+    text = out.getvalue()
+    assert "promote(staging): lab-app t1 from dev" in text and f"GitOps commit {dev.sha[:7]}" in text, text
+    assert "Promoted-From: dev" in text and "App-Commit: " + "1" * 40 in text
+    assert '-    newTag: "seed"' in text and '+    newTag: "t1"' in text
+    assert "nothing to commit" not in text
+    assert remote_head(remote) == before and clone_state(repo) == clone and watcher.calls == []
+    assert "Check dev is Healthy and runs it — skipped (dry run" in text
+    assert "Check the registry has localhost:5001/lab-app:t1 — skipped (dry run" in text
+
+
+def test_a_dry_run_on_an_unreachable_remote_fails_as_the_real_run(ctx: Context, tmp_path: Path, app_repo: Path) -> None:
+    """Only `up` plans for a remote it cannot read yet (it starts the lab's git server first: test_lab_up)."""
+    from dataclasses import replace
+
+    from lab.steps.ship import ship
+
+    gone = Context(replace(ctx.settings, gitops_remote=str(tmp_path / "no-such.git")), ctx.runner, ctx.ui)
+    dry, _ = dry_run_of(gone)
+    with pytest.raises(GitOpsError, match="cannot clone the GitOps repo"):
+        release.promote(dry, "dev", "staging", lookup_digest=FakeRegistry({}), app_root=app_repo)
+    with pytest.raises(GitOpsError, match="cannot clone the GitOps repo"):
+        release.rollback(dry, "dev", no_wait=True, lookup_digest=FakeRegistry({}), app_root=app_repo)
+    with pytest.raises(GitOpsError, match="cannot clone the GitOps repo"):
+        ship(dry, app_root=app_repo, gate=(), no_wait=True, allow_dirty=True)
+    assert not (tmp_path / "state").exists()
+
+
+def test_up_dry_run_plans_the_first_deploy_from_the_gitops_repo(
+    ctx: Context, remote: Path, repo: GitOpsRepo, app_repo: Path
+) -> None:
+    """An `up` interrupted after the first ship: dev deploys t1, staging and prod still have the seed. Its dry run
+    reads that from the remote and plans exactly the promotions the real `up` would commit."""
+    from lab.steps import lab
+
+    repo.bump("dev", ImageSpec(REPO, "t1"), app_commit="1" * 40, digest=digest_of(1))
+    before = remote_head(remote)
+    dry, out = dry_run_of(ctx)
+
+    assert lab._first_deploy(dry, app_repo) is None  # dev has an image: nothing is built
+
+    text = out.getvalue()
+    subjects = re.findall(r"^# --- GitOps commit \w{7} (.*?) \(dry run: not pushed", text, re.M)
+    assert subjects == ["promote(staging): lab-app t1 from dev", "promote(prod): lab-app t1 from staging"], text
+    assert "docker build" not in text and "nothing to commit" not in text
+    assert remote_head(remote) == before
+
+
+class ClusterReads(FakeRunner):
+    """A dry run's reads: git and `kubectl kustomize` for real, the cluster's answers scripted by argv."""
+
+    def run(self, argv: Any, **kw: Any) -> Any:
+        if argv[0] == "git" or list(argv[1:2]) == ["kustomize"]:
+            return SubprocessRunner().run(argv, **kw)
+        return super().run(argv, **kw)
+
+
+def sync_dry_run(ctx: Context, app_repo: Path, reads: ClusterReads) -> tuple[str, Context]:
+    out = io.StringIO()
+    dry = Context(ctx.settings, DryRunRunner(out=out, reads=reads), UI(err=out, out=out))
+    from lab.steps import lab
+
+    lab.sync(dry, "staging", app_root=app_repo)
+    return out.getvalue(), dry
+
+
+def test_sync_dry_run_diffs_for_real_against_the_live_cluster(
+    ctx: Context, remote: Path, repo: GitOpsRepo, app_repo: Path
+) -> None:
+    repo.bump("staging", ImageSpec(REPO, "t1"), app_commit="1" * 40)
+    kube = [kubectl_binary(), "--context", ctx.settings.kube_context]
+    reads = ClusterReads()
+    reads.script([*kube, "get", "--raw", "/readyz"], stdout="ok")
+    reads.script([*kube, "get", "namespace", "lab-staging"], stdout='{"kind": "Namespace"}')
+    reads.script(
+        [*kube, "diff"], returncode=1, stdout="-        image: localhost:5001/lab-app:seed\n+        image: x:t1\n"
+    )
+
+    text, dry = sync_dry_run(ctx, app_repo, reads)
+
+    diff = reads.assert_called(*kube, "diff", "-f", "-")
+    assert f"image: {REPO}:t1" in (diff.input or "")  # what it diffed: staging as the GitOps repo has it now
+    assert "+        image: x:t1" in text and "no differences" not in text, text
+    assert [p.note for p in dry.ui.phases] == ["differences above"]
+    assert "patch application lab-staging" in text  # the sync itself is only printed
+    reads.assert_not_called(*kube, "patch")
+
+
+def test_sync_dry_run_without_a_cluster_says_it_did_not_diff(
+    ctx: Context, remote: Path, repo: GitOpsRepo, app_repo: Path
+) -> None:
+    repo.bump("staging", ImageSpec(REPO, "t1"), app_commit="1" * 40)
+    reads = ClusterReads()
+    reads.script([kubectl_binary()], returncode=1, stderr="The connection to the server was refused")
+
+    text, dry = sync_dry_run(ctx, app_repo, reads)
+
+    assert f"image: {REPO}:t1" in text  # the rendered overlay: what a sync would apply
+    assert "no differences" not in text and "✓ Diff: staging" not in text, text
+    [phase] = dry.ui.phases
+    assert phase.skipped and phase.note.startswith("skipped (dry run: no cluster answers on context kind-gitops-lab")
+    reads.assert_not_called(kubectl_binary(), "--context", "kind-gitops-lab", "diff")

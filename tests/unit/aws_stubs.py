@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import boto3
+from botocore import xform_name
 from botocore.stub import Stubber
 
 ACCOUNT = "123456789012"
@@ -20,12 +21,14 @@ LAB_TAGS = {"gitops-lab.managed": "true", "gitops-lab.cluster": "gitops-lab"}
 
 
 class Clients:
-    """A client factory (service -> client) over stubbed clients; ``asked`` records what was requested."""
+    """A client factory (service -> client) over stubbed clients; ``asked`` records what was requested, ``calls``
+    every API call made, in order: (service, method, parameters)."""
 
     def __init__(self) -> None:
         self.clients: dict[str, Any] = {}
         self.stubs: dict[str, Stubber] = {}
         self.asked: list[str] = []
+        self.calls: list[tuple[str, str, dict[str, Any]]] = []
         for service in ("sts", "eks", "ecr"):
             client = boto3.client(
                 service,
@@ -35,8 +38,15 @@ class Clients:
                 aws_secret_access_key="unit",
             )
             self.clients[service] = client
+            client.meta.events.register(f"before-parameter-build.{service}.*", self._recorder(service))
             self.stubs[service] = Stubber(client)
             self.stubs[service].activate()
+
+    def _recorder(self, service: str) -> Any:
+        def record(params: dict[str, Any], model: Any, **_: Any) -> None:
+            self.calls.append((service, xform_name(model.name), dict(params)))
+
+        return record
 
     def __call__(self, service: str) -> Any:
         self.asked.append(service)

@@ -122,7 +122,7 @@ def test_credentials_never_appear_in_the_plan() -> None:
     text = run_plan(ctx, environ={"LAB_GITOPS_TOKEN": "s3cr3t-env", "LAB_GITOPS_USERNAME": "bob"})
     assert "s3cr3t" not in text
     assert "https://<redacted>@git.example.com/team/gitops.git" in text
-    assert "password <redacted>" in text
+    assert "on stdin: Secret gitops-lab-repo, AppProject gitops-lab" in text and "(credentials <redacted>)" in text
 
 
 def test_plan_reports_what_to_fix_first() -> None:
@@ -178,3 +178,15 @@ def test_estimate_scales_and_says_what_it_cannot_price() -> None:
     assert "no price known" in text and "not in the total" in text
     assert "Prices are us-east-1's; eu-west-1 may differ" in text
     assert "3 public subnets" in text  # eksctl makes 3 public subnets outside us-east-1
+
+
+def test_plan_follows_the_path_it_plans() -> None:
+    """The plan is `up`'s own code: with a token in the environment it asks no credential helper (the real `up`
+    does not either), and where `up` would stop (credentials from env required but absent), the plan says so."""
+    with_token = run_plan(make_ctx(), environ={"LAB_GITOPS_TOKEN": "t0ken"})
+    assert "[command] git credential fill" not in with_token
+    without = run_plan(make_ctx())
+    assert without.count("[command] git credential fill") == 1
+    stops = run_plan(make_ctx(), AwsSettings(gitops_credentials="env"))
+    assert "To fix before `up`" in stops and "LAB_AWS_GITOPS_CREDENTIALS=env but LAB_GITOPS_TOKEN is not set" in stops
+    assert "kubectl" not in stops.split("Resources it creates")[0]  # nothing after the point where `up` stops

@@ -62,7 +62,7 @@ def everything_printed(ctx: Context) -> str:
 
 
 def stub_fresh_repository(clients: Clients) -> None:
-    """describe (absent) -> create with tags -> ensure_repository (exists: settings + lifecycle) -> uri."""
+    """A fresh account, each call once: describe (absent) -> create with tags and settings -> lifecycle policy."""
     no_repo(clients)
     clients["ecr"].add_response(
         "create_repository",
@@ -78,20 +78,15 @@ def stub_fresh_repository(clients: Clients) -> None:
             ],
         },
     )
-    stub_ensure_existing(clients)
+    stub_lifecycle(clients)
 
 
-def stub_ensure_existing(clients: Clients, keep: int = 30) -> None:
-    clients["ecr"].add_client_error(
-        "create_repository", service_error_code="RepositoryAlreadyExistsException", http_status_code=400
-    )
-    describe_repo(clients)
+def stub_lifecycle(clients: Clients, keep: int = 30) -> None:
     clients["ecr"].add_response(
         "put_lifecycle_policy",
         {"repositoryName": "lab-app"},
         {"repositoryName": "lab-app", "lifecyclePolicyText": json.dumps(ecr.lifecycle_policy(keep))},
     )
-    describe_repo(clients)
 
 
 class Installs:
@@ -147,6 +142,30 @@ def test_up_on_a_fresh_account(tmp_path: Path) -> None:
     clients.assert_done()
 
 
+def test_the_plan_lists_exactly_the_calls_up_makes_on_a_fresh_account(tmp_path: Path) -> None:
+    """The plan is `up`'s own code run against recorders, so it lists every AWS call (each once: one
+    create_repository) and every command the real `up` makes against an account where nothing exists yet."""
+    installs = Installs()
+    plan = aws_steps.plan_aws(make_ctx(tmp_path), AwsSettings(), install_argocd=installs, environ=ENV)
+    runner, clients = FakeRunner(), Clients()
+    identity(clients)
+    no_cluster(clients)
+    stub_fresh_repository(clients)
+    run_up(tmp_path, runner, clients)
+
+    assert [(service, method) for service, method, _ in clients.calls] == [
+        ("sts", "get_caller_identity"),
+        ("eks", "describe_cluster"),
+        ("ecr", "describe_repositories"),
+        ("ecr", "create_repository"),
+        ("ecr", "put_lifecycle_policy"),
+    ]
+    assert list(plan.calls) == clients.calls
+    assert list(plan.commands) == [c.argv for c in runner.calls], runner.dump()
+    assert installs.calls == 1  # in the plan too, with the plan's recorders (the real run's is in run_up)
+    clients.assert_done()
+
+
 def test_up_again_reuses_everything(tmp_path: Path) -> None:
     runner, clients = FakeRunner(), Clients()
     identity(clients)
@@ -154,7 +173,7 @@ def test_up_again_reuses_everything(tmp_path: Path) -> None:
     clients["eks"].add_response("list_nodegroups", {"nodegroups": ["lab-nodes"]}, {"clusterName": "gitops-lab"})
     describe_repo(clients)
     repo_tags(clients, {**LAB_TAGS, "gitops-lab.component": "ecr"})
-    stub_ensure_existing(clients)
+    stub_lifecycle(clients)
     result, _, _ = run_up(tmp_path, runner, clients)
     assert isinstance(result, aws_steps.AwsUpResult)
     assert (result.cluster_action, result.repository_action) == ("reused", "exists")
@@ -169,7 +188,7 @@ def test_up_finishes_a_cluster_left_without_its_node_group(tmp_path: Path) -> No
     clients["eks"].add_response("list_nodegroups", {"nodegroups": []}, {"clusterName": "gitops-lab"})
     describe_repo(clients)
     repo_tags(clients, LAB_TAGS)
-    stub_ensure_existing(clients)
+    stub_lifecycle(clients)
     result, _, _ = run_up(tmp_path, runner, clients)
     assert isinstance(result, aws_steps.AwsUpResult) and result.cluster_action == "completed"
     runner.assert_called("eksctl", "create", "nodegroup", "--config-file")
@@ -329,17 +348,20 @@ def test_eks_provider_ownership_comes_from_tags(tmp_path: Path) -> None:
     clients.assert_done()
 
 
-def test_eks_provider_in_a_dry_run_asks_aws_nothing(tmp_path: Path) -> None:
+def test_eks_provider_in_a_dry_run_writes_no_config_and_runs_nothing(tmp_path: Path) -> None:
+    """A dry run asks AWS through the clients it is given: the plan gives it recorders answering as a fresh account
+    (tests/unit/test_aws_plan.py proves no real client is ever made); the file and the command are only shown."""
     runner = DryRunRunner(out=io.StringIO())
     ctx = make_ctx(tmp_path, runner)
     clients = Clients()
+    no_cluster(clients)
     prov = EksProvider(ctx.settings, AwsSettings(), clients=clients)
     assert not prov.exists(ctx)
     prov.create(ctx)
-    assert clients.asked == []
     assert runner.calls == [("eksctl", "create", "cluster", "-f", str(prov.config_path))]
     assert "kind: ClusterConfig" in ctx.ui.out.getvalue()  # type: ignore[attr-defined]
     assert not prov.config_path.exists()
+    clients.assert_done()
 
 
 # ECR login ----------------------------------------------------------------------------------------------

@@ -697,27 +697,63 @@ def app_repo(path: Path) -> str:
     ).stdout.strip()
 
 
+def empty_remote(path: Path) -> Path:
+    subprocess.run(["git", "init", "--quiet", "--bare", "-b", "main", str(path)], check=True, capture_output=True)
+    return path
+
+
+def remote_refs(path: Path) -> str:
+    return subprocess.run(["git", "-C", str(path), "show-ref"], capture_output=True, text=True).stdout
+
+
 def test_ship_dry_run_prints_the_plan_with_the_real_tag_and_changes_nothing(tmp_path: Path) -> None:
     root = tmp_path / "app-repo"
     sha = app_repo(root)
+    remote = empty_remote(tmp_path / "r")
     out = io.StringIO()
     runner = DryRunRunner(out=out)
     ctx = make_ctx(tmp_path, runner)
     result = ship(ctx, app_root=root, gate=GATE, clock=lambda: NOW, lookup_digest=lambda h, n, t: None)
     plan = out.getvalue()
-    for expected in ("pytest -q", "docker build", "docker push", "git clone", "kustomize", "git -C", "commit", "push"):
+    for expected in ("pytest -q", "docker build", "docker push", "git clone", "push --porcelain origin"):
         assert expected in plan, plan
     # The app repo was read for real: the plan shows the tag this ship would build, and who deploys.
     tag = f"{sha[:7]}-20261128101500"
     assert result.tag == tag and result.app_commit == sha
     assert f"APP_IMAGE_TAG={tag}" in plan and f"APP_COMMIT={sha}" in plan
-    assert f'newTag: "{tag}"' in ctx.ui.out.getvalue()  # the planned overlay
-    assert "GIT_AUTHOR_NAME='Ada Dev'" in plan
+    # The GitOps side ran for real on a scratch copy of the (empty) remote: seeded, then bumped; the commits it
+    # would push are shown, with their trailers and the overlay's diff.
+    shown = ctx.ui.out.getvalue()  # type: ignore[attr-defined]
+    assert f"deploy(dev): lab-app {tag}" in shown and f'+    newTag: "{tag}"' in shown, shown
+    assert "Deployed-By: Ada Dev <ada@example.test>" in shown
+    assert f"GitOps repo {remote} is empty: seeding it" in ctx.ui.err.getvalue()  # type: ignore[attr-defined]
     # Only those local reads ran for real: nothing of the app repo's reads is in the plan, nothing was written.
     assert "rev-parse --verify --quiet HEAD" not in plan.split("git clone")[0]
-    assert not (tmp_path / "state").exists()
+    assert not (tmp_path / "state").exists() and remote_refs(remote) == ""  # the remote is still empty
     # The GitOps clone is cloned and seeded once in the plan, although ship opens it twice (check, then bump).
-    assert plan.count("git clone") == 1 and plan.count("seed: overlays") == 1, plan
+    commits = [line for line in shown.splitlines() if line.startswith("# --- GitOps commit ")]
+    assert plan.count("git clone") == 1 and len(commits) == 2 and "seed: overlays" in commits[0], plan + shown
+    assert plan.count("push --porcelain") == 2  # the seed, then the deploy
+
+
+@pytest.mark.parametrize("no_wait", [False, True])
+def test_ship_dry_run_shows_the_argo_cd_steps_it_skips(tmp_path: Path, no_wait: bool) -> None:
+    """The real ship asks Argo CD (is dev there?), refreshes dev after the push, and waits; a dry run pushes nothing
+    and asks nothing, and says so at each of those steps instead of leaving them out."""
+    root = tmp_path / "app-repo"
+    app_repo(root)
+    empty_remote(tmp_path / "r")
+    ctx = make_ctx(tmp_path, DryRunRunner(out=io.StringIO()))
+    watcher = StubWatcher()
+    result = ship(ctx, app_root=root, gate=GATE, clock=lambda: NOW, watcher=watcher, no_wait=no_wait)
+    assert watcher.calls == [] and watcher.asked_status == 0
+    refresh = "Refresh dev in Argo CD"
+    wait = f"Wait for dev to run localhost:5001/lab-app:{result.tag}: Synced at {result.gitops_commit[:7]}, Healthy"
+    expected = [refresh] if no_wait else ["Check Argo CD answers for dev", refresh, wait]
+    err = ctx.ui.err.getvalue()  # type: ignore[attr-defined]
+    for title in expected:
+        assert f" – {title} — skipped (dry run: " in err, err
+    assert [p.title for p in ctx.ui.phases if getattr(p, "skipped", False)] == expected  # shown as –, never as ✓
 
 
 # The transaction's retry policy (real git is in tests/integration/test_gitops_git.py) -------------------

@@ -181,6 +181,19 @@ def test_dry_run_downloads_nothing(settings: Settings, pinned: str) -> None:
     assert SHA in ui_text(ctx)
 
 
+def test_dry_run_reads_the_installed_kinds_version_and_plans_the_upgrade(settings: Settings, empty_path: Path) -> None:
+    """`kind version` only reads: a dry run asks the kind on PATH for real, so a too old one shows the install the
+    real run makes (instead of passing as "found")."""
+    exe = fake_kind_on_path(empty_path)
+    reads = FakeRunner()
+    reads.script([str(exe), "version"], stdout="kind v0.20.0 go1.20 linux/amd64\n")
+    runner = DryRunRunner(out=io.StringIO(), reads=reads)
+    result = kindbin.ensure_kind(make_ctx(settings, runner), fix=True, fetch=serve_bytes(PAYLOAD), platform=PLATFORM)
+    assert reads.commands == [f"{exe} version"] and runner.calls == []
+    assert result.source == "planned" and result.path == str(kindbin.lab_binary_path(settings))
+    assert leftovers(settings) == []
+
+
 def fake_kind_on_path(bindir: Path) -> Path:
     exe = bindir / "kind"
     exe.write_text("#!/bin/sh\n")

@@ -5,11 +5,13 @@ GitOps repository) and `kubectl kustomize` run for real. Every failure message e
 from __future__ import annotations
 
 import copy
+import gc
 import io
 import re
 import shlex
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -551,18 +553,45 @@ def test_down_with_docker_not_answering_says_so_and_removes_nothing(finished: La
 def test_dry_run_prints_every_command_and_manifest_and_starts_nothing(
     machine: Lab, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def no_process(*args: object, **kwargs: object) -> None:
-        raise AssertionError(f"a dry run started a process: {args}")
+    """Nothing runs but reads: git on the app repo and on the dry run's scratch copy of the GitOps repo (in a
+    temporary directory), and `kubectl kustomize` of that copy (lab.runner.for_reading)."""
+    real_run = subprocess.run
+    started: list[list[str]] = []
 
-    monkeypatch.setattr(subprocess, "run", no_process)
-    # The app repo's local reads run for real in a dry run (lab.tools.git.read_runner, tested in test_gitops_unit):
-    # here they too are kept from starting a process.
-    monkeypatch.setattr(git_tool, "read_runner", lambda runner: runner)
+    def reads_only(argv: list[str], *args: Any, **kwargs: Any) -> Any:
+        argv = [str(a) for a in argv]
+        started.append(argv)
+        where = argv[argv.index("-C") + 1] if "-C" in argv else ""
+        scratch = Path(where or argv[-1]).is_relative_to(
+            Path(tempfile.gettempdir()) / ""
+        ) and "gitops-lab-dry-run-" in (where or argv[-1])
+        git_read = argv[0] == "git" and (where == str(ROOT) or scratch)
+        render = argv[1:2] == ["kustomize"] and "gitops-lab-dry-run-" in argv[2]
+        if not (git_read or render) or any(str(machine.settings.state_dir) in a for a in argv):
+            raise AssertionError(f"a dry run started a process that is not a read: {argv}")
+        reading.append(True)
+        try:
+            return real_run(argv, *args, **kwargs)
+        finally:
+            reading.pop()
+
+    real_popen = subprocess.Popen
+    reading: list[bool] = []
+
+    def no_process(*args: Any, **kwargs: Any) -> Any:
+        if not reading:
+            raise AssertionError(f"a dry run started a process: {args}")
+        return real_popen(*args, **kwargs)
+
+    monkeypatch.setattr(subprocess, "run", reads_only)
     monkeypatch.setattr(subprocess, "Popen", no_process)
     shutil.rmtree(machine.settings.state_dir)  # not even kind: a machine with nothing on it
     out = io.StringIO()
     ctx = Context(machine.settings, DryRunRunner(out=out), UI(err=io.StringIO(), out=out))
-    lab.up(ctx, app_root=ROOT)
+    lab.up(ctx, app_root=ROOT, fix=True)
+    assert any(argv[:2] == ["git", "clone"] and "--bare" in argv for argv in started), started
+    gc.collect()
+    assert not list(Path(tempfile.gettempdir()).glob("gitops-lab-dry-run-*/work")), "the scratch copy is removed"
 
     text = out.getvalue()
     assert not machine.settings.state_dir.exists(), "a dry run writes nothing"
@@ -585,7 +614,7 @@ def test_dry_run_prints_every_command_and_manifest_and_starts_nothing(
         first(r"^\$ docker network connect kind lab-git"),
         first(r"^\$ .*git clone .*http://127\.0\.0\.1:3000/gitops\.git"),
         first(r"^\$ docker build .* -t localhost:5001/lab-app:"),
-        first(r"^# --- overlays/dev/kustomization\.yaml \(planned\) ---"),
+        first(r"^# --- GitOps commit \w+ deploy\(dev\): lab-app "),
         first(r"^\$ docker image save --platform linux/\S+ -o \S+ " + re.escape(versions.ARGOCD_IMAGE)),
         first(r"^\$ \S*kind load image-archive \S+kind-load-gitops-lab\.tar --name gitops-lab"),
         first(r"^# --- .*argocd/kustomization\.yaml ---"),
@@ -593,6 +622,20 @@ def test_dry_run_prints_every_command_and_manifest_and_starts_nothing(
         first(r"^\$ \S*kubectl --context kind-gitops-lab rollout status statefulset/argocd-application-controller"),
     ]
     assert order == sorted(order), order
+
+    # The first deploy, planned on a scratch copy of the (here: not yet existing) GitOps repo: the commits `up` would
+    # push, each environment getting the image the first ship would build, not the seed.
+    commits = re.findall(r"^# --- GitOps commit \w{7} (.*?) \(dry run: not pushed to (\S+)\) ---$", text, re.M)
+    tag = re.search(r"-t localhost:5001/lab-app:(\S+)", text)
+    assert tag, text
+    assert [subject for subject, _ in commits] == [
+        f"seed: overlays from app repo {git_tool.rev_parse(SubprocessRunner(), ROOT)[:7]}",  # type: ignore[index]
+        f"deploy(dev): lab-app {tag[1]}",
+        f"promote(staging): lab-app {tag[1]} from dev",
+        f"promote(prod): lab-app {tag[1]} from staging",
+    ], text
+    assert {url for _, url in commits} == {machine.settings.gitops_url}
+    assert "nothing to commit" not in ctx.ui.err.getvalue()  # type: ignore[attr-defined]
 
     docs = applications_in(text)
     assert [d["kind"] for d in docs] == ["Secret", "AppProject", "Application", "Application", "Application"]
@@ -1115,3 +1158,24 @@ def test_status_shows_the_gitops_remote_without_its_password(
     lab.status(ctx)
     out = ctx.ui.out.getvalue() + ctx.ui.err.getvalue()  # type: ignore[attr-defined]
     assert "git.example.test/team/gitops.git" in out and SECRET not in out, out
+
+
+def test_cache_dry_run_plans_the_pulls_the_real_run_makes(machine: Lab) -> None:
+    """Docker is asked for real what it has (reads only): a dry run plans no pull of an image the lab builds (the
+    service images) or of one that is there (a base image built locally, as in CI), and the pull of one that is not."""
+    world = machine.world
+    world.images[machine.settings.base_image] = {"Id": "sha256:" + "b" * 64, "Config": {"Labels": {}}}
+    out = io.StringIO()
+    reads = world.runner_for()
+    ctx = Context(machine.settings, DryRunRunner(out=out, reads=reads), UI(err=out, out=out))
+    lab.cache(ctx)
+
+    planned = ctx.runner.calls  # type: ignore[attr-defined]
+    pulled = [argv[2] for argv in planned if argv[:2] == ("docker", "pull")]
+    assert pulled == [versions.KIND_NODE_IMAGE, versions.ARGOCD_IMAGES[1]], out.getvalue()  # absent: pulled
+    built = [argv[argv.index("-t") + 1] for argv in planned if argv[:2] == ("docker", "build")]
+    assert versions.REGISTRY_IMAGE in built and versions.GITSERVER_IMAGE in built
+    saved = [argv[-1] for argv in planned if argv[:3] == ("docker", "image", "save")]
+    assert set(saved) == {*lab.PULLED_IMAGES, machine.settings.base_image, *built}
+    assert all(c.argv[1:3] == ("image", "inspect") for c in reads.calls), reads.dump()  # it only read
+    assert not machine.settings.cache_dir.exists()

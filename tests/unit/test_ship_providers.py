@@ -25,8 +25,12 @@ def _app_repo(path: Path) -> Path:
 
 
 def _settings(tmp_path: Path, provider: str) -> Settings:
+    remote = tmp_path / "gitops.git"  # a dry run reads the GitOps repo too (a scratch copy): an empty one
+    subprocess.run(["git", "init", "--quiet", "--bare", "-b", "main", str(remote)], check=True, capture_output=True)
     return load_settings(
-        {"state_dir": tmp_path / "state", "provider": provider}, config_file=tmp_path / "none.toml", environ={}
+        {"state_dir": tmp_path / "state", "provider": provider, "gitops_remote": str(remote)},
+        config_file=tmp_path / "none.toml",
+        environ={},
     )
 
 

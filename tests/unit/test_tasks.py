@@ -8,6 +8,7 @@ import inspect
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -293,7 +294,9 @@ def test_release_task_flags(recorded: Any) -> None:
     run("promote", "--from", "staging", "--to", "prod")
     assert promotes[0]["args"] == ("staging", "prod") and promotes[0]["watcher"] is not None
     run("promote", "--dry-run")
-    assert promotes[1]["args"] == ("dev", "staging") and promotes[1]["watcher"] is None
+    assert promotes[1]["args"] == ("dev", "staging") and promotes[1]["ctx"].dry_run
+    # A dry run gets the watcher too: the steps that would ask Argo CD are then shown as skipped, as in the real run.
+    assert promotes[1]["watcher"] is not None
     run("rollback", "prod", "--to", "abc1234", "--no-wait")
     assert rollbacks[0]["args"] == ("prod", "abc1234") and rollbacks[0]["no_wait"] is True
     assert rollbacks[0]["watcher"] is not None, "rollback --no-wait still refreshes Argo CD, as ship --no-wait does"
@@ -456,6 +459,11 @@ def test_invoke_list_and_help_from_the_repo_root() -> None:
 
 def test_invoke_up_dry_run_needs_no_docker(tmp_path: Path, lab_env: Path) -> None:
     path = [d for d in os.environ.get("PATH", "").split(os.pathsep) if d and not (Path(d) / "docker").exists()]
+    # git stays: the dry run works on a scratch copy of the GitOps repo with it (often next to docker in /usr/bin).
+    tools = tmp_path / "tools"
+    tools.mkdir()
+    (tools / "git").symlink_to(shutil.which("git") or "/usr/bin/git")
+    path.append(str(tools))
     env = {k: v for k, v in os.environ.items() if not k.startswith("LAB_")}
     env.update(PATH=os.pathsep.join(path), LAB_STATE_DIR=str(lab_env), COLUMNS="120")
     res = invoke("up", "--dry-run", env=env)
@@ -470,7 +478,11 @@ def test_invoke_up_dry_run_needs_no_docker(tmp_path: Path, lab_env: Path) -> Non
     blocks = re.findall(r"^\$ \S*kubectl [^\n]*apply --server-side[^\n]*\n  <<'EOF'\n(.*?)\nEOF$", out, re.M | re.S)
     apps = [d for d in yaml.safe_load_all(blocks[-1]) if d and d["kind"] == "Application"]
     assert [a["metadata"]["name"] for a in apps] == ["lab-dev", "lab-staging", "lab-prod"]
-    assert "Preflight checks (invoke doctor) — skipped in a dry run" in res.stderr
+    # What it does not run it says so, never ✓: the preflight is skipped (doctor runs it), kind is not installed
+    # here (none on PATH, none under .lab) so it shows the download `up` would make.
+    assert " – Preflight checks (invoke doctor) — skipped (dry run: not run; `invoke doctor` runs them)" in res.stderr
+    assert "✓ Preflight" not in res.stderr and re.search(r"│ – +│ Preflight checks \(invoke doctor\) \(skipped", out)
+    assert f"would download https://kind.sigs.k8s.io/dl/{versions.KIND_VERSION}/kind-" in res.stderr
     assert out.count("$ docker run -d") == 3
 
 
