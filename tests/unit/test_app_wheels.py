@@ -47,6 +47,10 @@ def fake_pip(runner: FakeRunner) -> list[tuple[str, ...]]:
 
 
 def make_ctx(tmp_path: Path, runner: FakeRunner, **values: object) -> Context:
+    remote = tmp_path / "gitops.git"  # a dry-run ship reads the GitOps repo (a scratch copy of it): an empty one
+    if not remote.exists():
+        subprocess.run(["git", "init", "--quiet", "--bare", "-b", "main", str(remote)], check=True, capture_output=True)
+    values.setdefault("gitops_remote", str(remote))
     settings = Settings(state_dir=tmp_path / ".lab", base_image=BASE, **values)  # type: ignore[arg-type]
     return Context(settings, runner, UI(err=io.StringIO(), out=io.StringIO()))
 
