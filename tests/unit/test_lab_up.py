@@ -22,6 +22,7 @@ import pytest
 import yaml
 from fakes import Call, FakeRunner
 from fakeworld import ROOT, FakeApplications, SimulatedCrash, World, tool
+from localservers import serve_git_http
 
 from lab import versions
 from lab.argocd import ApplicationClient
@@ -1117,20 +1118,26 @@ REMOTE_WITH_PASSWORD = f"https://ada:{SECRET}@git.example.test/team/gitops.git"
 def test_dry_run_with_a_password_in_the_gitops_remote_shows_it_nowhere_and_gives_it_to_argo_cd_apart(
     machine: Lab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """`up --dry-run` with LAB_GITOPS_REMOTE=https://ada:<password>@...: no command, manifest or message shows the
-    password; the repository Secret carries username and (redacted) password; every URL is the bare one."""
+    """`up --dry-run` with LAB_GITOPS_REMOTE=http://ada:<password>@...: no command, manifest or message shows the
+    password; the repository Secret carries username and (redacted) password; every URL is the bare one. The dry run
+    reads the remote for real (a scratch copy), so the remote is a real one that wants the password."""
     monkeypatch.setattr(git_tool, "read_runner", lambda runner: runner)
-    settings = load_settings(
-        {"state_dir": machine.settings.state_dir, "gitops_remote": REMOTE_WITH_PASSWORD},
-        config_file=tmp_path / "none.toml",
-        environ={},
-    )
-    out, err = io.StringIO(), io.StringIO()
-    ctx = Context(settings, DryRunRunner(out=out), UI(err=err, out=out))
-    lab.up(ctx, app_root=ROOT)
+    root = tmp_path / "served"
+    subprocess.run(["git", "init", "--quiet", "--bare", "-b", "main", str(root / "gitops.git")], check=True)
+    shutil.rmtree(machine.settings.state_dir / "bin", ignore_errors=True)  # no kind yet: the plan installs it
+    with serve_git_http(root, username="ada", password=SECRET) as server:
+        clean = f"http://127.0.0.1:{server.port}/gitops.git"
+        settings = load_settings(
+            {"state_dir": machine.settings.state_dir, "gitops_remote": clean.replace("://", f"://ada:{SECRET}@")},
+            config_file=tmp_path / "none.toml",
+            environ={},
+        )
+        out, err = io.StringIO(), io.StringIO()
+        ctx = Context(settings, DryRunRunner(out=out), UI(err=err, out=out))
+        lab.up(ctx, app_root=ROOT, fix=True)
+        assert server.served, server.denied  # git asks without credentials first (401), then with them
     text = out.getvalue() + err.getvalue()
     assert SECRET not in text
-    clean = "https://git.example.test/team/gitops.git"
     assert f"git clone --quiet --no-tags {clean}" in text
     assert "LAB_GIT_PASSWORD='<redacted>'" in text  # git gets it from the credential helper's environment
     secret, project, *apps = applications_in(text)
