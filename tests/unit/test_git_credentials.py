@@ -94,3 +94,13 @@ def test_a_dry_run_shows_that_a_password_is_passed_never_the_password() -> None:
     DryRunRunner(out=out).run(["git", "fetch"], env={git_credential.PASSWORD_ENV: "s3cr@t", "GIT_TERMINAL_PROMPT": "0"})
     assert "LAB_GIT_PASSWORD='<redacted>'" in out.getvalue() and "s3cr@t" not in out.getvalue()
     assert "GIT_TERMINAL_PROMPT=0" in out.getvalue()
+
+
+def test_a_dry_run_shows_neither_part_of_a_credential() -> None:
+    """A token as the user name (https://TOKEN@host/...) is a credential too: the printed command names the
+    variables, never their values."""
+    out = io.StringIO()
+    DryRunRunner(out=out).run(["git", "fetch"], env=helper_env(Credential("ghp_t0kenAsUser", "")))
+    shown = out.getvalue()
+    assert "ghp_t0kenAsUser" not in shown
+    assert f"{git_credential.USERNAME_ENV}='<redacted>'" in shown
