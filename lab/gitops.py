@@ -55,8 +55,10 @@ IMAGE_NAME = "lab-app"  # the image name in base/deployment.yaml that each overl
 SEED_TAG = "seed"  # the tag in the app repo's overlays: nothing deployed yet
 # Schema version for validation: the kind node image's minor release (kubernetes-validate ships x.y.0 schemas).
 K8S_SCHEMA_VERSION = ".".join(versions.KUBERNETES_VERSION.split(".")[:2]) + ".0"
-# After a Ctrl-C during a push: how long to ask the remote whether the commit arrived (seconds).
+# After a Ctrl-C during a push: how long to ask the remote whether the commit arrived (seconds, per fetch), and
+# for how long to look again while it is not there (a remote that already had the pack may still be updating main).
 INTERRUPT_CHECK_TIMEOUT = 15.0
+INTERRUPT_SETTLE = 2.0
 
 APP_COMMIT = "App-Commit"
 IMAGE = "Image"
@@ -611,19 +613,30 @@ class GitOpsRepo:
                 hint=f"{look} shows whether it is there once the remote answers",
                 pushed=None,
             )
+        # Not there when looked at. That is not "did not reach": git push was stopped mid-way, but a remote that
+        # already had the pack goes on (its hooks, the ref update) without it, so the commit may land later.
         return Interrupted(
-            f"interrupted: {what} did not reach the GitOps remote {self.url}; it was dropped from the working clone",
-            hint="nothing changed in the GitOps repo; run the command again",
+            f"interrupted while pushing {what}: it was not on the GitOps remote {self.url} when checked, but a push "
+            "the remote had already received can still land there; the working clone no longer holds it",
+            hint=f"{look} shows whether it arrived; if it did not, run the command again",
+            pushed=None,
         )
 
     def _reached(self, sha: str) -> bool | None:
-        """Is SHA on the remote's main (fetched again, briefly)? None when the remote does not answer."""
-        try:
-            self._fetch(timeout=INTERRUPT_CHECK_TIMEOUT)
-        except GitOpsError:
-            return None
-        remote = git.rev_parse(self.runner, self.workdir, self.remote_head)
-        return remote is not None and git.is_ancestor(self.runner, self.workdir, sha, remote)
+        """Is SHA on the remote's main (fetched again, for up to INTERRUPT_SETTLE seconds while it is not)? None
+        when the remote does not answer."""
+        deadline = time.monotonic() + INTERRUPT_SETTLE
+        while True:
+            try:
+                self._fetch(timeout=INTERRUPT_CHECK_TIMEOUT)
+            except GitOpsError:
+                return None
+            remote = git.rev_parse(self.runner, self.workdir, self.remote_head)
+            if remote is not None and git.is_ancestor(self.runner, self.workdir, sha, remote):
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            self.sleep(0.25)
 
     # Reading (at the remote head, after open()) ---------------------------------------------------------
     def read(self, path: str, rev: str | None = None) -> str | None:

@@ -351,14 +351,21 @@ def gitops_docs(repo_url: str = DEFAULT_REPO_URL, credentials: GitCredentials | 
     ]
 
 
+# Keys of a repository Secret that hold no credential (the URL never carries one: lab/tools/git_credential.py).
+SECRET_KEYS_SHOWN = ("type", "url", "insecure", "name", "project")
+
+
 def redact(docs: Iterable[Doc]) -> list[Doc]:
-    """Copies with Secret passwords replaced, for anything shown to a user."""
+    """Copies for anything shown to a user, with every non-empty value of a Secret replaced but the keys that
+    hold no credential (SECRET_KEYS_SHOWN): the password, and the user name too (a token often stands in it)."""
     out = []
     for doc in docs:
         if doc.get("kind") == "Secret":
             doc = {**doc}
             for key in ("stringData", "data"):
-                if isinstance(doc.get(key), dict) and "password" in doc[key]:
-                    doc[key] = {**doc[key], "password": REDACTED}
+                if isinstance(doc.get(key), dict):
+                    doc[key] = {
+                        k: v if k in SECRET_KEYS_SHOWN or v in ("", None) else REDACTED for k, v in doc[key].items()
+                    }
         out.append(doc)
     return out

@@ -5,13 +5,16 @@ the wheels of app/requirements.txt for the base image's Python and platform into
 lab/image_cache.py). Whenever they match the requirements file (sha256) and the base image, `ship` builds from a
 copy of app/ with the wheels in its wheels/ directory, where the Dockerfile installs from them alone: the build
 needs no network. Without matching wheels the build context is app/ itself, as it always was; offline that is
-refused before anything is built.
+refused before anything is built. Every build gets a copy of its own (`.lab/build/app-<tag>`, made by `stage` for
+the build and removed after it): two ships at once never build from, or delete, each other's.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,18 +75,20 @@ def cache_wheels(ctx: Context, app_root: Path = ROOT) -> Path | None:
 
 @dataclass(frozen=True)
 class BuildContext:
-    path: Path  # what `docker build` gets as its context
+    path: Path  # what `docker build` gets as its context (a copy: only while `stage` holds it)
     dockerfile: Path
     wheels: int  # cached wheels in it; 0: pip downloads from its index
+    source: Path | None = None  # the app/ a copy is made from (None: path is app/ itself)
+    wheel_files: tuple[Path, ...] = ()
 
     def describe(self) -> str:
         return f"{self.wheels} cached wheels, no index" if self.wheels else "wheels from pip's index"
 
 
-def build_context(ctx: Context, app_root: Path) -> BuildContext:
+def build_context(ctx: Context, app_root: Path, *, name: str = "app") -> BuildContext:
     """The context to build the app image from: app/ itself, or, when .lab/cache holds the wheels for its
-    requirements and the base image, a copy of app/ (under .lab/build/) with them in wheels/. Offline without
-    those wheels: Refused (nothing is built)."""
+    requirements and the base image, a copy of app/ with them in wheels/, at .lab/build/NAME (ship: app-<tag>, a
+    name no other build has), made by `stage`. Offline without those wheels: Refused (nothing is built)."""
     settings = ctx.settings
     app_dir = app_root / "app"
     requirements = requirements_file(app_root)
@@ -97,13 +102,25 @@ def build_context(ctx: Context, app_root: Path) -> BuildContext:
                 "or the base image), then retry",
             )
         return BuildContext(app_dir, app_dir / "Dockerfile", 0)
-    staged = settings.state_dir / "build" / "app"
-    if not ctx.dry_run:
-        shutil.rmtree(staged, ignore_errors=True)
-        shutil.copytree(app_dir, staged, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.whl"))
-        (staged / CONTEXT_WHEELS).mkdir(exist_ok=True)
-        for wheel in wheels:
-            shutil.copy2(wheel, staged / CONTEXT_WHEELS / wheel.name)
-    else:
+    staged = settings.state_dir / "build" / name
+    if ctx.dry_run:
         ctx.ui.info(f"  build context: a copy of {app_dir} with {len(wheels)} cached wheels in wheels/ → {staged}")
-    return BuildContext(staged, staged / "Dockerfile", len(wheels))
+    return BuildContext(staged, staged / "Dockerfile", len(wheels), app_dir, tuple(wheels))
+
+
+@contextlib.contextmanager
+def stage(ctx: Context, context: BuildContext) -> Iterator[BuildContext]:
+    """CONTEXT on disk for the length of the block: the copy of app/ with the wheels made at context.path, and
+    removed afterwards (nothing to do for app/ itself, or in a dry run)."""
+    if context.source is None or ctx.dry_run:
+        yield context
+        return
+    shutil.rmtree(context.path, ignore_errors=True)
+    try:
+        shutil.copytree(context.source, context.path, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.whl"))
+        (context.path / CONTEXT_WHEELS).mkdir(exist_ok=True)
+        for wheel in context.wheel_files:
+            shutil.copy2(wheel, context.path / CONTEXT_WHEELS / wheel.name)
+        yield context
+    finally:
+        shutil.rmtree(context.path, ignore_errors=True)

@@ -178,7 +178,10 @@ def check_ports(ctx: Context, probes: Probes, owned: set[int]) -> list[Check]:
 
 
 def check_disk(ctx: Context, probes: Probes) -> Check:
-    path = ctx.settings.state_dir if ctx.settings.state_dir.exists() else ctx.settings.state_dir.parent
+    """Free space where the state directory is, or will be: its nearest directory that exists."""
+    path = ctx.settings.state_dir
+    while not path.is_dir() and path != path.parent:
+        path = path.parent
     free = probes.disk_free(str(path))
     return Check(
         "disk space",

@@ -402,7 +402,8 @@ def ship(
                     dirty=bool(dirty),
                     taken=lambda t: is_loopback(repos.host) and lookup_digest(repos.host, repos.name, t) is not None,
                 )
-            build_from = app_image.build_context(ctx, app_root)  # offline without cached wheels: refused here
+            # Offline without cached wheels: refused here. A copy of its own per build (concurrent ships).
+            build_from = app_image.build_context(ctx, app_root, name=f"app-{tag}")
             ph.note = tag
 
         # The GitOps repo, before anything is built: a git server that is down or a remote that refuses the seed fails
@@ -432,7 +433,7 @@ def ship(
         # the base image and build metadata as build args.
         push_ref = f"{repos.push}:{tag}"
         build_time = clock().strftime("%Y-%m-%dT%H:%M:%SZ")
-        with ui.phase(f"Build {push_ref}") as ph:
+        with ui.phase(f"Build {push_ref}") as ph, app_image.stage(ctx, build_from):
             # APP_SOURCE ends up in the image (label and env) and on the build's command line: never a token in it.
             source = git.strip_credentials(git.remote_url(reader, app_root)) or str(app_root)
             image_id = docker.build(

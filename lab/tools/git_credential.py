@@ -26,12 +26,14 @@ class Credential:
 
 
 HTTP_SCHEMES = ("http", "https")
-USERNAME_ENV = "LAB_GIT_USERNAME"
+# A printed command (dry run) shows the values of variables named ..._SECRET or ..._PASSWORD as <redacted>
+# (lab/runner.py SECRET_ENV_SUFFIXES): the user name is one of them, a token often stands in it.
+USERNAME_ENV = "LAB_GIT_USERNAME_SECRET"
 PASSWORD_ENV = "LAB_GIT_PASSWORD"  # noqa: S105 (the variable's name)
 # A credential helper for one command (git docs, gitcredentials "CUSTOM HELPERS": a value starting with "!" is a
 # shell snippet, run with the action as its argument; only `get` is answered, so nothing is stored or erased).
 # It names the variables, never their values: `git config`, argv and --debug output show no secret.
-HELPER = '!f() { test "$1" = get && printf "username=%s\\npassword=%s\\n" "$LAB_GIT_USERNAME" "$LAB_GIT_PASSWORD"; }; f'
+HELPER = f'!f() {{ test "$1" = get && printf "username=%s\\npassword=%s\\n" "${USERNAME_ENV}" "${PASSWORD_ENV}"; }}; f'
 
 
 def split_url(url: str) -> tuple[str, Credential | None]:

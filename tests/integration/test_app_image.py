@@ -400,7 +400,9 @@ def test_builds_with_no_network_after_invoke_cache(docker_client: Any, base_imag
     try:
         with pytest.raises(docker.errors.BuildError):  # no wheels: pip needs its index, and there is no network
             build_offline(root / "app")
-        built, log = build_offline(context.path)
+        with app_image.stage(ctx, context):
+            built, log = build_offline(context.path)
+        assert not context.path.exists(), "the build's copy of app/ is removed after it"
         assert "pip installs from the wheels in wheels/ only (no index)" in log, log[-3000:]
         pinned = dict(
             line.split("==") for line in (APP_DIR / "requirements.txt").read_text().splitlines() if "==" in line

@@ -132,18 +132,43 @@ def test_ship_builds_from_a_copy_of_app_with_the_cached_wheels(tmp_path: Path, a
     ctx = make_ctx(tmp_path, runner)
     app_image.cache_wheels(ctx, app_root)
 
-    context = app_image.build_context(ctx, app_root)
-    assert context.path == ctx.settings.state_dir / "build" / "app" and context.wheels == len(PINNED)
-    assert context.dockerfile.read_text() == (app_root / "app" / "Dockerfile").read_text()
-    staged = sorted(p.name for p in (context.path / "wheels").glob("*.whl"))
-    assert staged == sorted(p.name for p in image_cache.wheels_dir(ctx.settings.cache_dir).glob("*.whl"))
-    assert (context.path / "factory.py").read_text() == (app_root / "app" / "factory.py").read_text()
+    context = app_image.build_context(ctx, app_root, name="app-t1")
+    assert context.path == ctx.settings.state_dir / "build" / "app-t1" and context.wheels == len(PINNED)
+    with app_image.stage(ctx, context):
+        assert context.dockerfile.read_text() == (app_root / "app" / "Dockerfile").read_text()
+        staged = sorted(p.name for p in (context.path / "wheels").glob("*.whl"))
+        assert staged == sorted(p.name for p in image_cache.wheels_dir(ctx.settings.cache_dir).glob("*.whl"))
+        assert (context.path / "factory.py").read_text() == (app_root / "app" / "factory.py").read_text()
+    assert not context.path.exists(), "the copy is removed after the build"
 
     dry = FakeRunner(dry_run=True)
     result = ship.ship(make_ctx(tmp_path, dry), app_root=app_root, gate=(), no_wait=True)
     build = dry.assert_called("docker", "build")
-    assert build.argv[-1] == str(context.path) and str(context.dockerfile) in build.argv, dry.dump()
+    planned = ctx.settings.state_dir / "build" / f"app-{result.tag}"
+    assert build.argv[-1] == str(planned) and str(planned / "Dockerfile") in build.argv, dry.dump()
     assert result.image.startswith("localhost:5001/lab-app:")
+
+
+def test_two_builds_at_once_each_build_from_a_copy_of_their_own(tmp_path: Path, app_root: Path) -> None:
+    """Two ships at the same time (same .lab): one build's context is never replaced or removed by the other's
+    (they used to share .lab/build/app: one's rmtree + copytree ran while the other copied or built from it)."""
+    runner = FakeRunner()
+    runner.script(pip.probe_argv(BASE), stdout=json.dumps(BOOKWORM) + "\n")
+    fake_pip(runner)
+    ctx = make_ctx(tmp_path, runner)
+    app_image.cache_wheels(ctx, app_root)
+
+    first = app_image.build_context(ctx, app_root, name="app-0123456-20261128101500")
+    second = app_image.build_context(ctx, app_root, name="app-0123456-20261128101500-2")
+    assert first.path != second.path
+    with app_image.stage(ctx, first):
+        (first.path / "marker").write_text("first build's own file\n")
+        with app_image.stage(ctx, second):
+            assert (second.path / "Dockerfile").is_file() and not (second.path / "marker").exists()
+        assert not second.path.exists()
+        assert (first.path / "marker").read_text() == "first build's own file\n", "the other build left it alone"
+        assert len(list((first.path / "wheels").glob("*.whl"))) == len(PINNED)
+    assert not first.path.exists()
 
 
 def test_without_cached_wheels_ship_builds_from_app_itself(tmp_path: Path, app_root: Path) -> None:

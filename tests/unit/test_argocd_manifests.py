@@ -183,8 +183,28 @@ def test_repository_secret_with_credentials_is_redacted_for_display() -> None:
     assert docs[0]["stringData"]["password"] == "s3cret-pw"
     k8s_valid(docs[0])
     shown = m.dump_all(m.redact(docs))
-    assert "s3cret-pw" not in shown and m.REDACTED in shown and "username: lab" in shown
+    assert "s3cret-pw" not in shown and m.REDACTED in shown and f"url: {REPO}" in shown
     assert docs[0]["stringData"]["password"] == "s3cret-pw", "redact() must not modify its input"
+
+
+@pytest.mark.parametrize(
+    "creds",
+    [
+        m.GitCredentials("ghp_t0ken-as-user", ""),  # https://TOKEN@host/...: the token is the user name
+        m.GitCredentials("ghp_t0ken-as-user", "x-oauth-basic"),
+    ],
+)
+def test_a_token_as_the_user_name_is_redacted_for_display(creds: m.GitCredentials) -> None:
+    """No credential part of a URL is shown: the user name is redacted like the password (a token often stands
+    in it), in stringData and in data."""
+    docs = m.gitops_docs(REPO, creds)
+    encoded = {**docs[0], "data": {"username": "Z2hwX3Qw", "url": "aHR0cHM6"}}
+    shown = m.dump_all(m.redact([*docs, encoded]))
+    assert "ghp_t0ken-as-user" not in shown and "Z2hwX3Qw" not in shown
+    assert "x-oauth-basic" not in shown
+    assert m.redact(docs)[0]["stringData"]["username"] == m.REDACTED
+    assert f"url: {REPO}" in shown and "aHR0cHM6" in shown, "the URL carries no credential: it stays readable"
+    assert docs[0]["stringData"]["username"] == "ghp_t0ken-as-user", "redact() must not modify its input"
 
 
 def test_gitops_docs_apply_in_dependency_order() -> None:

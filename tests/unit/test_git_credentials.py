@@ -94,3 +94,37 @@ def test_a_dry_run_shows_that_a_password_is_passed_never_the_password() -> None:
     DryRunRunner(out=out).run(["git", "fetch"], env={git_credential.PASSWORD_ENV: "s3cr@t", "GIT_TERMINAL_PROMPT": "0"})
     assert "LAB_GIT_PASSWORD='<redacted>'" in out.getvalue() and "s3cr@t" not in out.getvalue()
     assert "GIT_TERMINAL_PROMPT=0" in out.getvalue()
+
+
+def test_a_dry_run_shows_neither_part_of_a_credential() -> None:
+    """A token as the user name (https://TOKEN@host/...) is a credential too: the printed command names the
+    variables, never their values."""
+    out = io.StringIO()
+    DryRunRunner(out=out).run(["git", "fetch"], env=helper_env(Credential("ghp_t0kenAsUser", "")))
+    shown = out.getvalue()
+    assert "ghp_t0kenAsUser" not in shown
+    assert f"{git_credential.USERNAME_ENV}='<redacted>'" in shown
+
+
+def test_a_token_as_the_user_name_is_in_no_printed_manifest(tmp_path: Path) -> None:
+    """LAB_GITOPS_REMOTE=https://TOKEN@host/...: what `up` registers in Argo CD carries the token only in the
+    repository Secret's username, and a dry run prints that Secret redacted, the URLs bare."""
+    from lab.context import Context
+    from lab.steps import argocd as argocd_steps
+    from lab.steps import lab, services
+    from lab.ui import UI
+
+    token = "ghp_t0kenAsUserName"
+    settings = load_settings(
+        {"state_dir": tmp_path / ".lab", "gitops_remote": f"https://{token}@git.example.test/team/gitops.git"},
+        environ={},
+        config_file=tmp_path / "none.toml",
+    )
+    out = io.StringIO()
+    ctx = Context(settings, DryRunRunner(out=out), UI(err=out, out=out))
+    credentials = lab._gitops_credentials(ctx)
+    assert credentials is not None and credentials.username == token  # Argo CD gets it, in the Secret
+    argocd_steps.ensure_gitops_apps(ctx, services.in_cluster_gitops_url(settings), credentials)
+    shown = out.getvalue()
+    assert token not in shown, shown
+    assert "username: <redacted>" in shown and "url: https://git.example.test/team/gitops.git" in shown

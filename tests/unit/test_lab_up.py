@@ -1145,7 +1145,7 @@ def test_dry_run_with_a_password_in_the_gitops_remote_shows_it_nowhere_and_gives
         "type": "git",
         "url": clean,
         "insecure": "true",
-        "username": "ada",
+        "username": "<redacted>",  # a user name can be a token: shown redacted as well
         "password": "<redacted>",
     }
     assert project["spec"]["sourceRepos"] == [clean]
