@@ -649,15 +649,7 @@ def delete_services(ctx: Context, *, volumes: bool = False) -> list[str]:
 class ImageRemoval:
     removed: tuple[str, ...] = ()  # references (or IDs) of the images removed
     kept: tuple[tuple[str, str], ...] = ()  # (reference, why) of the lab's images Docker refused to remove
-    freed: int | None = None  # bytes, at least (None: the daemon did not say)
-
-
-def _size_of(sizes: Mapping[str, int], image_id: str) -> int | None:
-    bare = image_id.removeprefix("sha256:")
-    for key, size in sizes.items():
-        if key.removeprefix("sha256:") and bare.startswith(key.removeprefix("sha256:")):
-            return size
-    return None
+    freed: int | None = None  # bytes (None: the daemon did not say)
 
 
 def delete_images(ctx: Context) -> ImageRemoval:
@@ -665,8 +657,8 @@ def delete_images(ctx: Context) -> ImageRemoval:
     clusters, and the app images of this cluster (another cluster's carry its name). The base image and the images
     the lab pulls (kind node, Argo CD) are not the lab's and stay; an image some container still uses stays too.
 
-    Reports what was freed: the sum of the removed images' unique sizes (`docker system df -v`), a lower bound, since
-    layers shared only among the removed images are freed as well but counted by none of them."""
+    Reports what was freed: the image store's size (`docker system df`) before less after. (The sum of the images'
+    unique sizes would miss the layers they share among themselves: two builds of one commit share all of theirs.)"""
     settings, runner = ctx.settings, ctx.runner
     with ctx.ui.phase("Removing the images the lab built") as phase:
         base = docker.image_id(runner, settings.base_image)
@@ -682,22 +674,21 @@ def delete_images(ctx: Context) -> ImageRemoval:
         if not images:
             phase.note = "none found"
             return ImageRemoval(freed=0)
-        sizes = docker_objects.unique_sizes(runner)
+        before = docker_objects.images_size(runner)
         removed: list[str] = []
         kept: list[tuple[str, str]] = []
-        freed: int | None = 0
         for image in images:
             why = docker_objects.remove_image(runner, image.refs)
             if why is not None:
                 kept.append((image.refs[0], why))
                 continue
             removed += image.refs
-            size = _size_of(sizes, image.id)
-            freed = None if freed is None or size is None else freed + size
+        after = docker_objects.images_size(runner) if removed else before
+        freed = max(0, before - after) if before is not None and after is not None else None
         for ref, why in kept:
             ctx.ui.warn(f"kept {ref}: {why}")
         if removed:
             ctx.ui.info("  removed " + ", ".join(removed))
-        amount = f"at least {docker_objects.human_size(freed)} freed" if freed is not None else "freed: unknown"
+        amount = f"{docker_objects.human_size(freed)} freed" if freed is not None else "freed: unknown"
         phase.note = f"{len(images) - len(kept)} removed, {amount}" + (f", {len(kept)} kept" if kept else "")
         return ImageRemoval(tuple(removed), tuple(kept), freed)

@@ -120,20 +120,21 @@ def parse_size(text: str) -> int | None:
     return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
 
 
-def unique_sizes(runner: Runner) -> dict[str, int]:
-    """Each image's UNIQUE SIZE (`docker system df -v`): what removing that image alone frees, its layers shared
-    with no other image. Empty when the daemon does not say."""
-    res = runner.run([DOCKER, "system", "df", "-v", "--format", "{{json .}}"], check=False, timeout=300)
-    try:
-        data = json.loads(res.stdout) if res.returncode == 0 and res.stdout.strip() else {}
-    except ValueError:
-        return {}
-    sizes: dict[str, int] = {}
-    for row in (data.get("Images") or []) if isinstance(data, dict) else []:
-        size = parse_size(str(row.get("UniqueSize", "")))
-        if row.get("ID") and size is not None:
-            sizes[str(row["ID"])] = size
-    return sizes
+def images_size(runner: Runner) -> int | None:
+    """The image store's total size (`docker system df`, row Images, Size): measured before and after a removal, the
+    difference is what the removal freed, layers the removed images shared among themselves included. None when the
+    daemon does not say."""
+    res = runner.run([DOCKER, "system", "df", "--format", "{{json .}}"], check=False, timeout=300)
+    if res.returncode != 0:
+        return None
+    for line in res.stdout.splitlines():
+        try:
+            row = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(row, dict) and row.get("Type") == "Images":
+            return parse_size(str(row.get("Size", "")))
+    return None
 
 
 def human_size(size: int) -> str:

@@ -336,15 +336,16 @@ class World:
             return ok("".join(r + "\n" for r in rows))
         if cmd[:2] == ("image", "rm"):
             return self._image_rm(argv, cmd[2:])
-        if cmd[:3] == ("system", "df", "-v"):
-            unique = {i["Id"]: i for i in self.images.values()}
-            rows = [{"ID": k, "UniqueSize": human_size(i.get("Size", 0))} for k, i in unique.items()]
-            return ok(json.dumps({"Images": rows, "Containers": [], "Volumes": [], "BuildCache": []}) + "\n")
+        if cmd[:2] == ("system", "df") and "-v" not in cmd:
+            unique = {i["Id"]: i for i in self.images.values()}  # one image under several tags counts once
+            total = human_size(sum(i.get("Size", 0) for i in unique.values()))
+            rows = [{"Type": "Images", "TotalCount": str(len(unique)), "Size": total}, {"Type": "Containers"}]
+            return ok("".join(json.dumps(r) + "\n" for r in rows))
         if cmd[:1] == ("build",):
             image_id = "sha256:" + self.new_id()
             for i, a in enumerate(cmd):
                 if a == "-t":
-                    # Size: what `docker system df -v` reports as the image's UNIQUE SIZE (layers are not modelled)
+                    # Size: what the image adds to `docker system df`'s Images Size (layers are not modelled)
                     self.images[cmd[i + 1]] = {"Id": image_id, "Config": {"Labels": _labels(cmd)}, "Size": BUILT_SIZE}
             return ok(image_id + "\n")
         if cmd[:1] == ("push",):
