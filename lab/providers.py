@@ -44,6 +44,7 @@ from lab.config import Settings
 from lab.context import Context
 from lab.errors import CommandFailed, ConfigError
 from lab.manifests import kind as kind_manifests
+from lab.runner import for_reading
 from lab.tools import docker, kubectl
 from lab.tools import kind as kind_tool
 from lab.tools import minikube as minikube_tool
@@ -391,7 +392,7 @@ class KindProvider(_OwnedCluster):
 
     def desired_config(self, ctx: Context) -> str:
         """The config this host needs: with the cgroup v1 patch when Docker reports cgroup v1."""
-        return self.render_config(cgroup_v1=docker.cgroup_version(ctx.runner) == "1")
+        return self.render_config(cgroup_v1=docker.cgroup_version(for_reading(ctx.runner)) == "1")  # a read
 
     def create(self, ctx: Context) -> None:
         config = write_cluster_config(ctx, self.config_path, self.desired_config(ctx))
@@ -415,7 +416,7 @@ class KindProvider(_OwnedCluster):
         compared only when Docker reports the cgroup version they depend on."""
         if ctx.dry_run:
             return []
-        cgroup = docker.cgroup_version(ctx.runner)
+        cgroup = docker.cgroup_version(for_reading(ctx.runner))
         want = yaml.safe_load(self.render_config(cgroup_v1=cgroup == "1"))
         drift = []
         published = _published_ports(ctx, kind_manifests.node_names(self.settings.cluster_name)[0])

@@ -101,3 +101,19 @@ def test_doctor_warns_minikube_on_cgroup_v1(tmp_path: Path) -> None:
     assert not check.ok and not check.required and "kind config only" in check.detail
     assert check.fix == "use the kind provider: `invoke up --provider kind`"
     assert "! cgroup v1:" in table
+
+
+def test_a_dry_run_plans_the_kind_config_this_host_needs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`docker info` only reads: a dry run asks it for real (DryRunRunner.reads), so on a cgroup v1 host the planned
+    kind config carries the patch the real run writes."""
+    from lab.runner import DryRunRunner
+
+    monkeypatch.setattr(kind_tool, "binary", lambda state_dir=None: "kind")
+    s = settings(tmp_path)
+    reads = FakeRunner()
+    reads.script(CGROUP, stdout="1\n")
+    out = io.StringIO()
+    KindProvider(s).create(Context(s, DryRunRunner(out=out, reads=reads), UI(err=out, out=out)))
+    reads.assert_called(*CGROUP)
+    assert "failCgroupV1: false" in out.getvalue(), out.getvalue()
+    assert not (s.state_dir / "kind-config.yaml").exists(), "a dry run writes nothing"
