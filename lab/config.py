@@ -408,11 +408,6 @@ def _last_up(path: Path) -> dict[str, Any]:
     return {k: v for k, v in data.items() if k in LAST_UP_FIELDS}
 
 
-def setting_names() -> tuple[str, ...]:
-    """The names of every setting (the fields of Settings, LAB_<NAME> in the environment)."""
-    return tuple(f.name for f in dataclasses.fields(Settings) if f.name != "sources")
-
-
 def load_settings(
     overrides: Mapping[str, Any] | None = None,
     *,

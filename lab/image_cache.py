@@ -212,9 +212,14 @@ def wheels_dir(cache_dir: Path) -> Path:
 
 
 def sha256_file(path: Path) -> str:
+    """The file's sha256 (hex), read in 1 MiB chunks."""
     import hashlib
 
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(1024 * 1024):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def read_wheels(cache_dir: Path) -> WheelSet | None:

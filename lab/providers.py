@@ -479,12 +479,6 @@ class KindProvider(_OwnedCluster):
                 missing[image] = local
         return missing
 
-    def images_to_load(self, ctx: Context, images: Sequence[str]) -> list[str]:
-        """The IMAGES some node lacks (all of them in a dry run)."""
-        if ctx.dry_run:
-            return list(images)
-        return list(self._missing(ctx, images, docker.save_platform(ctx.runner)))
-
     def load_images(self, ctx: Context, images: Sequence[str]) -> None:
         """Copy local images into every node, as one single-platform archive: `docker image save --platform`
         + `kind load image-archive` (kind's documented workaround for the containerd image store, PR #4247;

@@ -8,7 +8,6 @@ kept or made executable; a mismatch deletes it and installs nothing. The cached 
 
 from __future__ import annotations
 
-import hashlib
 import os
 import platform as platform_module
 import shutil
@@ -23,6 +22,7 @@ from lab import versions
 from lab.config import Settings
 from lab.context import Context
 from lab.errors import ChecksumMismatch, DownloadFailed, Refused, ToolNotFound
+from lab.image_cache import sha256_file
 from lab.runner import for_reading
 from lab.tools import kind as kind_tool
 
@@ -83,14 +83,6 @@ def find_kind(settings: Settings) -> tuple[str, str] | None:
     return (on_path, "path") if on_path else None
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(1024 * 1024):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def ensure_kind(
     ctx: Context,
     fix: bool = False,
@@ -144,7 +136,7 @@ def _install(ctx: Context, *, fetch: Fetch, platform: str | None, url: str | Non
         ctx.ui.info(f"  would download {source_url}\n  verify sha256 {expected}\n  install it as {target}")
         return KindBinary(str(target), pinned, "planned")
 
-    if cached.is_file() and sha256_of(cached) != expected:
+    if cached.is_file() and sha256_file(cached) != expected:
         ctx.ui.warn(f"cached {cached} does not match the pinned sha256: discarding it")
         cached.unlink()
     if not cached.is_file():
@@ -179,7 +171,7 @@ def _download_verified(url: str, dest: Path, expected: str, fetch: Fetch) -> Non
     partial.unlink(missing_ok=True)
     try:
         fetch(url, partial)
-        actual = sha256_of(partial)
+        actual = sha256_file(partial)
     except OSError as exc:  # urllib's URLError/HTTPError are OSErrors
         partial.unlink(missing_ok=True)
         raise DownloadFailed(
