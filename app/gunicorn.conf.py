@@ -85,13 +85,19 @@ keepalive = 5
 worker_tmp_dir = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None  # noqa: S108
 # The control socket (gunicornc) is not used; it would need a writable $HOME and a thread in the master.
 control_socket_disable = True
-# Logs: JSON lines on stdout, gunicorn's error log and one access line per request (app/gunicorn_logging.py).
+# Logs: JSON lines on stdout, gunicorn's error log and one access line per request (app/gunicorn_logging.py);
+# no per-request DEBUG line (pre_request below).
 logger_class = "app.gunicorn_logging.GunicornJsonLogger"
 errorlog = "-"
 accesslog = "-"
 loglevel = _SETTINGS.log_level.lower()
 capture_output = False
 proc_name = "gitops-lab-app"
+
+
+def pre_request(worker: Any, req: Any) -> None:
+    """Worker, before each request: nothing. gunicorn's default hook logs "METHOD PATH" at DEBUG for every
+    request, a second line per request in dev that says less than the access line, which is always written."""
 
 
 def on_starting(server: Any) -> None:
