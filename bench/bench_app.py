@@ -9,7 +9,7 @@ Builds app/Dockerfile (docker CLI, legacy builder, as on the lab machines) and r
   prod       the app with the prod overlay's settings (overlays/base + overlays/prod configMapGenerator literals:
              LOG_LEVEL=ERROR, access log on, PROMETHEUS_MULTIPROC_DIR on a tmpfs), read-only root, /tmp tmpfs
   dev        the same with the dev overlay's settings (LOG_LEVEL=DEBUG): what the debug logging costs
-  prod@REF   (--ref) the prod target built from app/ at a git ref: before/after figures in one run
+  prod@REF, dev@REF   (--ref) the same two built from app/ at a git ref: before/after figures in one run
 Containers log to the Docker daemon as usual (the daemon's share of the CPU is part of what is measured).
 DRAIN_SECONDS=0 in every container so that stopping them is quick; it changes nothing while serving.
 
@@ -205,6 +205,7 @@ def app_env(*overlays: str) -> dict[str, str]:
 
 def git_app_dir(ref: str, dest: Path) -> Path:
     """app/ as it is at REF (git archive), for a before/after comparison in one run."""
+    dest.mkdir(parents=True)
     archive = dest / "app.tar"
     with archive.open("wb") as out:
         subprocess.run(["git", "-C", str(ROOT), "archive", ref, "app"], stdout=out, check=True)
@@ -263,6 +264,7 @@ def bench(args: argparse.Namespace) -> None:
                 timed_build(git_app_dir(ref, Path(tmp) / f"ref{len(tags)}"), ref_tag, args.base_image)
                 tags.append(ref_tag)
                 targets.append(Target(f"prod@{ref}", ref_tag, prod_env))
+                targets.append(Target(f"dev@{ref}", ref_tag, dev_env))
             for target in targets:
                 target.start()
             for target in targets:
@@ -303,10 +305,11 @@ def report(
     print(
         f"GitOps Lab app vs a trivial Flask app: base {args.base_image}, {args.rounds} rounds x {args.seconds} s "
         f"per endpoint, {args.connections} connections (wrk), medians; ratio = target / baseline "
-        "(per-round range)"
+        "(per-round range); bad = answers >= 400 + socket errors; cpu us = the container's CPU per request"
     )
     print()
-    header = f"{'target':<16}{'endpoint':<22}{'req/s':>8}{'p99 ms':>9}{'bad':>6}{'req/s ratio':>22}{'p99 ratio':>22}"
+    header = f"{'target':<16}{'endpoint':<22}{'req/s':>8}{'p99 ms':>9}{'bad':>7}{'cpu us':>8}"
+    header += f"{'req/s ratio':>20}{'p99 ratio':>20}{'cpu ratio':>20}"
     print(header)
     for target in targets:
         for endpoint, runs in target.runs.items():
@@ -314,13 +317,14 @@ def report(
             rps = statistics.median(r.rps for r in runs)
             p99 = statistics.median(r.p99_ms for r in runs)
             bad = sum(r.bad for r in runs)
-            if target is baseline:
-                ratios = f"{'':>22}{'':>22}"
-            else:
-                rps_ratios = [r.rps / b.rps for r, b in zip(runs, base_runs, strict=True)]
-                p99_ratios = [r.p99_ms / b.p99_ms for r, b in zip(runs, base_runs, strict=True)]
-                ratios = f"{fmt_ratio(rps_ratios):>22}{fmt_ratio(p99_ratios):>22}"
-            print(f"{target.name:<16}{endpoint:<22}{rps:>8.0f}{p99:>9.2f}{bad:>6}{ratios}")
+            cpu = statistics.median(r.cpu_us for r in runs)
+            ratios = ""
+            if target is not baseline:
+                pairs = list(zip(runs, base_runs, strict=True))
+                ratios = f"{fmt_ratio([r.rps / b.rps for r, b in pairs]):>20}"
+                ratios += f"{fmt_ratio([r.p99_ms / b.p99_ms for r, b in pairs]):>20}"
+                ratios += f"{fmt_ratio([r.cpu_us / b.cpu_us for r, b in pairs]):>20}"
+            print(f"{target.name:<16}{endpoint:<22}{rps:>8.0f}{p99:>9.2f}{bad:>7}{cpu:>8.0f}{ratios}")
     print()
     for name, run in checks.items():
         print(
@@ -331,8 +335,11 @@ def report(
     dev = next(t for t in targets if t.name == "dev")
     print()
     for endpoint in prod.runs:
-        cost = [d.rps / p.rps for d, p in zip(dev.runs[endpoint], prod.runs[endpoint], strict=True)]
-        print(f"dev (DEBUG logs) / prod req/s, {endpoint}: {fmt_ratio(cost)}")
+        pairs = list(zip(dev.runs[endpoint], prod.runs[endpoint], strict=True))
+        print(
+            f"dev (DEBUG logs) / prod, {endpoint}: req/s {fmt_ratio([d.rps / p.rps for d, p in pairs])}, "
+            f"cpu per request {fmt_ratio([d.cpu_us / p.cpu_us for d, p in pairs])}"
+        )
     print()
     for name, seconds in builds.items():
         print(f"build {name:<32}{seconds:>8.2f} s")
