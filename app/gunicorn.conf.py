@@ -30,7 +30,7 @@ import os
 import signal
 from typing import Any
 
-from app import lifecycle
+from app import lifecycle, logs
 from app import settings as app_settings
 
 
@@ -130,6 +130,11 @@ def when_ready(server: Any) -> None:
         signal.setitimer(signal.ITIMER_REAL, DRAIN_SECONDS)
 
     server.handle_term = handle_term
+
+
+def worker_exit(server: Any, worker: Any) -> None:
+    """Worker, on its way out: write the access lines still buffered (app/logs.py ACCESS_LINES)."""
+    logs.ACCESS_LINES.flush()
 
 
 def child_exit(server: Any, worker: Any) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 from gunicorn.glogging import Logger as _GunicornLogger
 
-from app.logs import JsonFormatter, StdoutHandler, timestamp, write_line
+from app.logs import ACCESS_LINES, JsonFormatter, StdoutHandler, timestamp
 
 _json_str = json.encoder.encode_basestring  # the C encoder: a str as a JSON string, non-ASCII kept
 
@@ -20,9 +20,10 @@ class GunicornJsonLogger(_GunicornLogger):  # type: ignore[misc]
 
     Use it with ``logger_class = "app.gunicorn_logging.GunicornJsonLogger"``, ``errorlog = "-"`` and
     ``accesslog = "-"``. With the access log on stdout (``-``) and no logging config of gunicorn's own
-    (``logconfig*``, ``syslog``), each access line is built directly as text and written with one
-    ``os.write`` (``app.logs.write_line``): no LogRecord, no handler lock. The line is the same JSON object
-    the ``gunicorn.access`` logger would write through ``JsonFormatter``. Otherwise the logging module writes it.
+    (``logconfig*``, ``syslog``), each access line is built directly as text and written in batches
+    (``app.logs.ACCESS_LINES``): no LogRecord, no handler lock, one ``os.write`` per ~14 lines. The line is the
+    same JSON object the ``gunicorn.access`` logger would write through ``JsonFormatter``. Otherwise the logging
+    module writes it.
     """
 
     def setup(self, cfg: Any) -> None:
@@ -60,7 +61,7 @@ class GunicornJsonLogger(_GunicornLogger):  # type: ignore[misc]
         sent = getattr(resp, "sent", None)
         if getattr(self, "_direct_access", False) and sys.stdout is sys.__stdout__:
             status_json = str(status_code) if isinstance(status_code, int) else _json_str(status_code)
-            write_line(
+            ACCESS_LINES.add(
                 f'{{"ts": "{timestamp(time.time())}", "level": "INFO", "logger": "gunicorn.access", '
                 f'"message": {_json_str(f"{method} {path} {status_code}")}, "method": {_json_str(method)}, '
                 f'"path": {_json_str(path)}, "query": {_json_str(str(environ.get("QUERY_STRING", "")))}, '

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -683,3 +684,46 @@ def test_the_handler_takes_no_lock() -> None:
         assert result == [True]
     finally:
         handler.release()
+
+
+def test_access_lines_are_batched_in_whole_lines_up_to_pipe_buf_and_flushed_soon(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(read_fd, False)
+    writes: list[bytes] = []
+    real_write = os.write
+
+    def recording_write(fd: int, data: bytes) -> int:
+        if fd == write_fd:
+            writes.append(bytes(data))
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", recording_write)
+    buffer = logs.LineBuffer(max_bytes=1000, max_delay=0.05, fd=write_fd)
+    try:
+        lines = [json.dumps({"n": n, "pad": "x" * 80}) for n in range(50)]  # 50 x ~100 bytes
+        for line in lines:
+            buffer.add(line)
+        assert 4 <= len(writes) <= 5  # the full batches are written at once, the rest waits
+        assert all(len(w) <= 1000 and w.endswith(b"\n") for w in writes)
+        deadline = time.monotonic() + 5
+        while len(b"".join(writes).splitlines()) < 50 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert b"".join(writes).decode().splitlines() == lines  # the tail came without another add()
+        buffer.add("x" * 3000)  # longer than a batch: written alone, whole
+        assert writes[-1] == b"x" * 3000 + b"\n"
+        data = b""
+        while chunk := _read_nonblocking(read_fd):
+            data += chunk
+        assert data.decode().splitlines() == [*lines, "x" * 3000]
+    finally:
+        os.close(read_fd)
+        os.close(write_fd)
+
+
+def _read_nonblocking(fd: int) -> bytes:
+    try:
+        return os.read(fd, 65536)
+    except BlockingIOError:
+        return b""
