@@ -30,7 +30,7 @@ import os
 import signal
 from typing import Any
 
-from app import lifecycle
+from app import lifecycle, logs
 from app import settings as app_settings
 
 
@@ -85,13 +85,19 @@ keepalive = 5
 worker_tmp_dir = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None  # noqa: S108
 # The control socket (gunicornc) is not used; it would need a writable $HOME and a thread in the master.
 control_socket_disable = True
-# Logs: JSON lines on stdout, gunicorn's error log and one access line per request (app/gunicorn_logging.py).
+# Logs: JSON lines on stdout, gunicorn's error log and one access line per request (app/gunicorn_logging.py);
+# no per-request DEBUG line (pre_request below).
 logger_class = "app.gunicorn_logging.GunicornJsonLogger"
 errorlog = "-"
 accesslog = "-"
 loglevel = _SETTINGS.log_level.lower()
 capture_output = False
 proc_name = "gitops-lab-app"
+
+
+def pre_request(worker: Any, req: Any) -> None:
+    """Worker, before each request: nothing. gunicorn's default hook logs "METHOD PATH" at DEBUG for every
+    request, a second line per request in dev that says less than the access line, which is always written."""
 
 
 def on_starting(server: Any) -> None:
@@ -124,6 +130,11 @@ def when_ready(server: Any) -> None:
         signal.setitimer(signal.ITIMER_REAL, DRAIN_SECONDS)
 
     server.handle_term = handle_term
+
+
+def worker_exit(server: Any, worker: Any) -> None:
+    """Worker, on its way out: write the access lines still buffered (app/logs.py ACCESS_LINES)."""
+    logs.ACCESS_LINES.flush()
 
 
 def child_exit(server: Any, worker: Any) -> None:

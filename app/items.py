@@ -4,7 +4,8 @@ An item is ``{"name": str (1..100 characters, not only whitespace), "quantity": 
 Unknown fields are rejected, like missing ones (422), so a typo never passes silently. The body must be
 ``application/json`` (415 otherwise), parse as JSON (400 otherwise) and be an object (422 otherwise).
 The store belongs to one app instance, so under gunicorn each worker process has its own items: this is a
-teaching service, not a database.
+teaching service, not a database. It keeps at most ``ITEMS_MAX`` items: creating one more evicts the oldest
+(lowest id), so memory stays bounded and a create never fails for lack of room.
 """
 
 from __future__ import annotations
@@ -12,14 +13,16 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
+from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request, url_for
+from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from app.problems import MALFORMED_JSON, STORE_FULL, VALIDATION_ERROR, Problem
+from app.logs import timestamp
+from app.problems import MALFORMED_JSON, VALIDATION_ERROR, Problem
 
 NAME_MAX = 100
 FIELDS = {"name": "string", "quantity": "integer"}
@@ -39,24 +42,23 @@ class Item:
         return {"id": self.id, "name": self.name, "quantity": self.quantity, "created_at": self.created_at}
 
 
-class StoreFull(Exception):
-    pass
-
-
 class ItemStore:
-    """Thread-safe (gunicorn threads share it); ids are never reused."""
+    """Thread-safe (gunicorn threads share it); ids are never reused; at most ``max_items`` items, the oldest
+    (lowest id) evicted to make room for a new one."""
 
     def __init__(self, max_items: int) -> None:
         self._lock = threading.Lock()
-        self._items: dict[int, Item] = {}
+        self._items: OrderedDict[int, Item] = OrderedDict()  # in creation order: the first is the oldest
         self._next_id = 1
         self._max_items = max_items
+        self.evicted = 0
 
     def create(self, name: str, quantity: int) -> Item:
-        created_at = datetime.now(tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        created_at = timestamp(time.time())
         with self._lock:
             if len(self._items) >= self._max_items:
-                raise StoreFull
+                self._items.popitem(last=False)
+                self.evicted += 1
             item = Item(self._next_id, name, quantity, created_at)
             self._items[item.id] = item
             self._next_id += 1
@@ -184,14 +186,10 @@ def list_items() -> Response:
 @bp.post("")
 def create_item() -> tuple[Response, int, dict[str, str]]:
     name, quantity = validate(_read_json())
-    try:
-        item = _store().create(name, quantity)
-    except StoreFull:
-        raise Problem(
-            507, "The item store is full; delete items first.", type_=STORE_FULL, title="Item store full"
-        ) from None
+    item = _store().create(name, quantity)
     log.info("item created", extra={"item_id": item.id})
-    return jsonify(item.to_json()), 201, {"Location": url_for("items.get_item", item_id=item.id)}
+    # what url_for("items.get_item", item_id=item.id) builds, without the URL map's build step
+    return jsonify(item.to_json()), 201, {"Location": f"{request.script_root}{bp.url_prefix}/{item.id}"}
 
 
 @bp.get("/<int:item_id>")

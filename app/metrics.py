@@ -10,6 +10,7 @@ mode; gunicorn.conf.py creates and wipes the directory at startup and marks dead
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from flask import Flask, Response, g, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -50,11 +51,20 @@ class Metrics:
             multiprocess_mode="max",
         )
         build_info.labels(version, settings.commit, settings.image_tag, settings.app_env).set(1)
+        # (method, route, status) -> the two labelled children: labels() takes a lock and builds a key each call.
+        # Bounded like the series themselves (known methods x URL rules x statuses).
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
-        method = method if method in _KNOWN_METHODS else "OTHER"
-        self.requests.labels(method, route, str(status)).inc()
-        self.latency.labels(method, route, str(status)).observe(seconds)
+        key = (method, route, status)
+        children = self._children.get(key)
+        if children is None:
+            label = method if method in _KNOWN_METHODS else "OTHER"
+            children = (self.requests.labels(label, route, str(status)), self.latency.labels(label, route, str(status)))
+            if label == method:  # an unknown method's own key would let a client grow this dict
+                self._children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def exposition(self) -> Response:
         if self.multiproc_dir:

@@ -17,7 +17,6 @@ from werkzeug.exceptions import HTTPException
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 MALFORMED_JSON = "urn:gitops-lab:problem:malformed-json"
 VALIDATION_ERROR = "urn:gitops-lab:problem:validation-error"
-STORE_FULL = "urn:gitops-lab:problem:store-full"
 
 log = logging.getLogger(__name__)
 # A refused body is read to its end and dropped, up to this many bytes: the client is usually still sending it,

@@ -54,7 +54,7 @@ class Config:
     APP_BUILD_TIME = "unknown"
     # Largest request body in bytes (Flask answers 413 above it). 64 KiB: an item is < 200 bytes.
     MAX_CONTENT_LENGTH = 64 * 1024
-    # The in-memory store refuses new items beyond this many (507), so a client cannot exhaust memory.
+    # Items kept per in-memory store; a create beyond it evicts the oldest, so a client cannot exhaust memory.
     ITEMS_MAX = 10_000
     # Enables /debug/slow (used by the graceful-shutdown tests). Never on in a deployed environment.
     APP_DEBUG_ENDPOINTS = False

@@ -5,15 +5,20 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from app import Config, ConfigError, TestConfig, create_app
+from app import Config, ConfigError, TestConfig, create_app, logs
 from app.factory import SERVICE_NAME, get_lifecycle
 from app.lifecycle import DRAIN_FLAG, Lifecycle, SharedFlag, State
 from app.settings import load
@@ -246,12 +251,24 @@ def test_store_is_thread_safe_under_concurrent_creates(client: FlaskClient, app:
     assert client.get(ITEMS).get_json()["count"] == 200
 
 
-def test_full_store_answers_507() -> None:
+def test_a_full_store_evicts_the_oldest_item_and_still_creates() -> None:
+    """ITEMS_MAX bounds the store; a create beyond it evicts the oldest item instead of failing (was 507)."""
     client = create_app({"READ_ENV": False, "ITEMS_MAX": 2, "APP_ENV": "test"}).test_client()
-    for i in range(2):
-        assert post_item(client, {"name": f"n{i}", "quantity": i}).status_code == 201
-    body = assert_problem(post_item(client, {"name": "one too many", "quantity": 1}), 507)
-    assert body["type"] == "urn:gitops-lab:problem:store-full"
+    ids = []
+    for i in range(5):
+        created = post_item(client, {"name": f"n{i}", "quantity": i})
+        assert created.status_code == 201, created.get_data(as_text=True)
+        ids.append(created.get_json()["id"])
+    assert ids == [1, 2, 3, 4, 5]  # ids are never reused, eviction or not
+    listed = client.get(ITEMS).get_json()
+    assert [item["id"] for item in listed["items"]] == [4, 5] and listed["count"] == 2
+    for evicted in (1, 2, 3):
+        assert_problem(client.get(f"{ITEMS}/{evicted}"), 404)
+    assert client.get(f"{ITEMS}/5").get_json()["name"] == "n4"
+    # deleting makes room: the next create evicts nothing
+    assert client.delete(f"{ITEMS}/4").status_code == 204
+    assert post_item(client, {"name": "n5", "quantity": 5}).status_code == 201
+    assert [item["id"] for item in client.get(ITEMS).get_json()["items"]] == [5, 6]
 
 
 @pytest.mark.parametrize(
@@ -575,3 +592,138 @@ def test_max_content_length_from_env(clean_env: pytest.MonkeyPatch) -> None:
     assert_problem(
         client.post(ITEMS, data=json.dumps({"name": "x" * 100, "quantity": 1}), content_type="application/json"), 413
     )
+
+
+# --- the log writer -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "created",
+    [0.0, 1764582112.0, 1764582112.0004994, 1764582112.9995, 1764582112.9999996, 1764582112.123456, 951782399.9996],
+)
+def test_timestamp_is_the_iso_text_datetime_gives(created: float) -> None:
+    expected = datetime.fromtimestamp(created, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    assert logs.timestamp(created) == expected
+    assert logs.timestamp(created + 1.25) == (
+        datetime.fromtimestamp(created + 1.25, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    )
+
+
+def test_write_line_is_one_write_per_line_and_whole_lines_when_long(monkeypatch: pytest.MonkeyPatch) -> None:
+    read_fd, write_fd = os.pipe()
+    calls: list[int] = []
+    real_write = os.write
+
+    def short_write(fd: int, data: bytes) -> int:  # a pipe that takes at most 1000 bytes per call
+        calls.append(len(data))
+        return real_write(fd, bytes(data[:1000]))
+
+    try:
+        monkeypatch.setattr(os, "write", short_write)
+        logs.write_line('{"a": "ü"}', write_fd)
+        assert calls == [len('{"a": "ü"}'.encode()) + 1]
+        calls.clear()
+        logs.write_line("x" * 2500, write_fd)  # continued until all of it is written
+        assert calls == [2501, 1501, 501]
+        monkeypatch.undo()
+        os.close(write_fd)
+        write_fd = -1
+        with os.fdopen(read_fd, "rb") as pipe:
+            read_fd = -1
+            assert pipe.read() == '{"a": "ü"}\n'.encode() + b"x" * 2500 + b"\n"
+    finally:
+        for fd in (read_fd, write_fd):
+            if fd >= 0:
+                os.close(fd)
+
+
+def test_write_line_survives_a_closed_stdout() -> None:
+    read_fd, write_fd = os.pipe()
+    os.close(read_fd)
+    try:
+        logs.write_line("nobody reads this", write_fd)  # EPIPE (SIGPIPE is ignored by Python): no exception
+    finally:
+        os.close(write_fd)
+
+
+_THREADED_LOGGING = """
+import threading
+from app import TestConfig, create_app
+app = create_app(TestConfig)
+def log(n):
+    for i in range(300):
+        app.logger.info("line", extra={"worker": n, "i": i, "pad": "x" * (8000 if i % 50 == 0 else 40)})
+threads = [threading.Thread(target=log, args=(n,)) for n in range(8)]
+for t in threads: t.start()
+for t in threads: t.join()
+"""
+
+
+def test_app_logs_from_many_threads_to_a_pipe_are_whole_json_lines() -> None:
+    """The real stdout path (no handler lock, one write per line): 8 threads, short and 8 KB lines, no mix-ups."""
+    result = subprocess.run(
+        [sys.executable, "-c", _THREADED_LOGGING], capture_output=True, text=True, timeout=60, check=True
+    )
+    entries = json_lines(result.stdout)
+    logged = [entry for entry in entries if entry["message"] == "line"]
+    assert len(logged) == 8 * 300
+    assert sorted((e["worker"], e["i"]) for e in logged) == [(n, i) for n in range(8) for i in range(300)]
+    assert all(len(e["pad"]) == (8000 if e["i"] % 50 == 0 else 40) for e in logged)
+
+
+def test_the_handler_takes_no_lock() -> None:
+    """Threads must not queue on the handler for a log line (the logging module's default is one RLock)."""
+    create_app(TestConfig)
+    (handler,) = [h for h in logging.getLogger("app").handlers if getattr(h, "_gitops_lab", False)]
+    handler.acquire()
+    try:
+        result: list[bool] = []
+        thread = threading.Thread(target=lambda: result.append(handler.lock.acquire(timeout=1)))  # type: ignore[union-attr]
+        thread.start()
+        thread.join(timeout=5)
+        assert result == [True]
+    finally:
+        handler.release()
+
+
+def test_access_lines_are_batched_in_whole_lines_up_to_pipe_buf_and_flushed_soon(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(read_fd, False)
+    writes: list[bytes] = []
+    real_write = os.write
+
+    def recording_write(fd: int, data: bytes) -> int:
+        if fd == write_fd:
+            writes.append(bytes(data))
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", recording_write)
+    buffer = logs.LineBuffer(max_bytes=1000, max_delay=0.05, fd=write_fd)
+    try:
+        lines = [json.dumps({"n": n, "pad": "x" * 80}) for n in range(50)]  # 50 x ~100 bytes
+        for line in lines:
+            buffer.add(line)
+        assert 4 <= len(writes) <= 5  # the full batches are written at once, the rest waits
+        assert all(len(w) <= 1000 and w.endswith(b"\n") for w in writes)
+        deadline = time.monotonic() + 5
+        while len(b"".join(writes).splitlines()) < 50 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert b"".join(writes).decode().splitlines() == lines  # the tail came without another add()
+        buffer.add("x" * 3000)  # longer than a batch: written alone, whole
+        assert writes[-1] == b"x" * 3000 + b"\n"
+        data = b""
+        while chunk := _read_nonblocking(read_fd):
+            data += chunk
+        assert data.decode().splitlines() == [*lines, "x" * 3000]
+    finally:
+        os.close(read_fd)
+        os.close(write_fd)
+
+
+def _read_nonblocking(fd: int) -> bytes:
+    try:
+        return os.read(fd, 65536)
+    except BlockingIOError:
+        return b""

@@ -39,6 +39,10 @@ APP_ENV_KEYS = (
 )
 
 
+ACCESS_FIELDS = ("ts", "level", "logger", "message", "method", "path", "query", "status", "duration_ms", "bytes")
+ACCESS_FIELDS += ("remote_addr", "user_agent", "protocol")
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -200,8 +204,12 @@ def test_gunicorn_serves_the_app_with_json_logs(start_gunicorn: Callable[..., Gu
     assert all({"ts", "level", "logger", "message"} <= set(entry) for entry in entries)
     access = [e for e in entries if e["logger"] == "gunicorn.access" and e["path"] == "/version"]
     assert len(access) == 1
+    assert list(access[0]) == [*ACCESS_FIELDS]
     assert access[0]["status"] == 200 and access[0]["method"] == "GET"
+    assert access[0]["message"] == "GET /version 200" and access[0]["level"] == "INFO"
+    assert (access[0]["query"], access[0]["protocol"], access[0]["remote_addr"]) == ("", "HTTP/1.1", "127.0.0.1")
     assert isinstance(access[0]["duration_ms"], float)
+    assert access[0]["bytes"] == len(body)  # the body bytes sent
     assert any(e["logger"] == "gunicorn.error" and e["message"].startswith("Listening at") for e in entries)
     assert sum(e["logger"] == "app" and e["message"] == "app created" for e in entries) == 2  # one per worker
     assert "Traceback" not in server.stderr.read_text()
@@ -344,3 +352,77 @@ def test_a_chunked_body_over_the_limit_is_413_not_cut(start_gunicorn: Callable[.
         status, _, body = post_chunked(server.port, "/api/v1/items", payload, chunk=1000)
         assert status == 201, body
         assert json.loads(body)["name"] == "bolt"
+
+
+def test_debug_level_logs_one_line_per_request_the_access_line(start_gunicorn: Callable[..., Gunicorn]) -> None:
+    """gunicorn's default pre_request hook logs "GET /version" at DEBUG for every request: not here (conf)."""
+    server = start_gunicorn(LOG_LEVEL="DEBUG", APP_ENV="dev")
+    for _ in range(3):
+        assert request(server.port, "/version")[0] == 200
+    server.proc.send_signal(signal.SIGTERM)
+    assert server.proc.wait(timeout=15) == 0
+    entries = server.log()
+    assert any(e["level"] == "DEBUG" for e in entries)  # DEBUG is on: gunicorn logs its start-up at DEBUG
+    about_version = [e for e in entries if "/version" in e["message"]]
+    assert [e["logger"] for e in about_version] == ["gunicorn.access"] * 3, about_version
+
+
+_ACCESS_SCRIPT = """
+import datetime, json, logging, sys
+from types import SimpleNamespace
+from gunicorn.config import Config
+from app.gunicorn_logging import GunicornJsonLogger
+records = []
+logging.getLogger("gunicorn.access").addFilter(lambda record: records.append(record) or True)
+cfg = Config()
+cfg.set("accesslog", sys.argv[1])
+cfg.set("errorlog", "-")
+log = GunicornJsonLogger(cfg)
+environ = {"REQUEST_METHOD": "POST", "PATH_INFO": "/api/v1/it\u00e9ms", "QUERY_STRING": "a=\\"1\\"",
+           "REMOTE_ADDR": "127.0.0.1", "HTTP_USER_AGENT": "t\u00e9st/1", "SERVER_PROTOCOL": "HTTP/1.1"}
+log.access(SimpleNamespace(status="201 CREATED", sent=321), None, environ, datetime.timedelta(microseconds=1234))
+log.access(SimpleNamespace(status="999", sent=None), None, environ, datetime.timedelta(seconds=2))
+print(json.dumps({"records": len(records)}))
+"""
+
+
+def test_the_access_line_on_stdout_is_written_directly_and_equals_the_formatted_record(tmp_path: Path) -> None:
+    """accesslog "-" (the image's setting): no LogRecord, buffered lines; the same JSON as the logging path."""
+    direct = subprocess.run(
+        [sys.executable, "-c", _ACCESS_SCRIPT, "-"], capture_output=True, text=True, timeout=30, check=True, cwd=ROOT
+    )
+    summary = [line for line in direct.stdout.splitlines() if line.startswith('{"records"')]
+    lines = [line for line in direct.stdout.splitlines() if not line.startswith('{"records"')]
+    assert [json.loads(line) for line in summary] == [{"records": 0}]
+    logfile = tmp_path / "access.log"
+    via_logging = subprocess.run(
+        [sys.executable, "-c", _ACCESS_SCRIPT, str(logfile)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+        cwd=ROOT,
+    )
+    assert json.loads(via_logging.stdout.splitlines()[-1]) == {"records": 2}
+    expected = [json.loads(line) for line in logfile.read_text().splitlines()]
+    got = [json.loads(line) for line in lines]
+    assert [list(entry) for entry in got] == [[*ACCESS_FIELDS]] * 2
+    for entry in (*got, *expected):
+        assert entry.pop("ts").endswith("Z")
+    assert got == expected
+    assert got[0]["path"] == "/api/v1/itéms" and got[0]["query"] == 'a="1"' and got[0]["status"] == 201
+    assert (got[0]["bytes"], got[0]["duration_ms"]) == (321, 1.234)
+    assert (got[1]["bytes"], got[1]["duration_ms"], got[1]["status"]) == (None, 2000.0, 999)
+
+
+def test_access_lines_reach_stdout_soon_while_the_server_keeps_running(start_gunicorn: Callable[..., Gunicorn]) -> None:
+    """Access lines are buffered per worker, but an idle server still writes them within a moment."""
+    server = start_gunicorn()
+    assert request(server.port, "/version?soon=1")[0] == 200
+    deadline = time.monotonic() + 5
+    seen: list[dict[str, Any]] = []
+    while not seen and time.monotonic() < deadline:
+        seen = [e for e in server.log() if e["logger"] == "gunicorn.access" and e["query"] == "soon=1"]
+        time.sleep(0.02)
+    assert server.proc.poll() is None
+    assert len(seen) == 1 and seen[0]["status"] == 200
