@@ -37,6 +37,29 @@ die() { log "ERROR: $*"; exit 1; }
 part_dir() { printf '%s/%s-%s' "$CACHE" "$1" "$2"; }
 is_built() { [ -f "$1/.done" ]; }
 
+# run_errexit CMD...: run CMD in a subshell with errexit in force (bash ignores `set -e` inside a function
+# whose status is tested, as in `if ! fn` or `fn || die`), and return its status.
+run_errexit() {
+  local rc
+  set +e
+  (
+    set -e
+    "$@"
+  )
+  rc=$?
+  set -e
+  return "$rc"
+}
+
+# latest_part NAME -> the cache directory of the part NAME-* built last (fails when there is none).
+latest_part() {
+  local d
+  d=$(find "$CACHE" -mindepth 2 -maxdepth 2 -path "$CACHE/$1-*/.done" ! -path '*.tmp.*' -printf '%T@ %h\n' |
+    sort -n | tail -n1 | cut -d' ' -f2-)
+  [ -n "$d" ] || die "$1 is not built yet: run .ci/cluster/build-all"
+  printf '%s' "$d"
+}
+
 # remove_stale DIR: delete DIR.tmp.<pid> left by an interrupted build whose process is gone.
 remove_stale() {
   local t pid
@@ -64,7 +87,7 @@ build_part() {
   rm -rf --one-file-system "$tmp" && mkdir -p "$tmp"
   log "$name $version: building"
   start=$(date +%s)
-  if ! "$fn" "$tmp"; then
+  if ! run_errexit "$fn" "$tmp"; then
     rm -rf --one-file-system "$tmp"
     die "$name $version: build failed"
   fi
