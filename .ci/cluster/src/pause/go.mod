@@ -1,0 +1,3 @@
+module gitops-lab.ci/pause
+
+go 1.26.0
