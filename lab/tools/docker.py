@@ -229,8 +229,11 @@ def image_id(runner: Runner, ref: str) -> str:
 
 def cgroup_version(runner: Runner) -> str:
     """The cgroup version of the Docker host, as `docker info` reports it: "1", "2", or "" when it cannot be read
-    (no daemon, a dry run, or a daemon too old to report it)."""
-    res = runner.run([DOCKER, "info", "--format", "{{.CgroupVersion}}"], check=False)
+    (no docker CLI, no daemon, or a daemon too old to report it)."""
+    try:
+        res = runner.run([DOCKER, "info", "--format", "{{.CgroupVersion}}"], check=False)
+    except ToolNotFound:  # no docker CLI (a dry run on a machine without Docker)
+        return ""
     value = res.stdout.strip() if res.returncode == 0 else ""
     return value if value in ("1", "2") else ""
 

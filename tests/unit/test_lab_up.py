@@ -568,7 +568,8 @@ def test_dry_run_prints_every_command_and_manifest_and_starts_nothing(
         ) and "gitops-lab-dry-run-" in (where or argv[-1])
         git_read = argv[0] == "git" and (where == str(ROOT) or scratch)
         render = argv[1:2] == ["kustomize"] and "gitops-lab-dry-run-" in argv[2]
-        if not (git_read or render) or any(str(machine.settings.state_dir) in a for a in argv):
+        docker_read = argv == ["docker", "info", "--format", "{{.CgroupVersion}}"]  # the kind config depends on it
+        if not (git_read or render or docker_read) or any(str(machine.settings.state_dir) in a for a in argv):
             raise AssertionError(f"a dry run started a process that is not a read: {argv}")
         reading.append(True)
         try:
