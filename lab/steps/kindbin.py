@@ -30,7 +30,8 @@ from lab.tools import kind as kind_tool
 # config patch, which is how the lab wires its registries (kind site/static/examples/kind-with-registry.sh).
 MIN_VERSION = (0, 27, 0)
 FIX_HINT = (
-    f"let the lab install kind {versions.KIND_VERSION} into .lab/bin (checksum-verified) with `invoke doctor --fix`, "
+    f"let the lab install kind {versions.KIND_VERSION} into the state dir's bin/ (default .lab/bin; checksum-verified) "
+    "with `invoke doctor --fix`, "
     "or see https://kind.sigs.k8s.io/docs/user/quick-start/#installing-from-release-binaries"
 )
 MAX_DOWNLOAD_BYTES = 256 * 1024 * 1024  # a kind binary is ~10 MB; stop a runaway response long before the disk fills

@@ -45,7 +45,8 @@ def get_clusters(runner: Runner, *, kind: str = KIND) -> list[str]:
     try:
         res = runner.run([kind, "get", "clusters"], hint="is Docker running? `docker version`")
     except ToolNotFound as exc:  # the hint above is for a kind that runs and fails
-        raise ToolNotFound(kind, hint="`invoke doctor --fix` installs the pinned kind into .lab/bin") from exc
+        hint = "`invoke doctor --fix` installs the pinned kind into the state dir's bin/ (default .lab/bin)"
+        raise ToolNotFound(kind, hint=hint) from exc
     return [line.strip() for line in res.stdout.splitlines() if line.strip()]
 
 
