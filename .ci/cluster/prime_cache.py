@@ -40,9 +40,10 @@ def _context() -> Context:
 
 def _argocd_module_manifest() -> Path:
     modcache = subprocess.run(["go", "env", "GOMODCACHE"], check=True, capture_output=True, text=True).stdout.strip()
-    path = Path(modcache) / f"github.com/argoproj/argo-cd/v3@{versions.ARGOCD_VERSION}/manifests/install.yaml"
+    module = f"github.com/argoproj/argo-cd/v3@{versions.ARGOCD_VERSION}"
+    path = Path(modcache) / module / "manifests" / "install.yaml"
     if not path.is_file():
-        subprocess.run(["go", "mod", "download", f"github.com/argoproj/argo-cd/v3@{versions.ARGOCD_VERSION}"], check=True)
+        subprocess.run(["go", "mod", "download", module], check=True)
     return path
 
 
