@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: up down test check unit integration e2e bench clean
+.PHONY: up down test check unit integration e2e ci-cluster bench clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required") if sys.version_info < (3, 11) else None'
@@ -43,6 +43,9 @@ integration: $(VENV)/.installed-test
 
 e2e: $(VENV)/.installed-test    ## on a real cluster with the lab up (opt-in)
 	$(BIN)/pytest -m e2e -p no:cacheprovider
+
+ci-cluster: $(VENV)/.installed-test  ## CI's cluster stage: up --offline on stand-in images + e2e (KEEP_LAB=1 keeps it up)
+	KEEP_LAB=$(KEEP_LAB) .ci/cluster/stage
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python bench/bench_app.py

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from e2e.fixture import DEPLOY, ROLLBACK, STUCK, Scenario, app_is, rollout_held, serving
+from e2e.fixture import DEPLOY, DETECT, ROLLBACK, STUCK, Scenario, app_is, rollout_held, serving
 from lab.config import environment
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
@@ -62,3 +62,41 @@ def test_bad_release_never_takes_old_pods_out_and_rollback_recovers(scenario: Sc
         since="rollback",
         record="rollback of the bad release → Synced + Healthy",
     ).expect(serving(lab, "dev", good.tag), ROLLBACK, f"dev serves {good.tag}").traffic_never_failed(min_requests=50)
+
+
+def test_rollback_of_staging_waits_for_the_sync_then_serves_the_previous_release(scenario: Scenario) -> None:
+    lab = scenario.lab
+    scenario.given().release_in("staging")
+    previous = scenario.releases["staging"]
+    scenario.when().ship().then().deployed("dev")
+    scenario.when().promote("dev", "staging").sync("staging")
+    newer = scenario.releases["promoted-staging"]
+    scenario.then().expect(
+        app_is(lab, "staging", sync="Synced", health="Healthy", revision=newer.gitops_commit),
+        DEPLOY,
+        f"staging Synced + Healthy at the promotion {newer.gitops_commit[:7]}",
+    )
+
+    scenario.when().rollback("staging")
+    rolled = scenario.rolled_back
+    assert rolled is not None and rolled.rolled_back == (newer.gitops_commit,), rolled
+    assert rolled.image == previous.image, (rolled.image, previous.image)
+    scenario.then().expect(
+        app_is(lab, "staging", sync="OutOfSync", revision=rolled.gitops_commit),
+        DETECT,
+        f"staging sees the revert {rolled.gitops_commit[:7]} and waits for a sync",
+    )
+    scenario.when().sync("staging")
+    scenario.then().expect(
+        app_is(lab, "staging", sync="Synced", health="Healthy", revision=rolled.gitops_commit, image=previous.image),
+        ROLLBACK,
+        f"staging Synced + Healthy at the revert {rolled.gitops_commit[:7]}",
+        since="rollback",
+        record="rollback of staging: git revert + invoke sync staging → Synced + Healthy",
+    ).expect(
+        serving(lab, "staging", previous.tag),
+        ROLLBACK,
+        f"staging serves {previous.tag} again",
+        since="rollback",
+        record="rollback of staging → previous /version served",
+    )

@@ -18,7 +18,7 @@ import pytest
 from lab.config import ROOT
 
 CLUSTER = ROOT / ".ci" / "cluster"
-SCRIPTS = sorted(p for p in CLUSTER.iterdir() if p.is_file() and not p.name.startswith("."))
+SCRIPTS = sorted(p for p in CLUSTER.iterdir() if p.is_file() and not p.name.startswith(".") and p.suffix != ".py")
 ALL_CAPS = ["CAP_CHOWN", "CAP_NET_ADMIN", "CAP_SYS_ADMIN", "CAP_SYS_RESOURCE", "CAP_SYS_TIME"]
 
 
