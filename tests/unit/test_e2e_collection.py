@@ -17,13 +17,14 @@ from lab.config import ROOT, load_settings
 E2E = "tests/e2e"
 BEHAVIOURS = {  # test name prefix -> how many (parametrized) cases: the list, one test (or more) each
     "test_ship_lands_in_dev_synced_healthy_and_serving_the_new_version": 1,
-    "test_drift_in_dev_is_reverted_by_self_heal_within_the_bound": 3,  # scale, image, delete
+    "test_drift_in_dev_is_reverted_by_self_heal_within_the_bound": 4,  # scale, image, delete, env
     "test_drift_in_staging_stays_out_of_sync_until_invoke_sync": 1,
     "test_demo_drift_in_dev_reports_the_self_heal_time": 1,
     "test_demo_drift_in_staging_stays_then_heals_with_a_sync": 1,
     "test_rollback_by_git_revert_restores_the_previous_image_in_dev": 1,
     "test_bad_release_never_takes_old_pods_out_and_rollback_recovers": 1,
     "test_promotion_carries_the_exact_digest_and_prod_needs_the_manual_sync": 1,
+    "test_rollback_of_staging_waits_for_the_sync_then_serves_the_previous_release": 1,
 }
 TOTAL = sum(BEHAVIOURS.values())
 
