@@ -9,8 +9,11 @@ No argocd CLI and no Argo CD API server session: the controller acts on the Appl
   are those of the v3.5.1 Application CRD. Argo CD's RBAC is enforced by its API server only: this path is
   governed by Kubernetes RBAC.
 - status fields: `status.sync.status|revision`, `status.health.status`, `status.operationState.phase|message|
-  startedAt|syncResult.revision`, `status.conditions[].type|message` (no `status` field), `status.summary.images`,
-  `status.reconciledAt`, `status.history[]`.
+  startedAt|finishedAt|syncResult.revision|syncResult.resources[]`, `status.operationState.operation.initiatedBy.
+  automated` (the controller started it: auto-sync or self-heal), `status.operationState.operation.sync.
+  autoHealAttemptsCount`, `status.resources[].kind|namespace|name|status|requiresPruning`, `status.conditions[].
+  type|message` (no `status` field), `status.summary.images`, `status.reconciledAt`, `status.history[]`; and
+  `spec.syncPolicy.automated.selfHeal|enabled` (all in the v3.5.1 Application CRD).
 
 Waiting follows Argo CD's own e2e fixture: an expectation returns (state, message), it is polled with a growing
 interval, and a timeout reports the last message.
@@ -18,8 +21,10 @@ interval, and a timeout reports the last message.
 
 from __future__ import annotations
 
+import copy
 import enum
 import io
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -57,6 +62,32 @@ class ApplicationsApi(Protocol):
     def get(self, name: str) -> dict[str, Any]: ...
 
     def patch(self, name: str, body: dict[str, Any]) -> dict[str, Any]: ...
+
+
+def _api_call(verb: str, name: str, *rest: str) -> str:
+    return f"CustomObjectsApi.{verb}_namespaced_custom_object({GROUP!r}, {VERSION!r}, {NAMESPACE!r}, {PLURAL!r}, " + (
+        ", ".join([repr(name), *rest]) + ")"
+    )
+
+
+@dataclass
+class RecordingApplications:
+    """ApplicationsApi for a dry run: GET answers ``app`` (the state the caller assumes), every call is recorded
+    in ``calls`` and handed to ``show`` as the client call; a PATCH changes nothing."""
+
+    app: dict[str, Any]
+    show: Callable[[str], None]
+    calls: list[str] = field(default_factory=list)
+
+    def get(self, name: str) -> dict[str, Any]:
+        self.calls.append(call := _api_call("get", name))
+        self.show(call)
+        return copy.deepcopy(self.app)
+
+    def patch(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        self.calls.append(call := _api_call("patch", name, json.dumps(body), f"_content_type={MERGE_PATCH!r}"))
+        self.show(call)
+        return {}
 
 
 @dataclass
@@ -216,6 +247,12 @@ class AppStatus:
     images: tuple[str, ...] = ()
     reconciled_at: str = ""
     history: tuple[Deployment, ...] = field(default=())
+    operation_finished_at: str = ""
+    operation_automated: bool = False  # operationState.operation.initiatedBy.automated: auto-sync or self-heal
+    auto_heal_attempts: int = 0  # operationState.operation.sync.autoHealAttemptsCount
+    operation_results: tuple[str, ...] = ()  # syncResult.resources[]: "Deployment/lab-app: configured"
+    out_of_sync: tuple[str, ...] = ()  # status.resources[] marked OutOfSync: "Deployment lab-dev/lab-app"
+    self_heal: bool = False  # spec.syncPolicy.automated.selfHeal (and automated not disabled)
 
     def describe(self) -> str:
         """One line for humans, e.g. "sync=OutOfSync health=Progressing op=Running: waiting for healthy state of
@@ -264,6 +301,41 @@ def parse_status(obj: dict[str, Any]) -> AppStatus:
         images=tuple(str(i) for i in (status.get("summary") or {}).get("images") or []),
         reconciled_at=str(status.get("reconciledAt", "")),
         history=history,
+        **_operation(op),
+        out_of_sync=_out_of_sync(status),
+        self_heal=_self_heal(obj),
+    )
+
+
+def _operation(state: dict[str, Any]) -> dict[str, Any]:
+    """The AppStatus fields read from status.operationState beyond phase, message, startedAt and revision."""
+    op = state.get("operation") or {}
+    result = state.get("syncResult") or {}
+    return {
+        "operation_finished_at": str(state.get("finishedAt", "")),
+        "operation_automated": bool((op.get("initiatedBy") or {}).get("automated")),
+        "auto_heal_attempts": int((op.get("sync") or {}).get("autoHealAttemptsCount") or 0),
+        "operation_results": tuple(
+            f"{r.get('kind')}/{r.get('name')}: {r.get('message') or r.get('status') or '?'}"
+            for r in result.get("resources") or []
+        ),
+    }
+
+
+def _out_of_sync(status: dict[str, Any]) -> tuple[str, ...]:
+    """`status.resources[]` entries marked OutOfSync, as `Kind namespace/name` (+ " (to prune)")."""
+    out = []
+    for res in status.get("resources") or []:
+        if res.get("status") == "OutOfSync":
+            where = f"{res.get('namespace')}/{res.get('name')}" if res.get("namespace") else str(res.get("name"))
+            out.append(f"{res.get('kind')} {where}" + (" (to prune)" if res.get("requiresPruning") else ""))
+    return tuple(out)
+
+
+def _self_heal(obj: dict[str, Any]) -> bool:
+    automated = ((obj.get("spec") or {}).get("syncPolicy") or {}).get("automated")
+    return (
+        isinstance(automated, dict) and bool(automated.get("selfHeal")) and automated.get("enabled", True) is not False
     )
 
 
