@@ -22,6 +22,7 @@ from lab.config import environment, forget_hint, last_up_file, load_settings, re
 from lab.context import Context
 from lab.errors import ConfigError, LabError, PreflightFailed
 from lab.runner import DryRunRunner, SubprocessRunner, foreground
+from lab.steps import drift_kinds
 from lab.ui import UI
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -386,7 +387,7 @@ def history(c: InvokeContext, env: str, limit: int = 20, debug: bool = False) ->
         "dry_run",
         "debug",
         env="dev (self-heal on, default) or staging (manual sync)",
-        change="what to change by hand: scale (default), image, delete or env",
+        change=drift_kinds.task_help(),
         heal="staging: sync at the end, as `invoke sync staging` would",
         observe="staging: seconds to watch it stay OutOfSync (default 30)",
     ),
@@ -395,7 +396,7 @@ def history(c: InvokeContext, env: str, limit: int = 20, debug: bool = False) ->
 def demo_drift(
     c: InvokeContext,
     env: str = "dev",
-    change: str = "scale",
+    change: str = drift_kinds.DEFAULT,
     heal: bool = False,
     observe: float = 30.0,
     dry_run: bool = False,
