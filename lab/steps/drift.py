@@ -196,7 +196,10 @@ def demo_drift(
     # 3. Argo CD notices; 4. what it does about it
     story.step3(backoff, status.auto_heal_attempts)
     if ctx.dry_run:
-        story.planned_waits(drift_watch.planned(story.name, target, plan, backoff, observe=observe, heal=heal))
+        noticed, after = drift_watch.planned(story.name, target, plan, backoff, observe=observe, heal=heal)
+        story.planned_waits(noticed)
+        story.step4(observe)
+        story.planned_waits(after)
         result = base
     else:
         result = _watch(ctx, watch, story, target, plan, status, base, heal=heal, observe=observe)
@@ -259,7 +262,7 @@ def _watch(
     story.noticed(noticed.out_of_sync, detected_at)
     result = replace(base, out_of_sync_resources=noticed.out_of_sync, seconds_to_detect=detected_at)
     if env.auto_sync:
-        story.step4_dev()
+        story.step4(observe)
         status = watch.healed(plan, base.predicted_backoff + HEAL_MARGIN)
         healed_at = story.elapsed()
         ours = status.operation_started_at != before.operation_started_at
@@ -283,7 +286,9 @@ def _staging(
     heal: bool,
     observe: float,
 ) -> DriftResult:
-    story.step4_staging(observe, noticed.self_heal)
+    story.step4(observe)
+    if noticed.self_heal:
+        story.self_heal_configured()
     first = story.elapsed()
     story.note_from(first + PROGRESS_EVERY)
     reverted = watch.stays(plan, observe)

@@ -127,10 +127,16 @@ class Story:
 
     # ------------------------------------------------------------------------------------------ step 4
 
-    def step4_dev(self) -> None:
-        self.ui.info(
-            f"\nStep 4/5 — {self.name} has automated sync with selfHeal: Argo CD puts git's state back by itself"
-        )
+    def step4(self, observe: float) -> None:
+        if self.env.auto_sync:
+            self.ui.info(
+                f"\nStep 4/5 — {self.name} has automated sync with selfHeal: Argo CD puts git's state back by itself"
+            )
+        else:
+            self.ui.info(
+                f"\nStep 4/5 — {self.name} has no automated sync: Argo CD reports the drift and leaves it"
+                f" (watching {observe:g}s)"
+            )
 
     def healed(self, plan: Change, status: AppStatus, ours: bool, after: float) -> None:
         did = "; ".join(status.operation_results) if ours else ""
@@ -145,16 +151,10 @@ class Story:
             f"   {plan.path}: {plan.drifted} → {plan.desired} again; {self.name} Synced {after:.1f}s after the change"
         )
 
-    def step4_staging(self, observe: float, self_heal: bool) -> None:
-        self.ui.info(
-            f"\nStep 4/5 — {self.name} has no automated sync: Argo CD reports the drift and leaves it"
-            f" (watching {observe:g}s)"
+    def self_heal_configured(self) -> None:
+        self.ui.warn(
+            f"{self.name} has automated selfHeal configured: the lab's {self.env.name} should not; expect it to heal"
         )
-        if self_heal:
-            self.ui.warn(
-                f"{self.name} has automated selfHeal configured: the lab's {self.env.name} should not;"
-                " expect it to heal"
-            )
 
     def reverted(self, plan: Change, status: AppStatus, value: str) -> None:
         self.ui.warn(

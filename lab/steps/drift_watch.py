@@ -234,17 +234,17 @@ class Watch:
         self._poll(check, timeout=timeout, what=f"{change.path} of {change.namespace}")
 
 
-def planned(name: str, env: Environment, change: Change, backoff: float, *, observe: float, heal: bool) -> list[str]:
-    """The waits a real run makes after the change, in words (a dry run lists them instead of waiting). Keep in
-    step with the methods of Watch above and their use in lab/steps/drift.py."""
+def planned(
+    name: str, env: Environment, change: Change, backoff: float, *, observe: float, heal: bool
+) -> tuple[list[str], list[str]]:
+    """The waits a real run makes after the change, in words, for steps 3 and 4 (a dry run lists them instead of
+    waiting). Keep in step with the methods of Watch above and their use in lab/steps/drift.py."""
     looks = f"GET Application {name} every {POLL:g}s"
-    waits = [f"{name} OutOfSync, or a sync started: {looks} for up to {DETECT_TIMEOUT:g}s"]
+    noticed = [f"{name} OutOfSync, or a sync started: {looks} for up to {DETECT_TIMEOUT:g}s"]
     if env.auto_sync:
         timeout = backoff + HEAL_MARGIN
-        return [*waits, f"{change.path} back to {change.desired} and {name} Synced: {looks} for up to {timeout:g}s"]
-    waits.append(
-        f"{name} stays OutOfSync with {change.path} = {change.drifted}: every {OBSERVE_EVERY:g}s for {observe:g}s"
-    )
+        return noticed, [f"{change.path} back to {change.desired} and {name} Synced: {looks} for up to {timeout:g}s"]
+    after = [f"{name} stays OutOfSync with {change.path} = {change.drifted}: every {OBSERVE_EVERY:g}s for {observe:g}s"]
     if heal:
-        waits.append(f"PATCH Application {name} operation.sync (as `invoke sync {env.name}`), then Synced + Healthy")
-    return waits
+        after.append(f"PATCH Application {name} operation.sync (as `invoke sync {env.name}`), then Synced + Healthy")
+    return noticed, after

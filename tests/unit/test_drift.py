@@ -596,7 +596,7 @@ def test_dry_run_runs_the_demo_against_recording_clients_and_prints_every_call(
         f"# wait: lab-{env} OutOfSync, or a sync started",
     )
     assert ("back to" in out) == (env == "dev")  # only dev waits for the self-heal
-    positions(err, "dry run", "Step 1/5", "Step 2/5", f"$ {expected_kubectl}", "Step 3/5", "Step 5/5")
+    positions(err, "dry run", "Step 1/5", "Step 2/5", f"$ {expected_kubectl}", "Step 3/5", "Step 4/5", "Step 5/5")
     drifted = drift.plan_change(environment(env), change, docs, context=CONTEXT, image_repo="unused").drifted
     assert f"→ {drifted}" in err  # the change as planned: the recording cluster does not apply it
     if env == "staging":
