@@ -1,10 +1,10 @@
-"""One strict fake of lab.kube.Cluster, the generic Kubernetes client: objects in memory, patches applied as the
+"""One strict fake of lab.clients.kube.Cluster, the generic Kubernetes client: objects in memory, patches applied as the
 API server applies them (merge patch: RFC 7386; strategic merge patch: lists of named objects merged by `name`,
 the patchMergeKey of containers, env, ports; the `scale` subresource sets spec.replicas).
 
-Strict: a kind, subresource or patch type lab.kube does not handle is an error, as in the real client; a patch of
-an object that does not exist is Conflict, as the real client maps the API's 404; and a fake made with
-``writable=False`` fails any patch or delete. Every change is recorded as the lab.kube request that made it.
+Strict: a kind, subresource or patch type lab.clients.kube does not handle is an error, as in the real client; a
+patch of an object that does not exist is Conflict, as the real client maps the API's 404; and a fake made with
+``writable=False`` fails any patch or delete. Every change is recorded as the lab.clients.kube request that made it.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
-from lab import kube
-from lab.errors import Conflict
+from lab.clients import kube
+from lab.core.errors import Conflict
 
 Obj = dict[str, Any]
 Key = tuple[str, str, str]  # (kind, namespace, name)
@@ -65,7 +65,8 @@ class FakeKube:
     changes: list[kube.Request] = field(default_factory=list)
 
     def put(self, obj: Obj) -> None:
-        """Store OBJ (of any kind: the cluster has them all; only the client's calls are limited to lab.kube's)."""
+        """Store OBJ, of any kind: the cluster has them all; only the client's calls are limited to lab.clients.kube's
+        kinds."""
         meta = obj["metadata"]
         self.objects[(obj["kind"], meta["namespace"], meta["name"])] = copy.deepcopy(obj)
 
@@ -90,7 +91,7 @@ class FakeKube:
 
     def patch(self, kind: str, namespace: str, name: str, body: Obj, *, patch_type: str, subresource: str = "") -> None:
         kube.method_name("patch", kind, subresource)  # the real client's check of kind and subresource
-        assert patch_type in kube.PATCH_TYPES, f"lab.kube sends {kube.PATCH_TYPES}, not {patch_type}"
+        assert patch_type in kube.PATCH_TYPES, f"lab.clients.kube sends {kube.PATCH_TYPES}, not {patch_type}"
         assert self.writable, f"unscripted patch of {kind} {namespace}/{name}: this fake is read-only"
         key = (kind, namespace, name)
         if key not in self.objects:

@@ -11,9 +11,9 @@ This module runs the steps. The drift kinds (what can be changed, and how) are t
 the waits and the Argo CD facts they rely on are in drift_watch.py, and every line the learner reads is in
 drift_story.py. Argo CD compares the fields git sets, and so does the demo's field diff (lab/core/fielddiff.py).
 
-A dry run is this same code against a cluster and an Argo CD that only record (lab.kube.RecordingCluster,
-lab.argocd.RecordingApplications): they answer as if the environment ran what git says and were Synced, and print
-every API call; the waits are listed, not made.
+A dry run is this same code against a cluster and an Argo CD that only record
+(lab.clients.kube.RecordingCluster, lab.clients.argocd.RecordingApplications): they answer as if the environment
+ran what git says and were Synced, and print every API call; the waits are listed, not made.
 """
 
 from __future__ import annotations
@@ -26,15 +26,15 @@ from pathlib import Path
 
 import yaml
 
-from lab import kube
-from lab.argocd import ApplicationClient, AppStatus, RecordingApplications
-from lab.config import ROOT, Environment, environment
-from lab.context import Context
+from lab.clients import kube
+from lab.clients.argocd import ApplicationClient, AppStatus, RecordingApplications
+from lab.clients.kube import Cluster, Obj
+from lab.core.config import ROOT, Environment, environment
+from lab.core.context import Context
+from lab.core.errors import ConfigError, LabError, Refused
 from lab.core.fielddiff import FieldDiff, field_diff
-from lab.errors import ConfigError, LabError, Refused
-from lab.kube import Cluster, Obj
+from lab.core.runner import for_reading
 from lab.manifests.argocd import app_name, application
-from lab.runner import for_reading
 from lab.steps import drift_kinds, drift_watch
 from lab.steps.drift_kinds import APP, CONTAINER, Change, find, plan_change
 from lab.steps.drift_story import PROGRESS_EVERY, Story

@@ -1,7 +1,7 @@
 """The drift kinds of `invoke demo-drift`: one ``DriftKind`` entry per hand-made change.
 
 A kind says what it changes (a field of one object that git sets), how to read that field from an object (the
-rendered overlay or the live one), and how to make the change: a generic Kubernetes request (lab.kube.Patch or
+rendered overlay or the live one), and how to make the change: a generic Kubernetes request (lab.clients.kube.Patch or
 Delete) plus the kubectl command a learner would type. Adding a kind is one entry in KINDS (and its test and doc
 line: tests/unit/test_drift_kinds.py checks that docs/drift-and-rollback.md and the task help list every kind).
 
@@ -14,10 +14,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from lab import kube
-from lab.config import Environment
-from lab.errors import ConfigError
-from lab.kube import Cluster, Obj
+from lab.clients import kube
+from lab.clients.kube import Cluster, Obj
+from lab.core.config import Environment
+from lab.core.errors import ConfigError
 
 APP = "lab-app"  # Deployment and Service of every overlay
 CONTAINER = "app"  # the container in overlays/base/deployment.yaml

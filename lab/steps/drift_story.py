@@ -9,15 +9,15 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from lab import kube
-from lab.argocd import NAMESPACE as ARGOCD_NAMESPACE
-from lab.argocd import AppStatus
-from lab.config import Environment
+from lab.clients import kube
+from lab.clients.argocd import NAMESPACE as ARGOCD_NAMESPACE
+from lab.clients.argocd import AppStatus
+from lab.clients.kube import Cluster, Obj
+from lab.core.config import Environment
 from lab.core.fielddiff import FieldDiff
-from lab.kube import Cluster, Obj
+from lab.core.ui import UI
 from lab.steps import drift_kinds
 from lab.steps.drift_kinds import APP, ENV_VAR, Change, find
-from lab.ui import UI
 
 PROGRESS_EVERY = 5.0  # seconds between "still waiting" lines
 

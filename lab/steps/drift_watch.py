@@ -1,8 +1,8 @@
 """The mechanics of `invoke demo-drift` after the change: what the demo waits for, and how long. No output here:
 each wait hands its pending state to ``on_pending`` and the narration (lab/steps/drift.py) decides what to show.
 
-Argo CD is read only through lab.argocd's ApplicationClient (its error mapping included). Every wait goes through
-one poller, ``poll``; it has the shape of the lab's shared poller and is replaced by it once that exists.
+Argo CD is read only through lab.clients.argocd's ApplicationClient (its error mapping included). Every wait goes
+through one poller, ``poll``; it has the shape of the lab's shared poller and is replaced by it once that exists.
 
 Argo CD facts the waits rely on (Argo CD v3.5):
 - The application controller watches the live objects it manages: an update or delete of one requests a refresh
@@ -26,11 +26,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, TypeVar
 
-from lab.argocd import NAMESPACE as ARGOCD_NAMESPACE
-from lab.argocd import RUNNING_PHASES, ApplicationClient, AppStatus, synced_healthy
-from lab.config import Environment
-from lab.errors import NotReady
-from lab.kube import Cluster
+from lab.clients.argocd import NAMESPACE as ARGOCD_NAMESPACE
+from lab.clients.argocd import RUNNING_PHASES, ApplicationClient, AppStatus, synced_healthy
+from lab.clients.kube import Cluster
+from lab.core.config import Environment
+from lab.core.errors import NotReady
 from lab.steps.drift_kinds import Change
 
 POLL = 0.5  # seconds between looks at the Application and the live object

@@ -27,17 +27,17 @@ from argocd_schema import crd_problems
 from fakes import Clock, FakeRunner
 from kubefake import FakeKube
 
-from lab import kube
-from lab.argocd import ApplicationClient, parse_status
-from lab.config import ROOT, Settings, environment
-from lab.context import Context
+from lab.clients import kube
+from lab.clients.argocd import ApplicationClient, parse_status
+from lab.core.config import ROOT, Settings, environment
+from lab.core.context import Context
+from lab.core.errors import ClusterUnreachable, ConfigError, NotReady, Refused
 from lab.core.fielddiff import field_diff
-from lab.errors import ClusterUnreachable, ConfigError, NotReady, Refused
+from lab.core.runner import DryRunRunner
+from lab.core.ui import UI
 from lab.manifests.argocd import application
-from lab.runner import DryRunRunner
 from lab.steps import drift
 from lab.steps.drift import GitState
-from lab.ui import UI
 
 Obj = dict[str, Any]
 REV = "3333333333333333333333333333333333333333"

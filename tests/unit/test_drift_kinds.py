@@ -14,8 +14,8 @@ import pytest
 import yaml
 from kubefake import FakeKube
 
-from lab import kube
-from lab.config import ROOT, environment
+from lab.clients import kube
+from lab.core.config import ROOT, environment
 from lab.steps import drift_kinds
 from lab.steps.drift_kinds import KINDS, NAMES, DriftKind, Sizing
 

@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from lab.errors import ClusterUnreachable, Conflict, LabError
+from lab.core.errors import ClusterUnreachable, Conflict, LabError
 
 Obj = dict[str, Any]
 
@@ -120,13 +120,13 @@ def method_name(verb: str, kind: str, subresource: str = "") -> str:
     """`AppsV1Api.patch_namespaced_deployment_scale`: the generated client's method for VERB on KIND."""
     api, snake = APIS[known(kind)]
     if subresource and subresource not in SUBRESOURCES.get(kind, ()):
-        raise ValueError(f"lab.kube handles the subresources {dict(SUBRESOURCES)}, not {kind}/{subresource}")
+        raise ValueError(f"lab.clients.kube handles the subresources {dict(SUBRESOURCES)}, not {kind}/{subresource}")
     return f"{api}.{verb}_namespaced_{snake}" + (f"_{subresource}" if subresource else "")
 
 
 def known(kind: str) -> str:
     if kind not in APIS:
-        raise ValueError(f"lab.kube handles {', '.join(KINDS)}, not {kind}")
+        raise ValueError(f"lab.clients.kube handles {', '.join(KINDS)}, not {kind}")
     return kind
 
 
@@ -254,7 +254,7 @@ class KubernetesCluster:
 
     def patch(self, kind: str, namespace: str, name: str, body: Obj, *, patch_type: str, subresource: str = "") -> None:
         if patch_type not in PATCH_TYPES:
-            raise ValueError(f"lab.kube sends {', '.join(PATCH_TYPES)}, not {patch_type}")
+            raise ValueError(f"lab.clients.kube sends {', '.join(PATCH_TYPES)}, not {patch_type}")
         self._call(
             subresource or "patch",
             f"{kind} {namespace}/{name}",
