@@ -1,24 +1,29 @@
-"""Which fields that a desired object sets have a different live value: drift as Argo CD's diff sees it.
+"""One field diff: the fields a desired object sets whose live value differs, as Argo CD's diff sees drift.
 
-Pure data: two objects as plain dicts (the rendered manifest and the object as the API serves it), no Kubernetes.
-Only what the desired object sets is compared: fields only the live object has (server defaults, `status`,
-annotations others add) are not drift. Argo CD compares the same way: a field git does not set, such as an env
-var added by hand, is not a diff (argo-cd issues 4537, 7611). Lists of objects that all carry a `name` (containers,
-env, ports) are matched by name, as the Kubernetes API's patchMergeKey matches them; other lists by position.
+    object_diff(desired, live) -> list[FieldDiff]        # two Kubernetes objects (dicts as the API serves them)
+    value_diff(desired, live, path="") -> list[(path, desired, live)]   # any two JSON-like values
+
+Rules (argo-cd issues 4537 and 7611: a field git does not set is not a diff):
+- only what ``desired`` sets is compared; keys only ``live`` has (defaults, status, annotations others add) are not;
+- of an object: metadata.labels, metadata.annotations, spec and data (COMPARED, SECTIONS);
+- a list whose items are all mappings with a ``name`` (containers, env, ports, volumes) is matched by name, as the
+  Kubernetes strategic merge patch does; other lists are compared item by item and differ when their lengths do;
+- a value ``live`` lacks is MISSING, shown as "(unset)"; a live object that does not exist is one
+  FieldDiff(path="(object)", desired="present", live="missing").
+Paths read like kubectl's: ``spec.template.spec.containers[name=app].image``, ``metadata.labels.app``, ``args[0]``.
+Values are shown as strings (JSON for non-strings), cut to 80 characters.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
-Obj = dict[str, Any]
-
-MISSING = object()
-COMPARED_METADATA = ("labels", "annotations")  # of metadata; plus the top-level spec and data
-COMPARED_TOP = ("spec", "data")
-SHOWN = 80  # characters of a value shown before it is cut with "..."
+MISSING: Final = object()  # the live side has no value at this path
+COMPARED = ("labels", "annotations")  # of metadata
+SECTIONS = ("spec", "data")  # top-level keys compared
+SHOWN = 80  # characters of a value shown
 
 
 @dataclass(frozen=True)
@@ -30,56 +35,51 @@ class FieldDiff:
 
 
 def show(value: Any) -> str:
-    """A value as the diff shows it: strings as they are, anything else as sorted JSON; "(unset)" when absent."""
     if value is MISSING:
         return "(unset)"
     text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
     return text if len(text) <= SHOWN else text[: SHOWN - 3] + "..."
 
 
-def differences(desired: Any, live: Any, path: str = "") -> list[tuple[str, Any, Any]]:
-    """(path, desired, live) for every leaf that DESIRED sets and LIVE does not match (MISSING when absent)."""
+def value_diff(desired: Any, live: Any, path: str = "") -> list[tuple[str, Any, Any]]:
+    """(path, desired value, live value) of every leaf DESIRED sets that LIVE does not equal (module docstring)."""
     if isinstance(desired, dict):
         if not isinstance(live, dict):
             return [(path, desired, live)]
         out: list[tuple[str, Any, Any]] = []
         for key, value in desired.items():
-            out += differences(value, live.get(key, MISSING), f"{path}.{key}" if path else key)
+            out += value_diff(value, live.get(key, MISSING), f"{path}.{key}" if path else key)
         return out
     if isinstance(desired, list):
-        return _list_differences(desired, live, path)
+        if not isinstance(live, list):
+            return [(path, desired, live)]
+        if desired and all(isinstance(d, dict) and "name" in d for d in desired):
+            by_name = {item.get("name"): item for item in live if isinstance(item, dict)}
+            out = []
+            for item in desired:
+                out += value_diff(item, by_name.get(item["name"], MISSING), f"{path}[name={item['name']}]")
+            return out
+        if len(desired) != len(live):
+            return [(path, desired, live)]
+        out = []
+        for i, (d, lv) in enumerate(zip(desired, live, strict=True)):
+            out += value_diff(d, lv, f"{path}[{i}]")
+        return out
     return [] if desired == live else [(path, desired, live)]
 
 
-def _list_differences(desired: list[Any], live: Any, path: str) -> list[tuple[str, Any, Any]]:
-    if not isinstance(live, list):
-        return [(path, desired, live)]
-    out: list[tuple[str, Any, Any]] = []
-    if desired and all(isinstance(d, dict) and "name" in d for d in desired):
-        by_name = {item.get("name"): item for item in live if isinstance(item, dict)}
-        for item in desired:
-            out += differences(item, by_name.get(item["name"], MISSING), f"{path}[name={item['name']}]")
-        return out
-    if len(desired) != len(live):
-        return [(path, desired, live)]
-    for i, (d, lv) in enumerate(zip(desired, live, strict=True)):
-        out += differences(d, lv, f"{path}[{i}]")
-    return out
-
-
-def field_diff(desired: Obj, live: Obj | None) -> list[FieldDiff]:
-    """The fields DESIRED sets (metadata labels and annotations, spec, data) whose value in LIVE differs;
-    one "(object)" entry when LIVE is None (the object is missing)."""
+def object_diff(desired: dict[str, Any], live: dict[str, Any] | None) -> list[FieldDiff]:
+    """The FieldDiffs of a Kubernetes object: what DESIRED (git) sets that LIVE (None: absent) differs in."""
     meta = desired.get("metadata") or {}
     resource = f"{desired.get('kind')}/{meta.get('name')}"
     if live is None:
         return [FieldDiff(resource, "(object)", "present", "missing")]
     pairs: list[tuple[str, Any, Any]] = []
     live_meta = live.get("metadata") or {}
-    for key in COMPARED_METADATA:
+    for key in COMPARED:
         if key in meta:
-            pairs += differences(meta[key], live_meta.get(key, MISSING), f"metadata.{key}")
-    for key in COMPARED_TOP:
+            pairs += value_diff(meta[key], live_meta.get(key, MISSING), f"metadata.{key}")
+    for key in SECTIONS:
         if key in desired:
-            pairs += differences(desired[key], live.get(key, MISSING), key)
+            pairs += value_diff(desired[key], live.get(key, MISSING), key)
     return [FieldDiff(resource, path, show(d), show(lv)) for path, d, lv in pairs]

@@ -32,7 +32,7 @@ from lab.clients.kube import Cluster, Obj
 from lab.core.config import ROOT, Environment, environment
 from lab.core.context import Context
 from lab.core.errors import ConfigError, LabError, Refused
-from lab.core.fielddiff import FieldDiff, field_diff
+from lab.core.fielddiff import FieldDiff, object_diff
 from lab.core.runner import for_reading
 from lab.manifests.argocd import app_name, application
 from lab.steps import drift_kinds, drift_watch
@@ -241,7 +241,7 @@ def _diffs_after(state: GitState, cluster: Cluster, plan: Change) -> list[FieldD
     want = find(state.docs, plan.resource, plan.name)
     if want is None:
         return []
-    return field_diff(want, cluster.get(plan.resource, plan.namespace, plan.name))
+    return object_diff(want, cluster.get(plan.resource, plan.namespace, plan.name))
 
 
 def _watch(

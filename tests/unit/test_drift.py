@@ -32,7 +32,7 @@ from lab.clients.argocd import ApplicationClient, parse_status
 from lab.core.config import ROOT, Settings, environment
 from lab.core.context import Context
 from lab.core.errors import ClusterUnreachable, ConfigError, NotReady, Refused
-from lab.core.fielddiff import field_diff
+from lab.core.fielddiff import object_diff
 from lab.core.runner import DryRunRunner
 from lab.core.ui import UI
 from lab.manifests.argocd import application
@@ -662,20 +662,20 @@ def test_changes_are_sized_from_what_git_renders(
 
 def test_field_diff_ignores_what_only_the_server_adds_and_names_what_git_sets(rendered: dict[str, list[Obj]]) -> None:
     for doc in rendered["dev"]:
-        assert field_diff(doc, as_served(doc)) == [], doc["kind"]
+        assert object_diff(doc, as_served(doc)) == [], doc["kind"]
     deployment = next(d for d in rendered["dev"] if d["kind"] == "Deployment")
     live = as_served(deployment)
     live["spec"]["template"]["spec"]["containers"][0]["env"].append({"name": "LOG_LEVEL", "value": "ERROR"})
-    assert field_diff(deployment, live) == []  # a var git does not set: no diff (argo-cd issue 4537)
+    assert object_diff(deployment, live) == []  # a var git does not set: no diff (argo-cd issue 4537)
     live["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["memory"] = "1Gi"
     live["metadata"]["labels"]["app.kubernetes.io/environment"] = "prod"
-    assert [(d.path, d.desired, d.live) for d in field_diff(deployment, live)] == [
+    assert [(d.path, d.desired, d.live) for d in object_diff(deployment, live)] == [
         ("metadata.labels.app.kubernetes.io/environment", "dev", "prod"),
         ("spec.template.spec.containers[name=app].resources.limits.memory", "256Mi", "1Gi"),
     ]
     del live["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]
     assert ("spec.template.spec.containers[name=app].readinessProbe", "(unset)") in [
-        (d.path, d.live) for d in field_diff(deployment, live)
+        (d.path, d.live) for d in object_diff(deployment, live)
     ]
 
 
