@@ -182,24 +182,15 @@ def demo_drift(
     plan = _plan(ctx, target, change, state)
     backoff = predicted_backoff(status, now()) if target.auto_sync else 0.0
 
-    # 2. The manual change
-    story.step2(plan)
-    plan.apply(cluster)
-    story.changed_at = clock()
-    story.note_from(PROGRESS_EVERY)
-    diffs = _diffs_after(state, cluster, plan)
-    story.diffs(plan, diffs, plan.drifted if ctx.dry_run else plan.read(cluster))  # a dry run changes nothing
+    diffs = _make_change(ctx, story, state, cluster, plan)  # 2. the manual change
     base = DriftResult(
         env, change, ctx.dry_run, plan.description, plan.kubectl, tuple(diffs), predicted_backoff=backoff
     )
 
-    # 3. Argo CD notices; 4. what it does about it
-    story.step3(backoff, status.auto_heal_attempts)
+    story.step3(backoff, status.auto_heal_attempts)  # 3. Argo CD notices; 4. what it does about it
     if ctx.dry_run:
         noticed, after = drift_watch.planned(story.name, target, plan, backoff, observe=observe, heal=heal)
-        story.planned_waits(noticed)
-        story.step4(observe)
-        story.planned_waits(after)
+        story.planned_waits(noticed, observe, after)
         result = base
     else:
         result = _watch(ctx, watch, story, target, plan, status, base, heal=heal, observe=observe)
@@ -235,6 +226,17 @@ def _plan(ctx: Context, env: Environment, change: str, state: GitState) -> Chang
     except ConfigError:
         repo = settings.image_name
     return plan_change(env, change, state.docs, context=settings.kube_context, image_repo=repo)
+
+
+def _make_change(ctx: Context, story: Story, state: GitState, cluster: Cluster, plan: Change) -> list[FieldDiff]:
+    """Step 2: the change, and what now differs from git (in a dry run: what would, as the change was not sent)."""
+    story.step2(plan)
+    plan.apply(cluster)
+    story.changed_at = story.clock()
+    story.note_from(PROGRESS_EVERY)
+    diffs = _diffs_after(state, cluster, plan)
+    story.diffs(plan, diffs, plan.drifted if ctx.dry_run else plan.read(cluster))
+    return diffs
 
 
 def _diffs_after(state: GitState, cluster: Cluster, plan: Change) -> list[FieldDiff]:

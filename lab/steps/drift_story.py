@@ -120,9 +120,12 @@ class Story:
                 f"   Argo CD's self-heal started a sync {after:.1f}s after the change, before the demo saw OutOfSync"
             )
 
-    def planned_waits(self, waits: Sequence[str]) -> None:
-        """A dry run: the waits the demo would make from here on, instead of making them."""
-        for line in waits:
+    def planned_waits(self, noticing: Sequence[str], observe: float, after: Sequence[str]) -> None:
+        """A dry run: the waits the demo would make in steps 3 and 4, instead of making them."""
+        for line in noticing:
+            self.ui.data(f"# wait: {line}")
+        self.step4(observe)
+        for line in after:
             self.ui.data(f"# wait: {line}")
 
     # ------------------------------------------------------------------------------------------ step 4
