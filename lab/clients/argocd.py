@@ -30,14 +30,15 @@ from kubernetes.client.exceptions import ApiException
 from ruamel.yaml import YAML
 
 from lab.clients import kube
+from lab.core import names
 from lab.core.errors import ClusterUnreachable, Conflict, LabError, NotReady, SyncFailed
 
 GROUP = "argoproj.io"
 VERSION = "v1alpha1"
 PLURAL = "applications"
-NAMESPACE = "argocd"
+NAMESPACE = names.ARGOCD_NAMESPACE
 REFRESH_ANNOTATION = "argocd.argoproj.io/refresh"
-USERNAME = "gitops-lab"
+USERNAME = names.LAB
 MERGE_PATCH = "application/merge-patch+json"
 
 FAILED_PHASES = ("Failed", "Error")

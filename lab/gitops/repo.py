@@ -44,14 +44,14 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
-from lab.core import versions
+from lab.core import names, versions
 from lab.core.errors import CommandFailed, GitOpsError, Interrupted, Refused, ToolNotFound
 from lab.core.runner import Runner, for_reading
 from lab.core.ui import UI
 from lab.tools import git, git_credential, kustomize
 
 BRANCH = "main"
-IMAGE_NAME = "lab-app"  # the image name in base/deployment.yaml that each overlay's images[] entry replaces
+IMAGE_NAME = names.APP_NAME  # the image name in base/deployment.yaml that each overlay's images[] entry replaces
 SEED_TAG = "seed"  # the tag in the app repo's overlays: nothing deployed yet
 # Schema version for validation: the kind node image's minor release (kubernetes-validate ships x.y.0 schemas).
 K8S_SCHEMA_VERSION = ".".join(versions.KUBERNETES_VERSION.split(".")[:2]) + ".0"
@@ -329,7 +329,7 @@ class GitOpsRepo:
     workdir: Path
     seed_dir: Path
     seed_sha: str = ""
-    author: git.Identity = field(default_factory=lambda: git.Identity("gitops-lab", "gitops-lab@localhost"))
+    author: git.Identity = field(default_factory=lambda: git.Identity(names.LAB, names.LAB_EMAIL))
     ui: UI | None = None
     kubectl: str | None = None
     # What URL's user:password@ carried (it is never in `url`): given to git through a credential helper in the

@@ -17,6 +17,7 @@ import base64
 import json
 from typing import Any
 
+from lab.core import names
 from lab.core.config import Settings
 from lab.core.errors import ConfigError, LabError, RegistryError
 
@@ -105,7 +106,7 @@ def wrap_error(exc: Exception, action: str) -> LabError:
     if is_unreachable(exc):
         return RegistryError(
             f"ECR: {action}: the endpoint does not answer ({exc})",
-            hint="is the ECR emulator running? `docker ps --filter name=lab-ecr`; `invoke up` starts it",
+            hint=f"is the ECR emulator running? `docker ps --filter name={names.ECR_CONTAINER}`; `invoke up` starts it",
         )
     if isinstance(exc, ClientError):
         code = error_code(exc)
