@@ -32,6 +32,7 @@ from ruamel.yaml import YAML
 from lab.clients import kube
 from lab.core import names
 from lab.core.errors import ClusterUnreachable, Conflict, LabError, NotReady, SyncFailed
+from lab.core.poll import Poller
 
 GROUP = "argoproj.io"
 VERSION = "v1alpha1"
@@ -423,12 +424,10 @@ class ApplicationClient:
     def wait_for(self, name: str, expect: Expectation, timeout: float, *, what: str | None = None) -> AppStatus:
         """Poll until ``expect`` succeeds; SyncFailed when it fails, NotReady with the last state on timeout."""
         label = what or f"Argo CD Application {name}"
-        start = self.clock()
-        delay = POLL_FIRST
         errors = 0
         last = "no status read yet"
-        while True:
-            elapsed = self.clock() - start
+        poller = Poller(timeout, first=POLL_FIRST, factor=1.5, maximum=POLL_MAX, clock=self.clock, sleep=self.sleep)
+        for elapsed in poller:
             try:
                 status = self.get_app(name)
                 errors = 0
@@ -447,8 +446,4 @@ class ApplicationClient:
                         f"{label}: {message}; last state: {status.describe()}",
                         hint=f"see the app in the Argo CD UI, or `kubectl -n {NAMESPACE} describe application {name}`",
                     )
-            remaining = timeout - (self.clock() - start)
-            if remaining <= 0:
-                raise NotReady(label, last, timeout, hint="`invoke status` shows every environment")
-            self.sleep(min(delay, remaining))
-            delay = min(delay * 1.5, POLL_MAX)
+        raise NotReady(label, last, timeout, hint="`invoke status` shows every environment")

@@ -46,6 +46,7 @@ from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 from lab.core import names, versions
 from lab.core.errors import CommandFailed, GitOpsError, Interrupted, Refused, ToolNotFound
+from lab.core.poll import Poller
 from lab.core.runner import Runner, for_reading
 from lab.core.ui import UI
 from lab.tools import git, git_credential, kustomize
@@ -625,8 +626,7 @@ class GitOpsRepo:
     def _reached(self, sha: str) -> bool | None:
         """Is SHA on the remote's main (fetched again, for up to INTERRUPT_SETTLE seconds while it is not)? None
         when the remote does not answer."""
-        deadline = time.monotonic() + INTERRUPT_SETTLE
-        while True:
+        for _ in Poller(INTERRUPT_SETTLE, first=0.25, factor=1.0, maximum=0.25, sleep=self.sleep):
             try:
                 self._fetch(timeout=INTERRUPT_CHECK_TIMEOUT)
             except GitOpsError:
@@ -634,9 +634,7 @@ class GitOpsRepo:
             remote = git.rev_parse(self.runner, self.workdir, self.remote_head)
             if remote is not None and git.is_ancestor(self.runner, self.workdir, sha, remote):
                 return True
-            if time.monotonic() >= deadline:
-                return False
-            self.sleep(0.25)
+        return False
 
     # Reading (at the remote head, after open()) ---------------------------------------------------------
     def read(self, path: str, rev: str | None = None) -> str | None:
