@@ -22,15 +22,14 @@ from lab.manifests.argocd import GitCredentials, InstallOptions
 from lab.tools import kubectl
 from lab.tools.argocd_install import (
     PIN,
-    Fetch,
     ManifestPin,
     cache_path,
     cached_install_manifest,
     fetch_install_manifest,
     render,
-    urllib_fetch,
     write_install_dir,
 )
+from lab.tools.download import Fetch, urllib_fetch
 
 ROLLOUT_TIMEOUT = 300.0  # seconds per workload; first start on a laptop pulls nothing (images are kind-loaded)
 
