@@ -221,7 +221,7 @@ def _ecr_ensurer(settings: Settings) -> EnsureRepository:
 def _ecr_login(ctx: Context) -> str:
     from lab.tools.ecr_login import login_for_ship
 
-    return login_for_ship(ctx)
+    return login_for_ship(ctx.settings, ctx.runner)
 
 
 def gitops_repo(ctx: Context, *, app_root: Path = ROOT, app_sha: str | None = None) -> GitOpsRepo:
