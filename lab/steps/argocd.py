@@ -16,7 +16,7 @@ from lab.clients.argocd import ApplicationClient, AppStatus, synced_healthy
 from lab.core.config import environment
 from lab.core.context import Context
 from lab.core.errors import Conflict
-from lab.gitops.repo import EnvStatus
+from lab.gitops.watcher import EnvStatus
 from lab.manifests import argocd as manifests
 from lab.manifests.argocd import GitCredentials, InstallOptions
 from lab.tools import kubectl
@@ -141,7 +141,7 @@ def ui_hint(ctx: Context) -> str:
 
 
 class ArgoWatcher:
-    """The pipeline's view of the cluster (lab.gitops.repo.DeployWatcher) through the Application client."""
+    """The pipeline's view of the cluster (lab.gitops.watcher.DeployWatcher) through the Application client."""
 
     def __init__(self, ctx: Context, client: ApplicationClient | None = None) -> None:
         self.ctx = ctx

@@ -38,7 +38,8 @@ from lab.core.context import Context
 from lab.core.errors import CommandFailed, ConfigError, Conflict, RegistryError
 from lab.core.runner import DryRunRunner
 from lab.core.ui import UI
-from lab.gitops.repo import Committed, ImageSpec
+from lab.gitops.overlay import ImageSpec
+from lab.gitops.repo import Committed
 from lab.manifests.argocd import GitCredentials
 from lab.providers import provider_for
 from lab.providers_eks import EksProvider
