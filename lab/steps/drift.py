@@ -187,7 +187,7 @@ def demo_drift(
         env, change, ctx.dry_run, plan.description, plan.kubectl, tuple(diffs), predicted_backoff=backoff
     )
 
-    story.step3(backoff, status.auto_heal_attempts)  # 3. Argo CD notices; 4. what it does about it
+    story.step3(backoff, status.heal_count)  # 3. Argo CD notices; 4. what it does about it
     if ctx.dry_run:
         noticed, after = drift_watch.planned(story.name, target, plan, backoff, observe=observe, heal=heal)
         story.planned_waits(noticed, observe, after)
@@ -261,8 +261,8 @@ def _watch(
     """Steps 3 and 4 on a real cluster: Argo CD notices; dev heals itself, staging stays (and is synced: HEAL)."""
     noticed = watch.noticed(before)
     detected_at = story.elapsed()
-    story.noticed(noticed.out_of_sync, detected_at)
-    result = replace(base, out_of_sync_resources=noticed.out_of_sync, seconds_to_detect=detected_at)
+    story.noticed(noticed.out_of_sync(), detected_at)
+    result = replace(base, out_of_sync_resources=tuple(noticed.out_of_sync()), seconds_to_detect=detected_at)
     if env.auto_sync:
         story.step4(observe)
         status = watch.healed(plan, base.predicted_backoff + HEAL_MARGIN)

@@ -16,10 +16,11 @@ from typing import NamedTuple
 
 from lab.clients import kube
 from lab.clients.kube import Cluster, Obj
+from lab.core import names
 from lab.core.config import Environment
 from lab.core.errors import ConfigError
 
-APP = "lab-app"  # Deployment and Service of every overlay
+APP = names.APP_NAME  # Deployment and Service of every overlay
 CONTAINER = "app"  # the container in overlays/base/deployment.yaml
 HAND_TAG = "hotfix-by-hand"  # a tag no pipeline ever pushes: its pods cannot pull it
 ENV_VAR = "PORT"  # the one env var the base Deployment sets on the container (the rest come from a ConfigMap)

@@ -145,7 +145,7 @@ class Story:
         did = "; ".join(status.operation_results) if ours else ""
         if ours and status.operation_automated:
             self.ui.info(
-                f"   Argo CD's automated sync (self-heal #{status.auto_heal_attempts or 1} of this commit) re-applied:"
+                f"   Argo CD's automated sync (self-heal #{status.heal_count or 1} of this commit) re-applied:"
                 f" {did or '?'}"
             )
         elif ours:

@@ -2,7 +2,7 @@
 each wait hands its pending state to ``on_pending`` and the narration (lab/steps/drift.py) decides what to show.
 
 Argo CD is read only through lab.clients.argocd's ApplicationClient (its error mapping included). Every wait goes
-through one poller, ``poll``; it has the shape of the lab's shared poller and is replaced by it once that exists.
+through ``poll``, a check-until-done on the lab's one poller (lab/core/poll.py).
 
 Argo CD facts the waits rely on (Argo CD v3.5):
 - The application controller watches the live objects it manages: an update or delete of one requests a refresh
@@ -31,6 +31,7 @@ from lab.clients.argocd import RUNNING_PHASES, ApplicationClient, AppStatus, syn
 from lab.clients.kube import Cluster
 from lab.core.config import Environment
 from lab.core.errors import NotReady
+from lab.core.poll import Poller
 from lab.steps.drift_kinds import Change
 
 POLL = 0.5  # seconds between looks at the Application and the live object
@@ -75,20 +76,18 @@ def poll(
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> T:
-    """Call CHECK until it is Done; between calls sleep INTERVAL, growing ×1.5 up to MAX_INTERVAL, never past the
-    deadline. NotReady(WHAT, the last state, TIMEOUT, HINT) when TIMEOUT seconds pass first."""
-    start = clock()
-    delay = interval
-    while True:
+    """Call CHECK on lab.core.poll's Poller (first look at once, then every INTERVAL, growing ×1.5 up to
+    MAX_INTERVAL, never sleeping past the deadline) until it is Done; NotReady(WHAT, the last state, TIMEOUT, HINT)
+    when TIMEOUT seconds pass first."""
+    factor = 1.0 if max_interval == interval else 1.5
+    state = "not looked yet"
+    for _ in Poller(timeout, first=interval, factor=factor, maximum=max_interval, clock=clock, sleep=sleep):
         answer = check()
         if isinstance(answer, Done):
             return answer.value
-        remaining = timeout - (clock() - start)
-        if remaining <= 0:
-            raise NotReady(what, answer.state, timeout, hint=hint)
-        on_pending(answer.state)
-        sleep(min(delay, remaining))
-        delay = min(delay * 1.5, max_interval)
+        state = answer.state
+        on_pending(state)
+    raise NotReady(what, state, timeout, hint=hint)
 
 
 # ---------------------------------------------------------------------------------------------- self-heal backoff
@@ -111,7 +110,7 @@ def _parse_time(text: str) -> datetime | None:
 def predicted_backoff(status: AppStatus, now: datetime) -> float:
     """Seconds Argo CD will hold back the next self-heal of the synced commit: the backoff for the heal count of
     the last operation, minus the time since it finished. An upper bound: a newer commit's sync resets the count."""
-    delay = heal_delay(status.auto_heal_attempts)
+    delay = heal_delay(status.heal_count)
     finished = _parse_time(status.operation_finished_at)
     if finished is None:
         return delay
@@ -144,6 +143,7 @@ class Watch:
         what: str,
         interval: float = POLL,
         hint: str | None = None,
+        quiet: bool = False,
     ) -> T:
         return poll(
             check,
@@ -152,7 +152,7 @@ class Watch:
             interval=interval,
             max_interval=interval,  # a fixed pace: the demo reports times to a poll, and shows progress at it
             hint=hint,
-            on_pending=self.on_pending,
+            on_pending=(lambda state: None) if quiet else self.on_pending,
             clock=self.clock,
             sleep=self.sleep,
         )
@@ -168,7 +168,8 @@ class Watch:
                 else Pending(status.describe())
             )
 
-        return self._poll(check, timeout=DETECT_TIMEOUT, what=f"Argo CD Application {self.name}")
+        # quiet: progress lines count from the change, which has not been made yet (a ui.phase shows this wait)
+        return self._poll(check, timeout=DETECT_TIMEOUT, what=f"Argo CD Application {self.name}", quiet=True)
 
     def noticed(self, baseline: AppStatus) -> AppStatus:
         """Argo CD reports OutOfSync (app or a resource), or a sync starts that BASELINE (the status before the
@@ -176,7 +177,7 @@ class Watch:
 
         def check() -> Done[AppStatus] | Pending:
             status = self.apps.get_app(self.name)
-            if status.sync == "OutOfSync" or status.out_of_sync:
+            if status.sync == "OutOfSync" or status.out_of_sync():
                 return Done(status)
             if status.operation_started_at != baseline.operation_started_at or status.operation_requested:
                 return Done(status)

@@ -40,7 +40,8 @@ from lab.clients.argocd import RUNNING_PHASES, ApplicationClient, AppStatus, Sta
 from lab.core.config import ROOT, Settings, environment
 from lab.core.context import Context
 from lab.core.errors import LabError
-from lab.gitops.repo import GitOpsRepo, ImageSpec
+from lab.gitops.overlay import ImageSpec
+from lab.gitops.repo import GitOpsRepo
 from lab.manifests.argocd import app_name
 from lab.steps import drift, release
 from lab.steps import ship as ship_step
@@ -304,7 +305,7 @@ def resource_out_of_sync(lab: Lab, env: str, kind: str, name: str = "lab-app") -
 
     def check() -> tuple[State, str]:
         status = lab.status(env)
-        listed = status.out_of_sync
+        listed = status.out_of_sync()
         wanted = f"{kind} {ns}/{name}"
         if status.sync == "OutOfSync" and any(r.startswith(wanted) for r in listed):
             return State.SUCCEEDED, f"OutOfSync: {', '.join(listed)}"
@@ -331,7 +332,7 @@ def healed(lab: Lab, env: str, plan: drift.Change, baseline: AppStatus) -> Check
         if not status.operation_automated:
             return State.FAILED, f"the fix was not Argo CD's automated sync: {status.describe()}"
         return State.SUCCEEDED, (
-            f"self-heal #{status.auto_heal_attempts}: {'; '.join(status.operation_results) or status.operation_phase}"
+            f"self-heal #{status.heal_count}: {'; '.join(status.operation_results) or status.operation_phase}"
         )
 
     return check

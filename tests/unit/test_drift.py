@@ -418,6 +418,8 @@ def test_dev_that_is_out_of_sync_at_the_start_is_waited_for_then_the_demo_runs(r
     run = setup(argo)
     result = run_demo(run, cluster, docs, "dev", "env")
     assert "Wait for lab-dev to be Synced before the demo starts" in run.text
+    before_change = run.err.getvalue().split("Step 2/5")[0]
+    assert "   +" not in before_change  # progress lines count from the change: none before it
     env = [{"name": "PORT", "value": "8001"}]
     assert cluster.changes == [
         kube.Patch(
@@ -702,8 +704,8 @@ def test_argo_cd_views_are_read_from_recorded_objects() -> None:
     )
     assert crd_problems(obj) == []
     status = parse_status(obj)
-    assert status.out_of_sync == ("Deployment lab-staging/lab-app", "Service lab-staging/lab-app")
-    assert (status.operation_automated, status.auto_heal_attempts, status.operation_phase) == (True, 2, "Succeeded")
+    assert status.out_of_sync() == ["Deployment lab-staging/lab-app", "Service lab-staging/lab-app"]
+    assert (status.operation_automated, status.heal_count, status.operation_phase) == (True, 2, "Succeeded")
     assert status.operation_results == ("Deployment/lab-app: configured",)
     assert status.operation_finished_at == "2026-05-01T11:00:02Z"
     assert parse_status(app_obj("dev")).self_heal and not status.self_heal
