@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import base64
-import dataclasses
 import json
 import re
 import shutil
@@ -19,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from lab import image_cache, versions
+from lab import image_cache, registries, versions
 from lab.argocd import ApplicationClient, as_argocd_applies
 from lab.config import ENVIRONMENTS, ROOT, environment
 from lab.context import Context
@@ -335,8 +334,7 @@ def up_aws(
     )
     if isinstance(result, aws_steps.Plan):
         return
-    ecr_ctx = Context(dataclasses.replace(ctx.settings, push_registry="ecr"), ctx.runner, ctx.ui)
-    _first_deploy(ecr_ctx, app_root)
+    _first_deploy(Context(registries.up_settings(ctx.settings), ctx.runner, ctx.ui), app_root)
     argocd_steps.wait_env(ctx, "dev")
     ctx.ui.next_steps("invoke status", "invoke ship --registry ecr")
 

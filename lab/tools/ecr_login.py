@@ -1,19 +1,11 @@
-"""`docker login` to ECR with the token from boto3's GetAuthorizationToken (the boto3 equivalent of
-`aws ecr get-login-password | docker login --username AWS --password-stdin HOST`, Amazon ECR User
-Guide, "Private registry authentication").
+"""`docker login` to ECR: the argv and the parsing (the login itself, with boto3's token on stdin, is
+lab.registries.ecr.ecr_login).
 
-The password goes to docker on stdin only: never in argv (visible in `ps`), never printed. In a dry run no AWS
-call is made and the printed command's stdin is `<redacted>`. Docker keeps the token in its credential store
-(or ~/.docker/config.json) for its 12 hours of validity.
+The password goes to docker on stdin only (`--password-stdin`): never in argv (visible in `ps`), never printed.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from lab.context import Context
-from lab.errors import CommandFailed, RegistryError
-from lab.tools import aws, ecr
 from lab.tools.docker import DOCKER
 
 REDACTED = "<redacted>"
@@ -32,34 +24,3 @@ def registry_from_endpoint(endpoint: str) -> str:
 
 def placeholder_registry(region: str) -> str:
     return f"{PLACEHOLDER_ACCOUNT}.dkr.ecr.{region}.amazonaws.com"
-
-
-def ecr_login(ctx: Context, client: Any, *, registry: str | None = None) -> str:
-    """Log docker in to the ECR registry of ``client``'s account; returns the registry host.
-
-    ``registry`` overrides the host from the token's proxyEndpoint (the token is valid for every registry of the
-    account in the region). In a dry run ``client`` is not called."""
-    if ctx.dry_run:
-        host = registry or placeholder_registry(ctx.settings.aws_region)
-        ctx.runner.run(docker_login_argv(host), input=REDACTED + "\n")
-        return host
-    user, password, endpoint = ecr.authorization(client)
-    host = registry or registry_from_endpoint(endpoint)
-    if not host:
-        raise RegistryError("ECR: get authorization token: no proxyEndpoint and no registry host given")
-    try:
-        ctx.runner.run(docker_login_argv(host, user), input=password, timeout=60)
-    except CommandFailed as exc:
-        # CommandFailed carries argv and stderr only; neither holds the password.
-        last = exc.stderr_tail.splitlines()[-1] if exc.stderr_tail else ""
-        raise RegistryError(
-            f"docker login to {host} failed (exit {exc.code}): {last}",
-            hint="is Docker running? does the identity have ecr:GetAuthorizationToken?",
-        ) from exc
-    return host
-
-
-def login_for_ship(ctx: Context) -> str:
-    """What `ship` calls on target aws with push_registry=ecr: log in, return the registry host."""
-    client = None if ctx.dry_run else aws.client_factory(ctx.settings)("ecr")
-    return ecr_login(ctx, client, registry=ctx.settings.registry or None)

@@ -29,6 +29,7 @@ from lab.context import Context
 from lab.errors import ConfigError, Conflict, RegistryError
 from lab.manifests import eksctl as eksctl_manifests
 from lab.providers_eks import EksProvider
+from lab.registries import ecr as registry_ecr
 from lab.runner import SubprocessRunner
 from lab.steps import aws as aws_steps
 from lab.tools import aws as aws_tool
@@ -160,7 +161,7 @@ def test_login_push_and_describe_images(
     aws_steps.ensure_ecr_repository(ctx, client, AwsSettings())
     host = f"localhost:{endpoint.rsplit(':', 1)[1]}"  # MiniStack's URIs are AWS-shaped: push via localhost
 
-    assert ecr_login.ecr_login(ctx, client, registry=host) == host
+    assert registry_ecr.ecr_login(ctx, client, registry=host) == host
     _, password, _ = ecr.authorization(client)
     assert password not in printed(ctx)
     auths = json.loads((tmp_path / "docker-config" / "config.json").read_text()).get("auths", {})
