@@ -31,13 +31,19 @@ class EcrRegistry(Registry):
     kind = "ecr"
     login_title = "Log in to ECR"
 
+    def __init__(self, settings: Settings, seams: Seams | None = None, *, host: str = "") -> None:
+        super().__init__(settings, seams)
+        # The registry host: LAB_REGISTRY, else what the login learnt (in a dry run a placeholder, which is no
+        # valid LAB_REGISTRY value: it is kept here, not put into the settings).
+        self.host = settings.registry or host
+
     def repositories(self) -> Repositories:
-        if not self.settings.registry:
+        if not self.host:
             raise ConfigError(
                 "push_registry=ecr on target aws needs the ECR registry host",
                 hint="set LAB_REGISTRY=<account>.dkr.ecr.<region>.amazonaws.com",
             )
-        repo = f"{self.settings.registry}/{self.settings.image_name}"
+        repo = f"{self.host}/{self.settings.image_name}"
         return Repositories(repo, repo)
 
     def check(self) -> None:
@@ -49,9 +55,14 @@ class EcrRegistry(Registry):
         if self.seams.login is not None:
             host = self.seams.login(ctx)
         else:
-            client = None if ctx.dry_run else aws.client_factory(self.settings)("ecr")
+            client = None if ctx.dry_run else self._login_client()
             host = ecr_login(ctx, client, registry=self.settings.registry or None)
-        return EcrRegistry(replace(self.settings, registry=self.settings.registry or host), self.seams)
+        return EcrRegistry(self.settings, self.seams, host=host)
+
+    def _login_client(self) -> Any:
+        if self.seams.ecr_client is not None:
+            return self.seams.ecr_client(self.settings)
+        return aws.client_factory(self.settings)("ecr")
 
     def ensure_repository(self, ctx: Context) -> object:
         """Create the repository if it is missing (scan on push, immutable tags, lifecycle policy); None in a dry

@@ -615,3 +615,36 @@ def test_ship_keeps_an_explicit_registry(tmp_path: Path) -> None:
 
     settings = make_ctx(tmp_path, push_registry="ecr", registry="999999999999.dkr.ecr.us-east-1.amazonaws.com").settings
     assert repositories(settings).push == "999999999999.dkr.ecr.us-east-1.amazonaws.com/lab-app"
+
+
+def test_ship_dry_run_on_aws_plans_the_ecr_login_and_the_push(tmp_path: Path) -> None:
+    """The dry run logs in to a placeholder registry (no AWS call, stdin redacted) and plans the push there: the
+    placeholder is no valid LAB_REGISTRY, so it must not be put into the settings."""
+    import subprocess
+
+    from lab.steps.ship import ship
+
+    app = tmp_path / "app-repo"
+    (app / "app").mkdir(parents=True)
+    (app / "app" / "main.py").write_text("print('hi')\n")
+    for argv in (["init", "-q"], ["add", "-A"], ["-c", "user.name=t", "-c", "user.email=t@x", "commit", "-qm", "app"]):
+        subprocess.run(["git", "-C", str(app), *argv], check=True, capture_output=True)
+    sha = subprocess.run(["git", "-C", str(app), "rev-parse", "HEAD"], check=True, capture_output=True, text=True)
+    out = io.StringIO()
+    ctx = make_ctx(tmp_path, DryRunRunner(out=out), push_registry="ecr", base_image="lab-base:bookworm")
+    repo_stub = RecordingRepo()
+    result = ship(
+        ctx,
+        app_root=app,
+        gate=(),
+        allow_dirty=True,
+        clock=lambda: datetime(2026, 11, 28, 10, 15, tzinfo=UTC),
+        no_wait=True,
+        repo=repo_stub,  # type: ignore[arg-type]
+    )
+    placeholder = "<account>.dkr.ecr.us-east-1.amazonaws.com"
+    image = f"{placeholder}/lab-app:{sha.stdout[:7]}-20261128101500"
+    assert result.image == image
+    assert f"docker login --username AWS --password-stdin '{placeholder}'\n  <<'EOF'\n<redacted>\n" in out.getvalue()
+    assert f"docker push '{image}'" in out.getvalue()
+    assert repo_stub.bumps[0][1].new_name == f"{placeholder}/lab-app"
