@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from lab.config import Settings
-from lab.errors import ConfigError
+from lab.core.config import Settings
+from lab.core.errors import ConfigError
 from lab.registries.base import (
     DigestLookup,
     Registry,

@@ -16,9 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from lab.config import Settings
-from lab.context import Context
-from lab.errors import RegistryError
+from lab.core.config import Settings
+from lab.core.context import Context
+from lab.core.errors import RegistryError
 from lab.tools import registry
 
 DigestLookup = Callable[[str, str, str], str | None]  # (host, name, tag or digest) -> digest, None if absent

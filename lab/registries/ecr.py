@@ -17,10 +17,10 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from lab.aws_config import AwsSettings
-from lab.config import Settings
-from lab.context import Context
-from lab.errors import CommandFailed, ConfigError, Conflict, RegistryError
+from lab.core.aws_config import AwsSettings
+from lab.core.config import Settings
+from lab.core.context import Context
+from lab.core.errors import CommandFailed, ConfigError, Conflict, RegistryError
 from lab.manifests import eksctl as eksctl_manifests
 from lab.registries.base import Registry, Repositories, Seams, v2_digest
 from lab.tools import aws, ecr, registry

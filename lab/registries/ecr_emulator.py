@@ -11,8 +11,8 @@ push, immutable tags, lifecycle policy: lab.tools.ecr.ensure_repository); digest
 
 from __future__ import annotations
 
-from lab.context import Context
-from lab.errors import RegistryError
+from lab.core.context import Context
+from lab.core.errors import RegistryError
 from lab.registries.base import Registry, RegistryLink, Repositories
 from lab.tools import ecr, registry
 

@@ -8,7 +8,7 @@ image side-loaded under that name. On the aws target it is refused: EKS nodes ca
 
 from __future__ import annotations
 
-from lab.errors import ConfigError
+from lab.core.errors import ConfigError
 from lab.registries.base import Registry, RegistryLink, Repositories, is_loopback
 from lab.tools import registry
 

@@ -15,14 +15,14 @@ from aws_stubs import REGISTRY, Clients, auth_token, describe_repo, no_repo, rep
 from fakes import FakeRunner
 
 from lab import registries
-from lab.aws_config import AwsSettings
-from lab.config import REGISTRY_KINDS, TARGETS, Settings
-from lab.context import Context
-from lab.errors import ConfigError, Conflict, RegistryError
+from lab.core.aws_config import AwsSettings
+from lab.core.config import REGISTRY_KINDS, TARGETS, Settings
+from lab.core.context import Context
+from lab.core.errors import ConfigError, Conflict, RegistryError
+from lab.core.runner import DryRunRunner
+from lab.core.ui import UI
 from lab.registries import EcrEmulatorRegistry, EcrRegistry, LocalRegistry, RegistryLink, Seams
-from lab.runner import DryRunRunner
 from lab.tools import ecr, registry
-from lab.ui import UI
 
 DIGEST = "sha256:" + "ab" * 32
 
