@@ -31,11 +31,15 @@ class EcrRegistry(Registry):
     kind = "ecr"
     login_title = "Log in to ECR"
 
-    def __init__(self, settings: Settings, seams: Seams | None = None, *, host: str = "") -> None:
+    def __init__(
+        self, settings: Settings, seams: Seams | None = None, *, host: str = "", provisioned: bool = False
+    ) -> None:
         super().__init__(settings, seams)
         # The registry host: LAB_REGISTRY, else what the login learnt (in a dry run a placeholder, which is no
         # valid LAB_REGISTRY value: it is kept here, not put into the settings).
         self.host = settings.registry or host
+        # True once `up` has provisioned the repository in this run: then ship's repository step has nothing to do.
+        self.provisioned = provisioned
 
     def repositories(self) -> Repositories:
         if not self.host:
@@ -57,7 +61,7 @@ class EcrRegistry(Registry):
         else:
             client = None if ctx.dry_run else self._login_client()
             host = ecr_login(ctx, client, registry=self.settings.registry or None)
-        return EcrRegistry(self.settings, self.seams, host=host)
+        return EcrRegistry(self.settings, self.seams, host=host, provisioned=self.provisioned)
 
     def _login_client(self) -> Any:
         if self.seams.ecr_client is not None:
@@ -66,9 +70,13 @@ class EcrRegistry(Registry):
 
     def ensure_repository(self, ctx: Context) -> object:
         """Create the repository if it is missing (scan on push, immutable tags, lifecycle policy); None in a dry
-        run. `up` has provisioned it already: then this only re-applies the lifecycle policy."""
+        run. After `up` provisioned it (provisioned, the first deploy): no call at all, so `up --target aws`
+        makes each repository call once, as its plan lists them, and a repository `up --force` uses as it is keeps
+        its settings."""
         if ctx.dry_run:
             return None
+        if self.provisioned:
+            return "provisioned by up"
         name = self.repositories().name
         if self.seams.ensure is not None:
             return self.seams.ensure(name)
@@ -78,6 +86,11 @@ class EcrRegistry(Registry):
         return api_digest(self.settings, self.seams, self.repositories().host, name, reference)
 
     # up --target aws ----------------------------------------------------------------------------------
+    def after_provision(self, host: str) -> EcrRegistry:
+        """This registry once `up` has provisioned the repository in the account registry HOST: what the first
+        deploy ships to."""
+        return EcrRegistry(self.settings, self.seams, host=host, provisioned=True)
+
     def provision(
         self, ctx: Context, client: Any, aws_settings: AwsSettings, *, force: bool = False
     ) -> tuple[str, str]:

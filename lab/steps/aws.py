@@ -47,6 +47,7 @@ from lab.manifests import argocd as argocd_manifests
 from lab.manifests import eksctl as eksctl_manifests
 from lab.manifests.argocd import GitCredentials
 from lab.providers_eks import EksProvider, delete_lab_applications
+from lab.registries import Seams
 from lab.registries.ecr import EcrRegistry
 from lab.steps import argocd as argocd_steps
 from lab.tools import aws as aws_tool
@@ -678,6 +679,7 @@ class AwsUpResult:
     repository_uri: str
     repository_action: str
     gitops_url: str
+    push_to: EcrRegistry | None = None  # the registry `up`'s first deploy ships to (the repository provisioned)
 
 
 def up_aws(
@@ -739,8 +741,10 @@ def _up(
         phase.note = cluster_action
     with ctx.ui.phase("Updating the kubeconfig"):
         provider.update_kubeconfig(ctx)
+    # The registry up provisions, and which its first deploy then logs in to and pushes to: through up's clients.
+    ecr_registry = EcrRegistry(settings, Seams(ecr_client=lambda _settings: factory("ecr")))
     with ctx.ui.phase(f"Ensuring ECR repository {settings.image_name}") as phase:
-        repo_action, repo_uri = ensure_ecr_repository(ctx, factory("ecr"), aws, force=force)
+        repo_action, repo_uri = ecr_registry.provision(ctx, factory("ecr"), aws, force=force)
         phase.note = repo_action
     credentials = gitops_credentials(ctx, remote, aws, environ=environ)
     (install_argocd or argocd_steps.ensure_argocd)(ctx)
@@ -756,6 +760,7 @@ def _up(
         repository_uri=repo_uri,
         repository_action=repo_action,
         gitops_url=remote.url,
+        push_to=ecr_registry.after_provision(aws_tool.registry_host(identity.account, aws.region)),
     )
     ctx.ui.table(
         "AWS",

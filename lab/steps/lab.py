@@ -199,7 +199,7 @@ def _load_cached_images(ctx: Context, refs: Sequence[str]) -> None:
         phase.note = ", ".join(notes) or "all present"
 
 
-def _first_deploy(ctx: Context, app_root: Path) -> str | None:
+def _first_deploy(ctx: Context, app_root: Path, *, registry: registries.Registry | None = None) -> str | None:
     """Give the GitOps repo a real image before Argo CD looks at it: if dev still has the seed tag, ship once
     (no quality gate: this is set-up, not a release) and promote the image to staging and prod, so that every
     environment has a deploy commit and `invoke sync staging` works from the start. Each environment is checked
@@ -219,7 +219,9 @@ def _first_deploy(ctx: Context, app_root: Path) -> str | None:
     tag = None
     if "dev" in seeded:
         ctx.ui.info(" First deploy: building the app image and committing it to every environment")
-        tag = ship.ship(ctx, app_root=app_root, gate=(), allow_dirty=True, no_wait=True, repo=repo, report=False).tag
+        tag = ship.ship(
+            ctx, app_root=app_root, gate=(), allow_dirty=True, no_wait=True, repo=repo, report=False, registry=registry
+        ).tag
     for source, target in (("dev", "staging"), ("staging", "prod")):
         if target in seeded:
             release.promote(ctx, source, target, app_root=app_root, repo=repo, report=False)
@@ -335,7 +337,7 @@ def up_aws(
     )
     if isinstance(result, aws_steps.Plan):
         return
-    _first_deploy(Context(registries.up_settings(ctx.settings), ctx.runner, ctx.ui), app_root)
+    _first_deploy(Context(registries.up_settings(ctx.settings), ctx.runner, ctx.ui), app_root, registry=result.push_to)
     argocd_steps.wait_env(ctx, "dev")
     ctx.ui.next_steps("invoke status", "invoke ship --registry ecr")
 

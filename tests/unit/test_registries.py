@@ -320,3 +320,15 @@ def test_location_maps_the_pull_name_to_the_push_side_else_reads_the_reference()
 def test_pull_repository_falls_back_to_the_image_name_when_no_registry_can_work() -> None:
     assert registries.pull_repository(settings(push_registry="ecr")) == "localhost:4566/lab-app"
     assert registries.pull_repository(settings(target="aws")) == "lab-app"
+
+
+def test_after_up_provisioned_it_the_repository_step_asks_nothing_and_survives_the_login(tmp_path: Path) -> None:
+    clients, runner = Clients(), FakeRunner()
+    auth_token(clients)
+    ctx = make_ctx(tmp_path, runner, target="aws", push_registry="ecr")
+    provisioned = EcrRegistry(ctx.settings, Seams(ecr_client=stub_client(clients))).after_provision(REGISTRY)
+    assert provisioned.repositories().push == f"{REGISTRY}/lab-app"
+    logged_in = provisioned.login(ctx)
+    assert logged_in.ensure_repository(ctx) == "provisioned by up"
+    assert [m for _, m, _ in clients.calls] == ["get_authorization_token"]  # and no repository call
+    clients.assert_done()
