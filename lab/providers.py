@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import yaml
 
 from lab import image_cache, registries
-from lab.core import versions
+from lab.core import names, versions
 from lab.core.config import Settings
 from lab.core.context import Context
 from lab.core.errors import CommandFailed, ConfigError
@@ -59,7 +59,7 @@ if TYPE_CHECKING:
     from lab.providers_eks import EksProvider
 
 # Containers other lab components run; providers only wire them into the cluster network.
-GIT_CONTAINER = "lab-git"
+GIT_CONTAINER = names.GIT_CONTAINER
 
 CREATING = "creating"
 CREATED = "created"

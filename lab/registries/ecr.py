@@ -20,11 +20,11 @@ from typing import Any
 from lab.core.aws_config import AwsSettings
 from lab.core.config import Settings
 from lab.core.context import Context
-from lab.core.errors import CommandFailed, ConfigError, Conflict, RegistryError
+from lab.core.errors import ConfigError, Conflict, RegistryError
 from lab.manifests import eksctl as eksctl_manifests
 from lab.registries.base import Registry, Repositories, Seams, v2_digest
 from lab.tools import aws, ecr, registry
-from lab.tools.ecr_login import REDACTED, docker_login_argv, placeholder_registry, registry_from_endpoint
+from lab.tools.ecr_login import ecr_login
 
 
 class EcrRegistry(Registry):
@@ -60,7 +60,9 @@ class EcrRegistry(Registry):
             host = self.seams.login(ctx)
         else:
             client = None if ctx.dry_run else self._login_client()
-            host = ecr_login(ctx, client, registry=self.settings.registry or None)
+            host = ecr_login(
+                ctx.runner, client, region=self.settings.aws_region, registry=self.settings.registry or None
+            )
         return EcrRegistry(self.settings, self.seams, host=host, provisioned=self.provisioned)
 
     def _login_client(self) -> Any:
@@ -161,29 +163,3 @@ def api_digest(settings: Settings, seams: Seams, host: str, name: str, reference
             return None
         raise ecr.wrap_error(exc, f"describe image {name}@{reference}") from exc
     return str(details["imageDetails"][0]["imageDigest"]) if details.get("imageDetails") else None
-
-
-def ecr_login(ctx: Context, client: Any, *, registry: str | None = None) -> str:
-    """Log docker in to the ECR registry of ``client``'s account; returns the registry host.
-
-    ``registry`` overrides the host from the token's proxyEndpoint (the token is valid for every registry of the
-    account in the region). In a dry run ``client`` is not called. Docker keeps the token in its credential store
-    (or ~/.docker/config.json) for its 12 hours of validity."""
-    if ctx.dry_run:
-        host = registry or placeholder_registry(ctx.settings.aws_region)
-        ctx.runner.run(docker_login_argv(host), input=REDACTED + "\n")
-        return host
-    user, password, endpoint = ecr.authorization(client)
-    host = registry or registry_from_endpoint(endpoint)
-    if not host:
-        raise RegistryError("ECR: get authorization token: no proxyEndpoint and no registry host given")
-    try:
-        ctx.runner.run(docker_login_argv(host, user), input=password, timeout=60)
-    except CommandFailed as exc:
-        # CommandFailed carries argv and stderr only; neither holds the password.
-        last = exc.stderr_tail.splitlines()[-1] if exc.stderr_tail else ""
-        raise RegistryError(
-            f"docker login to {host} failed (exit {exc.code}): {last}",
-            hint="is Docker running? does the identity have ecr:GetAuthorizationToken?",
-        ) from exc
-    return host

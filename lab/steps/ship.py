@@ -41,16 +41,9 @@ from lab.core.errors import (
     Refused,
     RegistryError,
 )
-from lab.gitops.repo import (
-    DeployWatcher,
-    EnvStatus,
-    GitOpsRepo,
-    ImageSpec,
-    default_workdir,
-    make_tag,
-    resolve_url,
-    utc_now,
-)
+from lab.gitops.overlay import ImageSpec, make_tag
+from lab.gitops.repo import GitOpsRepo, default_workdir, resolve_url, utc_now
+from lab.gitops.watcher import DeployWatcher, EnvStatus
 from lab.registries import DigestLookup, Registry, Repositories, Seams
 from lab.registries.base import EnsureRepository, RegistryLogin
 from lab.steps import app_image

@@ -31,7 +31,6 @@ from lab.core.runner import SubprocessRunner
 from lab.core.ui import UI
 from lab.manifests import eksctl as eksctl_manifests
 from lab.providers_eks import EksProvider
-from lab.registries import ecr as registry_ecr
 from lab.steps import aws as aws_steps
 from lab.tools import aws as aws_tool
 from lab.tools import ecr, ecr_login
@@ -161,7 +160,7 @@ def test_login_push_and_describe_images(
     aws_steps.ensure_ecr_repository(ctx, client, AwsSettings())
     host = f"localhost:{endpoint.rsplit(':', 1)[1]}"  # MiniStack's URIs are AWS-shaped: push via localhost
 
-    assert registry_ecr.ecr_login(ctx, client, registry=host) == host
+    assert ecr_login.ecr_login(ctx.runner, client, region=ctx.settings.aws_region, registry=host) == host
     _, password, _ = ecr.authorization(client)
     assert password not in printed(ctx)
     auths = json.loads((tmp_path / "docker-config" / "config.json").read_text()).get("auths", {})
