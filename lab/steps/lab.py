@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lab import image_cache
-from lab.clients.argocd import ApplicationClient, as_argocd_applies
+from lab.clients.argocd import ApplicationClient
+from lab.clients.argocd_tracking import as_argocd_applies
 from lab.core import versions
 from lab.core.config import ENVIRONMENTS, ROOT, environment
 from lab.core.context import Context
