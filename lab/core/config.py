@@ -29,6 +29,7 @@ from lab.core.checks import (
     coerce,
 )
 from lab.core.errors import ConfigError
+from lab.core.urls import split_url
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -159,8 +160,6 @@ class Settings:
     def gitops_url(self) -> str:
         """The GitOps remote the host pushes to, without the user:password@ gitops_remote may carry (git gets that
         from a credential helper, Argo CD from its repository Secret: lab/tools/git_credential.py)."""
-        from lab.tools.git_credential import split_url
-
         return (
             split_url(self.gitops_remote)[0] if self.gitops_remote else f"http://127.0.0.1:{self.git_port}/gitops.git"
         )
