@@ -11,12 +11,13 @@ push, immutable tags, lifecycle policy: lab.tools.ecr.ensure_repository); digest
 
 from __future__ import annotations
 
+from lab.core import names
 from lab.core.context import Context
 from lab.core.errors import RegistryError
 from lab.registries.base import Registry, RegistryLink, Repositories
 from lab.tools import ecr, registry
 
-CONTAINER = "lab-ecr"
+CONTAINER = names.ECR_CONTAINER
 CONTAINER_PORT = 4566  # MiniStack's gateway port inside its container (LocalStack's too)
 
 

@@ -8,11 +8,12 @@ image side-loaded under that name. On the aws target it is refused: EKS nodes ca
 
 from __future__ import annotations
 
+from lab.core import names
 from lab.core.errors import ConfigError
 from lab.registries.base import Registry, RegistryLink, Repositories, is_loopback
 from lab.tools import registry
 
-CONTAINER = "lab-registry"
+CONTAINER = names.REGISTRY_CONTAINER
 CONTAINER_PORT = 5000  # distribution listens on 5000 inside its container
 
 
