@@ -389,6 +389,10 @@ class ApplicationClient:
     def get_app(self, name: str) -> AppStatus:
         return parse_status(self._get(name))
 
+    def get_object(self, name: str) -> dict[str, Any]:
+        """The Application object as the API returns it (lab/metrics reads its status.history)."""
+        return self._get(name)
+
     def refresh(self, name: str, hard: bool = False) -> None:
         """Ask the controller to re-read git now (hard: also bypass the manifest cache)."""
         self._patch(name, {"metadata": {"annotations": {REFRESH_ANNOTATION: "hard" if hard else "normal"}}})
