@@ -2,7 +2,7 @@
 Exit(message, code). `invoke --list` shows the tasks, `invoke --help TASK` their flags.
 
 Settings come from defaults < lab.toml < the last `up`'s choices (.lab/settings.json) < LAB_* environment
-variables < these flags (lab/config.py)."""
+variables < these flags (lab/core/config.py)."""
 
 from __future__ import annotations
 
@@ -18,11 +18,11 @@ from invoke.parser.argument import Argument
 from invoke.tasks import Task
 from invoke.tasks import task as invoke_task
 
-from lab.config import environment, forget_hint, last_up_file, load_settings, remember_choices, remembered
-from lab.context import Context
-from lab.errors import ConfigError, LabError, PreflightFailed
-from lab.runner import DryRunRunner, SubprocessRunner, foreground
-from lab.ui import UI
+from lab.core.config import environment, forget_hint, last_up_file, load_settings, remember_choices, remembered
+from lab.core.context import Context
+from lab.core.errors import ConfigError, LabError, PreflightFailed
+from lab.core.runner import DryRunRunner, SubprocessRunner, foreground
+from lab.core.ui import UI
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -405,8 +405,8 @@ def metrics(
     """The four DORA keys per environment from the GitOps history (and Argo CD's, when it answers)."""
     from pathlib import Path
 
-    from lab.argocd import ApplicationClient
-    from lab.gitops import utc_now
+    from lab.clients.argocd import ApplicationClient
+    from lab.gitops.repo import utc_now
     from lab.steps import metrics as metrics_steps
 
     envs = metrics_steps.environments(env)  # an unknown ENV first: exit 2 listing the environments

@@ -1,7 +1,7 @@
 """Deploy events of one environment: from the GitOps repo's log, and from Argo CD's sync history when it answers.
 
 git: every commit that changed overlays/<env>, oldest first, classified by the trailers the lab writes
-(lab/gitops.py: Environment, App-Commit, Image, Promoted-From, Rollback-Of):
+(lab/gitops/repo.py: Environment, App-Commit, Image, Promoted-From, Rollback-Of):
 
     Environment: <env> + Rollback-Of, or subject "rollback(<env>): …"  → rollback (undoes its Rollback-Of shas)
     Environment: <env> + Promoted-From                                 → promote
@@ -29,8 +29,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from lab.errors import GitOpsError
-from lab.gitops import (
+from lab.core.errors import GitOpsError
+from lab.core.runner import Runner
+from lab.gitops.repo import (
     APP_COMMIT,
     ENVIRONMENT,
     PROMOTED_FROM,
@@ -41,7 +42,6 @@ from lab.gitops import (
     read_image,
 )
 from lab.metrics.dora import DEPLOY, PROMOTE, REVERT_BY_HAND, ROLLBACK, UNTRAILERED, Event
-from lab.runner import Runner
 from lab.tools import git
 
 FIELD_SEP = "\x1f"

@@ -13,10 +13,10 @@ from datetime import UTC, datetime, time
 from pathlib import Path
 from typing import Any
 
-from lab.config import ENV_NAMES, ROOT, environment
-from lab.context import Context
-from lab.errors import ClusterUnreachable, ConfigError, Conflict, Refused
-from lab.gitops import GitOpsRepo, utc_now
+from lab.core.config import ENV_NAMES, ROOT, environment
+from lab.core.context import Context
+from lab.core.errors import ClusterUnreachable, ConfigError, Conflict, Refused
+from lab.gitops.repo import GitOpsRepo, utc_now
 from lab.manifests.argocd import app_name
 from lab.metrics import dora, history, report
 from lab.steps.ship import gitops_repo

@@ -23,14 +23,14 @@ from typing import Any
 
 import pytest
 
-from lab.config import load_settings
-from lab.context import Context
-from lab.errors import ClusterUnreachable, ConfigError
-from lab.gitops import GitOpsRepo, ImageSpec, overlay_file, set_image
-from lab.runner import Result, SubprocessRunner
+from lab.core.config import load_settings
+from lab.core.context import Context
+from lab.core.errors import ClusterUnreachable, ConfigError
+from lab.core.runner import Result, SubprocessRunner
+from lab.core.ui import UI
+from lab.gitops.repo import GitOpsRepo, ImageSpec, overlay_file, set_image
 from lab.steps import metrics, release
 from lab.steps.ship import gitops_repo
-from lab.ui import UI
 
 ROOT = Path(__file__).resolve().parents[2]
 REPO = "localhost:5001/lab-app"
@@ -89,17 +89,17 @@ class Lab:
         self.app.mkdir()
         sh("git", "init", "--quiet", "-b", "main", self.app)
         sh("cp", "-r", ROOT / "overlays", self.app / "overlays")
-        self.runner = ClockedRunner()
+        self.clock = ClockedRunner()
         settings = load_settings(
             {"state_dir": tmp_path / "state", "gitops_remote": str(self.remote)},
             environ={},
             config_file=tmp_path / "none.toml",
         )
         self.err = io.StringIO()
-        self.ctx = Context(settings, self.runner, UI(err=self.err, out=io.StringIO()))
+        self.ctx = Context(settings, self.clock, UI(err=self.err, out=io.StringIO()))
         self.app_commit("seed the overlays", -24 * 60)
         self.repo: GitOpsRepo = gitops_repo(self.ctx, app_root=self.app)
-        self.runner.now = at(-120)
+        self.clock.now = at(-120)
         self.repo.open()  # seeds the remote from the app repo's overlays/, dated T0-120 min
         self.reg = FakeRegistry()
         self.clone = tmp_path / "by-hand"
@@ -112,15 +112,15 @@ class Lab:
         return sh("git", "-C", self.app, "rev-parse", "HEAD").strip()
 
     def deploy(self, tag: str, minute: float, app_commit: str) -> str:
-        self.runner.now = at(minute)
+        self.clock.now = at(minute)
         return self.repo.bump("dev", ImageSpec(REPO, tag), app_commit=app_commit).sha
 
     def promote(self, minute: float) -> str:
-        self.runner.now = at(minute)
+        self.clock.now = at(minute)
         return release.promote(self.ctx, "dev", "staging", lookup_digest=self.reg, repo=self.repo).gitops_commit
 
     def rollback(self, minute: float, env: str = "dev", to: str | None = None) -> str:
-        self.runner.now = at(minute)
+        self.clock.now = at(minute)
         done = release.rollback(self.ctx, env, to, no_wait=True, lookup_digest=self.reg, repo=self.repo)
         return done.gitops_commit
 
@@ -366,7 +366,7 @@ def test_invoke_metrics_from_a_shell(lab: Lab, tmp_path: Path) -> None:
     head_time = datetime.fromisoformat(sh("git", "-C", ROOT, "show", "-s", "--format=%cI", head).strip())
     # Deployed after HEAD and before now (HEAD may be minutes old): whole seconds, as git stores them.
     lag = min(timedelta(minutes=30), (datetime.now(UTC) - head_time) / 2)
-    lab.runner.now = head_time + timedelta(seconds=int(lag.total_seconds()))
+    lab.clock.now = head_time + timedelta(seconds=int(lag.total_seconds()))
     lead = float(int(lag.total_seconds()))
     lab.repo.bump("dev", ImageSpec(REPO, "t1"), app_commit=head)
     env = {k: v for k, v in os.environ.items() if not k.startswith("LAB_")}

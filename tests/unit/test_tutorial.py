@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from lab.config import ROOT
+from lab.core.config import ROOT
 from lab.steps import ship
 
 TUTORIAL = ROOT / "docs" / "tutorial.md"
@@ -95,12 +95,12 @@ def test_the_tutorials_metrics_commands_work_on_a_real_history(tmp_path: Path) -
     import json
     import shlex
 
-    from lab.config import load_settings
-    from lab.context import Context
-    from lab.gitops import ImageSpec
-    from lab.runner import SubprocessRunner
+    from lab.core.config import load_settings
+    from lab.core.context import Context
+    from lab.core.runner import SubprocessRunner
+    from lab.core.ui import UI
+    from lab.gitops.repo import ImageSpec
     from lab.steps import release
-    from lab.ui import UI
 
     remote = tmp_path / "gitops.git"
     subprocess.run(["git", "init", "--quiet", "--bare", "-b", "main", str(remote)], check=True, timeout=60)
