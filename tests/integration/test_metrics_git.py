@@ -22,13 +22,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from argocd_schema import crd_problems
 
-from lab.core.config import load_settings
+from lab.core.config import environment, load_settings
 from lab.core.context import Context
 from lab.core.errors import ClusterUnreachable, ConfigError
 from lab.core.runner import Result, SubprocessRunner
 from lab.core.ui import UI
 from lab.gitops.repo import GitOpsRepo, ImageSpec, overlay_file, set_image
+from lab.manifests import argocd as manifests
 from lab.steps import metrics, release
 from lab.steps.ship import gitops_repo
 
@@ -286,17 +288,18 @@ def metrics_notes(lab: Lab) -> list[str]:
 
 # Argo CD -------------------------------------------------------------------------------------------------
 def application(entries: list[dict[str, Any]], *, health: str = "Healthy", limit: int | None = None) -> dict[str, Any]:
-    """An Application object with status.history ENTRIES (argo-cd v3.5.1 types.go RevisionHistory fields)."""
-    revision = entries[-1]["revision"] if entries else ""
-    return {
-        "metadata": {"name": "lab-dev", "namespace": "argocd"},
-        "spec": {"revisionHistoryLimit": limit} if limit is not None else {},
-        "status": {
-            "sync": {"status": "Synced", "revision": revision},
-            "health": {"status": health},
-            "history": entries,
-        },
+    """lab-dev's Application as the lab generates it, with a status carrying status.history ENTRIES (argo-cd v3.5.1
+    types.go RevisionHistory); checked against the v3.5.1 CRD (tests/data/argocd), so no field name is guessed."""
+    app = manifests.application(environment("dev"), manifests.DEFAULT_REPO_URL)
+    if limit is not None:
+        app["spec"]["revisionHistoryLimit"] = limit
+    app["status"] = {
+        "sync": {"status": "Synced", "revision": entries[-1]["revision"] if entries else ""},
+        "health": {"status": health},
+        "history": entries,
     }
+    assert crd_problems(app) == [], crd_problems(app)
+    return app
 
 
 def entry(n: int, revision: str, started: datetime, deployed: datetime) -> dict[str, Any]:
@@ -305,7 +308,7 @@ def entry(n: int, revision: str, started: datetime, deployed: datetime) -> dict[
         "revision": revision,
         "deployStartedAt": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "deployedAt": deployed.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "source": {"repoURL": "http://gitops-lab-git/gitops.git", "path": "overlays/dev", "targetRevision": "main"},
+        "source": {"repoURL": manifests.DEFAULT_REPO_URL, "path": "overlays/dev", "targetRevision": "main"},
         "initiatedBy": {"automated": True},
     }
 
