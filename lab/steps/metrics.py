@@ -86,27 +86,34 @@ def collect(
             )
         events = found.events
         argocd = False
+        why = ""
         if read_app is not None and not unreachable:
             try:
                 app = history.parse_app(read_app(app_name(environment(env))))
-            except (ClusterUnreachable, Conflict) as exc:
-                unreachable = exc.message
+            except ClusterUnreachable as exc:
+                unreachable = exc.message  # not asked again for the other environments
+            except Conflict as exc:  # this environment's Application is missing: the others may be there
+                why = exc.message
             else:
                 carried = history.carried_deploys(ctx.runner, gitops.workdir, env, [s.revision for s in app.syncs])
                 events = history.attach_syncs(events, app, carried)
                 argocd = True
         start = since or found.start or until
         figures = dora.compute(events, env=env, since=min(start, until), until=until, argocd=argocd)
-        out.append(EnvReport(figures, tuple(events), "" if argocd else unreachable or "no cluster asked"))
+        out.append(EnvReport(figures, tuple(events), "" if argocd else why or unreachable or "no cluster asked"))
     return out
 
 
 def show(ctx: Context, reports: Sequence[EnvReport], *, as_json: bool = False, chart: bool = True) -> None:
     """Print the reports: JSON on stdout (keyed by environment), or the table, its definitions and the chart."""
     figures = [r.figures for r in reports]
-    unreachable = next((r.cluster for r in reports if r.cluster), "")
-    if unreachable:
-        ctx.ui.info(f"no cluster answers ({unreachable}): the figures come from git (commit times)")
+    reasons = {r.cluster for r in reports if r.cluster}
+    if len(reasons) == 1 and all(r.cluster for r in reports):
+        ctx.ui.info(f"no cluster answers ({reasons.pop()}): the figures come from git (commit times)")
+    else:
+        for r in reports:
+            if r.cluster:
+                ctx.ui.info(f"{r.figures.env}: {r.cluster}: its figures come from git (commit times)")
     for f in figures:
         for line in report.notes(f):
             ctx.ui.warn(line)

@@ -26,7 +26,7 @@ from argocd_schema import crd_problems
 
 from lab.core.config import environment, load_settings
 from lab.core.context import Context
-from lab.core.errors import ClusterUnreachable, ConfigError
+from lab.core.errors import ClusterUnreachable, ConfigError, Conflict
 from lab.core.runner import Result, SubprocessRunner
 from lab.core.ui import UI
 from lab.gitops.repo import GitOpsRepo, ImageSpec, overlay_file, set_image
@@ -353,6 +353,27 @@ def test_no_cluster_means_git_figures_and_says_so(lab: Lab) -> None:
     assert reports[0].figures.source == "git" and "cannot reach" in reports[0].cluster
     metrics.show(lab.ctx, reports)
     assert "the figures come from git" in lab.err.getvalue()
+
+
+def test_an_environment_without_its_application_falls_back_to_git_alone(lab: Lab) -> None:
+    d1 = lab.deploy("t1", 10, lab.app_commit("a1", 0))
+    asked: list[str] = []
+
+    def read_app(name: str) -> dict[str, Any]:
+        asked.append(name)
+        if name != "lab-dev":
+            raise Conflict(f"Argo CD Application {name} not found")
+        return application([entry(0, d1, at(11), at(12))])
+
+    reports = metrics.collect(
+        lab.ctx, ["dev", "staging", "prod"], read_app=read_app, app_root=lab.app, repo=lab.repo, now=lambda: at(60)
+    )
+    assert asked == ["lab-dev", "lab-staging", "lab-prod"]  # a missing Application stops nothing
+    assert [r.figures.source for r in reports] == ["argocd", "git", "git"]
+    metrics.show(lab.ctx, reports, chart=False)
+    said = lab.err.getvalue()
+    assert "staging: Argo CD Application lab-staging not found: its figures come from git" in said
+    assert "no cluster answers" not in said
 
 
 # The task, from a shell ------------------------------------------------------------------------------------
