@@ -10,7 +10,9 @@ git: every commit that changed overlays/<env>, oldest first, classified by the t
     no trailers, the overlay's image changed (and is not the seed)       → untrailered (a deploy made by hand)
     anything else (the seed, a change of replicas or config by hand)     → not an event
 
-The app commit's time is its committer date in the app repo (this project's git repo), when it is there.
+An untrailered deploy's app commit is the one its tag names when `invoke ship` built it (make_tag's
+`<sha7>-<UTC time>`). The app commit's time is its committer date in the app repo (this project's git repo),
+when it is there.
 
 Argo CD: status.history[] of the environment's Application (argo-cd v3.5.1 pkg/apis/application/v1alpha1/types.go,
 RevisionHistory: id, revision, deployedAt = when the sync completed, deployStartedAt = when it started). The
@@ -131,7 +133,12 @@ def events_from_commits(
         previous = image
         if kind is None:
             continue
-        app_commit = commit.trailer(APP_COMMIT) if kind[0] != REVERT_BY_HAND and kind[0] != UNTRAILERED else ""
+        if kind[0] == UNTRAILERED:
+            app_commit = tag_commit(image)
+        elif kind[0] == REVERT_BY_HAND:
+            app_commit = ""
+        else:
+            app_commit = commit.trailer(APP_COMMIT)
         events.append(
             Event(
                 sha=commit.sha,
@@ -144,6 +151,17 @@ def events_from_commits(
             )
         )
     return events
+
+
+TAG = re.compile(r"^([0-9a-f]{7})-\d{14}(?:-\d+)?(?:-dirty)?$")  # lab/gitops/repo.py make_tag
+
+
+def tag_commit(image: str) -> str:
+    """The app commit (7 hex digits) a tag the lab built names (`<sha7>-<UTC yyyymmddHHMMSS>[-<seq>][-dirty]`), or
+    "": a deploy made by hand with a tag `invoke ship` built still has a lead time."""
+    tag = image.rsplit(":", 1)[1] if ":" in image.rsplit("/", 1)[-1] else ""
+    match = TAG.match(tag)
+    return match.group(1) if match else ""
 
 
 def app_sha(app_commit: str) -> str:
@@ -174,6 +192,7 @@ def read_git(runner: Runner, workdir: Path, rev: str, env: str, app_root: Path) 
             continue  # a broken overlay committed by hand: no image to tell
         images[commit.sha] = spec.tagged if spec is not None else ""
     wanted = {app_sha(c.trailer(APP_COMMIT)) for c in commits if c.trailer(APP_COMMIT)}
+    wanted |= {sha for image in images.values() if (sha := tag_commit(image))}
     app_times = {sha: t for sha in sorted(wanted) if (t := app_commit_time(runner, app_root, sha)) is not None}
     return GitHistory(
         events_from_commits(commits, env, images, app_times),

@@ -77,11 +77,14 @@ def notes(f: Figures) -> list[str]:
             f"{f.env}: {f.clock_skew} app commit(s) dated after their deploy (clocks disagree): lead time counted as 0s"
         )
     if f.untrailered:
-        out.append(f"{f.env}: {f.untrailered} deploy(s) committed without the lab's trailers: no lead time for them")
-    if f.no_lead_time - f.untrailered > 0:
         out.append(
-            f"{f.env}: {f.no_lead_time - f.untrailered} deploy(s) without a lead time (app commit not in the app "
-            "repo, or not live yet)"
+            f"{f.env}: {f.untrailered} deploy(s) committed without the lab's trailers (made by hand): a lead time "
+            "only where the image tag is one `invoke ship` built (<sha7>-<time>)"
+        )
+    if f.no_lead_time:
+        out.append(
+            f"{f.env}: {f.no_lead_time} deploy(s) without a lead time (no app commit known, not in the app repo, or "
+            "not live yet)"
         )
     return out
 

@@ -272,6 +272,13 @@ def test_a_deploy_without_trailers_counts_without_a_lead_time(lab: Lab) -> None:
     assert lab.figures()["deployments"] == 1
 
 
+def test_a_deploy_by_hand_of_a_tag_the_lab_built_gets_the_lead_time_of_the_commit_the_tag_names(lab: Lab) -> None:
+    a1 = lab.app_commit("a1", 0)
+    lab.untrailered_deploy(f"{a1[:7]}-20261102090000", 25)  # make_tag's form: <sha7>-<UTC yyyymmddHHMMSS>
+    out = lab.figures()
+    assert out["untrailered_deployments"] == 1 and out["lead_time_seconds"]["median"] == 25 * 60.0
+
+
 def test_an_app_commit_dated_after_its_deploy_never_gives_a_negative_lead_time(lab: Lab) -> None:
     lab.deploy("t1", 10, lab.app_commit("a1", 40))  # the app repo's clock is 30 min ahead
     out = lab.figures()
