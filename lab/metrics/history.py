@@ -1,7 +1,7 @@
 """Deploy events of one environment: from the GitOps repo's log, and from Argo CD's sync history when it answers.
 
 git: every commit that changed overlays/<env>, oldest first, classified by the trailers the lab writes
-(lab/gitops/repo.py: Environment, App-Commit, Image, Promoted-From, Rollback-Of):
+(lab/gitops/trailers.py: Environment, App-Commit, Image, Promoted-From, Rollback-Of):
 
     Environment: <env> + Rollback-Of, or subject "rollback(<env>): …"  → rollback (undoes its Rollback-Of shas)
     Environment: <env> + Promoted-From                                 → promote
@@ -33,16 +33,8 @@ from typing import Any
 
 from lab.core.errors import GitOpsError
 from lab.core.runner import Runner
-from lab.gitops.repo import (
-    APP_COMMIT,
-    ENVIRONMENT,
-    PROMOTED_FROM,
-    ROLLBACK_OF,
-    SEED_TAG,
-    TRAILER_KEYS,
-    overlay_file,
-    read_image,
-)
+from lab.gitops.overlay import SEED_TAG, overlay_file, read_image
+from lab.gitops.trailers import APP_COMMIT, ENVIRONMENT, PROMOTED_FROM, ROLLBACK_OF, TRAILER_KEYS
 from lab.metrics.dora import DEPLOY, PROMOTE, REVERT_BY_HAND, ROLLBACK, UNTRAILERED, Event
 from lab.tools import git
 
@@ -153,7 +145,7 @@ def events_from_commits(
     return events
 
 
-TAG = re.compile(r"^([0-9a-f]{7})-\d{14}(?:-\d+)?(?:-dirty)?$")  # lab/gitops/repo.py make_tag
+TAG = re.compile(r"^([0-9a-f]{7})-\d{14}(?:-\d+)?(?:-dirty)?$")  # lab/gitops/overlay.py make_tag
 
 
 def tag_commit(image: str) -> str:

@@ -29,7 +29,8 @@ from lab.core.context import Context
 from lab.core.errors import ClusterUnreachable, ConfigError, Conflict
 from lab.core.runner import Result, SubprocessRunner
 from lab.core.ui import UI
-from lab.gitops.repo import GitOpsRepo, ImageSpec, overlay_file, set_image
+from lab.gitops.overlay import ImageSpec, overlay_file, set_image
+from lab.gitops.repo import GitOpsRepo
 from lab.manifests import argocd as manifests
 from lab.steps import metrics, release
 from lab.steps.ship import gitops_repo

@@ -99,7 +99,7 @@ def test_the_tutorials_metrics_commands_work_on_a_real_history(tmp_path: Path) -
     from lab.core.context import Context
     from lab.core.runner import SubprocessRunner
     from lab.core.ui import UI
-    from lab.gitops.repo import ImageSpec
+    from lab.gitops.overlay import ImageSpec
     from lab.steps import release
 
     remote = tmp_path / "gitops.git"
