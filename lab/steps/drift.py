@@ -35,11 +35,12 @@ from lab.core.errors import ConfigError, LabError, Refused
 from lab.core.fielddiff import FieldDiff, object_diff
 from lab.core.runner import for_reading
 from lab.manifests.argocd import app_name, application
+from lab.registries import pull_repository
 from lab.steps import drift_kinds, drift_watch
 from lab.steps.drift_kinds import APP, CONTAINER, Change, find, plan_change
 from lab.steps.drift_story import PROGRESS_EVERY, Story
 from lab.steps.drift_watch import HEAL_MARGIN, POLL, Watch, heal_delay, predicted_backoff
-from lab.steps.ship import gitops_repo, repositories
+from lab.steps.ship import gitops_repo
 from lab.tools import kustomize
 
 __all__ = [
@@ -220,12 +221,8 @@ def _synced_and_running(ctx: Context, watch: Watch, story: Story, env: Environme
 
 
 def _plan(ctx: Context, env: Environment, change: str, state: GitState) -> Change:
-    settings = ctx.settings
-    try:
-        repo = repositories(settings).pull
-    except ConfigError:
-        repo = settings.image_name
-    return plan_change(env, change, state.docs, context=settings.kube_context, image_repo=repo)
+    repo = pull_repository(ctx.settings)
+    return plan_change(env, change, state.docs, context=ctx.settings.kube_context, image_repo=repo)
 
 
 def _make_change(ctx: Context, story: Story, state: GitState, cluster: Cluster, plan: Change) -> list[FieldDiff]:
