@@ -100,7 +100,8 @@ def desired_from_gitops(ctx: Context, env: str) -> GitState:
     repo = gitops_repo(ctx, app_root=ROOT, app_sha="")
     repo.open(seed=False)
     revision = repo.resolve(repo.remote_head) or ""
-    rendered = kustomize.render(ctx.runner, Path(repo.workdir) / "overlays" / env)
+    # repo.runner: in a dry run the repo works on a scratch copy of the remote, for real; rendering only reads
+    rendered = kustomize.render(repo.runner, Path(repo.workdir) / "overlays" / env)
     return GitState(revision, _docs(rendered))
 
 
@@ -118,8 +119,6 @@ def _desired(ctx: Context, env: str, desired: DesiredSource, story: Story) -> Gi
             raise
         story.desired_unreadable(exc.message)
         return GitState("", _docs(kustomize.render(for_reading(ctx.runner), ROOT / "overlays" / env)))
-    if ctx.dry_run and not state.docs:  # the dry run's kustomize printed its command and rendered nothing
-        return GitState(state.revision, _docs(kustomize.render(for_reading(ctx.runner), ROOT / "overlays" / env)))
     return state
 
 

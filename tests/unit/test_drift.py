@@ -709,3 +709,32 @@ def test_argo_cd_views_are_read_from_recorded_objects() -> None:
     assert status.operation_results == ("Deployment/lab-app: configured",)
     assert status.operation_finished_at == "2026-05-01T11:00:02Z"
     assert parse_status(app_obj("dev")).self_heal and not status.self_heal
+
+
+def test_dry_run_reads_the_real_gitops_repo_and_changes_nothing_on_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The dry run's desired state is the GitOps repo's, read for real on a scratch copy (real git, real kustomize):
+    the image git deploys is what the change is sized from, and no working clone appears under the state dir."""
+    monkeypatch.setattr(ApplicationClient, "from_kubeconfig", no_cluster)
+    monkeypatch.setattr(kube.KubernetesCluster, "from_kubeconfig", no_cluster)
+    src = tmp_path / "src"
+    shutil.copytree(ROOT / "overlays", src / "overlays")
+    kustomization = src / "overlays" / "dev" / "kustomization.yaml"
+    kustomization.write_text(kustomization.read_text().replace('newTag: "seed"', 'newTag: "from-git"'))
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@localhost"]
+    subprocess.run([*git, "init", "-q", "-b", "main", str(src)], check=True)
+    subprocess.run([*git, "-C", str(src), "add", "-A"], check=True)
+    subprocess.run([*git, "-C", str(src), "commit", "-qm", "seed"], check=True)
+    subprocess.run(["git", "clone", "-q", "--bare", str(src), str(tmp_path / "remote.git")], check=True)
+    err, out = io.StringIO(), io.StringIO()
+    settings = Settings(gitops_remote=str(tmp_path / "remote.git"), state_dir=tmp_path / "state")
+    ctx = Context(settings, DryRunRunner(out=out), UI(err=err, out=out))
+
+    result = drift.demo_drift(ctx, "dev", "image")
+
+    assert 'newTag: "from-git"' in kustomization.read_text()  # the fixture really changed what git deploys
+    assert "image: localhost:5001/lab-app:from-git → localhost:5001/lab-app:hotfix-by-hand" in err.getvalue()
+    assert result.description.startswith("set the image of container app to localhost:5001/lab-app:hotfix-by-hand")
+    assert "cannot read the GitOps repo" not in err.getvalue()
+    assert not (tmp_path / "state").exists()
