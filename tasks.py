@@ -6,10 +6,13 @@ variables < these flags (lab/config.py)."""
 
 from __future__ import annotations
 
+import atexit
 import functools
 import math
+import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 from invoke.context import Context as InvokeContext
@@ -128,10 +131,17 @@ def lab_task(fn: F) -> F:
 FLAG_NAMES = {"push_registry": "--registry"}  # settings whose flag is not --NAME (`invoke ship --registry`)
 
 
+TIMINGS_ENV = "LAB_TIMINGS"  # a file: the task's phases are written there as JSON when it exits (lab/ui.py)
+
+
 def make_context(*, dry_run: bool = False, debug: bool = False, **overrides: Any) -> Context:
     settings = load_settings(overrides, flag_names=FLAG_NAMES)
     runner = DryRunRunner() if dry_run else SubprocessRunner(echo=sys.stderr if debug else None)
-    return Context(settings=settings, runner=runner, ui=UI())
+    ui = UI()
+    timings = os.environ.get(TIMINGS_ENV)
+    if timings:
+        atexit.register(ui.write_timings, Path(timings))
+    return Context(settings=settings, runner=runner, ui=ui)
 
 
 def _watcher(ctx: Context) -> Any:
