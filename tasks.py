@@ -145,9 +145,10 @@ def make_context(*, dry_run: bool = False, debug: bool = False, **overrides: Any
 
 
 def _watcher(ctx: Context) -> Any:
-    from lab.steps.argocd import ArgoWatcher
+    """Argo CD, through the kubernetes client imported only once the cluster is asked (lab/steps/watcher.py)."""
+    from lab.steps.watcher import LazyArgoWatcher
 
-    return ArgoWatcher(ctx)
+    return LazyArgoWatcher(ctx)
 
 
 @task(help=helps("target", "provider", "debug", fix="download the pinned kind release (sha256-verified) if missing"))
