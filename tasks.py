@@ -2,7 +2,7 @@
 Exit(message, code). `invoke --list` shows the tasks, `invoke --help TASK` their flags.
 
 Settings come from defaults < lab.toml < the last `up`'s choices (.lab/settings.json) < LAB_* environment
-variables < these flags (lab/config.py)."""
+variables < these flags (lab/core/config.py)."""
 
 from __future__ import annotations
 
@@ -21,11 +21,11 @@ from invoke.parser.argument import Argument
 from invoke.tasks import Task
 from invoke.tasks import task as invoke_task
 
-from lab.config import environment, forget_hint, last_up_file, load_settings, remember_choices, remembered
-from lab.context import Context
-from lab.errors import ConfigError, LabError, PreflightFailed
-from lab.runner import DryRunRunner, SubprocessRunner, foreground
-from lab.ui import UI
+from lab.core.config import environment, forget_hint, last_up_file, load_settings, remember_choices, remembered
+from lab.core.context import Context
+from lab.core.errors import ConfigError, LabError, PreflightFailed
+from lab.core.runner import DryRunRunner, SubprocessRunner, foreground
+from lab.core.ui import UI
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -131,7 +131,7 @@ def lab_task(fn: F) -> F:
 FLAG_NAMES = {"push_registry": "--registry"}  # settings whose flag is not --NAME (`invoke ship --registry`)
 
 
-TIMINGS_ENV = "LAB_TIMINGS"  # a file: the task's phases are written there as JSON when it exits (lab/ui.py)
+TIMINGS_ENV = "LAB_TIMINGS"  # a file: the task's phases are written there as JSON when it exits (lab/core/ui.py)
 
 
 def make_context(*, dry_run: bool = False, debug: bool = False, **overrides: Any) -> Context:

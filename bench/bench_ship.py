@@ -9,7 +9,7 @@ committed to a git repo of its own, so ship's dirty check sees a clean tree and 
   1. warm-up: one ship (first build, first push of the base layers) and one hand run, not measured;
   2. ROUNDS pairs (5), the order alternating from pair to pair, each run after a one-line app change + commit:
        - ship: `.venv/bin/invoke ship --no-wait` as a process (wall time, start-up included), with
-         LAB_TIMINGS=<file> so that ship writes its own phase timings (lab/ui.py) for the breakdown;
+         LAB_TIMINGS=<file> so that ship writes its own phase timings (lab/core/ui.py) for the breakdown;
        - by hand: the same gate (lab.steps.ship.default_gate: the app's tests and ruff), then `docker build`
          with the same build args, `docker push`, newTag edited in Python, `git commit`, `git push` (in a plain
          clone of the GitOps repo, pulled before the run, untimed: a person's clone is current);
@@ -48,7 +48,7 @@ sys.path.insert(0, str(ROOT / "tests" / "integration"))
 import servicekit  # noqa: E402
 from localservers import free_port  # noqa: E402
 
-from lab import versions  # noqa: E402
+from lab.core import versions  # noqa: E402
 from lab.steps.ship import default_gate  # noqa: E402
 
 INVOKE = Path(sys.executable).parent / "invoke"

@@ -4,9 +4,9 @@ new image."""
 
 from __future__ import annotations
 
-from lab.context import Context
-from lab.errors import ClusterUnreachable
-from lab.gitops import DeployWatcher, EnvStatus
+from lab.core.context import Context
+from lab.core.errors import ClusterUnreachable
+from lab.gitops.repo import DeployWatcher, EnvStatus
 
 
 def check_cluster(

@@ -28,10 +28,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from lab.config import ROOT, Settings
-from lab.context import Context
-from lab.errors import ConfigError, Interrupted, LabError, RegistryError
-from lab.gitops import DeployWatcher, EnvStatus, GitOpsRepo, default_workdir, make_tag, resolve_url, utc_now
+from lab.core.config import ROOT, Settings
+from lab.core.context import Context
+from lab.core.errors import ConfigError, Interrupted, LabError, RegistryError
+from lab.gitops.repo import DeployWatcher, EnvStatus, GitOpsRepo, default_workdir, make_tag, resolve_url, utc_now
 from lab.steps import ship_stages as stages
 from lab.steps.deploy_wait import check_cluster as check_cluster  # re-exported: release and lab use it from here
 from lab.steps.deploy_wait import refresh_and_wait as refresh_and_wait

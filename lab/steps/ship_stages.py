@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from lab.context import Context
-from lab.errors import GitOpsError, LabError, QualityGateFailed, Refused, RegistryError
-from lab.gitops import Committed, GitOpsRepo, ImageSpec, make_tag
-from lab.runner import Result
+from lab.core.context import Context
+from lab.core.errors import GitOpsError, LabError, QualityGateFailed, Refused, RegistryError
+from lab.core.runner import Result
+from lab.gitops.repo import Committed, GitOpsRepo, ImageSpec, make_tag
 from lab.steps import app_image
 from lab.tools import docker, docker_objects, git
 

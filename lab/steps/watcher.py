@@ -1,18 +1,18 @@
 """The cluster side of `ship`, `promote`, `rollback` and `history` for tasks.py: Argo CD through the kubernetes
 client, imported on first use. A kubeconfig without the lab's context is ClusterUnreachable at once, as the client
-would say it, without importing the client at all (lab/kubeconfig.py): `ship --no-wait` with no cluster never pays
-for it."""
+would say it, without importing the client at all (lab/clients/kubeconfig.py): `ship --no-wait` with no cluster
+never pays for it."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from lab.context import Context
-from lab.errors import ClusterUnreachable
-from lab.kubeconfig import has_context, kubeconfig_paths
+from lab.clients.kubeconfig import has_context, kubeconfig_paths
+from lab.core.context import Context
+from lab.core.errors import ClusterUnreachable
 
 if TYPE_CHECKING:
-    from lab.gitops import EnvStatus
+    from lab.gitops.repo import EnvStatus
 
 
 class LazyArgoWatcher:

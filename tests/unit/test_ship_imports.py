@@ -23,7 +23,7 @@ import json, sys
 sys.path[:0] = [sys.argv[1], sys.argv[1] + "/tests"]
 import tasks
 from fakes import FakeRunner
-from lab.gitops import Committed
+from lab.gitops.repo import Committed
 from lab.steps import ship as ship_steps
 from lab.tools import registry
 
