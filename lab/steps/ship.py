@@ -32,6 +32,7 @@ from lab.core.config import ROOT, Settings
 from lab.core.context import Context
 from lab.core.errors import ConfigError, Interrupted, LabError, RegistryError
 from lab.gitops.repo import DeployWatcher, EnvStatus, GitOpsRepo, default_workdir, make_tag, resolve_url, utc_now
+from lab.gitops.schema_cache import SchemaCache
 from lab.steps import ship_stages as stages
 from lab.steps.deploy_wait import check_cluster as check_cluster  # re-exported: release and lab use it from here
 from lab.steps.deploy_wait import refresh_and_wait as refresh_and_wait
@@ -41,6 +42,8 @@ from lab.steps.ship_stages import Repositories as Repositories
 from lab.steps.ship_stages import Shipment
 from lab.steps.ship_stages import is_loopback as is_loopback
 from lab.tools import git, git_credential, registry
+
+SCHEMA_CACHE_DIR = "k8s-valid"  # under cache_dir: lab/gitops/schema_cache.py
 
 
 def default_gate() -> tuple[tuple[str, ...], ...]:
@@ -203,6 +206,8 @@ def gitops_repo(ctx: Context, *, app_root: Path = ROOT, app_sha: str | None = No
         seed_sha=sha,
         author=git.identity(reader, app_root),
         ui=ctx.ui,
+        # The objects of a render already found valid are not validated again (a dry run writes nothing there).
+        schema_cache=None if ctx.dry_run else SchemaCache(ctx.settings.cache_dir / SCHEMA_CACHE_DIR),
     )
 
 
