@@ -260,6 +260,10 @@ def summarize(ships: Sequence[Run], hands: Sequence[Run]) -> dict[str, object]:
         "ratio_with_gate": ship / hand if hand else float("nan"),
         "ratio_without_gate": ship / hand_no_gate if hand_no_gate else float("nan"),
         "ratio_with_gate_pairs_median": median([s.total / h.total for s, h in pairs]),
+        "ratio_with_gate_pairs_range": [
+            min(s.total / h.total for s, h in pairs),
+            max(s.total / h.total for s, h in pairs),
+        ],
         "ratio_without_gate_pairs_median": median([s.total / (h.total - h.gate) for s, h in pairs]),
         "ship_floor_ratio": ship / floor if floor else float("nan"),
         "ship_stages_median": {k: median([r.stages.get(k, 0.0) for r in ships]) for k in ships[0].stages},
@@ -273,14 +277,18 @@ def report(runs: Sequence[Run], out: Path) -> None:
     for r in runs:
         print(f"{r.kind:5s} {r.total:6.2f}s   " + "  ".join(f"{k} {v:.2f}s" for k, v in r.stages.items()))
     s = summarize(ships, hands)
-    print(f"\nmachine: {platform.node()} {platform.machine()}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}")
+    low, high = s["ratio_with_gate_pairs_range"]  # type: ignore[misc]
+    load = os.getloadavg()[0]
+    print(
+        f"\nmachine: {platform.node()} {platform.machine()}, {os.cpu_count()} CPUs, load average {load:.2f} at the end"
+    )
     print(f"ship --no-wait (process)   {s['ship_median']:.2f}s")
     print(f"by hand, with the gate     {s['hand_with_gate_median']:.2f}s")
     print(f"by hand, without the gate  {s['hand_without_gate_median']:.2f}s")
     print(f"floor (build + push)       {s['floor_build_push_median']:.2f}s")
     print(
         f"ratio ship / by hand with the gate:    {s['ratio_with_gate']:.2f} (goal ≤ 1.1; median of pair ratios "
-        f"{s['ratio_with_gate_pairs_median']:.2f})"
+        f"{s['ratio_with_gate_pairs_median']:.2f}, range {low:.2f}-{high:.2f})"
     )
     print(
         f"ratio ship / by hand without the gate: {s['ratio_without_gate']:.2f} (median of pair ratios "
@@ -293,7 +301,11 @@ def report(runs: Sequence[Run], out: Path) -> None:
     for name, value in s["hand_stages_median"].items():  # type: ignore[attr-defined]
         print(f"  {name:20s} {value:6.2f}s")
     out.parent.mkdir(parents=True, exist_ok=True)
-    payload = {**s, "runs": [{"kind": r.kind, "total": r.total, "stages": r.stages} for r in runs]}
+    payload = {
+        **s,
+        "machine": {"cpus": os.cpu_count(), "load_average_at_end": load, "platform": platform.platform()},
+        "runs": [{"kind": r.kind, "total": r.total, "stages": r.stages} for r in runs],
+    }
     out.write_text(json.dumps(payload, indent=2))
     print(f"\nresults: {out}")
 
