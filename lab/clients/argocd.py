@@ -9,8 +9,10 @@ No argocd CLI and no Argo CD API server session: the controller acts on the Appl
   are those of the v3.5.1 Application CRD. Argo CD's RBAC is enforced by its API server only: this path is
   governed by Kubernetes RBAC.
 - status fields: `status.sync.status|revision`, `status.health.status`, `status.operationState.phase|message|
-  startedAt|syncResult.revision`, `status.conditions[].type|message` (no `status` field), `status.summary.images`,
-  `status.reconciledAt`, `status.history[]`.
+  startedAt|finishedAt|syncResult.revision|syncResult.resources[]`, `operationState.operation.initiatedBy.automated|
+  sync.autoHealAttemptsCount`, `status.conditions[].type|message` (no `status` field), `status.summary.images`,
+  `status.reconciledAt`, `status.history[]`, `status.resources[].kind|namespace|name|status|requiresPruning`,
+  and `spec.syncPolicy.automated.selfHeal|enabled`. parse_status is the only parser of them in the lab.
 
 Waiting follows Argo CD's own e2e fixture: an expectation returns (state, message), it is polled with a growing
 interval, and a timeout reports the last message.
@@ -19,7 +21,6 @@ interval, and a timeout reports the last message.
 from __future__ import annotations
 
 import enum
-import io
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,17 +28,18 @@ from typing import Any, Protocol
 
 import urllib3
 from kubernetes.client.exceptions import ApiException
-from ruamel.yaml import YAML
 
 from lab.clients import kube
+from lab.core import names
 from lab.core.errors import ClusterUnreachable, Conflict, LabError, NotReady, SyncFailed
+from lab.core.poll import Poller
 
 GROUP = "argoproj.io"
 VERSION = "v1alpha1"
 PLURAL = "applications"
-NAMESPACE = "argocd"
+NAMESPACE = names.ARGOCD_NAMESPACE
 REFRESH_ANNOTATION = "argocd.argoproj.io/refresh"
-USERNAME = "gitops-lab"
+USERNAME = names.LAB
 MERGE_PATCH = "application/merge-patch+json"
 
 FAILED_PHASES = ("Failed", "Error")
@@ -95,93 +97,6 @@ def _wrap(exc: Exception, verb: str, name: str) -> LabError:
     return kube.wrap(exc, verb, f"Application {name}")
 
 
-# ---------------------------------------------------------------------------------------------- tracking
-
-# How Argo CD marks the objects it applies. With `application.resourceTrackingMethod` unset in argocd-cm (the
-# lab leaves it unset), v3 tracks by annotation (argo-cd v3.5.1 util/settings/settings.go, GetTrackingMethod):
-# every object it applies gets `argocd.argoproj.io/tracking-id: <app>:<group>/<kind>:<namespace>/<name>`
-# (util/argo/resource_tracking.go, BuildAppInstanceValue), which client-side apply copies into
-# `kubectl.kubernetes.io/last-applied-configuration`.
-TRACKING_ANNOTATION = "argocd.argoproj.io/tracking-id"
-# Built-in kinds that are cluster-scoped (group, kind). Argo CD asks the cluster; anything not listed here is
-# taken as namespaced, as Argo CD does for a kind it does not know (controller/state.go NormalizeTargetObjects,
-# IsNamespacedOrUnknown).
-CLUSTER_SCOPED = frozenset(
-    {
-        ("", "Namespace"),
-        ("", "Node"),
-        ("", "PersistentVolume"),
-        ("admissionregistration.k8s.io", "MutatingWebhookConfiguration"),
-        ("admissionregistration.k8s.io", "ValidatingWebhookConfiguration"),
-        ("admissionregistration.k8s.io", "ValidatingAdmissionPolicy"),
-        ("admissionregistration.k8s.io", "ValidatingAdmissionPolicyBinding"),
-        ("apiextensions.k8s.io", "CustomResourceDefinition"),
-        ("apiregistration.k8s.io", "APIService"),
-        ("certificates.k8s.io", "CertificateSigningRequest"),
-        ("flowcontrol.apiserver.k8s.io", "FlowSchema"),
-        ("flowcontrol.apiserver.k8s.io", "PriorityLevelConfiguration"),
-        ("networking.k8s.io", "IngressClass"),
-        ("node.k8s.io", "RuntimeClass"),
-        ("rbac.authorization.k8s.io", "ClusterRole"),
-        ("rbac.authorization.k8s.io", "ClusterRoleBinding"),
-        ("scheduling.k8s.io", "PriorityClass"),
-        ("storage.k8s.io", "CSIDriver"),
-        ("storage.k8s.io", "CSINode"),
-        ("storage.k8s.io", "StorageClass"),
-        ("storage.k8s.io", "VolumeAttachment"),
-    }
-)
-CRD = ("apiextensions.k8s.io", "CustomResourceDefinition")
-
-
-def _group_kind(obj: dict[str, Any]) -> tuple[str, str]:
-    api_version = str(obj.get("apiVersion") or "")
-    return (api_version.rsplit("/", 1)[0] if "/" in api_version else ""), str(obj.get("kind") or "")
-
-
-def tracking_id(app: str, obj: dict[str, Any], destination_namespace: str) -> str:
-    """The tracking-id Argo CD gives OBJ when APP (an Application in Argo CD's own namespace, so its plain name)
-    applies it: the group is empty for core kinds ("v1"); the namespace is the object's own, or the
-    destination namespace for an object without one and for every cluster-scoped object (the controller strips
-    their namespace and sets the id again with the destination's: controller/state.go NormalizeTargetObjects,
-    util/argo/resource_tracking.go UnstructuredToAppInstanceValue)."""
-    group, kind = _group_kind(obj)
-    meta = obj.get("metadata") or {}
-    own = "" if (group, kind) in CLUSTER_SCOPED else str(meta.get("namespace") or "")
-    return f"{app}:{group}/{kind}:{own or destination_namespace}/{meta.get('name', '')}"
-
-
-def as_argocd_applies(manifest: str, app: str, destination_namespace: str) -> str:
-    """The rendered MANIFEST (multi-document YAML) as APP's sync applies it (controller/state.go
-    NormalizeTargetObjects): a namespaced object without a namespace gets the destination's, a cluster-scoped
-    one loses its namespace, and each object gets the tracking-id annotation. CRDs are left without one, as the
-    repo-server leaves them (reposerver/repository/repository.go skips kube.IsCRD), unless the controller had
-    to strip a namespace off one. Everything else is kept as written (round-trip YAML)."""
-    yaml = YAML()  # round-trip: quoting and order as kustomize wrote them
-    yaml.preserve_quotes = True
-    yaml.width = 4096
-    docs = [d for d in yaml.load_all(manifest) if isinstance(d, dict)]
-    for doc in docs:
-        meta = doc.get("metadata")
-        if not isinstance(meta, dict):
-            meta = doc["metadata"] = {}
-        group_kind = _group_kind(doc)
-        had_namespace = bool(meta.get("namespace"))
-        if group_kind in CLUSTER_SCOPED:
-            meta.pop("namespace", None)
-        elif not had_namespace:
-            meta["namespace"] = destination_namespace
-        if group_kind == CRD and not had_namespace:
-            continue
-        annotations = meta.get("annotations")
-        if not isinstance(annotations, dict):
-            annotations = meta["annotations"] = {}
-        annotations[TRACKING_ANNOTATION] = tracking_id(app, doc, destination_namespace)
-    out = io.StringIO()
-    yaml.dump_all(docs, out)
-    return out.getvalue()
-
-
 # ---------------------------------------------------------------------------------------------- status
 
 
@@ -202,6 +117,22 @@ class Deployment:
 
 
 @dataclass(frozen=True)
+class Resource:
+    """One entry of status.resources: a managed object and its sync status."""
+
+    kind: str
+    namespace: str
+    name: str
+    status: str  # Synced | OutOfSync
+    requires_pruning: bool = False
+
+    def describe(self) -> str:
+        """`Kind namespace/name`, `Kind name` when cluster-scoped, "(to prune)" when git no longer has it."""
+        where = f"{self.namespace}/{self.name}" if self.namespace else self.name
+        return f"{self.kind} {where}" + (" (to prune)" if self.requires_pruning else "")
+
+
+@dataclass(frozen=True)
 class AppStatus:
     name: str
     sync: str
@@ -216,6 +147,16 @@ class AppStatus:
     images: tuple[str, ...] = ()
     reconciled_at: str = ""
     history: tuple[Deployment, ...] = field(default=())
+    operation_finished_at: str = ""
+    operation_automated: bool = False  # operationState.operation.initiatedBy.automated: auto-sync or self-heal
+    heal_count: int = 0  # operationState.operation.sync.autoHealAttemptsCount: self-heals of the synced commit
+    operation_results: tuple[str, ...] = ()  # syncResult.resources[]: "Deployment/lab-app: configured"
+    resources: tuple[Resource, ...] = ()
+    self_heal: bool = False  # spec.syncPolicy.automated.selfHeal (and automated.enabled not false)
+
+    def out_of_sync(self) -> list[str]:
+        """The resources Argo CD marks OutOfSync, described (Resource.describe)."""
+        return [r.describe() for r in self.resources if r.status == "OutOfSync"]
 
     def describe(self) -> str:
         """One line for humans, e.g. "sync=OutOfSync health=Progressing op=Running: waiting for healthy state of
@@ -235,10 +176,43 @@ class AppStatus:
         return f"{text}: {'; '.join(details)}" if details else text
 
 
+def _self_heal(obj: dict[str, Any]) -> bool:
+    automated = ((obj.get("spec") or {}).get("syncPolicy") or {}).get("automated")
+    return (
+        isinstance(automated, dict) and bool(automated.get("selfHeal")) and automated.get("enabled", True) is not False
+    )
+
+
+def _operation(op: dict[str, Any]) -> dict[str, Any]:
+    """The operationState fields beyond phase/message/startedAt (the drift demo's view of a sync)."""
+    started = op.get("operation") or {}
+    result = op.get("syncResult") or {}
+    return {
+        "operation_finished_at": str(op.get("finishedAt", "")),
+        "operation_automated": bool((started.get("initiatedBy") or {}).get("automated")),
+        "heal_count": int((started.get("sync") or {}).get("autoHealAttemptsCount") or 0),
+        "operation_results": tuple(
+            f"{r.get('kind')}/{r.get('name')}: {r.get('message') or r.get('status') or '?'}"
+            for r in result.get("resources") or []
+        ),
+    }
+
+
 def parse_status(obj: dict[str, Any]) -> AppStatus:
-    """AppStatus from an Application object as the API returns it (missing fields read as empty)."""
+    """AppStatus from an Application object as the API returns it (missing fields read as empty). Field names: the
+    v3.5.1 Application CRD (tests/data/argocd/application-crd.yaml)."""
     status = obj.get("status") or {}
     op = status.get("operationState") or {}
+    resources = tuple(
+        Resource(
+            kind=str(r.get("kind", "")),
+            namespace=str(r.get("namespace") or ""),
+            name=str(r.get("name", "")),
+            status=str(r.get("status", "")),
+            requires_pruning=bool(r.get("requiresPruning")),
+        )
+        for r in status.get("resources") or []
+    )
     history = tuple(
         Deployment(
             id=int(h.get("id", 0)),
@@ -264,6 +238,9 @@ def parse_status(obj: dict[str, Any]) -> AppStatus:
         images=tuple(str(i) for i in (status.get("summary") or {}).get("images") or []),
         reconciled_at=str(status.get("reconciledAt", "")),
         history=history,
+        resources=resources,
+        self_heal=_self_heal(obj),
+        **_operation(op),
     )
 
 
@@ -389,6 +366,11 @@ class ApplicationClient:
     def get_app(self, name: str) -> AppStatus:
         return parse_status(self._get(name))
 
+    def get_object(self, name: str) -> dict[str, Any]:
+        """The Application as the API serves it (spec, status.resources, operationState), errors mapped as for
+        every call of this client (Conflict when it does not exist, ClusterUnreachable, ...)."""
+        return self._get(name)
+
     def refresh(self, name: str, hard: bool = False) -> None:
         """Ask the controller to re-read git now (hard: also bypass the manifest cache)."""
         self._patch(name, {"metadata": {"annotations": {REFRESH_ANNOTATION: "hard" if hard else "normal"}}})
@@ -422,12 +404,10 @@ class ApplicationClient:
     def wait_for(self, name: str, expect: Expectation, timeout: float, *, what: str | None = None) -> AppStatus:
         """Poll until ``expect`` succeeds; SyncFailed when it fails, NotReady with the last state on timeout."""
         label = what or f"Argo CD Application {name}"
-        start = self.clock()
-        delay = POLL_FIRST
         errors = 0
         last = "no status read yet"
-        while True:
-            elapsed = self.clock() - start
+        poller = Poller(timeout, first=POLL_FIRST, factor=1.5, maximum=POLL_MAX, clock=self.clock, sleep=self.sleep)
+        for elapsed in poller:
             try:
                 status = self.get_app(name)
                 errors = 0
@@ -446,8 +426,4 @@ class ApplicationClient:
                         f"{label}: {message}; last state: {status.describe()}",
                         hint=f"see the app in the Argo CD UI, or `kubectl -n {NAMESPACE} describe application {name}`",
                     )
-            remaining = timeout - (self.clock() - start)
-            if remaining <= 0:
-                raise NotReady(label, last, timeout, hint="`invoke status` shows every environment")
-            self.sleep(min(delay, remaining))
-            delay = min(delay * 1.5, POLL_MAX)
+        raise NotReady(label, last, timeout, hint="`invoke status` shows every environment")

@@ -18,57 +18,38 @@ directory (a bare clone of it, and a working clone of that), so that promote and
 revert from the real history, render and validate it, and show the diff and the commit they would push. Nothing
 reaches the remote: the clone, fetch and push the real run would make are printed by the dry run's runner.
 
-Every deploy commit carries git trailers (App-Commit, Image, Image-Digest, Environment, Deployed-By, and
-Promoted-From / Rollback-Of): `git log` is the audit trail. This module also defines what the pipeline needs from
-the cluster side (``DeployWatcher``), implemented elsewhere on top of Argo CD.
+Every deploy commit carries git trailers (lab/gitops/trailers.py): `git log` is the audit trail. The overlay edits
+and their validation are lab/gitops/overlay.py; what the pipeline needs from the cluster, lab/gitops/watcher.py.
 """
 
 from __future__ import annotations
 
 import contextlib
-import io
 import os
 import random
 import shutil
-import tempfile
 import time
-import weakref
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-import yaml
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.scalarstring import DoubleQuotedScalarString
-
-from lab.core import versions
-from lab.core.errors import CommandFailed, GitOpsError, Interrupted, Refused, ToolNotFound
-from lab.core.runner import Runner, for_reading
+from lab.core import names
+from lab.core.errors import CommandFailed, GitOpsError, Interrupted, Refused
+from lab.core.poll import Poller
+from lab.core.runner import Runner
 from lab.core.ui import UI
+from lab.gitops.clone import BRANCH, WorkingClone, last_line
+from lab.gitops.overlay import IMAGE_NAME, ImageSpec, overlay_file, read_image, set_image, validate_rendered
 from lab.gitops.schema_cache import SchemaCache
+from lab.gitops.trailers import APP_COMMIT, TRAILER_KEYS, DeployRecord, deploy_records, deploy_trailers
 from lab.tools import git, git_credential, kustomize
 
-BRANCH = "main"
-IMAGE_NAME = "lab-app"  # the image name in base/deployment.yaml that each overlay's images[] entry replaces
-SEED_TAG = "seed"  # the tag in the app repo's overlays: nothing deployed yet
-# Schema version for validation: the kind node image's minor release (kubernetes-validate ships x.y.0 schemas).
-K8S_SCHEMA_VERSION = ".".join(versions.KUBERNETES_VERSION.split(".")[:2]) + ".0"
 # After a Ctrl-C during a push: how long to ask the remote whether the commit arrived (seconds, per fetch), and
 # for how long to look again while it is not there (a remote that already had the pack may still be updating main).
 INTERRUPT_CHECK_TIMEOUT = 15.0
 INTERRUPT_SETTLE = 2.0
-
-APP_COMMIT = "App-Commit"
-IMAGE = "Image"
-IMAGE_DIGEST = "Image-Digest"
-ENVIRONMENT = "Environment"
-DEPLOYED_BY = "Deployed-By"
-PROMOTED_FROM = "Promoted-From"
-ROLLBACK_OF = "Rollback-Of"
-TRAILER_KEYS = (APP_COMMIT, IMAGE, IMAGE_DIGEST, ENVIRONMENT, DEPLOYED_BY, PROMOTED_FROM, ROLLBACK_OF)
 
 SEED_README = """\
 # GitOps repository of the GitOps Lab
@@ -80,245 +61,6 @@ image, its digest and who deployed it:
 
     git log --format='%h %s%n%(trailers)' -- overlays/dev
 """
-
-
-def overlay_file(env: str) -> str:
-    return f"overlays/{env}/kustomization.yaml"
-
-
-# Tags ------------------------------------------------------------------------------------------------
-def make_tag(sha: str, now: datetime, *, dirty: bool = False, seq: int = 1) -> str:
-    """`<sha7>-<UTC yyyymmddHHMMSS>[-<seq>][-dirty]`: one per build and never reused, so a pod never runs a stale
-    image under a familiar tag (the Deployment uses imagePullPolicy IfNotPresent). SEQ 2, 3, ... tell apart builds
-    of one commit in the same second (ship picks the first free one: lab/steps/ship.py, reserve_tag)."""
-    if now.tzinfo is None:
-        raise ValueError("make_tag needs an aware datetime (the clock must say which timezone)")
-    if seq < 1:
-        raise ValueError(f"make_tag: seq counts from 1, got {seq}")
-    stamp = now.astimezone(UTC).strftime("%Y%m%d%H%M%S")
-    return f"{sha[:7]}-{stamp}" + (f"-{seq}" if seq > 1 else "") + ("-dirty" if dirty else "")
-
-
-# The images[] entry of an overlay --------------------------------------------------------------------
-@dataclass(frozen=True)
-class ImageSpec:
-    """One kustomize `images[]` entry (kustomize api/types/image.go: name, newName, newTag, digest)."""
-
-    new_name: str
-    new_tag: str = ""
-    digest: str = ""
-
-    @property
-    def reference(self) -> str:
-        """The image the rendered Deployment runs. kustomize v5 keeps both tag and digest (`name:tag@digest`)."""
-        return self.new_name + (f":{self.new_tag}" if self.new_tag else "") + (f"@{self.digest}" if self.digest else "")
-
-    @property
-    def tagged(self) -> str:
-        return self.new_name + (f":{self.new_tag}" if self.new_tag else "")
-
-
-def _yaml() -> YAML:
-    ry = YAML()  # round-trip: keeps comments, key order and quoting
-    ry.preserve_quotes = True
-    ry.indent(mapping=2, sequence=4, offset=2)  # the overlays' style: "images:\n  - name: ..."
-    ry.width = 4096  # never re-wrap long lines
-    return ry
-
-
-def _load(text: str, where: str) -> CommentedMap:
-    try:
-        data = _yaml().load(text)
-    except Exception as exc:  # ruamel raises several unrelated error types
-        raise GitOpsError(f"{where} is not valid YAML: {exc}") from exc
-    if not isinstance(data, CommentedMap):
-        raise GitOpsError(f"{where} is not a kustomization (no mapping at the top)")
-    return data
-
-
-def _image_entry(data: CommentedMap, where: str) -> CommentedMap | None:
-    images = data.get("images")
-    if images is None:
-        return None
-    if not isinstance(images, list):
-        raise GitOpsError(f"{where}: images is not a list")
-    entries = [e for e in images if isinstance(e, CommentedMap) and e.get("name") == IMAGE_NAME]
-    if len(entries) > 1:
-        raise GitOpsError(f"{where}: {len(entries)} images[] entries named {IMAGE_NAME}; keep exactly one")
-    return entries[0] if entries else None
-
-
-def read_image(text: str, where: str = "kustomization.yaml") -> ImageSpec | None:
-    """The overlay's image for lab-app, or None when it has no images[] entry for it."""
-    entry = _image_entry(_load(text, where), where)
-    if entry is None:
-        return None
-    return ImageSpec(
-        str(entry.get("newName") or IMAGE_NAME), str(entry.get("newTag") or ""), str(entry.get("digest") or "")
-    )
-
-
-def set_image(text: str, spec: ImageSpec, where: str = "kustomization.yaml") -> str:
-    """TEXT with lab-app's images[] entry set to SPEC (added if missing); comments and layout are kept.
-
-    A digest is written when SPEC has one and removed otherwise, so the entry never pins a stale digest.
-    """
-    data = _load(text, where)
-    entry = _image_entry(data, where)
-    if entry is None:
-        if "images" not in data or data["images"] is None:
-            data["images"] = CommentedSeq()
-        entry = CommentedMap(name=IMAGE_NAME)
-        data["images"].append(entry)
-    entry["newName"] = spec.new_name
-    if spec.new_tag:
-        entry["newTag"] = DoubleQuotedScalarString(spec.new_tag)
-    elif "newTag" in entry:
-        del entry["newTag"]
-    if spec.digest:
-        entry["digest"] = spec.digest
-    elif "digest" in entry:
-        del entry["digest"]
-    out = io.StringIO()
-    _yaml().dump(data, out)
-    return out.getvalue()
-
-
-# Validation of a rendered overlay --------------------------------------------------------------------
-def validate_rendered(
-    rendered: str, expected_image: str, *, where: str = "overlay", cache: SchemaCache | None = None
-) -> list[dict[str, Any]]:
-    """Check a `kubectl kustomize` output: every object valid for the cluster's Kubernetes version (strict:
-    unknown fields are errors), and the lab-app Deployment runs EXPECTED_IMAGE. Returns the documents. CACHE: the
-    objects found valid before are not validated again (lab/gitops/schema_cache.py); the image check always runs."""
-    try:
-        docs = [d for d in yaml.safe_load_all(rendered) if d]
-    except yaml.YAMLError as exc:
-        raise GitOpsError(f"{where} rendered to invalid YAML: {exc}") from exc
-    images: list[str] = []
-    for doc in docs:
-        kind, name = doc.get("kind", "?"), (doc.get("metadata") or {}).get("name", "?")
-        key = cache.key(doc, K8S_SCHEMA_VERSION) if cache is not None else ""
-        try:
-            if not (cache is not None and cache.known(key)):
-                _validate_schema(doc)
-                if cache is not None:
-                    cache.remember(key)
-        except SchemaInvalid as exc:
-            first = str(exc.cause).strip().splitlines()[0] if str(exc.cause).strip() else exc.cause.__class__.__name__
-            raise GitOpsError(
-                f"{where}: {kind}/{name} is not valid Kubernetes {K8S_SCHEMA_VERSION}: {first}",
-                hint="nothing was committed; fix the overlay in the GitOps repo",
-            ) from exc.cause
-        if kind == "Deployment" and name == IMAGE_NAME:
-            containers = (((doc.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers") or []
-            images += [str(c.get("image", "")) for c in containers]
-    if not images:
-        raise GitOpsError(f"{where} renders no Deployment {IMAGE_NAME}", hint="nothing was committed")
-    if expected_image not in images:
-        raise GitOpsError(
-            f"{where}: Deployment {IMAGE_NAME} would run {', '.join(images)}, expected {expected_image}",
-            hint="is the images[] entry named lab-app (the image name in base/deployment.yaml)?",
-        )
-    return docs
-
-
-class SchemaInvalid(Exception):
-    """kubernetes-validate refused a document (CAUSE: its ValidationError or SchemaNotFoundError)."""
-
-    def __init__(self, cause: Exception) -> None:
-        super().__init__(str(cause))
-        self.cause = cause
-
-
-def _validate_schema(doc: dict[str, Any]) -> None:
-    """kubernetes-validate (strict), imported on first use: its import and schemas are most of a validation's cost."""
-    try:
-        import kubernetes_validate
-    except ImportError as exc:  # a test extra today; the pipeline needs it at run time
-        raise ToolNotFound("kubernetes-validate", hint="pip install kubernetes-validate") from exc
-    try:
-        kubernetes_validate.validate(doc, K8S_SCHEMA_VERSION, strict=True)
-    except (kubernetes_validate.ValidationError, kubernetes_validate.SchemaNotFoundError) as exc:
-        raise SchemaInvalid(exc) from exc
-
-
-# The audit trail -------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class DeployRecord:
-    """One deploy, promote or rollback commit for an environment, read back from its trailers."""
-
-    sha: str
-    when: str  # ISO 8601 committer date
-    who: str
-    subject: str
-    environment: str
-    app_commit: str = ""
-    image: str = ""
-    digest: str = ""
-    promoted_from: str = ""
-    rollback_of: tuple[str, ...] = ()
-
-    @property
-    def is_rollback(self) -> bool:
-        return bool(self.rollback_of)
-
-    @property
-    def tag(self) -> str:
-        ref = self.image.split("@", 1)[0]
-        last = ref.rsplit("/", 1)[-1]
-        return last.rsplit(":", 1)[1] if ":" in last else ""
-
-    @classmethod
-    def from_entry(cls, entry: git.LogEntry) -> DeployRecord:
-        return cls(
-            sha=entry.sha,
-            when=entry.date,
-            who=entry.trailer(DEPLOYED_BY) or entry.author,
-            subject=entry.subject,
-            environment=entry.trailer(ENVIRONMENT),
-            app_commit=entry.trailer(APP_COMMIT),
-            image=entry.trailer(IMAGE),
-            digest=entry.trailer(IMAGE_DIGEST),
-            promoted_from=entry.trailer(PROMOTED_FROM),
-            rollback_of=entry.trailers.get(ROLLBACK_OF, ()),
-        )
-
-
-def deploy_records(entries: Sequence[git.LogEntry], env: str) -> list[DeployRecord]:
-    """The commits whose trailers say `Environment: ENV` (callers pass only commits touching overlays/ENV)."""
-    return [DeployRecord.from_entry(e) for e in entries if e.trailer(ENVIRONMENT) == env]
-
-
-def reverted(records: Sequence[DeployRecord]) -> set[str]:
-    """Shas of deploys that a later rollback undid."""
-    return {sha for r in records for sha in r.rollback_of}
-
-
-# What the pipeline needs from the cluster (implemented on Argo CD elsewhere) -------------------------
-@dataclass(frozen=True)
-class EnvStatus:
-    sync: str  # Synced | OutOfSync | Unknown (Argo CD status.sync.status)
-    health: str  # Healthy | Progressing | Degraded | Suspended | Missing | Unknown
-    revision: str  # the GitOps commit Argo CD last synced (status.sync.revision)
-    images: tuple[str, ...] = ()  # images the environment's pods run
-    synced: tuple[tuple[str, str], ...] = ()  # Argo CD's sync history (status.history): (revision, deployedAt)
-
-
-class DeployWatcher(Protocol):
-    """The cluster side of a deploy. Raises ClusterUnreachable when no cluster answers, NotReady on timeout."""
-
-    def refresh(self, env: str) -> None:
-        """Ask Argo CD to re-read the GitOps repo now (instead of at its next poll)."""
-
-    def sync(self, env: str) -> None:
-        """Start a sync of the environment's Application (manual-sync environments)."""
-
-    def wait_synced(self, env: str, revision: str, image: str, timeout: float) -> EnvStatus:
-        """Wait until ENV is Synced at REVISION, Healthy, and its pods run IMAGE."""
-
-    def status(self, env: str) -> EnvStatus:
-        """What runs in ENV now."""
 
 
 # The repository --------------------------------------------------------------------------------------
@@ -345,7 +87,7 @@ Planner = Callable[["GitOpsRepo"], Change | None]
 
 
 @dataclass
-class GitOpsRepo:
+class GitOpsRepo(WorkingClone):
     """A working clone of the GitOps remote. ``seed_dir`` (the app repo's overlays/) seeds an empty remote."""
 
     runner: Runner
@@ -353,7 +95,7 @@ class GitOpsRepo:
     workdir: Path
     seed_dir: Path
     seed_sha: str = ""
-    author: git.Identity = field(default_factory=lambda: git.Identity("gitops-lab", "gitops-lab@localhost"))
+    author: git.Identity = field(default_factory=lambda: git.Identity(names.LAB, names.LAB_EMAIL))
     ui: UI | None = None
     kubectl: str | None = None
     # What URL's user:password@ carried (it is never in `url`): given to git through a credential helper in the
@@ -380,36 +122,6 @@ class GitOpsRepo:
     _remote: str = field(default="", init=False, repr=False)
     # Changes already rendered and validated, keyed by the tree they were applied to (see _apply).
     _validated: set[tuple[str, ...]] = field(default_factory=set, init=False, repr=False)
-
-    @property
-    def remote_head(self) -> str:
-        return f"origin/{BRANCH}"
-
-    def _say(self, message: str) -> None:
-        if self.ui is not None:
-            self.ui.info(message)
-
-    # Concurrency on this machine: one process at a time in the working clone (others wait). Processes on
-    # other machines (or other clones) are handled by the push-retry loop.
-    @contextlib.contextmanager
-    def locked(self) -> Iterator[None]:
-        if self.runner.dry_run:  # not rehearsing yet: nothing to lock (and nothing to create under .lab)
-            yield
-            return
-        if self._lock_depth == 0:
-            import fcntl
-
-            self.workdir.parent.mkdir(parents=True, exist_ok=True)
-            self._lock_file = (self.workdir.parent / f"{self.workdir.name}.lock").open("a")
-            fcntl.flock(self._lock_file, fcntl.LOCK_EX)
-        self._lock_depth += 1
-        try:
-            yield
-        finally:
-            self._lock_depth -= 1
-            if self._lock_depth == 0 and self._lock_file is not None:
-                self._lock_file.close()  # closing releases the flock
-                self._lock_file = None
 
     # Opening: clone (or reuse) the working clone, fetch, seed an empty remote ---------------------------
     def open(self, *, seed: bool = True, read_only: bool = False) -> None:
@@ -438,87 +150,6 @@ class GitOpsRepo:
                 self._seed()
             git.switch_branch(self.runner, self.workdir, BRANCH)
             git.reset_hard(self.runner, self.workdir, self.remote_head)
-
-    def _rehearse(self) -> None:
-        """In a dry run, once: from here on run everything for real on a scratch copy of the remote (a bare clone in
-        a temporary directory, removed with this object) through the dry run's real runner (for_reading). A remote
-        that cannot be read fails as in the real run, unless `up` creates it first (created_by_up): then it is the
-        empty one `up` creates, and the dry run says so. The clone the real run makes is printed by the dry run."""
-        if not self.runner.dry_run:
-            return
-        dry, real = self.runner, for_reading(self.runner)
-        scratch = Path(tempfile.mkdtemp(prefix="gitops-lab-dry-run-"))
-        weakref.finalize(self, shutil.rmtree, scratch, True)
-        bare = scratch / "remote.git"
-        try:
-            git.clone(real, self.url, bare, bare=True, env=self._auth_env())
-        except CommandFailed as exc:
-            if not self.created_by_up:
-                shutil.rmtree(scratch, ignore_errors=True)
-                raise self._unreachable("clone", exc) from exc
-            self._say(
-                f"dry run: cannot read {git.strip_credentials(self.url)} ({_last_line(exc)}): planning for an "
-                "empty GitOps repo, as `invoke up` creates it"
-            )
-            git.init_bare(real, bare, BRANCH)
-        if not (self.workdir / ".git").is_dir():
-            git.clone(dry, self.url, self.workdir, env=self._auth_env())  # what the real run does: printed
-        self._dry, self._real_workdir = dry, self.workdir
-        self.runner, self.workdir, self._remote = real, scratch / "work", str(bare)
-
-    def _rehearsed_push(self, sha: str, *, patch: bool = True) -> None:
-        """Show the commit SHA that the real run would push (its message, trailers and diff), and print that push."""
-        assert self._dry is not None and self._real_workdir is not None
-        shown = git.show_commit(self.runner, self.workdir, sha, patch=patch)
-        subject = shown.splitlines()[0] if shown else sha[:7]
-        if self.ui is not None:
-            where = git.strip_credentials(self.url)
-            self.ui.manifest(f"GitOps commit {sha[:7]} {subject} (dry run: not pushed to {where})", shown)
-        git.push(self._dry, self._real_workdir, "origin", f"HEAD:refs/heads/{BRANCH}", env=self._auth_env())
-
-    def _ensure_clone(self) -> None:
-        url = self._remote or self.url
-        if (self.workdir / ".git").is_dir():
-            current = git.remote_url(self.runner, self.workdir)
-            if current == url:
-                return
-            # A new remote (or the same one, without the credentials an older lab stored in the URL): point the
-            # clone there. Local branches stay; open() keeps anything the new remote lacks on a lab-saved branch.
-            self._say(
-                f"GitOps working clone {self.workdir} pointed at {git.strip_credentials(current)!r}, "
-                f"settings say {self.url!r}: switching its origin"
-            )
-            git.set_remote_url(self.runner, self.workdir, url)
-            return
-        if self.workdir.exists() and any(self.workdir.iterdir()):
-            raise GitOpsError(
-                f"{self.workdir} exists and is not a git clone",
-                hint="the lab keeps its GitOps working clone there: move that directory away",
-            )
-        try:
-            git.clone(self.runner, url, self.workdir, env=self._auth_env())
-        except CommandFailed as exc:
-            raise self._unreachable("clone", exc) from exc
-
-    def _fetch(self, *, timeout: float = git.NETWORK_TIMEOUT) -> None:
-        try:
-            git.fetch(self.runner, self.workdir, env=self._auth_env(), timeout=timeout)
-        except CommandFailed as exc:
-            raise self._unreachable("fetch from", exc) from exc
-        if self._dry is not None and self._real_workdir is not None:
-            git.fetch(self._dry, self._real_workdir, env=self._auth_env())  # what the real run does: printed
-
-    def _auth_env(self) -> dict[str, str]:
-        return git_credential.helper_env(self.credentials) if self.credentials is not None else {}
-
-    def _unreachable(self, action: str, exc: CommandFailed) -> GitOpsError:
-        denied = "Authentication failed" in exc.stderr_tail or "could not read Username" in exc.stderr_tail
-        return GitOpsError(
-            f"cannot {action} the GitOps repo {self.url}: {_last_line(exc)}",
-            hint="check the user and password (or token) in LAB_GITOPS_REMOTE (https://USER:TOKEN@host/repo.git)"
-            if denied
-            else "is the git server up (`invoke up`)? or check settings.gitops_remote",
-        )
 
     def _push(self, sha: str, subject: str, env: str | None) -> git.PushOutcome:
         """Push HEAD (the commit SHA) to main. While it runs, a Ctrl-C is answered by _interrupted (is SHA there?)."""
@@ -559,48 +190,6 @@ class GitOpsRepo:
         self._fetch()
         if git.rev_parse(self.runner, self.workdir, self.remote_head) is None:
             raise GitOpsError(f"{self.url}: the seed push was rejected but {BRANCH} still does not exist")
-
-    def _discard_local(self) -> None:
-        """Drop this transaction's own unpushed commit and edits: the clone back at the remote head (an empty
-        remote: back to an unborn main with an empty tree)."""
-        self._changing = False
-        if not (self.workdir / ".git").is_dir():
-            return
-        if git.rev_parse(self.runner, self.workdir, self.remote_head) is not None:
-            git.switch_branch(self.runner, self.workdir, BRANCH)
-            git.reset_hard(self.runner, self.workdir, self.remote_head)
-        elif git.rev_parse(self.runner, self.workdir) is not None or git.status_porcelain(self.runner, self.workdir):
-            git.make_unborn(self.runner, self.workdir, BRANCH)
-
-    def _keep_local_work(self) -> None:
-        """Before open() resets the clone: commits of HEAD the remote does not have, and uncommitted changes (the
-        lab never leaves either behind: someone worked in .lab/gitops-work by hand), go to a new branch
-        lab-saved/<UTC time> (uncommitted changes as one commit on top), and the user is told where."""
-        runner, work = self.runner, self.workdir
-        head = git.rev_parse(runner, work)
-        remote = git.rev_parse(runner, work, self.remote_head)
-        ahead = git.count_commits(runner, work, head, exclude=remote) if head else 0
-        dirty = git.status_porcelain(runner, work)
-        if not ahead and not dirty:
-            return
-        stamp = self.clock().astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
-        name, n = f"lab-saved/{stamp}", 1
-        while git.branch_exists(runner, work, name):
-            n += 1
-            name = f"lab-saved/{stamp}-{n}"
-        if head:
-            git.create_branch(runner, work, name, head)
-        git.switch_branch(runner, work, name)  # HEAD onto the new branch; index and tree untouched
-        if dirty:
-            git.add(runner, work, ["."])
-            git.commit(runner, work, "lab: uncommitted changes of the GitOps working clone\n", author=self.author)
-        what = [f"{ahead} local commit{'s' if ahead != 1 else ''}"] if ahead else []
-        what += ["uncommitted changes"] if dirty else []
-        if self.ui is not None:
-            self.ui.warn(
-                f"{' and '.join(what)} in {work} that the GitOps remote does not have: kept on branch {name} "
-                f"before resetting to {self.remote_head} (see `git -C {work} log {name}`)"
-            )
 
     # Ctrl-C: never leave an unpushed commit behind, and say whether the push landed ---------------------
     @contextlib.contextmanager
@@ -651,8 +240,7 @@ class GitOpsRepo:
     def _reached(self, sha: str) -> bool | None:
         """Is SHA on the remote's main (fetched again, for up to INTERRUPT_SETTLE seconds while it is not)? None
         when the remote does not answer."""
-        deadline = time.monotonic() + INTERRUPT_SETTLE
-        while True:
+        for _ in Poller(INTERRUPT_SETTLE, first=0.25, factor=1.0, maximum=0.25, sleep=self.sleep):
             try:
                 self._fetch(timeout=INTERRUPT_CHECK_TIMEOUT)
             except GitOpsError:
@@ -660,9 +248,7 @@ class GitOpsRepo:
             remote = git.rev_parse(self.runner, self.workdir, self.remote_head)
             if remote is not None and git.is_ancestor(self.runner, self.workdir, sha, remote):
                 return True
-            if time.monotonic() >= deadline:
-                return False
-            self.sleep(0.25)
+        return False
 
     # Reading (at the remote head, after open()) ---------------------------------------------------------
     def read(self, path: str, rev: str | None = None) -> str | None:
@@ -752,13 +338,13 @@ class GitOpsRepo:
     ) -> Committed:
         """Deploy SPEC to ENV: `deploy(ENV): <image> <tag>` with the deploy trailers. DIGEST (the registry's) goes
         into the Image-Digest trailer even when SPEC does not pin it in the overlay."""
-        trailers = [
-            (APP_COMMIT, app_commit),
-            (IMAGE, spec.tagged),
-            *([(IMAGE_DIGEST, digest or spec.digest)] if digest or spec.digest else []),
-            (ENVIRONMENT, env),
-            (DEPLOYED_BY, str(self.author)),
-        ]
+        trailers = deploy_trailers(
+            env=env,
+            image=spec.tagged,
+            deployed_by=str(self.author),
+            app_commit=app_commit,
+            digest=digest or spec.digest,
+        )
         return self.commit_change(self._bump_plan(env, spec, trailers, image_name))
 
     def check_bump(self, env: str, spec: ImageSpec) -> None:
@@ -803,7 +389,7 @@ class GitOpsRepo:
             failure = git.revert_no_commit(self.runner, self.workdir, change.revert)
             if failure is not None:
                 raise GitOpsError(
-                    f"git revert of {change.revert[:7]} does not apply cleanly on {BRANCH}: {_last_line(failure)}",
+                    f"git revert of {change.revert[:7]} does not apply cleanly on {BRANCH}: {last_line(failure)}",
                     hint="roll back to a given deploy instead: `invoke rollback ENV --to SHA`",
                 ) from failure
         elif change.new_text is not None:
@@ -826,15 +412,10 @@ class GitOpsRepo:
             rendered = kustomize.render(self.runner, directory, kubectl=self.kubectl)
         except CommandFailed as exc:
             raise GitOpsError(
-                f"overlays/{env} would not render: {_last_line(exc)}",
+                f"overlays/{env} would not render: {last_line(exc)}",
                 hint="nothing was committed; the working clone was reset",
             ) from exc
         validate_rendered(rendered, expected_image, where=f"overlays/{env}", cache=self.schema_cache)
-
-
-def _last_line(exc: CommandFailed) -> str:
-    lines = [line for line in exc.stderr_tail.splitlines() if line.strip()]
-    return lines[-1].strip() if lines else f"exit code {exc.code}"
 
 
 def utc_now() -> datetime:

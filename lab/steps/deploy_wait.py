@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from lab.core.context import Context
 from lab.core.errors import ClusterUnreachable
-from lab.gitops.repo import DeployWatcher, EnvStatus
+from lab.gitops.watcher import DeployWatcher, EnvStatus
 
 
 def check_cluster(

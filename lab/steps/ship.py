@@ -31,8 +31,10 @@ from typing import Any
 from lab.core.config import ROOT, Settings
 from lab.core.context import Context
 from lab.core.errors import ConfigError, Interrupted, LabError, RegistryError
-from lab.gitops.repo import DeployWatcher, EnvStatus, GitOpsRepo, default_workdir, make_tag, resolve_url, utc_now
+from lab.gitops.overlay import make_tag
+from lab.gitops.repo import GitOpsRepo, default_workdir, resolve_url, utc_now
 from lab.gitops.schema_cache import SchemaCache
+from lab.gitops.watcher import DeployWatcher, EnvStatus
 from lab.steps import ship_stages as stages
 from lab.steps.deploy_wait import check_cluster as check_cluster  # re-exported: release and lab use it from here
 from lab.steps.deploy_wait import refresh_and_wait as refresh_and_wait
@@ -187,7 +189,7 @@ def _ecr_ensurer(settings: Settings) -> EnsureRepository:
 def _ecr_login(ctx: Context) -> str:
     from lab.tools.ecr_login import login_for_ship
 
-    return login_for_ship(ctx)
+    return login_for_ship(ctx.settings, ctx.runner)
 
 
 def gitops_repo(ctx: Context, *, app_root: Path = ROOT, app_sha: str | None = None) -> GitOpsRepo:

@@ -23,7 +23,8 @@ from pathlib import Path
 from lab.core.context import Context
 from lab.core.errors import GitOpsError, LabError, QualityGateFailed, Refused, RegistryError
 from lab.core.runner import Result
-from lab.gitops.repo import Committed, GitOpsRepo, ImageSpec, make_tag
+from lab.gitops.overlay import ImageSpec, make_tag
+from lab.gitops.repo import Committed, GitOpsRepo
 from lab.steps import app_image
 from lab.tools import docker, docker_objects, git
 

@@ -12,11 +12,11 @@ from lab.core.context import Context
 from lab.core.errors import ClusterUnreachable
 
 if TYPE_CHECKING:
-    from lab.gitops.repo import EnvStatus
+    from lab.gitops.watcher import EnvStatus
 
 
 class LazyArgoWatcher:
-    """A DeployWatcher (lab.gitops) that makes lab.steps.argocd.ArgoWatcher when it is first asked something."""
+    """A DeployWatcher (lab.gitops.repo) that makes lab.steps.argocd.ArgoWatcher when it is first asked something."""
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx

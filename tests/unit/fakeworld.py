@@ -35,7 +35,7 @@ from lab.clients.argocd import ApplicationClient
 from lab.core.config import ENVIRONMENTS, Settings, environment
 from lab.core.runner import Result
 from lab.gitops import repo as gitops
-from lab.gitops.repo import read_image
+from lab.gitops.overlay import read_image
 from lab.steps import argocd as argocd_steps
 from lab.steps import doctor as doctor_steps
 from lab.steps import services
@@ -894,10 +894,11 @@ class World:
         return ApplicationClient(self.applications(), clock=self.clock, sleep=self.sleep)
 
     # Patching the lab's network seams that take no argument --------------------------------------------
-    def download(self, url: str) -> bytes:
-        """The Argo CD install manifest from "the internet" (the excerpt; TEST_PIN is its sha256)."""
+    def download(self, url: str, dest: Path) -> None:
+        """The Argo CD install manifest from "the internet" (the excerpt; TEST_PIN is its sha256), written to DEST
+        as lab/tools/download.py's fetch does."""
         self.now += self.cost(("download", url))
-        return EXCERPT
+        dest.write_bytes(EXCERPT)
 
     def datetime_now(self, tz: tzinfo | None = None) -> datetime:
         """The wall clock of this world: EPOCH plus the world's seconds (so image tags are reproducible)."""

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from lab.core.errors import GitOpsError
-from lab.gitops import repo
-from lab.gitops.repo import validate_rendered
+from lab.gitops import overlay
+from lab.gitops.overlay import validate_rendered
 from lab.gitops.schema_cache import SchemaCache
 
 CONFIGMAP = "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: lab-app-config}\ndata: {LOG_LEVEL: DEBUG}\n"
@@ -38,13 +38,13 @@ spec:
 def validated(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The kinds kubernetes-validate is asked about (the real validation runs)."""
     asked: list[str] = []
-    real = repo._validate_schema
+    real = overlay._validate_schema
 
     def counting(doc: dict[str, object]) -> None:
         asked.append(str(doc["kind"]))
         real(doc)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(repo, "_validate_schema", counting)
+    monkeypatch.setattr(overlay, "_validate_schema", counting)
     return asked
 
 
