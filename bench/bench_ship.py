@@ -56,7 +56,8 @@ MAX_ROUNDS = 20
 RUN_TIMEOUT = 600.0  # seconds for any one command (a cold build)
 # ship's phase titles → short names (the first words of each title, lab/steps/ship*.py)
 PHASES = (
-    ("Check the app tree", "check app+registry"),
+    ("Check the app tree", "check app tree"),
+    ("Check the registry", "check registry+tag"),
     ("Check the GitOps repo", "check gitops"),
     ("Quality gate", "gate"),
     ("Build", "build"),

@@ -1,19 +1,19 @@
 """`invoke ship`: from the app's source to a new image running in dev, through git, as a list of stages
 (lab/steps/ship_stages.py):
 
-    check the cluster (when waiting) ─► check the app tree, the registry, reserve the tag ─► quality gate, beside
-    ─► check the GitOps repo ─► docker build ─► (gate passed?) ─► push + verify the digest ─► bump dev in the GitOps
-    repo (render + validate, commit with trailers, push) ─► refresh dev in Argo CD ─► wait: Synced, Healthy, new image
+    check the cluster (when waiting) ─► check the app tree ─► quality gate, beside: ─► check the registry, reserve
+    the tag ─► check the GitOps repo ─► docker build ─► (gate passed?) ─► push + verify the digest ─► bump dev in the
+    GitOps repo (render + validate, commit with trailers, push) ─► refresh dev in Argo CD ─► wait: Synced, Healthy
 
 Each stage is a timed phase; a failure stops the pipeline where it is. Everything that can be checked without
 building is checked first: the cluster (when ship is to wait for it), the app tree (a dirty tree is refused), the
 tag (it goes into the image as APP_IMAGE_TAG; one no other build has, see reserve_tag), the registry (or the ECR
 emulator), and the GitOps repo (cloned, fetched, seeded if empty, and dev's overlay rendered + validated with the
 planned image). So a cluster, registry or git server that is down, a remote that refuses the seed, or an overlay
-that would not render cost no build and leave nothing behind. The quality gate runs beside the GitOps check and the
-build, and must pass before anything leaves the machine: a failing gate pushes and commits nothing, and the image
-built beside it is removed. What can still fail after the push (the remote refusing the deploy commit) says which
-image it left in the registry.
+that would not render cost no build and leave nothing behind. The quality gate runs beside the registry and GitOps
+checks and the build, and must pass before anything leaves the machine: a failing gate pushes and commits nothing,
+and the image built beside it is removed. What can still fail after the push (the remote refusing the deploy
+commit) says which image it left in the registry.
 """
 
 from __future__ import annotations
@@ -287,7 +287,7 @@ def _shipment(
     settings = ctx.settings
     repos = repositories(settings)
 
-    def check_registry() -> None:
+    def ping_registry() -> None:
         if is_loopback(repos.host) and settings.push_registry == "local":
             registry.ping(repos.host)
         elif settings.push_registry == "ecr" and settings.target == "local":
@@ -313,7 +313,7 @@ def _shipment(
         clock=clock,
         make_repo=lambda sha: repo or gitops_repo(ctx, app_root=app_root, app_sha=sha),
         reserve=reserve,
-        check_registry=check_registry,
+        ping_registry=ping_registry,
         ensure_repository=(ensure_repository or _ecr_ensurer(settings)) if settings.push_registry == "ecr" else None,
     )
 

@@ -1,13 +1,14 @@
 """The stages of `invoke ship` (lab/steps/ship.py runs them in order), each a small function of one Shipment.
 
-    check_app_tree ─► start_gate ─┬─► check_gitops ─► build ─► finish_gate ─► [scan] ─► push ─► load_into_node ─► bump
-                                  └── quality gate, in a thread ──────┘
+    check_app_tree ─► start_gate ─┬─► check_registry ─► check_gitops ─► build ─► finish_gate ─► [scan] ─►
+                                  └── quality gate, in a thread ────────────────────────┘
+    ─► push ─► load_into_node ─► bump
 
-The quality gate (the app's tests and lint) runs beside the GitOps check and the build: they do not depend on
-each other, and the gate takes about as long as a warm build. Nothing leaves this machine before the gate has
-passed: finish_gate waits for it, and a gate that failed removes the image the build made beside it (nothing is
-pushed, nothing committed). A GitOps check that fails stops ship before the build. An image scan goes between
-finish_gate and push (a stage of the same shape: it gets the Shipment, reads `push_ref`, raises to stop).
+The quality gate (the app's tests and lint) runs beside the registry check, the GitOps check and the build: they
+do not depend on each other, and the gate takes about as long as a warm build. Nothing leaves this machine before
+the gate has passed: finish_gate waits for it, and a gate that failed removes the image the build made beside it
+(nothing is pushed, nothing committed). A GitOps check that fails stops ship before the build. An image scan goes
+between finish_gate and push (a stage of the same shape: it gets the Shipment, reads `push_ref`, raises to stop).
 """
 
 from __future__ import annotations
@@ -111,7 +112,7 @@ class Shipment:
     clock: Callable[[], datetime]
     make_repo: Callable[[str], GitOpsRepo]  # the GitOps repo, given the app commit
     reserve: Callable[[str, datetime, bool], str]  # (sha, now, dirty) -> the tag this build gets
-    check_registry: Callable[[], None]  # the registry answers (RegistryError if not)
+    ping_registry: Callable[[], None]  # the registry answers (RegistryError if not)
     ensure_repository: Callable[[str], object] | None = None  # ECR: create the repository first
     allow_dirty: bool = False
     pin_digest: bool = False
@@ -135,10 +136,10 @@ Stage = Callable[[Shipment], None]
 
 
 def check_app_tree(s: Shipment) -> None:
-    """The app repo's commit and whether it is clean, the registry answers, the tag; the build context."""
-    ctx, ui = s.ctx, s.ctx.ui
+    """The app repo's commit, and whether it is clean: a dirty tree is refused before anything runs."""
+    ctx = s.ctx
     reader = git.read_runner(ctx.runner)
-    with ui.phase("Check the app tree and the registry") as ph:
+    with ctx.ui.phase("Check the app tree") as ph:
         sha = git.rev_parse(reader, s.app_root)
         if sha is None:
             if not ctx.dry_run:
@@ -152,20 +153,28 @@ def check_app_tree(s: Shipment) -> None:
                 hint="commit them, or ship anyway with --allow-dirty (the tag gets a -dirty suffix)",
             )
         s.sha, s.dirty, s.app_commit = sha, bool(dirty), sha + ("-dirty" if dirty else "")
+        ph.note = s.app_commit[:7] + ("-dirty" if dirty else "")
+
+
+def check_registry(s: Shipment) -> None:
+    """The registry answers; the tag (one no other build has); the build context (offline without cached wheels:
+    refused here; a copy of its own per build, for concurrent ships)."""
+    ctx = s.ctx
+    with ctx.ui.phase("Check the registry, reserve the tag") as ph:
         now = s.clock()
         if ctx.dry_run:
-            s.tag = make_tag(sha, now, dirty=s.dirty)
+            s.tag = make_tag(s.sha, now, dirty=s.dirty)
         else:
-            s.check_registry()
-            s.tag = s.reserve(sha, now, s.dirty)
-        # Offline without cached wheels: refused here. A copy of its own per build (concurrent ships).
+            s.ping_registry()
+            s.tag = s.reserve(s.sha, now, s.dirty)
         s.build_from = app_image.build_context(ctx, s.app_root, name=f"app-{s.tag}")
         s.push_ref = f"{s.repos.push}:{s.tag}"
         ph.note = s.tag
 
 
 def start_gate(s: Shipment) -> None:
-    """The quality gate starts here and runs beside the next stages; finish_gate waits for it."""
+    """The quality gate starts once the app tree is known to be clean, and runs beside the next stages (the registry
+    and tag, the GitOps check, the build); finish_gate waits for it."""
     s.gate = GateRun(s.gate_commands).start(s.ctx, s.app_root)
 
 
@@ -307,7 +316,7 @@ def bump(s: Shipment) -> None:
 # The stages in order. Up to the push, a failure (or Ctrl-C) leaves nothing committed; after it, the error says
 # which image it left in the registry (lab/steps/ship.py). An image scan goes last in BEFORE_PUSH, after
 # finish_gate: the image is built and the gate has passed, nothing has left the machine.
-BEFORE_PUSH: tuple[Stage, ...] = (check_app_tree, start_gate, check_gitops, build, finish_gate)
+BEFORE_PUSH: tuple[Stage, ...] = (check_app_tree, start_gate, check_registry, check_gitops, build, finish_gate)
 PUSH: tuple[Stage, ...] = (push,)
 AFTER_PUSH: tuple[Stage, ...] = (load_into_node, bump)
 
