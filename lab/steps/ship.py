@@ -1,8 +1,8 @@
 """`invoke ship`: from the app's source to a new image running in dev, through git, as a list of stages
 (lab/steps/ship_stages.py):
 
-    check the cluster (when waiting) ─► check the app tree ─► quality gate, beside: ─► check the registry, reserve
-    the tag ─► check the GitOps repo ─► docker build ─► (gate passed?) ─► push + verify the digest ─► bump dev in the
+    check the cluster (when waiting) ─► check the app tree ─► check the registry, reserve the tag ─► quality gate,
+    beside: ─► check the GitOps repo ─► docker build ─► (gate passed?) ─► push + verify the digest ─► bump dev in the
     GitOps repo (render + validate, commit with trailers, push) ─► refresh dev in Argo CD ─► wait: Synced, Healthy
 
 Each stage is a timed phase; a failure stops the pipeline where it is. Everything that can be checked without
@@ -10,8 +10,8 @@ building is checked first: the cluster (when ship is to wait for it), the app tr
 tag (it goes into the image as APP_IMAGE_TAG; one no other build has, see reserve_tag), the registry (or the ECR
 emulator), and the GitOps repo (cloned, fetched, seeded if empty, and dev's overlay rendered + validated with the
 planned image). So a cluster, registry or git server that is down, a remote that refuses the seed, or an overlay
-that would not render cost no build and leave nothing behind. The quality gate runs beside the registry and GitOps
-checks and the build, and must pass before anything leaves the machine: a failing gate pushes and commits nothing,
+that would not render cost no build and leave nothing behind. The quality gate runs beside the GitOps check and the
+build, and must pass before anything leaves the machine: a failing gate pushes and commits nothing,
 and the image built beside it is removed. What can still fail after the push (the remote refusing the deploy
 commit) says which image it left in the registry.
 """
@@ -28,6 +28,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from lab import registries
 from lab.core.config import ROOT, Settings
 from lab.core.context import Context
 from lab.core.errors import ConfigError, Interrupted, LabError, RegistryError
@@ -35,15 +36,15 @@ from lab.gitops.overlay import make_tag
 from lab.gitops.repo import GitOpsRepo, default_workdir, resolve_url, utc_now
 from lab.gitops.schema_cache import SchemaCache
 from lab.gitops.watcher import DeployWatcher, EnvStatus
+from lab.registries import DigestLookup, Registry, Repositories, Seams
+from lab.registries.base import EnsureRepository, RegistryLogin
 from lab.steps import ship_stages as stages
 from lab.steps.deploy_wait import check_cluster as check_cluster  # re-exported: release and lab use it from here
 from lab.steps.deploy_wait import refresh_and_wait as refresh_and_wait
 from lab.steps.ship_stages import DIRTY_PATHS as DIRTY_PATHS
 from lab.steps.ship_stages import SHIP_ENV as SHIP_ENV  # ship always lands in dev; staging and prod get promotes
-from lab.steps.ship_stages import Repositories as Repositories
 from lab.steps.ship_stages import Shipment
-from lab.steps.ship_stages import is_loopback as is_loopback
-from lab.tools import git, git_credential, registry
+from lab.tools import git, git_credential
 
 SCHEMA_CACHE_DIR = "k8s-valid"  # under cache_dir: lab/gitops/schema_cache.py
 
@@ -58,41 +59,9 @@ def default_gate() -> tuple[tuple[str, ...], ...]:
     )
 
 
-EnsureRepository = Callable[[str], object]  # create the registry repository NAME if missing (ECR)
-RegistryLogin = Callable[[Context], str]  # log docker in to the registry; returns the registry host
-DigestLookup = Callable[[str, str, str], str | None]  # (host, name, tag) -> digest, None if absent
-
-
 def repositories(settings: Settings) -> Repositories:
-    """Push and pull names of the app image for the selected registry.
-
-    local: the lab registry, published on 127.0.0.1:5001; kind's local-registry recipe maps `localhost:5001` on
-    every node to the registry container (containerd hosts.toml), so pods pull the same name the host pushes.
-    ecr (local target): the emulator's registry endpoint `localhost:<emulator_port>` for both (MiniStack's
-    repository URIs are AWS-shaped, ministack 1.5.33 services/ecr.py `_repo_uri`: pushes go to localhost:PORT/<repo>).
-    ecr (aws target): settings.registry must name the account's registry `<acct>.dkr.ecr.<region>.amazonaws.com`.
-    local on the aws target is refused: EKS nodes cannot pull from this machine's loopback. An error rather than
-    switching to ecr by itself: push_registry defaults to local, so the lab cannot tell a forgotten `--registry ecr`
-    from a deliberate choice, and pushing to a paid AWS registry is not a thing to do unasked.
-    """
-    if settings.push_registry == "local":
-        repo = f"{settings.registry_host}/{settings.image_name}"
-        if settings.target == "aws" and is_loopback(settings.registry_host):
-            raise ConfigError(
-                f"target aws with push_registry=local would deploy {repo}: EKS nodes cannot pull from this machine",
-                hint="ship to ECR: `invoke ship --registry ecr --target aws` (or LAB_PUSH_REGISTRY=ecr)",
-            )
-        return Repositories(repo, repo)
-    if settings.target == "aws":
-        if not settings.registry:
-            raise ConfigError(
-                "push_registry=ecr on target aws needs the ECR registry host",
-                hint="set LAB_REGISTRY=<account>.dkr.ecr.<region>.amazonaws.com",
-            )
-        repo = f"{settings.registry}/{settings.image_name}"
-        return Repositories(repo, repo)
-    repo = f"localhost:{settings.emulator_port}/{settings.image_name}"
-    return Repositories(repo, repo)
+    """Push and pull names of the app image for the selected registry (lab/registries/: local, ECR emulator, ECR)."""
+    return registries.repositories(settings)
 
 
 TAGS_DIR = "tags"  # under state_dir: one empty file per tag a ship on this machine has claimed
@@ -132,64 +101,9 @@ def reserve_tag(
     )
 
 
-def check_ecr_emulator(settings: Settings, host: str) -> None:
-    """push_registry=ecr on the local target: the emulator must answer (its registry API on HOST) before anything
-    is built, as the local registry must."""
-    try:
-        registry.ping(host)
-    except RegistryError as exc:
-        where = settings.emulator_endpoint
-        start = (
-            f"start the emulator at {where} (settings.aws_endpoint_url)"
-            if settings.aws_endpoint_url
-            else "`invoke up` starts it (container lab-ecr)"
-        )
-        raise RegistryError(
-            f"the ECR emulator does not answer at {host} ({exc.message})",
-            hint=f"{start}; or push to the lab's registry instead: `invoke ship --registry local`",
-        ) from exc
-
-
 def registry_lookup(settings: Settings, *, ecr_client: Callable[[Settings], Any] | None = None) -> DigestLookup:
-    """How to ask a registry which digest it serves for a tag (or a digest): ECR through its API (describe_images;
-    its /v2/ API answers 401 without a token), every other registry through its /v2/ API, anonymously (the
-    local registry, MiniStack). ECR_CLIENT makes the boto3 client (default lab.tools.ecr.ecr_client), in the
-    region the registry host names."""
-    from lab.tools import ecr
-
-    make_client = ecr_client or ecr.ecr_client
-
-    def lookup(host: str, name: str, reference: str) -> str | None:
-        where = None if is_loopback(host) else registry.ecr_host(host)
-        if where is None:
-            return registry.manifest_digest(host, name, reference)
-        client = make_client(replace(settings, aws_region=where.region))
-        if not reference.startswith("sha256:"):
-            return ecr.describe_image(client, name, reference)
-        try:  # a digest-only reference (an overlay pinned without a tag)
-            details = client.describe_images(repositoryName=name, imageIds=[{"imageDigest": reference}])
-        except Exception as exc:
-            if ecr.error_code(exc) == "ImageNotFoundException":
-                return None
-            raise ecr.wrap_error(exc, f"describe image {name}@{reference}") from exc
-        return str(details["imageDetails"][0]["imageDigest"]) if details.get("imageDetails") else None
-
-    return lookup
-
-
-def _ecr_ensurer(settings: Settings) -> EnsureRepository:
-    from lab.tools import ecr
-
-    def ensure(name: str) -> object:
-        return ecr.ensure_repository(ecr.ecr_client(settings), name)
-
-    return ensure
-
-
-def _ecr_login(ctx: Context) -> str:
-    from lab.tools.ecr_login import login_for_ship
-
-    return login_for_ship(ctx.settings, ctx.runner)
+    """How to ask a registry, by its host, which digest it serves (lab.registries.digest_lookup)."""
+    return registries.digest_lookup(settings, Seams(ecr_client=ecr_client))
 
 
 def gitops_repo(ctx: Context, *, app_root: Path = ROOT, app_sha: str | None = None) -> GitOpsRepo:
@@ -234,29 +148,32 @@ def ship(
     pin_digest: bool = False,
     watcher: DeployWatcher | None = None,
     ensure_repository: EnsureRepository | None = None,
-    lookup_digest: DigestLookup = registry.manifest_digest,
+    lookup_digest: DigestLookup | None = None,
     clock: Callable[[], datetime] = utc_now,
     repo: GitOpsRepo | None = None,
     registry_login: RegistryLogin | None = None,
     report: bool = True,
+    registry: Registry | None = None,
 ) -> ShipResult:
     """Gate, build, tag, push, bump dev, and (unless NO_WAIT) wait for Argo CD to run the new image in dev.
-    REPORT: end with the stage times, what was shipped and the next commands (off when `up` ships)."""
-    settings = ctx.settings
+    REPORT: end with the stage times, what was shipped and the next commands (off when `up` ships).
+    REGISTRY: where to push (default: registries.for_settings, with LOOKUP_DIGEST, ENSURE_REPOSITORY and
+    REGISTRY_LOGIN in place of its own /v2/ lookup, repository step and login)."""
+    reg = registry or registries.for_settings(
+        ctx.settings, Seams(lookup=lookup_digest, ensure=ensure_repository, login=registry_login)
+    )
     if watcher is None and not no_wait and not ctx.dry_run:
         raise ConfigError("ship waits for dev to run the new image, but no cluster watcher is wired", hint="--no-wait")
-    ecr_login = settings.target == "aws" and settings.push_registry == "ecr"
-    if not ecr_login:
-        repositories(settings)  # a registry setting that cannot work (local on aws) fails before anything runs
+    reg.check()  # a registry setting that cannot work (local on aws) fails before anything runs
     if watcher is not None and not no_wait:
         check_cluster(ctx, watcher, SHIP_ENV)
-    if ecr_login:
-        # ECR on AWS: docker login with boto3's token first (bad credentials fail before any build); the host it
-        # returns is the account's registry, unless LAB_REGISTRY names one (lab/tools/ecr_login.py).
-        with ctx.ui.phase("Log in to ECR") as ph:
-            ph.note = (registry_login or _ecr_login)(ctx)
-        ctx = replace(ctx, settings=replace(settings, registry=settings.registry or ph.note))
-    s = _shipment(ctx, app_root, gate, repo, lookup_digest, clock, ensure_repository)
+    if reg.login_title:
+        # e.g. ECR: docker login with boto3's token first (bad credentials fail before any build).
+        with ctx.ui.phase(reg.login_title) as ph:
+            reg = reg.login(ctx)
+            ph.note = reg.repositories().host
+    ctx = replace(ctx, settings=reg.settings)
+    s = _shipment(ctx, app_root, gate, repo, reg, clock)
     s.allow_dirty, s.pin_digest = allow_dirty, pin_digest
     _until_pushed(s)
     try:
@@ -279,42 +196,24 @@ def _shipment(
     app_root: Path,
     gate: Sequence[Sequence[str]] | None,
     repo: GitOpsRepo | None,
-    lookup_digest: DigestLookup,
+    reg: Registry,
     clock: Callable[[], datetime],
-    ensure_repository: EnsureRepository | None,
 ) -> Shipment:
-    """The Shipment the stages work on, with what they need from the settings (registry, GitOps repo, tags)."""
-    settings = ctx.settings
-    repos = repositories(settings)
-
-    def ping_registry() -> None:
-        if is_loopback(repos.host) and settings.push_registry == "local":
-            registry.ping(repos.host)
-        elif settings.push_registry == "ecr" and settings.target == "local":
-            check_ecr_emulator(settings, repos.host)
+    """The Shipment the stages work on: the registry, the GitOps repo, how tags are reserved."""
 
     def reserve(sha: str, now: datetime, dirty: bool) -> str:
-        # A tag already in the registry is never pushed again. The lab's registries answer anonymously on the
-        # loopback; ECR itself refuses to overwrite a tag (the lab creates its repository with IMMUTABLE tags).
-        return reserve_tag(
-            settings.state_dir,
-            sha,
-            now,
-            dirty=dirty,
-            taken=lambda t: is_loopback(repos.host) and lookup_digest(repos.host, repos.name, t) is not None,
-        )
+        # A tag already in the registry is never pushed again (Registry.tag_taken).
+        return reserve_tag(ctx.settings.state_dir, sha, now, dirty=dirty, taken=reg.tag_taken)
 
     return Shipment(
         ctx=ctx,
         app_root=app_root,
         gate_commands=tuple(tuple(argv) for argv in (default_gate() if gate is None else gate)),
-        repos=repos,
-        lookup_digest=lookup_digest,
+        registry=reg,
+        repos=reg.repositories(),
         clock=clock,
         make_repo=lambda sha: repo or gitops_repo(ctx, app_root=app_root, app_sha=sha),
         reserve=reserve,
-        ping_registry=ping_registry,
-        ensure_repository=(ensure_repository or _ecr_ensurer(settings)) if settings.push_registry == "ecr" else None,
     )
 
 

@@ -1,11 +1,11 @@
 """The stages of `invoke ship` (lab/steps/ship.py runs them in order), each a small function of one Shipment.
 
-    check_app_tree ─► start_gate ─┬─► check_registry ─► check_gitops ─► build ─► finish_gate ─► [scan] ─►
-                                  └── quality gate, in a thread ────────────────────────┘
-    ─► push ─► load_into_node ─► bump
+    check_app_tree ─► check_registry ─► start_gate ─┬─► check_gitops ─► build ─► finish_gate ─► [scan] ─► push
+                                                    └── quality gate, in a thread ──────┘
+    ─► load_into_node ─► bump
 
-The quality gate (the app's tests and lint) runs beside the registry check, the GitOps check and the build: they
-do not depend on each other, and the gate takes about as long as a warm build. Nothing leaves this machine before
+The quality gate (the app's tests and lint) runs beside the GitOps check and the build: they do not depend on
+each other, and the gate takes about as long as a warm build. Nothing leaves this machine before
 the gate has passed: finish_gate waits for it, and a gate that failed removes the image the build made beside it
 (nothing is pushed, nothing committed). A GitOps check that fails stops ship before the build. An image scan goes
 between finish_gate and push (a stage of the same shape: it gets the Shipment, reads `push_ref`, raises to stop).
@@ -26,6 +26,7 @@ from lab.core.errors import GitOpsError, LabError, QualityGateFailed, Refused, R
 from lab.core.runner import Result
 from lab.gitops.overlay import ImageSpec, make_tag
 from lab.gitops.repo import Committed, GitOpsRepo
+from lab.registries import Registry, Repositories
 from lab.steps import app_image
 from lab.tools import docker, docker_objects, git
 
@@ -38,24 +39,6 @@ SHIP_ENV = "dev"
 # commit names the app commit too. The rest of the repo (docs, lab/, tests/) never reaches the image or the
 # cluster, and refusing to ship while editing notes would only teach people to pass --allow-dirty.
 DIRTY_PATHS = ("app", "overlays")
-
-
-@dataclass(frozen=True)
-class Repositories:
-    push: str  # where the host pushes: host:port/name
-    pull: str  # what the cluster's pods pull (the overlay's newName)
-
-    @property
-    def host(self) -> str:
-        return self.push.split("/", 1)[0]
-
-    @property
-    def name(self) -> str:
-        return self.push.split("/", 1)[1]
-
-
-def is_loopback(host: str) -> bool:
-    return host.split(":", 1)[0] in ("localhost", "127.0.0.1")
 
 
 @dataclass
@@ -107,13 +90,11 @@ class Shipment:
     ctx: Context
     app_root: Path
     gate_commands: tuple[tuple[str, ...], ...]
-    repos: Repositories
-    lookup_digest: Callable[[str, str, str], str | None]
+    registry: Registry  # where the image goes (lab/registries/: local, ECR emulator, ECR)
+    repos: Repositories  # its push and pull names
     clock: Callable[[], datetime]
     make_repo: Callable[[str], GitOpsRepo]  # the GitOps repo, given the app commit
     reserve: Callable[[str, datetime, bool], str]  # (sha, now, dirty) -> the tag this build gets
-    ping_registry: Callable[[], None]  # the registry answers (RegistryError if not)
-    ensure_repository: Callable[[str], object] | None = None  # ECR: create the repository first
     allow_dirty: bool = False
     pin_digest: bool = False
     # Filled in by the stages:
@@ -165,7 +146,7 @@ def check_registry(s: Shipment) -> None:
         if ctx.dry_run:
             s.tag = make_tag(s.sha, now, dirty=s.dirty)
         else:
-            s.ping_registry()
+            s.registry.check_reachable()
             s.tag = s.reserve(s.sha, now, s.dirty)
         s.build_from = app_image.build_context(ctx, s.app_root, name=f"app-{s.tag}")
         s.push_ref = f"{s.repos.push}:{s.tag}"
@@ -173,8 +154,9 @@ def check_registry(s: Shipment) -> None:
 
 
 def start_gate(s: Shipment) -> None:
-    """The quality gate starts once the app tree is known to be clean, and runs beside the next stages (the registry
-    and tag, the GitOps check, the build); finish_gate waits for it."""
+    """The quality gate starts once the app tree, the registry and the tag are checked (a dirty tree, a registry that
+    is down, offline without cached wheels: no gate runs), beside the GitOps check and the build; finish_gate waits
+    for it."""
     s.gate = GateRun(s.gate_commands).start(s.ctx, s.app_root)
 
 
@@ -251,34 +233,18 @@ def gate_failure(s: Shipment) -> QualityGateFailed:
 
 
 def push(s: Shipment) -> None:
-    """docker push, then ask the registry itself which digest it serves for the tag."""
-    ctx, settings, repos = s.ctx, s.ctx.settings, s.repos
+    """docker push (the registry's repository made first where it needs one: ECR), then the registry itself must
+    serve the digest docker reported for the tag (where it can be asked anonymously: Registry.verify_push)."""
+    ctx, repos = s.ctx, s.repos
     with ctx.ui.phase(f"Push to {repos.host}") as ph:
-        if settings.push_registry == "ecr" and not ctx.dry_run and s.ensure_repository is not None:
-            s.ensure_repository(repos.name)
+        s.registry.ensure_repository(ctx)  # e.g. ECR: create it with scan on push, immutable tags (not in a dry run)
         s.pushed.append(s.push_ref)
         s.digest = docker.push(ctx.runner, s.push_ref)
         if not ctx.dry_run:
             if not s.digest:
                 raise RegistryError(f"docker push {s.push_ref} reported no digest")
-            verify_digest(s)
+            s.registry.verify_push(s.tag, s.digest)
         ph.note = s.digest or "(digest from docker push)"
-
-
-def verify_digest(s: Shipment) -> None:
-    """The lab's registries on the loopback answer anonymously: the local registry, and MiniStack, which serves
-    Docker-Content-Digest on GET /v2/<name>/manifests/<ref> (ministack services/ecr.py, _v2_get_manifest). Real ECR
-    needs a token for this API: there docker push's digest stands alone."""
-    repos = s.repos
-    if not is_loopback(repos.host):
-        return
-    served = s.lookup_digest(repos.host, repos.name, s.tag)
-    if served != s.digest:
-        raise RegistryError(
-            f"{repos.host} serves {served or 'nothing'} for {repos.name}:{s.tag}, docker push said {s.digest}",
-            hint="another client pushed the same tag at the same moment; nothing was committed: run "
-            "`invoke ship` again (it builds a new tag)",
-        )
 
 
 def load_into_node(s: Shipment) -> None:
@@ -316,7 +282,7 @@ def bump(s: Shipment) -> None:
 # The stages in order. Up to the push, a failure (or Ctrl-C) leaves nothing committed; after it, the error says
 # which image it left in the registry (lab/steps/ship.py). An image scan goes last in BEFORE_PUSH, after
 # finish_gate: the image is built and the gate has passed, nothing has left the machine.
-BEFORE_PUSH: tuple[Stage, ...] = (check_app_tree, start_gate, check_registry, check_gitops, build, finish_gate)
+BEFORE_PUSH: tuple[Stage, ...] = (check_app_tree, check_registry, start_gate, check_gitops, build, finish_gate)
 PUSH: tuple[Stage, ...] = (push,)
 AFTER_PUSH: tuple[Stage, ...] = (load_into_node, bump)
 
