@@ -44,7 +44,7 @@ from lab.errors import ConfigError, Conflict, LabError, Refused, RegistryError
 from lab.manifests import argocd as argocd_manifests
 from lab.manifests import eksctl as eksctl_manifests
 from lab.manifests.argocd import GitCredentials
-from lab.providers_eks import EksProvider, delete_lab_applications
+from lab.providers.eks import EksProvider, delete_lab_applications
 from lab.runner import Result
 from lab.steps import argocd as argocd_steps
 from lab.tools import aws as aws_tool

@@ -12,7 +12,7 @@
 |                                                          | it as is, without claiming it (`down` keeps it) |
 
 Then the registries are wired in (hosts.toml on every node, network connect, ConfigMap) — idempotent, so a
-rerun after a half-finished `up` completes the job. See lab/providers.py for the ownership marker.
+rerun after a half-finished `up` completes the job. See lab/providers/ownership.py for the ownership marker.
 """
 
 from __future__ import annotations
@@ -23,12 +23,13 @@ from lab.context import Context
 from lab.errors import Conflict, ToolNotFound
 from lab.providers import (
     ClusterProvider,
-    KindProvider,
-    MinikubeProvider,
+    DockerNetworked,
+    LocalCluster,
     RegistryLink,
     default_attached_containers,
     default_registry_links,
     forget_ownership,
+    local_provider_for,
     marker_path,
     provider_for,
     read_ownership,
@@ -41,10 +42,6 @@ RECREATED = "recreated"
 FORCED = "forced"
 
 
-def _delete_command(provider: ClusterProvider, name: str) -> str:
-    return f"minikube delete -p {name}" if provider.name == "minikube" else f"kind delete cluster --name {name}"
-
-
 def ensure_cluster(
     ctx: Context,
     *,
@@ -52,13 +49,13 @@ def ensure_cluster(
     workers: int = 0,
     registries: Sequence[RegistryLink] | None = None,
     attach: Sequence[str] | None = None,
-    provider: ClusterProvider | None = None,
+    provider: LocalCluster | None = None,
 ) -> str:
     """Make sure the lab's cluster exists and can pull from the lab's registries. Returns what was done."""
     settings = ctx.settings
     links = list(registries) if registries is not None else default_registry_links(settings)
     extra = list(attach) if attach is not None else default_attached_containers(settings)
-    prov = provider or provider_for(settings, workers=workers)
+    prov = provider or local_provider_for(settings, workers=workers)
     name = settings.cluster_name
     with ctx.ui.phase(f'Ensuring cluster "{name}" ({prov.name})') as phase:
         action = _reconcile(ctx, prov, force=force)
@@ -69,7 +66,7 @@ def ensure_cluster(
     return action
 
 
-def _reconcile(ctx: Context, prov: ClusterProvider, *, force: bool) -> str:
+def _reconcile(ctx: Context, prov: LocalCluster, *, force: bool) -> str:
     settings = ctx.settings
     name = settings.cluster_name
     if not prov.exists(ctx):
@@ -103,12 +100,12 @@ def _reconcile(ctx: Context, prov: ClusterProvider, *, force: bool) -> str:
         return FORCED
     raise Conflict(
         f'a {prov.name} cluster named "{name}" exists but was not created by the lab; leaving it untouched',
-        hint=f"use another name (LAB_CLUSTER_NAME=...), delete it yourself (`{_delete_command(prov, name)}`), "
+        hint=f"use another name (LAB_CLUSTER_NAME=...), delete it yourself (`{prov.delete_command()}`), "
         "or use it anyway with --force",
     )
 
 
-def _refuse_drift(ctx: Context, prov: ClusterProvider) -> None:
+def _refuse_drift(ctx: Context, prov: LocalCluster) -> None:
     """Conflict when the existing cluster lacks what the settings want: a kind cluster's port mappings, node image
     and kubeadm patches are fixed at creation, so e.g. a changed LAB_ARGOCD_PORT would print URLs that lead
     nowhere. Recreating applies them; the GitOps repo, the registry's images and the cache are kept by `down`."""
@@ -133,7 +130,7 @@ class ClusterNotRemoved(ToolNotFound):
 
 def node_containers(ctx: Context, prov: ClusterProvider) -> list[str]:
     """The cluster's node containers as Docker lists them: what can be seen of a local cluster without its tool."""
-    if isinstance(prov, KindProvider | MinikubeProvider):
+    if isinstance(prov, DockerNetworked):
         return prov.node_containers(ctx)
     return []
 
@@ -143,10 +140,11 @@ def _not_removed(
 ) -> ClusterNotRemoved:
     """What to tell the user when the lab's cluster is there and its tool is not: commands that work without it."""
     tool = prov.name
-    install = "install kind (`invoke doctor --fix`)" if tool == "kind" else f"install {tool}"
+    install = f"install {tool}" + (" (`invoke doctor --fix`)" if prov.capabilities.installs_pinned_cli else "")
     hint = f"{install} and run `{retry}` again"
-    if isinstance(prov, KindProvider):
-        hint += f", or remove its nodes as `kind delete cluster` would: `{prov.remove_nodes_command(nodes)}`"
+    remove = prov.remove_nodes_command(nodes) if isinstance(prov, DockerNetworked) else None
+    if remove:
+        hint += f", or remove its nodes as `{prov.name} delete cluster` would: `{remove}`"
     return ClusterNotRemoved(
         missing.tool, f'{tool} cluster "{name}" not removed: {tool} is not installed or not on PATH', hint=hint
     )

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from lab import image_cache, versions
 from lab.argocd import ApplicationClient, as_argocd_applies
-from lab.config import ENVIRONMENTS, ROOT, environment
+from lab.config import ENVIRONMENTS, ROOT, Settings, environment
 from lab.context import Context
 from lab.errors import (
     ChecksumMismatch,
@@ -36,7 +36,16 @@ from lab.errors import (
 )
 from lab.gitops import SEED_TAG, GitOpsRepo
 from lab.manifests import argocd as argocd_manifests
-from lab.providers import ECR_CONTAINER, GIT_CONTAINER, ClusterProvider, marker_path, provider_for
+from lab.providers import (
+    ECR_CONTAINER,
+    GIT_CONTAINER,
+    LOCAL_PROVIDERS,
+    LocalCluster,
+    capabilities_for,
+    local_provider_for,
+    marker_path,
+    provider_for,
+)
 from lab.runner import Runner, for_reading
 from lab.steps import app_image, kindbin, release, services, ship
 from lab.steps import argocd as argocd_steps
@@ -75,9 +84,16 @@ def owned_ports(runner: Runner, cluster: str) -> set[int]:
     return owned
 
 
+def _checks_kind(ctx: Context) -> bool:
+    """The kind binary is checked (and, with --fix, installed) when the settings select kind, on any target: the
+    lab installs its pinned kind itself (capability installs_pinned_cli)."""
+    local = LOCAL_PROVIDERS.get(ctx.settings.provider)
+    return local is not None and local.capabilities.installs_pinned_cli
+
+
 def doctor(ctx: Context, *, fix: bool = False, probes: doctor_steps.Probes | None = None) -> bool:
     """Print the preflight table; True when every required check passed. FIX installs the pinned kind."""
-    if fix and ctx.settings.target == "local" and ctx.settings.provider == "kind":
+    if fix and ctx.settings.target == "local" and _checks_kind(ctx):
         try:
             kindbin.ensure_kind(ctx, fix=False)
         except ToolNotFound:
@@ -86,7 +102,7 @@ def doctor(ctx: Context, *, fix: bool = False, probes: doctor_steps.Probes | Non
         ctx,
         probes=probes,
         owned_ports=owned_ports(ctx.runner, ctx.settings.cluster_name),
-        kind_check=kind_check if ctx.settings.provider == "kind" else None,
+        kind_check=kind_check if _checks_kind(ctx) else None,
     )
     return doctor_steps.report(ctx, checks)
 
@@ -116,7 +132,7 @@ def _preflight(ctx: Context, probes: doctor_steps.Probes | None, *, fix: bool = 
             ctx,
             probes=probes,
             owned_ports=owned_ports(ctx.runner, ctx.settings.cluster_name),
-            kind_check=_kind_check_for_up(fix) if ctx.settings.provider == "kind" else None,
+            kind_check=_kind_check_for_up(fix) if _checks_kind(ctx) else None,
         )
         failed = [c for c in checks if not c.ok and c.required]
         for c in checks:
@@ -252,7 +268,7 @@ def up(
     app_root: Path = ROOT,
     probes: doctor_steps.Probes | None = None,
     service_probes: services.Probes | None = None,
-    provider: ClusterProvider | None = None,
+    provider: LocalCluster | None = None,
     client: ApplicationClient | None = None,
 ) -> UpResult:
     """Bring the whole lab up on target local. Idempotent: a second run reuses everything that exists.
@@ -267,13 +283,13 @@ def up(
     else:
         _preflight(ctx, probes, fix=fix)
     ctx.checks_passed()  # from here on `up` changes things (tasks.py remembers its choices now)
-    if settings.provider == "kind":
+    if capabilities_for(settings).installs_pinned_cli:
         kindbin.ensure_kind(ctx, fix=fix)  # a dry run shows the install it would make
     if settings.offline:
         _load_cached_images(ctx, [versions.KIND_NODE_IMAGE, *versions.ARGOCD_IMAGES])
 
     endpoints = services.ensure_services(ctx, force=force, probe=service_probes)
-    prov = provider or provider_for(settings)
+    prov = provider or local_provider_for(settings)
     cluster_steps.ensure_cluster(ctx, force=force, provider=prov)
     first = _first_deploy(ctx, app_root)
 
@@ -379,7 +395,7 @@ def down(ctx: Context, *, purge: bool = False, keep_cache: bool = True) -> None:
     again = (
         "invoke down"
         + (" --purge" if purge else "")
-        + (" --provider minikube" if settings.provider == "minikube" else "")
+        + (f" --provider {settings.provider}" if settings.provider != Settings.provider else "")
     )
     docker.require_daemon(ctx.runner, retry=again)
     left: cluster_steps.ClusterNotRemoved | None = None
@@ -522,7 +538,7 @@ def dashboard(ctx: Context, *, start_port_forward: Callable[[list[str]], None] |
     ctx.ui.data(f"Argo CD: {url}")
     ctx.ui.data("user: admin")
     ctx.ui.data(f"password: {password}" if password else f"password: {argocd_steps.admin_password_hint()}")
-    if s.provider == "minikube":
+    if capabilities_for(s).ui_port_forward:
         argv = kubectl.port_forward_argv(
             s.kube_context, "svc/argocd-server", namespace="argocd", local_port=s.argocd_port, remote_port=80
         )

@@ -14,7 +14,7 @@
 
 All three images are built locally FROM settings.base_image (no pull, so `up --offline` works after `cache`).
 Containers publish on 127.0.0.1 only and start on Docker's default network: the cluster step connects them to
-the `kind` network once kind has created it (lab/providers.py: wire_registry / attach). Creating that network
+the `kind` network once kind has created it (lab/providers: wire_registry / attach). Creating that network
 here is avoided on purpose: kind reuses any network named `kind` as it finds it, without the IPv6 subnet and
 MTU it would have given it (kind pkg/cluster/internal/providers/docker/network.go, ensureNetwork).
 """

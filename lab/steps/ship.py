@@ -50,6 +50,7 @@ from lab.gitops import (
     resolve_url,
     utc_now,
 )
+from lab.providers import capabilities_for, local_provider_for
 from lab.steps import app_image
 from lab.tools import docker, git, git_credential, registry
 
@@ -479,11 +480,9 @@ def ship(
     try:
         # minikube's node cannot reach the host's localhost:5001 (only kind gets the hosts.toml mapping): load the
         # image into it under the same name; the overlays' imagePullPolicy IfNotPresent then uses it without a pull.
-        if settings.target == "local" and settings.provider == "minikube":
-            from lab.providers import provider_for
-
-            with ui.phase(f"Load {push_ref} into minikube"):
-                provider_for(settings).load_images(ctx, [push_ref])
+        if capabilities_for(settings).reaches_host_registry == "load":
+            with ui.phase(f"Load {push_ref} into {settings.provider}"):
+                local_provider_for(settings).load_images(ctx, [push_ref])
 
         # 5. Bump dev's image in the GitOps repo: one commit with trailers, re-applied until the push lands.
         with ui.phase(f"Bump {SHIP_ENV} in the GitOps repo") as ph:

@@ -28,7 +28,7 @@ from lab.config import Settings
 from lab.context import Context
 from lab.errors import ConfigError, Conflict, RegistryError
 from lab.manifests import eksctl as eksctl_manifests
-from lab.providers_eks import EksProvider
+from lab.providers.eks import EksProvider
 from lab.runner import SubprocessRunner
 from lab.steps import aws as aws_steps
 from lab.tools import aws as aws_tool

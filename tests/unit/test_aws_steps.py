@@ -39,7 +39,7 @@ from lab.errors import CommandFailed, ConfigError, Conflict, RegistryError
 from lab.gitops import Committed, ImageSpec
 from lab.manifests.argocd import GitCredentials
 from lab.providers import provider_for
-from lab.providers_eks import EksProvider
+from lab.providers.eks import EksProvider
 from lab.runner import DryRunRunner
 from lab.steps import aws as aws_steps
 from lab.tools import ecr, ecr_login, git, git_credential, kubectl

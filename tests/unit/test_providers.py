@@ -195,7 +195,7 @@ def runner(world: World) -> FakeRunner:
 @pytest.fixture(autouse=True)
 def no_lab_kind(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     # Whatever kind the developer has installed, the fake answers as "kind".
-    monkeypatch.setattr(providers.kind_tool, "binary", lambda state_dir=None: "kind")
+    monkeypatch.setattr(providers.kind.kind_tool, "binary", lambda state_dir=None: "kind")
     yield
 
 
@@ -700,7 +700,7 @@ def test_provider_for(settings: Settings, mk_settings: Settings, tmp_path: Path)
     assert provider_for(settings).kubeconfig_context(make_ctx(settings, FakeRunner())) == f"kind-{NAME}"
     assert provider_for(mk_settings).kubeconfig_context(make_ctx(mk_settings, FakeRunner())) == NAME
     aws = load_settings({"state_dir": tmp_path, "target": "aws"}, config_file=tmp_path / "none.toml", environ={})
-    from lab.providers_eks import EksProvider
+    from lab.providers.eks import EksProvider
 
     assert isinstance(provider_for(aws), EksProvider)
 
@@ -747,3 +747,19 @@ def test_kind_not_on_path_is_tool_not_found_with_a_hint_to_install_it_not_to_sta
     with pytest.raises(ToolNotFound) as info:
         kind_tool.get_clusters(FakeRunner(missing={"kind"}))
     assert "invoke doctor --fix" in (info.value.hint or "") and "Docker" not in (info.value.hint or "")
+
+
+@pytest.mark.parametrize("target,provider", [("local", "kind"), ("local", "minikube"), ("aws", "kind")])
+def test_a_providers_capabilities_say_which_role_protocols_it_implements(
+    settings: Settings, target: str, provider: str
+) -> None:
+    """The steps ask capabilities (no cluster needed) and then use the role protocols: the two must agree."""
+    s = dataclasses.replace(settings, target=target, provider=provider)
+    cls = providers.provider_class(s)
+    caps = providers.capabilities_for(s)
+    assert caps is cls.capabilities
+    made = providers.provider_for(s) if target == "local" else cls.__new__(cls)
+    assert isinstance(made, providers.SideLoader) == caps.side_loads_images
+    assert isinstance(made, providers.DockerNetworked) == caps.docker_nodes
+    assert isinstance(made, providers.MarkerOwned) == (caps.ownership == "marker")
+    assert (caps.reaches_host_registry == "load") == (provider == "minikube" and target == "local")
