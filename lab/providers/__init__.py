@@ -3,8 +3,11 @@ containers into a local cluster (wiring.py), and one module per provider: kind (
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from lab.config import Settings
 from lab.errors import ConfigError
+from lab.manifests.kind import PortMapping
 from lab.providers.base import (
     Capabilities,
     ClusterProvider,
@@ -64,20 +67,25 @@ def capabilities_for(settings: Settings) -> Capabilities:
     return provider_class(settings).capabilities
 
 
-def local_provider_for(settings: Settings, *, workers: int = 0) -> KindProvider | MinikubeProvider:
-    """The local cluster's provider (ConfigError on target aws: EKS is not a local cluster)."""
+def local_provider_for(
+    settings: Settings, *, workers: int = 0, node_ports: Sequence[PortMapping] | None = None
+) -> KindProvider | MinikubeProvider:
+    """The local cluster's provider (ConfigError on target aws: EKS is not a local cluster). NODE_PORTS: see
+    KindProvider (lab.components.cluster.cluster_provider passes the components' node ports)."""
     cls = provider_class(settings)
     if cls is KindProvider:
-        return KindProvider(settings, workers=workers)
+        return KindProvider(settings, workers=workers, node_ports=node_ports)
     if cls is MinikubeProvider:
         return MinikubeProvider(settings)  # registries: wired by ensure_cluster, not at minikube's start
     raise ConfigError(f"target {settings.target} has no local cluster", hint="LAB_TARGET=local")
 
 
-def provider_for(settings: Settings, *, workers: int = 0) -> KindProvider | MinikubeProvider | EksProvider:
+def provider_for(
+    settings: Settings, *, workers: int = 0, node_ports: Sequence[PortMapping] | None = None
+) -> KindProvider | MinikubeProvider | EksProvider:
     if provider_class(settings) is EksProvider:
         return EksProvider(settings)
-    return local_provider_for(settings, workers=workers)
+    return local_provider_for(settings, workers=workers, node_ports=node_ports)
 
 
 __all__ = [

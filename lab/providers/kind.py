@@ -67,13 +67,23 @@ class KindProvider(MarkerOwnedCluster):
         installs_pinned_cli=True,
     )
 
-    def __init__(self, settings: Settings, *, workers: int = 0, node_image: str | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        workers: int = 0,
+        node_image: str | None = None,
+        node_ports: Sequence[kind_manifests.PortMapping] | None = None,
+    ) -> None:
         """NODE_IMAGE defaults to the digest-pinned node image; offline to the same image by its tag alone, which
         `up --offline` tags after checking the loaded image's ID (lab/image_cache.py): `docker load` drops the
         digest (moby/moby#22011), so kind would not find the pinned reference locally and would try to pull it
-        (kind pkg/cluster/internal/providers/docker/images.go pulls unless `docker inspect --type=image` finds it)."""
+        (kind pkg/cluster/internal/providers/docker/images.go pulls unless `docker inspect --type=image` finds it).
+        NODE_PORTS: what the cluster publishes on the host, from the lab's components (lab.components.node_ports);
+        needed only to create the cluster or compare its config."""
         super().__init__(settings)
         self.workers = workers
+        self._node_ports = None if node_ports is None else list(node_ports)
         if node_image is None:
             node_image = versions.KIND_NODE_IMAGE_TAG if settings.offline else versions.KIND_NODE_IMAGE
         if node_image not in (versions.KIND_NODE_IMAGE, versions.KIND_NODE_IMAGE_TAG) and "@sha256:" not in node_image:
@@ -81,6 +91,15 @@ class KindProvider(MarkerOwnedCluster):
                 f"node image {node_image!r} is not pinned by digest", hint="use kindest/node:<tag>@sha256:<digest>"
             )
         self.node_image = node_image
+
+    @property
+    def node_ports(self) -> list[kind_manifests.PortMapping]:
+        if self._node_ports is None:
+            raise ConfigError(
+                "the kind config needs the node ports the lab's components publish",
+                hint="make the provider with lab.components.cluster.cluster_provider(settings)",
+            )
+        return self._node_ports
 
     @property
     def binary(self) -> str:
@@ -113,11 +132,17 @@ class KindProvider(MarkerOwnedCluster):
         """The kind config; CGROUP_V1: the Docker host runs cgroup v1 (see kind_manifests.KUBELET_ALLOW_CGROUP_V1)."""
         if "@sha256:" in self.node_image:
             return kind_manifests.render_kind_config(
-                self.settings, workers=self.workers, node_image=self.node_image, cgroup_v1=cgroup_v1
+                self.settings,
+                ports=self.node_ports,
+                workers=self.workers,
+                node_image=self.node_image,
+                cgroup_v1=cgroup_v1,
             )
         # The pinned image by its tag alone (offline, verified by image ID): the manifest module accepts only
         # digest-pinned images, so render the pinned config and name the image by its tag.
-        data = kind_manifests.kind_config(self.settings, workers=self.workers, cgroup_v1=cgroup_v1)
+        data = kind_manifests.kind_config(
+            self.settings, ports=self.node_ports, workers=self.workers, cgroup_v1=cgroup_v1
+        )
         for node in data["nodes"]:
             node["image"] = self.node_image
         return kind_manifests.dump_kind_config(data)
@@ -153,10 +178,10 @@ class KindProvider(MarkerOwnedCluster):
         drift = []
         published = _published_ports(ctx, kind_manifests.node_names(self.settings.cluster_name)[0])
         if published is not None:
-            for m in kind_manifests.port_mappings(self.settings):
+            for m in self.node_ports:
                 has = published.get(m.container_port)
                 if has != f"127.0.0.1:{m.host_port}":
-                    what = "Argo CD UI" if m.name == "argocd" else f"{m.name} app"
+                    what = m.what or m.name
                     drift.append(
                         f"{what}: the cluster publishes node port {m.container_port} on {has or 'no host port'}, "
                         f"the settings want 127.0.0.1:{m.host_port}"

@@ -1,6 +1,6 @@
 """Wiring the lab's service containers into a local cluster's Docker network.
 
-The containers are other components' (lab/steps/services.py runs them); providers only connect them to the
+The containers are other components' (lab/components/ runs them); providers only connect them to the
 cluster network, so pods and nodes resolve them by name, and point the nodes' registry mirrors at them.
 """
 

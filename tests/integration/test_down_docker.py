@@ -18,12 +18,12 @@ from pathlib import Path
 import pytest
 from servicekit import RUN_ID, TEST_LABEL, cleanup, docker
 
+from lab.components.cluster import ClusterNotRemoved
 from lab.config import Settings
 from lab.context import Context
 from lab.providers import CREATED, Ownership, marker_path, write_ownership
 from lab.runner import Result, SubprocessRunner
 from lab.steps import lab
-from lab.steps.cluster import ClusterNotRemoved
 from lab.ui import UI
 
 pytestmark = pytest.mark.docker

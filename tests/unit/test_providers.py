@@ -18,6 +18,8 @@ import yaml
 from fakes import FakeRunner
 
 from lab import providers, versions
+from lab.components import cluster as cluster_step
+from lab.components import node_ports
 from lab.config import Settings, load_settings
 from lab.context import Context
 from lab.errors import CommandFailed, ConfigError, Conflict
@@ -35,7 +37,6 @@ from lab.providers import (
     write_ownership,
 )
 from lab.runner import DryRunRunner, Result
-from lab.steps import cluster as cluster_step
 from lab.tools.kubectl import kubectl_binary
 from lab.ui import UI
 
@@ -96,7 +97,7 @@ class World:
         nodes = kind_manifests.node_names(name, workers)
         self.kind_clusters[name] = nodes
         ports = {"6443/tcp": [{"HostIp": "127.0.0.1", "HostPort": "40000"}]}
-        config = config or kind_manifests.render_kind_config(Settings())
+        config = config or kind_manifests.render_kind_config(Settings(), ports=node_ports(Settings()))
         for node_config in yaml.safe_load(config)["nodes"][:1]:
             for m in node_config.get("extraPortMappings", []):
                 ports[f"{m['containerPort']}/tcp"] = [{"HostIp": m["listenAddress"], "HostPort": str(m["hostPort"])}]
@@ -603,7 +604,7 @@ def test_kind_load_images_saves_one_platform_and_loads_the_archive(
     world.add_kind_cluster(NAME)
     runner.script(ENGINE, "1.51 linux/arm64\n")
     _local_images(runner, {"lab-app:1": "sha256:" + "a" * 64, "redis:8": "sha256:" + "b" * 64})
-    prov = KindProvider(settings)
+    prov = KindProvider(settings, node_ports=node_ports(settings))
     prov.load_images(make_ctx(settings, runner), ["lab-app:1", "redis:8"])
     archive = str(prov.load_archive_path)
     save = runner.assert_called("docker", "image", "save")
@@ -626,7 +627,7 @@ def test_kind_load_images_skips_images_every_node_has(settings: Settings, runner
         ["docker", "exec", f"{NAME}-control-plane", "crictl", "inspecti", "redis:8"],
         json.dumps({"status": {"id": redis}}),
     )
-    prov = KindProvider(settings, workers=1)
+    prov = KindProvider(settings, node_ports=node_ports(settings), workers=1)
     prov.load_images(make_ctx(settings, runner), ["lab-app:1", "redis:8"])
     save = runner.assert_called("docker", "image", "save")
     assert save.argv[-1] == "redis:8" and "lab-app:1" not in save.argv, runner.dump()
@@ -646,7 +647,7 @@ def test_kind_load_images_on_a_daemon_without_save_platform(
     world.add_kind_cluster(NAME)
     runner.script(ENGINE, "1.41 linux/amd64\n")  # Docker 20.10: `--platform` would be refused
     _local_images(runner, {"redis:8": "sha256:" + "b" * 64})
-    prov = KindProvider(settings)
+    prov = KindProvider(settings, node_ports=node_ports(settings))
     prov.load_images(make_ctx(settings, runner), ["redis:8"])
     save = runner.assert_called("docker", "image", "save")
     assert "--platform" not in save.argv, runner.dump()
@@ -660,7 +661,7 @@ def test_kind_load_images_retries_without_platform_when_the_cli_lacks_it(
     runner.script(ENGINE, "1.51 linux/amd64\n")
     runner.script_once(["docker", "image", "save", "--platform"], returncode=125, stderr="unknown flag: --platform")
     _local_images(runner, {"redis:8": "sha256:" + "b" * 64})
-    KindProvider(settings).load_images(make_ctx(settings, runner), ["redis:8"])
+    KindProvider(settings, node_ports=node_ports(settings)).load_images(make_ctx(settings, runner), ["redis:8"])
     saves = runner.find("docker", "image", "save")
     assert ["--platform" in c.argv for c in saves] == [True, False], runner.dump()
     runner.assert_called("kind", "load", "image-archive")
@@ -673,7 +674,7 @@ def test_kind_load_images_failure_is_a_command_failure_and_the_archive_goes(
     runner.script(ENGINE, "1.51 linux/amd64\n")
     runner.script(["kind", "load", "image-archive"], returncode=1, stderr="ctr: content digest sha256:x: not found")
     _local_images(runner, {"redis:8": "sha256:" + "b" * 64})
-    prov = KindProvider(settings)
+    prov = KindProvider(settings, node_ports=node_ports(settings))
     with pytest.raises(CommandFailed) as info:
         prov.load_images(make_ctx(settings, runner), ["redis:8"])
     assert "content digest" in info.value.stderr_tail
@@ -683,7 +684,7 @@ def test_kind_load_images_failure_is_a_command_failure_and_the_archive_goes(
 def test_kind_config_names_the_node_image_by_tag_only_offline(tmp_path: Path) -> None:
     def node_images(offline: bool, **kw: str) -> set[str]:
         s = load_settings({"state_dir": tmp_path, "offline": offline}, config_file=tmp_path / "n.toml", environ={})
-        config = yaml.safe_load(KindProvider(s, workers=1, **kw).render_config())  # type: ignore[arg-type]
+        config = yaml.safe_load(KindProvider(s, node_ports=node_ports(s), workers=1, **kw).render_config())  # type: ignore[arg-type]
         return {node["image"] for node in config["nodes"]}
 
     assert node_images(False) == {versions.KIND_NODE_IMAGE}, "online: pinned by digest"

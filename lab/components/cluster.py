@@ -1,4 +1,4 @@
-"""The local cluster: observe -> compare -> act.
+"""The cluster component: the local cluster (kind, minikube) observe -> compare -> act, and EKS (eks_cluster.py).
 
 | observed                                                 | action                                         |
 |----------------------------------------------------------|------------------------------------------------|
@@ -19,8 +19,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from lab import versions
+from lab.components.base import Component, Down, Row, StatusView, Up
+from lab.config import Settings
 from lab.context import Context
-from lab.errors import Conflict, ToolNotFound
+from lab.errors import CommandFailed, Conflict, ToolNotFound
 from lab.providers import (
     ClusterProvider,
     DockerNetworked,
@@ -33,6 +36,13 @@ from lab.providers import (
     marker_path,
     provider_for,
     read_ownership,
+)
+from lab.tools import docker
+
+LOAD_FAILED_HINT = (
+    "run `invoke up` once online (the nodes pull the images). A 'content digest ... not found' error means Docker's "
+    "containerd image store and a Docker older than 28 (no `docker image save --platform`): upgrade Docker, or turn "
+    "the store off (daemon.json features.containerd-snapshotter=false; kubernetes-sigs/kind#3795), then `invoke cache`"
 )
 
 CREATED = "created"
@@ -55,7 +65,7 @@ def ensure_cluster(
     settings = ctx.settings
     links = list(registries) if registries is not None else default_registry_links(settings)
     extra = list(attach) if attach is not None else default_attached_containers(settings)
-    prov = provider or local_provider_for(settings, workers=workers)
+    prov = provider or cluster_provider(settings, workers=workers)
     name = settings.cluster_name
     with ctx.ui.phase(f'Ensuring cluster "{name}" ({prov.name})') as phase:
         action = _reconcile(ctx, prov, force=force)
@@ -184,3 +194,65 @@ def delete_cluster(ctx: Context, *, provider: ClusterProvider | None = None, ret
             return False
         prov.delete(ctx)
         return True
+
+
+def cluster_provider(settings: Settings, *, workers: int = 0) -> LocalCluster:
+    """The local cluster's provider, with the node ports the lab's components publish (kind maps them)."""
+    from lab.components import node_ports  # the component list imports this module
+
+    return local_provider_for(settings, workers=workers, node_ports=node_ports(settings))
+
+
+def side_load(run: Up, what: str, images: Sequence[str]) -> None:
+    """Copy IMAGES (those Docker has) into the cluster's nodes, when its provider side-loads images. Online a
+    failure only costs time (the pods use imagePullPolicy IfNotPresent, so nodes pull); offline it is fatal."""
+    ctx, settings = run.ctx, run.settings
+    prov = run.provider
+    if prov is None or not prov.capabilities.side_loads_images:
+        return
+    present = [img for img in images if ctx.dry_run or docker.image_exists(ctx.runner, img)]
+    if not present:
+        return
+    with ctx.ui.phase(f"Loading {what} into the cluster") as phase:
+        try:
+            prov.load_images(ctx, present)
+            phase.note = f"{len(present)} image(s): nodes will not pull them"
+        except CommandFailed as exc:
+            if settings.offline:
+                raise CommandFailed(
+                    exc.argv,
+                    exc.code,
+                    exc.stderr_tail,
+                    what=f"loading the {what} into the cluster failed; offline, the nodes cannot pull them",
+                    hint=LOAD_FAILED_HINT,
+                ) from exc
+            last = exc.stderr_tail.splitlines()[-1] if exc.stderr_tail else f"exit code {exc.code}"
+            ctx.ui.warn(f"could not load the {what} into the cluster ({last}): the nodes will pull them")
+            phase.note = "not loaded: the nodes pull them"
+
+
+def cluster_row(view: StatusView) -> Row:
+    state = "ready" if view.reachable else "not answering" if view.exists else "absent"
+    return ("cluster", f"{view.provider_name}: {state}{view.seen}", view.ctx.settings.kube_context)
+
+
+class ClusterComponent(Component):
+    """The local cluster: created (or reused) after the services, so their containers can be attached to it."""
+
+    name = "cluster"
+
+    def images(self, settings: Settings) -> list[str]:
+        return [versions.KIND_NODE_IMAGE]  # saved by `cache` for every provider: switching to kind offline works
+
+    def ensure(self, run: Up) -> None:
+        run.provider = run.provider or cluster_provider(run.settings)
+        run.made[self.name] = ensure_cluster(run.ctx, force=run.force, provider=run.provider)
+
+    def status_rows(self, view: StatusView) -> list[Row]:
+        return [cluster_row(view)]
+
+    def remove(self, run: Down) -> None:
+        try:
+            delete_cluster(run.ctx, retry=run.retry)
+        except ClusterNotRemoved as exc:  # everything else is removed all the same; `down` raises it at the end
+            run.left = exc
