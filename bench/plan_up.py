@@ -67,7 +67,9 @@ BOOT = {
     "lab-registry": Estimate(
         0.2, 0.5, "registry answers GET /v2/", "docs ENVIRONMENT.md: docker-registry ready in 0.2 s"
     ),
-    "lab-ecr": Estimate(1.0, 3.0, "MiniStack answers /_ministack/ready", "lab/components/ecr_emulator.py: MiniStack ~1 s"),
+    "lab-ecr": Estimate(
+        1.0, 3.0, "MiniStack answers /_ministack/ready", "lab/components/ecr_emulator.py: MiniStack ~1 s"
+    ),
     "lab-git": Estimate(0.3, 2.0, "nginx + fcgiwrap answer info/refs", ASSUMPTION),
 }
 # From the Application's creation to dev Synced + Healthy: repo-server clones and renders, the kubelet pulls the app
