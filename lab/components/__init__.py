@@ -16,7 +16,7 @@ from lab.components.eks_cluster import EksClusterComponent
 from lab.components.first_deploy import FirstDeployComponent
 from lab.components.git_server import GitServerComponent
 from lab.components.registry import RegistryComponent
-from lab.config import Settings
+from lab.core.config import Settings
 from lab.manifests.kind import PortMapping, check_port_mappings
 
 COMPONENTS: list[Component] = [

@@ -13,28 +13,27 @@ from typing import Any
 
 import yaml
 
-from lab import versions
 from lab.components.base import BOTH, Component, HostPort, Row, StatusView, Up
 from lab.components.cluster import side_load
 from lab.components.gitops_remote import GitOpsRemote, gitops_credentials
-from lab.config import ENVIRONMENTS, ROOT, Settings
-from lab.context import Context
-from lab.errors import ConfigError, Conflict
+from lab.core import names, versions
+from lab.core.config import ENVIRONMENTS, ROOT, Settings
+from lab.core.context import Context
+from lab.core.errors import ConfigError, Conflict
 from lab.manifests import argocd as manifests
 from lab.manifests.argocd import GitCredentials, InstallOptions
 from lab.manifests.kind import ARGOCD_NODE_PORT
 from lab.tools import git_credential, kubectl
 from lab.tools.argocd_install import (
     PIN,
-    Fetch,
     ManifestPin,
     cache_path,
     cached_install_manifest,
     fetch_install_manifest,
     render,
-    urllib_fetch,
     write_install_dir,
 )
+from lab.tools.download import Fetch, urllib_fetch
 
 ROLLOUT_TIMEOUT = 300.0  # seconds per workload; first start on a laptop pulls nothing (images are kind-loaded)
 AWS_COMPONENT_DIR = ROOT / "overlays" / "components" / "aws"
@@ -194,7 +193,9 @@ class ArgoCDComponent(Component):
         s = view.ctx.settings
         state = "-"
         if view.reachable:
-            obj = kubectl.get_json(view.ctx.runner, s.kube_context, "deployment", "argocd-server", namespace="argocd")
+            obj = kubectl.get_json(
+                view.ctx.runner, s.kube_context, "deployment", names.ARGOCD_SERVER, namespace=names.ARGOCD_NAMESPACE
+            )
             ready = obj and obj.get("status", {}).get("readyReplicas", 0)
             state = f"ready ({versions.ARGOCD_VERSION})" if ready else "not ready" if obj else "not installed"
         return [("Argo CD", state, f"http://127.0.0.1:{s.argocd_port}")]

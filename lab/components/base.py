@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lab.config import ROOT, Settings
-from lab.context import Context
+from lab.core.config import ROOT, Settings
+from lab.core.context import Context
 
 if TYPE_CHECKING:
-    from lab.aws_config import AwsSettings
     from lab.components.containers import Probes
+    from lab.core.aws_config import AwsSettings
     from lab.providers import LocalCluster
     from lab.tools import aws as aws_tool
 

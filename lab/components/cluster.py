@@ -19,11 +19,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from lab import versions
 from lab.components.base import Component, Down, Row, StatusView, Up
-from lab.config import Settings
-from lab.context import Context
-from lab.errors import CommandFailed, Conflict, ToolNotFound
+from lab.core import versions
+from lab.core.config import Settings
+from lab.core.context import Context
+from lab.core.errors import CommandFailed, Conflict, ToolNotFound
 from lab.providers import (
     ClusterProvider,
     DockerNetworked,

@@ -29,13 +29,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lab.config import Settings
-from lab.context import Context
-from lab.errors import Conflict, NotReady
+from lab.core import names
+from lab.core.config import Settings
+from lab.core.context import Context
+from lab.core.errors import Conflict, NotReady
 from lab.tools import docker, docker_objects, ecr, probes
 from lab.tools.probes import HttpAnswer
 
-SPEC_LABEL = "gitops-lab.spec"  # on containers: digest of how the lab ran them (image, ports, mounts, env)
+SPEC_LABEL = names.SPEC_LABEL  # on containers: digest of how the lab ran them (image, ports, mounts, env)
 MOUNT_CHECK_FILE = ".gitops-lab-mount-check"  # written into bind-mounted host directories, read back in the container
 
 
@@ -209,7 +210,7 @@ def ensure_container(ctx: Context, spec: ContainerSpec, *, force: bool, probe: P
     if data is not None:
         labels = (data.get("Config") or {}).get("Labels") or {}
         running = bool((data.get("State") or {}).get("Running"))
-        owner = labels.get("gitops-lab.cluster", "")
+        owner = labels.get(names.CLUSTER_LABEL, "")
         managed = labels.get(docker.MANAGED_LABEL) == "true"
         if not managed or owner != settings.cluster_name:
             whose = f"the lab's cluster {owner!r}" if managed else "something other than the lab"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from lab import versions
 from lab.components.base import Component, Down, HostPort, Row, StatusView, Up
 from lab.components.containers import (
     ContainerSpec,
@@ -17,13 +16,14 @@ from lab.components.containers import (
     status_ok,
 )
 from lab.components.service_images import COMPONENT_ECR
-from lab.config import ROOT, Settings
-from lab.context import Context
-from lab.errors import ConfigError
+from lab.core import names, versions
+from lab.core.config import ROOT, Settings
+from lab.core.context import Context
+from lab.core.errors import ConfigError
 from lab.providers.wiring import ECR_CONTAINER, ECR_CONTAINER_PORT
 from lab.tools import ecr
 
-ECR_STATE_VOLUME = "lab-ecr-state"
+ECR_STATE_VOLUME = names.ECR_STATE_VOLUME
 ECR_HOOK = ROOT / "localstack" / "init_ecr.py"
 ECR_HOOK_TARGET = "/etc/localstack/init/ready.d/init_ecr.py"  # both emulators run ready.d/*.py
 LOCALSTACK_TOKEN_ENV = "LOCALSTACK_AUTH_TOKEN"  # noqa: S105 (the variable's name, not a secret)

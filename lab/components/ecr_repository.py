@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from lab.aws_config import AwsSettings
 from lab.components.base import AWS, Component, Up
-from lab.config import Settings
-from lab.context import Context
-from lab.errors import Conflict, RegistryError
+from lab.core.aws_config import AwsSettings
+from lab.core.config import Settings
+from lab.core.context import Context
+from lab.core.errors import Conflict, RegistryError
 from lab.manifests import eksctl as eksctl_manifests
 from lab.tools import aws as aws_tool
 from lab.tools import ecr

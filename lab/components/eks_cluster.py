@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from lab.components.base import AWS, Component, Row, StatusView, Up
 from lab.components.cluster import cluster_row
-from lab.context import Context
-from lab.errors import ConfigError, Conflict
+from lab.core.context import Context
+from lab.core.errors import ConfigError, Conflict
 from lab.manifests import eksctl as eksctl_manifests
 from lab.providers.eks import EksProvider
 

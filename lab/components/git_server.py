@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from lab import versions
 from lab.components.base import Component, Down, HostPort, Row, StatusView, Up
 from lab.components.containers import (
     ContainerSpec,
@@ -17,8 +16,9 @@ from lab.components.containers import (
     status_ok,
 )
 from lab.components.service_images import COMPONENT_GIT
-from lab.config import Settings
-from lab.context import Context
+from lab.core import versions
+from lab.core.config import Settings
+from lab.core.context import Context
 from lab.providers.wiring import GIT_CONTAINER
 from lab.tools import git
 

@@ -8,10 +8,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
-from lab.aws_config import GITOPS_TOKEN_ENV, GITOPS_USERNAME_ENV, AwsSettings
-from lab.config import Settings
-from lab.context import Context
-from lab.errors import ConfigError
+from lab.core.aws_config import GITOPS_TOKEN_ENV, GITOPS_USERNAME_ENV, AwsSettings
+from lab.core.config import Settings
+from lab.core.context import Context
+from lab.core.errors import ConfigError
 from lab.manifests import argocd as argocd_manifests
 from lab.manifests.argocd import GitCredentials
 from lab.tools import aws as aws_tool

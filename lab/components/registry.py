@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from lab import versions
 from lab.components.base import Component, Down, HostPort, Row, StatusView, Up
 from lab.components.containers import (
     ContainerSpec,
@@ -13,12 +12,13 @@ from lab.components.containers import (
     status_ok,
 )
 from lab.components.service_images import COMPONENT_REGISTRY
-from lab.config import Settings
-from lab.context import Context
-from lab.errors import RegistryError
+from lab.core import names, versions
+from lab.core.config import Settings
+from lab.core.context import Context
+from lab.core.errors import RegistryError
 from lab.providers.wiring import REGISTRY_CONTAINER, REGISTRY_CONTAINER_PORT
 
-REGISTRY_VOLUME = "lab-registry-data"
+REGISTRY_VOLUME = names.REGISTRY_VOLUME
 REGISTRY_READY_TIMEOUT = 30.0
 
 

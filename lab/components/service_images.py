@@ -9,16 +9,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lab import versions
-from lab.config import ROOT, Settings
-from lab.context import Context
-from lab.errors import ConfigError
+from lab.core import names, versions
+from lab.core.config import ROOT, Settings
+from lab.core.context import Context
+from lab.core.errors import ConfigError
 from lab.tools import docker, docker_objects
 
 COMPONENT_REGISTRY = "registry"
 COMPONENT_ECR = "ecr"
 COMPONENT_GIT = "git"
-CONTEXT_LABEL = "gitops-lab.context"  # on images: digest of the build context, base image and build args
+CONTEXT_LABEL = names.CONTEXT_LABEL  # on images: digest of the build context, base image and build args
 
 
 @dataclass(frozen=True)
@@ -113,7 +113,7 @@ def build_service_images(ctx: Context, *, rebuild: bool = False) -> dict[str, st
                 dockerfile=image.dockerfile,
                 build_args=image.build_args,
                 # Images are shared by every cluster of the lab: no cluster label.
-                labels={docker.MANAGED_LABEL: "true", "gitops-lab.component": image.component, CONTEXT_LABEL: digest},
+                labels={docker.MANAGED_LABEL: "true", names.COMPONENT_LABEL: image.component, CONTEXT_LABEL: digest},
             )
             phase.note = f"FROM {settings.base_image}"
         done[image.ref] = "built"
@@ -152,7 +152,7 @@ def delete_images(ctx: Context) -> ImageRemoval:
         images = [
             image
             for image in docker_objects.list_images(runner, {docker.MANAGED_LABEL: "true"})
-            if image.labels.get("gitops-lab.cluster", settings.cluster_name) == settings.cluster_name
+            if image.labels.get(names.CLUSTER_LABEL, settings.cluster_name) == settings.cluster_name
             and image.id != base
         ]
         if ctx.dry_run:

@@ -45,8 +45,8 @@ from lab.components.service_images import (
     delete_images,
     service_images,
 )
-from lab.context import Context
-from lab.errors import ConfigError
+from lab.core.context import Context
+from lab.core.errors import ConfigError
 from lab.providers.wiring import ECR_CONTAINER, GIT_CONTAINER, REGISTRY_CONTAINER
 
 COMPONENTS = (COMPONENT_REGISTRY, COMPONENT_ECR, COMPONENT_GIT)

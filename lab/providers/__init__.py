@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from lab.config import Settings
-from lab.errors import ConfigError
+from lab.core.config import Settings
+from lab.core.errors import ConfigError
 from lab.manifests.kind import PortMapping
 from lab.providers.base import (
     Capabilities,

@@ -22,7 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal, Protocol, runtime_checkable
 
-from lab.context import Context
+from lab.core.context import Context
 
 
 @dataclass(frozen=True)

@@ -15,15 +15,16 @@ from typing import Any
 
 import yaml
 
-from lab import image_cache, versions
-from lab.config import Settings
-from lab.context import Context
-from lab.errors import ConfigError
+from lab import image_cache
+from lab.core import versions
+from lab.core.config import Settings
+from lab.core.context import Context
+from lab.core.errors import ConfigError
+from lab.core.runner import for_reading
 from lab.manifests import kind as kind_manifests
 from lab.providers.base import Capabilities, NodeIdentity, RegistryLink, write_cluster_config
 from lab.providers.ownership import MarkerOwnedCluster, container_identity, read_ownership
 from lab.providers.wiring import attach_to
-from lab.runner import for_reading
 from lab.tools import docker, kubectl
 from lab.tools import kind as kind_tool
 

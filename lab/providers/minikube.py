@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from lab.context import Context
+from lab.core.context import Context
 from lab.providers.base import Capabilities, NodeIdentity, RegistryLink
 from lab.providers.ownership import MarkerOwnedCluster, container_identity
 from lab.providers.wiring import attach_to

@@ -30,9 +30,9 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from lab.config import Settings
-from lab.context import Context
-from lab.errors import CommandFailed
+from lab.core.config import Settings
+from lab.core.context import Context
+from lab.core.errors import CommandFailed
 from lab.providers.base import NodeIdentity
 from lab.tools import docker, kubectl
 

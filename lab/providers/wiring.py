@@ -8,16 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from lab.config import Settings
-from lab.context import Context
+from lab.core import names
+from lab.core.config import Settings
+from lab.core.context import Context
 from lab.providers.base import RegistryLink
 from lab.tools import docker
 
-REGISTRY_CONTAINER = "lab-registry"
+REGISTRY_CONTAINER = names.REGISTRY_CONTAINER
 REGISTRY_CONTAINER_PORT = 5000  # registry:2 / distribution listens on 5000 inside its container
-ECR_CONTAINER = "lab-ecr"
+ECR_CONTAINER = names.ECR_CONTAINER
 ECR_CONTAINER_PORT = 4566  # MiniStack's gateway port inside its container
-GIT_CONTAINER = "lab-git"
+GIT_CONTAINER = names.GIT_CONTAINER
 
 
 def default_registry_links(settings: Settings) -> list[RegistryLink]:

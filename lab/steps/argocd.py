@@ -4,10 +4,10 @@ use, and how to log in. Installing it and registering the Applications is the Ar
 
 from __future__ import annotations
 
-from lab.argocd import ApplicationClient, AppStatus, synced_healthy
-from lab.config import environment
-from lab.context import Context
-from lab.gitops import EnvStatus
+from lab.clients.argocd import ApplicationClient, AppStatus, synced_healthy
+from lab.core.config import environment
+from lab.core.context import Context
+from lab.gitops.watcher import EnvStatus
 from lab.manifests import argocd as manifests
 
 
@@ -51,7 +51,7 @@ def ui_hint(ctx: Context) -> str:
 
 
 class ArgoWatcher:
-    """The pipeline's view of the cluster (lab.gitops.DeployWatcher) through the Application client."""
+    """The pipeline's view of the cluster (lab.gitops.repo.DeployWatcher) through the Application client."""
 
     def __init__(self, ctx: Context, client: ApplicationClient | None = None) -> None:
         self.ctx = ctx

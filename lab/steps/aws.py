@@ -23,12 +23,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from lab.aws_config import AwsSettings, load_aws_settings
 from lab.components.argocd import AWS_COMPONENT_DIR, aws_component_patches, aws_gitops_docs, ensure_aws_apps
 from lab.components.ecr_repository import ecr_create_request, ensure_ecr_repository
 from lab.components.eks_cluster import ensure_eks_cluster
 from lab.components.gitops_remote import GitOpsRemote, gitops_credentials, gitops_remote, redact_url
-from lab.context import Context
+from lab.core.aws_config import AwsSettings, load_aws_settings
+from lab.core.context import Context
 from lab.manifests import eksctl as eksctl_manifests
 from lab.providers.eks import EksProvider, delete_lab_applications
 from lab.steps.aws_plan import Plan, PlanStep, plan_aws

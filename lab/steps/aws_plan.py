@@ -13,20 +13,20 @@ from typing import Any
 
 import yaml
 
-from lab import versions
-from lab.aws_config import GITOPS_TOKEN_ENV, GITOPS_USERNAME_ENV, AwsSettings, load_aws_settings
 from lab.components.gitops_remote import GitOpsRemote, gitops_remote, redact_url
-from lab.config import ENVIRONMENTS, Settings
-from lab.context import Context
-from lab.cost import Estimate, estimate, render
-from lab.errors import ConfigError, LabError
+from lab.core import versions
+from lab.core.aws_config import GITOPS_TOKEN_ENV, GITOPS_USERNAME_ENV, AwsSettings, load_aws_settings
+from lab.core.config import ENVIRONMENTS, Settings
+from lab.core.context import Context
+from lab.core.cost import Estimate, estimate, render
+from lab.core.errors import ConfigError, LabError
+from lab.core.runner import Result
+from lab.core.ui import UI
 from lab.manifests import argocd as argocd_manifests
 from lab.manifests import eksctl as eksctl_manifests
-from lab.runner import Result
 from lab.steps.aws_up import OPT_IN_ENV, OPT_IN_FLAG, InstallArgoCD, check_region, run_up
 from lab.tools import aws as aws_tool
 from lab.tools.argocd_install import PIN, cache_path
-from lab.ui import UI
 
 
 @dataclass(frozen=True)

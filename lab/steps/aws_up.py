@@ -10,13 +10,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from lab import components
-from lab.aws_config import AwsSettings
 from lab.components.base import AwsUp, Up
 from lab.components.gitops_remote import GitOpsRemote
-from lab.config import ENVIRONMENTS, Settings
-from lab.context import Context
-from lab.cost import estimate
-from lab.errors import ConfigError, Refused
+from lab.core.aws_config import AwsSettings
+from lab.core.config import ENVIRONMENTS, Settings
+from lab.core.context import Context
+from lab.core.cost import estimate
+from lab.core.errors import ConfigError, Refused
 from lab.tools import aws as aws_tool
 
 OPT_IN_FLAG = "--i-understand-this-costs-money"

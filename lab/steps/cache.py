@@ -9,10 +9,10 @@ from pathlib import Path
 
 from lab import components, image_cache
 from lab.components import services
-from lab.config import ROOT
-from lab.context import Context
-from lab.errors import ChecksumMismatch, Refused
-from lab.runner import for_reading
+from lab.core.config import ROOT
+from lab.core.context import Context
+from lab.core.errors import ChecksumMismatch, Refused
+from lab.core.runner import for_reading
 from lab.steps import app_image
 from lab.tools import docker
 from lab.tools.argocd_install import PIN, cache_path, fetch_install_manifest

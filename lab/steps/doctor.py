@@ -15,9 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from lab import components, versions
-from lab.context import Context
-from lab.errors import LabError, ToolNotFound
+from lab import components
+from lab.core import versions
+from lab.core.context import Context
+from lab.core.errors import LabError, ToolNotFound
 from lab.tools import docker
 from lab.tools.probes import port_free
 
@@ -181,13 +182,14 @@ def check_disk(ctx: Context, probes: Probes) -> Check:
 
 
 def check_network(ctx: Context, probes: Probes) -> Check:
-    from lab import image_cache, versions
+    from lab import image_cache
+    from lab.core import versions
 
     cache = ctx.settings.cache_dir
     index = image_cache.read_index(cache)
     cached = bool(index)
     if ctx.settings.offline:
-        from lab.config import ROOT
+        from lab.core.config import ROOT
 
         missing = [ref for ref in (versions.KIND_NODE_IMAGE, *versions.ARGOCD_IMAGES) if ref not in index]
         requirements = ROOT / "app" / "requirements.txt"

@@ -9,9 +9,9 @@ from pathlib import Path
 from lab import components
 from lab.components import services
 from lab.components.base import Down
-from lab.config import Settings
-from lab.context import Context
-from lab.errors import ConfigError
+from lab.core.config import Settings
+from lab.core.context import Context
+from lab.core.errors import ConfigError
 from lab.providers import marker_path
 from lab.tools import docker
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from lab import versions
-from lab.context import Context
-from lab.errors import Conflict, PreflightFailed, ToolNotFound
+from lab.core import versions
+from lab.core.context import Context
+from lab.core.errors import Conflict, PreflightFailed, ToolNotFound
+from lab.core.runner import Runner
 from lab.providers import LOCAL_PROVIDERS
-from lab.runner import Runner
 from lab.steps import doctor as doctor_steps
 from lab.steps import kindbin
 from lab.tools import docker

@@ -7,12 +7,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from lab import components
-from lab.argocd import ApplicationClient
+from lab.clients.argocd import ApplicationClient
 from lab.components import cluster as cluster_component
 from lab.components.base import StatusView
-from lab.config import ENVIRONMENTS
-from lab.context import Context
-from lab.errors import ClusterUnreachable, LabError, ToolNotFound
+from lab.core import names
+from lab.core.config import ENVIRONMENTS
+from lab.core.context import Context
+from lab.core.errors import ClusterUnreachable, LabError, ToolNotFound
 from lab.manifests import argocd as argocd_manifests
 from lab.providers import capabilities_for, provider_for
 from lab.steps import argocd as argocd_steps
@@ -23,7 +24,7 @@ from lab.tools import docker, kubectl
 def _deployment_row(ctx: Context, namespace: str) -> tuple[str, str]:
     """(running image tag, ready/desired) of the app Deployment in NAMESPACE."""
     try:
-        obj = kubectl.get_json(ctx.runner, ctx.settings.kube_context, "deployment", "lab-app", namespace=namespace)
+        obj = kubectl.get_json(ctx.runner, ctx.settings.kube_context, "deployment", names.APP_NAME, namespace=namespace)
     except LabError:
         return ("?", "?")
     if not obj:
@@ -95,7 +96,7 @@ def status(ctx: Context, *, client: ApplicationClient | None = None) -> bool:
 # ------------------------------------------------------------------------------------------------- dashboard
 def admin_password(ctx: Context) -> str | None:
     obj = kubectl.get_json(
-        ctx.runner, ctx.settings.kube_context, "secret", "argocd-initial-admin-secret", namespace="argocd"
+        ctx.runner, ctx.settings.kube_context, "secret", names.ARGOCD_ADMIN_SECRET, namespace=names.ARGOCD_NAMESPACE
     )
     if not obj:
         return None
@@ -116,7 +117,11 @@ def dashboard(ctx: Context, *, start_port_forward: Callable[[list[str]], None] |
     ctx.ui.data(f"password: {password}" if password else f"password: {argocd_steps.admin_password_hint()}")
     if capabilities_for(s).ui_port_forward:
         argv = kubectl.port_forward_argv(
-            s.kube_context, "svc/argocd-server", namespace="argocd", local_port=s.argocd_port, remote_port=80
+            s.kube_context,
+            f"svc/{names.ARGOCD_SERVER}",
+            namespace=names.ARGOCD_NAMESPACE,
+            local_port=s.argocd_port,
+            remote_port=80,
         )
         if ctx.dry_run or start_port_forward is None:
             ctx.ui.info("$ " + " ".join(argv))

@@ -7,13 +7,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from lab.argocd import ApplicationClient, as_argocd_applies
-from lab.config import ROOT, environment
-from lab.context import Context
-from lab.errors import ClusterUnreachable, Refused
-from lab.gitops import GitOpsRepo
+from lab.clients.argocd import ApplicationClient, as_argocd_applies
+from lab.core.config import ROOT, environment
+from lab.core.context import Context
+from lab.core.errors import ClusterUnreachable, Refused
+from lab.core.runner import for_reading
+from lab.gitops.repo import GitOpsRepo
 from lab.manifests import argocd as argocd_manifests
-from lab.runner import for_reading
 from lab.steps import argocd as argocd_steps
 from lab.steps import ship
 from lab.tools import kubectl, kustomize
@@ -40,7 +40,7 @@ def sync(
     """Manual sync of ENV: show what would change (`kubectl diff` of the rendered overlay against the live
     objects), ask on prod unless YES, then patch the Application's `operation` and wait for Synced + Healthy.
 
-    The diff only reads, so a dry run renders and diffs for real (lab.runner.for_reading), from its scratch copy of
+    The diff only reads, so a dry run renders and diffs for real (lab.core.runner.for_reading), from its scratch copy of
     the GitOps repo; with no cluster to diff against it shows the rendered overlay and marks the diff skipped."""
     target = environment(env)
     if target.auto_sync:

@@ -17,13 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lab import components
-from lab.argocd import ApplicationClient
+from lab.clients.argocd import ApplicationClient
 from lab.components import services
 from lab.components.base import Up
-from lab.config import ENVIRONMENTS, ROOT, environment
-from lab.context import Context
-from lab.errors import ConfigError
-from lab.gitops import SEED_TAG
+from lab.core.config import ENVIRONMENTS, ROOT, environment
+from lab.core.context import Context
+from lab.core.errors import ConfigError
+from lab.gitops.overlay import SEED_TAG
 from lab.providers import LocalCluster, capabilities_for
 from lab.steps import argocd as argocd_steps
 from lab.steps import doctor as doctor_steps

@@ -30,13 +30,13 @@ import yaml
 from fakes import Bind, FakeRunner, read_through
 from kubernetes.client.exceptions import ApiException
 
-from lab import gitops
-from lab.argocd import ApplicationClient
+from lab.clients.argocd import ApplicationClient
 from lab.components import argocd as argocd_component
 from lab.components import services
-from lab.config import ENVIRONMENTS, Settings, environment
-from lab.gitops import read_image
-from lab.runner import Result
+from lab.core.config import ENVIRONMENTS, Settings, environment
+from lab.core.runner import Result
+from lab.gitops import repo as gitops
+from lab.gitops.overlay import read_image
 from lab.steps import doctor as doctor_steps
 from lab.tools import argocd_install, registry
 from lab.tools.docker_objects import human_size
@@ -873,10 +873,11 @@ class World:
         return ApplicationClient(self.applications(), clock=self.clock, sleep=self.sleep)
 
     # Patching the lab's network seams that take no argument --------------------------------------------
-    def download(self, url: str) -> bytes:
-        """The Argo CD install manifest from "the internet" (the excerpt; TEST_PIN is its sha256)."""
+    def download(self, url: str, dest: Path) -> None:
+        """The Argo CD install manifest from "the internet" (the excerpt; TEST_PIN is its sha256), written to DEST
+        (lab.tools.download.Fetch)."""
         self.now += self.cost(("download", url))
-        return EXCERPT
+        dest.write_bytes(EXCERPT)
 
     def datetime_now(self, tz: tzinfo | None = None) -> datetime:
         """The wall clock of this world: EPOCH plus the world's seconds (so image tags are reproducible)."""
@@ -888,7 +889,7 @@ class World:
         from this world; restored after."""
         original_session = registry._session
         original_ensure = argocd_component.ensure_argocd
-        namespace = vars(gitops)  # lab.gitops reads `datetime` from here in utc_now(), the clock of the tags
+        namespace = vars(gitops)  # lab.gitops.repo reads `datetime` from here in utc_now(), the clock of the tags
         original_datetime = namespace["datetime"]
         world = self
 
@@ -915,7 +916,7 @@ class World:
 
 @dataclass
 class FakeApplications:
-    """lab.argocd.ApplicationsApi over the world: an Application exists once applied to the cluster; an
+    """lab.clients.argocd.ApplicationsApi over the world: an Application exists once applied to the cluster; an
     auto-sync one becomes Synced + Healthy ``world.sync_seconds`` after it was first read, at the GitOps repo's
     head, and its Deployment appears; a manual one only ``world.manual_sync_seconds`` after a sync operation.
     This is the lab's view of Argo CD for orchestration tests, not a model of Argo CD's controller."""

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from lab.clients.argocd_tracking import TRACKING_ANNOTATION, as_argocd_applies, tracking_id
 
-from lab.argocd import TRACKING_ANNOTATION, as_argocd_applies, tracking_id
-from lab.runner import SubprocessRunner
+from lab.core.runner import SubprocessRunner
 from lab.tools import kustomize
 
 ROOT = Path(__file__).resolve().parents[2]

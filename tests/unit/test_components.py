@@ -15,7 +15,7 @@ from test_lab_up import Lab, _cache, _rows, app_repo, fresh_machine, kind, runne
 from lab import components
 from lab.components.base import Component, Down, HostPort, Row, StatusView, Up
 from lab.components.cluster import ClusterComponent, side_load
-from lab.config import Settings
+from lab.core.config import Settings
 from lab.steps import doctor as doctor_steps
 from lab.steps import lab
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from lab.config import load_settings
-from lab.runner import DryRunRunner
+from lab.core.config import load_settings
+from lab.core.runner import DryRunRunner
 from lab.tools import git_credential
 from lab.tools.git_credential import Credential, helper_env, split_url
 
@@ -111,8 +111,8 @@ def test_a_token_as_the_user_name_is_in_no_printed_manifest(tmp_path: Path) -> N
     repository Secret's username, and a dry run prints that Secret redacted, the URLs bare."""
     from lab.components import argocd as argocd_steps
     from lab.components import services
-    from lab.context import Context
-    from lab.ui import UI
+    from lab.core.context import Context
+    from lab.core.ui import UI
 
     token = "ghp_t0kenAsUserName"
     settings = load_settings(
