@@ -22,6 +22,8 @@ tags (gitops-lab.managed=true, gitops-lab.cluster=<name>), after an explicit con
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
 from lab.components.argocd import AWS_COMPONENT_DIR, aws_component_patches, aws_gitops_docs, ensure_aws_apps
 from lab.components.ecr_repository import ecr_create_request, ensure_ecr_repository
@@ -119,6 +121,35 @@ def down_aws(
         identity = aws_tool.caller_identity(factory("sts"))
         phase.note = f"{identity.account} ({aws.region})"
     ecr_client = factory("ecr")
+    found = _find(ctx, aws, provider, ecr_client)
+    targets = found.targets
+    if not targets:
+        ctx.ui.info(f"  nothing tagged {tags} in account {identity.account} ({aws.region}): nothing to delete")
+        return []
+    ctx.ui.info(f"  in AWS account {identity.account} ({identity.arn}), {aws.region}, `down` deletes:")
+    for target in targets:
+        ctx.ui.info(f"    - {target}")
+    confirmed(
+        confirm,
+        f"Delete these from AWS account {identity.account}? Type 'yes' to continue: ",
+        "down --target aws",
+    )
+
+    return _delete(ctx, aws, provider, ecr_client, found)
+
+
+@dataclass(frozen=True)
+class _Found:
+    """What `down --target aws` found of the lab's in the account, and what of it it will delete."""
+
+    cluster: aws_tool.EksCluster | None
+    cluster_is_labs: bool
+    repo_is_labs: bool
+    targets: list[str]
+
+
+def _find(ctx: Context, aws: AwsSettings, provider: EksProvider, ecr_client: Any) -> _Found:
+    settings = ctx.settings
     with ctx.ui.phase("Finding what the lab created") as phase:
         cluster = provider.describe(ctx)
         cluster_is_labs = (
@@ -141,18 +172,13 @@ def down_aws(
         elif repo is not None:
             ctx.ui.warn(f"ECR repository {settings.image_name} does not carry the lab's tags: leaving it")
         phase.note = f"{len(targets)} to delete"
-    if not targets:
-        ctx.ui.info(f"  nothing tagged {tags} in account {identity.account} ({aws.region}): nothing to delete")
-        return []
-    ctx.ui.info(f"  in AWS account {identity.account} ({identity.arn}), {aws.region}, `down` deletes:")
-    for target in targets:
-        ctx.ui.info(f"    - {target}")
-    confirmed(
-        confirm,
-        f"Delete these from AWS account {identity.account}? Type 'yes' to continue: ",
-        "down --target aws",
-    )
+    return _Found(cluster, cluster_is_labs, repo_is_labs, targets)
 
+
+def _delete(ctx: Context, aws: AwsSettings, provider: EksProvider, ecr_client: Any, found: _Found) -> list[str]:
+    """Delete what _find found to be the lab's: the Applications first (their load balancers), then the cluster."""
+    settings = ctx.settings
+    cluster, cluster_is_labs, repo_is_labs = found.cluster, found.cluster_is_labs, found.repo_is_labs
     removed: list[str] = []
     if cluster is not None and (cluster_is_labs or aws.existing_cluster):
         with ctx.ui.phase("Deleting the lab's Applications (and the load balancers of their Services)") as phase:

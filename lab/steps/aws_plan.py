@@ -3,11 +3,10 @@ answer as a fresh account would and a runner that runs nothing; what they record
 
 from __future__ import annotations
 
-import io
 import json
 import shlex
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +19,10 @@ from lab.core.config import ENVIRONMENTS, Settings
 from lab.core.context import Context
 from lab.core.cost import Estimate, estimate, render
 from lab.core.errors import ConfigError, LabError
-from lab.core.runner import Result
-from lab.core.ui import UI
 from lab.manifests import argocd as argocd_manifests
 from lab.manifests import eksctl as eksctl_manifests
+from lab.steps.aws_recorder import Recorded, Recorder
 from lab.steps.aws_up import OPT_IN_ENV, OPT_IN_FLAG, InstallArgoCD, check_region, run_up
-from lab.tools import aws as aws_tool
 from lab.tools.argocd_install import PIN, cache_path
 
 
@@ -95,140 +92,6 @@ def _param(value: Any) -> str:
         except ValueError:
             pass
     return json.dumps(value, sort_keys=False)
-
-
-# The plan: `up`'s own code against recorders ----------------------------------------------------------------
-PLAN_ACCOUNT = "<account>"
-
-
-@dataclass(frozen=True)
-class Recorded:
-    """One thing `up` did against the recorders: an AWS API call, a command, a file it wrote, a confirmation."""
-
-    kind: str  # "AWS API" | "command" | "file" | "confirm"
-    service: str = ""
-    method: str = ""
-    params: Mapping[str, Any] = field(default_factory=dict)
-    argv: tuple[str, ...] = ()
-    input: str | None = None
-    path: str = ""
-    text: str = ""
-
-
-class _Recorder:
-    """What `up --target aws` does, recorded instead of done. Its AWS clients answer as a fresh account would:
-    nothing of the lab's exists (the cluster and the ECR repository are not found, so they are created), and a
-    cluster named by LAB_AWS_EXISTING_CLUSTER exists, ACTIVE, as it must. Its runner is a dry run that runs
-    nothing (files are shown, not written; `git credential fill` answers with a stand-in that is never shown), and
-    its UI keeps the files and prints nothing."""
-
-    def __init__(self, aws: AwsSettings) -> None:
-        self.aws = aws
-        self.events: list[Recorded] = []
-        self.runner = _RecordingRunner(self)
-        self.ui = _RecordingUI(recorder=self)
-
-    def clients(self, service: str) -> Any:
-        return _RecordingClient(self, service)
-
-    def confirm(self, prompt: str) -> bool:
-        self.events.append(Recorded("confirm", text=prompt.strip()))
-        return True
-
-    def answer(self, service: str, method: str, params: Mapping[str, Any]) -> Any:
-        from botocore.exceptions import ClientError
-
-        def not_found(code: str, operation: str) -> ClientError:
-            return ClientError({"Error": {"Code": code, "Message": "not found (plan)"}}, operation)
-
-        if (service, method) == ("sts", "get_caller_identity"):
-            return {"Account": PLAN_ACCOUNT, "Arn": f"arn:aws:iam::{PLAN_ACCOUNT}:<you>", "UserId": ""}
-        if (service, method) == ("eks", "describe_cluster"):
-            if not self.aws.existing_cluster:
-                raise not_found("ResourceNotFoundException", "DescribeCluster")
-            name = str(params.get("name", ""))
-            return {"cluster": {"name": name, "status": "ACTIVE", "version": self.aws.eks_version, "tags": {}}}
-        if (service, method) == ("ecr", "describe_repositories"):
-            raise not_found("RepositoryNotFoundException", "DescribeRepositories")
-        if (service, method) == ("ecr", "create_repository"):
-            name = str(params["repositoryName"])
-            return {
-                "repository": {
-                    "repositoryName": name,
-                    "repositoryArn": f"arn:aws:ecr:{self.aws.region}:{PLAN_ACCOUNT}:repository/{name}",
-                    "repositoryUri": f"{aws_tool.registry_host(PLAN_ACCOUNT, self.aws.region)}/{name}",
-                }
-            }
-        return {}
-
-
-class _RecordingClient:
-    def __init__(self, recorder: _Recorder, service: str) -> None:
-        self._recorder, self._service = recorder, service
-
-    def __getattr__(self, method: str) -> Callable[..., Any]:
-        def call(**params: Any) -> Any:
-            self._recorder.events.append(Recorded("AWS API", self._service, method, params))
-            return self._recorder.answer(self._service, method, params)
-
-        return call
-
-
-@dataclass
-class _RecordingRunner:
-    """A dry run's runner that records each command (with its stdin) and runs nothing, reads included."""
-
-    recorder: _Recorder
-    dry_run: bool = True
-
-    @property
-    def reads(self) -> _RecordingRunner:
-        return self
-
-    def run(
-        self,
-        argv: Sequence[str],
-        *,
-        env: Mapping[str, str] | None = None,
-        input: str | None = None,
-        check: bool = True,
-        cwd: str | Path | None = None,
-        timeout: float | None = None,
-        hint: str | None = None,
-    ) -> Result:
-        args = tuple(str(a) for a in argv)
-        self.recorder.events.append(Recorded("command", argv=args, input=input))
-        stdout = (
-            "username=<from git credential fill>\npassword=<never shown>\n"
-            if args[1:3] == ("credential", "fill")
-            else ""
-        )
-        return Result(args, 0, stdout, "")
-
-
-@dataclass
-class _RecordingUI(UI):
-    """Prints nothing; keeps the files a dry run shows (what the real run writes)."""
-
-    recorder: _Recorder | None = None
-    quiet: bool = True
-
-    def __post_init__(self) -> None:
-        self.err, self.out = io.StringIO(), io.StringIO()
-        super().__post_init__()
-
-    def manifest(self, title: str, text: str) -> None:
-        if self.recorder is not None:
-            self.recorder.events.append(Recorded("file", path=title, text=text))
-
-    def warn(self, message: str) -> None:
-        pass
-
-    def data(self, text: str) -> None:
-        pass
-
-    def table(self, title: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
-        pass
 
 
 def _plan_steps(events: Sequence[Recorded], aws: AwsSettings) -> list[PlanStep]:
@@ -309,12 +172,46 @@ def plan_aws(
     except ConfigError as exc:
         remote = None
         problems.append(f"{exc.message} ({exc.hint})" if exc.hint else exc.message)
-    context = settings.kube_context
-    tags = eksctl_manifests.lab_tags(settings.cluster_name)
-    tag_text = ", ".join(f"{k}={v}" for k, v in tags.items())
-    envs = [e.name for e in ENVIRONMENTS]
-    apps = [argocd_manifests.app_name(e) for e in ENVIRONMENTS]
+    facts = _plan_facts(settings, aws, name)
 
+    # The steps are `up`'s own code, run against recorders (see aws_recorder.py): the plan cannot drift from it.
+    recorder = Recorder(aws)
+    plan_ctx = Context(settings, recorder.runner, recorder.ui)
+    try:
+        run_up(
+            plan_ctx,
+            aws,
+            remote or GitOpsRemote("<LAB_GITOPS_REMOTE>"),
+            recorder.clients,
+            confirm=recorder.confirm,
+            force=False,
+            install_argocd=install_argocd,
+            environ=environ,
+        )
+    except LabError as exc:  # where the real run would stop, with what it would say
+        problems.append(f"{exc.message} ({exc.hint})" if exc.hint else exc.message)
+    guard = PlanStep("guard", f"refuse unless {OPT_IN_FLAG} or {OPT_IN_ENV}; check the region name")
+    steps = [guard, *_plan_steps(recorder.events, aws)]
+    files = [(event.path, event.text) for event in recorder.events if event.kind == "file"]
+    resources = _plan_resources(settings, aws, name)
+    return Plan(
+        settings=settings,
+        aws=aws,
+        facts=tuple(facts),
+        steps=tuple(steps),
+        resources=tuple(resources),
+        files=tuple(files),
+        problems=tuple(problems),
+        estimate=estimate(aws, load_balancers=len(ENVIRONMENTS)),
+        calls=tuple((e.service, e.method, dict(e.params)) for e in recorder.events if e.kind == "AWS API"),
+        commands=tuple(e.argv for e in recorder.events if e.kind == "command"),
+    )
+
+
+def _plan_facts(settings: Settings, aws: AwsSettings, name: str) -> list[tuple[str, str]]:
+    """The plan's "Where" section: what `up` would act on, from the settings alone."""
+    context = settings.kube_context
+    envs = [e.name for e in ENVIRONMENTS]
     if aws.existing_cluster:
         cluster_fact = f"{name} (existing; used as it is, never deleted by the lab)"
     else:
@@ -349,25 +246,14 @@ def plan_aws(
         ("environments", ", ".join(envs) + " (Service type LoadBalancer via the aws kustomize component)"),
     ]
 
-    # The steps are `up`'s own code, run against recorders (see _Recorder): the plan cannot drift from it.
-    recorder = _Recorder(aws)
-    plan_ctx = Context(settings, recorder.runner, recorder.ui)
-    try:
-        run_up(
-            plan_ctx,
-            aws,
-            remote or GitOpsRemote("<LAB_GITOPS_REMOTE>"),
-            recorder.clients,
-            confirm=recorder.confirm,
-            force=False,
-            install_argocd=install_argocd,
-            environ=environ,
-        )
-    except LabError as exc:  # where the real run would stop, with what it would say
-        problems.append(f"{exc.message} ({exc.hint})" if exc.hint else exc.message)
-    guard = PlanStep("guard", f"refuse unless {OPT_IN_FLAG} or {OPT_IN_ENV}; check the region name")
-    steps = [guard, *_plan_steps(recorder.events, aws)]
-    files = [(event.path, event.text) for event in recorder.events if event.kind == "file"]
+    return facts
+
+
+def _plan_resources(settings: Settings, aws: AwsSettings, name: str) -> list[str]:
+    """What `up` creates (and, being tagged, what `down --target aws` deletes again)."""
+    tags = eksctl_manifests.lab_tags(settings.cluster_name)
+    tag_text = ", ".join(f"{k}={v}" for k, v in tags.items())
+    apps = [argocd_manifests.app_name(e) for e in ENVIRONMENTS]
     resources: list[str] = []
     if aws.owns_cluster:
         resources += [
@@ -384,18 +270,7 @@ def plan_aws(
         f"in the cluster: namespace {argocd_manifests.NAMESPACE} (Argo CD), the repository Secret, "
         f"AppProject, {len(apps)} Applications",
     ]
-    return Plan(
-        settings=settings,
-        aws=aws,
-        facts=tuple(facts),
-        steps=tuple(steps),
-        resources=tuple(resources),
-        files=tuple(files),
-        problems=tuple(problems),
-        estimate=estimate(aws, load_balancers=len(ENVIRONMENTS)),
-        calls=tuple((e.service, e.method, dict(e.params)) for e in recorder.events if e.kind == "AWS API"),
-        commands=tuple(e.argv for e in recorder.events if e.kind == "command"),
-    )
+    return resources
 
 
 def _credential_source_text(aws: AwsSettings) -> str:

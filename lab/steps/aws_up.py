@@ -124,6 +124,11 @@ def run_up(
         repository_action=repo_action,
         gitops_url=remote.url,
     )
+    _report(ctx, result)
+    return result
+
+
+def _report(ctx: Context, result: AwsUpResult) -> None:
     ctx.ui.table(
         "AWS",
         ("", ""),
@@ -135,4 +140,3 @@ def run_up(
             ("GitOps repository", result.gitops_url),
         ],
     )
-    return result

@@ -49,6 +49,36 @@ def sync(
     if not ctx.dry_run:  # the check ship and rollback make: no cluster is ClusterUnreachable, hint `invoke up`
         ship.check_cluster(ctx, watcher, env, unchanged="nothing was changed")
     gitops = repo or ship.gitops_repo(ctx, app_root=app_root)
+    head = _show_diff(ctx, env, gitops)
+    if env == "prod" and not yes and not ctx.dry_run:
+        ask = confirm or _ask_yes
+        if not ask(f"Sync prod to {head[:7]}? [y/N] "):
+            raise Refused("prod sync not confirmed", hint="re-run with --yes to skip the question")
+    if ctx.dry_run:
+        app = argocd_manifests.app_name(target)
+        ctx.ui.info(
+            f"$ kubectl --context {ctx.settings.kube_context} -n argocd patch application {app} --type merge "
+            + "-p "
+            + json.dumps(
+                {
+                    "operation": {
+                        "initiatedBy": {"username": "gitops-lab"},
+                        "sync": {"prune": True, "syncOptions": ["CreateNamespace=true"]},
+                    }
+                }
+            )
+        )
+        return
+    with ctx.ui.phase(f"Sync {env}"):
+        watcher.sync(env)
+    start = time.monotonic()
+    argocd_steps.wait_env(ctx, env, revision=None if head == "HEAD" else head, client=watcher.client)
+    ctx.ui.info(f" {env} Synced and Healthy {time.monotonic() - start:.1f}s after the sync started")
+
+
+def _show_diff(ctx: Context, env: str, gitops: GitOpsRepo) -> str:
+    """Show what a sync of ENV would change; returns the GitOps head it would sync to ("HEAD" if unknown)."""
+    target = environment(env)
     reader = for_reading(ctx.runner)
     context = ctx.settings.kube_context
     no_cluster = ctx.dry_run and not kubectl.api_ready(reader, context)
@@ -78,27 +108,4 @@ def sync(
             else:
                 last = res.stderr.strip().splitlines()[-1] if res.stderr.strip() else f"exit code {res.returncode}"
                 raise ClusterUnreachable(f"kubectl diff failed: {last}", hint="is the lab up? `invoke status`")
-    if env == "prod" and not yes and not ctx.dry_run:
-        ask = confirm or _ask_yes
-        if not ask(f"Sync prod to {head[:7]}? [y/N] "):
-            raise Refused("prod sync not confirmed", hint="re-run with --yes to skip the question")
-    if ctx.dry_run:
-        app = argocd_manifests.app_name(target)
-        ctx.ui.info(
-            f"$ kubectl --context {ctx.settings.kube_context} -n argocd patch application {app} --type merge "
-            + "-p "
-            + json.dumps(
-                {
-                    "operation": {
-                        "initiatedBy": {"username": "gitops-lab"},
-                        "sync": {"prune": True, "syncOptions": ["CreateNamespace=true"]},
-                    }
-                }
-            )
-        )
-        return
-    with ctx.ui.phase(f"Sync {env}"):
-        watcher.sync(env)
-    start = time.monotonic()
-    argocd_steps.wait_env(ctx, env, revision=None if head == "HEAD" else head, client=watcher.client)
-    ctx.ui.info(f" {env} Synced and Healthy {time.monotonic() - start:.1f}s after the sync started")
+    return head
