@@ -20,10 +20,11 @@ from lab.core import names, versions
 from lab.core.config import ENVIRONMENTS, ROOT, Settings
 from lab.core.context import Context
 from lab.core.errors import ConfigError, Conflict
+from lab.core.urls import split_url
 from lab.manifests import argocd as manifests
 from lab.manifests.argocd import GitCredentials, InstallOptions
 from lab.manifests.kind import ARGOCD_NODE_PORT
-from lab.tools import git_credential, kubectl
+from lab.tools import kubectl
 from lab.tools.argocd_install import (
     PIN,
     ManifestPin,
@@ -159,7 +160,7 @@ def ensure_aws_apps(ctx: Context, repo_url: str, credentials: GitCredentials | N
 
 def local_gitops_credentials(ctx: Context) -> GitCredentials | None:
     """The user:password@ of LAB_GITOPS_REMOTE, for Argo CD's repository Secret (never for a URL)."""
-    found = git_credential.split_url(ctx.settings.gitops_remote)[1]
+    found = split_url(ctx.settings.gitops_remote)[1]
     return GitCredentials(found.username, found.password) if found is not None else None
 
 

@@ -48,6 +48,7 @@ class AwsUp:
     remote_url: str
     remote_embedded: Any  # GitCredentials | None found in LAB_GITOPS_REMOTE
     clients: aws_tool.ClientFactory
+    account: str = ""  # the account `up` was confirmed for (sts get-caller-identity)
     install_argocd: Callable[[Context], None] | None = None
     environ: Any = None  # Mapping[str, str] | None: the environment credentials are read from
 
@@ -61,7 +62,7 @@ class Up:
     app_root: Path = ROOT
     service_probes: Probes | None = None
     provider: LocalCluster | None = None  # the local cluster's provider (tests inject one)
-    first_deploy: Callable[[Context], str | None] | None = None  # the pipeline's own ship + promote (steps)
+    first_deploy: Callable[[Up], str | None] | None = None  # the pipeline's own ship + promote (steps)
     aws: AwsUp | None = None
     made: dict[str, Any] = field(default_factory=dict)
 

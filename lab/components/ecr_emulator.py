@@ -21,6 +21,7 @@ from lab.core.config import ROOT, Settings
 from lab.core.context import Context
 from lab.core.errors import ConfigError
 from lab.providers.wiring import ECR_CONTAINER, ECR_CONTAINER_PORT
+from lab.registries import EcrEmulatorRegistry, Seams
 from lab.tools import ecr
 
 ECR_STATE_VOLUME = names.ECR_STATE_VOLUME
@@ -127,8 +128,8 @@ def ensure_ecr_emulator(
         if ctx.dry_run:
             phase.note = f"(dry run) scanOnPush, IMMUTABLE tags, keep the last {keep_last} images"
         else:
-            client = probe.ecr_client(settings)
-            phase.note = ecr.ensure_repository(client, settings.image_name, keep_last=keep_last)
+            emulator = EcrEmulatorRegistry(settings, Seams(ecr_client=probe.ecr_client))
+            phase.note = str(emulator.ensure_repository(ctx, keep_last=keep_last))
     return settings.emulator_endpoint
 
 

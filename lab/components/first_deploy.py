@@ -14,4 +14,4 @@ class FirstDeployComponent(Component):
     def ensure(self, run: Up) -> None:
         # No deploy given (the aws plan, or `up_aws` called on its own): the caller deploys, or nothing does.
         if run.first_deploy is not None:
-            run.made[self.name] = run.first_deploy(run.ctx)
+            run.made[self.name] = run.first_deploy(run)

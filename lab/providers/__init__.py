@@ -15,7 +15,6 @@ from lab.providers.base import (
     LocalCluster,
     MarkerOwned,
     NodeIdentity,
-    RegistryLink,
     SideLoader,
     write_cluster_config,
 )
@@ -42,6 +41,7 @@ from lab.providers.wiring import (
     default_attached_containers,
     default_registry_links,
 )
+from lab.registries.base import RegistryLink
 
 LOCAL_PROVIDERS: dict[str, type[KindProvider] | type[MinikubeProvider]] = {
     KindProvider.name: KindProvider,

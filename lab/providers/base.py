@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Literal, Protocol, runtime_checkable
 
 from lab.core.context import Context
+from lab.registries.base import RegistryLink
 
 
 @dataclass(frozen=True)
@@ -43,15 +44,6 @@ class NodeIdentity:
 
     id: str
     created: datetime | None
-
-
-@dataclass(frozen=True)
-class RegistryLink:
-    """Pods pull ``host_alias/...`` (e.g. localhost:5001/lab-app); the nodes fetch from container:port instead."""
-
-    host_alias: str
-    container: str
-    port: int
 
 
 class ClusterProvider(Protocol):

@@ -22,9 +22,10 @@ from lab.core.context import Context
 from lab.core.errors import ConfigError
 from lab.core.runner import for_reading
 from lab.manifests import kind as kind_manifests
-from lab.providers.base import Capabilities, NodeIdentity, RegistryLink, write_cluster_config
+from lab.providers.base import Capabilities, NodeIdentity, write_cluster_config
 from lab.providers.ownership import MarkerOwnedCluster, container_identity, read_ownership
 from lab.providers.wiring import attach_to
+from lab.registries.base import RegistryLink
 from lab.tools import docker, kubectl
 from lab.tools import kind as kind_tool
 

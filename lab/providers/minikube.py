@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from lab.core.context import Context
-from lab.providers.base import Capabilities, NodeIdentity, RegistryLink
+from lab.providers.base import Capabilities, NodeIdentity
 from lab.providers.ownership import MarkerOwnedCluster, container_identity
 from lab.providers.wiring import attach_to
+from lab.registries.base import RegistryLink
 from lab.tools import docker
 from lab.tools import minikube as minikube_tool
 

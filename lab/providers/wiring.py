@@ -8,28 +8,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from lab import registries
 from lab.core import names
 from lab.core.config import Settings
 from lab.core.context import Context
-from lab.providers.base import RegistryLink
+from lab.registries.base import RegistryLink
+from lab.registries.ecr_emulator import CONTAINER as ECR_CONTAINER
+from lab.registries.ecr_emulator import CONTAINER_PORT as ECR_CONTAINER_PORT
+from lab.registries.local import CONTAINER as REGISTRY_CONTAINER
+from lab.registries.local import CONTAINER_PORT as REGISTRY_CONTAINER_PORT
 from lab.tools import docker
 
-REGISTRY_CONTAINER = names.REGISTRY_CONTAINER
-REGISTRY_CONTAINER_PORT = 5000  # registry:2 / distribution listens on 5000 inside its container
-ECR_CONTAINER = names.ECR_CONTAINER
-ECR_CONTAINER_PORT = 4566  # MiniStack's gateway port inside its container
 GIT_CONTAINER = names.GIT_CONTAINER
 
 
 def default_registry_links(settings: Settings) -> list[RegistryLink]:
-    """The registries the lab runs for the local target: its registry and, unless an endpoint is given, the
-    ECR emulator. An external registry (settings.registry) is the user's to make reachable."""
-    links: list[RegistryLink] = []
-    if not settings.registry:
-        links.append(RegistryLink(settings.registry_host, REGISTRY_CONTAINER, REGISTRY_CONTAINER_PORT))
-    if settings.target == "local" and not settings.aws_endpoint_url:
-        links.append(RegistryLink(f"localhost:{settings.emulator_port}", ECR_CONTAINER, ECR_CONTAINER_PORT))
-    return links
+    """How the nodes reach the lab's registries (lab.registries.cluster_links)."""
+    return registries.cluster_links(settings)
 
 
 def default_attached_containers(settings: Settings) -> list[str]:
@@ -47,3 +42,15 @@ def attach_to(ctx: Context, network: str, containers: Sequence[str]) -> None:
             docker.network_connect(ctx.runner, network, name)
         else:
             ctx.ui.warn(f"container {name} does not exist yet; once it runs: `docker network connect {network} {name}`")
+
+
+__all__ = [
+    "ECR_CONTAINER",
+    "ECR_CONTAINER_PORT",
+    "GIT_CONTAINER",
+    "REGISTRY_CONTAINER",
+    "REGISTRY_CONTAINER_PORT",
+    "attach_to",
+    "default_attached_containers",
+    "default_registry_links",
+]

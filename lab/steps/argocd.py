@@ -51,7 +51,7 @@ def ui_hint(ctx: Context) -> str:
 
 
 class ArgoWatcher:
-    """The pipeline's view of the cluster (lab.gitops.repo.DeployWatcher) through the Application client."""
+    """The pipeline's view of the cluster (lab.gitops.watcher.DeployWatcher) through the Application client."""
 
     def __init__(self, ctx: Context, client: ApplicationClient | None = None) -> None:
         self.ctx = ctx

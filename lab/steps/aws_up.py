@@ -17,6 +17,7 @@ from lab.core.config import ENVIRONMENTS, Settings
 from lab.core.context import Context
 from lab.core.cost import estimate
 from lab.core.errors import ConfigError, Refused
+from lab.registries.ecr import EcrRegistry
 from lab.tools import aws as aws_tool
 
 OPT_IN_FLAG = "--i-understand-this-costs-money"
@@ -25,7 +26,7 @@ REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 
 Confirm = Callable[[str], bool]
 InstallArgoCD = Callable[[Context], None]
-FirstDeploy = Callable[[Context], str | None]
+FirstDeploy = Callable[[Up], str | None]
 
 
 def ask(prompt: str) -> bool:
@@ -73,6 +74,7 @@ class AwsUpResult:
     repository_uri: str
     repository_action: str
     gitops_url: str
+    push_to: EcrRegistry | None = None  # the registry `up`'s first deploy ships to (the repository provisioned)
 
 
 def run_up(
@@ -106,7 +108,7 @@ def run_up(
         ctx,
         force=force,
         first_deploy=first_deploy,
-        aws=AwsUp(aws, remote.url, remote.embedded, factory, install_argocd, environ),
+        aws=AwsUp(aws, remote.url, remote.embedded, factory, identity.account, install_argocd, environ),
     )
     for component in components.enabled(settings):
         component.ensure(run)
@@ -123,6 +125,7 @@ def run_up(
         repository_uri=repo_uri,
         repository_action=repo_action,
         gitops_url=remote.url,
+        push_to=run.made["push_to"],
     )
     _report(ctx, result)
     return result

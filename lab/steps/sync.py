@@ -7,7 +7,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from lab.clients.argocd import ApplicationClient, as_argocd_applies
+from lab.clients.argocd import ApplicationClient
+from lab.clients.argocd_tracking import as_argocd_applies
 from lab.core.config import ROOT, environment
 from lab.core.context import Context
 from lab.core.errors import ClusterUnreachable, Refused

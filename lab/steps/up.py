@@ -12,11 +12,11 @@ list (lab/steps/aws_up.py) after its guard.
 
 from __future__ import annotations
 
-import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from lab import components
+from lab import components, registries
 from lab.clients.argocd import ApplicationClient
 from lab.components import services
 from lab.components.base import Up
@@ -38,7 +38,7 @@ class UpResult:
     first_tag: str | None  # the image `up` built for the first deploy, if it had to
 
 
-def _first_deploy(ctx: Context, app_root: Path) -> str | None:
+def _first_deploy(ctx: Context, app_root: Path, *, registry: registries.Registry | None = None) -> str | None:
     """Give the GitOps repo a real image before Argo CD looks at it: if dev still has the seed tag, ship once
     (no quality gate: this is set-up, not a release) and promote the image to staging and prod, so that every
     environment has a deploy commit and `invoke sync staging` works from the start. Each environment is checked
@@ -58,7 +58,9 @@ def _first_deploy(ctx: Context, app_root: Path) -> str | None:
     tag = None
     if "dev" in seeded:
         ctx.ui.info(" First deploy: building the app image and committing it to every environment")
-        tag = ship.ship(ctx, app_root=app_root, gate=(), allow_dirty=True, no_wait=True, repo=repo, report=False).tag
+        tag = ship.ship(
+            ctx, app_root=app_root, gate=(), allow_dirty=True, no_wait=True, repo=repo, report=False, registry=registry
+        ).tag
     for source, target in (("dev", "staging"), ("staging", "prod")):
         if target in seeded:
             release.promote(ctx, source, target, app_root=app_root, repo=repo, report=False)
@@ -110,7 +112,7 @@ def up(
         app_root=app_root,
         service_probes=service_probes,
         provider=provider,
-        first_deploy=lambda c: _first_deploy(c, app_root),
+        first_deploy=lambda r: _first_deploy(r.ctx, app_root),
     )
     run.made["gitops_url_in_cluster"] = repo_url
     for component in components.enabled(settings):
@@ -143,19 +145,25 @@ def up_aws(
     After the cluster and ECR, the first image goes to ECR and into every overlay, then Argo CD, as on target local."""
     from lab.steps import aws as aws_steps
 
-    def first_deploy(run_ctx: Context) -> str | None:
-        ecr_ctx = Context(dataclasses.replace(run_ctx.settings, push_registry="ecr"), run_ctx.runner, run_ctx.ui)
-        return _first_deploy(ecr_ctx, app_root)
-
     result = aws_steps.up_aws(
         ctx,
         plan=plan,
         allow_real_aws=allow_real_aws,
         force=force,
         confirm=aws_steps.assume_yes if yes else aws_steps.ask,
-        first_deploy=first_deploy,
+        first_deploy=_aws_first_deploy(app_root),
     )
     if isinstance(result, aws_steps.Plan):
         return
     argocd_steps.wait_env(ctx, "dev")
     ctx.ui.next_steps("invoke status", "invoke ship --registry ecr")
+
+
+def _aws_first_deploy(app_root: Path) -> Callable[[Up], str | None]:
+    """The first deploy of target aws: with up's settings for it (ECR), to the registry up provisioned."""
+
+    def deploy(run: Up) -> str | None:
+        ctx = Context(registries.up_settings(run.settings), run.ctx.runner, run.ctx.ui)
+        return _first_deploy(ctx, app_root, registry=run.made.get("push_to"))
+
+    return deploy

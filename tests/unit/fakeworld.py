@@ -875,7 +875,7 @@ class World:
     # Patching the lab's network seams that take no argument --------------------------------------------
     def download(self, url: str, dest: Path) -> None:
         """The Argo CD install manifest from "the internet" (the excerpt; TEST_PIN is its sha256), written to DEST
-        (lab.tools.download.Fetch)."""
+        as lab/tools/download.py's fetch does."""
         self.now += self.cost(("download", url))
         dest.write_bytes(EXCERPT)
 

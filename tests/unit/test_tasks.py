@@ -51,6 +51,7 @@ TASKS = (
     "doctor",
     "down",
     "history",
+    "metrics",
     "promote",
     "rollback",
     "ship",
