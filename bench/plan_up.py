@@ -38,11 +38,12 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "tests" / "unit")]
 import yaml  # noqa: E402
 from fakeworld import EXCERPT, TEST_PIN, World, tool  # noqa: E402
 
+from lab.components import services  # noqa: E402
 from lab.core import versions  # noqa: E402
 from lab.core.config import load_settings  # noqa: E402
 from lab.core.context import Context  # noqa: E402
 from lab.core.ui import UI, Phase  # noqa: E402
-from lab.steps import lab, services  # noqa: E402
+from lab.steps import lab  # noqa: E402
 from lab.tools import argocd_install  # noqa: E402
 
 ASSUMPTION = "assumption"
@@ -66,7 +67,9 @@ BOOT = {
     "lab-registry": Estimate(
         0.2, 0.5, "registry answers GET /v2/", "docs ENVIRONMENT.md: docker-registry ready in 0.2 s"
     ),
-    "lab-ecr": Estimate(1.0, 3.0, "MiniStack answers /_ministack/ready", "lab/steps/services.py: MiniStack ~1 s"),
+    "lab-ecr": Estimate(
+        1.0, 3.0, "MiniStack answers /_ministack/ready", "lab/components/ecr_emulator.py: MiniStack ~1 s"
+    ),
     "lab-git": Estimate(0.3, 2.0, "nginx + fcgiwrap answer info/refs", ASSUMPTION),
 }
 # From the Application's creation to dev Synced + Healthy: repo-server clones and renders, the kubelet pulls the app

@@ -30,7 +30,7 @@ from lab.core.errors import ConfigError, Conflict, RegistryError
 from lab.core.runner import SubprocessRunner
 from lab.core.ui import UI
 from lab.manifests import eksctl as eksctl_manifests
-from lab.providers_eks import EksProvider
+from lab.providers.eks import EksProvider
 from lab.steps import aws as aws_steps
 from lab.tools import aws as aws_tool
 from lab.tools import ecr, ecr_login

@@ -16,13 +16,13 @@ import pytest
 from fakes import Bind, FakeRunner, read_through
 from fakeworld import FakeECR
 
+from lab.components import ecr_emulator, services
 from lab.core import versions
 from lab.core.config import Settings
 from lab.core.context import Context
 from lab.core.errors import ConfigError, Conflict, NotReady, RegistryError
 from lab.core.runner import DryRunRunner, Result
 from lab.core.ui import UI
-from lab.steps import services
 from lab.tools.docker import labels_for
 from lab.tools.probes import HttpAnswer
 
@@ -474,7 +474,7 @@ def test_localstack_waits_for_init_hooks_to_complete(tmp_path, world, net, ecr_f
     with pytest.raises(NotReady) as err:
         services.ensure_ecr_emulator(ctx, probe=probes_for(net, ecr_fake), environ={"LOCALSTACK_AUTH_TOKEN": "t"})
     assert '"completed": false' in err.value.last_state
-    assert net.now <= services.LOCALSTACK_READY_TIMEOUT + 1.0  # bounded
+    assert net.now <= ecr_emulator.LOCALSTACK_READY_TIMEOUT + 1.0  # bounded
 
 
 def test_emulator_that_exits_fails_fast_with_its_logs(tmp_path, world, net, ecr_fake):

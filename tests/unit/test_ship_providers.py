@@ -8,6 +8,7 @@ from pathlib import Path
 
 from fakes import FakeRunner
 
+from lab.components import node_ports
 from lab.core.config import ROOT, Settings, load_settings
 from lab.core.context import Context
 from lab.core.ui import UI
@@ -60,7 +61,7 @@ def test_kind_pulls_through_the_registry_mapping(tmp_path: Path) -> None:
     # The mapping that makes that name pullable: on every kind node, containerd sends localhost:5001 to the lab's
     # registry container on the kind network (kind site/static/examples/kind-with-registry.sh).
     settings = _settings(tmp_path, "kind")
-    provider = KindProvider(settings)
+    provider = KindProvider(settings, node_ports=node_ports(settings))
     wiring = FakeRunner()
     wiring.script([provider.binary, "get", "nodes"], stdout="gitops-lab-control-plane\n")
     provider.wire_registry(Context(settings, wiring, UI(quiet=True)), default_registry_links(settings))
