@@ -59,7 +59,7 @@ def cache() -> None:
     ctx = _context()
     settings = ctx.settings
     module_manifest = _argocd_module_manifest()
-    manifest = fetch_install_manifest(settings, fetch=lambda _url: module_manifest.read_bytes())
+    manifest = fetch_install_manifest(settings, fetch=lambda _url, dest: dest.write_bytes(module_manifest.read_bytes()))
     print(f"install.yaml: {manifest} (from {module_manifest}, sha256 verified by the lab)")
     built = services.build_service_images(ctx)  # on ci-dockerd: offline, so this checks they are present and current
     stale = [ref for ref, state in built.items() if state not in ("cached",)]
