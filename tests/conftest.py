@@ -19,7 +19,7 @@ import pytest
 from localservers import free_port, serve_registry, wait_for_port
 
 # Fails any test whose boto3/botocore call would leave the loopback (no real AWS, ever).
-pytest_plugins = ["aws_guard"]
+pytest_plugins = ["aws_guard", "fakes.plugin"]  # fakes.plugin: the unscripted_commands_succeed marker
 
 ROOT = Path(__file__).resolve().parent.parent
 

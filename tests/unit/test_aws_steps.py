@@ -116,6 +116,7 @@ def run_up(tmp_path: Path, runner: FakeRunner, clients: Clients, **kw: Any) -> t
 
 
 # up -----------------------------------------------------------------------------------------------------
+@pytest.mark.unscripted_commands_succeed
 def test_up_on_a_fresh_account(tmp_path: Path) -> None:
     runner, clients = FakeRunner(), Clients()
     identity(clients)
@@ -144,6 +145,7 @@ def test_up_on_a_fresh_account(tmp_path: Path) -> None:
     clients.assert_done()
 
 
+@pytest.mark.unscripted_commands_succeed
 def test_the_plan_lists_exactly_the_calls_up_makes_on_a_fresh_account(tmp_path: Path) -> None:
     """The plan is `up`'s own code run against recorders, so it lists every AWS call (each once: one
     create_repository) and every command the real `up` makes against an account where nothing exists yet."""
@@ -168,6 +170,7 @@ def test_the_plan_lists_exactly_the_calls_up_makes_on_a_fresh_account(tmp_path: 
     clients.assert_done()
 
 
+@pytest.mark.unscripted_commands_succeed
 def test_up_again_reuses_everything(tmp_path: Path) -> None:
     runner, clients = FakeRunner(), Clients()
     identity(clients)
@@ -183,6 +186,7 @@ def test_up_again_reuses_everything(tmp_path: Path) -> None:
     clients.assert_done()
 
 
+@pytest.mark.unscripted_commands_succeed
 def test_up_finishes_a_cluster_left_without_its_node_group(tmp_path: Path) -> None:
     runner, clients = FakeRunner(), Clients()
     identity(clients)
@@ -214,6 +218,7 @@ def test_up_waits_for_nobody_on_a_cluster_still_creating(tmp_path: Path) -> None
         run_up(tmp_path, FakeRunner(), clients)
 
 
+@pytest.mark.unscripted_commands_succeed
 def test_up_refuses_a_repository_that_is_not_the_labs(tmp_path: Path) -> None:
     runner, clients = FakeRunner(), Clients()
     identity(clients)
@@ -226,6 +231,7 @@ def test_up_refuses_a_repository_that_is_not_the_labs(tmp_path: Path) -> None:
     clients.assert_done()  # no put_lifecycle_policy on someone else's repository
 
 
+@pytest.mark.unscripted_commands_succeed
 def test_up_on_an_existing_cluster(tmp_path: Path) -> None:
     runner, clients = FakeRunner(), Clients()
     identity(clients)
@@ -261,6 +267,7 @@ def test_eksctl_failure_surfaces_as_command_failed(tmp_path: Path) -> None:
 
 
 # down ---------------------------------------------------------------------------------------------------
+@pytest.mark.unscripted_commands_succeed
 def test_down_deletes_the_labs_cluster_and_repository(tmp_path: Path) -> None:
     runner, clients = FakeRunner(), Clients()
     identity(clients)
@@ -290,6 +297,7 @@ def test_down_deletes_the_labs_cluster_and_repository(tmp_path: Path) -> None:
     clients.assert_done()
 
 
+@pytest.mark.unscripted_commands_succeed
 def test_down_on_an_existing_cluster_keeps_it(tmp_path: Path) -> None:
     runner, clients = FakeRunner(), Clients()
     identity(clients)
@@ -367,6 +375,7 @@ def test_eks_provider_in_a_dry_run_writes_no_config_and_runs_nothing(tmp_path: P
 
 
 # ECR login ----------------------------------------------------------------------------------------------
+@pytest.mark.unscripted_commands_succeed
 def test_ecr_login_sends_the_password_on_stdin_only(tmp_path: Path) -> None:
     runner, clients = FakeRunner(), Clients()
     auth_token(clients, "s3cr3t-ecr-token")
@@ -577,6 +586,7 @@ class RecordingRepo:
         return Committed("c" * 40, 1)
 
 
+@pytest.mark.unscripted_commands_succeed
 def test_ship_on_aws_logs_in_to_ecr_first_and_pushes_to_the_account_registry(tmp_path: Path) -> None:
     from lab.steps.ship import ship
 

@@ -14,6 +14,7 @@ from lab.core.context import Context
 from lab.core.ui import UI
 from lab.providers import KindProvider, default_registry_links
 from lab.steps import ship
+from lab.tools.kubectl import kubectl_binary
 
 
 def _app_repo(path: Path) -> Path:
@@ -64,6 +65,10 @@ def test_kind_pulls_through_the_registry_mapping(tmp_path: Path) -> None:
     provider = KindProvider(settings, node_ports=node_ports(settings))
     wiring = FakeRunner()
     wiring.script([provider.binary, "get", "nodes"], stdout="gitops-lab-control-plane\n")
+    wiring.script(["docker", "exec", "gitops-lab-control-plane", "mkdir", "-p"])
+    wiring.script(["docker", "exec", "-i", "gitops-lab-control-plane", "cp", "/dev/stdin"])
+    wiring.script(["docker", "container", "inspect"], "[]\n", returncode=1, stderr="Error: No such container: x")
+    wiring.script([kubectl_binary(), "--context", "kind-gitops-lab", "apply", "-f", "-"])
     provider.wire_registry(Context(settings, wiring, UI(quiet=True)), default_registry_links(settings))
     hosts = [c for c in wiring.calls if c.argv[-1] == "/etc/containerd/certs.d/localhost:5001/hosts.toml"]
     assert [(c.argv[:4], c.input) for c in hosts] == [
