@@ -26,6 +26,7 @@ from lab.core.context import Context
 from lab.core.errors import ConfigError, LabError, PreflightFailed
 from lab.core.runner import DryRunRunner, SubprocessRunner, foreground
 from lab.core.ui import UI
+from lab.steps import drift_kinds
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -447,7 +448,7 @@ def metrics(
         "dry_run",
         "debug",
         env="dev (self-heal on, default) or staging (manual sync)",
-        change="what to change by hand: scale (default), image, delete or env",
+        change=drift_kinds.task_help(),
         heal="staging: sync at the end, as `invoke sync staging` would",
         observe="staging: seconds to watch it stay OutOfSync (default 30)",
     ),
@@ -456,7 +457,7 @@ def metrics(
 def demo_drift(
     c: InvokeContext,
     env: str = "dev",
-    change: str = "scale",
+    change: str = drift_kinds.DEFAULT,
     heal: bool = False,
     observe: float = 30.0,
     dry_run: bool = False,

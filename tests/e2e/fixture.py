@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from lab.clients import kube
-from lab.clients.argocd import RUNNING_PHASES, ApplicationClient, AppStatus, State, parse_status, same_revision
+from lab.clients.argocd import RUNNING_PHASES, ApplicationClient, AppStatus, State, same_revision
 from lab.core.config import ROOT, Settings, environment
 from lab.core.context import Context
 from lab.core.errors import LabError
@@ -228,11 +228,8 @@ class Lab:
     def url(self, env: str, path: str) -> str:
         return f"http://127.0.0.1:{environment(env).host_port}{path}"
 
-    def app(self, env: str) -> Obj:
-        return drift.read_app(self.apps, app_name(environment(env)))
-
     def status(self, env: str) -> AppStatus:
-        return parse_status(self.app(env))
+        return self.apps.get_app(app_name(environment(env)))
 
     def gitops(self) -> GitOpsRepo:
         repo = ship_step.gitops_repo(self.ctx, app_root=self.root, app_sha="")
@@ -307,39 +304,41 @@ def resource_out_of_sync(lab: Lab, env: str, kind: str, name: str = "lab-app") -
     ns = environment(env).namespace
 
     def check() -> tuple[State, str]:
-        obj = lab.app(env)
-        listed = drift.out_of_sync_resources(obj)
+        status = lab.status(env)
+        listed = status.out_of_sync()
         wanted = f"{kind} {ns}/{name}"
-        if parse_status(obj).sync == "OutOfSync" and any(r.startswith(wanted) for r in listed):
+        if status.sync == "OutOfSync" and any(r.startswith(wanted) for r in listed):
             return State.SUCCEEDED, f"OutOfSync: {', '.join(listed)}"
-        return State.PENDING, f"sync={parse_status(obj).sync or 'Unknown'}, OutOfSync resources: {listed or 'none'}"
+        return State.PENDING, f"sync={status.sync or 'Unknown'}, OutOfSync resources: {', '.join(listed) or 'none'}"
 
     return check
 
 
-def healed(lab: Lab, env: str, plan: drift.ManualChange, baseline: drift.Operation) -> Check:
+def healed(lab: Lab, env: str, plan: drift.Change, baseline: AppStatus) -> Check:
     """git's value is live again, the app is Synced with no sync running, and the fix was a sync that started after
     the baseline and was automated (self-heal) — not someone else's."""
 
     def check() -> tuple[State, str]:
-        obj = lab.app(env)
-        status = parse_status(obj)
-        op = drift.operation_info(obj)
+        status = lab.status(env)
         value = plan.read(lab.cluster)
         if value != plan.desired:
             return State.PENDING, f"{plan.path} is {value} (git: {plan.desired}); {status.describe()}"
         if status.sync != "Synced" or status.operation_requested or status.operation_phase in RUNNING_PHASES:
             return State.PENDING, f"{plan.path} back, app {status.describe()}"
-        if op.started_at == baseline.started_at:  # pending, not failed: the status may lag the sync by a poll
+        if (
+            status.operation_started_at == baseline.operation_started_at
+        ):  # pending, not failed: the status may lag the sync by a poll
             return State.PENDING, f"{plan.path} is back but no sync since the change is recorded ({status.describe()})"
-        if not op.automated:
-            return State.FAILED, f"the fix was not Argo CD's automated sync: {op}"
-        return State.SUCCEEDED, f"self-heal #{op.heal_count}: {'; '.join(op.results) or op.phase}"
+        if not status.operation_automated:
+            return State.FAILED, f"the fix was not Argo CD's automated sync: {status.describe()}"
+        return State.SUCCEEDED, (
+            f"self-heal #{status.heal_count}: {'; '.join(status.operation_results) or status.operation_phase}"
+        )
 
     return check
 
 
-def stays_drifted(lab: Lab, env: str, plan: drift.ManualChange) -> Check:
+def stays_drifted(lab: Lab, env: str, plan: drift.Change) -> Check:
     """For expect_consistently: still OutOfSync and the hand change still live."""
 
     def check() -> tuple[State, str]:
@@ -354,7 +353,7 @@ def stays_drifted(lab: Lab, env: str, plan: drift.ManualChange) -> Check:
     return check
 
 
-def field_is(lab: Lab, plan: drift.ManualChange, value: str) -> Check:
+def field_is(lab: Lab, plan: drift.Change, value: str) -> Check:
     def check() -> tuple[State, str]:
         live = plan.read(lab.cluster)
         return (State.SUCCEEDED if live == value else State.PENDING), f"{plan.path} = {live} (want {value})"
@@ -473,11 +472,11 @@ class Scenario:
         self.lab = lab
         self.test = test
         self.marks: dict[str, float] = {}
-        self.baselines: dict[str, drift.Operation] = {}
+        self.baselines: dict[str, AppStatus] = {}
         self.backoff: dict[str, float] = {}
         self.releases: dict[str, Release] = {}
         self.shipped: list[ship_step.ShipResult] = []
-        self.plan: drift.ManualChange | None = None
+        self.plan: drift.Change | None = None
         self.traffic: Traffic | None = None
         self.rolled_back: release.RollbackResult | None = None
 
@@ -523,9 +522,9 @@ class Given(_Stage):
             timeout=DEPLOY,
             what=f"given {env} Synced",
         )
-        obj = self.lab.app(env)
-        self.s.baselines[env] = drift.operation_info(obj)
-        self.s.backoff[env] = drift.predicted_backoff(obj, datetime.now(UTC))
+        status = self.lab.status(env)
+        self.s.baselines[env] = status
+        self.s.backoff[env] = drift.predicted_backoff(status, datetime.now(UTC))
         return self
 
     def release_in(self, env: str, *, not_in: Sequence[str] = ()) -> Given:

@@ -13,11 +13,12 @@ from pathlib import Path
 import pytest
 
 from lab.core.config import ROOT, load_settings
+from lab.steps import drift_kinds
 
 E2E = "tests/e2e"
 BEHAVIOURS = {  # test name prefix -> how many (parametrized) cases: the list, one test (or more) each
     "test_ship_lands_in_dev_synced_healthy_and_serving_the_new_version": 1,
-    "test_drift_in_dev_is_reverted_by_self_heal_within_the_bound": 4,  # scale, image, delete, env
+    "test_drift_in_dev_is_reverted_by_self_heal_within_the_bound": len(drift_kinds.KINDS),  # one per drift kind
     "test_drift_in_staging_stays_out_of_sync_until_invoke_sync": 1,
     "test_demo_drift_in_dev_reports_the_self_heal_time": 1,
     "test_demo_drift_in_staging_stays_then_heals_with_a_sync": 1,

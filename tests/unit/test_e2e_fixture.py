@@ -17,8 +17,9 @@ from argocd_schema import crd_problems
 from e2e import fixture
 from e2e.fixture import ExpectationFailed, Lab, Poller, Report, Timing, Traffic
 from fakes import Clock, FakeRunner
+from kubefake import FakeKube
 
-from lab.clients.argocd import ApplicationClient, State
+from lab.clients.argocd import ApplicationClient, State, parse_status
 from lab.core.config import ROOT, Settings, environment
 from lab.core.context import Context
 from lab.core.errors import ClusterUnreachable
@@ -185,18 +186,23 @@ class Web:
         return self.answers[min(len(self.urls) - 1, len(self.answers) - 1)]
 
 
-class Cluster:
-    def __init__(self, pods: list[Obj], deployment: Obj | None = None) -> None:
-        self.pods = pods
-        self.deployment = deployment
-        self.context = "kind-gitops-lab"
+def with_pods(cluster: FakeKube, env: str, pods: list[Obj]) -> FakeKube:
+    """CLUSTER with exactly PODS (labelled as the app's) in ENV's namespace."""
+    ns = environment(env).namespace
+    for key in [k for k in cluster.objects if k[0] == "Pod"]:
+        del cluster.objects[key]
+    for p in pods:
+        p["metadata"].update(namespace=ns, labels={"app.kubernetes.io/name": "lab-app"})
+        cluster.put({"kind": "Pod", **p})
+    return cluster
 
-    def list(self, kind: str, namespace: str, label_selector: str = "") -> list[Obj]:
-        assert (kind, label_selector) == ("Pod", "app.kubernetes.io/name=lab-app")
-        return copy.deepcopy(self.pods)
 
-    def get(self, kind: str, namespace: str, name: str) -> Obj | None:
-        return copy.deepcopy(self.deployment)
+def with_replicas(cluster: FakeKube, env: str, replicas: int) -> FakeKube:
+    ns = environment(env).namespace
+    cluster.put(
+        {"kind": "Deployment", "metadata": {"name": "lab-app", "namespace": ns}, "spec": {"replicas": replicas}}
+    )
+    return cluster
 
 
 def a_lab(apps: Apps, cluster: Any = None, web: Web | None = None) -> Lab:
@@ -245,45 +251,45 @@ def pod(image: str, ready: bool, digest: str = "sha256:aa") -> Obj:
 
 
 def test_pods_run_digest_wants_every_replica_ready_on_that_digest() -> None:
-    cluster = Cluster([pod("a", True, "sha256:aa"), pod("b", True, "sha256:bb")])
+    cluster = with_pods(FakeKube(writable=False), "staging", [pod("a", True, "sha256:aa"), pod("b", True, "sha256:bb")])
     lab = a_lab(Apps({}), cluster)
     check = fixture.pods_run_digest(lab, "staging", "sha256:aa")
     assert check()[0] is State.PENDING
-    cluster.pods = [pod("a", True), pod("b", True)]
+    with_pods(cluster, "staging", [pod("a", True), pod("b", True)])
     assert check()[0] is State.SUCCEEDED
-    cluster.pods = [pod("a", True)]
+    with_pods(cluster, "staging", [pod("a", True)])
     assert check()[0] is State.PENDING  # staging has 2 replicas
 
 
 def test_rollout_held_fails_if_the_bad_pod_becomes_ready_or_the_old_ones_leave() -> None:
-    cluster = Cluster([pod("good", True)])
+    cluster = with_pods(FakeKube(writable=False), "dev", [pod("good", True)])
     lab = a_lab(Apps({}), cluster)
     check = fixture.rollout_held(lab, "dev", "bad", min_ready=1)
     assert check()[0] is State.PENDING  # no pod of the bad image yet
-    cluster.pods = [pod("good", True), pod("bad", False)]
+    with_pods(cluster, "dev", [pod("good", True), pod("bad", False)])
     assert check() == (State.SUCCEEDED, "1 new pod(s) (0 Ready), 1 old Ready")
-    cluster.pods = [pod("good", False), pod("bad", False)]
+    with_pods(cluster, "dev", [pod("good", False), pod("bad", False)])
     assert check()[0] is State.FAILED and "old pods were taken out" in check()[1]
-    cluster.pods = [pod("good", True), pod("bad", True)]
+    with_pods(cluster, "dev", [pod("good", True), pod("bad", True)])
     assert check()[0] is State.FAILED and "became Ready" in check()[1]
 
 
-def scale_plan() -> drift.ManualChange:
+def scale_plan() -> drift.Change:
     deployment = {"kind": "Deployment", "metadata": {"name": "lab-app"}, "spec": {"replicas": 2}}
     return drift.plan_change(environment("staging"), "scale", [deployment], context="c", image_repo="r")
 
 
 def test_stays_drifted_and_healed_read_the_app_and_the_live_field() -> None:
     plan = scale_plan()
-    cluster = Cluster([], {"kind": "Deployment", "spec": {"replicas": 4}})
+    cluster = with_replicas(FakeKube(writable=False), "staging", 4)
     before = {"phase": "Succeeded", "startedAt": "2026-05-01T11:00:00Z", "operation": {"sync": {}}}
     apps = Apps({"lab-staging": app("staging", "OutOfSync", "Healthy", op=before)})
     lab = a_lab(apps, cluster)
     assert fixture.stays_drifted(lab, "staging", plan)() == (State.SUCCEEDED, "OutOfSync, spec.replicas = 4")
-    cluster.deployment = {"kind": "Deployment", "spec": {"replicas": 2}}
+    with_replicas(cluster, "staging", 2)
     assert fixture.stays_drifted(lab, "staging", plan)()[0] is State.FAILED
 
-    baseline = drift.operation_info(apps.objects["lab-staging"])
+    baseline = parse_status(apps.objects["lab-staging"])
     healed = fixture.healed(lab, "staging", plan, baseline)
     apps.objects["lab-staging"] = app("staging", "Synced", "Healthy", op=before)
     assert healed()[0] is State.PENDING and "no sync since the change" in healed()[1]  # not Argo CD's doing (yet)
