@@ -510,6 +510,7 @@ def render_as_argocd(path: Path, kustomize: dict[str, Any]) -> list[dict[str, An
     return [d for d in yaml.safe_load_all(out) if d]
 
 
+@pytest.mark.integration  # real git / kubectl kustomize (tests/tiers.py)
 @pytest.mark.parametrize("env", [e.name for e in ENVIRONMENTS])
 def test_every_environment_gets_a_load_balancer_on_eks(tmp_path: Path, env: str) -> None:
     shutil.copytree(ROOT / "overlays", tmp_path / "overlays")
@@ -530,6 +531,7 @@ def test_every_environment_gets_a_load_balancer_on_eks(tmp_path: Path, env: str)
     ]
 
 
+@pytest.mark.integration  # real git / kubectl kustomize (tests/tiers.py)
 def test_why_not_application_components(tmp_path: Path) -> None:
     """The reason for patches: a component added to an overlay is applied before the overlay's own NodePort patch."""
     shutil.copytree(ROOT / "overlays", tmp_path / "overlays")

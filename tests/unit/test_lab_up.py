@@ -45,6 +45,8 @@ from lab.steps import kindbin, lab
 from lab.tools import git as git_tool
 from lab.ui import UI
 
+pytestmark = pytest.mark.integration  # the fake world runs git and `kubectl kustomize` for real (tests/tiers.py)
+
 CLUSTER = "gitops-lab"
 NODE = f"{CLUSTER}-control-plane"
 TRAILERS = ("App-Commit", "Image", "Image-Digest", "Environment", "Deployed-By")
