@@ -39,12 +39,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import yaml
 
-from lab import image_cache, versions
-from lab.config import Settings
-from lab.context import Context
-from lab.errors import CommandFailed, ConfigError
+from lab import image_cache
+from lab.core import versions
+from lab.core.config import Settings
+from lab.core.context import Context
+from lab.core.errors import CommandFailed, ConfigError
+from lab.core.runner import for_reading
 from lab.manifests import kind as kind_manifests
-from lab.runner import for_reading
 from lab.tools import docker, kubectl
 from lab.tools import kind as kind_tool
 from lab.tools import minikube as minikube_tool

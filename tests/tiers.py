@@ -6,7 +6,7 @@
 - ``e2e``: a real cluster with the lab up. `make e2e`.
 
 `make test` runs all of them. The guard patches ``subprocess.Popen.__init__`` for the duration of one unit test, so
-it sees every process the test starts in this interpreter, through lab.runner or not; it cannot see what a child
+it sees every process the test starts in this interpreter, through lab.core.runner or not; it cannot see what a child
 process starts in turn (a unit test that runs a child Python which runs git is not caught).
 """
 

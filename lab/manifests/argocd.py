@@ -25,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from lab.config import ENVIRONMENTS, Environment
+from lab.core.config import ENVIRONMENTS, Environment
 from lab.manifests.kind import ARGOCD_NODE_PORT
 
 Doc = dict[str, Any]

@@ -21,8 +21,8 @@ from typing import Any
 
 import yaml
 
-from lab.aws_config import AwsSettings
-from lab.config import Settings
+from lab.core.aws_config import AwsSettings
+from lab.core.config import Settings
 
 API_VERSION = "eksctl.io/v1alpha5"
 KIND = "ClusterConfig"

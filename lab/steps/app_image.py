@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lab import image_cache
-from lab.config import ROOT
-from lab.context import Context
-from lab.errors import LabError, Refused
+from lab.core.config import ROOT
+from lab.core.context import Context
+from lab.core.errors import LabError, Refused
 from lab.tools import pip
 
 CONTEXT_WHEELS = "wheels"  # the directory of the build context the Dockerfile installs from, when it holds wheels

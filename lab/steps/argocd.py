@@ -12,11 +12,11 @@ from pathlib import Path
 
 import yaml
 
-from lab.argocd import ApplicationClient, AppStatus, synced_healthy
-from lab.config import environment
-from lab.context import Context
-from lab.errors import Conflict
-from lab.gitops import EnvStatus
+from lab.clients.argocd import ApplicationClient, AppStatus, synced_healthy
+from lab.core.config import environment
+from lab.core.context import Context
+from lab.core.errors import Conflict
+from lab.gitops.repo import EnvStatus
 from lab.manifests import argocd as manifests
 from lab.manifests.argocd import GitCredentials, InstallOptions
 from lab.tools import kubectl
@@ -142,7 +142,7 @@ def ui_hint(ctx: Context) -> str:
 
 
 class ArgoWatcher:
-    """The pipeline's view of the cluster (lab.gitops.DeployWatcher) through the Application client."""
+    """The pipeline's view of the cluster (lab.gitops.repo.DeployWatcher) through the Application client."""
 
     def __init__(self, ctx: Context, client: ApplicationClient | None = None) -> None:
         self.ctx = ctx

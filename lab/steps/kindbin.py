@@ -2,7 +2,7 @@
 
 Where the lab looks: `<state_dir>/bin/kind` (what `fix` installs; preferred, so an old kind on PATH does not
 matter), then PATH. The download (https://kind.sigs.k8s.io/dl/<version>/kind-<os>-<arch>, kind's quick-start)
-lands in `<state_dir>/cache/` under a temporary name, its sha256 is compared with lab/versions.py BEFORE it is
+lands in `<state_dir>/cache/` under a temporary name, its sha256 is compared with lab/core/versions.py BEFORE it is
 kept or made executable; a mismatch deletes it and installs nothing. The cached copy makes reinstalls offline.
 """
 
@@ -18,12 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
-from lab import versions
-from lab.config import Settings
-from lab.context import Context
-from lab.errors import ChecksumMismatch, DownloadFailed, Refused, ToolNotFound
+from lab.core import versions
+from lab.core.config import Settings
+from lab.core.context import Context
+from lab.core.errors import ChecksumMismatch, DownloadFailed, Refused, ToolNotFound
+from lab.core.runner import for_reading
 from lab.image_cache import sha256_file
-from lab.runner import for_reading
 from lab.tools import kind as kind_tool
 
 # Oldest kind the lab works with: node images from v0.27.0 on read /etc/containerd/certs.d without a containerd
@@ -186,7 +186,7 @@ def _download_verified(url: str, dest: Path, expected: str, fetch: Fetch) -> Non
         partial.unlink(missing_ok=True)
         raise ChecksumMismatch(
             f"{url}: sha256 {actual} does not match the pinned {expected}; nothing was installed",
-            hint="retry (broken download or proxy?); if it persists, check lab/versions.py against the .sha256sum",
+            hint="retry (broken download or proxy?); if it persists, check lab/core/versions.py against the .sha256sum",
         )
     partial.chmod(0o644)
     os.replace(partial, dest)

@@ -17,10 +17,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from lab.config import ENV_NAMES, ROOT, environment
-from lab.context import Context
-from lab.errors import ClusterUnreachable, ConfigError, Refused, RegistryError
-from lab.gitops import (
+from lab.core.config import ENV_NAMES, ROOT, environment
+from lab.core.context import Context
+from lab.core.errors import ClusterUnreachable, ConfigError, Refused, RegistryError
+from lab.gitops.repo import (
     APP_COMMIT,
     DEPLOYED_BY,
     ENVIRONMENT,

@@ -31,10 +31,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lab import versions
-from lab.config import ROOT, Settings
-from lab.context import Context
-from lab.errors import ConfigError, Conflict, NotReady, RegistryError
+from lab.core import versions
+from lab.core.config import ROOT, Settings
+from lab.core.context import Context
+from lab.core.errors import ConfigError, Conflict, NotReady, RegistryError
 from lab.providers import (
     ECR_CONTAINER,
     ECR_CONTAINER_PORT,

@@ -28,9 +28,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from lab.config import ROOT, Settings
-from lab.context import Context
-from lab.errors import (
+from lab.core.config import ROOT, Settings
+from lab.core.context import Context
+from lab.core.errors import (
     ClusterUnreachable,
     ConfigError,
     GitOpsError,
@@ -40,7 +40,7 @@ from lab.errors import (
     Refused,
     RegistryError,
 )
-from lab.gitops import (
+from lab.gitops.repo import (
     DeployWatcher,
     EnvStatus,
     GitOpsRepo,

@@ -16,10 +16,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from lab import versions
-from lab.config import Settings
-from lab.errors import ChecksumMismatch, DownloadFailed, Refused
-from lab.runner import Runner
+from lab.core import versions
+from lab.core.config import Settings
+from lab.core.errors import ChecksumMismatch, DownloadFailed, Refused
+from lab.core.runner import Runner
 from lab.tools.kubectl import kubectl_binary
 
 Fetch = Callable[[str], bytes]
@@ -101,7 +101,7 @@ def fetch_install_manifest(settings: Settings, fetch: Fetch = urllib_fetch, pin:
         raise ChecksumMismatch(
             f"{pin.url} has sha256 {actual}, the pin says {pin.sha256}; nothing was cached or installed",
             hint="a proxy may have altered the download; if upstream changed the file, re-check it and the pin "
-            "in lab/versions.py",
+            "in lab/core/versions.py",
         )
     _write_atomic(path, data)
     return path

@@ -17,9 +17,9 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from lab.config import Settings
-from lab.errors import ClusterUnreachable, ConfigError, LabError
-from lab.runner import Runner
+from lab.core.config import Settings
+from lab.core.errors import ClusterUnreachable, ConfigError, LabError
+from lab.core.runner import Runner
 from lab.tools.ecr import (
     ACCESS_CODES,
     EMULATOR_CREDENTIALS,

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lab.errors import CommandFailed, DockerUnreachable, RegistryError, ToolNotFound
-from lab.runner import Runner
+from lab.core.errors import CommandFailed, DockerUnreachable, RegistryError, ToolNotFound
+from lab.core.runner import Runner
 
 DOCKER = "docker"
 MANAGED_LABEL = "gitops-lab.managed"

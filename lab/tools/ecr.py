@@ -17,8 +17,8 @@ import base64
 import json
 from typing import Any
 
-from lab.config import Settings
-from lab.errors import ConfigError, LabError, RegistryError
+from lab.core.config import Settings
+from lab.core.errors import ConfigError, LabError, RegistryError
 
 # The newest images the lifecycle policy keeps. The lab's tags are unique (<sha7>-<UTC timestamp>), so with
 # IMMUTABLE tags every ship adds one image; 30 keeps weeks of lab history (emulators store the policy but do not

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from lab.context import Context
-from lab.errors import CommandFailed, RegistryError
+from lab.core.context import Context
+from lab.core.errors import CommandFailed, RegistryError
 from lab.tools import aws, ecr
 from lab.tools.docker import DOCKER
 

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from lab.errors import CommandFailed
-from lab.runner import Result, Runner, for_reading
+from lab.core.errors import CommandFailed
+from lab.core.runner import Result, Runner, for_reading
 
 GIT = "git"
 NETWORK_ENV = {"GIT_TERMINAL_PROMPT": "0"}

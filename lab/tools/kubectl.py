@@ -10,8 +10,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from lab.errors import CommandFailed
-from lab.runner import Result, Runner
+from lab.core.errors import CommandFailed
+from lab.core.runner import Result, Runner
 
 FIELD_MANAGER = "gitops-lab"
 

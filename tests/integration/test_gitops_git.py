@@ -26,10 +26,12 @@ import yaml
 from fakes import FakeRunner
 from localservers import GitHttpServer, serve_git_http
 
-from lab.config import load_settings
-from lab.context import Context
-from lab.errors import ClusterUnreachable, ConfigError, GitOpsError, Interrupted, Refused, RegistryError
-from lab.gitops import (
+from lab.core.config import load_settings
+from lab.core.context import Context
+from lab.core.errors import ClusterUnreachable, ConfigError, GitOpsError, Interrupted, Refused, RegistryError
+from lab.core.runner import DryRunRunner, SubprocessRunner
+from lab.core.ui import UI
+from lab.gitops.repo import (
     Change,
     EnvStatus,
     GitOpsRepo,
@@ -40,12 +42,10 @@ from lab.gitops import (
     set_image,
     validate_rendered,
 )
-from lab.runner import DryRunRunner, SubprocessRunner
 from lab.steps import release
 from lab.steps.ship import gitops_repo
 from lab.tools import git as gitcli
 from lab.tools.kubectl import kubectl_binary
-from lab.ui import UI
 
 pytestmark = pytest.mark.integration  # real git and kubectl kustomize: `make integration`, not `make unit`
 
@@ -406,8 +406,8 @@ def test_a_push_that_loses_a_race_is_reapplied_on_the_new_head(
 WORKER = """
 import sys, time
 from pathlib import Path
-from lab.gitops import GitOpsRepo, ImageSpec
-from lab.runner import SubprocessRunner
+from lab.gitops.repo import GitOpsRepo, ImageSpec
+from lab.core.runner import SubprocessRunner
 from lab.tools.git import Identity
 
 remote, workdir, seed, tag, start = sys.argv[1:6]
@@ -1018,9 +1018,9 @@ def test_ctrl_c_before_the_push_drops_the_half_made_change(remote: Path, app_rep
 WORKER_INTERRUPTED = """
 import sys
 from pathlib import Path
-from lab.errors import Interrupted
-from lab.gitops import GitOpsRepo, ImageSpec
-from lab.runner import SubprocessRunner
+from lab.core.errors import Interrupted
+from lab.gitops.repo import GitOpsRepo, ImageSpec
+from lab.core.runner import SubprocessRunner
 from lab.tools.git import Identity
 
 remote, workdir, seed = sys.argv[1:4]

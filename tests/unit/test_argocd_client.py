@@ -14,7 +14,7 @@ from argocd_schema import crd_problems
 from fakes import Clock
 from kubernetes.client.exceptions import ApiException
 
-from lab.argocd import (
+from lab.clients.argocd import (
     MERGE_PATCH,
     ApplicationClient,
     AppStatus,
@@ -24,7 +24,7 @@ from lab.argocd import (
     same_revision,
     synced_healthy,
 )
-from lab.errors import ClusterUnreachable, Conflict, NotReady
+from lab.core.errors import ClusterUnreachable, Conflict, NotReady
 
 OLD = "1111111111111111111111111111111111111111"
 NEW = "2222222222222222222222222222222222222222"

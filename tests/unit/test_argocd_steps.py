@@ -19,15 +19,15 @@ import yaml
 from argocd_schema import DATA
 from fakes import FakeRunner
 
-from lab.argocd import ApplicationClient
-from lab.config import Settings
-from lab.context import Context
-from lab.errors import ChecksumMismatch, CommandFailed, ConfigError, Conflict, Refused
+from lab.clients.argocd import ApplicationClient
+from lab.core.config import Settings
+from lab.core.context import Context
+from lab.core.errors import ChecksumMismatch, CommandFailed, ConfigError, Conflict, Refused
+from lab.core.runner import Result
+from lab.core.ui import UI
 from lab.manifests import argocd as m
-from lab.runner import Result
 from lab.steps import argocd as steps
 from lab.tools import argocd_install as install
-from lab.ui import UI
 
 EXCERPT = (DATA / "install-excerpt.yaml").read_bytes()
 PIN = install.ManifestPin(

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 import yaml
 
-from lab.argocd import TRACKING_ANNOTATION, as_argocd_applies, tracking_id
-from lab.runner import SubprocessRunner
+from lab.clients.argocd import TRACKING_ANNOTATION, as_argocd_applies, tracking_id
+from lab.core.runner import SubprocessRunner
 from lab.tools import kustomize
 
 pytestmark = pytest.mark.integration  # renders with the real `kubectl kustomize` (tests/tiers.py)

@@ -32,18 +32,18 @@ from aws_stubs import (
 )
 from fakes import FakeRunner
 
-from lab.aws_config import AwsSettings, load_aws_settings
-from lab.config import ENVIRONMENTS, Settings
-from lab.context import Context
-from lab.errors import CommandFailed, ConfigError, Conflict, RegistryError
-from lab.gitops import Committed, ImageSpec
+from lab.core.aws_config import AwsSettings, load_aws_settings
+from lab.core.config import ENVIRONMENTS, Settings
+from lab.core.context import Context
+from lab.core.errors import CommandFailed, ConfigError, Conflict, RegistryError
+from lab.core.runner import DryRunRunner
+from lab.core.ui import UI
+from lab.gitops.repo import Committed, ImageSpec
 from lab.manifests.argocd import GitCredentials
 from lab.providers import provider_for
 from lab.providers_eks import EksProvider
-from lab.runner import DryRunRunner
 from lab.steps import aws as aws_steps
 from lab.tools import ecr, ecr_login, git, git_credential, kubectl
-from lab.ui import UI
 
 ROOT = Path(__file__).resolve().parents[2]
 REMOTE = "https://git.example.com/team/gitops.git"

@@ -19,9 +19,9 @@ import pytest
 from botocore.stub import Stubber
 from fakes import FakeRunner  # tests/fakes.py (rootdir conftest puts tests/ on sys.path)
 
-from lab.config import ROOT, Settings, load_settings
-from lab.context import Context
-from lab.errors import (
+from lab.core.config import ROOT, Settings, load_settings
+from lab.core.context import Context
+from lab.core.errors import (
     ClusterUnreachable,
     ConfigError,
     GitOpsError,
@@ -30,7 +30,9 @@ from lab.errors import (
     Refused,
     RegistryError,
 )
-from lab.gitops import (
+from lab.core.runner import DryRunRunner, Result, SubprocessRunner
+from lab.core.ui import UI
+from lab.gitops.repo import (
     Change,
     Committed,
     DeployRecord,
@@ -42,11 +44,9 @@ from lab.gitops import (
     set_image,
     validate_rendered,
 )
-from lab.runner import DryRunRunner, Result, SubprocessRunner
 from lab.steps import release
 from lab.steps.ship import DIRTY_PATHS, default_gate, registry_lookup, repositories, reserve_tag, ship
 from lab.tools import git, registry
-from lab.ui import UI
 
 DEV = (ROOT / "overlays" / "dev" / "kustomization.yaml").read_text()
 SHA = "0123456789abcdef0123456789abcdef01234567"

@@ -16,7 +16,7 @@ import pytest
 import tiers
 from _pytest.mark.expression import Expression
 
-from lab.config import ROOT
+from lab.core.config import ROOT
 
 
 @dataclass

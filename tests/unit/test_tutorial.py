@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from lab.config import ROOT
+from lab.core.config import ROOT
 from lab.steps import ship
 
 pytestmark = pytest.mark.integration  # runs the tutorial's example in a real git repo (tests/tiers.py)

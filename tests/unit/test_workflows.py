@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 import yaml
 
-from lab.config import ROOT
-from lab.gitops import make_tag
+from lab.core.config import ROOT
+from lab.gitops.repo import make_tag
 
 WORKFLOWS = ROOT / ".github" / "workflows"
 CI = WORKFLOWS / "ci.yml"

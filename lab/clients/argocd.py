@@ -29,8 +29,8 @@ import urllib3
 from kubernetes.client.exceptions import ApiException
 from ruamel.yaml import YAML
 
-from lab import kube
-from lab.errors import ClusterUnreachable, Conflict, LabError, NotReady, SyncFailed
+from lab.clients import kube
+from lab.core.errors import ClusterUnreachable, Conflict, LabError, NotReady, SyncFailed
 
 GROUP = "argoproj.io"
 VERSION = "v1alpha1"

@@ -44,11 +44,11 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
-from lab import versions
-from lab.errors import CommandFailed, GitOpsError, Interrupted, Refused, ToolNotFound
-from lab.runner import Runner, for_reading
+from lab.core import versions
+from lab.core.errors import CommandFailed, GitOpsError, Interrupted, Refused, ToolNotFound
+from lab.core.runner import Runner, for_reading
+from lab.core.ui import UI
 from lab.tools import git, git_credential, kustomize
-from lab.ui import UI
 
 BRANCH = "main"
 IMAGE_NAME = "lab-app"  # the image name in base/deployment.yaml that each overlay's images[] entry replaces
