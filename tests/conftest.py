@@ -31,6 +31,10 @@ ROOT = Path(__file__).resolve().parent.parent
 # A test without a tier mark (integration, docker, e2e) is a unit test: in its setup, call and teardown it may start
 # no git, kubectl, docker or kind (tests/tiers.py); one that does fails, saying how to fake the tool or which mark to
 # add. (A refused start raises PermissionError in the test; code that swallows it still fails here.)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    tiers.mark_by_fixtures(items)  # a test using a real server process (gunicorn) is an integration test
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
     return (yield from tiers.guard_phase(item))

@@ -22,6 +22,9 @@ from typing import Any
 import pytest
 
 TIER_MARKS = ("integration", "docker", "e2e")
+# Fixtures that start a real server process: a test using one is an integration test (seconds, not milliseconds),
+# marked at collection (pytest_collection_modifyitems in tests/conftest.py).
+PROCESS_FIXTURES = {"start_gunicorn": "integration"}
 # Programs a unit test may not start (by the name of the executable, wherever it lives).
 REAL_TOOLS = frozenset({"git", "kubectl", "kustomize", "docker", "kind", "minikube"})
 
@@ -90,3 +93,11 @@ def guard_phase(item: pytest.Item) -> Generator[None, Any, Any]:
     if refused:
         pytest.fail(refused[0], pytrace=False)
     return result
+
+
+def mark_by_fixtures(items: Sequence[pytest.Item]) -> None:
+    """Give each test that uses one of PROCESS_FIXTURES that fixture's tier mark."""
+    for item in items:
+        for name in getattr(item, "fixturenames", ()):
+            if name in PROCESS_FIXTURES and item.get_closest_marker(PROCESS_FIXTURES[name]) is None:
+                item.add_marker(PROCESS_FIXTURES[name])

@@ -14,6 +14,8 @@ import pytest
 
 from lab.core.config import ROOT, load_settings
 
+pytestmark = pytest.mark.integration  # runs pytest as a process to collect the e2e suite (tests/tiers.py)
+
 E2E = "tests/e2e"
 BEHAVIOURS = {  # test name prefix -> how many (parametrized) cases: the list, one test (or more) each
     "test_ship_lands_in_dev_synced_healthy_and_serving_the_new_version": 1,

@@ -933,6 +933,7 @@ print(reserve_tag(Path(state), "0123456789", datetime(2026, 11, 28, 10, 15, tzin
 """
 
 
+@pytest.mark.integration  # six processes race for a tag (tests/tiers.py)
 def test_ships_reserving_a_tag_at_the_same_moment_all_get_different_tags(tmp_path: Path) -> None:
     start = time.time() + 1.5
     procs = [

@@ -106,3 +106,24 @@ def test_make_unit_integration_and_e2e_split_the_tiers_and_make_test_runs_them_a
             chosen.append(target)
     assert chosen == [{"unit": "unit", "e2e": "e2e"}.get(tier, "integration")], chosen
     assert make_selection("test") is None  # `make test` (what CI runs): every tier
+
+
+@dataclass
+class Collected(Item):
+    fixturenames: tuple[str, ...] = ()
+    added: list[str] | None = None
+
+    def add_marker(self, name: str) -> None:
+        self.added = [*(self.added or []), name]
+        self.marks = (*self.marks, name)
+
+
+def test_a_test_using_the_real_gunicorn_fixture_is_marked_integration_at_collection() -> None:
+    server, plain, marked = (
+        Collected(fixturenames=("tmp_path", "start_gunicorn")),
+        Collected(fixturenames=("tmp_path",)),
+        Collected(("integration",), fixturenames=("start_gunicorn",)),
+    )
+    tiers.mark_by_fixtures([server, plain, marked])  # type: ignore[list-item]
+    assert (server.added, plain.added, marked.added) == (["integration"], None, None)
+    assert tiers.tier_of(server) == "integration" and tiers.tier_of(plain) == "unit"  # type: ignore[arg-type]
