@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import yaml
 
 from lab import image_cache
-from lab.core import versions
+from lab.core import names, versions
 from lab.core.config import Settings
 from lab.core.context import Context
 from lab.core.errors import CommandFailed, ConfigError
@@ -54,11 +54,11 @@ if TYPE_CHECKING:
     from lab.providers_eks import EksProvider
 
 # Containers other lab components run; providers only wire them into the cluster network.
-REGISTRY_CONTAINER = "lab-registry"
+REGISTRY_CONTAINER = names.REGISTRY_CONTAINER
 REGISTRY_CONTAINER_PORT = 5000  # registry:2 / distribution listens on 5000 inside its container
-ECR_CONTAINER = "lab-ecr"
+ECR_CONTAINER = names.ECR_CONTAINER
 ECR_CONTAINER_PORT = 4566  # MiniStack's gateway port inside its container
-GIT_CONTAINER = "lab-git"
+GIT_CONTAINER = names.GIT_CONTAINER
 
 CREATING = "creating"
 CREATED = "created"

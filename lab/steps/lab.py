@@ -36,7 +36,8 @@ from lab.core.errors import (
     ToolNotFound,
 )
 from lab.core.runner import Runner, for_reading
-from lab.gitops.repo import SEED_TAG, GitOpsRepo
+from lab.gitops.overlay import SEED_TAG
+from lab.gitops.repo import GitOpsRepo
 from lab.manifests import argocd as argocd_manifests
 from lab.providers import ECR_CONTAINER, GIT_CONTAINER, ClusterProvider, marker_path, provider_for
 from lab.steps import app_image, kindbin, release, services, ship

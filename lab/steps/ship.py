@@ -40,16 +40,9 @@ from lab.core.errors import (
     Refused,
     RegistryError,
 )
-from lab.gitops.repo import (
-    DeployWatcher,
-    EnvStatus,
-    GitOpsRepo,
-    ImageSpec,
-    default_workdir,
-    make_tag,
-    resolve_url,
-    utc_now,
-)
+from lab.gitops.overlay import ImageSpec, make_tag
+from lab.gitops.repo import GitOpsRepo, default_workdir, resolve_url, utc_now
+from lab.gitops.watcher import DeployWatcher, EnvStatus
 from lab.steps import app_image
 from lab.tools import docker, git, git_credential, registry
 
@@ -221,7 +214,7 @@ def _ecr_ensurer(settings: Settings) -> EnsureRepository:
 def _ecr_login(ctx: Context) -> str:
     from lab.tools.ecr_login import login_for_ship
 
-    return login_for_ship(ctx)
+    return login_for_ship(ctx.settings, ctx.runner)
 
 
 def gitops_repo(ctx: Context, *, app_root: Path = ROOT, app_sha: str | None = None) -> GitOpsRepo:

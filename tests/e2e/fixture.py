@@ -40,7 +40,8 @@ from lab.clients.argocd import RUNNING_PHASES, ApplicationClient, AppStatus, Sta
 from lab.core.config import ROOT, Settings, environment
 from lab.core.context import Context
 from lab.core.errors import LabError
-from lab.gitops.repo import GitOpsRepo, ImageSpec
+from lab.gitops.overlay import ImageSpec
+from lab.gitops.repo import GitOpsRepo
 from lab.manifests.argocd import app_name
 from lab.steps import drift, release
 from lab.steps import ship as ship_step

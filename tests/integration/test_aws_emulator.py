@@ -162,7 +162,7 @@ def test_login_push_and_describe_images(
     aws_steps.ensure_ecr_repository(ctx, client, AwsSettings())
     host = f"localhost:{endpoint.rsplit(':', 1)[1]}"  # MiniStack's URIs are AWS-shaped: push via localhost
 
-    assert ecr_login.ecr_login(ctx, client, registry=host) == host
+    assert ecr_login.ecr_login(ctx.runner, client, region=ctx.settings.aws_region, registry=host) == host
     _, password, _ = ecr.authorization(client)
     assert password not in printed(ctx)
     auths = json.loads((tmp_path / "docker-config" / "config.json").read_text()).get("auths", {})

@@ -31,17 +31,9 @@ from lab.core.context import Context
 from lab.core.errors import ClusterUnreachable, ConfigError, GitOpsError, Interrupted, Refused, RegistryError
 from lab.core.runner import DryRunRunner, SubprocessRunner
 from lab.core.ui import UI
-from lab.gitops.repo import (
-    Change,
-    EnvStatus,
-    GitOpsRepo,
-    ImageSpec,
-    default_workdir,
-    overlay_file,
-    read_image,
-    set_image,
-    validate_rendered,
-)
+from lab.gitops.overlay import ImageSpec, overlay_file, read_image, set_image, validate_rendered
+from lab.gitops.repo import Change, GitOpsRepo, default_workdir
+from lab.gitops.watcher import EnvStatus
 from lab.steps import release
 from lab.steps.ship import gitops_repo
 from lab.tools import git as gitcli
@@ -406,7 +398,8 @@ def test_a_push_that_loses_a_race_is_reapplied_on_the_new_head(
 WORKER = """
 import sys, time
 from pathlib import Path
-from lab.gitops.repo import GitOpsRepo, ImageSpec
+from lab.gitops.overlay import ImageSpec
+from lab.gitops.repo import GitOpsRepo
 from lab.core.runner import SubprocessRunner
 from lab.tools.git import Identity
 
@@ -1019,7 +1012,8 @@ WORKER_INTERRUPTED = """
 import sys
 from pathlib import Path
 from lab.core.errors import Interrupted
-from lab.gitops.repo import GitOpsRepo, ImageSpec
+from lab.gitops.overlay import ImageSpec
+from lab.gitops.repo import GitOpsRepo
 from lab.core.runner import SubprocessRunner
 from lab.tools.git import Identity
 

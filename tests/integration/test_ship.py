@@ -34,7 +34,7 @@ from lab.core.context import Context
 from lab.core.errors import GitOpsError, QualityGateFailed, RegistryError
 from lab.core.runner import SubprocessRunner
 from lab.core.ui import UI
-from lab.gitops.repo import ImageSpec, overlay_file, read_image
+from lab.gitops.overlay import ImageSpec, overlay_file, read_image
 from lab.steps import release
 from lab.steps.ship import gitops_repo, ship
 from lab.tools import ecr

@@ -34,7 +34,7 @@ from lab.clients.argocd import ApplicationClient
 from lab.core.config import ENVIRONMENTS, Settings, environment
 from lab.core.runner import Result
 from lab.gitops import repo as gitops
-from lab.gitops.repo import read_image
+from lab.gitops.overlay import read_image
 from lab.steps import argocd as argocd_steps
 from lab.steps import doctor as doctor_steps
 from lab.steps import services

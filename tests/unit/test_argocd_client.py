@@ -182,6 +182,7 @@ def test_parse_status_reads_every_field() -> None:
         images=(IMAGE,),
         reconciled_at="2026-01-01T00:00:06Z",
         history=status.history,
+        operation_automated=True,
     )
     assert [(c.type, c.message) for c in status.conditions] == [("ComparisonError", "rpc error: repository not found")]
     assert [(h.id, h.revision, h.deployed_at) for h in status.history] == [(0, OLD, "2026-01-01T00:00:04Z")]

@@ -32,18 +32,10 @@ from lab.core.errors import (
 )
 from lab.core.runner import DryRunRunner, Result, SubprocessRunner
 from lab.core.ui import UI
-from lab.gitops.repo import (
-    Change,
-    Committed,
-    DeployRecord,
-    EnvStatus,
-    GitOpsRepo,
-    ImageSpec,
-    make_tag,
-    read_image,
-    set_image,
-    validate_rendered,
-)
+from lab.gitops.overlay import ImageSpec, make_tag, read_image, set_image, validate_rendered
+from lab.gitops.repo import Change, Committed, GitOpsRepo
+from lab.gitops.trailers import DeployRecord
+from lab.gitops.watcher import EnvStatus
 from lab.steps import release
 from lab.steps.ship import DIRTY_PATHS, default_gate, registry_lookup, repositories, reserve_tag, ship
 from lab.tools import git, registry

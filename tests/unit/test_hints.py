@@ -27,6 +27,7 @@ from lab.core.context import Context
 from lab.core.errors import DownloadFailed
 from lab.core.ui import UI
 from lab.steps import doctor, kindbin, lab
+from lab.tools import download
 
 PAYLOAD = b"#!/bin/sh\necho 'kind v0.32.0 go1.25.5 linux/amd64'\n"
 
@@ -90,7 +91,7 @@ def copy_a_cache_from_elsewhere(cache_dir: Path) -> None:
     image_cache.write_wheels(
         cache_dir,
         image_cache.WheelSet(
-            image_cache.sha256_file(requirements),
+            download.sha256_file(requirements),
             Settings().base_image,
             "3.12",
             ("manylinux_2_36_x86_64",),

@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from lab.core.config import ROOT
-from lab.gitops.repo import make_tag
+from lab.gitops.overlay import make_tag
 
 WORKFLOWS = ROOT / ".github" / "workflows"
 CI = WORKFLOWS / "ci.yml"
