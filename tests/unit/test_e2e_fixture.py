@@ -451,6 +451,11 @@ def test_breakdown_reads_the_sync_and_the_new_pod_from_their_api_timestamps() ->
     op["operation"] = {"sync": {"revision": REV}}
     stale = {s.what: s.seconds for s in fixture.breakdown(PUSHED, NEW, "r/lab-app:t1", obj, [old], {})}
     assert stale["sync started"] is None and stale["sync finished"] is None and stale["pod Ready"] is None
+    # Synced + Healthy seen only by the suite's own poll (the Timeline stopped first): that instant, said so.
+    late = fixture.breakdown(PUSHED, NEW, "r/lab-app:t1", obj, [old], {"healthy_poll": 14.4})
+    assert [(s.seconds, s.source) for s in late if s.what == "Argo CD Synced + Healthy"] == [
+        (14.4, "observed (the suite's poll, every 1 s)")
+    ]
 
 
 def test_the_timeline_notes_the_first_poll_that_sees_each_step_and_stops_when_all_are_seen() -> None:
