@@ -381,6 +381,56 @@ def history(c: InvokeContext, env: str, limit: int = 20, debug: bool = False) ->
 
 
 @task(
+    help=helps(
+        "debug",
+        env="dev, staging or prod (default: all three)",
+        since="start of the window: YYYY-MM-DD or an ISO 8601 time (default: the first commit of the environment)",
+        json="print the figures as JSON (per environment) instead of the table",
+        html="also write a self-contained HTML report (inline SVG charts) to this file",
+        prometheus="also write the figures in Prometheus text format (lab_dora_*) to this file",
+        chart="print the per-day chart under the table (default on; --no-chart to leave it out)",
+    )
+)
+@lab_task
+def metrics(
+    c: InvokeContext,
+    env: str | None = None,
+    since: str | None = None,
+    json: bool = False,
+    html: str | None = None,
+    prometheus: str | None = None,
+    chart: bool = True,
+    debug: bool = False,
+) -> None:
+    """The four DORA keys per environment from the GitOps history (and Argo CD's, when it answers)."""
+    from pathlib import Path
+
+    from lab.clients.argocd import ApplicationClient
+    from lab.gitops.repo import utc_now
+    from lab.steps import metrics as metrics_steps
+
+    envs = metrics_steps.environments(env)  # an unknown ENV first: exit 2 listing the environments
+    now = utc_now()
+    start = metrics_steps.parse_since(since, now) if since is not None else None
+    for flag, value in (("--html", html), ("--prometheus", prometheus)):
+        if value is not None and not value.strip():
+            raise ConfigError(f"{flag} is empty: name the file to write", hint=f"e.g. {flag} metrics.out")
+    ctx = make_context(debug=debug)
+
+    def read_app(name: str) -> dict[str, Any]:
+        return ApplicationClient.from_kubeconfig(ctx.settings.kube_context).get_object(name)
+
+    reports = metrics_steps.collect(ctx, envs, since=start, read_app=read_app, now=lambda: now)
+    metrics_steps.show(ctx, reports, as_json=json, chart=chart)
+    if html:
+        metrics_steps.write_html(Path(html), reports, now)
+        ctx.ui.info(f"wrote {html}")
+    if prometheus:
+        metrics_steps.write_prometheus(Path(prometheus), reports)
+        ctx.ui.info(f"wrote {prometheus}")
+
+
+@task(
     name="demo-drift",
     help=helps(
         "dry_run",

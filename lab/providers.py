@@ -39,13 +39,18 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import yaml
 
-from lab import image_cache
+from lab import image_cache, registries
 from lab.core import names, versions
 from lab.core.config import Settings
 from lab.core.context import Context
 from lab.core.errors import CommandFailed, ConfigError
 from lab.core.runner import for_reading
 from lab.manifests import kind as kind_manifests
+from lab.registries.base import RegistryLink
+from lab.registries.ecr_emulator import CONTAINER as ECR_CONTAINER
+from lab.registries.ecr_emulator import CONTAINER_PORT as ECR_CONTAINER_PORT
+from lab.registries.local import CONTAINER as REGISTRY_CONTAINER
+from lab.registries.local import CONTAINER_PORT as REGISTRY_CONTAINER_PORT
 from lab.tools import docker, kubectl
 from lab.tools import kind as kind_tool
 from lab.tools import minikube as minikube_tool
@@ -54,10 +59,6 @@ if TYPE_CHECKING:
     from lab.providers_eks import EksProvider
 
 # Containers other lab components run; providers only wire them into the cluster network.
-REGISTRY_CONTAINER = names.REGISTRY_CONTAINER
-REGISTRY_CONTAINER_PORT = 5000  # registry:2 / distribution listens on 5000 inside its container
-ECR_CONTAINER = names.ECR_CONTAINER
-ECR_CONTAINER_PORT = 4566  # MiniStack's gateway port inside its container
 GIT_CONTAINER = names.GIT_CONTAINER
 
 CREATING = "creating"
@@ -66,24 +67,9 @@ CREATED = "created"
 CLOCK_SKEW = timedelta(seconds=120)
 
 
-@dataclass(frozen=True)
-class RegistryLink:
-    """Pods pull ``host_alias/...`` (e.g. localhost:5001/lab-app); the nodes fetch from container:port instead."""
-
-    host_alias: str
-    container: str
-    port: int
-
-
 def default_registry_links(settings: Settings) -> list[RegistryLink]:
-    """The registries the lab runs for the local target: its registry and, unless an endpoint is given, the
-    ECR emulator. An external registry (settings.registry) is the user's to make reachable."""
-    links: list[RegistryLink] = []
-    if not settings.registry:
-        links.append(RegistryLink(settings.registry_host, REGISTRY_CONTAINER, REGISTRY_CONTAINER_PORT))
-    if settings.target == "local" and not settings.aws_endpoint_url:
-        links.append(RegistryLink(f"localhost:{settings.emulator_port}", ECR_CONTAINER, ECR_CONTAINER_PORT))
-    return links
+    """How the nodes reach the lab's registries (lab.registries.cluster_links)."""
+    return registries.cluster_links(settings)
 
 
 def default_attached_containers(settings: Settings) -> list[str]:
@@ -604,6 +590,10 @@ def provider_for(settings: Settings, *, workers: int = 0) -> KindProvider | Mini
 
 
 __all__ = [
+    "ECR_CONTAINER",
+    "ECR_CONTAINER_PORT",
+    "REGISTRY_CONTAINER",
+    "REGISTRY_CONTAINER_PORT",
     "ClusterProvider",
     "KindProvider",
     "MinikubeProvider",

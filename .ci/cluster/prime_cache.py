@@ -19,7 +19,6 @@ what the offline `up` accepts (lab/image_cache.py).
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -60,11 +59,7 @@ def cache() -> None:
     ctx = _context()
     settings = ctx.settings
     module_manifest = _argocd_module_manifest()
-
-    def from_module(_url: str, dest: Path) -> None:  # the lab's Fetch: (url, destination file)
-        shutil.copyfile(module_manifest, dest)
-
-    manifest = fetch_install_manifest(settings, fetch=from_module)
+    manifest = fetch_install_manifest(settings, fetch=lambda _url, dest: dest.write_bytes(module_manifest.read_bytes()))
     print(f"install.yaml: {manifest} (from {module_manifest}, sha256 verified by the lab)")
     built = services.build_service_images(ctx)  # on ci-dockerd: offline, so this checks they are present and current
     stale = [ref for ref, state in built.items() if state not in ("cached",)]

@@ -40,16 +40,18 @@ from lab.core.aws_config import GITOPS_TOKEN_ENV, GITOPS_USERNAME_ENV, AwsSettin
 from lab.core.config import ENVIRONMENTS, ROOT, Settings
 from lab.core.context import Context
 from lab.core.cost import Estimate, estimate, render
-from lab.core.errors import ConfigError, Conflict, LabError, Refused, RegistryError
+from lab.core.errors import ConfigError, Conflict, LabError, Refused
 from lab.core.runner import Result
 from lab.core.ui import UI
 from lab.manifests import argocd as argocd_manifests
 from lab.manifests import eksctl as eksctl_manifests
 from lab.manifests.argocd import GitCredentials
 from lab.providers_eks import EksProvider, delete_lab_applications
+from lab.registries import Seams
+from lab.registries.ecr import EcrRegistry
 from lab.steps import argocd as argocd_steps
 from lab.tools import aws as aws_tool
-from lab.tools import ecr, git_credential, kubectl
+from lab.tools import git_credential, kubectl
 from lab.tools.argocd_install import PIN, cache_path
 
 OPT_IN_FLAG = "--i-understand-this-costs-money"
@@ -231,53 +233,10 @@ def ensure_aws_apps(ctx: Context, repo_url: str, credentials: GitCredentials | N
 
 
 # ECR ---------------------------------------------------------------------------------------------------
-def ecr_create_request(settings: Settings) -> dict[str, Any]:
-    return {
-        "repositoryName": settings.image_name,
-        "imageTagMutability": "IMMUTABLE",
-        "imageScanningConfiguration": {"scanOnPush": True},
-        "tags": [{"Key": k, "Value": v} for k, v in eksctl_manifests.lab_tags(settings.cluster_name, "ecr").items()],
-    }
-
-
 def ensure_ecr_repository(ctx: Context, client: Any, aws: AwsSettings, *, force: bool = False) -> tuple[str, str]:
-    """The lab's ECR repository, created with the lab's tags. Returns (action, repositoryUri).
-
-    Each call once: describe; absent: create (with the lab's tags and settings); the lab's: bring it to the
-    settings; then the lifecycle policy. An existing repository without the lab's tags is someone else's: Conflict,
-    or with --force used as it is (its settings untouched, and `down` leaves it)."""
-    settings = ctx.settings
-    name = settings.image_name
-    repo = aws_tool.describe_repository(client, name)
-    action = "exists"
-    if repo is None:
-        try:
-            repo = dict(client.create_repository(**ecr_create_request(settings))["repository"])
-            action = "created"
-        except Exception as exc:
-            if ecr.error_code(exc) != "RepositoryAlreadyExistsException":
-                raise ecr.wrap_error(exc, f"create repository {name}") from exc
-            # Created by someone else meanwhile: whose it is gets checked below.
-            repo = aws_tool.describe_repository(client, name)
-            if repo is None:
-                raise RegistryError(f"ECR repository {name} exists and does not: run the command again") from exc
-    if action == "exists":
-        tags = aws_tool.repository_tags(client, str(repo["repositoryArn"]))
-        if not eksctl_manifests.is_lab_tagged(tags, settings.cluster_name):
-            if not force:
-                raise Conflict(
-                    f"ECR repository {name} exists but was not created by the lab (no gitops-lab tags); leaving it",
-                    hint="use another image name (LAB_IMAGE_NAME=...), or use it anyway with --force",
-                )
-            ctx.ui.warn(f"ECR repository {name} is not the lab's; --force: pushing to it as it is")
-            return "forced", str(repo["repositoryUri"])
-    try:
-        if action == "exists":
-            ecr.match_settings(client, repo)  # scan on push, IMMUTABLE (create_repository set them)
-        ecr.put_lifecycle_policy(client, name, aws.ecr_keep_last)
-    except Exception as exc:
-        raise ecr.wrap_error(exc, f"ensure repository {name}") from exc
-    return action, str(repo["repositoryUri"])
+    """The lab's ECR repository, created with the lab's tags (lab.registries.ecr.EcrRegistry.provision).
+    Returns (action, repositoryUri)."""
+    return EcrRegistry(ctx.settings).provision(ctx, client, aws, force=force)
 
 
 # EKS ---------------------------------------------------------------------------------------------------
@@ -720,6 +679,7 @@ class AwsUpResult:
     repository_uri: str
     repository_action: str
     gitops_url: str
+    push_to: EcrRegistry | None = None  # the registry `up`'s first deploy ships to (the repository provisioned)
 
 
 def up_aws(
@@ -781,8 +741,10 @@ def _up(
         phase.note = cluster_action
     with ctx.ui.phase("Updating the kubeconfig"):
         provider.update_kubeconfig(ctx)
+    # The registry up provisions, and which its first deploy then logs in to and pushes to: through up's clients.
+    ecr_registry = EcrRegistry(settings, Seams(ecr_client=lambda _settings: factory("ecr")))
     with ctx.ui.phase(f"Ensuring ECR repository {settings.image_name}") as phase:
-        repo_action, repo_uri = ensure_ecr_repository(ctx, factory("ecr"), aws, force=force)
+        repo_action, repo_uri = ecr_registry.provision(ctx, factory("ecr"), aws, force=force)
         phase.note = repo_action
     credentials = gitops_credentials(ctx, remote, aws, environ=environ)
     (install_argocd or argocd_steps.ensure_argocd)(ctx)
@@ -798,6 +760,7 @@ def _up(
         repository_uri=repo_uri,
         repository_action=repo_action,
         gitops_url=remote.url,
+        push_to=ecr_registry.after_provision(aws_tool.registry_host(identity.account, aws.region)),
     )
     ctx.ui.table(
         "AWS",

@@ -46,7 +46,8 @@ from lab.core.config import ROOT, Environment, environment
 from lab.core.context import Context
 from lab.core.errors import ClusterUnreachable, ConfigError, NotReady, Refused
 from lab.manifests.argocd import app_name
-from lab.steps.ship import gitops_repo, repositories
+from lab.registries import pull_repository
+from lab.steps.ship import gitops_repo
 from lab.tools import kustomize
 
 DEMO_ENVS = ("dev", "staging")  # prod drifts like staging; the demo leaves prod alone
@@ -457,10 +458,7 @@ def demo_drift(
     if cluster.get("Deployment", target.namespace, APP) is None:
         raise Refused(f"nothing runs in {target.namespace} yet", hint="`invoke up`, then `invoke ship`")
     _show_state(ctx, state, cluster, target, status)
-    try:
-        repo = repositories(settings).pull
-    except ConfigError:
-        repo = settings.image_name
+    repo = pull_repository(settings)
     plan = plan_change(target, change, state.docs, context=settings.kube_context, image_repo=repo)
     backoff = predicted_backoff(obj, now()) if target.auto_sync else 0.0
     baseline = operation_info(obj)
@@ -732,10 +730,7 @@ def _dry_run(ctx: Context, env: Environment, change: str, observe: float) -> Dri
     ui, settings = ctx.ui, ctx.settings
     name = app_name(env)
     context = settings.kube_context
-    try:
-        repo = repositories(settings).pull
-    except ConfigError:
-        repo = settings.image_name
+    repo = pull_repository(settings)
     deployment = {
         "kind": "Deployment",
         "metadata": {"name": APP},

@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import base64
-import dataclasses
 import json
 import re
 import shutil
@@ -19,8 +18,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from lab import image_cache
-from lab.clients.argocd import ApplicationClient, as_argocd_applies
+from lab import image_cache, registries
+from lab.clients.argocd import ApplicationClient
+from lab.clients.argocd_tracking import as_argocd_applies
 from lab.core import versions
 from lab.core.config import ENVIRONMENTS, ROOT, environment
 from lab.core.context import Context
@@ -201,7 +201,7 @@ def _load_cached_images(ctx: Context, refs: Sequence[str]) -> None:
         phase.note = ", ".join(notes) or "all present"
 
 
-def _first_deploy(ctx: Context, app_root: Path) -> str | None:
+def _first_deploy(ctx: Context, app_root: Path, *, registry: registries.Registry | None = None) -> str | None:
     """Give the GitOps repo a real image before Argo CD looks at it: if dev still has the seed tag, ship once
     (no quality gate: this is set-up, not a release) and promote the image to staging and prod, so that every
     environment has a deploy commit and `invoke sync staging` works from the start. Each environment is checked
@@ -221,7 +221,9 @@ def _first_deploy(ctx: Context, app_root: Path) -> str | None:
     tag = None
     if "dev" in seeded:
         ctx.ui.info(" First deploy: building the app image and committing it to every environment")
-        tag = ship.ship(ctx, app_root=app_root, gate=(), allow_dirty=True, no_wait=True, repo=repo, report=False).tag
+        tag = ship.ship(
+            ctx, app_root=app_root, gate=(), allow_dirty=True, no_wait=True, repo=repo, report=False, registry=registry
+        ).tag
     for source, target in (("dev", "staging"), ("staging", "prod")):
         if target in seeded:
             release.promote(ctx, source, target, app_root=app_root, repo=repo, report=False)
@@ -240,7 +242,7 @@ def _gitops_url_in_cluster(ctx: Context) -> str:
 
 def _gitops_credentials(ctx: Context) -> argocd_manifests.GitCredentials | None:
     """The user:password@ of LAB_GITOPS_REMOTE, for Argo CD's repository Secret (never for a URL)."""
-    from lab.tools.git_credential import split_url
+    from lab.core.urls import split_url
 
     found = split_url(ctx.settings.gitops_remote)[1]
     return argocd_manifests.GitCredentials(found.username, found.password) if found is not None else None
@@ -337,8 +339,7 @@ def up_aws(
     )
     if isinstance(result, aws_steps.Plan):
         return
-    ecr_ctx = Context(dataclasses.replace(ctx.settings, push_registry="ecr"), ctx.runner, ctx.ui)
-    _first_deploy(ecr_ctx, app_root)
+    _first_deploy(Context(registries.up_settings(ctx.settings), ctx.runner, ctx.ui), app_root, registry=result.push_to)
     argocd_steps.wait_env(ctx, "dev")
     ctx.ui.next_steps("invoke status", "invoke ship --registry ecr")
 

@@ -42,6 +42,7 @@ from lab.providers import (
     REGISTRY_CONTAINER,
     REGISTRY_CONTAINER_PORT,
 )
+from lab.registries import EcrEmulatorRegistry, Seams
 from lab.tools import docker, docker_objects, ecr, git, probes
 from lab.tools.probes import HttpAnswer
 
@@ -526,8 +527,8 @@ def ensure_ecr_emulator(
         if ctx.dry_run:
             phase.note = f"(dry run) scanOnPush, IMMUTABLE tags, keep the last {keep_last} images"
         else:
-            client = probe.ecr_client(settings)
-            phase.note = ecr.ensure_repository(client, settings.image_name, keep_last=keep_last)
+            emulator = EcrEmulatorRegistry(settings, Seams(ecr_client=probe.ecr_client))
+            phase.note = str(emulator.ensure_repository(ctx, keep_last=keep_last))
     return settings.emulator_endpoint
 
 

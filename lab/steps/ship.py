@@ -28,6 +28,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from lab import registries
 from lab.core.config import ROOT, Settings
 from lab.core.context import Context
 from lab.core.errors import (
@@ -43,8 +44,10 @@ from lab.core.errors import (
 from lab.gitops.overlay import ImageSpec, make_tag
 from lab.gitops.repo import GitOpsRepo, default_workdir, resolve_url, utc_now
 from lab.gitops.watcher import DeployWatcher, EnvStatus
+from lab.registries import DigestLookup, Registry, Repositories, Seams
+from lab.registries.base import EnsureRepository, RegistryLogin
 from lab.steps import app_image
-from lab.tools import docker, git, git_credential, registry
+from lab.tools import docker, git, git_credential
 
 SHIP_ENV = "dev"  # ship always lands in dev; staging and prod only get what `promote` copies from dev
 # What must be committed for an image to be described by its App-Commit: app/ is the build context, so an
@@ -65,59 +68,9 @@ def default_gate() -> tuple[tuple[str, ...], ...]:
     )
 
 
-EnsureRepository = Callable[[str], object]  # create the registry repository NAME if missing (ECR)
-RegistryLogin = Callable[[Context], str]  # log docker in to the registry; returns the registry host
-DigestLookup = Callable[[str, str, str], str | None]  # (host, name, tag) -> digest, None if absent
-
-
-@dataclass(frozen=True)
-class Repositories:
-    push: str  # where the host pushes: host:port/name
-    pull: str  # what the cluster's pods pull (the overlay's newName)
-
-    @property
-    def host(self) -> str:
-        return self.push.split("/", 1)[0]
-
-    @property
-    def name(self) -> str:
-        return self.push.split("/", 1)[1]
-
-
 def repositories(settings: Settings) -> Repositories:
-    """Push and pull names of the app image for the selected registry.
-
-    local: the lab registry, published on 127.0.0.1:5001; kind's local-registry recipe maps `localhost:5001` on
-    every node to the registry container (containerd hosts.toml), so pods pull the same name the host pushes.
-    ecr (local target): the emulator's registry endpoint `localhost:<emulator_port>` for both (MiniStack's
-    repository URIs are AWS-shaped, ministack 1.5.33 services/ecr.py `_repo_uri`: pushes go to localhost:PORT/<repo>).
-    ecr (aws target): settings.registry must name the account's registry `<acct>.dkr.ecr.<region>.amazonaws.com`.
-    local on the aws target is refused: EKS nodes cannot pull from this machine's loopback. An error rather than
-    switching to ecr by itself: push_registry defaults to local, so the lab cannot tell a forgotten `--registry ecr`
-    from a deliberate choice, and pushing to a paid AWS registry is not a thing to do unasked.
-    """
-    if settings.push_registry == "local":
-        repo = f"{settings.registry_host}/{settings.image_name}"
-        if settings.target == "aws" and is_loopback(settings.registry_host):
-            raise ConfigError(
-                f"target aws with push_registry=local would deploy {repo}: EKS nodes cannot pull from this machine",
-                hint="ship to ECR: `invoke ship --registry ecr --target aws` (or LAB_PUSH_REGISTRY=ecr)",
-            )
-        return Repositories(repo, repo)
-    if settings.target == "aws":
-        if not settings.registry:
-            raise ConfigError(
-                "push_registry=ecr on target aws needs the ECR registry host",
-                hint="set LAB_REGISTRY=<account>.dkr.ecr.<region>.amazonaws.com",
-            )
-        repo = f"{settings.registry}/{settings.image_name}"
-        return Repositories(repo, repo)
-    repo = f"localhost:{settings.emulator_port}/{settings.image_name}"
-    return Repositories(repo, repo)
-
-
-def is_loopback(host: str) -> bool:
-    return host.split(":", 1)[0] in ("localhost", "127.0.0.1")
+    """Push and pull names of the app image for the selected registry (lab/registries/: local, ECR emulator, ECR)."""
+    return registries.repositories(settings)
 
 
 TAGS_DIR = "tags"  # under state_dir: one empty file per tag a ship on this machine has claimed
@@ -157,64 +110,9 @@ def reserve_tag(
     )
 
 
-def check_ecr_emulator(settings: Settings, host: str) -> None:
-    """push_registry=ecr on the local target: the emulator must answer (its registry API on HOST) before anything
-    is built, as the local registry must."""
-    try:
-        registry.ping(host)
-    except RegistryError as exc:
-        where = settings.emulator_endpoint
-        start = (
-            f"start the emulator at {where} (settings.aws_endpoint_url)"
-            if settings.aws_endpoint_url
-            else "`invoke up` starts it (container lab-ecr)"
-        )
-        raise RegistryError(
-            f"the ECR emulator does not answer at {host} ({exc.message})",
-            hint=f"{start}; or push to the lab's registry instead: `invoke ship --registry local`",
-        ) from exc
-
-
 def registry_lookup(settings: Settings, *, ecr_client: Callable[[Settings], Any] | None = None) -> DigestLookup:
-    """How to ask a registry which digest it serves for a tag (or a digest): ECR through its API (describe_images;
-    its /v2/ API answers 401 without a token), every other registry through its /v2/ API, anonymously (the
-    local registry, MiniStack). ECR_CLIENT makes the boto3 client (default lab.tools.ecr.ecr_client), in the
-    region the registry host names."""
-    from lab.tools import ecr
-
-    make_client = ecr_client or ecr.ecr_client
-
-    def lookup(host: str, name: str, reference: str) -> str | None:
-        where = None if is_loopback(host) else registry.ecr_host(host)
-        if where is None:
-            return registry.manifest_digest(host, name, reference)
-        client = make_client(replace(settings, aws_region=where.region))
-        if not reference.startswith("sha256:"):
-            return ecr.describe_image(client, name, reference)
-        try:  # a digest-only reference (an overlay pinned without a tag)
-            details = client.describe_images(repositoryName=name, imageIds=[{"imageDigest": reference}])
-        except Exception as exc:
-            if ecr.error_code(exc) == "ImageNotFoundException":
-                return None
-            raise ecr.wrap_error(exc, f"describe image {name}@{reference}") from exc
-        return str(details["imageDetails"][0]["imageDigest"]) if details.get("imageDetails") else None
-
-    return lookup
-
-
-def _ecr_ensurer(settings: Settings) -> EnsureRepository:
-    from lab.tools import ecr
-
-    def ensure(name: str) -> object:
-        return ecr.ensure_repository(ecr.ecr_client(settings), name)
-
-    return ensure
-
-
-def _ecr_login(ctx: Context) -> str:
-    from lab.tools.ecr_login import login_for_ship
-
-    return login_for_ship(ctx.settings, ctx.runner)
+    """How to ask a registry, by its host, which digest it serves (lab.registries.digest_lookup)."""
+    return registries.digest_lookup(settings, Seams(ecr_client=ecr_client))
 
 
 def gitops_repo(ctx: Context, *, app_root: Path = ROOT, app_sha: str | None = None) -> GitOpsRepo:
@@ -325,29 +223,33 @@ def ship(
     pin_digest: bool = False,
     watcher: DeployWatcher | None = None,
     ensure_repository: EnsureRepository | None = None,
-    lookup_digest: DigestLookup = registry.manifest_digest,
+    lookup_digest: DigestLookup | None = None,
     clock: Callable[[], datetime] = utc_now,
     repo: GitOpsRepo | None = None,
     registry_login: RegistryLogin | None = None,
     report: bool = True,
+    registry: Registry | None = None,
 ) -> ShipResult:
     """Gate, build, tag, push, bump dev, and (unless NO_WAIT) wait for Argo CD to run the new image in dev.
-    REPORT: end with the stage times, what was shipped and the next commands (off when `up` ships)."""
+    REPORT: end with the stage times, what was shipped and the next commands (off when `up` ships).
+    REGISTRY: where to push (default: registries.for_settings, with LOOKUP_DIGEST, ENSURE_REPOSITORY and
+    REGISTRY_LOGIN in place of its own /v2/ lookup, repository step and login)."""
     settings, runner, ui = ctx.settings, ctx.runner, ctx.ui
+    reg = registry or registries.for_settings(
+        settings, Seams(lookup=lookup_digest, ensure=ensure_repository, login=registry_login)
+    )
     if watcher is None and not no_wait and not ctx.dry_run:
         raise ConfigError("ship waits for dev to run the new image, but no cluster watcher is wired", hint="--no-wait")
-    ecr_login = settings.target == "aws" and settings.push_registry == "ecr"
-    if not ecr_login:
-        repositories(settings)  # a registry setting that cannot work (local on aws) fails before anything runs
+    reg.check()  # a registry setting that cannot work (local on aws) fails before anything runs
     if watcher is not None and not no_wait:
         check_cluster(ctx, watcher, SHIP_ENV)
-    if ecr_login:
-        # ECR on AWS: docker login with boto3's token first (bad credentials fail before any build); the host it
-        # returns is the account's registry, unless LAB_REGISTRY names one (lab/tools/ecr_login.py).
-        with ui.phase("Log in to ECR") as ph:
-            ph.note = (registry_login or _ecr_login)(ctx)
-        settings = replace(settings, registry=settings.registry or ph.note)
-    repos = repositories(settings)
+    if reg.login_title:
+        # e.g. ECR: docker login with boto3's token first (bad credentials fail before any build).
+        with ui.phase(reg.login_title) as ph:
+            reg = reg.login(ctx)
+            ph.note = reg.repositories().host
+    settings = reg.settings
+    repos = reg.repositories()
     gate_cmds = default_gate() if gate is None else gate
     # The app repo is only read here (commit, dirty files, identity, remote): a dry run reads it for real, so the
     # plan shows the tag this ship would build.
@@ -382,19 +284,9 @@ def ship(
             if ctx.dry_run:
                 tag = make_tag(sha, now, dirty=bool(dirty))
             else:
-                if is_loopback(repos.host) and settings.push_registry == "local":
-                    registry.ping(repos.host)
-                elif settings.push_registry == "ecr" and settings.target == "local":
-                    check_ecr_emulator(settings, repos.host)
-                # A tag already in the registry is never pushed again. The lab's registries answer anonymously on the
-                # loopback; ECR itself refuses to overwrite a tag (the lab creates its repository with IMMUTABLE tags).
-                tag = reserve_tag(
-                    settings.state_dir,
-                    sha,
-                    now,
-                    dirty=bool(dirty),
-                    taken=lambda t: is_loopback(repos.host) and lookup_digest(repos.host, repos.name, t) is not None,
-                )
+                reg.check_reachable()
+                # A tag already in the registry is never pushed again (Registry.tag_taken).
+                tag = reserve_tag(settings.state_dir, sha, now, dirty=bool(dirty), taken=reg.tag_taken)
             # Offline without cached wheels: refused here. A copy of its own per build (concurrent ships).
             build_from = app_image.build_context(ctx, app_root, name=f"app-{tag}")
             ph.note = tag
@@ -447,25 +339,13 @@ def ship(
 
         # 4. Push, then ask the registry itself which digest it serves for the tag.
         with ui.phase(f"Push to {repos.host}") as ph:
-            if settings.push_registry == "ecr" and not ctx.dry_run:
-                (ensure_repository or _ecr_ensurer(settings))(repos.name)
+            reg.ensure_repository(ctx)  # e.g. ECR: create it with scan on push, immutable tags (not in a dry run)
             pushed.append(push_ref)
             digest = docker.push(runner, push_ref)
             if not ctx.dry_run:
                 if not digest:
                     raise RegistryError(f"docker push {push_ref} reported no digest")
-                # The lab's registries on the loopback answer anonymously: the local registry, and MiniStack, which
-                # serves Docker-Content-Digest on GET /v2/<name>/manifests/<ref> (ministack services/ecr.py,
-                # _v2_get_manifest). Real ECR needs a token for this API: there docker push's digest stands alone.
-                if is_loopback(repos.host):
-                    served = lookup_digest(repos.host, repos.name, tag)
-                    if served != digest:
-                        raise RegistryError(
-                            f"{repos.host} serves {served or 'nothing'} for {repos.name}:{tag}, "
-                            f"docker push said {digest}",
-                            hint="another client pushed the same tag at the same moment; nothing was committed: run "
-                            "`invoke ship` again (it builds a new tag)",
-                        )
+                reg.verify_push(tag, digest)  # the registry itself must serve that digest for the tag
             ph.note = digest or "(digest from docker push)"
 
     spec = ImageSpec(repos.pull, tag, digest if pin_digest else "")

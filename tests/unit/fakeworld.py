@@ -874,8 +874,8 @@ class World:
 
     # Patching the lab's network seams that take no argument --------------------------------------------
     def download(self, url: str, dest: Path) -> None:
-        """The Argo CD install manifest from "the internet" into DEST (the excerpt; TEST_PIN is its sha256): a
-        lab.tools.download Fetch."""
+        """The Argo CD install manifest from "the internet" (the excerpt; TEST_PIN is its sha256), written to DEST
+        as lab/tools/download.py's fetch does."""
         self.now += self.cost(("download", url))
         dest.write_bytes(EXCERPT)
 

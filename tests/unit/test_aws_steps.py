@@ -43,6 +43,7 @@ from lab.gitops.repo import Committed
 from lab.manifests.argocd import GitCredentials
 from lab.providers import provider_for
 from lab.providers_eks import EksProvider
+from lab.registries import ecr as registry_ecr
 from lab.steps import aws as aws_steps
 from lab.tools import ecr, ecr_login, git, git_credential, kubectl
 
@@ -617,3 +618,102 @@ def test_ship_keeps_an_explicit_registry(tmp_path: Path) -> None:
 
     settings = make_ctx(tmp_path, push_registry="ecr", registry="999999999999.dkr.ecr.us-east-1.amazonaws.com").settings
     assert repositories(settings).push == "999999999999.dkr.ecr.us-east-1.amazonaws.com/lab-app"
+
+
+def test_ship_dry_run_on_aws_plans_the_ecr_login_and_the_push(tmp_path: Path) -> None:
+    """The dry run logs in to a placeholder registry (no AWS call, stdin redacted) and plans the push there: the
+    placeholder is no valid LAB_REGISTRY, so it must not be put into the settings."""
+    import subprocess
+
+    from lab.steps.ship import ship
+
+    app = tmp_path / "app-repo"
+    (app / "app").mkdir(parents=True)
+    (app / "app" / "main.py").write_text("print('hi')\n")
+    for argv in (["init", "-q"], ["add", "-A"], ["-c", "user.name=t", "-c", "user.email=t@x", "commit", "-qm", "app"]):
+        subprocess.run(["git", "-C", str(app), *argv], check=True, capture_output=True)
+    sha = subprocess.run(["git", "-C", str(app), "rev-parse", "HEAD"], check=True, capture_output=True, text=True)
+    out = io.StringIO()
+    ctx = make_ctx(tmp_path, DryRunRunner(out=out), push_registry="ecr", base_image="lab-base:bookworm")
+    repo_stub = RecordingRepo()
+    result = ship(
+        ctx,
+        app_root=app,
+        gate=(),
+        allow_dirty=True,
+        clock=lambda: datetime(2026, 11, 28, 10, 15, tzinfo=UTC),
+        no_wait=True,
+        repo=repo_stub,  # type: ignore[arg-type]
+    )
+    placeholder = "<account>.dkr.ecr.us-east-1.amazonaws.com"
+    image = f"{placeholder}/lab-app:{sha.stdout[:7]}-20261128101500"
+    assert result.image == image
+    assert f"docker login --username AWS --password-stdin '{placeholder}'\n  <<'EOF'\n<redacted>\n" in out.getvalue()
+    assert f"docker push '{image}'" in out.getvalue()
+    assert repo_stub.bumps[0][1].new_name == f"{placeholder}/lab-app"
+
+
+def first_deploy_ship(tmp_path: Path, runner: FakeRunner, ctx: Context, registry: Any) -> Any:
+    """What `up --target aws`'s first deploy runs: ship to the registry `up` returned (no gate, no wait)."""
+    from lab import registries
+    from lab.steps.ship import ship
+
+    sha = "0123456789abcdef0123456789abcdef01234567"
+    runner.script(["git", "-C", str(tmp_path), "rev-parse"], stdout=sha + "\n")
+    runner.script(["docker", "build"], stdout="sha256:" + "11" * 32 + "\n")
+    runner.script(["docker", "push"], stdout=f"x: digest: sha256:{'ab' * 32} size: 1\n")
+    first = Context(registries.up_settings(ctx.settings), runner, ctx.ui)
+    return ship(
+        first,
+        app_root=tmp_path,
+        gate=(),
+        allow_dirty=True,
+        no_wait=True,
+        clock=lambda: datetime(2026, 11, 28, 10, 15, tzinfo=UTC),
+        repo=RecordingRepo(),  # type: ignore[arg-type]
+        registry=registry,
+        report=False,
+    )
+
+
+def test_up_and_its_first_deploy_make_each_repository_call_once_as_the_plan_lists_them(tmp_path: Path) -> None:
+    """The plan's ECR calls are EcrRegistry.provision run against the recorders; the real path (up, then the first
+    deploy's ship to the registry up returns) makes exactly those against strict Stubbers, plus the login's
+    token. Before, the first deploy's ship created, described and re-policied the repository a second time."""
+    plan = aws_steps.plan_aws(make_ctx(tmp_path), AwsSettings(), install_argocd=Installs(), environ=ENV)
+    runner, clients = FakeRunner(), Clients()
+    identity(clients)
+    no_cluster(clients)
+    stub_fresh_repository(clients)
+    auth_token(clients, "s3cr3t-ecr-token")
+    result, ctx, _ = run_up(tmp_path, runner, clients)
+    assert isinstance(result, aws_steps.AwsUpResult)
+    shipped = first_deploy_ship(tmp_path, runner, ctx, result.push_to)
+
+    assert shipped.image.startswith(f"{REGISTRY}/lab-app:0123456-")
+    ecr_calls = [(service, method, params) for service, method, params in clients.calls if service == "ecr"]
+    planned = [call for call in plan.calls if call[0] == "ecr"]
+    assert [m for _, m, _ in planned] == ["describe_repositories", "create_repository", "put_lifecycle_policy"]
+    assert ecr_calls == [*planned, ("ecr", "get_authorization_token", {})]
+    clients.assert_done()
+    login = runner.calls[runner.index("docker", "login")]
+    assert login.input == "s3cr3t-ecr-token" and "s3cr3t" not in " ".join(login.argv)
+
+
+def test_up_aws_gives_its_first_deploy_the_registry_it_provisioned(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lab.steps import lab as lab_steps
+
+    provisioned = registry_ecr.EcrRegistry(make_ctx(tmp_path).settings).after_provision(REGISTRY)
+    result = aws_steps.AwsUpResult(
+        ACCOUNT, "us-east-1", "gitops-lab", "created", "eks-gitops-lab", REGISTRY, "", "created", REMOTE, provisioned
+    )
+    monkeypatch.setattr(aws_steps, "up_aws", lambda ctx, **kw: result)
+    got: list[tuple[str, Any]] = []
+    monkeypatch.setattr(
+        lab_steps, "_first_deploy", lambda ctx, root, registry=None: got.append((ctx.settings.push_registry, registry))
+    )
+    monkeypatch.setattr(lab_steps.argocd_steps, "wait_env", lambda ctx, env: None)
+    lab_steps.up_aws(make_ctx(tmp_path), yes=True)
+    assert got == [("ecr", provisioned)]

@@ -27,6 +27,7 @@ BEHAVIOURS = {  # test name prefix -> how many (parametrized) cases: the issue's
     "test_bad_release_never_takes_old_pods_out_and_rollback_recovers": 1,
     "test_promotion_carries_the_exact_digest_and_prod_needs_the_manual_sync": 1,
     "test_rollback_of_staging_waits_for_the_sync_then_serves_the_previous_release": 1,
+    "test_metrics_of_a_ship_and_its_rollback_come_from_argocd": 1,
 }
 TOTAL = sum(BEHAVIOURS.values())
 

@@ -50,6 +50,7 @@ TASKS = (
     "doctor",
     "down",
     "history",
+    "metrics",
     "promote",
     "rollback",
     "ship",
