@@ -620,6 +620,7 @@ def test_ship_keeps_an_explicit_registry(tmp_path: Path) -> None:
     assert repositories(settings).push == "999999999999.dkr.ecr.us-east-1.amazonaws.com/lab-app"
 
 
+@pytest.mark.integration  # real git / kubectl kustomize (tests/tiers.py)
 def test_ship_dry_run_on_aws_plans_the_ecr_login_and_the_push(tmp_path: Path) -> None:
     """The dry run logs in to a placeholder registry (no AWS call, stdin redacted) and plans the push there: the
     placeholder is no valid LAB_REGISTRY, so it must not be put into the settings."""

@@ -450,6 +450,7 @@ def invoke(*argv: str, env: dict[str, str] | None = None) -> subprocess.Complete
     )
 
 
+@pytest.mark.integration  # `invoke` as a process (tests/tiers.py)
 def test_invoke_list_and_help_from_the_repo_root() -> None:
     listed = invoke("--list")
     assert listed.returncode == 0, listed.stderr
