@@ -591,7 +591,7 @@ class Timeline:
             if answer is not None and answer.status == 200:
                 try:
                     tag = str(json.loads(answer.body).get("image_tag", ""))
-                except ValueError:
+                except (ValueError, AttributeError):  # not JSON, or not an object: not the new version
                     tag = ""
                 if tag == self.tag:
                     self.seen["served"] = self.clock() - start
