@@ -60,7 +60,7 @@ DETECT = 30.0
 # argocd-cmd-params-cm controller.self.heal.backoff.* defaults, appcontroller.go selfHealRemainingBackoff).
 HEAL = 30.0
 # A commit → Synced at it and Healthy: the refresh annotation right after the push (no webhook or poll wait),
-# the sync, then a rollout (minReadySeconds 5 s, readiness every 2 s). settings.sync_timeout is 300 s.
+# the sync, then a rollout (dev: startup probe every 1 s, minReadySeconds 2 s). settings.sync_timeout is 300 s.
 DEPLOY = 300.0
 # Rollback (git revert of the last deploy) → the previous image serving: the old image is already on the node.
 ROLLBACK = 180.0
