@@ -36,6 +36,8 @@ from lab.tools import aws as aws_tool
 from lab.tools import ecr, ecr_login
 from lab.tools.docker import push as docker_push
 
+pytestmark = pytest.mark.integration  # a real MiniStack process on 127.0.0.1, no Docker (tests/tiers.py)
+
 EMULATOR_ACCOUNT = "000000000000"  # MiniStack's default account (MINISTACK_ACCOUNT_ID)
 REMOTE = "https://git.example.com/team/gitops.git"
 ENV = {"LAB_GITOPS_TOKEN": "tok-emulator", "LAB_GITOPS_USERNAME": "learner"}

@@ -89,6 +89,7 @@ def kube(runner: FakeRunner, *args: str) -> list[int]:
 
 
 @pytest.mark.unscripted_commands_succeed
+@pytest.mark.integration  # real git / kubectl kustomize (tests/tiers.py)
 def test_install_order_namespace_then_server_side_apply_then_rollouts(settings: Settings) -> None:
     ctx, runner, _ = make_ctx(settings)
     fetch = Fetch()
@@ -118,6 +119,7 @@ def test_install_order_namespace_then_server_side_apply_then_rollouts(settings: 
 
 
 @pytest.mark.unscripted_commands_succeed
+@pytest.mark.integration  # real git / kubectl kustomize (tests/tiers.py)
 def test_second_run_reuses_the_cache_and_restarts_nothing(settings: Settings) -> None:
     ctx, runner, ui = make_ctx(settings)
     fetch = Fetch()
@@ -133,6 +135,7 @@ def test_second_run_reuses_the_cache_and_restarts_nothing(settings: Settings) ->
 
 
 @pytest.mark.unscripted_commands_succeed
+@pytest.mark.integration  # real git / kubectl kustomize (tests/tiers.py)
 def test_a_config_change_rolls_only_through_the_pod_templates(settings: Settings) -> None:
     ctx, runner, ui = make_ctx(settings)
     component.ensure_argocd(ctx, fetch=Fetch(), pin=PIN)
@@ -168,6 +171,7 @@ def test_offline_without_cache_is_refused_before_any_download(settings: Settings
 
 
 @pytest.mark.unscripted_commands_succeed
+@pytest.mark.integration  # real git / kubectl kustomize (tests/tiers.py)
 def test_offline_with_a_verified_cache_installs(settings: Settings) -> None:
     install.fetch_install_manifest(settings, Fetch(), PIN)
     offline = Settings(state_dir=settings.state_dir, offline=True)
@@ -212,6 +216,7 @@ def test_stale_patch_files_are_removed(settings: Settings, tmp_path: Path) -> No
 
 
 @pytest.mark.unscripted_commands_succeed
+@pytest.mark.integration  # real git / kubectl kustomize (tests/tiers.py)
 def test_a_render_that_breaks_the_lab_patches_applies_nothing(settings: Settings) -> None:
     ctx, runner, _ = make_ctx(settings)
     drifted = EXCERPT.replace(b"        name: redis\n", b"        name: valkey\n")
@@ -222,6 +227,7 @@ def test_a_render_that_breaks_the_lab_patches_applies_nothing(settings: Settings
 
 
 @pytest.mark.unscripted_commands_succeed
+@pytest.mark.integration  # real git / kubectl kustomize (tests/tiers.py)
 def test_a_failed_rollout_surfaces_the_command(settings: Settings) -> None:
     ctx, runner, _ = make_ctx(settings)
     runner.responders.insert(

@@ -521,6 +521,7 @@ def render_as_argocd(path: Path, kustomize: dict[str, Any]) -> list[dict[str, An
     return [d for d in yaml.safe_load_all(out) if d]
 
 
+@pytest.mark.integration  # real git / kubectl kustomize (tests/tiers.py)
 @pytest.mark.parametrize("env", [e.name for e in ENVIRONMENTS])
 def test_every_environment_gets_a_load_balancer_on_eks(tmp_path: Path, env: str) -> None:
     shutil.copytree(ROOT / "overlays", tmp_path / "overlays")
@@ -541,6 +542,7 @@ def test_every_environment_gets_a_load_balancer_on_eks(tmp_path: Path, env: str)
     ]
 
 
+@pytest.mark.integration  # real git / kubectl kustomize (tests/tiers.py)
 def test_why_not_application_components(tmp_path: Path) -> None:
     """The reason for patches: a component added to an overlay is applied before the overlay's own NodePort patch."""
     shutil.copytree(ROOT / "overlays", tmp_path / "overlays")
@@ -628,6 +630,7 @@ def test_ship_keeps_an_explicit_registry(tmp_path: Path) -> None:
     assert repositories(settings).push == "999999999999.dkr.ecr.us-east-1.amazonaws.com/lab-app"
 
 
+@pytest.mark.integration  # real git / kubectl kustomize (tests/tiers.py)
 def test_ship_dry_run_on_aws_plans_the_ecr_login_and_the_push(tmp_path: Path) -> None:
     """The dry run logs in to a placeholder registry (no AWS call, stdin redacted) and plans the push there: the
     placeholder is no valid LAB_REGISTRY, so it must not be put into the settings."""

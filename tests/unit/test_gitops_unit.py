@@ -734,6 +734,7 @@ def remote_refs(path: Path) -> str:
     return subprocess.run(["git", "-C", str(path), "show-ref"], capture_output=True, text=True).stdout
 
 
+@pytest.mark.integration  # real git / kubectl kustomize (tests/tiers.py)
 def test_ship_dry_run_prints_the_plan_with_the_real_tag_and_changes_nothing(tmp_path: Path) -> None:
     root = tmp_path / "app-repo"
     sha = app_repo(root)
@@ -764,6 +765,7 @@ def test_ship_dry_run_prints_the_plan_with_the_real_tag_and_changes_nothing(tmp_
     assert plan.count("push --porcelain") == 2  # the seed, then the deploy
 
 
+@pytest.mark.integration  # real git / kubectl kustomize (tests/tiers.py)
 @pytest.mark.parametrize("no_wait", [False, True])
 def test_ship_dry_run_shows_the_argo_cd_steps_it_skips(tmp_path: Path, no_wait: bool) -> None:
     """The real ship asks Argo CD (is dev there?), refreshes dev after the push, and waits; a dry run pushes nothing
@@ -962,6 +964,7 @@ print(reserve_tag(Path(state), "0123456789", datetime(2026, 11, 28, 10, 15, tzin
 """
 
 
+@pytest.mark.integration  # six processes race for a tag (tests/tiers.py)
 def test_ships_reserving_a_tag_at_the_same_moment_all_get_different_tags(tmp_path: Path) -> None:
     start = time.time() + 1.5
     procs = [

@@ -47,6 +47,8 @@ from lab.steps import cache as cache_steps
 from lab.steps import kindbin, lab
 from lab.tools import git as git_tool
 
+pytestmark = pytest.mark.integration  # the fake world runs git and `kubectl kustomize` for real (tests/tiers.py)
+
 CLUSTER = "gitops-lab"
 NODE = f"{CLUSTER}-control-plane"
 TRAILERS = ("App-Commit", "Image", "Image-Digest", "Environment", "Deployed-By")

@@ -505,6 +505,7 @@ def test_missing_registry_container_is_warned_not_connected(
     assert "lab-ecr does not exist yet" in ui_text(ctx)
 
 
+@pytest.mark.integration  # real git / kubectl kustomize (tests/tiers.py)
 def test_dry_run_prints_the_fresh_machine_plan(settings: Settings) -> None:
     out = io.StringIO()
     runner = DryRunRunner(out=out)

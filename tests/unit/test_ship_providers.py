@@ -6,6 +6,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
 from fakes import FakeRunner
 
 from lab.components import node_ports
@@ -43,6 +44,7 @@ def _ship(tmp_path: Path, provider: str) -> tuple[FakeRunner, ship.ShipResult]:
     return runner, result
 
 
+@pytest.mark.integration  # real git / kubectl kustomize (tests/tiers.py)
 def test_minikube_loads_the_pushed_image_before_the_bump(tmp_path: Path) -> None:
     runner, _ = _ship(tmp_path, "minikube")
     load = runner.assert_called("minikube", "image", "load")
@@ -50,6 +52,7 @@ def test_minikube_loads_the_pushed_image_before_the_bump(tmp_path: Path) -> None
     assert runner.index("docker", "push") < runner.index("minikube", "image", "load"), runner.dump()
 
 
+@pytest.mark.integration  # real git / kubectl kustomize (tests/tiers.py)
 def test_kind_pulls_through_the_registry_mapping(tmp_path: Path) -> None:
     runner, result = _ship(tmp_path, "kind")
     pushed = runner.assert_called("docker", "push").argv[-1]
