@@ -427,6 +427,8 @@ def metrics(
     for flag, value in (("--html", html), ("--prometheus", prometheus)):
         if value is not None and not value.strip():
             raise ConfigError(f"{flag} is empty: name the file to write", hint=f"e.g. {flag} metrics.out")
+        if value:
+            metrics_steps.check_target(Path(value), flag)
     ctx = make_context(debug=debug)
 
     def read_app(name: str) -> dict[str, Any]:
