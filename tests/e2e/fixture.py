@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from lab.clients import kube
-from lab.clients.argocd import RUNNING_PHASES, ApplicationClient, AppStatus, State, same_revision
+from lab.clients.argocd import RUNNING_PHASES, ApplicationClient, AppStatus, State, parse_status, same_revision
 from lab.core.config import ROOT, Settings, environment
 from lab.core.context import Context
 from lab.core.errors import LabError
@@ -227,6 +227,10 @@ class Lab:
 
     def url(self, env: str, path: str) -> str:
         return f"http://127.0.0.1:{environment(env).host_port}{path}"
+
+    def app(self, env: str) -> Obj:
+        """ENV's Application object as the API server returns it (through the client's error mapping)."""
+        return self.apps.get_object(app_name(environment(env)))
 
     def status(self, env: str) -> AppStatus:
         return self.apps.get_app(app_name(environment(env)))
