@@ -6,10 +6,13 @@ variables < these flags (lab/core/config.py)."""
 
 from __future__ import annotations
 
+import atexit
 import functools
 import math
+import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 from invoke.context import Context as InvokeContext
@@ -129,16 +132,24 @@ def lab_task(fn: F) -> F:
 FLAG_NAMES = {"push_registry": "--registry"}  # settings whose flag is not --NAME (`invoke ship --registry`)
 
 
+TIMINGS_ENV = "LAB_TIMINGS"  # a file: the task's phases are written there as JSON when it exits (lab/core/ui.py)
+
+
 def make_context(*, dry_run: bool = False, debug: bool = False, **overrides: Any) -> Context:
     settings = load_settings(overrides, flag_names=FLAG_NAMES)
     runner = DryRunRunner() if dry_run else SubprocessRunner(echo=sys.stderr if debug else None)
-    return Context(settings=settings, runner=runner, ui=UI())
+    ui = UI()
+    timings = os.environ.get(TIMINGS_ENV)
+    if timings:
+        atexit.register(ui.write_timings, Path(timings))
+    return Context(settings=settings, runner=runner, ui=ui)
 
 
 def _watcher(ctx: Context) -> Any:
-    from lab.steps.argocd import ArgoWatcher
+    """Argo CD, through the kubernetes client imported only once the cluster is asked (lab/steps/watcher.py)."""
+    from lab.steps.watcher import LazyArgoWatcher
 
-    return ArgoWatcher(ctx)
+    return LazyArgoWatcher(ctx)
 
 
 @task(help=helps("target", "provider", "debug", fix="download the pinned kind release (sha256-verified) if missing"))
@@ -416,6 +427,8 @@ def metrics(
     for flag, value in (("--html", html), ("--prometheus", prometheus)):
         if value is not None and not value.strip():
             raise ConfigError(f"{flag} is empty: name the file to write", hint=f"e.g. {flag} metrics.out")
+        if value:
+            metrics_steps.check_target(Path(value), flag)
     ctx = make_context(debug=debug)
 
     def read_app(name: str) -> dict[str, Any]:

@@ -39,6 +39,8 @@ from lab.manifests.argocd import application
 from lab.steps import drift
 from lab.steps.drift import GitState
 
+pytestmark = pytest.mark.integration  # renders overlays with the real `kubectl kustomize` (tests/tiers.py)
+
 Obj = dict[str, Any]
 REV = "3333333333333333333333333333333333333333"
 NOW = datetime(2026, 5, 1, 12, 0, 0, tzinfo=UTC)

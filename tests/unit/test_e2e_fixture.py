@@ -9,6 +9,7 @@ import copy
 import json
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -410,3 +411,85 @@ def test_cluster_access_with_lab_e2e_up_runs_invoke_up_once_then_reuses() -> Non
         Settings(), {"LAB_E2E_UP": "1"}, probe=probe, docker=lambda: "", up=lambda: calls.append("up")
     )
     assert calls == ["probe", "up", "probe"] and got.cluster == "cluster"
+
+
+# ---------------------------------------------------------------------------------------------- commit-to-live steps
+
+NEW = "5555555555555555555555555555555555555555"
+PUSHED = datetime(2026, 12, 1, 12, 0, 0, 400000, tzinfo=UTC)
+
+
+def deployed_pod(image: str, created: str, started: str, ready_at: str | None) -> Obj:
+    obj = pod(image, ready_at is not None)
+    obj["metadata"]["creationTimestamp"] = created
+    obj["status"]["containerStatuses"][0]["state"] = {"running": {"startedAt": started}}
+    if ready_at is not None:
+        obj["status"]["conditions"][0]["lastTransitionTime"] = ready_at
+    return obj
+
+
+def test_breakdown_reads_the_sync_and_the_new_pod_from_their_api_timestamps() -> None:
+    op = {
+        "operation": {"sync": {"revision": NEW}},
+        "phase": "Succeeded",
+        "message": "successfully synced (all tasks run)",
+        "startedAt": "2026-12-01T12:00:02Z",
+        "finishedAt": "2026-12-01T12:00:03Z",
+        "syncResult": {"revision": NEW},
+    }
+    obj = app("dev", "Synced", "Healthy", op=op)
+    old = deployed_pod("r/lab-app:t0", "2026-12-01T11:50:00Z", "2026-12-01T11:50:01Z", "2026-12-01T11:50:03Z")
+    new = deployed_pod("r/lab-app:t1", "2026-12-01T12:00:03Z", "2026-12-01T12:00:05Z", "2026-12-01T12:00:07Z")
+    steps = fixture.breakdown(PUSHED, NEW, "r/lab-app:t1", obj, [old, new], {"refreshed": 1.2, "healthy": 13.1})
+    got = {s.what: s.seconds for s in steps}
+    assert got == {
+        "Argo CD compared the new commit (refresh done)": 1.2,
+        "sync started": 1.6,
+        "sync finished": 2.6,
+        "new pod created": 2.6,
+        "container started": 4.6,
+        "pod Ready": 6.6,
+        "Argo CD Synced + Healthy": 13.1,
+        "first 200 from the new version": None,  # not observed: not made up
+    }
+    # The last operation is another commit's (the sync for NEW has not started): no sync times from it.
+    op["syncResult"] = {"revision": REV}
+    op["operation"] = {"sync": {"revision": REV}}
+    stale = {s.what: s.seconds for s in fixture.breakdown(PUSHED, NEW, "r/lab-app:t1", obj, [old], {})}
+    assert stale["sync started"] is None and stale["sync finished"] is None and stale["pod Ready"] is None
+    # Synced + Healthy seen only by the suite's own poll (the Timeline stopped first): that instant, said so.
+    late = fixture.breakdown(PUSHED, NEW, "r/lab-app:t1", obj, [old], {"healthy_poll": 14.4})
+    assert [(s.seconds, s.source) for s in late if s.what == "Argo CD Synced + Healthy"] == [
+        (14.4, "observed (the suite's poll, every 1 s)")
+    ]
+
+
+def test_the_timeline_notes_the_first_poll_that_sees_each_step_and_stops_when_all_are_seen() -> None:
+    clock = Clock()
+    apps = [
+        app("dev", "Synced", "Healthy"),  # still the old revision (REV)
+        app("dev", "OutOfSync", "Healthy"),
+        app("dev", "Synced", "Progressing"),
+        app("dev", "Synced", "Healthy"),
+    ]
+    for obj in apps[1:]:
+        obj["status"]["sync"]["revision"] = NEW
+    answers = [version("t0"), version("t0"), version("t1"), version("t1")]
+    polls: list[int] = []
+
+    def read_app() -> Obj:
+        polls.append(1)
+        return apps[min(len(polls) - 1, len(apps) - 1)]
+
+    timeline = fixture.Timeline(read_app, lambda: answers[min(len(polls) - 1, 3)], NEW, "t1", clock=clock)
+    for _ in range(4):
+        timeline.poll_once(0.0)
+        clock.sleep(0.25)
+    assert timeline.seen == {"refreshed": 0.25, "served": 0.5, "healthy": 0.75} and timeline.done()
+    # The thread stops by itself once every step is seen (bounded: max_seconds otherwise).
+    polls.clear()
+    real = fixture.Timeline(read_app, lambda: version("t1"), NEW, "t1", interval=0.001, max_seconds=5)
+    real.start()
+    assert real._thread is not None
+    real._thread.join(timeout=5)
+    assert not real._thread.is_alive() and real.done() and len(polls) == 4
