@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from kubefake import FakeKube
+from fakes.kube import FakeKube
 
 from lab.clients import kube
 from lab.core.config import ROOT, environment

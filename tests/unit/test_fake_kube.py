@@ -1,10 +1,10 @@
-"""The strict fake of the generic Kubernetes client (tests/kubefake.py) behaves as the client and the API server do
+"""The strict fake of the generic Kubernetes client (tests/fakes/kube.py) behaves as the client and the API server do
 where the drift tests rely on it, and refuses what the real client would refuse or what a test did not script."""
 
 from __future__ import annotations
 
 import pytest
-from kubefake import FakeKube, merge_patch, strategic_merge_patch
+from fakes.kube import FakeKube, merge_patch, strategic_merge_patch
 
 from lab.clients import kube
 from lab.core.errors import Conflict
