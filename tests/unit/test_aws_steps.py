@@ -684,6 +684,7 @@ def first_deploy_ship(tmp_path: Path, runner: FakeRunner, ctx: Context, registry
     )
 
 
+@pytest.mark.unscripted_commands_succeed
 def test_up_and_its_first_deploy_make_each_repository_call_once_as_the_plan_lists_them(tmp_path: Path) -> None:
     """The plan's ECR calls are EcrRegistry.provision run against the recorders; the real path (up, then the first
     deploy's ship to the registry up returns) makes exactly those against strict Stubbers, plus the login's
