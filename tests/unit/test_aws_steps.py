@@ -375,9 +375,9 @@ def test_eks_provider_in_a_dry_run_writes_no_config_and_runs_nothing(tmp_path: P
 
 
 # ECR login ----------------------------------------------------------------------------------------------
-@pytest.mark.unscripted_commands_succeed
 def test_ecr_login_sends_the_password_on_stdin_only(tmp_path: Path) -> None:
     runner, clients = FakeRunner(), Clients()
+    runner.script(["docker", "login", "--username", "AWS", "--password-stdin"], "Login Succeeded\n")
     auth_token(clients, "s3cr3t-ecr-token")
     ctx = make_ctx(tmp_path, runner)
     assert ecr_login.ecr_login(ctx.runner, clients("ecr"), region=ctx.settings.aws_region) == REGISTRY
