@@ -60,6 +60,9 @@ def test_kind_create_patches_the_config_only_on_a_cgroup_v1_host(
     s = settings(tmp_path)
     runner = FakeRunner()
     runner.script(CGROUP, stdout=reported, returncode=0 if reported else 1)
+    runner.script(["kind", "create", "cluster", "--name", s.cluster_name])  # kind prints its progress on stderr
+    node = {"Id": "c" * 64, "Created": "2026-05-01T11:00:00.123456789Z", "Config": {"Labels": {}}, "State": {}}
+    runner.script(["docker", "container", "inspect", f"{s.cluster_name}-control-plane"], json.dumps([node]))
     KindProvider(s, node_ports=node_ports(s)).create(ctx_for(s, runner))
     runner.assert_called(*CGROUP)
     assert runner.index(*CGROUP) < runner.index("kind", "create", "cluster")

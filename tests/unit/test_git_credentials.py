@@ -61,6 +61,7 @@ def test_settings_show_the_gitops_url_without_credentials(tmp_path: Path) -> Non
     assert settings.gitops_url == "https://git.example.test/gitops.git"
 
 
+@pytest.mark.integration  # real git / kubectl kustomize (tests/tiers.py)
 def test_the_helper_answers_git_with_the_credential_and_names_no_secret(tmp_path: Path) -> None:
     """A real `git credential fill` with the helper's environment returns the credential; the config values git
     sees (GIT_CONFIG_VALUE_n) hold only the names of the variables."""

@@ -133,6 +133,7 @@ def closed_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@pytest.mark.unscripted_commands_succeed  # `doctor` runs many read-only probes; not scripted one by one yet
 def test_doctor_fix_with_the_kind_download_failing(
     tmp_path: Path, closed_port: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -141,6 +142,10 @@ def test_doctor_fix_with_the_kind_download_failing(
     monkeypatch.setitem(versions.KIND_SHA256, kindbin.platform_id(), hashlib.sha256(PAYLOAD).hexdigest())
     monkeypatch.setattr(versions, "KIND_DOWNLOAD_URL", f"http://127.0.0.1:{closed_port}/{{version}}/kind-{{platform}}")
     ctx = make_ctx(tmp_path)
+    ctx.runner.script(  # type: ignore[attr-defined]
+        [str(ctx.settings.state_dir / "bin" / "kind"), "version"],
+        f"kind {versions.KIND_VERSION} go1.25.5 linux/amd64\n",
+    )
 
     with pytest.raises(DownloadFailed) as failed:
         lab.doctor(ctx, fix=True, probes=no_hub())

@@ -47,6 +47,8 @@ from lab.steps import cache as cache_steps
 from lab.steps import kindbin, lab
 from lab.tools import git as git_tool
 
+pytestmark = pytest.mark.integration  # the fake world runs git and `kubectl kustomize` for real (tests/tiers.py)
+
 CLUSTER = "gitops-lab"
 NODE = f"{CLUSTER}-control-plane"
 TRAILERS = ("App-Commit", "Image", "Image-Digest", "Environment", "Deployed-By")
@@ -63,7 +65,7 @@ def app_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     repo = tmp_path_factory.mktemp("app-repo")
     shutil.copytree(ROOT / "overlays", repo / "overlays", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     (repo / "app").mkdir()
-    (repo / "app" / "Dockerfile").write_text("ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\n")
+    shutil.copy(ROOT / "app" / "Dockerfile", repo / "app" / "Dockerfile")  # its LABEL step labels the lab's images
     shutil.copy(ROOT / "app" / "requirements.txt", repo / "app" / "requirements.txt")  # what `invoke cache` fetches
     git("init", "--quiet", "-b", "main", repo)
     git("-C", repo, "config", "user.name", "Lab Tester")

@@ -191,7 +191,23 @@ def world() -> World:
 def runner(world: World) -> FakeRunner:
     r = FakeRunner()
     r.responders.append(world)
+    script_docker_host(r)
     return r
+
+
+def script_docker_host(r: FakeRunner) -> None:
+    """What a Docker host with cgroup v2 and fresh kind nodes answers (a test scripts its own answers on top):
+    `docker info` reports cgroup 2, a node's containerd has none of the lab's images (crictl exits 1, "no such
+    image"), and making the registry-config directory on a node succeeds."""
+    r.script(["docker", "info", "--format", "{{.CgroupVersion}}"], "2\n")
+    for node in (f"{NAME}-control-plane", f"{NAME}-worker"):
+        r.script(["docker", "exec", node, "crictl", "inspecti"], returncode=1, stderr='no such image "x" present')
+        r.script(["docker", "exec", node, "mkdir", "-p"])
+        r.script(["docker", "exec", "-i", node, "cp", "/dev/stdin"])  # writes the registry's hosts.toml
+    r.script(["docker", "image", "save"])  # the archive `kind load image-archive` reads
+    r.script(["kind", "load", "image-archive"])
+    r.script(["minikube", "image", "load"])
+    r.script([KUBECTL, "--context", f"kind-{NAME}", "apply", "-f", "-"])  # the local-registry-hosting ConfigMap
 
 
 @pytest.fixture(autouse=True)
@@ -378,6 +394,7 @@ def test_failed_create_hint_names_this_cluster_and_commands_that_work_after_kind
     world.fail_create = True
     runner = FakeRunner()
     runner.responders.append(world)
+    script_docker_host(runner)
     with pytest.raises(CommandFailed) as info:
         cluster_step.ensure_cluster(make_ctx(settings, runner))
     hint = info.value.hint or ""
@@ -488,6 +505,7 @@ def test_missing_registry_container_is_warned_not_connected(
     assert "lab-ecr does not exist yet" in ui_text(ctx)
 
 
+@pytest.mark.integration  # real git / kubectl kustomize (tests/tiers.py)
 def test_dry_run_prints_the_fresh_machine_plan(settings: Settings) -> None:
     out = io.StringIO()
     runner = DryRunRunner(out=out)

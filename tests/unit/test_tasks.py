@@ -451,6 +451,7 @@ def invoke(*argv: str, env: dict[str, str] | None = None) -> subprocess.Complete
     )
 
 
+@pytest.mark.integration  # `invoke` as a process (tests/tiers.py)
 def test_invoke_list_and_help_from_the_repo_root() -> None:
     listed = invoke("--list")
     assert listed.returncode == 0, listed.stderr
@@ -459,6 +460,7 @@ def test_invoke_list_and_help_from_the_repo_root() -> None:
     assert helped.returncode == 0 and "--[no-]fix" in helped.stdout and "--dry-run" in helped.stdout
 
 
+@pytest.mark.integration  # `invoke up --dry-run` as a process: it reads git (tests/tiers.py)
 def test_invoke_up_dry_run_needs_no_docker(tmp_path: Path, lab_env: Path) -> None:
     path = [d for d in os.environ.get("PATH", "").split(os.pathsep) if d and not (Path(d) / "docker").exists()]
     # git stays: the dry run works on a scratch copy of the GitOps repo with it (often next to docker in /usr/bin).
