@@ -687,6 +687,7 @@ def first_deploy_ship(tmp_path: Path, runner: FakeRunner, ctx: Context, registry
     )
 
 
+@pytest.mark.unscripted_commands_succeed
 def test_up_and_its_first_deploy_make_each_repository_call_once_as_the_plan_lists_them(tmp_path: Path) -> None:
     """The plan's ECR calls are EcrRegistry.provision run against the recorders; the real path (up, then the first
     deploy's ship to the registry up returns) makes exactly those against strict Stubbers, plus the login's
@@ -711,6 +712,7 @@ def test_up_and_its_first_deploy_make_each_repository_call_once_as_the_plan_list
     assert login.input == "s3cr3t-ecr-token" and "s3cr3t" not in " ".join(login.argv)
 
 
+@pytest.mark.unscripted_commands_succeed
 def test_up_aws_gives_its_first_deploy_the_registry_it_provisioned(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
