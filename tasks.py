@@ -26,6 +26,7 @@ from lab.core.context import Context
 from lab.core.errors import ConfigError, LabError, PreflightFailed
 from lab.core.runner import DryRunRunner, SubprocessRunner, foreground
 from lab.core.ui import UI
+from lab.steps import drift_kinds
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -426,6 +427,8 @@ def metrics(
     for flag, value in (("--html", html), ("--prometheus", prometheus)):
         if value is not None and not value.strip():
             raise ConfigError(f"{flag} is empty: name the file to write", hint=f"e.g. {flag} metrics.out")
+        if value:
+            metrics_steps.check_target(Path(value), flag)
     ctx = make_context(debug=debug)
 
     def read_app(name: str) -> dict[str, Any]:
@@ -447,7 +450,7 @@ def metrics(
         "dry_run",
         "debug",
         env="dev (self-heal on, default) or staging (manual sync)",
-        change="what to change by hand: scale (default), image, delete or env",
+        change=drift_kinds.task_help(),
         heal="staging: sync at the end, as `invoke sync staging` would",
         observe="staging: seconds to watch it stay OutOfSync (default 30)",
     ),
@@ -456,7 +459,7 @@ def metrics(
 def demo_drift(
     c: InvokeContext,
     env: str = "dev",
-    change: str = "scale",
+    change: str = drift_kinds.DEFAULT,
     heal: bool = False,
     observe: float = 30.0,
     dry_run: bool = False,

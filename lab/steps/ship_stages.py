@@ -248,14 +248,14 @@ def push(s: Shipment) -> None:
 
 
 def load_into_node(s: Shipment) -> None:
-    """minikube's node cannot reach the host's localhost:5001 (only kind gets the hosts.toml mapping): load the
+    """A node that cannot reach the host's localhost:5001 (only kind gets the hosts.toml mapping): load the
     image into it under the same name; the overlays' imagePullPolicy IfNotPresent then uses it without a pull."""
     settings = s.ctx.settings
-    if settings.target == "local" and settings.provider == "minikube":
-        from lab.providers import provider_for
+    from lab.providers import capabilities_for, local_provider_for  # only a local cluster needs it
 
-        with s.ctx.ui.phase(f"Load {s.push_ref} into minikube"):
-            provider_for(settings).load_images(s.ctx, [s.push_ref])
+    if capabilities_for(settings).reaches_host_registry == "load":
+        with s.ctx.ui.phase(f"Load {s.push_ref} into {settings.provider}"):
+            local_provider_for(settings).load_images(s.ctx, [s.push_ref])
 
 
 def bump(s: Shipment) -> None:

@@ -32,13 +32,13 @@ from fakes import Bind, FakeRunner, read_through
 from kubernetes.client.exceptions import ApiException
 
 from lab.clients.argocd import ApplicationClient
+from lab.components import argocd as argocd_component
+from lab.components import services
 from lab.core.config import ENVIRONMENTS, Settings, environment
 from lab.core.runner import Result
 from lab.gitops import repo as gitops
 from lab.gitops.overlay import read_image
-from lab.steps import argocd as argocd_steps
 from lab.steps import doctor as doctor_steps
-from lab.steps import services
 from lab.tools import argocd_install, registry
 from lab.tools.docker_objects import human_size
 from lab.tools.probes import HttpAnswer
@@ -909,7 +909,7 @@ class World:
         """The registry HTTP client, the Argo CD manifest download and the pipeline's UTC clock (image tags) answer
         from this world; restored after."""
         original_session = registry._session
-        original_ensure = argocd_steps.ensure_argocd
+        original_ensure = argocd_component.ensure_argocd
         namespace = vars(gitops)  # lab.gitops.repo reads `datetime` from here in utc_now(), the clock of the tags
         original_datetime = namespace["datetime"]
         world = self
@@ -925,13 +925,13 @@ class World:
             original_ensure(ctx, **kw)
 
         registry._session = self.registry_session  # type: ignore[assignment]
-        argocd_steps.ensure_argocd = ensure_argocd
+        argocd_component.ensure_argocd = ensure_argocd
         namespace["datetime"] = WorldDatetime
         try:
             yield self
         finally:
             registry._session = original_session
-            argocd_steps.ensure_argocd = original_ensure
+            argocd_component.ensure_argocd = original_ensure
             namespace["datetime"] = original_datetime
 
 

@@ -222,6 +222,7 @@ def git(cwd: Path, *args: str) -> str:
     return subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=True).stdout
 
 
+@pytest.mark.integration  # real git / kubectl kustomize (tests/tiers.py)
 def test_the_bump_job_commits_dev_s_image_with_trailers_to_the_gitops_repo(tmp_path: Path) -> None:
     doc = load(CI)
     bump = doc["jobs"]["bump"]
