@@ -609,6 +609,7 @@ def test_failing_quality_gate_pushes_and_commits_nothing_and_removes_the_image_b
 
 def test_a_build_that_fails_beside_a_failing_gate_reports_the_gate(tmp_path: Path) -> None:
     runner = happy_runner(tmp_path)
+    runner.script(["git", "-C", str(tmp_path), "remote", "get-url", "origin"], returncode=2, stderr="no such remote")
     runner.script(["pytest"], returncode=1, stdout="1 failed, 41 passed\n")
     runner.script(["docker", "build"], returncode=1, stderr="SyntaxError: invalid syntax (items.py, line 3)")
     with pytest.raises(QualityGateFailed, match="pytest"):
