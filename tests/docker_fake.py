@@ -13,8 +13,8 @@ what lab/tools parses from both answers; tests/contract/test_coverage.py fails w
 
 Not modelled (on purpose): `LABEL` instructions in a Dockerfile (a build's image gets its base image's labels and
 the --label flags), image layers (each build adds ``built_size`` bytes to `docker system df`), the programs a
-container runs (its logs are ``Container.logs``; `exec` knows `cat`, `cp /dev/stdin`, `mkdir -p`, and whatever
-``exec_program`` a subclass adds, e.g. crictl in a kind node).
+container runs (its logs are ``Container.logs``; `exec` knows `cat`, `cp /dev/stdin`, `mkdir -p` and a kind node's
+`crictl inspecti`).
 """
 
 from __future__ import annotations
@@ -335,7 +335,14 @@ class DockerFake:
         return True
 
     def exec_program(self, argv: tuple[str, ...], c: Container, inner: tuple[str, ...], stdin: str | None) -> Result:
-        """A program other than cat/cp/mkdir run by `docker exec` (none here; a kind node adds crictl)."""
+        """A program other than cat/cp/mkdir run by `docker exec`: `crictl inspecti IMAGE` in a kind node answers
+        the ID its containerd knows the image by (``Container.image_ids``; lab/tools/kind.py). Not replayed by
+        tests/contract/: that needs a kind node."""
+        if inner[:2] == ("crictl", "inspecti") and len(inner) == 3:
+            found = c.image_ids.get(inner[2])
+            if found is None:
+                return self.fail(argv, f'time="..." level=fatal msg="no such image \\"{inner[2]}\\" present"')
+            return self.ok(argv, json.dumps({"status": {"id": found, "repoTags": [inner[2]]}}))
         raise UnmodelledCommand(argv, f"program {inner[0]!r} in a container")
 
     # The daemon ------------------------------------------------------------------------------------------

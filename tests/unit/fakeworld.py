@@ -215,15 +215,6 @@ class World(DockerFake):
         return self.ok(argv)
 
     # Docker: what a kind node adds ------------------------------------------------------------------------
-    def exec_program(self, argv: tuple[str, ...], c: Container, inner: tuple[str, ...], stdin: str | None) -> Result:
-        """`crictl inspecti IMAGE` in a kind node: the ID its containerd knows the image by."""
-        if inner[:2] == ("crictl", "inspecti") and c.labels.get(KIND_LABEL):
-            found = c.image_ids.get(inner[2])
-            if found is None:
-                return self.fail(argv, f'time="..." level=fatal msg="no such image \\"{inner[2]}\\" present"')
-            return self.ok(argv, json.dumps({"status": {"id": found, "repoTags": [inner[2]]}}))
-        return super().exec_program(argv, c, inner, stdin)
-
     def removed(self, names: list[str]) -> None:
         for name, cluster in list(self.clusters.items()):  # kind lists clusters by their node containers
             if not any(node in self.containers for node in cluster.nodes):
