@@ -466,18 +466,18 @@ class DockerFake:
         return self.ok(argv, rest[0] + "\n")
 
     def _rm(self, argv: tuple[str, ...], args: tuple[str, ...], stdin: str | None) -> Result:
+        """`docker rm -f NAME...`: prints each name it removed; with -f a missing one is only a line on stderr, and
+        the exit code stays 0 (as the daemon answers: checked by tests/contract/)."""
         _opts, names = _parse_options(argv, args[1:], set(), {"-f", "-v"})  # -v: anonymous volumes (not modelled)
         gone = [n for n in names if self.containers.pop(n, None) is not None]
         missing = [n for n in names if n not in gone]
         self.removed(gone)
-        if missing:
-            return Result(
-                argv,
-                1,
-                "".join(n + "\n" for n in gone),
-                "".join(f"Error response from daemon: No such container: {n}\n" for n in missing),
-            )
-        return self.ok(argv, "".join(n + "\n" for n in gone))
+        return Result(
+            argv,
+            0,
+            "".join(n + "\n" for n in gone),
+            "".join(f"Error response from daemon: No such container: {n}\n" for n in missing),
+        )
 
     def removed(self, names: list[str]) -> None:
         """Called after `docker rm` removed NAMES (a subclass forgets what they carried)."""
@@ -568,8 +568,19 @@ class DockerFake:
             image = self.image(ref)
             if image is None:
                 return Result(argv, 1, "".join(out), f"Error response from daemon: No such image: {ref}")
+            tags = self.tags(image)
+            by_id = ref.startswith("sha256:")
             user = next((c for c in self.containers.values() if c.image_id == image["Id"]), None)
-            if user is not None:
+            if by_id and len(tags) > 1:
+                return Result(
+                    argv,
+                    1,
+                    "".join(out),
+                    f"Error response from daemon: conflict: unable to delete {ref[7:19]} (must be forced) - image is "
+                    "referenced in multiple repositories",
+                )
+            # Untagging one of several tags is allowed while a container uses the image; removing its last name is not.
+            if user is not None and (by_id or len(tags) <= 1):
                 return Result(
                     argv,
                     1,
@@ -577,8 +588,8 @@ class DockerFake:
                     f'Error response from daemon: conflict: unable to remove repository reference "{ref}" (must '
                     f"force) - container {user.id[:12]} is using its referenced image {image['Id'][7:19]}",
                 )
-            if ref.startswith("sha256:"):
-                names = [r for r, i in self.images.items() if i["Id"] == ref and r.startswith("sha256:")]
+            if by_id:  # the image goes, with its one tag
+                names = [r for r, i in self.images.items() if i["Id"] == image["Id"]]
             else:
                 names = [r for r in (ref, normal_ref(ref)) if r in self.images][:1]
             for name in names:
