@@ -1,5 +1,5 @@
 """The contract cases: each runs lab/tools (and the two argv built in lab/steps) against one side, the real daemon or
-tests/docker_fake.py's DockerFake, and returns what the lab parsed from the answers. test_docker_contract.py runs
+tests/fakes/docker.py's DockerFake, and returns what the lab parsed from the answers. test_docker_contract.py runs
 every case on both sides and compares; test_contract_coverage.py checks that together the cases cover every
 MODELLED entry (``covers`` must name exactly the entries a case makes the fake answer).
 
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from docker_fake import ENGINE_FORMAT, DockerFake
+from fakes.docker import ENGINE_FORMAT, DockerFake
 
 from lab import image_cache
 from lab.core.config import Settings
@@ -23,9 +23,9 @@ from lab.core.context import Context
 from lab.core.errors import CommandFailed, LabError
 from lab.core.runner import Runner
 from lab.core.ui import UI
-from lab.providers import _published_ports
+from lab.providers.kind import _published_ports
 from lab.steps import doctor as doctor_steps
-from lab.steps.lab import PORT_RE
+from lab.steps.preflight import PORT_RE
 from lab.tools import docker, docker_objects, pip
 
 CONTRACT_LABEL = "gitops-lab.contract"
@@ -212,7 +212,7 @@ def case_containers(side: Side) -> dict[str, Any]:
     ps = side.runner.run(
         [docker.DOCKER, "ps", "--filter", f"label={CONTRACT_LABEL}={side.run_id}", "--format", "{{.Ports}}"]
     )
-    out["owned_ports"] = sorted(int(p) for p in PORT_RE.findall(ps.stdout))  # lab/steps/lab.py owned_ports
+    out["owned_ports"] = sorted(int(p) for p in PORT_RE.findall(ps.stdout))  # lab/steps/preflight.py owned_ports
     out["read_bound"] = docker_objects.read_file(side.runner, name, "/srv/bind/token")
     out["read_missing"] = docker_objects.read_file(side.runner, name, "/srv/bind/absent")
     docker.exec_in(side.runner, name, ["cp", "/dev/stdin", "/tmp/written"], input="from stdin\n")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from docker_cases import CASES
-from docker_fake import MODELLED
+from fakes.docker import MODELLED
 
 
 def test_every_modelled_docker_command_has_a_contract_case() -> None:

@@ -1,5 +1,5 @@
 """The Docker fake's contract: every case in docker_cases.py runs once against the real daemon and once against
-tests/docker_fake.py's DockerFake (set up with this host's facts: its version, API, cgroup version, memory, and the
+tests/fakes/docker.py's DockerFake (set up with this host's facts: its version, API, cgroup version, memory, and the
 base image), and what lab/tools parsed must be the same. IDs are compared by where they appear (the fake makes its
 own), not by value. Real objects: unique names, the contract label, removed in `finally` (only those)."""
 
@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 from docker_cases import CASES, CONTRACT_LABEL, Side
-from docker_fake import DockerFake
 from fakes import FakeRunner
+from fakes.docker import DockerFake
 
 from lab.core.runner import SubprocessRunner
 

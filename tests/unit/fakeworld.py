@@ -24,18 +24,18 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from docker_fake import Container, DockerFake
 from fakes import FakeRunner
+from fakes.docker import Container, DockerFake
 from kubernetes.client.exceptions import ApiException
 
 from lab.clients.argocd import ApplicationClient
+from lab.components import argocd as argocd_component
+from lab.components import services
 from lab.core.config import ENVIRONMENTS, Settings, environment
 from lab.core.runner import Result
 from lab.gitops import repo as gitops
 from lab.gitops.overlay import read_image
-from lab.steps import argocd as argocd_steps
 from lab.steps import doctor as doctor_steps
-from lab.steps import services
 from lab.tools import argocd_install, registry
 from lab.tools.probes import HttpAnswer
 
@@ -133,7 +133,7 @@ class FakeResponse:
 
 class World(DockerFake):
     """Answers the lab's commands as the outside world would, and remembers what they did. Its Docker is the
-    shared strict fake (tests/docker_fake.py); this class adds kind nodes (crictl), the registries that answer
+    shared strict fake (tests/fakes/docker.py); this class adds kind nodes (crictl), the registries that answer
     when their container runs, and the rest of the world."""
 
     def __init__(self, settings: Settings, *, cost: Cost | None = None) -> None:
@@ -520,7 +520,7 @@ class World(DockerFake):
         """The registry HTTP client, the Argo CD manifest download and the pipeline's UTC clock (image tags) answer
         from this world; restored after."""
         original_session = registry._session
-        original_ensure = argocd_steps.ensure_argocd
+        original_ensure = argocd_component.ensure_argocd
         namespace = vars(gitops)  # lab.gitops.repo reads `datetime` from here in utc_now(), the clock of the tags
         original_datetime = namespace["datetime"]
         world = self
@@ -536,13 +536,13 @@ class World(DockerFake):
             original_ensure(ctx, **kw)
 
         registry._session = self.registry_session  # type: ignore[assignment]
-        argocd_steps.ensure_argocd = ensure_argocd
+        argocd_component.ensure_argocd = ensure_argocd
         namespace["datetime"] = WorldDatetime
         try:
             yield self
         finally:
             registry._session = original_session
-            argocd_steps.ensure_argocd = original_ensure
+            argocd_component.ensure_argocd = original_ensure
             namespace["datetime"] = original_datetime
 
 

@@ -42,7 +42,7 @@ from lab.gitops.overlay import ImageSpec
 from lab.gitops.repo import Committed
 from lab.manifests.argocd import GitCredentials
 from lab.providers import provider_for
-from lab.providers_eks import EksProvider
+from lab.providers.eks import EksProvider
 from lab.registries import ecr as registry_ecr
 from lab.steps import aws as aws_steps
 from lab.tools import ecr, ecr_login, git, git_credential, kubectl
@@ -116,6 +116,7 @@ def run_up(tmp_path: Path, runner: FakeRunner, clients: Clients, **kw: Any) -> t
 
 
 # up -----------------------------------------------------------------------------------------------------
+@pytest.mark.unscripted_commands_succeed
 def test_up_on_a_fresh_account(tmp_path: Path) -> None:
     runner, clients = FakeRunner(), Clients()
     identity(clients)
@@ -144,6 +145,7 @@ def test_up_on_a_fresh_account(tmp_path: Path) -> None:
     clients.assert_done()
 
 
+@pytest.mark.unscripted_commands_succeed
 def test_the_plan_lists_exactly_the_calls_up_makes_on_a_fresh_account(tmp_path: Path) -> None:
     """The plan is `up`'s own code run against recorders, so it lists every AWS call (each once: one
     create_repository) and every command the real `up` makes against an account where nothing exists yet."""
@@ -168,6 +170,7 @@ def test_the_plan_lists_exactly_the_calls_up_makes_on_a_fresh_account(tmp_path: 
     clients.assert_done()
 
 
+@pytest.mark.unscripted_commands_succeed
 def test_up_again_reuses_everything(tmp_path: Path) -> None:
     runner, clients = FakeRunner(), Clients()
     identity(clients)
@@ -183,6 +186,7 @@ def test_up_again_reuses_everything(tmp_path: Path) -> None:
     clients.assert_done()
 
 
+@pytest.mark.unscripted_commands_succeed
 def test_up_finishes_a_cluster_left_without_its_node_group(tmp_path: Path) -> None:
     runner, clients = FakeRunner(), Clients()
     identity(clients)
@@ -214,6 +218,7 @@ def test_up_waits_for_nobody_on_a_cluster_still_creating(tmp_path: Path) -> None
         run_up(tmp_path, FakeRunner(), clients)
 
 
+@pytest.mark.unscripted_commands_succeed
 def test_up_refuses_a_repository_that_is_not_the_labs(tmp_path: Path) -> None:
     runner, clients = FakeRunner(), Clients()
     identity(clients)
@@ -226,6 +231,7 @@ def test_up_refuses_a_repository_that_is_not_the_labs(tmp_path: Path) -> None:
     clients.assert_done()  # no put_lifecycle_policy on someone else's repository
 
 
+@pytest.mark.unscripted_commands_succeed
 def test_up_on_an_existing_cluster(tmp_path: Path) -> None:
     runner, clients = FakeRunner(), Clients()
     identity(clients)
@@ -261,6 +267,7 @@ def test_eksctl_failure_surfaces_as_command_failed(tmp_path: Path) -> None:
 
 
 # down ---------------------------------------------------------------------------------------------------
+@pytest.mark.unscripted_commands_succeed
 def test_down_deletes_the_labs_cluster_and_repository(tmp_path: Path) -> None:
     runner, clients = FakeRunner(), Clients()
     identity(clients)
@@ -290,6 +297,7 @@ def test_down_deletes_the_labs_cluster_and_repository(tmp_path: Path) -> None:
     clients.assert_done()
 
 
+@pytest.mark.unscripted_commands_succeed
 def test_down_on_an_existing_cluster_keeps_it(tmp_path: Path) -> None:
     runner, clients = FakeRunner(), Clients()
     identity(clients)
@@ -367,6 +375,7 @@ def test_eks_provider_in_a_dry_run_writes_no_config_and_runs_nothing(tmp_path: P
 
 
 # ECR login ----------------------------------------------------------------------------------------------
+@pytest.mark.unscripted_commands_succeed
 def test_ecr_login_sends_the_password_on_stdin_only(tmp_path: Path) -> None:
     runner, clients = FakeRunner(), Clients()
     auth_token(clients, "s3cr3t-ecr-token")
@@ -512,6 +521,7 @@ def render_as_argocd(path: Path, kustomize: dict[str, Any]) -> list[dict[str, An
     return [d for d in yaml.safe_load_all(out) if d]
 
 
+@pytest.mark.integration  # real git / kubectl kustomize (tests/tiers.py)
 @pytest.mark.parametrize("env", [e.name for e in ENVIRONMENTS])
 def test_every_environment_gets_a_load_balancer_on_eks(tmp_path: Path, env: str) -> None:
     shutil.copytree(ROOT / "overlays", tmp_path / "overlays")
@@ -532,6 +542,7 @@ def test_every_environment_gets_a_load_balancer_on_eks(tmp_path: Path, env: str)
     ]
 
 
+@pytest.mark.integration  # real git / kubectl kustomize (tests/tiers.py)
 def test_why_not_application_components(tmp_path: Path) -> None:
     """The reason for patches: a component added to an overlay is applied before the overlay's own NodePort patch."""
     shutil.copytree(ROOT / "overlays", tmp_path / "overlays")
@@ -577,6 +588,7 @@ class RecordingRepo:
         return Committed("c" * 40, 1)
 
 
+@pytest.mark.unscripted_commands_succeed
 def test_ship_on_aws_logs_in_to_ecr_first_and_pushes_to_the_account_registry(tmp_path: Path) -> None:
     from lab.steps.ship import ship
 
@@ -618,6 +630,7 @@ def test_ship_keeps_an_explicit_registry(tmp_path: Path) -> None:
     assert repositories(settings).push == "999999999999.dkr.ecr.us-east-1.amazonaws.com/lab-app"
 
 
+@pytest.mark.integration  # real git / kubectl kustomize (tests/tiers.py)
 def test_ship_dry_run_on_aws_plans_the_ecr_login_and_the_push(tmp_path: Path) -> None:
     """The dry run logs in to a placeholder registry (no AWS call, stdin redacted) and plans the push there: the
     placeholder is no valid LAB_REGISTRY, so it must not be put into the settings."""
@@ -701,17 +714,23 @@ def test_up_and_its_first_deploy_make_each_repository_call_once_as_the_plan_list
 def test_up_aws_gives_its_first_deploy_the_registry_it_provisioned(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from lab.steps import lab as lab_steps
+    """The first deploy is a component of the list `up --target aws` runs: after the ECR repository component, with
+    up's settings for it (push_registry=ecr) and the registry that component provisioned, before Argo CD."""
+    from lab.steps import up as up_steps
 
-    provisioned = registry_ecr.EcrRegistry(make_ctx(tmp_path).settings).after_provision(REGISTRY)
-    result = aws_steps.AwsUpResult(
-        ACCOUNT, "us-east-1", "gitops-lab", "created", "eks-gitops-lab", REGISTRY, "", "created", REMOTE, provisioned
-    )
-    monkeypatch.setattr(aws_steps, "up_aws", lambda ctx, **kw: result)
-    got: list[tuple[str, Any]] = []
-    monkeypatch.setattr(
-        lab_steps, "_first_deploy", lambda ctx, root, registry=None: got.append((ctx.settings.push_registry, registry))
-    )
-    monkeypatch.setattr(lab_steps.argocd_steps, "wait_env", lambda ctx, env: None)
-    lab_steps.up_aws(make_ctx(tmp_path), yes=True)
-    assert got == [("ecr", provisioned)]
+    runner, clients = FakeRunner(), Clients()
+    identity(clients)
+    no_cluster(clients)
+    stub_fresh_repository(clients)
+    got: list[tuple[str, Any, bool]] = []
+
+    def first_deploy(ctx: Context, root: Path, registry: Any = None) -> None:
+        applied = any("apply" in call.argv for call in runner.calls)  # the Applications (ensure_aws_apps)
+        got.append((ctx.settings.push_registry, registry, applied))
+
+    monkeypatch.setattr(up_steps, "_first_deploy", first_deploy)
+    result, _, _ = run_up(tmp_path, runner, clients, first_deploy=up_steps._aws_first_deploy(tmp_path))
+    assert isinstance(result, aws_steps.AwsUpResult) and isinstance(result.push_to, registry_ecr.EcrRegistry)
+    assert result.push_to.host == REGISTRY
+    assert got == [("ecr", result.push_to, False)], "to the provisioned registry, before the Applications exist"
+    assert any("apply" in call.argv for call in runner.calls), runner.dump()

@@ -4,8 +4,8 @@ the fake against the real daemon)."""
 from __future__ import annotations
 
 import pytest
-from docker_fake import MODELLED, DockerFake, UnmodelledCommand
 from fakes import FakeRunner
+from fakes.docker import MODELLED, DockerFake, UnmodelledCommand
 
 from lab.tools import docker
 

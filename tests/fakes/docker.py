@@ -1,7 +1,7 @@
 """One strict, stateful fake of the Docker CLI for unit tests (a FakeRunner responder).
 
 It answers the docker commands lab/ issues (lab/tools/docker.py, lab/tools/docker_objects.py and the few argv built
-elsewhere: lab/tools/pip.py's probe, lab/steps/lab.py's `ps --format {{.Ports}}`, lab/steps/doctor.py's
+elsewhere: lab/tools/pip.py's probe, lab/steps/preflight.py's `ps --format {{.Ports}}`, lab/steps/doctor.py's
 `info --format {{json .}}`) as the daemon would, and keeps what they did: containers (labels, published ports,
 networks, bind mounts, running or not), images (tags, IDs, labels), volumes, networks, archives written by
 `docker save`, and what was pushed to registries.
@@ -9,12 +9,13 @@ networks, bind mounts, running or not), images (tags, IDs, labels), volumes, net
 Strict: every command it answers is listed in MODELLED (subcommand prefix and, where the tools pass one, the
 exact --format). Any other docker argv, or an option it does not know, raises UnmodelledCommand naming the argv,
 instead of succeeding silently. tests/contract/ replays every MODELLED entry against the real daemon and compares
-what lab/tools parses from both answers; tests/contract/test_coverage.py fails when an entry has no contract case.
+what lab/tools parses from both answers; tests/contract/test_contract_coverage.py fails when an entry has no
+contract case.
 
-Not modelled (on purpose): `LABEL` instructions in a Dockerfile (a build's image gets its base image's labels and
-the --label flags), image layers (each build adds ``built_size`` bytes to `docker system df`), the programs a
-container runs (its logs are ``Container.logs``; `exec` knows `cat`, `cp /dev/stdin`, `mkdir -p` and a kind node's
-`crictl inspecti`).
+Not modelled (on purpose): `LABEL` instructions in a Dockerfile other than `key="${ARG}"` pairs with a build arg
+the command sets (a build's image gets its base image's labels, those pairs, then the --label flags); image layers
+(each build adds ``built_size`` bytes to `docker system df`); the programs a container runs (its logs are
+``Container.logs``; `exec` knows `cat`, `cp /dev/stdin`, `mkdir -p` and a kind node's `crictl inspecti`).
 """
 
 from __future__ import annotations
@@ -32,8 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from fakes import Bind, read_through
-
+from fakes.binds import Bind, read_through
 from lab.core.errors import RegistryError
 from lab.core.runner import Result
 from lab.tools import registry
@@ -42,6 +42,7 @@ from lab.tools.docker_objects import human_size
 DOCKER_DOWN = "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?"
 GIB = 1024**3
 ENGINE_FORMAT = "{{.Server.APIVersion}} {{.Server.Os}}/{{.Server.Arch}}"
+LABEL_PAIR = re.compile(r'([\w.-]+)="\$\{(\w+)\}"')
 
 
 class UnmodelledCommand(AssertionError):
@@ -50,7 +51,7 @@ class UnmodelledCommand(AssertionError):
     def __init__(self, argv: Iterable[str], why: str = "") -> None:
         super().__init__(
             f"the Docker fake does not model `{shlex.join(argv)}`{': ' + why if why else ''} "
-            "(tests/docker_fake.py MODELLED)"
+            "(tests/fakes/docker.py MODELLED)"
         )
 
 
@@ -618,11 +619,20 @@ class DockerFake:
                 argv, f"unable to prepare context: unable to evaluate symlinks in Dockerfile path: {dockerfile}"
             )
         build_args = dict(v.split("=", 1) for v in opts.get("--build-arg", []))
-        base = self.base_image(dockerfile.read_text(), build_args)
+        text = dockerfile.read_text().replace("\\\n", " ")
+        base = self.base_image(text, build_args)
         base_labels = dict(((base or {}).get("Config") or {}).get("Labels") or {})
+        # The Dockerfile's LABEL pairs `key="${ARG}"`, for the build args the command sets (app/Dockerfile's).
+        from_file = {
+            key: build_args[arg]
+            for line in text.splitlines()
+            if line.startswith("LABEL ")
+            for key, arg in LABEL_PAIR.findall(line)
+            if arg in build_args
+        }
         self.builds += 1
         image_id = "sha256:" + self.new_id()
-        labels = {**base_labels, **dict(v.split("=", 1) for v in opts.get("--label", []))}
+        labels = {**base_labels, **from_file, **dict(v.split("=", 1) for v in opts.get("--label", []))}
         image = {"Id": image_id, "Config": {"Labels": labels}, "Size": self.built_size}
         for tag in opts.get("-t", []):
             self.images[normal_ref(tag)] = image
