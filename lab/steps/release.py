@@ -106,12 +106,7 @@ def rollback(
     """
     start = monotonic()
     target = environment(env)
-    if watcher is None and not no_wait and not ctx.dry_run:
-        raise ConfigError(
-            "rollback waits for the old image to serve, but no cluster watcher is wired", hint="--no-wait"
-        )
-    if watcher is not None and not no_wait:
-        check_cluster(ctx, watcher, env)
+    _check_can_wait(ctx, watcher, env, no_wait=no_wait)
     rb = stages.Rollback(
         ctx,
         env,
@@ -141,6 +136,16 @@ def rollback(
     seconds = monotonic() - start
     ctx.ui.info(f"{env} serves {image} again, {seconds:.1f}s after the rollback started")
     return RollbackResult(image, committed.sha, tuple(rb.undone), seconds, status)
+
+
+def _check_can_wait(ctx: Context, watcher: DeployWatcher | None, env: str, *, no_wait: bool) -> None:
+    """A rollback that is to wait needs a watcher (outside a dry run) and a cluster that answers."""
+    if watcher is None and not no_wait and not ctx.dry_run:
+        raise ConfigError(
+            "rollback waits for the old image to serve, but no cluster watcher is wired", hint="--no-wait"
+        )
+    if watcher is not None and not no_wait:
+        check_cluster(ctx, watcher, env)
 
 
 # history ---------------------------------------------------------------------------------------------
