@@ -35,6 +35,8 @@ from lab.manifests import argocd as manifests
 from lab.steps import metrics, release
 from lab.steps.ship import gitops_repo
 
+pytestmark = pytest.mark.integration  # real git (tests/tiers.py)
+
 ROOT = Path(__file__).resolve().parents[2]
 REPO = "localhost:5001/lab-app"
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)

@@ -42,7 +42,7 @@ from lab.gitops.overlay import ImageSpec
 from lab.gitops.repo import Committed
 from lab.manifests.argocd import GitCredentials
 from lab.providers import provider_for
-from lab.providers_eks import EksProvider
+from lab.providers.eks import EksProvider
 from lab.registries import ecr as registry_ecr
 from lab.steps import aws as aws_steps
 from lab.tools import ecr, ecr_login, git, git_credential, kubectl
@@ -51,6 +51,33 @@ ROOT = Path(__file__).resolve().parents[2]
 REMOTE = "https://git.example.com/team/gitops.git"
 TOKEN = "tok-s3cr3t-123"
 ENV = {"LAB_GITOPS_TOKEN": TOKEN, "LAB_GITOPS_USERNAME": "learner"}
+
+
+def aws_runner() -> FakeRunner:
+    """The CLIs of the aws target answering as they do when they succeed (eksctl and the AWS CLI log progress;
+    kubectl names what it deleted); a test scripts failures on top."""
+    runner = FakeRunner()
+    runner.script(
+        ["eksctl", "create", "cluster"], stderr='2026-05-01 12:00:00 [✔]  EKS cluster "gitops-lab" is ready\n'
+    )
+    runner.script(["eksctl", "create", "nodegroup"], stderr="2026-05-01 12:00:00 [✔]  created 1 managed nodegroup(s)\n")
+    runner.script(["aws", "eks", "update-kubeconfig"], "Added new context eks-gitops-lab to /root/.kube/config\n")
+    runner.script(
+        [kubectl.kubectl_binary(), "--context", "eks-gitops-lab", "delete"],
+        'application.argoproj.io "lab-dev" deleted\n',
+    )
+    runner.script(["docker", "login", "--username", "AWS", "--password-stdin"], "Login Succeeded\n")
+    runner.script(
+        ["eksctl", "delete", "cluster"], stderr="2026-05-01 12:30:00 [✔]  all cluster resources were deleted\n"
+    )
+    runner.script(
+        [kubectl.kubectl_binary(), "--context", "eks-gitops-lab", "apply", "--server-side"],
+        "namespace/argocd serverside-applied\n",
+    )
+    runner.script(
+        [kubectl.kubectl_binary(), "--context", "eks-gitops-lab", "rollout", "status"], "successfully rolled out\n"
+    )
+    return runner
 
 
 def make_ctx(tmp_path: Path, runner: FakeRunner | DryRunRunner | None = None, **overrides: Any) -> Context:
@@ -117,7 +144,7 @@ def run_up(tmp_path: Path, runner: FakeRunner, clients: Clients, **kw: Any) -> t
 
 # up -----------------------------------------------------------------------------------------------------
 def test_up_on_a_fresh_account(tmp_path: Path) -> None:
-    runner, clients = FakeRunner(), Clients()
+    runner, clients = aws_runner(), Clients()
     identity(clients)
     no_cluster(clients)
     stub_fresh_repository(clients)
@@ -149,7 +176,7 @@ def test_the_plan_lists_exactly_the_calls_up_makes_on_a_fresh_account(tmp_path: 
     create_repository) and every command the real `up` makes against an account where nothing exists yet."""
     installs = Installs()
     plan = aws_steps.plan_aws(make_ctx(tmp_path), AwsSettings(), install_argocd=installs, environ=ENV)
-    runner, clients = FakeRunner(), Clients()
+    runner, clients = aws_runner(), Clients()
     identity(clients)
     no_cluster(clients)
     stub_fresh_repository(clients)
@@ -169,7 +196,7 @@ def test_the_plan_lists_exactly_the_calls_up_makes_on_a_fresh_account(tmp_path: 
 
 
 def test_up_again_reuses_everything(tmp_path: Path) -> None:
-    runner, clients = FakeRunner(), Clients()
+    runner, clients = aws_runner(), Clients()
     identity(clients)
     describe_cluster(clients)
     clients["eks"].add_response("list_nodegroups", {"nodegroups": ["lab-nodes"]}, {"clusterName": "gitops-lab"})
@@ -184,7 +211,7 @@ def test_up_again_reuses_everything(tmp_path: Path) -> None:
 
 
 def test_up_finishes_a_cluster_left_without_its_node_group(tmp_path: Path) -> None:
-    runner, clients = FakeRunner(), Clients()
+    runner, clients = aws_runner(), Clients()
     identity(clients)
     describe_cluster(clients)
     clients["eks"].add_response("list_nodegroups", {"nodegroups": []}, {"clusterName": "gitops-lab"})
@@ -198,7 +225,7 @@ def test_up_finishes_a_cluster_left_without_its_node_group(tmp_path: Path) -> No
 
 
 def test_up_refuses_a_cluster_that_is_not_the_labs(tmp_path: Path) -> None:
-    runner, clients = FakeRunner(), Clients()
+    runner, clients = aws_runner(), Clients()
     identity(clients)
     describe_cluster(clients, tags={"team": "payments"})
     with pytest.raises(Conflict, match="was not created by the lab"):
@@ -211,11 +238,11 @@ def test_up_waits_for_nobody_on_a_cluster_still_creating(tmp_path: Path) -> None
     identity(clients)
     describe_cluster(clients, status="CREATING")
     with pytest.raises(Conflict, match="is CREATING, not ACTIVE"):
-        run_up(tmp_path, FakeRunner(), clients)
+        run_up(tmp_path, aws_runner(), clients)
 
 
 def test_up_refuses_a_repository_that_is_not_the_labs(tmp_path: Path) -> None:
-    runner, clients = FakeRunner(), Clients()
+    runner, clients = aws_runner(), Clients()
     identity(clients)
     describe_cluster(clients)
     clients["eks"].add_response("list_nodegroups", {"nodegroups": ["lab-nodes"]}, {"clusterName": "gitops-lab"})
@@ -227,7 +254,7 @@ def test_up_refuses_a_repository_that_is_not_the_labs(tmp_path: Path) -> None:
 
 
 def test_up_on_an_existing_cluster(tmp_path: Path) -> None:
-    runner, clients = FakeRunner(), Clients()
+    runner, clients = aws_runner(), Clients()
     identity(clients)
     describe_cluster(clients, "team-eks", tags={})
     stub_fresh_repository(clients)
@@ -249,7 +276,7 @@ def test_up_needs_a_hosted_gitops_repository(tmp_path: Path) -> None:
 
 
 def test_eksctl_failure_surfaces_as_command_failed(tmp_path: Path) -> None:
-    runner, clients = FakeRunner(), Clients()
+    runner, clients = aws_runner(), Clients()
     runner.script(
         ["eksctl", "create"], returncode=1, stderr="AlreadyExistsException: Stack [eksctl-gitops-lab-cluster]"
     )
@@ -262,7 +289,7 @@ def test_eksctl_failure_surfaces_as_command_failed(tmp_path: Path) -> None:
 
 # down ---------------------------------------------------------------------------------------------------
 def test_down_deletes_the_labs_cluster_and_repository(tmp_path: Path) -> None:
-    runner, clients = FakeRunner(), Clients()
+    runner, clients = aws_runner(), Clients()
     identity(clients)
     describe_cluster(clients)
     describe_repo(clients)
@@ -291,7 +318,7 @@ def test_down_deletes_the_labs_cluster_and_repository(tmp_path: Path) -> None:
 
 
 def test_down_on_an_existing_cluster_keeps_it(tmp_path: Path) -> None:
-    runner, clients = FakeRunner(), Clients()
+    runner, clients = aws_runner(), Clients()
     identity(clients)
     describe_cluster(clients, "team-eks", tags={})
     no_repo(clients)
@@ -308,7 +335,7 @@ def test_down_on_an_existing_cluster_keeps_it(tmp_path: Path) -> None:
 
 
 def test_down_twice_is_fine(tmp_path: Path) -> None:
-    runner, clients = FakeRunner(), Clients()
+    runner, clients = aws_runner(), Clients()
     identity(clients)
     clients["eks"].add_client_error("describe_cluster", "ResourceNotFoundException", http_status_code=404)
     no_repo(clients)
@@ -368,7 +395,8 @@ def test_eks_provider_in_a_dry_run_writes_no_config_and_runs_nothing(tmp_path: P
 
 # ECR login ----------------------------------------------------------------------------------------------
 def test_ecr_login_sends_the_password_on_stdin_only(tmp_path: Path) -> None:
-    runner, clients = FakeRunner(), Clients()
+    runner, clients = aws_runner(), Clients()
+    runner.script(["docker", "login", "--username", "AWS", "--password-stdin"], "Login Succeeded\n")
     auth_token(clients, "s3cr3t-ecr-token")
     ctx = make_ctx(tmp_path, runner)
     assert ecr_login.ecr_login(ctx.runner, clients("ecr"), region=ctx.settings.aws_region) == REGISTRY
@@ -388,7 +416,7 @@ def test_ecr_login_dry_run_prints_redacted_and_calls_no_aws(tmp_path: Path) -> N
 
 
 def test_ecr_login_failure_does_not_leak_the_password(tmp_path: Path) -> None:
-    runner, clients = FakeRunner(), Clients()
+    runner, clients = aws_runner(), Clients()
     runner.script(["docker", "login"], returncode=1, stderr="Error response from daemon: login attempt failed")
     auth_token(clients, "s3cr3t-ecr-token")
     with pytest.raises(RegistryError) as info:
@@ -512,6 +540,7 @@ def render_as_argocd(path: Path, kustomize: dict[str, Any]) -> list[dict[str, An
     return [d for d in yaml.safe_load_all(out) if d]
 
 
+@pytest.mark.integration  # real git / kubectl kustomize (tests/tiers.py)
 @pytest.mark.parametrize("env", [e.name for e in ENVIRONMENTS])
 def test_every_environment_gets_a_load_balancer_on_eks(tmp_path: Path, env: str) -> None:
     shutil.copytree(ROOT / "overlays", tmp_path / "overlays")
@@ -532,6 +561,7 @@ def test_every_environment_gets_a_load_balancer_on_eks(tmp_path: Path, env: str)
     ]
 
 
+@pytest.mark.integration  # real git / kubectl kustomize (tests/tiers.py)
 def test_why_not_application_components(tmp_path: Path) -> None:
     """The reason for patches: a component added to an overlay is applied before the overlay's own NodePort patch."""
     shutil.copytree(ROOT / "overlays", tmp_path / "overlays")
@@ -577,6 +607,7 @@ class RecordingRepo:
         return Committed("c" * 40, 1)
 
 
+@pytest.mark.unscripted_commands_succeed  # ship's git reads of the app repo are not scripted yet
 def test_ship_on_aws_logs_in_to_ecr_first_and_pushes_to_the_account_registry(tmp_path: Path) -> None:
     from lab.steps.ship import ship
 
@@ -618,6 +649,7 @@ def test_ship_keeps_an_explicit_registry(tmp_path: Path) -> None:
     assert repositories(settings).push == "999999999999.dkr.ecr.us-east-1.amazonaws.com/lab-app"
 
 
+@pytest.mark.integration  # real git / kubectl kustomize (tests/tiers.py)
 def test_ship_dry_run_on_aws_plans_the_ecr_login_and_the_push(tmp_path: Path) -> None:
     """The dry run logs in to a placeholder registry (no AWS call, stdin redacted) and plans the push there: the
     placeholder is no valid LAB_REGISTRY, so it must not be put into the settings."""
@@ -674,12 +706,13 @@ def first_deploy_ship(tmp_path: Path, runner: FakeRunner, ctx: Context, registry
     )
 
 
+@pytest.mark.unscripted_commands_succeed  # ship's git reads of the app repo are not scripted yet
 def test_up_and_its_first_deploy_make_each_repository_call_once_as_the_plan_lists_them(tmp_path: Path) -> None:
     """The plan's ECR calls are EcrRegistry.provision run against the recorders; the real path (up, then the first
     deploy's ship to the registry up returns) makes exactly those against strict Stubbers, plus the login's
     token. Before, the first deploy's ship created, described and re-policied the repository a second time."""
     plan = aws_steps.plan_aws(make_ctx(tmp_path), AwsSettings(), install_argocd=Installs(), environ=ENV)
-    runner, clients = FakeRunner(), Clients()
+    runner, clients = aws_runner(), Clients()
     identity(clients)
     no_cluster(clients)
     stub_fresh_repository(clients)
@@ -698,20 +731,27 @@ def test_up_and_its_first_deploy_make_each_repository_call_once_as_the_plan_list
     assert login.input == "s3cr3t-ecr-token" and "s3cr3t" not in " ".join(login.argv)
 
 
+@pytest.mark.unscripted_commands_succeed
 def test_up_aws_gives_its_first_deploy_the_registry_it_provisioned(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from lab.steps import lab as lab_steps
+    """The first deploy is a component of the list `up --target aws` runs: after the ECR repository component, with
+    up's settings for it (push_registry=ecr) and the registry that component provisioned, before Argo CD."""
+    from lab.steps import up as up_steps
 
-    provisioned = registry_ecr.EcrRegistry(make_ctx(tmp_path).settings).after_provision(REGISTRY)
-    result = aws_steps.AwsUpResult(
-        ACCOUNT, "us-east-1", "gitops-lab", "created", "eks-gitops-lab", REGISTRY, "", "created", REMOTE, provisioned
-    )
-    monkeypatch.setattr(aws_steps, "up_aws", lambda ctx, **kw: result)
-    got: list[tuple[str, Any]] = []
-    monkeypatch.setattr(
-        lab_steps, "_first_deploy", lambda ctx, root, registry=None: got.append((ctx.settings.push_registry, registry))
-    )
-    monkeypatch.setattr(lab_steps.argocd_steps, "wait_env", lambda ctx, env: None)
-    lab_steps.up_aws(make_ctx(tmp_path), yes=True)
-    assert got == [("ecr", provisioned)]
+    runner, clients = FakeRunner(), Clients()
+    identity(clients)
+    no_cluster(clients)
+    stub_fresh_repository(clients)
+    got: list[tuple[str, Any, bool]] = []
+
+    def first_deploy(ctx: Context, root: Path, registry: Any = None) -> None:
+        applied = any("apply" in call.argv for call in runner.calls)  # the Applications (ensure_aws_apps)
+        got.append((ctx.settings.push_registry, registry, applied))
+
+    monkeypatch.setattr(up_steps, "_first_deploy", first_deploy)
+    result, _, _ = run_up(tmp_path, runner, clients, first_deploy=up_steps._aws_first_deploy(tmp_path))
+    assert isinstance(result, aws_steps.AwsUpResult) and isinstance(result.push_to, registry_ecr.EcrRegistry)
+    assert result.push_to.host == REGISTRY
+    assert got == [("ecr", result.push_to, False)], "to the provisioned registry, before the Applications exist"
+    assert any("apply" in call.argv for call in runner.calls), runner.dump()
