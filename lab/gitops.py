@@ -45,9 +45,9 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 from lab import versions
-from lab.errors import CommandFailed, GitOpsError, Interrupted, Refused, ToolNotFound
+from lab.errors import CommandFailed, GitOpsError, Interrupted, Refused, SecretFound, ToolNotFound
 from lab.runner import Runner, for_reading
-from lab.tools import git, git_credential, kustomize
+from lab.tools import git, git_credential, kustomize, secretscan
 from lab.ui import UI
 
 BRANCH = "main"
@@ -518,6 +518,7 @@ class GitOpsRepo:
         )
         (self.workdir / "README.md").write_text(SEED_README)
         git.add(self.runner, self.workdir, ["overlays", "README.md"])
+        self._refuse_secrets(f"the seed of {self.url} from {self.seed_dir}")
         message = f"seed: overlays from app repo {short}\n"
         trailers = [(APP_COMMIT, self.seed_sha)] if self.seed_sha else []
         sha = git.commit(self.runner, self.workdir, message, author=self.author, trailers=trailers)
@@ -723,15 +724,18 @@ class GitOpsRepo:
         app_commit: str,
         digest: str = "",
         image_name: str = IMAGE_NAME,
+        extra: Sequence[tuple[str, str]] = (),
     ) -> Committed:
         """Deploy SPEC to ENV: `deploy(ENV): <image> <tag>` with the deploy trailers. DIGEST (the registry's) goes
-        into the Image-Digest trailer even when SPEC does not pin it in the overlay."""
+        into the Image-Digest trailer even when SPEC does not pin it in the overlay. EXTRA: more trailers after
+        them (the image scan's: lab/steps/scan.py)."""
         trailers = [
             (APP_COMMIT, app_commit),
             (IMAGE, spec.tagged),
             *([(IMAGE_DIGEST, digest or spec.digest)] if digest or spec.digest else []),
             (ENVIRONMENT, env),
             (DEPLOYED_BY, str(self.author)),
+            *extra,
         ]
         return self.commit_change(self._bump_plan(env, spec, trailers, image_name))
 
@@ -792,7 +796,23 @@ class GitOpsRepo:
         git.add(self.runner, self.workdir, [f"overlays/{change.env}"])
         if not git.has_staged_changes(self.runner, self.workdir):
             return ""
+        self._refuse_secrets(f"the commit `{change.message.splitlines()[0]}`")
         return git.commit(self.runner, self.workdir, change.message, author=self.author, trailers=change.trailers)
+
+    def _refuse_secrets(self, what: str) -> None:
+        """The secret scan of what is staged (lab/tools/secretscan.py), before every commit this transaction makes:
+        a plaintext secret is SecretFound, and the clone is reset (nothing committed, nothing pushed)."""
+        found = secretscan.scan_staged(self.runner, self.workdir)
+        if not found:
+            return
+        self._discard_local()
+        files = sorted({f.path for f in found})
+        raise SecretFound(
+            f"{what} holds {len(found)} plaintext secret(s): refused, nothing was committed or pushed",
+            secretscan.describe(found),
+            hint=f"remove them from {', '.join(files)} where they came from (a Secret reaches the cluster encrypted, "
+            "never in plaintext: docs/security.md), then run the command again",
+        )
 
     def _render_and_validate(self, env: str, expected_image: str) -> None:
         directory = self.workdir / "overlays" / env
