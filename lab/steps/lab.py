@@ -21,7 +21,7 @@ from pathlib import Path
 
 from lab import image_cache, versions
 from lab.argocd import ApplicationClient, as_argocd_applies
-from lab.config import ENVIRONMENTS, ROOT, environment
+from lab.config import ENVIRONMENTS, ROOT, SCAN_OFF, environment
 from lab.context import Context
 from lab.errors import (
     ChecksumMismatch,
@@ -38,7 +38,7 @@ from lab.gitops import SEED_TAG, GitOpsRepo
 from lab.manifests import argocd as argocd_manifests
 from lab.providers import ECR_CONTAINER, GIT_CONTAINER, ClusterProvider, marker_path, provider_for
 from lab.runner import Runner, for_reading
-from lab.steps import app_image, kindbin, release, services, ship
+from lab.steps import app_image, kindbin, release, scan, services, ship
 from lab.steps import argocd as argocd_steps
 from lab.steps import cluster as cluster_steps
 from lab.steps import doctor as doctor_steps
@@ -219,7 +219,14 @@ def _first_deploy(ctx: Context, app_root: Path) -> str | None:
     tag = None
     if "dev" in seeded:
         ctx.ui.info(" First deploy: building the app image and committing it to every environment")
-        tag = ship.ship(ctx, app_root=app_root, gate=(), allow_dirty=True, no_wait=True, repo=repo, report=False).tag
+        # No image scan either (lab/steps/scan.py): set-up needs no scanner; its trailer Image-Scan says so.
+        unscanned = dataclasses.replace(
+            ctx.settings,
+            scan_severity=SCAN_OFF,
+            sources={**ctx.settings.sources, "scan_severity": "invoke up's first deploy (set-up, not a release)"},
+        )
+        first = dataclasses.replace(ctx, settings=unscanned)
+        tag = ship.ship(first, app_root=app_root, gate=(), allow_dirty=True, no_wait=True, repo=repo, report=False).tag
     for source, target in (("dev", "staging"), ("staging", "prod")):
         if target in seeded:
             release.promote(ctx, source, target, app_root=app_root, repo=repo, report=False)
@@ -591,6 +598,9 @@ def cache(ctx: Context, *, app_root: Path = ROOT) -> list[Path]:
     wheels = app_image.cache_wheels(ctx, app_root)  # for the app image: its build then needs no package index
     if wheels is not None:
         saved.append(wheels)
+    scanner_db = scan.cache_db(ctx)  # for offline ships: the image scan's database (lab/steps/scan.py)
+    if scanner_db is not None:
+        saved.append(scanner_db)
     ctx.ui.next_steps("invoke up --offline")
     return saved
 

@@ -50,7 +50,7 @@ from lab.gitops import (
     resolve_url,
     utc_now,
 )
-from lab.steps import app_image
+from lab.steps import app_image, scan
 from lab.tools import docker, git, git_credential, registry
 
 SHIP_ENV = "dev"  # ship always lands in dev; staging and prod only get what `promote` copies from dev
@@ -337,6 +337,7 @@ def ship(
     repo: GitOpsRepo | None = None,
     registry_login: RegistryLogin | None = None,
     report: bool = True,
+    allow_vulnerable: Sequence[str] = (),
 ) -> ShipResult:
     """Gate, build, tag, push, bump dev, and (unless NO_WAIT) wait for Argo CD to run the new image in dev.
     REPORT: end with the stage times, what was shipped and the next commands (off when `up` ships)."""
@@ -452,6 +453,11 @@ def ship(
             )
             ph.note = f"{image_id[:19]} ({build_from.describe()})"
 
+        # 3b. Scan the built image before it leaves this machine (lab/steps/scan.py): findings at or above
+        # settings.scan_severity that --allow-vulnerable does not accept stop the ship here.
+        flags = scan.ship_flags(settings, allow_dirty=allow_dirty, no_wait=no_wait, pin_digest=pin_digest)
+        scanned = scan.scan_image(ctx, push_ref, tag=tag, allow=allow_vulnerable, rerun_flags=flags).trailers()
+
         # 4. Push, then ask the registry itself which digest it serves for the tag.
         with ui.phase(f"Push to {repos.host}") as ph:
             if settings.push_registry == "ecr" and not ctx.dry_run:
@@ -474,6 +480,10 @@ def ship(
                             "`invoke ship` again (it builds a new tag)",
                         )
             ph.note = digest or "(digest from docker push)"
+        if ecr_login:  # ECR's own scan-on-push findings too, before anything is committed
+            scanned += scan.ecr_scan_for_ship(
+                ctx, settings, repos.name, digest, allow=allow_vulnerable, rerun_flags=flags
+            )
 
     spec = ImageSpec(repos.pull, tag, digest if pin_digest else "")
     try:
@@ -488,7 +498,7 @@ def ship(
         # 5. Bump dev's image in the GitOps repo: one commit with trailers, re-applied until the push lands.
         with ui.phase(f"Bump {SHIP_ENV} in the GitOps repo") as ph:
             committed = gitops.bump(
-                SHIP_ENV, spec, app_commit=app_commit, digest=digest, image_name=settings.image_name
+                SHIP_ENV, spec, app_commit=app_commit, digest=digest, image_name=settings.image_name, extra=scanned
             )
             if not committed.changed and not ctx.dry_run:
                 # The tag is this build's own: dev can only have it already if someone else committed it.

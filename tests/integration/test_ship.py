@@ -101,6 +101,7 @@ def make_ctx(tmp_path: Path, registry: str, remote: Path | str, base_image: str,
             "base_image": base_image,
             "gitops_remote": str(remote),
             "state_dir": tmp_path / "state",
+            "scan_severity": "off",  # the image scan runs for real in tests/integration/test_scan_trivy.py
             **overrides,
         },
         environ={},
