@@ -2,7 +2,7 @@
 Exit(message, code). `invoke --list` shows the tasks, `invoke --help TASK` their flags.
 
 Settings come from defaults < lab.toml < the last `up`'s choices (.lab/settings.json) < LAB_* environment
-variables < these flags (lab/config.py)."""
+variables < these flags (lab/core/config.py)."""
 
 from __future__ import annotations
 
@@ -18,11 +18,11 @@ from invoke.parser.argument import Argument
 from invoke.tasks import Task
 from invoke.tasks import task as invoke_task
 
-from lab.config import environment, forget_hint, last_up_file, load_settings, remember_choices, remembered
-from lab.context import Context
-from lab.errors import ConfigError, LabError, PreflightFailed
-from lab.runner import DryRunRunner, SubprocessRunner, foreground
-from lab.ui import UI
+from lab.core.config import environment, forget_hint, last_up_file, load_settings, remember_choices, remembered
+from lab.core.context import Context
+from lab.core.errors import ConfigError, LabError, PreflightFailed
+from lab.core.runner import DryRunRunner, SubprocessRunner, foreground
+from lab.core.ui import UI
 
 F = TypeVar("F", bound=Callable[..., Any])
 

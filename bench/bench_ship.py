@@ -40,11 +40,11 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from localservers import serve_registry  # noqa: E402
 
-from lab.config import load_settings  # noqa: E402
-from lab.context import Context  # noqa: E402
-from lab.runner import SubprocessRunner  # noqa: E402
+from lab.core.config import load_settings  # noqa: E402
+from lab.core.context import Context  # noqa: E402
+from lab.core.runner import SubprocessRunner  # noqa: E402
+from lab.core.ui import UI  # noqa: E402
 from lab.steps.ship import default_gate, ship  # noqa: E402
-from lab.ui import UI  # noqa: E402
 
 GATE_PHASE = "Quality gate"
 

@@ -38,12 +38,12 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "tests" / "unit")]
 import yaml  # noqa: E402
 from fakeworld import EXCERPT, TEST_PIN, World, tool  # noqa: E402
 
-from lab import versions  # noqa: E402
-from lab.config import load_settings  # noqa: E402
-from lab.context import Context  # noqa: E402
+from lab.core import versions  # noqa: E402
+from lab.core.config import load_settings  # noqa: E402
+from lab.core.context import Context  # noqa: E402
+from lab.core.ui import UI, Phase  # noqa: E402
 from lab.steps import lab, services  # noqa: E402
 from lab.tools import argocd_install  # noqa: E402
-from lab.ui import UI, Phase  # noqa: E402
 
 ASSUMPTION = "assumption"
 SHIP_JSON = "bench/results/ship.json (this machine, warm build cache)"

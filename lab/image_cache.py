@@ -21,6 +21,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lab.tools.download import sha256_file
+
 INDEX_NAME = "index.json"
 INDEX_VERSION = 1
 _DIGEST_RE = re.compile(r"(?:sha256[:/])?([0-9a-f]{64})(?:\.json)?$")
@@ -209,17 +211,6 @@ class WheelSet:
 
 def wheels_dir(cache_dir: Path) -> Path:
     return cache_dir / "wheels"
-
-
-def sha256_file(path: Path) -> str:
-    """The file's sha256 (hex), read in 1 MiB chunks."""
-    import hashlib
-
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(1024 * 1024):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def read_wheels(cache_dir: Path) -> WheelSet | None:

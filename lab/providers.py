@@ -39,12 +39,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import yaml
 
-from lab import image_cache, versions
-from lab.config import Settings
-from lab.context import Context
-from lab.errors import CommandFailed, ConfigError
+from lab import image_cache
+from lab.core import names, versions
+from lab.core.config import Settings
+from lab.core.context import Context
+from lab.core.errors import CommandFailed, ConfigError
+from lab.core.runner import for_reading
 from lab.manifests import kind as kind_manifests
-from lab.runner import for_reading
 from lab.tools import docker, kubectl
 from lab.tools import kind as kind_tool
 from lab.tools import minikube as minikube_tool
@@ -53,11 +54,11 @@ if TYPE_CHECKING:
     from lab.providers_eks import EksProvider
 
 # Containers other lab components run; providers only wire them into the cluster network.
-REGISTRY_CONTAINER = "lab-registry"
+REGISTRY_CONTAINER = names.REGISTRY_CONTAINER
 REGISTRY_CONTAINER_PORT = 5000  # registry:2 / distribution listens on 5000 inside its container
-ECR_CONTAINER = "lab-ecr"
+ECR_CONTAINER = names.ECR_CONTAINER
 ECR_CONTAINER_PORT = 4566  # MiniStack's gateway port inside its container
-GIT_CONTAINER = "lab-git"
+GIT_CONTAINER = names.GIT_CONTAINER
 
 CREATING = "creating"
 CREATED = "created"

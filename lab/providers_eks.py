@@ -14,13 +14,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from lab.aws_config import AwsSettings, load_aws_settings
-from lab.config import Settings
-from lab.context import Context
+from lab.core.aws_config import AwsSettings, load_aws_settings
+from lab.core.config import Settings
+from lab.core.context import Context
+from lab.core.runner import Runner
 from lab.manifests import argocd as argocd_manifests
 from lab.manifests import eksctl as eksctl_manifests
 from lab.providers import NodeIdentity, RegistryLink, write_cluster_config
-from lab.runner import Runner
 from lab.tools import aws as aws_tool
 from lab.tools import eksctl as eksctl_tool
 from lab.tools import kubectl

@@ -9,8 +9,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lab.errors import CommandFailed, ToolNotFound
-from lab.runner import Result
+from lab.core.errors import CommandFailed, ToolNotFound
+from lab.core.runner import Result
 
 Responder = Callable[[tuple[str, ...], str | None], Result | None]
 

@@ -1,5 +1,5 @@
 # shellcheck shell=bash disable=SC2034  # (variables are used by the scripts that source this file)
-# Shared by the .ci/cluster scripts: pinned versions (read from lab/versions.py), the cache layout and the
+# Shared by the .ci/cluster scripts: pinned versions (read from lab/core/versions.py), the cache layout and the
 # "build only what is missing" helper. Sourced, never run.
 #
 # Cache: ${LAB_CI_CACHE:-$HOME/.cache/gitops-lab/ci}/<part>-<version>/ ; a part is complete when its
@@ -12,15 +12,15 @@ REPO_DIR=$(cd "$CI_DIR/../.." && pwd)
 CACHE=${LAB_CI_CACHE:-$HOME/.cache/gitops-lab/ci}
 mkdir -p "$CACHE"
 
-# One place for the versions: lab/versions.py (plain assignments; read without importing the package).
+# One place for the versions: lab/core/versions.py (plain assignments; read without importing the package).
 pinned() {
-  sed -n "s/^$1 = \"\\([^\"]*\\)\".*/\\1/p" "$REPO_DIR/lab/versions.py"
+  sed -n "s/^$1 = \"\\([^\"]*\\)\".*/\\1/p" "$REPO_DIR/lab/core/versions.py"
 }
 KIND_VERSION=$(pinned KIND_VERSION)             # v0.32.0
 K8S_VERSION=v$(pinned KUBERNETES_VERSION)       # v1.36.1
 ARGOCD_VERSION=$(pinned ARGOCD_VERSION)         # v3.5.1
 if [ -z "$KIND_VERSION" ] || [ "$K8S_VERSION" = v ] || [ -z "$ARGOCD_VERSION" ]; then
-  echo "cannot read the pinned versions from $REPO_DIR/lab/versions.py" >&2
+  echo "cannot read the pinned versions from $REPO_DIR/lab/core/versions.py" >&2
   exit 2
 fi
 # The staging modules (k8s.io/api, client-go, ...) are published as v0.<minor>.<patch>.

@@ -23,15 +23,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-from lab import image_cache, versions
-from lab.config import load_settings
-from lab.context import Context
-from lab.runner import SubprocessRunner
+from lab import image_cache
+from lab.core import versions
+from lab.core.config import load_settings
+from lab.core.context import Context
+from lab.core.runner import SubprocessRunner
+from lab.core.ui import UI
 from lab.steps import app_image, services
 from lab.steps.lab import PULLED_IMAGES, cached_image_file
 from lab.tools import docker
 from lab.tools.argocd_install import fetch_install_manifest
-from lab.ui import UI
 
 
 def _context() -> Context:

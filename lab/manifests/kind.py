@@ -15,9 +15,9 @@ from typing import Any
 
 import yaml
 
-from lab import versions
-from lab.config import ENVIRONMENTS, Settings
-from lab.errors import ConfigError
+from lab.core import versions
+from lab.core.config import ENVIRONMENTS, Settings
+from lab.core.errors import ConfigError
 
 API_VERSION = "kind.x-k8s.io/v1alpha4"
 # NodePort of the argocd-server Service (HTTP). The Argo CD step must expose argocd-server on this nodePort:

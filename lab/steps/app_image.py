@@ -19,10 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lab import image_cache
-from lab.config import ROOT
-from lab.context import Context
-from lab.errors import LabError, Refused
+from lab.core.config import ROOT
+from lab.core.context import Context
+from lab.core.errors import LabError, Refused
 from lab.tools import pip
+from lab.tools.download import sha256_file
 
 CONTEXT_WHEELS = "wheels"  # the directory of the build context the Dockerfile installs from, when it holds wheels
 
@@ -62,7 +63,7 @@ def cache_wheels(ctx: Context, app_root: Path = ROOT) -> Path | None:
         image_cache.write_wheels(
             cache,
             image_cache.WheelSet(
-                requirements_sha256=image_cache.sha256_file(requirements),
+                requirements_sha256=sha256_file(requirements),
                 base_image=settings.base_image,
                 python=target.python,
                 platforms=target.platforms,

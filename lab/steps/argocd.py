@@ -12,25 +12,24 @@ from pathlib import Path
 
 import yaml
 
-from lab.argocd import ApplicationClient, AppStatus, synced_healthy
-from lab.config import environment
-from lab.context import Context
-from lab.errors import Conflict
-from lab.gitops import EnvStatus
+from lab.clients.argocd import ApplicationClient, AppStatus, synced_healthy
+from lab.core.config import environment
+from lab.core.context import Context
+from lab.core.errors import Conflict
+from lab.gitops.watcher import EnvStatus
 from lab.manifests import argocd as manifests
 from lab.manifests.argocd import GitCredentials, InstallOptions
 from lab.tools import kubectl
 from lab.tools.argocd_install import (
     PIN,
-    Fetch,
     ManifestPin,
     cache_path,
     cached_install_manifest,
     fetch_install_manifest,
     render,
-    urllib_fetch,
     write_install_dir,
 )
+from lab.tools.download import Fetch, urllib_fetch
 
 ROLLOUT_TIMEOUT = 300.0  # seconds per workload; first start on a laptop pulls nothing (images are kind-loaded)
 
@@ -142,7 +141,7 @@ def ui_hint(ctx: Context) -> str:
 
 
 class ArgoWatcher:
-    """The pipeline's view of the cluster (lab.gitops.DeployWatcher) through the Application client."""
+    """The pipeline's view of the cluster (lab.gitops.watcher.DeployWatcher) through the Application client."""
 
     def __init__(self, ctx: Context, client: ApplicationClient | None = None) -> None:
         self.ctx = ctx

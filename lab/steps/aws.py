@@ -35,22 +35,22 @@ from urllib.parse import urlsplit, urlunsplit
 
 import yaml
 
-from lab import versions
-from lab.aws_config import GITOPS_TOKEN_ENV, GITOPS_USERNAME_ENV, AwsSettings, load_aws_settings
-from lab.config import ENVIRONMENTS, ROOT, Settings
-from lab.context import Context
-from lab.cost import Estimate, estimate, render
-from lab.errors import ConfigError, Conflict, LabError, Refused, RegistryError
+from lab.core import versions
+from lab.core.aws_config import GITOPS_TOKEN_ENV, GITOPS_USERNAME_ENV, AwsSettings, load_aws_settings
+from lab.core.config import ENVIRONMENTS, ROOT, Settings
+from lab.core.context import Context
+from lab.core.cost import Estimate, estimate, render
+from lab.core.errors import ConfigError, Conflict, LabError, Refused, RegistryError
+from lab.core.runner import Result
+from lab.core.ui import UI
 from lab.manifests import argocd as argocd_manifests
 from lab.manifests import eksctl as eksctl_manifests
 from lab.manifests.argocd import GitCredentials
 from lab.providers_eks import EksProvider, delete_lab_applications
-from lab.runner import Result
 from lab.steps import argocd as argocd_steps
 from lab.tools import aws as aws_tool
 from lab.tools import ecr, git_credential, kubectl
 from lab.tools.argocd_install import PIN, cache_path
-from lab.ui import UI
 
 OPT_IN_FLAG = "--i-understand-this-costs-money"
 OPT_IN_ENV = "LAB_AWS_ALLOW_REAL=1"

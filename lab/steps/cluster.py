@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from lab.context import Context
-from lab.errors import Conflict, ToolNotFound
+from lab.core.context import Context
+from lab.core.errors import Conflict, ToolNotFound
 from lab.providers import (
     ClusterProvider,
     KindProvider,

@@ -15,9 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from lab import versions
-from lab.context import Context
-from lab.errors import LabError, ToolNotFound
+from lab.core import versions
+from lab.core.context import Context
+from lab.core.errors import LabError, ToolNotFound
 from lab.tools import docker
 from lab.tools.probes import port_free
 
@@ -59,7 +59,7 @@ class Probes:
 def lab_ports(ctx: Context) -> dict[int, str]:
     """Host ports the lab publishes on 127.0.0.1, and what for."""
     s = ctx.settings
-    from lab.config import ENVIRONMENTS
+    from lab.core.config import ENVIRONMENTS
 
     ports = {s.argocd_port: "Argo CD UI"}
     for env in ENVIRONMENTS:
@@ -192,13 +192,14 @@ def check_disk(ctx: Context, probes: Probes) -> Check:
 
 
 def check_network(ctx: Context, probes: Probes) -> Check:
-    from lab import image_cache, versions
+    from lab import image_cache
+    from lab.core import versions
 
     cache = ctx.settings.cache_dir
     index = image_cache.read_index(cache)
     cached = bool(index)
     if ctx.settings.offline:
-        from lab.config import ROOT
+        from lab.core.config import ROOT
 
         missing = [ref for ref in (versions.KIND_NODE_IMAGE, *versions.ARGOCD_IMAGES) if ref not in index]
         requirements = ROOT / "app" / "requirements.txt"

@@ -38,13 +38,13 @@ import urllib3
 import yaml
 from kubernetes.client.exceptions import ApiException
 
-from lab import kube
-from lab.argocd import NAMESPACE as ARGOCD_NAMESPACE
-from lab.argocd import RUNNING_PHASES, ApplicationClient, AppStatus, parse_status, synced_healthy
-from lab.config import ROOT, Environment, environment
-from lab.context import Context
-from lab.errors import ClusterUnreachable, ConfigError, NotReady, Refused
-from lab.kube import Cluster, Obj
+from lab.clients import kube
+from lab.clients.argocd import NAMESPACE as ARGOCD_NAMESPACE
+from lab.clients.argocd import RUNNING_PHASES, ApplicationClient, AppStatus, parse_status, synced_healthy
+from lab.clients.kube import Cluster, Obj
+from lab.core.config import ROOT, Environment, environment
+from lab.core.context import Context
+from lab.core.errors import ClusterUnreachable, ConfigError, NotReady, Refused
 from lab.manifests.argocd import app_name
 from lab.steps.ship import gitops_repo, repositories
 from lab.tools import kustomize

@@ -2,7 +2,7 @@
 
 Where the lab looks: `<state_dir>/bin/kind` (what `fix` installs; preferred, so an old kind on PATH does not
 matter), then PATH. The download (https://kind.sigs.k8s.io/dl/<version>/kind-<os>-<arch>, kind's quick-start)
-lands in `<state_dir>/cache/` under a temporary name, its sha256 is compared with lab/versions.py BEFORE it is
+lands in `<state_dir>/cache/` under a temporary name, its sha256 is compared with lab/core/versions.py BEFORE it is
 kept or made executable; a mismatch deletes it and installs nothing. The cached copy makes reinstalls offline.
 """
 
@@ -12,19 +12,16 @@ import os
 import platform as platform_module
 import shutil
 import sys
-import urllib.request
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlparse
 
-from lab import versions
-from lab.config import Settings
-from lab.context import Context
-from lab.errors import ChecksumMismatch, DownloadFailed, Refused, ToolNotFound
-from lab.image_cache import sha256_file
-from lab.runner import for_reading
+from lab.core import versions
+from lab.core.config import Settings
+from lab.core.context import Context
+from lab.core.errors import Refused, ToolNotFound
+from lab.core.runner import for_reading
 from lab.tools import kind as kind_tool
+from lab.tools.download import Fetch, download_verified, sha256_file, urllib_fetch
 
 # Oldest kind the lab works with: node images from v0.27.0 on read /etc/containerd/certs.d without a containerd
 # config patch, which is how the lab wires its registries (kind site/static/examples/kind-with-registry.sh).
@@ -34,25 +31,6 @@ FIX_HINT = (
     "with `invoke doctor --fix`, "
     "or see https://kind.sigs.k8s.io/docs/user/quick-start/#installing-from-release-binaries"
 )
-MAX_DOWNLOAD_BYTES = 256 * 1024 * 1024  # a kind binary is ~10 MB; stop a runaway response long before the disk fills
-DOWNLOAD_TIMEOUT = 120.0  # seconds per socket operation
-
-Fetch = Callable[[str, Path], None]
-
-
-def urllib_fetch(url: str, dest: Path) -> None:
-    """Download url to dest. HTTPS only (plain HTTP is accepted for 127.0.0.1/localhost, as used by tests)."""
-    parsed = urlparse(url)
-    local = parsed.scheme == "http" and parsed.hostname in ("127.0.0.1", "localhost")
-    if parsed.scheme != "https" and not local:
-        raise Refused(f"refusing to download {url}: not HTTPS")
-    with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT) as resp, dest.open("wb") as out:  # noqa: S310 (checked above)
-        total = 0
-        while chunk := resp.read(1024 * 1024):
-            total += len(chunk)
-            if total > MAX_DOWNLOAD_BYTES:
-                raise DownloadFailed(f"download of {url} exceeds {MAX_DOWNLOAD_BYTES} bytes; stopped")
-            out.write(chunk)
 
 
 @dataclass(frozen=True)
@@ -145,7 +123,7 @@ def _install(ctx: Context, *, fetch: Fetch, platform: str | None, url: str | Non
             raise ToolNotFound(
                 "kind", hint=f"offline, and {cached} is missing: {_by_hand(source_url, cached, expected)}"
             )
-        _download_verified(source_url, cached, expected, fetch)
+        download_verified(source_url, cached, expected, fetch=fetch, by_hand=_by_hand(source_url, cached, expected))
 
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = target.with_name(".kind.installing")
@@ -163,30 +141,3 @@ def _by_hand(url: str, dest: Path, expected: str) -> str:
     """What works without this machine reaching URL: fetch it elsewhere; `doctor --fix` then installs from DEST
     (it checks the sha256 first, as for its own download)."""
     return f"download {url} where it can be reached, save it as {dest} (sha256 {expected}), then `invoke doctor --fix`"
-
-
-def _download_verified(url: str, dest: Path, expected: str, fetch: Fetch) -> None:
-    """Fetch to a temporary file next to dest; keep it (not executable) only if its sha256 matches."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    partial = dest.with_name(dest.name + ".part")
-    partial.unlink(missing_ok=True)
-    try:
-        fetch(url, partial)
-        actual = sha256_file(partial)
-    except OSError as exc:  # urllib's URLError/HTTPError are OSErrors
-        partial.unlink(missing_ok=True)
-        raise DownloadFailed(
-            f"download of {url} failed: {exc}",
-            hint=f"check the network/proxy (HTTPS_PROXY), or {_by_hand(url, dest, expected)}",
-        ) from exc
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
-    if actual != expected:
-        partial.unlink(missing_ok=True)
-        raise ChecksumMismatch(
-            f"{url}: sha256 {actual} does not match the pinned {expected}; nothing was installed",
-            hint="retry (broken download or proxy?); if it persists, check lab/versions.py against the .sha256sum",
-        )
-    partial.chmod(0o644)
-    os.replace(partial, dest)

@@ -19,11 +19,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from lab import image_cache, versions
-from lab.argocd import ApplicationClient, as_argocd_applies
-from lab.config import ENVIRONMENTS, ROOT, SCAN_OFF, environment
-from lab.context import Context
-from lab.errors import (
+from lab import image_cache
+from lab.clients.argocd import ApplicationClient, as_argocd_applies
+from lab.core import versions
+from lab.core.config import ENVIRONMENTS, ROOT, SCAN_OFF, environment
+from lab.core.context import Context
+from lab.core.errors import (
     ChecksumMismatch,
     ClusterUnreachable,
     CommandFailed,
@@ -34,10 +35,11 @@ from lab.errors import (
     Refused,
     ToolNotFound,
 )
-from lab.gitops import SEED_TAG, GitOpsRepo
+from lab.core.runner import Runner, for_reading
+from lab.gitops.overlay import SEED_TAG
+from lab.gitops.repo import GitOpsRepo
 from lab.manifests import argocd as argocd_manifests
 from lab.providers import ECR_CONTAINER, GIT_CONTAINER, ClusterProvider, marker_path, provider_for
-from lab.runner import Runner, for_reading
 from lab.steps import app_image, kindbin, release, scan, services, ship
 from lab.steps import argocd as argocd_steps
 from lab.steps import cluster as cluster_steps
@@ -627,7 +629,7 @@ def sync(
     """Manual sync of ENV: show what would change (`kubectl diff` of the rendered overlay against the live
     objects), ask on prod unless YES, then patch the Application's `operation` and wait for Synced + Healthy.
 
-    The diff only reads, so a dry run renders and diffs for real (lab.runner.for_reading), from its scratch copy of
+    The diff only reads, so a dry run renders and diffs for real (lab.core.runner.for_reading), from its scratch copy of
     the GitOps repo; with no cluster to diff against it shows the rendered overlay and marks the diff skipped."""
     target = environment(env)
     if target.auto_sync:

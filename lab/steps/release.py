@@ -17,28 +17,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from lab.config import ENV_NAMES, ROOT, environment
-from lab.context import Context
-from lab.errors import ClusterUnreachable, ConfigError, Refused, RegistryError
-from lab.gitops import (
-    APP_COMMIT,
-    DEPLOYED_BY,
-    ENVIRONMENT,
-    IMAGE,
-    IMAGE_DIGEST,
-    PROMOTED_FROM,
-    ROLLBACK_OF,
-    SEED_TAG,
-    Change,
-    DeployRecord,
-    DeployWatcher,
-    EnvStatus,
-    GitOpsRepo,
-    ImageSpec,
-    overlay_file,
-    reverted,
-    set_image,
-)
+from lab.core.config import ENV_NAMES, ROOT, environment
+from lab.core.context import Context
+from lab.core.errors import ClusterUnreachable, ConfigError, Refused, RegistryError
+from lab.gitops.overlay import SEED_TAG, ImageSpec, overlay_file, set_image
+from lab.gitops.repo import Change, GitOpsRepo
+from lab.gitops.trailers import DeployRecord, deploy_trailers, reverted
+from lab.gitops.watcher import DeployWatcher, EnvStatus
 from lab.steps.ship import (
     DigestLookup,
     check_cluster,
@@ -194,14 +179,14 @@ def promote(
                 f"promote({to_env}): {ctx.settings.image_name} {spec.new_tag or spec.digest} from {from_env}\n\n"
                 f"Copies the image of {from_env} (GitOps commit {source_sha[:7] or '?'}) to {to_env}.\n"
             ),
-            trailers=[
-                *([(APP_COMMIT, app_commit)] if app_commit else []),
-                (IMAGE, spec.tagged),
-                *([(IMAGE_DIGEST, promoted.digest)] if promoted.digest else []),
-                (ENVIRONMENT, to_env),
-                (DEPLOYED_BY, str(r.author)),
-                (PROMOTED_FROM, from_env),
-            ],
+            trailers=deploy_trailers(
+                env=to_env,
+                image=spec.tagged,
+                deployed_by=str(r.author),
+                app_commit=app_commit,
+                digest=promoted.digest,
+                promoted_from=from_env,
+            ),
             expected_image=promoted.reference,
             new_text=set_image(current, promoted, overlay_file(to_env)),
         )
@@ -381,14 +366,14 @@ def _rollback_change(
     return Change(
         env=env,
         message=f"rollback({env}): {image_name} {what}\n\n{body}\n",
-        trailers=[
-            *([(APP_COMMIT, prior.app_commit)] if prior is not None and prior.app_commit else []),
-            (IMAGE, spec.tagged),
-            *([(IMAGE_DIGEST, digest)] if digest else []),
-            (ENVIRONMENT, env),
-            (DEPLOYED_BY, str(r.author)),
-            *[(ROLLBACK_OF, rec.sha) for rec in undone],
-        ],
+        trailers=deploy_trailers(
+            env=env,
+            image=spec.tagged,
+            deployed_by=str(r.author),
+            app_commit=prior.app_commit if prior is not None else "",
+            digest=digest,
+            rollback_of=[rec.sha for rec in undone],
+        ),
         expected_image=spec.reference,
         new_text=new_text,
         revert=revert,

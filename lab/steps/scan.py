@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lab import versions
-from lab.config import SCAN_OFF, Settings
-from lab.context import Context
-from lab.errors import Refused, ScanBlocked, ToolNotFound
+from lab.core import versions
+from lab.core.config import SCAN_OFF, Settings
+from lab.core.context import Context
+from lab.core.errors import Refused, ScanBlocked, ToolNotFound
 from lab.tools import ecr_scan as ecr_findings
 from lab.tools import trivy
 from lab.tools.trivy import Finding
@@ -143,7 +143,7 @@ def scan_image(
         except ToolNotFound as exc:
             raise ToolNotFound(exe, hint=INSTALL_HINT) from exc
         if installed and installed != versions.TRIVY_VERSION.removeprefix("v"):
-            ui.warn(f"trivy {installed} is installed; the lab pins {versions.TRIVY_VERSION} (lab/versions.py)")
+            ui.warn(f"trivy {installed} is installed; the lab pins {versions.TRIVY_VERSION} (lab/core/versions.py)")
         cache.mkdir(parents=True, exist_ok=True)
         result = ctx.runner.run(argv, timeout=900, hint="`invoke cache` downloads trivy's database for offline use")
         report = trivy.parse_report(result.stdout)

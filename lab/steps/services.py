@@ -31,10 +31,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lab import versions
-from lab.config import ROOT, Settings
-from lab.context import Context
-from lab.errors import ConfigError, Conflict, NotReady, RegistryError
+from lab.core import names, versions
+from lab.core.config import ROOT, Settings
+from lab.core.context import Context
+from lab.core.errors import ConfigError, Conflict, NotReady, RegistryError
 from lab.providers import (
     ECR_CONTAINER,
     ECR_CONTAINER_PORT,
@@ -53,12 +53,12 @@ COMPONENT_ECR = "ecr"
 COMPONENT_GIT = "git"
 COMPONENTS = (COMPONENT_REGISTRY, COMPONENT_ECR, COMPONENT_GIT)
 
-CONTEXT_LABEL = "gitops-lab.context"  # on images: digest of the build context, base image and build args
-SPEC_LABEL = "gitops-lab.spec"  # on containers: digest of how the lab ran them (image, ports, mounts, env)
+CONTEXT_LABEL = names.CONTEXT_LABEL  # on images: digest of the build context, base image and build args
+SPEC_LABEL = names.SPEC_LABEL  # on containers: digest of how the lab ran them (image, ports, mounts, env)
 MOUNT_CHECK_FILE = ".gitops-lab-mount-check"  # written into bind-mounted host directories, read back in the container
 
-REGISTRY_VOLUME = "lab-registry-data"
-ECR_STATE_VOLUME = "lab-ecr-state"
+REGISTRY_VOLUME = names.REGISTRY_VOLUME
+ECR_STATE_VOLUME = names.ECR_STATE_VOLUME
 ECR_HOOK = ROOT / "localstack" / "init_ecr.py"
 ECR_HOOK_TARGET = "/etc/localstack/init/ready.d/init_ecr.py"  # both emulators run ready.d/*.py
 LOCALSTACK_TOKEN_ENV = "LOCALSTACK_AUTH_TOKEN"  # noqa: S105 (the variable's name, not a secret)
@@ -163,7 +163,7 @@ def build_service_images(ctx: Context, *, rebuild: bool = False) -> dict[str, st
                 dockerfile=image.dockerfile,
                 build_args=image.build_args,
                 # Images are shared by every cluster of the lab: no cluster label.
-                labels={docker.MANAGED_LABEL: "true", "gitops-lab.component": image.component, CONTEXT_LABEL: digest},
+                labels={docker.MANAGED_LABEL: "true", names.COMPONENT_LABEL: image.component, CONTEXT_LABEL: digest},
             )
             phase.note = f"FROM {settings.base_image}"
         done[image.ref] = "built"
@@ -352,7 +352,7 @@ def _ensure_container(ctx: Context, spec: ContainerSpec, *, force: bool, probe: 
     if data is not None:
         labels = (data.get("Config") or {}).get("Labels") or {}
         running = bool((data.get("State") or {}).get("Running"))
-        owner = labels.get("gitops-lab.cluster", "")
+        owner = labels.get(names.CLUSTER_LABEL, "")
         managed = labels.get(docker.MANAGED_LABEL) == "true"
         if not managed or owner != settings.cluster_name:
             whose = f"the lab's cluster {owner!r}" if managed else "something other than the lab"
@@ -665,7 +665,7 @@ def delete_images(ctx: Context) -> ImageRemoval:
         images = [
             image
             for image in docker_objects.list_images(runner, {docker.MANAGED_LABEL: "true"})
-            if image.labels.get("gitops-lab.cluster", settings.cluster_name) == settings.cluster_name
+            if image.labels.get(names.CLUSTER_LABEL, settings.cluster_name) == settings.cluster_name
             and image.id != base
         ]
         if ctx.dry_run:

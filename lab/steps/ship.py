@@ -28,9 +28,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from lab.config import ROOT, Settings
-from lab.context import Context
-from lab.errors import (
+from lab.core.config import ROOT, Settings
+from lab.core.context import Context
+from lab.core.errors import (
     ClusterUnreachable,
     ConfigError,
     GitOpsError,
@@ -40,16 +40,9 @@ from lab.errors import (
     Refused,
     RegistryError,
 )
-from lab.gitops import (
-    DeployWatcher,
-    EnvStatus,
-    GitOpsRepo,
-    ImageSpec,
-    default_workdir,
-    make_tag,
-    resolve_url,
-    utc_now,
-)
+from lab.gitops.overlay import ImageSpec, make_tag
+from lab.gitops.repo import GitOpsRepo, default_workdir, resolve_url, utc_now
+from lab.gitops.watcher import DeployWatcher, EnvStatus
 from lab.steps import app_image, scan
 from lab.tools import docker, git, git_credential, registry
 
@@ -221,7 +214,7 @@ def _ecr_ensurer(settings: Settings) -> EnsureRepository:
 def _ecr_login(ctx: Context) -> str:
     from lab.tools.ecr_login import login_for_ship
 
-    return login_for_ship(ctx)
+    return login_for_ship(ctx.settings, ctx.runner)
 
 
 def gitops_repo(ctx: Context, *, app_root: Path = ROOT, app_sha: str | None = None) -> GitOpsRepo:

@@ -1,29 +1,25 @@
 """The Argo CD install manifest: download once, verify its sha256 against the pin, cache it for offline reuse,
 and lay out the lab's kustomization over it in `.lab/argocd/`.
 
-Nothing unverified is ever written: the download is hashed in memory and only a matching file reaches the cache,
-so a mismatch leaves no trace and installs nothing. The fetch function is injectable (tests, proxies).
+Nothing unverified is ever used: lab/tools/download.py fetches to a temporary name and only a file whose sha256
+matches reaches the cache, so a mismatch leaves no trace and installs nothing. The fetch function is injectable.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tempfile
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from lab import versions
-from lab.config import Settings
-from lab.errors import ChecksumMismatch, DownloadFailed, Refused
-from lab.runner import Runner
+from lab.core import versions
+from lab.core.config import Settings
+from lab.core.errors import Refused
+from lab.core.runner import Runner
+from lab.tools.download import Fetch, download_verified, sha256_file, urllib_fetch
 from lab.tools.kubectl import kubectl_binary
 
-Fetch = Callable[[str], bytes]
-DOWNLOAD_TIMEOUT = 60.0  # seconds; the file is ~2 MB
 INSTALL_FILE = "install.yaml"
 
 
@@ -41,18 +37,6 @@ class ManifestPin:
 PIN = ManifestPin(versions.ARGOCD_VERSION, versions.ARGOCD_INSTALL_URL, versions.ARGOCD_INSTALL_SHA256)
 
 
-def sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def urllib_fetch(url: str) -> bytes:
-    if not url.startswith("https://"):
-        raise DownloadFailed(f"refusing to download {url}: only https URLs are fetched")
-    with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT) as response:  # noqa: S310 (https checked above)
-        data: bytes = response.read()
-    return data
-
-
 def cache_path(settings: Settings, pin: ManifestPin = PIN) -> Path:
     return settings.cache_dir / pin.cache_name
 
@@ -60,7 +44,7 @@ def cache_path(settings: Settings, pin: ManifestPin = PIN) -> Path:
 def cached_install_manifest(settings: Settings, pin: ManifestPin = PIN) -> Path | None:
     """The cached manifest if present and intact, else None."""
     path = cache_path(settings, pin)
-    if path.is_file() and sha256(path.read_bytes()) == pin.sha256:
+    if path.is_file() and sha256_file(path) == pin.sha256:
         return path
     return None
 
@@ -89,21 +73,13 @@ def fetch_install_manifest(settings: Settings, fetch: Fetch = urllib_fetch, pin:
             f"Argo CD {pin.version} install manifest {state} at {path}, and offline mode forbids downloading it",
             hint="run `invoke cache` once while online, or turn offline mode off (LAB_OFFLINE=0)",
         )
-    try:
-        data = fetch(pin.url)
-    except (urllib.error.URLError, OSError) as exc:
-        raise DownloadFailed(
-            f"could not download {pin.url}: {exc}",
-            hint="check the network/proxy, or copy the file into .lab/cache with `invoke cache` on another machine",
-        ) from exc
-    actual = sha256(data)
-    if actual != pin.sha256:
-        raise ChecksumMismatch(
-            f"{pin.url} has sha256 {actual}, the pin says {pin.sha256}; nothing was cached or installed",
-            hint="a proxy may have altered the download; if upstream changed the file, re-check it and the pin "
-            "in lab/versions.py",
-        )
-    _write_atomic(path, data)
+    download_verified(
+        pin.url,
+        path,
+        pin.sha256,
+        fetch=fetch,
+        by_hand=f"run `invoke cache` on a machine that can reach it and copy its .lab/cache/{pin.cache_name} here",
+    )
     return path
 
 

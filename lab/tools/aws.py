@@ -17,22 +17,14 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from lab.config import Settings
-from lab.errors import ClusterUnreachable, ConfigError, LabError
-from lab.runner import Runner
-from lab.tools.ecr import (
-    ACCESS_CODES,
-    EMULATOR_CREDENTIALS,
-    THROTTLING_CODES,
-    client_config,
-    error_code,
-    error_message,
-    is_unreachable,
-)
+from lab.core.config import Settings
+from lab.core.errors import LabError
+from lab.core.runner import Runner
+from lab.tools import aws_errors
+from lab.tools.ecr import EMULATOR_CREDENTIALS, client_config
 
 AWS = "aws"
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
-EXPIRED_CODES = frozenset({"ExpiredToken", "ExpiredTokenException", "RequestExpired"})
 
 ClientFactory = Callable[[str], Any]  # service name ("sts", "eks", "ecr") -> boto3 client
 
@@ -68,42 +60,8 @@ def client_factory(settings: Settings) -> ClientFactory:
 
 
 def wrap_error(exc: Exception, action: str) -> LabError:
-    """The lab's error for a botocore exception raised while doing ``action`` (e.g. "EKS: describe cluster x")."""
-    from botocore.exceptions import ClientError, NoCredentialsError, NoRegionError
-
-    if isinstance(exc, NoCredentialsError):
-        return ConfigError(
-            f"{action}: no AWS credentials found",
-            hint="configure them (`aws configure`, `aws sso login`, AWS_PROFILE or AWS_ACCESS_KEY_ID/...)",
-        )
-    if isinstance(exc, NoRegionError):
-        return ConfigError(f"{action}: no AWS region", hint="set LAB_AWS_REGION (e.g. us-east-1)")
-    if is_unreachable(exc):
-        return ClusterUnreachable(
-            f"{action}: the AWS endpoint does not answer ({exc})",
-            hint="check the network / proxy, and the region (LAB_AWS_REGION)",
-        )
-    if isinstance(exc, ClientError):
-        code = error_code(exc)
-        message = error_message(exc)
-        if code in EXPIRED_CODES:
-            return ConfigError(
-                f"{action}: the AWS credentials have expired ({code})",
-                hint="renew them (`aws sso login`, or new temporary keys) and run the command again",
-            )
-        if code in ACCESS_CODES:
-            return ConfigError(
-                f"{action}: access denied ({code}: {message})",
-                hint="check the identity (`aws sts get-caller-identity`) and its IAM permissions "
-                "(the list is in docs: `invoke up --target aws --plan` prints what the lab calls)",
-            )
-        if code in THROTTLING_CODES:
-            return ClusterUnreachable(
-                f"{action}: throttled by the AWS API ({code}) after retries",
-                hint="wait a minute and run the command again",
-            )
-        return LabError(f"{action}: {code or 'error'}: {message}")
-    return LabError(f"{action}: {exc.__class__.__name__}: {exc}")
+    """The lab's error for a botocore exception raised while doing ``action`` (lab/tools/aws_errors.py, AWS)."""
+    return aws_errors.wrap_error(exc, action, aws_errors.AWS)
 
 
 # STS ---------------------------------------------------------------------------------------------------
@@ -153,7 +111,7 @@ def describe_cluster(eks: Any, name: str) -> EksCluster | None:
     try:
         data = eks.describe_cluster(name=name)["cluster"]
     except Exception as exc:
-        if error_code(exc) == "ResourceNotFoundException":
+        if aws_errors.error_code(exc) == "ResourceNotFoundException":
             return None
         raise wrap_error(exc, f"EKS: describe cluster {name}") from exc
     created = data.get("createdAt")
@@ -195,7 +153,7 @@ def describe_repository(ecr: Any, name: str) -> dict[str, Any] | None:
     try:
         repos = ecr.describe_repositories(repositoryNames=[name])["repositories"]
     except Exception as exc:
-        if error_code(exc) == "RepositoryNotFoundException":
+        if aws_errors.error_code(exc) == "RepositoryNotFoundException":
             return None
         raise _ecr_error(exc, f"describe repository {name}") from exc
     return dict(repos[0]) if repos else None
@@ -214,13 +172,11 @@ def delete_repository(ecr: Any, name: str) -> bool:
     try:
         ecr.delete_repository(repositoryName=name, force=True)
     except Exception as exc:
-        if error_code(exc) == "RepositoryNotFoundException":
+        if aws_errors.error_code(exc) == "RepositoryNotFoundException":
             return False
         raise _ecr_error(exc, f"delete repository {name}") from exc
     return True
 
 
 def _ecr_error(exc: Exception, action: str) -> LabError:
-    from lab.tools.ecr import wrap_error as ecr_wrap_error
-
-    return ecr_wrap_error(exc, action)
+    return aws_errors.wrap_error(exc, action, aws_errors.ECR)

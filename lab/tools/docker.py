@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lab.errors import CommandFailed, DockerUnreachable, RegistryError, ToolNotFound
-from lab.runner import Runner
+from lab.core import names
+from lab.core.errors import CommandFailed, DockerUnreachable, RegistryError, ToolNotFound
+from lab.core.runner import Runner
 
 DOCKER = "docker"
-MANAGED_LABEL = "gitops-lab.managed"
+MANAGED_LABEL = names.MANAGED_LABEL
 # `docker image save --platform` needs Engine API 1.48 (Docker 28.0) on the daemon: docs.docker.com
 # reference/cli/docker/image/save ("API 1.48+"); an older daemon answers '"--platform" requires API version 1.48'.
 SAVE_PLATFORM_API = (1, 48)
@@ -26,7 +27,7 @@ INSTALL_HINT = "install Docker: https://docs.docker.com/get-started/get-docker/"
 
 def labels_for(component: str, cluster: str) -> dict[str, str]:
     """Labels on everything the lab creates, so `down` removes exactly those."""
-    return {MANAGED_LABEL: "true", "gitops-lab.component": component, "gitops-lab.cluster": cluster}
+    return {MANAGED_LABEL: "true", names.COMPONENT_LABEL: component, names.CLUSTER_LABEL: cluster}
 
 
 def ping(runner: Runner) -> str:

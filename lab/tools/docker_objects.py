@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from lab.runner import Runner
+from lab.core.runner import Runner
 from lab.tools.docker import DOCKER
 
 

@@ -1,9 +1,9 @@
 """ECR through boto3: the lab's repository (scan on push, immutable tags, lifecycle policy), image lookups and
 registry credentials. The same calls work against real ECR and the emulators (MiniStack, LocalStack).
 
-Errors from botocore are wrapped in the lab's own types with the original chained: RegistryError for what the
-registry refused or could not answer (access denied, throttling, unreachable endpoint), ConfigError for missing
-credentials and for LocalStack's free tier, which has no ECR.
+Errors from botocore are wrapped in the lab's own types by lab/tools/aws_errors.py (profile ECR): RegistryError for
+what the registry refused or could not answer (access denied, throttling, unreachable endpoint), ConfigError for
+missing or expired credentials and for LocalStack's free tier, which has no ECR.
 
 Request shapes: ECR API reference (CreateRepository, PutLifecyclePolicy, DescribeImages, GetAuthorizationToken);
 lifecycle policy rules: ECR user guide "Lifecycle policy properties". localstack/init_ecr.py, the emulators' ready
@@ -17,8 +17,10 @@ import base64
 import json
 from typing import Any
 
-from lab.config import Settings
-from lab.errors import ConfigError, LabError, RegistryError
+from lab.core.config import Settings
+from lab.core.errors import ConfigError, LabError, RegistryError
+from lab.tools import aws_errors
+from lab.tools.aws_errors import error_code as error_code  # re-exported: callers test ECR's codes
 
 # The newest images the lifecycle policy keeps. The lab's tags are unique (<sha7>-<UTC timestamp>), so with
 # IMMUTABLE tags every ship adds one image; 30 keeps weeks of lab history (emulators store the policy but do not
@@ -26,22 +28,6 @@ from lab.errors import ConfigError, LabError, RegistryError
 DEFAULT_KEEP_LAST = 30
 # Credentials the emulators accept. "test" is LocalStack's conventional key and maps to account 000000000000.
 EMULATOR_CREDENTIALS = ("test", "test")
-
-# botocore error codes, by what the lab tells the user.
-THROTTLING_CODES = frozenset(
-    {"ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded", "SlowDown"}
-)
-ACCESS_CODES = frozenset(
-    {
-        "AccessDeniedException",
-        "AccessDenied",
-        "UnrecognizedClientException",
-        "InvalidSignatureException",
-        "ExpiredTokenException",
-        "InvalidClientTokenId",
-    }
-)
-LICENSE_MARKER = "not included in your current license"
 
 
 def client_config(settings: Settings) -> Any:
@@ -75,63 +61,9 @@ def ecr_client(settings: Settings, *, endpoint_url: str | None = None) -> Any:
     return boto3.client("ecr", endpoint_url=endpoint_url or settings.aws_endpoint_url or None, config=config)
 
 
-def error_code(exc: BaseException) -> str:
-    response = getattr(exc, "response", None) or {}
-    return str(response.get("Error", {}).get("Code", ""))
-
-
-def error_message(exc: BaseException) -> str:
-    """A ClientError's Error.Message (the exception's text when there is none)."""
-    response = getattr(exc, "response", None) or {}
-    return str(response.get("Error", {}).get("Message", "")) or str(exc)
-
-
-def is_unreachable(exc: BaseException) -> bool:
-    """True for botocore's "the endpoint does not answer" errors (no connection, connect or read timeout)."""
-    from botocore.exceptions import ConnectTimeoutError, EndpointConnectionError, ReadTimeoutError
-
-    return isinstance(exc, EndpointConnectionError | ConnectTimeoutError | ReadTimeoutError)
-
-
 def wrap_error(exc: Exception, action: str) -> LabError:
-    """The lab's error for a botocore exception raised while doing ``action`` (e.g. "create repository x")."""
-    from botocore.exceptions import ClientError, NoCredentialsError
-
-    if isinstance(exc, NoCredentialsError):
-        return ConfigError(
-            f"ECR: {action}: no AWS credentials found",
-            hint="configure them (`aws configure`, AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)",
-        )
-    if is_unreachable(exc):
-        return RegistryError(
-            f"ECR: {action}: the endpoint does not answer ({exc})",
-            hint="is the ECR emulator running? `docker ps --filter name=lab-ecr`; `invoke up` starts it",
-        )
-    if isinstance(exc, ClientError):
-        code = error_code(exc)
-        message = error_message(exc)
-        if LICENSE_MARKER in message:
-            return ConfigError(
-                f"ECR: {action}: LocalStack says ECR is not in your license plan ({message})",
-                hint="ECR needs a paid LocalStack plan; the free alternative is MiniStack: LAB_AWS_EMULATOR=ministack",
-            )
-        if code in ACCESS_CODES:
-            return RegistryError(
-                f"ECR: {action}: access denied ({code}: {message})",
-                hint="check the AWS identity (`aws sts get-caller-identity`) and its ecr:* permissions",
-            )
-        if code in THROTTLING_CODES:
-            return RegistryError(
-                f"ECR: {action}: throttled by the API ({code}) after retries",
-                hint="wait a minute and run the command again",
-            )
-        if code == "RepositoryNotFoundException":
-            return RegistryError(
-                f"ECR: {action}: the repository does not exist ({message})",
-                hint="`invoke up` creates the lab's repository",
-            )
-        return RegistryError(f"ECR: {action}: {code or 'error'}: {message}")
-    return RegistryError(f"ECR: {action}: {exc.__class__.__name__}: {exc}")
+    """The lab's error for a botocore exception raised while doing ``action`` (lab/tools/aws_errors.py, ECR)."""
+    return aws_errors.wrap_error(exc, action, aws_errors.ECR)
 
 
 def lifecycle_policy(keep_last: int) -> dict[str, Any]:

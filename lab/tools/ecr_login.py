@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from lab.context import Context
-from lab.errors import CommandFailed, RegistryError
+from lab.core.config import Settings
+from lab.core.errors import CommandFailed, RegistryError
+from lab.core.runner import Runner
 from lab.tools import aws, ecr
 from lab.tools.docker import DOCKER
 
@@ -34,21 +35,21 @@ def placeholder_registry(region: str) -> str:
     return f"{PLACEHOLDER_ACCOUNT}.dkr.ecr.{region}.amazonaws.com"
 
 
-def ecr_login(ctx: Context, client: Any, *, registry: str | None = None) -> str:
-    """Log docker in to the ECR registry of ``client``'s account; returns the registry host.
+def ecr_login(runner: Runner, client: Any, *, region: str, registry: str | None = None) -> str:
+    """Log docker in to the ECR registry of ``client``'s account in REGION; returns the registry host.
 
     ``registry`` overrides the host from the token's proxyEndpoint (the token is valid for every registry of the
-    account in the region). In a dry run ``client`` is not called."""
-    if ctx.dry_run:
-        host = registry or placeholder_registry(ctx.settings.aws_region)
-        ctx.runner.run(docker_login_argv(host), input=REDACTED + "\n")
+    account in the region). In a dry run (``runner.dry_run``) ``client`` is not called."""
+    if runner.dry_run:
+        host = registry or placeholder_registry(region)
+        runner.run(docker_login_argv(host), input=REDACTED + "\n")
         return host
     user, password, endpoint = ecr.authorization(client)
     host = registry or registry_from_endpoint(endpoint)
     if not host:
         raise RegistryError("ECR: get authorization token: no proxyEndpoint and no registry host given")
     try:
-        ctx.runner.run(docker_login_argv(host, user), input=password, timeout=60)
+        runner.run(docker_login_argv(host, user), input=password, timeout=60)
     except CommandFailed as exc:
         # CommandFailed carries argv and stderr only; neither holds the password.
         last = exc.stderr_tail.splitlines()[-1] if exc.stderr_tail else ""
@@ -59,7 +60,7 @@ def ecr_login(ctx: Context, client: Any, *, registry: str | None = None) -> str:
     return host
 
 
-def login_for_ship(ctx: Context) -> str:
+def login_for_ship(settings: Settings, runner: Runner) -> str:
     """What `ship` calls on target aws with push_registry=ecr: log in, return the registry host."""
-    client = None if ctx.dry_run else aws.client_factory(ctx.settings)("ecr")
-    return ecr_login(ctx, client, registry=ctx.settings.registry or None)
+    client = None if runner.dry_run else aws.client_factory(settings)("ecr")
+    return ecr_login(runner, client, region=settings.aws_region, registry=settings.registry or None)

@@ -15,8 +15,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from lab.errors import LabError, NotReady
-from lab.tools import ecr
+from lab.core.errors import LabError, NotReady
+from lab.tools import aws_errors, ecr
 from lab.tools.trivy import Finding
 
 # ECR's severities as trivy's names (INFORMATIONAL and UNDEFINED rank lowest, as trivy's UNKNOWN/LOW).
@@ -88,7 +88,7 @@ def scan_findings(
         except Exception as exc:
             if ecr.error_code(exc) != "ScanNotFoundException":  # not started yet right after the push
                 raise ecr.wrap_error(exc, f"read ECR's scan of {repository}@{digest}") from exc
-            status, description = "PENDING", ecr.error_message(exc)
+            status, description = "PENDING", aws_errors.error_message(exc)
         else:
             scan = page.get("imageScanStatus") or {}
             status, description = str(scan.get("status", "")), str(scan.get("description", ""))

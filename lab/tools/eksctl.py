@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lab.runner import Runner
+from lab.core.runner import Runner
 
 EKSCTL = "eksctl"
 CREATE_TIMEOUT = 45 * 60.0  # seconds

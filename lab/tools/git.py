@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from lab.errors import CommandFailed
-from lab.runner import Result, Runner, for_reading
+from lab.core import names
+from lab.core.errors import CommandFailed
+from lab.core.runner import Result, Runner, for_reading
 
 GIT = "git"
 NETWORK_ENV = {"GIT_TERMINAL_PROMPT": "0"}
@@ -147,7 +148,7 @@ def identity(runner: Runner, repo: Path | None) -> Identity:
         try:
             name = getpass.getuser()
         except (KeyError, OSError):  # no passwd entry (some containers)
-            name = "gitops-lab"
+            name = names.LAB
     return Identity(name, email or f"{name}@localhost")
 
 

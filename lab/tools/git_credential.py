@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from lab.runner import Runner
+from lab.core.runner import Runner
 from lab.tools.git import GIT, NETWORK_ENV
 
 
@@ -27,7 +27,7 @@ class Credential:
 
 HTTP_SCHEMES = ("http", "https")
 # A printed command (dry run) shows the values of variables named ..._SECRET or ..._PASSWORD as <redacted>
-# (lab/runner.py SECRET_ENV_SUFFIXES): the user name is one of them, a token often stands in it.
+# (lab/core/runner.py SECRET_ENV_SUFFIXES): the user name is one of them, a token often stands in it.
 USERNAME_ENV = "LAB_GIT_USERNAME_SECRET"
 PASSWORD_ENV = "LAB_GIT_PASSWORD"  # noqa: S105 (the variable's name)
 # A credential helper for one command (git docs, gitcredentials "CUSTOM HELPERS": a value starting with "!" is a

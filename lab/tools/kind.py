@@ -18,8 +18,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from lab.errors import ToolNotFound
-from lab.runner import Runner
+from lab.core.errors import ToolNotFound
+from lab.core.runner import Runner
 from lab.tools.docker import DOCKER
 
 KIND = "kind"

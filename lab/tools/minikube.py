@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from lab.runner import Runner
+from lab.core.runner import Runner
 
 MINIKUBE = "minikube"
 START_TIMEOUT = 900.0  # seconds; the first start downloads the kicbase image and Kubernetes binaries

@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from lab.errors import LabError
-from lab.runner import Runner
+from lab.core.errors import LabError
+from lab.core.runner import Runner
 from lab.tools.docker import DOCKER
 
 # Printed by the base image's python3: its version, machine and C library (platform.libc_ver: ("glibc", "2.36")).

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from lab.errors import RegistryError
+from lab.core.errors import RegistryError
 
 MANIFEST_TYPES = (
     "application/vnd.oci.image.index.v1+json",

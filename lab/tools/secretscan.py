@@ -23,7 +23,7 @@ from typing import Any
 
 import yaml
 
-from lab.runner import Runner
+from lab.core.runner import Runner
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Trivy, the image scanner: argv and the JSON report.
 
-Pinned in lab/versions.py (TRIVY_VERSION); CI builds it from its Go module (.ci/cluster/build-trivy). Its
+Pinned in lab/core/versions.py (TRIVY_VERSION); CI builds it from its Go module (.ci/cluster/build-trivy). Its
 vulnerability database is an OCI artifact (trivy v0.74.0 pkg/db/db.go: mirror.gcr.io/aquasec/trivy-db:2, then
 ghcr.io/aquasecurity/trivy-db:2) that `invoke cache` downloads into settings.scanner_cache_dir
 (`trivy image --download-db-only`); offline, a scan uses that copy as it is (--skip-db-update, --offline-scan).
@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lab.errors import LabError
-from lab.runner import Runner
+from lab.core.errors import LabError
+from lab.core.runner import Runner
 
 EXE = "trivy"
 # Trivy's severity names, lowest first (trivy-db pkg/types/types.go SeverityNames).
@@ -144,7 +144,7 @@ def parse_report(text: str) -> Report:
     if data.get("SchemaVersion") != REPORT_SCHEMA_VERSION:
         raise ReportError(
             f"trivy report schema {data.get('SchemaVersion')!r}, the lab reads {REPORT_SCHEMA_VERSION}",
-            hint="install the pinned trivy (lab/versions.py TRIVY_VERSION)",
+            hint="install the pinned trivy (lab/core/versions.py TRIVY_VERSION)",
         )
     findings: list[Finding] = []
     for result in data.get("Results") or ():

@@ -20,10 +20,10 @@ from pathlib import Path
 import pytest
 
 from e2e.fixture import REQUIRE_ENV, Lab, Report, Scenario, cluster_access
-from lab.config import load_settings
-from lab.context import Context
-from lab.runner import SubprocessRunner
-from lab.ui import UI
+from lab.core.config import load_settings
+from lab.core.context import Context
+from lab.core.runner import SubprocessRunner
+from lab.core.ui import UI
 
 REPORT_ENV = "LAB_E2E_REPORT"
 

@@ -2,7 +2,7 @@
 (argo-cd `test/e2e/fixture/app`: `context.go` is Given, `actions.go` When, `consequences.go` Then).
 
 - An expectation is a function of nothing that returns ``(State, message)``: SUCCEEDED, PENDING or FAILED
-  (``lab.argocd.State``, the same vocabulary as the lab's own waits).
+  (``lab.clients.argocd.State``, the same vocabulary as the lab's own waits).
 - ``Then.expect`` polls it on Argo CD's schedule (10, 20, 50, 100, 200, 300, 500 ms, then every 1 s;
   consequences.go `Expect`) until it succeeds, fails, or the timeout passes; a timeout reports the last message.
 - ``Then.expect_consistently`` polls at a fixed interval for a period and fails at the first poll that does not
@@ -35,12 +35,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from lab import kube
-from lab.argocd import RUNNING_PHASES, ApplicationClient, AppStatus, State, parse_status, same_revision
-from lab.config import ROOT, Settings, environment
-from lab.context import Context
-from lab.errors import LabError
-from lab.gitops import GitOpsRepo, ImageSpec
+from lab.clients import kube
+from lab.clients.argocd import RUNNING_PHASES, ApplicationClient, AppStatus, State, parse_status, same_revision
+from lab.core.config import ROOT, Settings, environment
+from lab.core.context import Context
+from lab.core.errors import LabError
+from lab.gitops.overlay import ImageSpec
+from lab.gitops.repo import GitOpsRepo
 from lab.manifests.argocd import app_name
 from lab.steps import drift, release
 from lab.steps import ship as ship_step

@@ -18,7 +18,7 @@ from e2e.fixture import (
     serving,
     stays_drifted,
 )
-from lab.config import environment
+from lab.core.config import environment
 from lab.steps import drift
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]

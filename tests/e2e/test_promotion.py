@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from e2e.fixture import DEPLOY, DETECT, STAYS, Scenario, app_is, pods_run_digest
-from lab.argocd import State
+from lab.clients.argocd import State
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(2400)]
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from e2e.fixture import DEPLOY, DETECT, ROLLBACK, STUCK, Scenario, app_is, rollout_held, serving
-from lab.config import environment
+from lab.core.config import environment
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
 

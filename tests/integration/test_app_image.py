@@ -368,11 +368,11 @@ def test_builds_with_no_network_after_invoke_cache(docker_client: Any, base_imag
     """`invoke cache`'s wheels step, for real (the base image's Python asked in a container without network, pip
     download from this machine), then `docker build --network none`: the image builds and has the pinned packages.
     The same build without the wheels fails, so the network really was off."""
-    from lab.config import Settings
-    from lab.context import Context
-    from lab.runner import SubprocessRunner
+    from lab.core.config import Settings
+    from lab.core.context import Context
+    from lab.core.runner import SubprocessRunner
+    from lab.core.ui import UI
     from lab.steps import app_image
-    from lab.ui import UI
 
     root = tmp_path / "app-repo"
     shutil.copytree(APP_DIR, root / "app", ignore=shutil.ignore_patterns("__pycache__", "*.whl"))

@@ -23,18 +23,18 @@ from botocore.stub import Stubber
 from fakes import FakeRunner
 from servicekit import LABEL, RUN_ID, docker
 
-from lab.aws_config import AwsSettings
-from lab.config import Settings
-from lab.context import Context
-from lab.errors import ConfigError, Conflict, RegistryError
+from lab.core.aws_config import AwsSettings
+from lab.core.config import Settings
+from lab.core.context import Context
+from lab.core.errors import ConfigError, Conflict, RegistryError
+from lab.core.runner import SubprocessRunner
+from lab.core.ui import UI
 from lab.manifests import eksctl as eksctl_manifests
 from lab.providers_eks import EksProvider
-from lab.runner import SubprocessRunner
 from lab.steps import aws as aws_steps
 from lab.tools import aws as aws_tool
 from lab.tools import ecr, ecr_login
 from lab.tools.docker import push as docker_push
-from lab.ui import UI
 
 EMULATOR_ACCOUNT = "000000000000"  # MiniStack's default account (MINISTACK_ACCOUNT_ID)
 REMOTE = "https://git.example.com/team/gitops.git"
@@ -160,7 +160,7 @@ def test_login_push_and_describe_images(
     aws_steps.ensure_ecr_repository(ctx, client, AwsSettings())
     host = f"localhost:{endpoint.rsplit(':', 1)[1]}"  # MiniStack's URIs are AWS-shaped: push via localhost
 
-    assert ecr_login.ecr_login(ctx, client, registry=host) == host
+    assert ecr_login.ecr_login(ctx.runner, client, region=ctx.settings.aws_region, registry=host) == host
     _, password, _ = ecr.authorization(client)
     assert password not in printed(ctx)
     auths = json.loads((tmp_path / "docker-config" / "config.json").read_text()).get("auths", {})

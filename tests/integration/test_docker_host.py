@@ -11,12 +11,12 @@ import pytest
 import yaml
 
 from lab import image_cache
-from lab.config import load_settings
-from lab.context import Context
+from lab.core.config import load_settings
+from lab.core.context import Context
+from lab.core.runner import SubprocessRunner
+from lab.core.ui import UI
 from lab.providers import KindProvider
-from lab.runner import SubprocessRunner
 from lab.tools import docker
-from lab.ui import UI
 
 pytestmark = pytest.mark.docker
 

@@ -26,26 +26,18 @@ import yaml
 from fakes import FakeRunner
 from localservers import GitHttpServer, serve_git_http
 
-from lab.config import load_settings
-from lab.context import Context
-from lab.errors import ClusterUnreachable, ConfigError, GitOpsError, Interrupted, Refused, RegistryError
-from lab.gitops import (
-    Change,
-    EnvStatus,
-    GitOpsRepo,
-    ImageSpec,
-    default_workdir,
-    overlay_file,
-    read_image,
-    set_image,
-    validate_rendered,
-)
-from lab.runner import DryRunRunner, SubprocessRunner
+from lab.core.config import load_settings
+from lab.core.context import Context
+from lab.core.errors import ClusterUnreachable, ConfigError, GitOpsError, Interrupted, Refused, RegistryError
+from lab.core.runner import DryRunRunner, SubprocessRunner
+from lab.core.ui import UI
+from lab.gitops.overlay import ImageSpec, overlay_file, read_image, set_image, validate_rendered
+from lab.gitops.repo import Change, GitOpsRepo, default_workdir
+from lab.gitops.watcher import EnvStatus
 from lab.steps import release
 from lab.steps.ship import gitops_repo
 from lab.tools import git as gitcli
 from lab.tools.kubectl import kubectl_binary
-from lab.ui import UI
 
 ROOT = Path(__file__).resolve().parents[2]
 REPO = "localhost:5001/lab-app"
@@ -404,8 +396,9 @@ def test_a_push_that_loses_a_race_is_reapplied_on_the_new_head(
 WORKER = """
 import sys, time
 from pathlib import Path
-from lab.gitops import GitOpsRepo, ImageSpec
-from lab.runner import SubprocessRunner
+from lab.gitops.overlay import ImageSpec
+from lab.gitops.repo import GitOpsRepo
+from lab.core.runner import SubprocessRunner
 from lab.tools.git import Identity
 
 remote, workdir, seed, tag, start = sys.argv[1:6]
@@ -1016,9 +1009,10 @@ def test_ctrl_c_before_the_push_drops_the_half_made_change(remote: Path, app_rep
 WORKER_INTERRUPTED = """
 import sys
 from pathlib import Path
-from lab.errors import Interrupted
-from lab.gitops import GitOpsRepo, ImageSpec
-from lab.runner import SubprocessRunner
+from lab.core.errors import Interrupted
+from lab.gitops.overlay import ImageSpec
+from lab.gitops.repo import GitOpsRepo
+from lab.core.runner import SubprocessRunner
 from lab.tools.git import Identity
 
 remote, workdir, seed = sys.argv[1:4]

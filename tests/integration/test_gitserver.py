@@ -17,12 +17,12 @@ import requests
 from conftest import free_port
 from servicekit import ROOT, RUN_ID, build, cleaned_up, cleanup, docker, run, state, wait_http
 
-from lab import versions
-from lab.config import Settings
-from lab.context import Context
-from lab.runner import SubprocessRunner
+from lab.core import versions
+from lab.core.config import Settings
+from lab.core.context import Context
+from lab.core.runner import SubprocessRunner
+from lab.core.ui import UI
 from lab.steps import services
-from lab.ui import UI
 
 pytestmark = pytest.mark.docker
 

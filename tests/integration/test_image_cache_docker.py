@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from lab import image_cache
-from lab.runner import SubprocessRunner
+from lab.core.runner import SubprocessRunner
 from lab.tools import docker
 
 pytestmark = pytest.mark.docker

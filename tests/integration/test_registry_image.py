@@ -10,7 +10,7 @@ import requests
 from conftest import free_port
 from servicekit import LABEL, ROOT, RUN_ID, build, cleaned_up, docker, run, volume, wait_http
 
-from lab import versions
+from lab.core import versions
 from lab.tools.docker import parse_push_digest
 
 pytestmark = pytest.mark.docker

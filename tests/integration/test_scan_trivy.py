@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 from test_ship import PASSING_GATE, make_ctx, remote_head, served_digest, sh, trailers_of
 
-from lab import versions
-from lab.errors import ScanBlocked
+from lab.core import versions
+from lab.core.errors import ScanBlocked
 from lab.steps.ship import ship
 
 pytestmark = pytest.mark.docker

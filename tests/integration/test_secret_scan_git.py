@@ -1,6 +1,6 @@
-"""The secret scan of the GitOps transaction (lab/gitops.py _refuse_secrets, lab/tools/secretscan.py) with real git,
-a bare remote in tmp_path and real `kubectl kustomize`: a plaintext secret in a commit the lab is about to make is
-refused (SecretFound, exit 17) and the remote does not move; a SealedSecret and an ordinary deploy go through.
+"""The secret scan of the GitOps transaction (lab/gitops/repo.py _refuse_secrets, lab/tools/secretscan.py) with
+real git, a bare remote in tmp_path and real `kubectl kustomize`: a plaintext secret in a commit the lab is about to
+make is refused (SecretFound, exit 17) and the remote does not move; a SealedSecret and an ordinary deploy go through.
 No Docker needed."""
 
 from __future__ import annotations
@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from test_gitops_git import REPO, assert_clean, new_repo, remote_head, sh
 
-from lab.errors import SecretFound
-from lab.gitops import Change, GitOpsRepo, ImageSpec, overlay_file, set_image
+from lab.core.errors import SecretFound
+from lab.gitops.overlay import ImageSpec, overlay_file, set_image
+from lab.gitops.repo import Change, GitOpsRepo
 
 ROOT = Path(__file__).resolve().parents[2]
 # A Kubernetes Secret in plaintext (stringData), as someone might drop into an overlay.

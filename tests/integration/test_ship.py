@@ -29,17 +29,17 @@ import requests
 from conftest import free_port
 from localservers import serve_git_http
 
-from lab.config import load_settings
-from lab.context import Context
-from lab.errors import GitOpsError, QualityGateFailed, RegistryError
-from lab.gitops import ImageSpec, overlay_file, read_image
-from lab.runner import SubprocessRunner
+from lab.core.config import load_settings
+from lab.core.context import Context
+from lab.core.errors import GitOpsError, QualityGateFailed, RegistryError
+from lab.core.runner import SubprocessRunner
+from lab.core.ui import UI
+from lab.gitops.overlay import ImageSpec, overlay_file, read_image
 from lab.steps import release
 from lab.steps.ship import gitops_repo, ship
 from lab.tools import ecr
 from lab.tools import registry as registry_api
 from lab.tools.registry import MANIFEST_TYPES
-from lab.ui import UI
 
 pytestmark = pytest.mark.docker
 

@@ -30,11 +30,11 @@ import yaml
 from fakes import Bind, FakeRunner, read_through
 from kubernetes.client.exceptions import ApiException
 
-from lab import gitops
-from lab.argocd import ApplicationClient
-from lab.config import ENVIRONMENTS, Settings, environment
-from lab.gitops import read_image
-from lab.runner import Result
+from lab.clients.argocd import ApplicationClient
+from lab.core.config import ENVIRONMENTS, Settings, environment
+from lab.core.runner import Result
+from lab.gitops import repo as gitops
+from lab.gitops.overlay import read_image
 from lab.steps import argocd as argocd_steps
 from lab.steps import doctor as doctor_steps
 from lab.steps import services
@@ -888,7 +888,7 @@ class World:
         from this world; restored after."""
         original_session = registry._session
         original_ensure = argocd_steps.ensure_argocd
-        namespace = vars(gitops)  # lab.gitops reads `datetime` from here in utc_now(), the clock of the tags
+        namespace = vars(gitops)  # lab.gitops.repo reads `datetime` from here in utc_now(), the clock of the tags
         original_datetime = namespace["datetime"]
         world = self
 
@@ -915,7 +915,7 @@ class World:
 
 @dataclass
 class FakeApplications:
-    """lab.argocd.ApplicationsApi over the world: an Application exists once applied to the cluster; an
+    """lab.clients.argocd.ApplicationsApi over the world: an Application exists once applied to the cluster; an
     auto-sync one becomes Synced + Healthy ``world.sync_seconds`` after it was first read, at the GitOps repo's
     head, and its Deployment appears; a manual one only ``world.manual_sync_seconds`` after a sync operation.
     This is the lab's view of Argo CD for orchestration tests, not a model of Argo CD's controller."""

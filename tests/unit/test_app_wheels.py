@@ -14,13 +14,13 @@ import pytest
 from fakes import FakeRunner
 
 from lab import image_cache
-from lab.config import ROOT, Settings
-from lab.context import Context
-from lab.errors import LabError, Refused
-from lab.runner import Result
+from lab.core.config import ROOT, Settings
+from lab.core.context import Context
+from lab.core.errors import LabError, Refused
+from lab.core.runner import Result
+from lab.core.ui import UI
 from lab.steps import app_image, ship
 from lab.tools import pip
-from lab.ui import UI
 
 BASE = "lab-base:bookworm"
 BOOKWORM = {"python": "3.11", "implementation": "cpython", "machine": "x86_64", "libc": ["glibc", "2.36"]}

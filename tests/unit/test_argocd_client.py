@@ -14,7 +14,7 @@ from argocd_schema import crd_problems
 from fakes import Clock
 from kubernetes.client.exceptions import ApiException
 
-from lab.argocd import (
+from lab.clients.argocd import (
     MERGE_PATCH,
     ApplicationClient,
     AppStatus,
@@ -24,7 +24,7 @@ from lab.argocd import (
     same_revision,
     synced_healthy,
 )
-from lab.errors import ClusterUnreachable, Conflict, NotReady
+from lab.core.errors import ClusterUnreachable, Conflict, NotReady
 
 OLD = "1111111111111111111111111111111111111111"
 NEW = "2222222222222222222222222222222222222222"
@@ -182,6 +182,7 @@ def test_parse_status_reads_every_field() -> None:
         images=(IMAGE,),
         reconciled_at="2026-01-01T00:00:06Z",
         history=status.history,
+        operation_automated=True,
     )
     assert [(c.type, c.message) for c in status.conditions] == [("ComparisonError", "rpc error: repository not found")]
     assert [(h.id, h.revision, h.deployed_at) for h in status.history] == [(0, OLD, "2026-01-01T00:00:04Z")]

@@ -18,7 +18,7 @@ import pytest
 import yaml
 from argocd_schema import DATA, crd_problems, unknown_fields
 
-from lab.config import ENVIRONMENTS, environment
+from lab.core.config import ENVIRONMENTS, environment
 from lab.manifests import argocd as m
 from lab.manifests.kind import ARGOCD_NODE_PORT
 

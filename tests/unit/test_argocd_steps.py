@@ -19,15 +19,15 @@ import yaml
 from argocd_schema import DATA
 from fakes import FakeRunner
 
-from lab.argocd import ApplicationClient
-from lab.config import Settings
-from lab.context import Context
-from lab.errors import ChecksumMismatch, CommandFailed, ConfigError, Conflict, Refused
+from lab.clients.argocd import ApplicationClient
+from lab.core.config import Settings
+from lab.core.context import Context
+from lab.core.errors import ChecksumMismatch, CommandFailed, ConfigError, Conflict, DownloadFailed, Refused
+from lab.core.runner import Result
+from lab.core.ui import UI
 from lab.manifests import argocd as m
-from lab.runner import Result
 from lab.steps import argocd as steps
 from lab.tools import argocd_install as install
-from lab.ui import UI
 
 EXCERPT = (DATA / "install-excerpt.yaml").read_bytes()
 PIN = install.ManifestPin(
@@ -48,9 +48,9 @@ class Fetch:
     body: bytes = EXCERPT
     urls: list[str] = field(default_factory=list)
 
-    def __call__(self, url: str) -> bytes:
+    def __call__(self, url: str, dest: Path) -> None:
         self.urls.append(url)
-        return self.body
+        dest.write_bytes(self.body)
 
 
 def real_kustomize(args: tuple[str, ...], stdin: str | None) -> Result | None:
@@ -186,13 +186,14 @@ def test_a_corrupt_cache_is_downloaded_again(settings: Settings) -> None:
 
 
 def test_download_errors_are_lab_errors(settings: Settings) -> None:
-    def broken(url: str) -> bytes:
+    def broken(url: str, dest: Path) -> None:
         raise urllib.error.URLError("Name or service not known")
 
-    with pytest.raises(install.DownloadFailed, match="Name or service not known"):
+    with pytest.raises(DownloadFailed, match="Name or service not known"):
         install.fetch_install_manifest(settings, broken, PIN)
-    with pytest.raises(install.DownloadFailed, match="only https"):
-        install.urllib_fetch("http://example.invalid/install.yaml")
+    with pytest.raises(Refused, match="only https"):
+        install.urllib_fetch("http://example.invalid/install.yaml", settings.state_dir / "install.yaml")
+    assert not (settings.state_dir / "install.yaml").exists()
 
 
 def test_stale_patch_files_are_removed(settings: Settings, tmp_path: Path) -> None:

@@ -13,8 +13,8 @@ from typing import Any
 
 import yaml
 
-from lab.argocd import TRACKING_ANNOTATION, as_argocd_applies, tracking_id
-from lab.runner import SubprocessRunner
+from lab.clients.argocd import TRACKING_ANNOTATION, as_argocd_applies, tracking_id
+from lab.core.runner import SubprocessRunner
 from lab.tools import kustomize
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -23,13 +23,13 @@ from botocore.exceptions import EndpointConnectionError
 from conftest import free_port
 from fakes import FakeRunner
 
-from lab.aws_config import AwsSettings, load_aws_settings
-from lab.config import Settings
-from lab.context import Context
-from lab.errors import ConfigError, Refused
+from lab.core.aws_config import AwsSettings, load_aws_settings
+from lab.core.config import Settings
+from lab.core.context import Context
+from lab.core.errors import ConfigError, Refused
+from lab.core.ui import UI
 from lab.steps import aws as aws_steps
 from lab.tools import ecr
-from lab.ui import UI
 
 REMOTE = "https://git.example.com/team/gitops.git"
 

@@ -16,13 +16,13 @@ import pytest
 from aws_guard import aws_endpoint_guard  # noqa: F401 (autouse: no real AWS endpoint, ever)
 from fakes import FakeRunner
 
-from lab import cost
-from lab.aws_config import AwsSettings
-from lab.config import Settings
-from lab.context import Context
-from lab.runner import DryRunRunner
+from lab.core import cost
+from lab.core.aws_config import AwsSettings
+from lab.core.config import Settings
+from lab.core.context import Context
+from lab.core.runner import DryRunRunner
+from lab.core.ui import UI
 from lab.steps import aws as aws_steps
-from lab.ui import UI
 
 SNAPSHOT = Path(__file__).resolve().parents[1] / "data" / "aws" / "plan.txt"
 REMOTE = "https://git.example.com/team/gitops.git"

@@ -32,18 +32,19 @@ from aws_stubs import (
 )
 from fakes import FakeRunner
 
-from lab.aws_config import AwsSettings, load_aws_settings
-from lab.config import ENVIRONMENTS, Settings
-from lab.context import Context
-from lab.errors import CommandFailed, ConfigError, Conflict, RegistryError
-from lab.gitops import Committed, ImageSpec
+from lab.core.aws_config import AwsSettings, load_aws_settings
+from lab.core.config import ENVIRONMENTS, Settings
+from lab.core.context import Context
+from lab.core.errors import CommandFailed, ConfigError, Conflict, RegistryError
+from lab.core.runner import DryRunRunner
+from lab.core.ui import UI
+from lab.gitops.overlay import ImageSpec
+from lab.gitops.repo import Committed
 from lab.manifests.argocd import GitCredentials
 from lab.providers import provider_for
 from lab.providers_eks import EksProvider
-from lab.runner import DryRunRunner
 from lab.steps import aws as aws_steps
 from lab.tools import ecr, ecr_login, git, git_credential, kubectl
-from lab.ui import UI
 
 ROOT = Path(__file__).resolve().parents[2]
 REMOTE = "https://git.example.com/team/gitops.git"
@@ -369,7 +370,7 @@ def test_ecr_login_sends_the_password_on_stdin_only(tmp_path: Path) -> None:
     runner, clients = FakeRunner(), Clients()
     auth_token(clients, "s3cr3t-ecr-token")
     ctx = make_ctx(tmp_path, runner)
-    assert ecr_login.ecr_login(ctx, clients("ecr")) == REGISTRY
+    assert ecr_login.ecr_login(ctx.runner, clients("ecr"), region=ctx.settings.aws_region) == REGISTRY
     (call,) = runner.calls
     assert call.argv == ("docker", "login", "--username", "AWS", "--password-stdin", REGISTRY)
     assert call.input == "s3cr3t-ecr-token"
@@ -379,7 +380,7 @@ def test_ecr_login_sends_the_password_on_stdin_only(tmp_path: Path) -> None:
 def test_ecr_login_dry_run_prints_redacted_and_calls_no_aws(tmp_path: Path) -> None:
     out = io.StringIO()
     ctx = make_ctx(tmp_path, DryRunRunner(out=out))
-    host = ecr_login.ecr_login(ctx, None)
+    host = ecr_login.ecr_login(ctx.runner, None, region=ctx.settings.aws_region)
     assert host == "<account>.dkr.ecr.us-east-1.amazonaws.com"
     assert "docker login --username AWS --password-stdin" in out.getvalue()
     assert "<redacted>" in out.getvalue()
@@ -390,7 +391,7 @@ def test_ecr_login_failure_does_not_leak_the_password(tmp_path: Path) -> None:
     runner.script(["docker", "login"], returncode=1, stderr="Error response from daemon: login attempt failed")
     auth_token(clients, "s3cr3t-ecr-token")
     with pytest.raises(RegistryError) as info:
-        ecr_login.ecr_login(make_ctx(tmp_path, runner), clients("ecr"))
+        ecr_login.ecr_login(runner, clients("ecr"), region="us-east-1")
     assert "s3cr3t" not in info.value.render()
     assert "login attempt failed" in info.value.message
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import baseimage
 
-from lab.config import Settings
+from lab.core.config import Settings
 
 DEFAULT = baseimage.dockerfile_default()
 

@@ -12,14 +12,14 @@ import pytest
 import yaml
 from fakes import FakeRunner
 
-from lab.config import Settings, load_settings
-from lab.context import Context
+from lab.core.config import Settings, load_settings
+from lab.core.context import Context
+from lab.core.ui import UI
 from lab.manifests import kind as kind_manifests
 from lab.providers import KindProvider
 from lab.steps import doctor as doctor_steps
 from lab.tools import docker
 from lab.tools import kind as kind_tool
-from lab.ui import UI
 
 CGROUP = ("docker", "info", "--format", "{{.CgroupVersion}}")
 # The one patch kind applies to every node's generated KubeletConfiguration (kind v0.32.0
@@ -106,7 +106,7 @@ def test_doctor_warns_minikube_on_cgroup_v1(tmp_path: Path) -> None:
 def test_a_dry_run_plans_the_kind_config_this_host_needs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """`docker info` only reads: a dry run asks it for real (DryRunRunner.reads), so on a cgroup v1 host the planned
     kind config carries the patch the real run writes."""
-    from lab.runner import DryRunRunner
+    from lab.core.runner import DryRunRunner
 
     monkeypatch.setattr(kind_tool, "binary", lambda state_dir=None: "kind")
     s = settings(tmp_path)

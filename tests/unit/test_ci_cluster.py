@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from lab.config import ROOT
+from lab.core.config import ROOT
 
 CLUSTER = ROOT / ".ci" / "cluster"
 SCRIPTS = sorted(p for p in CLUSTER.iterdir() if p.is_file() and not p.name.startswith(".") and p.suffix != ".py")
@@ -161,7 +161,7 @@ def test_kubernetes_wrapper_replaces_every_staging_module_and_keeps_godebug(tmp_
         "module gitops-lab.ci/kubernetes",
         "go 1.26.0",
         "godebug default=go1.26",
-        "require k8s.io/kubernetes v1.36.1",  # lab/versions.py KUBERNETES_VERSION
+        "require k8s.io/kubernetes v1.36.1",  # lab/core/versions.py KUBERNETES_VERSION
         "replace (",
         "k8s.io/api => k8s.io/api v0.36.1",
         "k8s.io/client-go => k8s.io/client-go v0.36.1",
@@ -177,7 +177,7 @@ def test_argocd_wrapper_restates_the_replace_block_and_points_gitops_engine_at_t
     assert _directives(out) == [
         "module gitops-lab.ci/argocd",
         "go 1.26.3",
-        "require github.com/argoproj/argo-cd/v3 v3.5.1",  # lab/versions.py ARGOCD_VERSION
+        "require github.com/argoproj/argo-cd/v3 v3.5.1",  # lab/core/versions.py ARGOCD_VERSION
         "replace (",
         "github.com/golang/protobuf => github.com/golang/protobuf v1.5.4",
         "gopkg.in/yaml.v2 => gopkg.in/yaml.v2 v2.4.0",

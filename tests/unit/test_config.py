@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from lab.config import ENV_NAMES, Settings, environment, load_settings, remember_choices
-from lab.errors import ConfigError
+from lab.core.config import ENV_NAMES, Settings, environment, load_settings, remember_choices
+from lab.core.errors import ConfigError
 
 
 def load(tmp_path: Path, flags: dict[str, object] | None = None, env: dict[str, str] | None = None) -> Settings:

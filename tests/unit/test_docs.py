@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 
-from lab.config import ROOT
+from lab.core.config import ROOT
 
 # Working notes that are not part of the repository: citing them leaves a reader with nothing to check. The
 # patterns are escaped so that this file does not match itself.

@@ -9,10 +9,10 @@ from pathlib import Path
 
 from fakes import FakeRunner
 
-from lab.config import Settings
-from lab.context import Context
+from lab.core.config import Settings
+from lab.core.context import Context
+from lab.core.ui import UI
 from lab.steps import doctor
-from lab.ui import UI
 
 
 def test_the_disk_check_measures_the_nearest_directory_that_exists(tmp_path: Path) -> None:

@@ -26,16 +26,16 @@ import yaml
 from argocd_schema import crd_problems
 from fakes import Clock, FakeRunner
 
-from lab import kube
-from lab.argocd import ApplicationClient
-from lab.config import ROOT, Settings, environment
-from lab.context import Context
-from lab.errors import ConfigError, NotReady, Refused
+from lab.clients import kube
+from lab.clients.argocd import ApplicationClient
+from lab.core.config import ROOT, Settings, environment
+from lab.core.context import Context
+from lab.core.errors import ConfigError, NotReady, Refused
+from lab.core.runner import DryRunRunner
+from lab.core.ui import UI
 from lab.manifests.argocd import application
-from lab.runner import DryRunRunner
 from lab.steps import drift
 from lab.steps.drift import GitState
-from lab.ui import UI
 
 Obj = dict[str, Any]
 REV = "3333333333333333333333333333333333333333"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from lab.config import ROOT, load_settings
+from lab.core.config import ROOT, load_settings
 
 E2E = "tests/e2e"
 BEHAVIOURS = {  # test name prefix -> how many (parametrized) cases: the list, one test (or more) each

@@ -18,14 +18,14 @@ from e2e import fixture
 from e2e.fixture import ExpectationFailed, Lab, Poller, Report, Timing, Traffic
 from fakes import Clock, FakeRunner
 
-from lab.argocd import ApplicationClient, State
-from lab.config import ROOT, Settings, environment
-from lab.context import Context
-from lab.errors import ClusterUnreachable
+from lab.clients.argocd import ApplicationClient, State
+from lab.core.config import ROOT, Settings, environment
+from lab.core.context import Context
+from lab.core.errors import ClusterUnreachable
+from lab.core.ui import UI
 from lab.manifests.argocd import application
 from lab.steps import drift
 from lab.tools.probes import HttpAnswer
-from lab.ui import UI
 
 Obj = dict[str, Any]
 REV = "4444444444444444444444444444444444444444"

@@ -15,8 +15,8 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from lab.config import Settings
-from lab.errors import ConfigError, RegistryError
+from lab.core.config import Settings
+from lab.core.errors import ConfigError, RegistryError
 from lab.tools import ecr
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -13,8 +13,8 @@ import pytest
 import yaml
 from aws_guard import aws_endpoint_guard  # noqa: F401 (autouse: no real AWS endpoint, ever)
 
-from lab.aws_config import AwsSettings
-from lab.config import Settings
+from lab.core.aws_config import AwsSettings
+from lab.core.config import Settings
 from lab.manifests import eksctl
 
 SCHEMA = json.loads(

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from lab.config import load_settings
-from lab.runner import DryRunRunner
+from lab.core.config import load_settings
+from lab.core.runner import DryRunRunner
 from lab.tools import git_credential
 from lab.tools.git_credential import Credential, helper_env, split_url
 
@@ -109,10 +109,10 @@ def test_a_dry_run_shows_neither_part_of_a_credential() -> None:
 def test_a_token_as_the_user_name_is_in_no_printed_manifest(tmp_path: Path) -> None:
     """LAB_GITOPS_REMOTE=https://TOKEN@host/...: what `up` registers in Argo CD carries the token only in the
     repository Secret's username, and a dry run prints that Secret redacted, the URLs bare."""
-    from lab.context import Context
+    from lab.core.context import Context
+    from lab.core.ui import UI
     from lab.steps import argocd as argocd_steps
     from lab.steps import lab, services
-    from lab.ui import UI
 
     token = "ghp_t0kenAsUserName"
     settings = load_settings(

@@ -19,9 +19,9 @@ import pytest
 from botocore.stub import Stubber
 from fakes import FakeRunner  # tests/fakes.py (rootdir conftest puts tests/ on sys.path)
 
-from lab.config import ROOT, Settings, load_settings
-from lab.context import Context
-from lab.errors import (
+from lab.core.config import ROOT, Settings, load_settings
+from lab.core.context import Context
+from lab.core.errors import (
     ClusterUnreachable,
     ConfigError,
     GitOpsError,
@@ -30,23 +30,15 @@ from lab.errors import (
     Refused,
     RegistryError,
 )
-from lab.gitops import (
-    Change,
-    Committed,
-    DeployRecord,
-    EnvStatus,
-    GitOpsRepo,
-    ImageSpec,
-    make_tag,
-    read_image,
-    set_image,
-    validate_rendered,
-)
-from lab.runner import DryRunRunner, Result, SubprocessRunner
+from lab.core.runner import DryRunRunner, Result, SubprocessRunner
+from lab.core.ui import UI
+from lab.gitops.overlay import ImageSpec, make_tag, read_image, set_image, validate_rendered
+from lab.gitops.repo import Change, Committed, GitOpsRepo
+from lab.gitops.trailers import DeployRecord
+from lab.gitops.watcher import EnvStatus
 from lab.steps import release
 from lab.steps.ship import DIRTY_PATHS, default_gate, registry_lookup, repositories, reserve_tag, ship
 from lab.tools import git, registry
-from lab.ui import UI
 
 DEV = (ROOT / "overlays" / "dev" / "kustomization.yaml").read_text()
 SHA = "0123456789abcdef0123456789abcdef01234567"

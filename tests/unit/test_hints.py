@@ -20,12 +20,14 @@ from fakes import FakeRunner
 from invoke.collection import Collection
 from invoke.parser import Parser, ParserContext
 
-from lab import image_cache, versions
-from lab.config import ROOT, Settings
-from lab.context import Context
-from lab.errors import DownloadFailed
+from lab import image_cache
+from lab.core import versions
+from lab.core.config import ROOT, Settings
+from lab.core.context import Context
+from lab.core.errors import DownloadFailed
+from lab.core.ui import UI
 from lab.steps import doctor, kindbin, lab
-from lab.ui import UI
+from lab.tools import download
 
 PAYLOAD = b"#!/bin/sh\necho 'kind v0.32.0 go1.25.5 linux/amd64'\n"
 
@@ -89,7 +91,7 @@ def copy_a_cache_from_elsewhere(cache_dir: Path) -> None:
     image_cache.write_wheels(
         cache_dir,
         image_cache.WheelSet(
-            image_cache.sha256_file(requirements),
+            download.sha256_file(requirements),
             Settings().base_image,
             "3.12",
             ("manylinux_2_36_x86_64",),
@@ -142,7 +144,7 @@ def test_doctor_fix_with_the_kind_download_failing(
 
     with pytest.raises(DownloadFailed) as failed:
         lab.doctor(ctx, fix=True, probes=no_hub())
-    assert failed.value.exit_code == 14  # lab/errors.py: a pinned download could not be fetched
+    assert failed.value.exit_code == 14  # lab/core/errors.py: a pinned download could not be fetched
     hint = failed.value.hint or ""
     assert check_hint(hint, printed_by="doctor") == [["doctor", "--fix"]], hint
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lab import versions
-from lab.config import ENVIRONMENTS, Settings, load_settings
-from lab.errors import ConfigError
+from lab.core import versions
+from lab.core.config import ENVIRONMENTS, Settings, load_settings
+from lab.core.errors import ConfigError
 from lab.manifests import kind as kind_manifests
 
 # Field names of kind's v1alpha4 API (kind pkg/apis/config/v1alpha4/types.go).

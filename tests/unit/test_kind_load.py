@@ -19,12 +19,12 @@ import pytest
 from fakes import FakeRunner
 
 from lab import image_cache
-from lab.config import Settings, load_settings
-from lab.context import Context
+from lab.core.config import Settings, load_settings
+from lab.core.context import Context
+from lab.core.runner import Result
+from lab.core.ui import UI
 from lab.providers import KindProvider
-from lab.runner import Result
 from lab.tools import kind as kind_tool
-from lab.ui import UI
 
 NAME = "gitops-lab"
 NODES = (f"{NAME}-control-plane", f"{NAME}-worker")

@@ -14,14 +14,14 @@ from pathlib import Path
 import pytest
 from fakes import FakeRunner
 
-from lab import versions
-from lab.config import Settings, load_settings
-from lab.context import Context
-from lab.errors import ChecksumMismatch, Refused, ToolNotFound
-from lab.runner import DryRunRunner
+from lab.core import versions
+from lab.core.config import Settings, load_settings
+from lab.core.context import Context
+from lab.core.errors import ChecksumMismatch, Refused, ToolNotFound
+from lab.core.runner import DryRunRunner
+from lab.core.ui import UI
 from lab.steps import kindbin
 from lab.tools import kind as kind_tool
-from lab.ui import UI
 
 PLATFORM = "linux-amd64"
 PAYLOAD = b"#!/bin/sh\necho 'kind v0.32.0 go1.25.5 linux/amd64'\n"

@@ -1,4 +1,4 @@
-"""lab.kube against a recording HTTP server on 127.0.0.1 that answers like the Kubernetes API: the real
+"""lab.clients.kube against a recording HTTP server on 127.0.0.1 that answers like the Kubernetes API: the real
 `kubernetes` client builds every request, so what is checked is what goes over the wire (method, path, patch
 content type, body) and how answers and errors come back."""
 
@@ -17,8 +17,8 @@ import pytest
 import yaml
 from kubernetes import client
 
-from lab import kube
-from lab.errors import ClusterUnreachable, Conflict
+from lab.clients import kube
+from lab.core.errors import ClusterUnreachable, Conflict
 
 DEPLOYMENT = {
     "apiVersion": "apps/v1",

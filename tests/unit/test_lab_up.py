@@ -24,11 +24,11 @@ from fakes import Call, FakeRunner
 from fakeworld import ROOT, FakeApplications, SimulatedCrash, World, tool
 from localservers import serve_git_http
 
-from lab import versions
-from lab.argocd import ApplicationClient
-from lab.config import Settings, load_settings
-from lab.context import Context
-from lab.errors import (
+from lab.clients.argocd import ApplicationClient
+from lab.core import versions
+from lab.core.config import Settings, load_settings
+from lab.core.context import Context
+from lab.core.errors import (
     ClusterUnreachable,
     CommandFailed,
     ConfigError,
@@ -39,11 +39,11 @@ from lab.errors import (
     Refused,
     ToolNotFound,
 )
+from lab.core.runner import DryRunRunner, SubprocessRunner
+from lab.core.ui import UI
 from lab.providers import CREATED, CREATING, marker_path, read_ownership
-from lab.runner import DryRunRunner, SubprocessRunner
 from lab.steps import kindbin, lab
 from lab.tools import git as git_tool
-from lab.ui import UI
 
 CLUSTER = "gitops-lab"
 NODE = f"{CLUSTER}-control-plane"
@@ -555,7 +555,7 @@ def test_dry_run_prints_every_command_and_manifest_and_starts_nothing(
     machine: Lab, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Nothing runs but reads: git on the app repo and on the dry run's scratch copy of the GitOps repo (in a
-    temporary directory), and `kubectl kustomize` of that copy (lab.runner.for_reading)."""
+    temporary directory), and `kubectl kustomize` of that copy (lab.core.runner.for_reading)."""
     real_run = subprocess.run
     started: list[list[str]] = []
 

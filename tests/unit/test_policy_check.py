@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lab.config import ROOT
+from lab.core.config import ROOT
 
 CHECK = ROOT / ".ci" / "policy" / "check"
 ACCEPTED = ROOT / ".ci" / "policy" / "accepted.yaml"

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from fakes import FakeRunner
 
-from lab.config import Settings
-from lab.context import Context
+from lab.core.config import Settings
+from lab.core.context import Context
+from lab.core.ui import UI
 from lab.steps import doctor
 from lab.tools import probes
-from lab.ui import UI
 
 
 @pytest.fixture

@@ -17,10 +17,13 @@ import pytest
 import yaml
 from fakes import FakeRunner
 
-from lab import providers, versions
-from lab.config import Settings, load_settings
-from lab.context import Context
-from lab.errors import CommandFailed, ConfigError, Conflict
+from lab import providers
+from lab.core import versions
+from lab.core.config import Settings, load_settings
+from lab.core.context import Context
+from lab.core.errors import CommandFailed, ConfigError, Conflict
+from lab.core.runner import DryRunRunner, Result
+from lab.core.ui import UI
 from lab.manifests import kind as kind_manifests
 from lab.providers import (
     CREATED,
@@ -34,10 +37,8 @@ from lab.providers import (
     read_ownership,
     write_ownership,
 )
-from lab.runner import DryRunRunner, Result
 from lab.steps import cluster as cluster_step
 from lab.tools.kubectl import kubectl_binary
-from lab.ui import UI
 
 NAME = "gitops-lab"
 KUBECTL = kubectl_binary()
@@ -741,7 +742,7 @@ def test_parse_timestamp(text: str, expected: datetime | None) -> None:
 
 
 def test_kind_not_on_path_is_tool_not_found_with_a_hint_to_install_it_not_to_start_docker() -> None:
-    from lab.errors import ToolNotFound
+    from lab.core.errors import ToolNotFound
     from lab.tools import kind as kind_tool
 
     with pytest.raises(ToolNotFound) as info:

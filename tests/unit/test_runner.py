@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from lab.errors import CommandFailed, ToolNotFound
-from lab.runner import DryRunRunner, SubprocessRunner, foreground
+from lab.core.errors import CommandFailed, ToolNotFound
+from lab.core.runner import DryRunRunner, SubprocessRunner, foreground
 
 
 def test_a_failing_command_raises_with_the_command_code_and_stderr_tail() -> None:

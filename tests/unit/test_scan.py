@@ -20,14 +20,14 @@ from aws_stubs import Clients
 from fakes import FakeRunner
 from test_gitops_unit import GATE, NOW, StubRepo, after_push, happy_runner, make_ctx
 
-from lab.config import ROOT, load_settings
-from lab.context import Context
-from lab.errors import ConfigError, NotReady, Refused, ScanBlocked, ToolNotFound
-from lab.runner import DryRunRunner
+from lab.core.config import ROOT, load_settings
+from lab.core.context import Context
+from lab.core.errors import ConfigError, NotReady, Refused, ScanBlocked, ToolNotFound
+from lab.core.runner import DryRunRunner
+from lab.core.ui import UI
 from lab.steps import scan
 from lab.steps.ship import ship
 from lab.tools import ecr_scan, registry, trivy
-from lab.ui import UI
 
 DATA = ROOT / "tests" / "data" / "trivy"
 CLEAN = (DATA / "clean.json").read_text()

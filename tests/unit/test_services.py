@@ -16,15 +16,15 @@ import pytest
 from fakes import Bind, FakeRunner, read_through
 from fakeworld import FakeECR
 
-from lab import versions
-from lab.config import Settings
-from lab.context import Context
-from lab.errors import ConfigError, Conflict, NotReady, RegistryError
-from lab.runner import DryRunRunner, Result
+from lab.core import versions
+from lab.core.config import Settings
+from lab.core.context import Context
+from lab.core.errors import ConfigError, Conflict, NotReady, RegistryError
+from lab.core.runner import DryRunRunner, Result
+from lab.core.ui import UI
 from lab.steps import services
 from lab.tools.docker import labels_for
 from lab.tools.probes import HttpAnswer
-from lab.ui import UI
 
 CLUSTER = "gitops-lab"
 TOKEN = "ls-secret-token-value"

@@ -8,11 +8,11 @@ from pathlib import Path
 
 from fakes import FakeRunner
 
-from lab.config import ROOT, Settings, load_settings
-from lab.context import Context
+from lab.core.config import ROOT, Settings, load_settings
+from lab.core.context import Context
+from lab.core.ui import UI
 from lab.providers import KindProvider, default_registry_links
 from lab.steps import ship
-from lab.ui import UI
 
 
 def _app_repo(path: Path) -> Path:

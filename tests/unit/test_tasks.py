@@ -23,9 +23,9 @@ from invoke.context import MockContext
 from invoke.exceptions import Exit
 from invoke.program import Program
 
-from lab import versions
-from lab.context import Context
-from lab.errors import CommandFailed, Conflict, LabError, PreflightFailed, Refused
+from lab.core import versions
+from lab.core.context import Context
+from lab.core.errors import CommandFailed, Conflict, LabError, PreflightFailed, Refused
 from lab.steps import lab, release
 from lab.steps import ship as ship_steps
 

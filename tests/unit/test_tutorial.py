@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from lab.config import ROOT
+from lab.core.config import ROOT
 from lab.steps import ship
 
 TUTORIAL = ROOT / "docs" / "tutorial.md"

@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 import yaml
 
-from lab.config import ROOT
-from lab.gitops import make_tag
+from lab.core.config import ROOT
+from lab.gitops.overlay import make_tag
 
 WORKFLOWS = ROOT / ".github" / "workflows"
 CI = WORKFLOWS / "ci.yml"
@@ -257,7 +257,7 @@ def test_the_bump_job_commits_dev_s_image_with_trailers_to_the_gitops_repo(tmp_p
 
 
 def test_the_image_is_scanned_before_it_is_pushed_with_the_pinned_trivy() -> None:
-    from lab import versions
+    from lab.core import versions
 
     names = [s.get("id") or s.get("name") or s.get("uses") for s in steps(load(CI), "image")]
     assert names.index("build") < names.index("scan") < names.index("push"), names

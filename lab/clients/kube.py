@@ -25,7 +25,7 @@ from typing import Any, Protocol
 import urllib3
 from kubernetes.client.exceptions import ApiException
 
-from lab.errors import ClusterUnreachable, Conflict, LabError
+from lab.core.errors import ClusterUnreachable, Conflict, LabError
 
 Obj = dict[str, Any]
 
@@ -270,7 +270,7 @@ class KubernetesCluster:
 
 def _known(kind: str) -> str:
     if kind not in KINDS:
-        raise ValueError(f"lab.kube handles {', '.join(KINDS)}, not {kind}")
+        raise ValueError(f"lab.clients.kube handles {', '.join(KINDS)}, not {kind}")
     return kind
 
 

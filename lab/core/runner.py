@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, TextIO
 
-from lab.errors import CommandFailed, ToolNotFound
+from lab.core.errors import CommandFailed, ToolNotFound
 
 
 @dataclass(frozen=True)

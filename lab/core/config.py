@@ -19,9 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lab.errors import ConfigError
+from lab.core import names
+from lab.core.errors import ConfigError
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 TARGETS = ("local", "aws")
 PROVIDERS = ("kind", "minikube")
@@ -68,7 +69,7 @@ class Settings:
     # Local cluster provider. kind is the default: fastest start, multi-node capable, the local-registry recipe.
     provider: str = "kind"
     # Name of the kind cluster / minikube profile; also the kubeconfig context suffix (kind-<name>).
-    cluster_name: str = "gitops-lab"
+    cluster_name: str = names.LAB
     # An existing registry host:port to use instead of starting one ("" = the lab runs registry:2 on registry_port).
     registry: str = ""
     # Host port of the lab's registry. 5001, as in kind's local-registry recipe (5000 is AirPlay on macOS).
@@ -83,7 +84,7 @@ class Settings:
     emulator_port: int = 4566
     aws_region: str = "us-east-1"
     # ECR repository and image name of the app.
-    image_name: str = "lab-app"
+    image_name: str = names.APP_NAME
     # An existing git URL or path to use as the GitOps repo instead of the lab's git server ("" = built-in).
     gitops_remote: str = ""
     # Host port of the lab's git server (smart HTTP). 3000 is free on most laptops; 8080 is kept for Argo CD.

@@ -9,8 +9,10 @@ No argocd CLI and no Argo CD API server session: the controller acts on the Appl
   are those of the v3.5.1 Application CRD. Argo CD's RBAC is enforced by its API server only: this path is
   governed by Kubernetes RBAC.
 - status fields: `status.sync.status|revision`, `status.health.status`, `status.operationState.phase|message|
-  startedAt|syncResult.revision`, `status.conditions[].type|message` (no `status` field), `status.summary.images`,
-  `status.reconciledAt`, `status.history[]`.
+  startedAt|finishedAt|syncResult.revision|syncResult.resources[]`, `operationState.operation.initiatedBy.automated|
+  sync.autoHealAttemptsCount`, `status.conditions[].type|message` (no `status` field), `status.summary.images`,
+  `status.reconciledAt`, `status.history[]`, `status.resources[].kind|namespace|name|status|requiresPruning`,
+  and `spec.syncPolicy.automated.selfHeal|enabled`. parse_status is the only parser of them in the lab.
 
 Waiting follows Argo CD's own e2e fixture: an expectation returns (state, message), it is polled with a growing
 interval, and a timeout reports the last message.
@@ -29,15 +31,17 @@ import urllib3
 from kubernetes.client.exceptions import ApiException
 from ruamel.yaml import YAML
 
-from lab import kube
-from lab.errors import ClusterUnreachable, Conflict, LabError, NotReady, SyncFailed
+from lab.clients import kube
+from lab.core import names
+from lab.core.errors import ClusterUnreachable, Conflict, LabError, NotReady, SyncFailed
+from lab.core.poll import Poller
 
 GROUP = "argoproj.io"
 VERSION = "v1alpha1"
 PLURAL = "applications"
-NAMESPACE = "argocd"
+NAMESPACE = names.ARGOCD_NAMESPACE
 REFRESH_ANNOTATION = "argocd.argoproj.io/refresh"
-USERNAME = "gitops-lab"
+USERNAME = names.LAB
 MERGE_PATCH = "application/merge-patch+json"
 
 FAILED_PHASES = ("Failed", "Error")
@@ -202,6 +206,22 @@ class Deployment:
 
 
 @dataclass(frozen=True)
+class Resource:
+    """One entry of status.resources: a managed object and its sync status."""
+
+    kind: str
+    namespace: str
+    name: str
+    status: str  # Synced | OutOfSync
+    requires_pruning: bool = False
+
+    def describe(self) -> str:
+        """`Kind namespace/name`, `Kind name` when cluster-scoped, "(to prune)" when git no longer has it."""
+        where = f"{self.namespace}/{self.name}" if self.namespace else self.name
+        return f"{self.kind} {where}" + (" (to prune)" if self.requires_pruning else "")
+
+
+@dataclass(frozen=True)
 class AppStatus:
     name: str
     sync: str
@@ -216,6 +236,16 @@ class AppStatus:
     images: tuple[str, ...] = ()
     reconciled_at: str = ""
     history: tuple[Deployment, ...] = field(default=())
+    operation_finished_at: str = ""
+    operation_automated: bool = False  # operationState.operation.initiatedBy.automated: auto-sync or self-heal
+    heal_count: int = 0  # operationState.operation.sync.autoHealAttemptsCount: self-heals of the synced commit
+    operation_results: tuple[str, ...] = ()  # syncResult.resources[]: "Deployment/lab-app: configured"
+    resources: tuple[Resource, ...] = ()
+    self_heal: bool = False  # spec.syncPolicy.automated.selfHeal (and automated.enabled not false)
+
+    def out_of_sync(self) -> list[str]:
+        """The resources Argo CD marks OutOfSync, described (Resource.describe)."""
+        return [r.describe() for r in self.resources if r.status == "OutOfSync"]
 
     def describe(self) -> str:
         """One line for humans, e.g. "sync=OutOfSync health=Progressing op=Running: waiting for healthy state of
@@ -235,10 +265,43 @@ class AppStatus:
         return f"{text}: {'; '.join(details)}" if details else text
 
 
+def _self_heal(obj: dict[str, Any]) -> bool:
+    automated = ((obj.get("spec") or {}).get("syncPolicy") or {}).get("automated")
+    return (
+        isinstance(automated, dict) and bool(automated.get("selfHeal")) and automated.get("enabled", True) is not False
+    )
+
+
+def _operation(op: dict[str, Any]) -> dict[str, Any]:
+    """The operationState fields beyond phase/message/startedAt (the drift demo's view of a sync)."""
+    started = op.get("operation") or {}
+    result = op.get("syncResult") or {}
+    return {
+        "operation_finished_at": str(op.get("finishedAt", "")),
+        "operation_automated": bool((started.get("initiatedBy") or {}).get("automated")),
+        "heal_count": int((started.get("sync") or {}).get("autoHealAttemptsCount") or 0),
+        "operation_results": tuple(
+            f"{r.get('kind')}/{r.get('name')}: {r.get('message') or r.get('status') or '?'}"
+            for r in result.get("resources") or []
+        ),
+    }
+
+
 def parse_status(obj: dict[str, Any]) -> AppStatus:
-    """AppStatus from an Application object as the API returns it (missing fields read as empty)."""
+    """AppStatus from an Application object as the API returns it (missing fields read as empty). Field names: the
+    v3.5.1 Application CRD (tests/data/argocd/application-crd.yaml)."""
     status = obj.get("status") or {}
     op = status.get("operationState") or {}
+    resources = tuple(
+        Resource(
+            kind=str(r.get("kind", "")),
+            namespace=str(r.get("namespace") or ""),
+            name=str(r.get("name", "")),
+            status=str(r.get("status", "")),
+            requires_pruning=bool(r.get("requiresPruning")),
+        )
+        for r in status.get("resources") or []
+    )
     history = tuple(
         Deployment(
             id=int(h.get("id", 0)),
@@ -264,6 +327,9 @@ def parse_status(obj: dict[str, Any]) -> AppStatus:
         images=tuple(str(i) for i in (status.get("summary") or {}).get("images") or []),
         reconciled_at=str(status.get("reconciledAt", "")),
         history=history,
+        resources=resources,
+        self_heal=_self_heal(obj),
+        **_operation(op),
     )
 
 
@@ -389,6 +455,11 @@ class ApplicationClient:
     def get_app(self, name: str) -> AppStatus:
         return parse_status(self._get(name))
 
+    def get_object(self, name: str) -> dict[str, Any]:
+        """The Application as the API serves it (spec, status.resources, operationState), errors mapped as for
+        every call of this client (Conflict when it does not exist, ClusterUnreachable, ...)."""
+        return self._get(name)
+
     def refresh(self, name: str, hard: bool = False) -> None:
         """Ask the controller to re-read git now (hard: also bypass the manifest cache)."""
         self._patch(name, {"metadata": {"annotations": {REFRESH_ANNOTATION: "hard" if hard else "normal"}}})
@@ -422,12 +493,10 @@ class ApplicationClient:
     def wait_for(self, name: str, expect: Expectation, timeout: float, *, what: str | None = None) -> AppStatus:
         """Poll until ``expect`` succeeds; SyncFailed when it fails, NotReady with the last state on timeout."""
         label = what or f"Argo CD Application {name}"
-        start = self.clock()
-        delay = POLL_FIRST
         errors = 0
         last = "no status read yet"
-        while True:
-            elapsed = self.clock() - start
+        poller = Poller(timeout, first=POLL_FIRST, factor=1.5, maximum=POLL_MAX, clock=self.clock, sleep=self.sleep)
+        for elapsed in poller:
             try:
                 status = self.get_app(name)
                 errors = 0
@@ -446,8 +515,4 @@ class ApplicationClient:
                         f"{label}: {message}; last state: {status.describe()}",
                         hint=f"see the app in the Argo CD UI, or `kubectl -n {NAMESPACE} describe application {name}`",
                     )
-            remaining = timeout - (self.clock() - start)
-            if remaining <= 0:
-                raise NotReady(label, last, timeout, hint="`invoke status` shows every environment")
-            self.sleep(min(delay, remaining))
-            delay = min(delay * 1.5, POLL_MAX)
+        raise NotReady(label, last, timeout, hint="`invoke status` shows every environment")

@@ -1,4 +1,4 @@
-"""Settings of the aws target (EKS + ECR) beyond lab.config.Settings: defaults < LAB_AWS_* environment < flags.
+"""Settings of the aws target (EKS + ECR) beyond lab.core.config.Settings: defaults < LAB_AWS_* environment < flags.
 
 The shared settings keep their own variables: the region is ``Settings.aws_region`` (LAB_AWS_REGION), the hosted
 GitOps repository ``Settings.gitops_remote`` (LAB_GITOPS_REMOTE), the cluster name ``Settings.cluster_name``.
@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from lab.config import Settings, _coerce
-from lab.errors import ConfigError
+from lab.core.config import Settings, _coerce
+from lab.core.errors import ConfigError
 
 CREDENTIAL_SOURCES = ("auto", "env", "helper", "none")
 # Node volume types eksctl accepts (eksctl pkg/apis/eksctl.io/v1alpha5/assets/schema.json, ManagedNodeGroup.volumeType).
@@ -38,7 +38,7 @@ GITOPS_TOKEN_ENV = "LAB_GITOPS_TOKEN"  # noqa: S105 (the variable's name, not a 
 
 @dataclass(frozen=True)
 class AwsSettings:
-    # AWS region (from Settings.aws_region). Prices in lab/cost.py are us-east-1's.
+    # AWS region (from Settings.aws_region). Prices in lab/core/cost.py are us-east-1's.
     region: str = "us-east-1"
     # EKS Kubernetes minor version. 1.35: the newest EKS version confirmed available (EKS release 2026-01-28,
     # standard support until 2027-03-27; endoflife.date/amazon-eks). Locally kind runs 1.36; one minor apart.
@@ -107,5 +107,5 @@ def load_aws_settings(
         if name not in fields:
             raise ConfigError(f"unknown aws setting {name!r}", hint=f"valid: {', '.join(fields)}")
         values[name] = raw
-    # Same coercion as lab.config (ints, bools written as 1/true/yes/on, ...).
+    # Same coercion as lab.core.config (ints, bools written as 1/true/yes/on, ...).
     return AwsSettings(**{name: _coerce(name, raw, fields[name].type) for name, raw in values.items()})

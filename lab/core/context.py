@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from lab.config import Settings
-from lab.runner import Runner, SubprocessRunner
-from lab.ui import UI
+from lab.core.config import Settings
+from lab.core.runner import Runner, SubprocessRunner
+from lab.core.ui import UI
 
 
 @dataclass

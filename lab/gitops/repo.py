@@ -18,15 +18,13 @@ directory (a bare clone of it, and a working clone of that), so that promote and
 revert from the real history, render and validate it, and show the diff and the commit they would push. Nothing
 reaches the remote: the clone, fetch and push the real run would make are printed by the dry run's runner.
 
-Every deploy commit carries git trailers (App-Commit, Image, Image-Digest, Environment, Deployed-By, and
-Promoted-From / Rollback-Of): `git log` is the audit trail. This module also defines what the pipeline needs from
-the cluster side (``DeployWatcher``), implemented elsewhere on top of Argo CD.
+Every deploy commit carries git trailers (lab/gitops/trailers.py): `git log` is the audit trail. The overlay edits
+and their validation are lab/gitops/overlay.py; what the pipeline needs from the cluster, lab/gitops/watcher.py.
 """
 
 from __future__ import annotations
 
 import contextlib
-import io
 import os
 import random
 import shutil
@@ -37,37 +35,22 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-import yaml
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.scalarstring import DoubleQuotedScalarString
-
-from lab import versions
-from lab.errors import CommandFailed, GitOpsError, Interrupted, Refused, SecretFound, ToolNotFound
-from lab.runner import Runner, for_reading
+from lab.core import names
+from lab.core.errors import CommandFailed, GitOpsError, Interrupted, Refused, SecretFound
+from lab.core.poll import Poller
+from lab.core.runner import Runner, for_reading
+from lab.core.ui import UI
+from lab.gitops.overlay import IMAGE_NAME, ImageSpec, overlay_file, read_image, set_image, validate_rendered
+from lab.gitops.trailers import APP_COMMIT, TRAILER_KEYS, DeployRecord, deploy_records, deploy_trailers
 from lab.tools import git, git_credential, kustomize, secretscan
-from lab.ui import UI
 
 BRANCH = "main"
-IMAGE_NAME = "lab-app"  # the image name in base/deployment.yaml that each overlay's images[] entry replaces
-SEED_TAG = "seed"  # the tag in the app repo's overlays: nothing deployed yet
-# Schema version for validation: the kind node image's minor release (kubernetes-validate ships x.y.0 schemas).
-K8S_SCHEMA_VERSION = ".".join(versions.KUBERNETES_VERSION.split(".")[:2]) + ".0"
 # After a Ctrl-C during a push: how long to ask the remote whether the commit arrived (seconds, per fetch), and
 # for how long to look again while it is not there (a remote that already had the pack may still be updating main).
 INTERRUPT_CHECK_TIMEOUT = 15.0
 INTERRUPT_SETTLE = 2.0
-
-APP_COMMIT = "App-Commit"
-IMAGE = "Image"
-IMAGE_DIGEST = "Image-Digest"
-ENVIRONMENT = "Environment"
-DEPLOYED_BY = "Deployed-By"
-PROMOTED_FROM = "Promoted-From"
-ROLLBACK_OF = "Rollback-Of"
-TRAILER_KEYS = (APP_COMMIT, IMAGE, IMAGE_DIGEST, ENVIRONMENT, DEPLOYED_BY, PROMOTED_FROM, ROLLBACK_OF)
 
 SEED_README = """\
 # GitOps repository of the GitOps Lab
@@ -79,222 +62,6 @@ image, its digest and who deployed it:
 
     git log --format='%h %s%n%(trailers)' -- overlays/dev
 """
-
-
-def overlay_file(env: str) -> str:
-    return f"overlays/{env}/kustomization.yaml"
-
-
-# Tags ------------------------------------------------------------------------------------------------
-def make_tag(sha: str, now: datetime, *, dirty: bool = False, seq: int = 1) -> str:
-    """`<sha7>-<UTC yyyymmddHHMMSS>[-<seq>][-dirty]`: one per build and never reused, so a pod never runs a stale
-    image under a familiar tag (the Deployment uses imagePullPolicy IfNotPresent). SEQ 2, 3, ... tell apart builds
-    of one commit in the same second (ship picks the first free one: lab/steps/ship.py, reserve_tag)."""
-    if now.tzinfo is None:
-        raise ValueError("make_tag needs an aware datetime (the clock must say which timezone)")
-    if seq < 1:
-        raise ValueError(f"make_tag: seq counts from 1, got {seq}")
-    stamp = now.astimezone(UTC).strftime("%Y%m%d%H%M%S")
-    return f"{sha[:7]}-{stamp}" + (f"-{seq}" if seq > 1 else "") + ("-dirty" if dirty else "")
-
-
-# The images[] entry of an overlay --------------------------------------------------------------------
-@dataclass(frozen=True)
-class ImageSpec:
-    """One kustomize `images[]` entry (kustomize api/types/image.go: name, newName, newTag, digest)."""
-
-    new_name: str
-    new_tag: str = ""
-    digest: str = ""
-
-    @property
-    def reference(self) -> str:
-        """The image the rendered Deployment runs. kustomize v5 keeps both tag and digest (`name:tag@digest`)."""
-        return self.new_name + (f":{self.new_tag}" if self.new_tag else "") + (f"@{self.digest}" if self.digest else "")
-
-    @property
-    def tagged(self) -> str:
-        return self.new_name + (f":{self.new_tag}" if self.new_tag else "")
-
-
-def _yaml() -> YAML:
-    ry = YAML()  # round-trip: keeps comments, key order and quoting
-    ry.preserve_quotes = True
-    ry.indent(mapping=2, sequence=4, offset=2)  # the overlays' style: "images:\n  - name: ..."
-    ry.width = 4096  # never re-wrap long lines
-    return ry
-
-
-def _load(text: str, where: str) -> CommentedMap:
-    try:
-        data = _yaml().load(text)
-    except Exception as exc:  # ruamel raises several unrelated error types
-        raise GitOpsError(f"{where} is not valid YAML: {exc}") from exc
-    if not isinstance(data, CommentedMap):
-        raise GitOpsError(f"{where} is not a kustomization (no mapping at the top)")
-    return data
-
-
-def _image_entry(data: CommentedMap, where: str) -> CommentedMap | None:
-    images = data.get("images")
-    if images is None:
-        return None
-    if not isinstance(images, list):
-        raise GitOpsError(f"{where}: images is not a list")
-    entries = [e for e in images if isinstance(e, CommentedMap) and e.get("name") == IMAGE_NAME]
-    if len(entries) > 1:
-        raise GitOpsError(f"{where}: {len(entries)} images[] entries named {IMAGE_NAME}; keep exactly one")
-    return entries[0] if entries else None
-
-
-def read_image(text: str, where: str = "kustomization.yaml") -> ImageSpec | None:
-    """The overlay's image for lab-app, or None when it has no images[] entry for it."""
-    entry = _image_entry(_load(text, where), where)
-    if entry is None:
-        return None
-    return ImageSpec(
-        str(entry.get("newName") or IMAGE_NAME), str(entry.get("newTag") or ""), str(entry.get("digest") or "")
-    )
-
-
-def set_image(text: str, spec: ImageSpec, where: str = "kustomization.yaml") -> str:
-    """TEXT with lab-app's images[] entry set to SPEC (added if missing); comments and layout are kept.
-
-    A digest is written when SPEC has one and removed otherwise, so the entry never pins a stale digest.
-    """
-    data = _load(text, where)
-    entry = _image_entry(data, where)
-    if entry is None:
-        if "images" not in data or data["images"] is None:
-            data["images"] = CommentedSeq()
-        entry = CommentedMap(name=IMAGE_NAME)
-        data["images"].append(entry)
-    entry["newName"] = spec.new_name
-    if spec.new_tag:
-        entry["newTag"] = DoubleQuotedScalarString(spec.new_tag)
-    elif "newTag" in entry:
-        del entry["newTag"]
-    if spec.digest:
-        entry["digest"] = spec.digest
-    elif "digest" in entry:
-        del entry["digest"]
-    out = io.StringIO()
-    _yaml().dump(data, out)
-    return out.getvalue()
-
-
-# Validation of a rendered overlay --------------------------------------------------------------------
-def validate_rendered(rendered: str, expected_image: str, *, where: str = "overlay") -> list[dict[str, Any]]:
-    """Check a `kubectl kustomize` output: every object valid for the cluster's Kubernetes version (strict:
-    unknown fields are errors), and the lab-app Deployment runs EXPECTED_IMAGE. Returns the documents."""
-    try:
-        import kubernetes_validate
-    except ImportError as exc:  # a test extra today; the pipeline needs it at run time
-        raise ToolNotFound("kubernetes-validate", hint="pip install kubernetes-validate") from exc
-    try:
-        docs = [d for d in yaml.safe_load_all(rendered) if d]
-    except yaml.YAMLError as exc:
-        raise GitOpsError(f"{where} rendered to invalid YAML: {exc}") from exc
-    images: list[str] = []
-    for doc in docs:
-        kind, name = doc.get("kind", "?"), (doc.get("metadata") or {}).get("name", "?")
-        try:
-            kubernetes_validate.validate(doc, K8S_SCHEMA_VERSION, strict=True)
-        except (kubernetes_validate.ValidationError, kubernetes_validate.SchemaNotFoundError) as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
-            raise GitOpsError(
-                f"{where}: {kind}/{name} is not valid Kubernetes {K8S_SCHEMA_VERSION}: {first}",
-                hint="nothing was committed; fix the overlay in the GitOps repo",
-            ) from exc
-        if kind == "Deployment" and name == IMAGE_NAME:
-            containers = (((doc.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers") or []
-            images += [str(c.get("image", "")) for c in containers]
-    if not images:
-        raise GitOpsError(f"{where} renders no Deployment {IMAGE_NAME}", hint="nothing was committed")
-    if expected_image not in images:
-        raise GitOpsError(
-            f"{where}: Deployment {IMAGE_NAME} would run {', '.join(images)}, expected {expected_image}",
-            hint="is the images[] entry named lab-app (the image name in base/deployment.yaml)?",
-        )
-    return docs
-
-
-# The audit trail -------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class DeployRecord:
-    """One deploy, promote or rollback commit for an environment, read back from its trailers."""
-
-    sha: str
-    when: str  # ISO 8601 committer date
-    who: str
-    subject: str
-    environment: str
-    app_commit: str = ""
-    image: str = ""
-    digest: str = ""
-    promoted_from: str = ""
-    rollback_of: tuple[str, ...] = ()
-
-    @property
-    def is_rollback(self) -> bool:
-        return bool(self.rollback_of)
-
-    @property
-    def tag(self) -> str:
-        ref = self.image.split("@", 1)[0]
-        last = ref.rsplit("/", 1)[-1]
-        return last.rsplit(":", 1)[1] if ":" in last else ""
-
-    @classmethod
-    def from_entry(cls, entry: git.LogEntry) -> DeployRecord:
-        return cls(
-            sha=entry.sha,
-            when=entry.date,
-            who=entry.trailer(DEPLOYED_BY) or entry.author,
-            subject=entry.subject,
-            environment=entry.trailer(ENVIRONMENT),
-            app_commit=entry.trailer(APP_COMMIT),
-            image=entry.trailer(IMAGE),
-            digest=entry.trailer(IMAGE_DIGEST),
-            promoted_from=entry.trailer(PROMOTED_FROM),
-            rollback_of=entry.trailers.get(ROLLBACK_OF, ()),
-        )
-
-
-def deploy_records(entries: Sequence[git.LogEntry], env: str) -> list[DeployRecord]:
-    """The commits whose trailers say `Environment: ENV` (callers pass only commits touching overlays/ENV)."""
-    return [DeployRecord.from_entry(e) for e in entries if e.trailer(ENVIRONMENT) == env]
-
-
-def reverted(records: Sequence[DeployRecord]) -> set[str]:
-    """Shas of deploys that a later rollback undid."""
-    return {sha for r in records for sha in r.rollback_of}
-
-
-# What the pipeline needs from the cluster (implemented on Argo CD elsewhere) -------------------------
-@dataclass(frozen=True)
-class EnvStatus:
-    sync: str  # Synced | OutOfSync | Unknown (Argo CD status.sync.status)
-    health: str  # Healthy | Progressing | Degraded | Suspended | Missing | Unknown
-    revision: str  # the GitOps commit Argo CD last synced (status.sync.revision)
-    images: tuple[str, ...] = ()  # images the environment's pods run
-    synced: tuple[tuple[str, str], ...] = ()  # Argo CD's sync history (status.history): (revision, deployedAt)
-
-
-class DeployWatcher(Protocol):
-    """The cluster side of a deploy. Raises ClusterUnreachable when no cluster answers, NotReady on timeout."""
-
-    def refresh(self, env: str) -> None:
-        """Ask Argo CD to re-read the GitOps repo now (instead of at its next poll)."""
-
-    def sync(self, env: str) -> None:
-        """Start a sync of the environment's Application (manual-sync environments)."""
-
-    def wait_synced(self, env: str, revision: str, image: str, timeout: float) -> EnvStatus:
-        """Wait until ENV is Synced at REVISION, Healthy, and its pods run IMAGE."""
-
-    def status(self, env: str) -> EnvStatus:
-        """What runs in ENV now."""
 
 
 # The repository --------------------------------------------------------------------------------------
@@ -329,7 +96,7 @@ class GitOpsRepo:
     workdir: Path
     seed_dir: Path
     seed_sha: str = ""
-    author: git.Identity = field(default_factory=lambda: git.Identity("gitops-lab", "gitops-lab@localhost"))
+    author: git.Identity = field(default_factory=lambda: git.Identity(names.LAB, names.LAB_EMAIL))
     ui: UI | None = None
     kubectl: str | None = None
     # What URL's user:password@ carried (it is never in `url`): given to git through a credential helper in the
@@ -626,8 +393,7 @@ class GitOpsRepo:
     def _reached(self, sha: str) -> bool | None:
         """Is SHA on the remote's main (fetched again, for up to INTERRUPT_SETTLE seconds while it is not)? None
         when the remote does not answer."""
-        deadline = time.monotonic() + INTERRUPT_SETTLE
-        while True:
+        for _ in Poller(INTERRUPT_SETTLE, first=0.25, factor=1.0, maximum=0.25, sleep=self.sleep):
             try:
                 self._fetch(timeout=INTERRUPT_CHECK_TIMEOUT)
             except GitOpsError:
@@ -635,9 +401,7 @@ class GitOpsRepo:
             remote = git.rev_parse(self.runner, self.workdir, self.remote_head)
             if remote is not None and git.is_ancestor(self.runner, self.workdir, sha, remote):
                 return True
-            if time.monotonic() >= deadline:
-                return False
-            self.sleep(0.25)
+        return False
 
     # Reading (at the remote head, after open()) ---------------------------------------------------------
     def read(self, path: str, rev: str | None = None) -> str | None:
@@ -729,14 +493,14 @@ class GitOpsRepo:
         """Deploy SPEC to ENV: `deploy(ENV): <image> <tag>` with the deploy trailers. DIGEST (the registry's) goes
         into the Image-Digest trailer even when SPEC does not pin it in the overlay. EXTRA: more trailers after
         them (the image scan's: lab/steps/scan.py)."""
-        trailers = [
-            (APP_COMMIT, app_commit),
-            (IMAGE, spec.tagged),
-            *([(IMAGE_DIGEST, digest or spec.digest)] if digest or spec.digest else []),
-            (ENVIRONMENT, env),
-            (DEPLOYED_BY, str(self.author)),
-            *extra,
-        ]
+        trailers = deploy_trailers(
+            env=env,
+            image=spec.tagged,
+            deployed_by=str(self.author),
+            app_commit=app_commit,
+            digest=digest or spec.digest,
+        )
+        trailers += extra
         return self.commit_change(self._bump_plan(env, spec, trailers, image_name))
 
     def check_bump(self, env: str, spec: ImageSpec) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lab.aws_config import AwsSettings
+from lab.core.aws_config import AwsSettings
 
 HOURS_PER_MONTH = 730
 PRICES_CHECKED = "2026-11-28"  # when the prices below were last compared with their sources
@@ -123,7 +123,7 @@ def estimate(aws: AwsSettings, *, load_balancers: int) -> Estimate:
                     f"{aws.node_count} nodes x {HOURS_PER_MONTH} h",
                     None,
                     0.0,
-                    f"no price for {aws.node_type} in {aws.region} in lab/cost.py: see {SRC_EC2}",
+                    f"no price for {aws.node_type} in {aws.region} in lab/core/cost.py: see {SRC_EC2}",
                 )
             )
         else:

@@ -1,0 +1,1 @@
+"""The foundations every layer builds on: errors, the process runner, settings, context, UI, pinned versions."""
