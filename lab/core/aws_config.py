@@ -14,7 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from lab.core.config import Settings, _coerce
+from lab.core.checks import coerce
+from lab.core.config import Settings
 from lab.core.errors import ConfigError
 
 CREDENTIAL_SOURCES = ("auto", "env", "helper", "none")
@@ -108,4 +109,4 @@ def load_aws_settings(
             raise ConfigError(f"unknown aws setting {name!r}", hint=f"valid: {', '.join(fields)}")
         values[name] = raw
     # Same coercion as lab.core.config (ints, bools written as 1/true/yes/on, ...).
-    return AwsSettings(**{name: _coerce(name, raw, fields[name].type) for name, raw in values.items()})
+    return AwsSettings(**{name: coerce(name, raw, fields[name].type) for name, raw in values.items()})

@@ -12,15 +12,24 @@ import dataclasses
 import json
 import math
 import os
-import re
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from lab.core import names
+from lab.core.checks import (
+    PORT_VALID,
+    SettingError,
+    check_choice,
+    check_cluster_name,
+    check_registry,
+    check_state_dir,
+    coerce,
+)
 from lab.core.errors import ConfigError
+from lab.core.urls import split_url
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -110,11 +119,11 @@ class Settings:
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        _check_choice("target", self.target, TARGETS)
-        _check_choice("provider", self.provider, PROVIDERS)
-        _check_choice("aws_emulator", self.aws_emulator, AWS_EMULATORS)
-        _check_choice("push_registry", self.push_registry, REGISTRY_KINDS)
-        _check_choice("scan_severity", self.scan_severity, (*SCAN_SEVERITIES, SCAN_OFF))
+        check_choice("target", self.target, TARGETS)
+        check_choice("provider", self.provider, PROVIDERS)
+        check_choice("aws_emulator", self.aws_emulator, AWS_EMULATORS)
+        check_choice("push_registry", self.push_registry, REGISTRY_KINDS)
+        check_choice("scan_severity", self.scan_severity, (*SCAN_SEVERITIES, SCAN_OFF))
         for name in PORT_FIELDS:
             port = getattr(self, name)
             if not 1 <= port <= 65535:
@@ -126,9 +135,9 @@ class Settings:
                 values=(self.sync_timeout,),
                 valid="a number of seconds above 0, e.g. 300",
             )
-        _check_cluster_name(self.cluster_name)
+        check_cluster_name(self.cluster_name)
         if self.registry:
-            _check_registry(self.registry)
+            check_registry(self.registry)
         if self.target == "local":
             _check_ports_distinct(self)
 
@@ -165,8 +174,6 @@ class Settings:
     def gitops_url(self) -> str:
         """The GitOps remote the host pushes to, without the user:password@ gitops_remote may carry (git gets that
         from a credential helper, Argo CD from its repository Secret: lab/tools/git_credential.py)."""
-        from lab.tools.git_credential import split_url
-
         return (
             split_url(self.gitops_remote)[0] if self.gitops_remote else f"http://127.0.0.1:{self.git_port}/gitops.git"
         )
@@ -176,82 +183,7 @@ class Settings:
 ENV_PREFIX = "LAB_"
 
 
-class SettingError(ConfigError):
-    """A setting the lab cannot use. NAMES (and their VALUES) are the settings involved; load_settings adds where
-    each value came from (``locate``)."""
-
-    def __init__(
-        self,
-        problem: str,
-        *,
-        names: Sequence[str],
-        values: Sequence[Any],
-        valid: str,
-        sources: Mapping[str, str] | None = None,
-        also: str = "",
-    ) -> None:
-        self.problem, self.names, self.values, self.valid = problem, tuple(names), tuple(values), valid
-        self.sources = dict(sources or {})
-        self.also = also
-        parts = []
-        for name, value in zip(self.names, self.values, strict=True):
-            where = f" (from {self.sources[name]})" if name in self.sources else ""
-            parts.append(f"{name} = {value!r}{where}")
-        hint = f"valid values: {valid}" + (f"; {also}" if also else "")
-        noun = "setting" if len(parts) == 1 else "settings"
-        super().__init__(f"{noun} {' and '.join(parts)}: {problem}", hint=hint)
-
-    def locate(self, sources: Mapping[str, str], *, also: str = "") -> SettingError:
-        """The same error, naming where each value came from (ALSO: more advice)."""
-        return SettingError(
-            self.problem, names=self.names, values=self.values, valid=self.valid, sources=sources, also=also
-        )
-
-
 PORT_FIELDS = ("registry_port", "emulator_port", "git_port", "argocd_port")
-PORT_VALID = "a TCP port, a whole number from 1 to 65535"
-
-# kind's rule for cluster names (kind v0.32.0 pkg/internal/apis/config/validate.go, validNameRE), and the length
-# above which kind warns that the cluster may not work (pkg/cluster/internal/create/create.go, clusterNameMax: the
-# node hostname gets "-control-plane" appended and hostnames stop at 64 characters).
-CLUSTER_NAME_RE = re.compile(r"[a-z0-9.-]+")
-CLUSTER_NAME_MAX = 50
-
-# A registry host[:port] as image references spell it (distribution/reference regexp.go, domainAndPort).
-_DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
-REGISTRY_RE = re.compile(
-    rf"(?P<host>{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[a-fA-F0-9:]+\])(?::(?P<port>[0-9]+))?"
-)
-
-
-def _check_choice(name: str, value: str, valid: tuple[str, ...]) -> None:
-    if value not in valid:
-        raise SettingError(f"unknown {name}", names=(name,), values=(value,), valid=", ".join(valid))
-
-
-def _check_cluster_name(name: str) -> None:
-    valid = f"lower-case letters, digits, '.' and '-' (kind: ^[a-z0-9.-]+$), at most {CLUSTER_NAME_MAX} characters"
-    if not CLUSTER_NAME_RE.fullmatch(name):
-        raise SettingError("invalid cluster name", names=("cluster_name",), values=(name,), valid=valid)
-    if len(name) > CLUSTER_NAME_MAX:
-        raise SettingError(
-            f"the cluster name is {len(name)} characters long", names=("cluster_name",), values=(name,), valid=valid
-        )
-
-
-def _check_registry(registry: str) -> None:
-    match = REGISTRY_RE.fullmatch(registry)
-    port = match and match.group("port")
-    valid = "a registry host[:port] without scheme or path, e.g. localhost:5001 or registry.example.com"
-    if match is None or (port is not None and not 1 <= int(port) <= 65535):
-        raise SettingError("not a registry host[:port]", names=("registry",), values=(registry,), valid=valid)
-    host = match.group("host")
-    if port is None and "." not in host and host != "localhost" and not host.startswith("["):
-        # Docker reads such a name as the first path component of a Docker Hub image (distribution/reference
-        # regexp.go: "Any other domain-name without a "." or a ":port" are considered a path component").
-        raise SettingError(
-            "image names would read it as a Docker Hub path", names=("registry",), values=(registry,), valid=valid
-        )
 
 
 def _ports_in_use(s: Settings) -> list[tuple[str, int]]:
@@ -278,77 +210,6 @@ def _check_ports_distinct(s: Settings) -> None:
                     "two components on one port", names=(what, other), values=(port, other_port), valid=valid
                 )
             raise SettingError(f"{other} publishes 127.0.0.1:{port}", names=(what,), values=(port,), valid=valid)
-
-
-def _coerce(name: str, raw: Any, annotation: Any, *, source: str | None = None) -> Any:
-    """RAW (a string from the environment, or a TOML/JSON/flag value) as the field's type; anything else is a
-    SettingError (a list, a table, true for a port, 5001.9 for a port...)."""
-    kind = str(annotation)
-
-    def refuse(what: str, valid: str = "") -> SettingError:
-        sources = {name: source} if source else None
-        return SettingError(
-            f"cannot read it as {what}", names=(name,), values=(raw,), valid=valid or what, sources=sources
-        )
-
-    if kind == "int":
-        if isinstance(raw, int) and not isinstance(raw, bool):
-            return raw
-        if isinstance(raw, str) and re.fullmatch(r"\s*[+-]?[0-9]+\s*", raw):
-            return int(raw)
-        raise refuse("a whole number")
-    if kind == "float":
-        if isinstance(raw, int | float) and not isinstance(raw, bool):
-            return float(raw)
-        if isinstance(raw, str):
-            try:
-                return float(raw)
-            except ValueError:
-                pass
-        raise refuse("a number")
-    if kind == "bool":
-        if isinstance(raw, bool):
-            return raw
-        if isinstance(raw, str):
-            text = raw.strip().lower()
-            if text in ("1", "true", "yes", "on"):
-                return True
-            if text in ("0", "false", "no", "off", ""):
-                return False
-        raise refuse("true or false", "true or false (also 1/0, yes/no, on/off)")
-    if kind == "Path":
-        if isinstance(raw, str | os.PathLike) and str(raw).strip():
-            return Path(str(raw)).expanduser()
-        raise refuse("a directory path")
-    if isinstance(raw, str):
-        return raw
-    raise refuse("a string")
-
-
-def _check_state_dir(path: Path, source: str) -> None:
-    """STATE_DIR must be a directory the lab can create and write (checked before anything is created)."""
-    problem = ""
-    if path.exists():
-        if not path.is_dir():
-            problem = "it exists and is not a directory"
-        elif not os.access(path, os.W_OK | os.X_OK):
-            problem = "the directory is not writable"
-    else:
-        parent = path.parent
-        while not parent.exists() and parent != parent.parent:
-            parent = parent.parent
-        if not parent.is_dir():
-            problem = f"it cannot be created: {parent} is not a directory"
-        elif not os.access(parent, os.W_OK | os.X_OK):
-            problem = f"it cannot be created: {parent} is not writable"
-    if problem:
-        raise SettingError(
-            problem,
-            names=("state_dir",),
-            values=(str(path),),
-            valid="a directory the lab may create and write",
-            sources={"state_dir": source},
-        )
 
 
 LAST_UP_FILE = "settings.json"  # under state_dir: the choices of the last `invoke up`
@@ -423,6 +284,38 @@ def _last_up(path: Path) -> dict[str, Any]:
     return {k: v for k, v in data.items() if k in LAST_UP_FIELDS}
 
 
+def _from_toml(path: Path, fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings lab.toml (PATH, optional) sets; its keys may spell `-` for `_`."""
+    if not path.is_file():
+        return {}
+    hint = f"fix {path} (it is optional: without it the defaults apply)"
+    try:
+        data = tomllib.loads(_read_text(path, hint))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}", hint=hint) from None
+    out: dict[str, Any] = {}
+    for key, raw in data.items():
+        name = key.replace("-", "_")
+        if name not in fields:
+            raise ConfigError(f"{path}: unknown setting {key!r}", hint=f"valid: {', '.join(fields)}")
+        out[name] = raw
+    return out
+
+
+def _from_flags(
+    overrides: Mapping[str, Any], fields: Mapping[str, Any], flag_names: Mapping[str, str]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """The flags given (None: not given) and the source of each ("flag --name", or FLAG_NAMES' spelling)."""
+    values: dict[str, Any] = {}
+    for name, raw in overrides.items():
+        if raw is None:
+            continue
+        if name not in fields:
+            raise ConfigError(f"unknown setting {name!r}")
+        values[name] = raw
+    return values, {name: f"flag {flag_names.get(name, '--' + name.replace('_', '-'))}" for name in values}
+
+
 def load_settings(
     overrides: Mapping[str, Any] | None = None,
     *,
@@ -436,41 +329,19 @@ def load_settings(
 
     Every value is checked here, with its source, before a caller creates anything: SettingError (exit 2)."""
     fields = {f.name: f for f in dataclasses.fields(Settings) if f.name != "sources"}
-    layers: list[tuple[dict[str, Any], dict[str, str]]] = []  # (values, source of each), lowest first
-
     path = config_file if config_file is not None else ROOT / "lab.toml"
-    from_file: dict[str, Any] = {}
-    if path.is_file():
-        hint = f"fix {path} (it is optional: without it the defaults apply)"
-        try:
-            data = tomllib.loads(_read_text(path, hint))
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: {exc}", hint=hint) from None
-        for key, raw in data.items():
-            name = key.replace("-", "_")
-            if name not in fields:
-                raise ConfigError(f"{path}: unknown setting {key!r}", hint=f"valid: {', '.join(fields)}")
-            from_file[name] = raw
-    layers.append((from_file, dict.fromkeys(from_file, str(path))))
-
+    from_file = _from_toml(path, fields)
+    layers: list[tuple[dict[str, Any], dict[str, str]]] = [(from_file, dict.fromkeys(from_file, str(path)))]
     env = os.environ if environ is None else environ
     from_env = {name: env[ENV_PREFIX + name.upper()] for name in fields if ENV_PREFIX + name.upper() in env}
     env_sources = {name: f"environment variable {ENV_PREFIX}{name.upper()}" for name in from_env}
-    from_flags: dict[str, Any] = {}
-    for name, raw in (overrides or {}).items():
-        if raw is None:
-            continue
-        if name not in fields:
-            raise ConfigError(f"unknown setting {name!r}")
-        from_flags[name] = raw
-    flags = flag_names or {}
-    flag_sources = {name: f"flag {flags.get(name, '--' + name.replace('_', '-'))}" for name in from_flags}
+    from_flags, flag_sources = _from_flags(overrides or {}, fields, flag_names or {})
 
     # The state directory decides where the last `up`'s choices are: from the layers above them.
     state_source = {**layers[0][1], **env_sources, **flag_sources}.get("state_dir", DEFAULT_SOURCE)
     raw_state = {**from_file, **from_env, **from_flags}.get("state_dir")
-    state_dir = ROOT / ".lab" if raw_state is None else _coerce("state_dir", raw_state, "Path", source=state_source)
-    _check_state_dir(state_dir, state_source)
+    state_dir = ROOT / ".lab" if raw_state is None else coerce("state_dir", raw_state, "Path", source=state_source)
+    check_state_dir(state_dir, state_source)
     last_up_path = last_up_file(state_dir)
     from_last_up = _last_up(last_up_path)
     layers.append((from_last_up, dict.fromkeys(from_last_up, _last_up_source(last_up_path))))
@@ -482,7 +353,7 @@ def load_settings(
     for layer, where in layers:
         values.update(layer)
         sources.update(where)
-    coerced = {name: _coerce(name, raw, fields[name].type, source=sources[name]) for name, raw in values.items()}
+    coerced = {name: coerce(name, raw, fields[name].type, source=sources[name]) for name, raw in values.items()}
     try:
         return Settings(**coerced, sources=sources)
     except SettingError as exc:

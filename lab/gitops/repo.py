@@ -28,9 +28,7 @@ import contextlib
 import os
 import random
 import shutil
-import tempfile
 import time
-import weakref
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -40,13 +38,13 @@ from typing import Any
 from lab.core import names
 from lab.core.errors import CommandFailed, GitOpsError, Interrupted, Refused, SecretFound
 from lab.core.poll import Poller
-from lab.core.runner import Runner, for_reading
+from lab.core.runner import Runner
 from lab.core.ui import UI
+from lab.gitops.clone import BRANCH, WorkingClone, last_line
 from lab.gitops.overlay import IMAGE_NAME, ImageSpec, overlay_file, read_image, set_image, validate_rendered
 from lab.gitops.trailers import APP_COMMIT, TRAILER_KEYS, DeployRecord, deploy_records, deploy_trailers
 from lab.tools import git, git_credential, kustomize, secretscan
 
-BRANCH = "main"
 # After a Ctrl-C during a push: how long to ask the remote whether the commit arrived (seconds, per fetch), and
 # for how long to look again while it is not there (a remote that already had the pack may still be updating main).
 INTERRUPT_CHECK_TIMEOUT = 15.0
@@ -88,7 +86,7 @@ Planner = Callable[["GitOpsRepo"], Change | None]
 
 
 @dataclass
-class GitOpsRepo:
+class GitOpsRepo(WorkingClone):
     """A working clone of the GitOps remote. ``seed_dir`` (the app repo's overlays/) seeds an empty remote."""
 
     runner: Runner
@@ -122,36 +120,6 @@ class GitOpsRepo:
     # Changes already rendered and validated, keyed by the tree they were applied to (see _apply).
     _validated: set[tuple[str, ...]] = field(default_factory=set, init=False, repr=False)
 
-    @property
-    def remote_head(self) -> str:
-        return f"origin/{BRANCH}"
-
-    def _say(self, message: str) -> None:
-        if self.ui is not None:
-            self.ui.info(message)
-
-    # Concurrency on this machine: one process at a time in the working clone (others wait). Processes on
-    # other machines (or other clones) are handled by the push-retry loop.
-    @contextlib.contextmanager
-    def locked(self) -> Iterator[None]:
-        if self.runner.dry_run:  # not rehearsing yet: nothing to lock (and nothing to create under .lab)
-            yield
-            return
-        if self._lock_depth == 0:
-            import fcntl
-
-            self.workdir.parent.mkdir(parents=True, exist_ok=True)
-            self._lock_file = (self.workdir.parent / f"{self.workdir.name}.lock").open("a")
-            fcntl.flock(self._lock_file, fcntl.LOCK_EX)
-        self._lock_depth += 1
-        try:
-            yield
-        finally:
-            self._lock_depth -= 1
-            if self._lock_depth == 0 and self._lock_file is not None:
-                self._lock_file.close()  # closing releases the flock
-                self._lock_file = None
-
     # Opening: clone (or reuse) the working clone, fetch, seed an empty remote ---------------------------
     def open(self, *, seed: bool = True, read_only: bool = False) -> None:
         """Clone or reuse the working clone, fetch, and reset it to the remote head. An empty remote is seeded
@@ -179,87 +147,6 @@ class GitOpsRepo:
                 self._seed()
             git.switch_branch(self.runner, self.workdir, BRANCH)
             git.reset_hard(self.runner, self.workdir, self.remote_head)
-
-    def _rehearse(self) -> None:
-        """In a dry run, once: from here on run everything for real on a scratch copy of the remote (a bare clone in
-        a temporary directory, removed with this object) through the dry run's real runner (for_reading). A remote
-        that cannot be read fails as in the real run, unless `up` creates it first (created_by_up): then it is the
-        empty one `up` creates, and the dry run says so. The clone the real run makes is printed by the dry run."""
-        if not self.runner.dry_run:
-            return
-        dry, real = self.runner, for_reading(self.runner)
-        scratch = Path(tempfile.mkdtemp(prefix="gitops-lab-dry-run-"))
-        weakref.finalize(self, shutil.rmtree, scratch, True)
-        bare = scratch / "remote.git"
-        try:
-            git.clone(real, self.url, bare, bare=True, env=self._auth_env())
-        except CommandFailed as exc:
-            if not self.created_by_up:
-                shutil.rmtree(scratch, ignore_errors=True)
-                raise self._unreachable("clone", exc) from exc
-            self._say(
-                f"dry run: cannot read {git.strip_credentials(self.url)} ({_last_line(exc)}): planning for an "
-                "empty GitOps repo, as `invoke up` creates it"
-            )
-            git.init_bare(real, bare, BRANCH)
-        if not (self.workdir / ".git").is_dir():
-            git.clone(dry, self.url, self.workdir, env=self._auth_env())  # what the real run does: printed
-        self._dry, self._real_workdir = dry, self.workdir
-        self.runner, self.workdir, self._remote = real, scratch / "work", str(bare)
-
-    def _rehearsed_push(self, sha: str, *, patch: bool = True) -> None:
-        """Show the commit SHA that the real run would push (its message, trailers and diff), and print that push."""
-        assert self._dry is not None and self._real_workdir is not None
-        shown = git.show_commit(self.runner, self.workdir, sha, patch=patch)
-        subject = shown.splitlines()[0] if shown else sha[:7]
-        if self.ui is not None:
-            where = git.strip_credentials(self.url)
-            self.ui.manifest(f"GitOps commit {sha[:7]} {subject} (dry run: not pushed to {where})", shown)
-        git.push(self._dry, self._real_workdir, "origin", f"HEAD:refs/heads/{BRANCH}", env=self._auth_env())
-
-    def _ensure_clone(self) -> None:
-        url = self._remote or self.url
-        if (self.workdir / ".git").is_dir():
-            current = git.remote_url(self.runner, self.workdir)
-            if current == url:
-                return
-            # A new remote (or the same one, without the credentials an older lab stored in the URL): point the
-            # clone there. Local branches stay; open() keeps anything the new remote lacks on a lab-saved branch.
-            self._say(
-                f"GitOps working clone {self.workdir} pointed at {git.strip_credentials(current)!r}, "
-                f"settings say {self.url!r}: switching its origin"
-            )
-            git.set_remote_url(self.runner, self.workdir, url)
-            return
-        if self.workdir.exists() and any(self.workdir.iterdir()):
-            raise GitOpsError(
-                f"{self.workdir} exists and is not a git clone",
-                hint="the lab keeps its GitOps working clone there: move that directory away",
-            )
-        try:
-            git.clone(self.runner, url, self.workdir, env=self._auth_env())
-        except CommandFailed as exc:
-            raise self._unreachable("clone", exc) from exc
-
-    def _fetch(self, *, timeout: float = git.NETWORK_TIMEOUT) -> None:
-        try:
-            git.fetch(self.runner, self.workdir, env=self._auth_env(), timeout=timeout)
-        except CommandFailed as exc:
-            raise self._unreachable("fetch from", exc) from exc
-        if self._dry is not None and self._real_workdir is not None:
-            git.fetch(self._dry, self._real_workdir, env=self._auth_env())  # what the real run does: printed
-
-    def _auth_env(self) -> dict[str, str]:
-        return git_credential.helper_env(self.credentials) if self.credentials is not None else {}
-
-    def _unreachable(self, action: str, exc: CommandFailed) -> GitOpsError:
-        denied = "Authentication failed" in exc.stderr_tail or "could not read Username" in exc.stderr_tail
-        return GitOpsError(
-            f"cannot {action} the GitOps repo {self.url}: {_last_line(exc)}",
-            hint="check the user and password (or token) in LAB_GITOPS_REMOTE (https://USER:TOKEN@host/repo.git)"
-            if denied
-            else "is the git server up (`invoke up`)? or check settings.gitops_remote",
-        )
 
     def _push(self, sha: str, subject: str, env: str | None) -> git.PushOutcome:
         """Push HEAD (the commit SHA) to main. While it runs, a Ctrl-C is answered by _interrupted (is SHA there?)."""
@@ -301,48 +188,6 @@ class GitOpsRepo:
         self._fetch()
         if git.rev_parse(self.runner, self.workdir, self.remote_head) is None:
             raise GitOpsError(f"{self.url}: the seed push was rejected but {BRANCH} still does not exist")
-
-    def _discard_local(self) -> None:
-        """Drop this transaction's own unpushed commit and edits: the clone back at the remote head (an empty
-        remote: back to an unborn main with an empty tree)."""
-        self._changing = False
-        if not (self.workdir / ".git").is_dir():
-            return
-        if git.rev_parse(self.runner, self.workdir, self.remote_head) is not None:
-            git.switch_branch(self.runner, self.workdir, BRANCH)
-            git.reset_hard(self.runner, self.workdir, self.remote_head)
-        elif git.rev_parse(self.runner, self.workdir) is not None or git.status_porcelain(self.runner, self.workdir):
-            git.make_unborn(self.runner, self.workdir, BRANCH)
-
-    def _keep_local_work(self) -> None:
-        """Before open() resets the clone: commits of HEAD the remote does not have, and uncommitted changes (the
-        lab never leaves either behind: someone worked in .lab/gitops-work by hand), go to a new branch
-        lab-saved/<UTC time> (uncommitted changes as one commit on top), and the user is told where."""
-        runner, work = self.runner, self.workdir
-        head = git.rev_parse(runner, work)
-        remote = git.rev_parse(runner, work, self.remote_head)
-        ahead = git.count_commits(runner, work, head, exclude=remote) if head else 0
-        dirty = git.status_porcelain(runner, work)
-        if not ahead and not dirty:
-            return
-        stamp = self.clock().astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
-        name, n = f"lab-saved/{stamp}", 1
-        while git.branch_exists(runner, work, name):
-            n += 1
-            name = f"lab-saved/{stamp}-{n}"
-        if head:
-            git.create_branch(runner, work, name, head)
-        git.switch_branch(runner, work, name)  # HEAD onto the new branch; index and tree untouched
-        if dirty:
-            git.add(runner, work, ["."])
-            git.commit(runner, work, "lab: uncommitted changes of the GitOps working clone\n", author=self.author)
-        what = [f"{ahead} local commit{'s' if ahead != 1 else ''}"] if ahead else []
-        what += ["uncommitted changes"] if dirty else []
-        if self.ui is not None:
-            self.ui.warn(
-                f"{' and '.join(what)} in {work} that the GitOps remote does not have: kept on branch {name} "
-                f"before resetting to {self.remote_head} (see `git -C {work} log {name}`)"
-            )
 
     # Ctrl-C: never leave an unpushed commit behind, and say whether the push landed ---------------------
     @contextlib.contextmanager
@@ -545,7 +390,7 @@ class GitOpsRepo:
             failure = git.revert_no_commit(self.runner, self.workdir, change.revert)
             if failure is not None:
                 raise GitOpsError(
-                    f"git revert of {change.revert[:7]} does not apply cleanly on {BRANCH}: {_last_line(failure)}",
+                    f"git revert of {change.revert[:7]} does not apply cleanly on {BRANCH}: {last_line(failure)}",
                     hint="roll back to a given deploy instead: `invoke rollback ENV --to SHA`",
                 ) from failure
         elif change.new_text is not None:
@@ -584,15 +429,10 @@ class GitOpsRepo:
             rendered = kustomize.render(self.runner, directory, kubectl=self.kubectl)
         except CommandFailed as exc:
             raise GitOpsError(
-                f"overlays/{env} would not render: {_last_line(exc)}",
+                f"overlays/{env} would not render: {last_line(exc)}",
                 hint="nothing was committed; the working clone was reset",
             ) from exc
         validate_rendered(rendered, expected_image, where=f"overlays/{env}")
-
-
-def _last_line(exc: CommandFailed) -> str:
-    lines = [line for line in exc.stderr_tail.splitlines() if line.strip()]
-    return lines[-1].strip() if lines else f"exit code {exc.code}"
 
 
 def utc_now() -> datetime:

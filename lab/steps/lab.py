@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lab import image_cache
-from lab.clients.argocd import ApplicationClient, as_argocd_applies
+from lab.clients.argocd import ApplicationClient
+from lab.clients.argocd_tracking import as_argocd_applies
 from lab.core import versions
 from lab.core.config import ENVIRONMENTS, ROOT, SCAN_OFF, environment
 from lab.core.context import Context
@@ -247,7 +248,7 @@ def _gitops_url_in_cluster(ctx: Context) -> str:
 
 def _gitops_credentials(ctx: Context) -> argocd_manifests.GitCredentials | None:
     """The user:password@ of LAB_GITOPS_REMOTE, for Argo CD's repository Secret (never for a URL)."""
-    from lab.tools.git_credential import split_url
+    from lab.core.urls import split_url
 
     found = split_url(ctx.settings.gitops_remote)[1]
     return argocd_manifests.GitCredentials(found.username, found.password) if found is not None else None

@@ -12,20 +12,13 @@ parsed and never logged.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from lab.core.runner import Runner
+from lab.core.urls import Credential as Credential  # re-exported: the credential plumbing's own type
+from lab.core.urls import split_url as split_url  # re-exported for the callers that strip URLs here
 from lab.tools.git import GIT, NETWORK_ENV
 
-
-@dataclass(frozen=True)
-class Credential:
-    username: str = field(repr=False)  # a token often stands in the user name
-    password: str = field(repr=False)
-
-
-HTTP_SCHEMES = ("http", "https")
 # A printed command (dry run) shows the values of variables named ..._SECRET or ..._PASSWORD as <redacted>
 # (lab/core/runner.py SECRET_ENV_SUFFIXES): the user name is one of them, a token often stands in it.
 USERNAME_ENV = "LAB_GIT_USERNAME_SECRET"
@@ -34,18 +27,6 @@ PASSWORD_ENV = "LAB_GIT_PASSWORD"  # noqa: S105 (the variable's name)
 # shell snippet, run with the action as its argument; only `get` is answered, so nothing is stored or erased).
 # It names the variables, never their values: `git config`, argv and --debug output show no secret.
 HELPER = f'!f() {{ test "$1" = get && printf "username=%s\\npassword=%s\\n" "${USERNAME_ENV}" "${PASSWORD_ENV}"; }}; f'
-
-
-def split_url(url: str) -> tuple[str, Credential | None]:
-    """An http(s) URL without its `user[:password]@`, and the credentials it carried (percent-decoded, as git reads
-    them); None when it has none. Other addresses (ssh://, `git@host:path`, paths) are returned as they are: their
-    user name is part of the address, and git never takes a password from them."""
-    parts = urlsplit(url)
-    if parts.scheme not in HTTP_SCHEMES or "@" not in parts.netloc:
-        return url, None
-    userinfo, _, hostport = parts.netloc.rpartition("@")
-    user, _, password = userinfo.partition(":")
-    return urlunsplit(parts._replace(netloc=hostport)), Credential(unquote(user), unquote(password))
 
 
 def helper_env(credential: Credential) -> dict[str, str]:

@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from lab.clients.argocd import TRACKING_ANNOTATION, as_argocd_applies, tracking_id
+from lab.clients.argocd_tracking import TRACKING_ANNOTATION, as_argocd_applies, tracking_id
 from lab.core.runner import SubprocessRunner
 from lab.tools import kustomize
 

@@ -11,8 +11,9 @@ import pytest
 
 from lab.core.config import load_settings
 from lab.core.runner import DryRunRunner
+from lab.core.urls import Credential, split_url
 from lab.tools import git_credential
-from lab.tools.git_credential import Credential, helper_env, split_url
+from lab.tools.git_credential import helper_env
 
 
 @pytest.mark.parametrize(
