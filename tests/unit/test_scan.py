@@ -330,3 +330,37 @@ def test_cache_without_trivy_warns_and_goes_on(tmp_path: Path) -> None:
     ctx = make_ctx(tmp_path, runner)
     assert scan.cache_db(ctx) is None
     assert "no scanner database cached" in ctx.ui.err.getvalue()  # type: ignore[attr-defined]
+
+
+def test_the_first_deploy_of_up_is_not_scanned_and_says_why(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from lab.gitops.overlay import SEED_TAG, ImageSpec
+    from lab.steps import lab, release
+    from lab.steps import ship as ship_steps
+
+    class SeededRepo:
+        created_by_up = False
+
+        def open(self, *, seed: bool = True) -> None:
+            pass
+
+        def image(self, env: str) -> ImageSpec:
+            return ImageSpec("lab-app", SEED_TAG)
+
+    shipped: list[Context] = []
+
+    class Shipped:
+        tag = "t"
+
+    def fake_ship(ctx: Context, **kw: Any) -> Shipped:
+        shipped.append(ctx)
+        return Shipped()
+
+    monkeypatch.setattr(ship_steps, "gitops_repo", lambda ctx, app_root: SeededRepo())
+    monkeypatch.setattr(ship_steps, "ship", fake_ship)
+    monkeypatch.setattr(release, "promote", lambda *a, **kw: None)
+    ctx = make_ctx(tmp_path, FakeRunner())
+    assert lab._first_deploy(ctx, tmp_path) == "t"
+    [first] = shipped
+    assert first.settings.scan_severity == "off" and ctx.settings.scan_severity == "CRITICAL"
+    assert first.settings.sources["scan_severity"] == "invoke up's first deploy (set-up, not a release)"
+    assert scan.ScanOutcome("", "off", skipped="x").trailers() == [("Image-Scan", "not scanned (x)")]
