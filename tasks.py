@@ -6,10 +6,13 @@ variables < these flags (lab/core/config.py)."""
 
 from __future__ import annotations
 
+import atexit
 import functools
 import math
+import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 from invoke.context import Context as InvokeContext
@@ -23,6 +26,7 @@ from lab.core.context import Context
 from lab.core.errors import ConfigError, LabError, PreflightFailed
 from lab.core.runner import DryRunRunner, SubprocessRunner, foreground
 from lab.core.ui import UI
+from lab.steps import drift_kinds
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -128,16 +132,24 @@ def lab_task(fn: F) -> F:
 FLAG_NAMES = {"push_registry": "--registry"}  # settings whose flag is not --NAME (`invoke ship --registry`)
 
 
+TIMINGS_ENV = "LAB_TIMINGS"  # a file: the task's phases are written there as JSON when it exits (lab/core/ui.py)
+
+
 def make_context(*, dry_run: bool = False, debug: bool = False, **overrides: Any) -> Context:
     settings = load_settings(overrides, flag_names=FLAG_NAMES)
     runner = DryRunRunner() if dry_run else SubprocessRunner(echo=sys.stderr if debug else None)
-    return Context(settings=settings, runner=runner, ui=UI())
+    ui = UI()
+    timings = os.environ.get(TIMINGS_ENV)
+    if timings:
+        atexit.register(ui.write_timings, Path(timings))
+    return Context(settings=settings, runner=runner, ui=ui)
 
 
 def _watcher(ctx: Context) -> Any:
-    from lab.steps.argocd import ArgoWatcher
+    """Argo CD, through the kubernetes client imported only once the cluster is asked (lab/steps/watcher.py)."""
+    from lab.steps.watcher import LazyArgoWatcher
 
-    return ArgoWatcher(ctx)
+    return LazyArgoWatcher(ctx)
 
 
 @task(help=helps("target", "provider", "debug", fix="download the pinned kind release (sha256-verified) if missing"))
@@ -388,12 +400,64 @@ def history(c: InvokeContext, env: str, limit: int = 20, debug: bool = False) ->
 
 
 @task(
+    help=helps(
+        "debug",
+        env="dev, staging or prod (default: all three)",
+        since="start of the window: YYYY-MM-DD or an ISO 8601 time (default: the first commit of the environment)",
+        json="print the figures as JSON (per environment) instead of the table",
+        html="also write a self-contained HTML report (inline SVG charts) to this file",
+        prometheus="also write the figures in Prometheus text format (lab_dora_*) to this file",
+        chart="print the per-day chart under the table (default on; --no-chart to leave it out)",
+    )
+)
+@lab_task
+def metrics(
+    c: InvokeContext,
+    env: str | None = None,
+    since: str | None = None,
+    json: bool = False,
+    html: str | None = None,
+    prometheus: str | None = None,
+    chart: bool = True,
+    debug: bool = False,
+) -> None:
+    """The four DORA keys per environment from the GitOps history (and Argo CD's, when it answers)."""
+    from pathlib import Path
+
+    from lab.clients.argocd import ApplicationClient
+    from lab.gitops.repo import utc_now
+    from lab.steps import metrics as metrics_steps
+
+    envs = metrics_steps.environments(env)  # an unknown ENV first: exit 2 listing the environments
+    now = utc_now()
+    start = metrics_steps.parse_since(since, now) if since is not None else None
+    for flag, value in (("--html", html), ("--prometheus", prometheus)):
+        if value is not None and not value.strip():
+            raise ConfigError(f"{flag} is empty: name the file to write", hint=f"e.g. {flag} metrics.out")
+        if value:
+            metrics_steps.check_target(Path(value), flag)
+    ctx = make_context(debug=debug)
+
+    def read_app(name: str) -> dict[str, Any]:
+        return ApplicationClient.from_kubeconfig(ctx.settings.kube_context).get_object(name)
+
+    reports = metrics_steps.collect(ctx, envs, since=start, read_app=read_app, now=lambda: now)
+    metrics_steps.show(ctx, reports, as_json=json, chart=chart)
+    if html:
+        metrics_steps.write_html(Path(html), reports, now)
+        ctx.ui.info(f"wrote {html}")
+    if prometheus:
+        metrics_steps.write_prometheus(Path(prometheus), reports)
+        ctx.ui.info(f"wrote {prometheus}")
+
+
+@task(
     name="demo-drift",
     help=helps(
         "dry_run",
         "debug",
         env="dev (self-heal on, default) or staging (manual sync)",
-        change="what to change by hand: scale (default), image, delete or env",
+        change=drift_kinds.task_help(),
         heal="staging: sync at the end, as `invoke sync staging` would",
         observe="staging: seconds to watch it stay OutOfSync (default 30)",
     ),
@@ -402,7 +466,7 @@ def history(c: InvokeContext, env: str, limit: int = 20, debug: bool = False) ->
 def demo_drift(
     c: InvokeContext,
     env: str = "dev",
-    change: str = "scale",
+    change: str = drift_kinds.DEFAULT,
     heal: bool = False,
     observe: float = 30.0,
     dry_run: bool = False,

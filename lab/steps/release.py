@@ -24,30 +24,16 @@ from lab.gitops.overlay import SEED_TAG, ImageSpec, overlay_file, set_image
 from lab.gitops.repo import Change, GitOpsRepo
 from lab.gitops.trailers import DeployRecord, deploy_trailers, reverted
 from lab.gitops.watcher import DeployWatcher, EnvStatus
-from lab.steps.ship import (
-    DigestLookup,
-    check_cluster,
-    gitops_repo,
-    refresh_and_wait,
-    registry_lookup,
-    repositories,
-)
-from lab.tools import git, registry
+from lab.registries import DigestLookup, digest_lookup, location
+from lab.steps.ship import check_cluster, gitops_repo, refresh_and_wait
+from lab.tools import git
 
 HEALTHY = "Healthy"
 
 
 def _registry_location(ctx: Context, spec: ImageSpec) -> tuple[str, str]:
-    """(host, name) to ask about SPEC: the push side of the configured registry when the overlay names its
-    in-cluster pull name, else the host in the reference itself."""
-    try:
-        repos = repositories(ctx.settings)
-    except ConfigError:
-        repos = None
-    if repos is not None and spec.new_name == repos.pull:
-        return repos.host, repos.name
-    ref = registry.parse_ref(spec.new_name)
-    return ref.host, ref.name
+    """(host, name) to ask about SPEC (lab.registries.location)."""
+    return location(ctx.settings, spec.new_name)
 
 
 def _deployed(records: Sequence[DeployRecord]) -> DeployRecord | None:
@@ -97,7 +83,7 @@ def promote(
     report: bool = True,
 ) -> PromoteResult:
     """Copy FROM_ENV's image into TO_ENV's overlay as a commit (trailers incl. Promoted-From), pinned to the digest
-    the registry serves for its tag. Does not sync. LOOKUP_DIGEST: default registry_lookup(settings)."""
+    the registry serves for its tag. Does not sync. LOOKUP_DIGEST: default digest_lookup(settings)."""
     source, target = environment(from_env), environment(to_env)
     if target.rank == source.rank:
         raise Refused(
@@ -156,7 +142,7 @@ def promote(
             digest = _served_digest(
                 ctx,
                 spec,
-                lookup_digest or registry_lookup(ctx.settings),
+                lookup_digest or digest_lookup(ctx.settings),
                 pinned_by=from_env,
                 hint="was the registry reset? ship again to rebuild it",
             )
@@ -232,7 +218,7 @@ def rollback(
     single commit for Argo CD to sync and for a later rollback to undo.
 
     Refused before anything is committed: going back to the seed, an image the registry does not hold
-    (LOOKUP_DIGEST, default registry_lookup(settings)), and, when it is to wait, a cluster that does not answer.
+    (LOOKUP_DIGEST, default digest_lookup(settings)), and, when it is to wait, a cluster that does not answer.
     With a watcher and NO_WAIT, ENV is still refreshed (or synced) and a missing cluster is only a warning.
     """
     start = monotonic()
@@ -245,7 +231,7 @@ def rollback(
         check_cluster(ctx, watcher, env)
     ui = ctx.ui
     image_name = ctx.settings.image_name
-    lookup = lookup_digest or registry_lookup(ctx.settings)
+    lookup = lookup_digest or digest_lookup(ctx.settings)
     gitops = repo or gitops_repo(ctx, app_root=app_root)
     undone: list[str] = []
     restored: list[ImageSpec] = []

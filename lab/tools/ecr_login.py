@@ -11,10 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from lab.core.config import Settings
 from lab.core.errors import CommandFailed, RegistryError
 from lab.core.runner import Runner
-from lab.tools import aws, ecr
+from lab.tools import ecr
 from lab.tools.docker import DOCKER
 
 REDACTED = "<redacted>"
@@ -58,9 +57,3 @@ def ecr_login(runner: Runner, client: Any, *, region: str, registry: str | None 
             hint="is Docker running? does the identity have ecr:GetAuthorizationToken?",
         ) from exc
     return host
-
-
-def login_for_ship(settings: Settings, runner: Runner) -> str:
-    """What `ship` calls on target aws with push_registry=ecr: log in, return the registry host."""
-    client = None if runner.dry_run else aws.client_factory(settings)("ecr")
-    return ecr_login(runner, client, region=settings.aws_region, registry=settings.registry or None)

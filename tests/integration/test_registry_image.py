@@ -129,3 +129,27 @@ def test_build_refuses_another_distribution_series(base_image: str) -> None:
     )
     assert proc.returncode != 0
     assert "is not in the 9.9.x series" in proc.stdout + proc.stderr
+
+
+def test_the_local_registry_serves_what_was_pushed_to_ships_checks(registry: tuple[str, str], base_image: str) -> None:
+    """lab.registries.LocalRegistry against the real registry: it answers, a pushed tag is taken, the digest
+    docker push reported is the one it serves, and another digest is refused."""
+    from lab.core.config import Settings
+    from lab.core.errors import RegistryError
+    from lab.registries import LocalRegistry
+
+    _, host = registry
+    reg = LocalRegistry(Settings(registry=host, image_name=f"itest/ship-{RUN_ID}"))
+    reg.check()
+    reg.check_reachable()
+    ref = f"{reg.repositories().push}:t1"
+    docker("tag", base_image, ref)
+    try:
+        digest = parse_push_digest(docker("push", ref).stdout)
+    finally:
+        docker("rmi", ref, check=False)
+    assert reg.tag_taken("t1") and not reg.tag_taken("t2")
+    assert reg.digest(reg.repositories().name, "t1") == digest
+    reg.verify_push("t1", digest)
+    with pytest.raises(RegistryError, match=f"serves {digest} for itest/ship-{RUN_ID}:t1"):
+        reg.verify_push("t1", "sha256:" + "0" * 64)

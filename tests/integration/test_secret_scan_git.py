@@ -15,6 +15,7 @@ from lab.core.errors import SecretFound
 from lab.gitops.overlay import ImageSpec, overlay_file, set_image
 from lab.gitops.repo import Change, GitOpsRepo
 
+pytestmark = pytest.mark.integration  # real git / kubectl kustomize (tests/tiers.py)
 ROOT = Path(__file__).resolve().parents[2]
 # A Kubernetes Secret in plaintext (stringData), as someone might drop into an overlay.
 PLAIN_SECRET = """\

@@ -18,6 +18,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import subprocess
 import tarfile
 from collections.abc import Callable, Iterator, Mapping
@@ -31,13 +32,13 @@ from fakes import Bind, FakeRunner, read_through
 from kubernetes.client.exceptions import ApiException
 
 from lab.clients.argocd import ApplicationClient
+from lab.components import argocd as argocd_component
+from lab.components import services
 from lab.core.config import ENVIRONMENTS, Settings, environment
 from lab.core.runner import Result
 from lab.gitops import repo as gitops
 from lab.gitops.overlay import read_image
-from lab.steps import argocd as argocd_steps
 from lab.steps import doctor as doctor_steps
-from lab.steps import services
 from lab.tools import argocd_install, registry
 from lab.tools.docker_objects import human_size
 from lab.tools.probes import HttpAnswer
@@ -81,6 +82,25 @@ def flag(args: tuple[str, ...], name: str, default: str = "") -> str:
 
 def _labels(args: tuple[str, ...]) -> dict[str, str]:
     return dict(args[i + 1].split("=", 1) for i, a in enumerate(args) if a == "--label")
+
+
+LABEL_PAIR = re.compile(r'([\w.-]+)="\$\{(\w+)\}"')
+
+
+def _built_labels(args: tuple[str, ...]) -> dict[str, str]:
+    """The labels `docker build ARGS` gives the image: the Dockerfile's LABEL pairs `key="${ARG}"` with the build
+    args' values (those the command sets), then each --label flag."""
+    build_args = dict(args[i + 1].split("=", 1) for i, a in enumerate(args) if a == "--build-arg")
+    dockerfile = Path(flag(args, "-f", str(Path(args[-1]) / "Dockerfile")))
+    text = dockerfile.read_text().replace("\\\n", " ") if dockerfile.is_file() else ""
+    found = {
+        key: build_args[name]
+        for line in text.splitlines()
+        if line.startswith("LABEL ")
+        for key, name in LABEL_PAIR.findall(line)
+        if name in build_args
+    }
+    return {**found, **_labels(args)}
 
 
 def _filters(args: tuple[str, ...]) -> list[tuple[str, str]]:
@@ -346,7 +366,8 @@ class World:
             for i, a in enumerate(cmd):
                 if a == "-t":
                     # Size: what the image adds to `docker system df`'s Images Size (layers are not modelled)
-                    self.images[cmd[i + 1]] = {"Id": image_id, "Config": {"Labels": _labels(cmd)}, "Size": BUILT_SIZE}
+                    labels = _built_labels(cmd)
+                    self.images[cmd[i + 1]] = {"Id": image_id, "Config": {"Labels": labels}, "Size": BUILT_SIZE}
             return ok(image_id + "\n")
         if cmd[:1] == ("push",):
             return self._push(argv, cmd[1])
@@ -888,7 +909,7 @@ class World:
         """The registry HTTP client, the Argo CD manifest download and the pipeline's UTC clock (image tags) answer
         from this world; restored after."""
         original_session = registry._session
-        original_ensure = argocd_steps.ensure_argocd
+        original_ensure = argocd_component.ensure_argocd
         namespace = vars(gitops)  # lab.gitops.repo reads `datetime` from here in utc_now(), the clock of the tags
         original_datetime = namespace["datetime"]
         world = self
@@ -904,13 +925,13 @@ class World:
             original_ensure(ctx, **kw)
 
         registry._session = self.registry_session  # type: ignore[assignment]
-        argocd_steps.ensure_argocd = ensure_argocd
+        argocd_component.ensure_argocd = ensure_argocd
         namespace["datetime"] = WorldDatetime
         try:
             yield self
         finally:
             registry._session = original_session
-            argocd_steps.ensure_argocd = original_ensure
+            argocd_component.ensure_argocd = original_ensure
             namespace["datetime"] = original_datetime
 
 

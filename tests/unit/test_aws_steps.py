@@ -42,7 +42,8 @@ from lab.gitops.overlay import ImageSpec
 from lab.gitops.repo import Committed
 from lab.manifests.argocd import GitCredentials
 from lab.providers import provider_for
-from lab.providers_eks import EksProvider
+from lab.providers.eks import EksProvider
+from lab.registries import ecr as registry_ecr
 from lab.steps import aws as aws_steps
 from lab.tools import ecr, ecr_login, git, git_credential, kubectl
 
@@ -115,6 +116,7 @@ def run_up(tmp_path: Path, runner: FakeRunner, clients: Clients, **kw: Any) -> t
 
 
 # up -----------------------------------------------------------------------------------------------------
+@pytest.mark.unscripted_commands_succeed
 def test_up_on_a_fresh_account(tmp_path: Path) -> None:
     runner, clients = FakeRunner(), Clients()
     identity(clients)
@@ -143,6 +145,7 @@ def test_up_on_a_fresh_account(tmp_path: Path) -> None:
     clients.assert_done()
 
 
+@pytest.mark.unscripted_commands_succeed
 def test_the_plan_lists_exactly_the_calls_up_makes_on_a_fresh_account(tmp_path: Path) -> None:
     """The plan is `up`'s own code run against recorders, so it lists every AWS call (each once: one
     create_repository) and every command the real `up` makes against an account where nothing exists yet."""
@@ -167,6 +170,7 @@ def test_the_plan_lists_exactly_the_calls_up_makes_on_a_fresh_account(tmp_path: 
     clients.assert_done()
 
 
+@pytest.mark.unscripted_commands_succeed
 def test_up_again_reuses_everything(tmp_path: Path) -> None:
     runner, clients = FakeRunner(), Clients()
     identity(clients)
@@ -182,6 +186,7 @@ def test_up_again_reuses_everything(tmp_path: Path) -> None:
     clients.assert_done()
 
 
+@pytest.mark.unscripted_commands_succeed
 def test_up_finishes_a_cluster_left_without_its_node_group(tmp_path: Path) -> None:
     runner, clients = FakeRunner(), Clients()
     identity(clients)
@@ -213,6 +218,7 @@ def test_up_waits_for_nobody_on_a_cluster_still_creating(tmp_path: Path) -> None
         run_up(tmp_path, FakeRunner(), clients)
 
 
+@pytest.mark.unscripted_commands_succeed
 def test_up_refuses_a_repository_that_is_not_the_labs(tmp_path: Path) -> None:
     runner, clients = FakeRunner(), Clients()
     identity(clients)
@@ -225,6 +231,7 @@ def test_up_refuses_a_repository_that_is_not_the_labs(tmp_path: Path) -> None:
     clients.assert_done()  # no put_lifecycle_policy on someone else's repository
 
 
+@pytest.mark.unscripted_commands_succeed
 def test_up_on_an_existing_cluster(tmp_path: Path) -> None:
     runner, clients = FakeRunner(), Clients()
     identity(clients)
@@ -260,6 +267,7 @@ def test_eksctl_failure_surfaces_as_command_failed(tmp_path: Path) -> None:
 
 
 # down ---------------------------------------------------------------------------------------------------
+@pytest.mark.unscripted_commands_succeed
 def test_down_deletes_the_labs_cluster_and_repository(tmp_path: Path) -> None:
     runner, clients = FakeRunner(), Clients()
     identity(clients)
@@ -289,6 +297,7 @@ def test_down_deletes_the_labs_cluster_and_repository(tmp_path: Path) -> None:
     clients.assert_done()
 
 
+@pytest.mark.unscripted_commands_succeed
 def test_down_on_an_existing_cluster_keeps_it(tmp_path: Path) -> None:
     runner, clients = FakeRunner(), Clients()
     identity(clients)
@@ -366,6 +375,7 @@ def test_eks_provider_in_a_dry_run_writes_no_config_and_runs_nothing(tmp_path: P
 
 
 # ECR login ----------------------------------------------------------------------------------------------
+@pytest.mark.unscripted_commands_succeed
 def test_ecr_login_sends_the_password_on_stdin_only(tmp_path: Path) -> None:
     runner, clients = FakeRunner(), Clients()
     auth_token(clients, "s3cr3t-ecr-token")
@@ -511,6 +521,7 @@ def render_as_argocd(path: Path, kustomize: dict[str, Any]) -> list[dict[str, An
     return [d for d in yaml.safe_load_all(out) if d]
 
 
+@pytest.mark.integration  # real git / kubectl kustomize (tests/tiers.py)
 @pytest.mark.parametrize("env", [e.name for e in ENVIRONMENTS])
 def test_every_environment_gets_a_load_balancer_on_eks(tmp_path: Path, env: str) -> None:
     shutil.copytree(ROOT / "overlays", tmp_path / "overlays")
@@ -531,6 +542,7 @@ def test_every_environment_gets_a_load_balancer_on_eks(tmp_path: Path, env: str)
     ]
 
 
+@pytest.mark.integration  # real git / kubectl kustomize (tests/tiers.py)
 def test_why_not_application_components(tmp_path: Path) -> None:
     """The reason for patches: a component added to an overlay is applied before the overlay's own NodePort patch."""
     shutil.copytree(ROOT / "overlays", tmp_path / "overlays")
@@ -578,6 +590,7 @@ class RecordingRepo:
         return Committed("c" * 40, 1)
 
 
+@pytest.mark.unscripted_commands_succeed
 def test_ship_on_aws_logs_in_to_ecr_first_and_pushes_to_the_account_registry(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -629,3 +642,109 @@ def test_ship_keeps_an_explicit_registry(tmp_path: Path) -> None:
 
     settings = make_ctx(tmp_path, push_registry="ecr", registry="999999999999.dkr.ecr.us-east-1.amazonaws.com").settings
     assert repositories(settings).push == "999999999999.dkr.ecr.us-east-1.amazonaws.com/lab-app"
+
+
+@pytest.mark.integration  # real git / kubectl kustomize (tests/tiers.py)
+def test_ship_dry_run_on_aws_plans_the_ecr_login_and_the_push(tmp_path: Path) -> None:
+    """The dry run logs in to a placeholder registry (no AWS call, stdin redacted) and plans the push there: the
+    placeholder is no valid LAB_REGISTRY, so it must not be put into the settings."""
+    import subprocess
+
+    from lab.steps.ship import ship
+
+    app = tmp_path / "app-repo"
+    (app / "app").mkdir(parents=True)
+    (app / "app" / "main.py").write_text("print('hi')\n")
+    for argv in (["init", "-q"], ["add", "-A"], ["-c", "user.name=t", "-c", "user.email=t@x", "commit", "-qm", "app"]):
+        subprocess.run(["git", "-C", str(app), *argv], check=True, capture_output=True)
+    sha = subprocess.run(["git", "-C", str(app), "rev-parse", "HEAD"], check=True, capture_output=True, text=True)
+    out = io.StringIO()
+    ctx = make_ctx(tmp_path, DryRunRunner(out=out), push_registry="ecr", base_image="lab-base:bookworm")
+    repo_stub = RecordingRepo()
+    result = ship(
+        ctx,
+        app_root=app,
+        gate=(),
+        allow_dirty=True,
+        clock=lambda: datetime(2026, 11, 28, 10, 15, tzinfo=UTC),
+        no_wait=True,
+        repo=repo_stub,  # type: ignore[arg-type]
+    )
+    placeholder = "<account>.dkr.ecr.us-east-1.amazonaws.com"
+    image = f"{placeholder}/lab-app:{sha.stdout[:7]}-20261128101500"
+    assert result.image == image
+    assert f"docker login --username AWS --password-stdin '{placeholder}'\n  <<'EOF'\n<redacted>\n" in out.getvalue()
+    assert f"docker push '{image}'" in out.getvalue()
+    assert repo_stub.bumps[0][1].new_name == f"{placeholder}/lab-app"
+
+
+def first_deploy_ship(tmp_path: Path, runner: FakeRunner, ctx: Context, registry: Any) -> Any:
+    """What `up --target aws`'s first deploy runs: ship to the registry `up` returned (no gate, no wait)."""
+    from lab import registries
+    from lab.steps.ship import ship
+
+    sha = "0123456789abcdef0123456789abcdef01234567"
+    runner.script(["git", "-C", str(tmp_path), "rev-parse"], stdout=sha + "\n")
+    runner.script(["docker", "build"], stdout="sha256:" + "11" * 32 + "\n")
+    runner.script(["docker", "push"], stdout=f"x: digest: sha256:{'ab' * 32} size: 1\n")
+    first = Context(registries.up_settings(ctx.settings), runner, ctx.ui)
+    return ship(
+        first,
+        app_root=tmp_path,
+        gate=(),
+        allow_dirty=True,
+        no_wait=True,
+        clock=lambda: datetime(2026, 11, 28, 10, 15, tzinfo=UTC),
+        repo=RecordingRepo(),  # type: ignore[arg-type]
+        registry=registry,
+        report=False,
+    )
+
+
+def test_up_and_its_first_deploy_make_each_repository_call_once_as_the_plan_lists_them(tmp_path: Path) -> None:
+    """The plan's ECR calls are EcrRegistry.provision run against the recorders; the real path (up, then the first
+    deploy's ship to the registry up returns) makes exactly those against strict Stubbers, plus the login's
+    token. Before, the first deploy's ship created, described and re-policied the repository a second time."""
+    plan = aws_steps.plan_aws(make_ctx(tmp_path), AwsSettings(), install_argocd=Installs(), environ=ENV)
+    runner, clients = FakeRunner(), Clients()
+    identity(clients)
+    no_cluster(clients)
+    stub_fresh_repository(clients)
+    auth_token(clients, "s3cr3t-ecr-token")
+    result, ctx, _ = run_up(tmp_path, runner, clients)
+    assert isinstance(result, aws_steps.AwsUpResult)
+    shipped = first_deploy_ship(tmp_path, runner, ctx, result.push_to)
+
+    assert shipped.image.startswith(f"{REGISTRY}/lab-app:0123456-")
+    ecr_calls = [(service, method, params) for service, method, params in clients.calls if service == "ecr"]
+    planned = [call for call in plan.calls if call[0] == "ecr"]
+    assert [m for _, m, _ in planned] == ["describe_repositories", "create_repository", "put_lifecycle_policy"]
+    assert ecr_calls == [*planned, ("ecr", "get_authorization_token", {})]
+    clients.assert_done()
+    login = runner.calls[runner.index("docker", "login")]
+    assert login.input == "s3cr3t-ecr-token" and "s3cr3t" not in " ".join(login.argv)
+
+
+def test_up_aws_gives_its_first_deploy_the_registry_it_provisioned(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first deploy is a component of the list `up --target aws` runs: after the ECR repository component, with
+    up's settings for it (push_registry=ecr) and the registry that component provisioned, before Argo CD."""
+    from lab.steps import up as up_steps
+
+    runner, clients = FakeRunner(), Clients()
+    identity(clients)
+    no_cluster(clients)
+    stub_fresh_repository(clients)
+    got: list[tuple[str, Any, bool]] = []
+
+    def first_deploy(ctx: Context, root: Path, registry: Any = None) -> None:
+        applied = any("apply" in call.argv for call in runner.calls)  # the Applications (ensure_aws_apps)
+        got.append((ctx.settings.push_registry, registry, applied))
+
+    monkeypatch.setattr(up_steps, "_first_deploy", first_deploy)
+    result, _, _ = run_up(tmp_path, runner, clients, first_deploy=up_steps._aws_first_deploy(tmp_path))
+    assert isinstance(result, aws_steps.AwsUpResult) and isinstance(result.push_to, registry_ecr.EcrRegistry)
+    assert result.push_to.host == REGISTRY
+    assert got == [("ecr", result.push_to, False)], "to the provisioned registry, before the Applications exist"
+    assert any("apply" in call.argv for call in runner.calls), runner.dump()

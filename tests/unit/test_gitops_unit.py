@@ -501,14 +501,15 @@ def _registry_answers(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(registry, "ping", lambda host, timeout=5.0: None)
 
 
+@pytest.mark.unscripted_commands_succeed
 def test_ship_runs_the_stages_in_order_and_bumps_dev(tmp_path: Path) -> None:
     runner = happy_runner(tmp_path)
     result, repo, ctx = run_ship(tmp_path, runner, no_wait=True)
     tag = "0123456-20261128101500"
     assert result.tag == tag and result.digest == DIGEST and result.gitops_commit == "c" * 40
-    assert (
-        runner.index("pytest") < runner.index("ruff") < runner.index("docker", "build") < runner.index("docker", "push")
-    )
+    # The gate runs beside the build (in order, its two commands), and is over before anything is pushed.
+    assert runner.index("pytest") < runner.index("ruff") < runner.index("docker", "push"), runner.dump()
+    assert runner.index("docker", "build") < runner.index("docker", "push")
     build = runner.assert_called("docker", "build")
     argv = " ".join(build.argv)
     for arg in (
@@ -519,8 +520,13 @@ def test_ship_runs_the_stages_in_order_and_bumps_dev(tmp_path: Path) -> None:
         "APP_SOURCE=",
         f"-t localhost:5001/lab-app:{tag}",
         f"-f {tmp_path / 'app' / 'Dockerfile'}",
+        # the lab's labels (what `invoke down` finds its images by) as build args of the Dockerfile's LABEL step
+        "GITOPS_LAB_MANAGED=true",
+        "GITOPS_LAB_COMPONENT=app",
+        f"GITOPS_LAB_CLUSTER={make_ctx(tmp_path, runner).settings.cluster_name}",
     ):
         assert arg in argv, runner.dump()
+    assert "--label" not in build.argv  # each one would be a build step of its own (the classic builder)
     assert build.argv[-1] == str(tmp_path / "app")
     runner.assert_called("docker", "push", f"localhost:5001/lab-app:{tag}")
     status = runner.assert_called("git", "-C", str(tmp_path), "status", "--porcelain")
@@ -531,6 +537,7 @@ def test_ship_runs_the_stages_in_order_and_bumps_dev(tmp_path: Path) -> None:
     assert "ship" in ctx.ui.out.getvalue()  # the summary table
 
 
+@pytest.mark.unscripted_commands_succeed
 def test_the_source_url_in_the_image_carries_no_credentials(tmp_path: Path) -> None:
     runner = happy_runner(tmp_path)
     runner.script(
@@ -542,6 +549,7 @@ def test_the_source_url_in_the_image_carries_no_credentials(tmp_path: Path) -> N
     assert not any("s3cr3t" in arg for call in runner.calls for arg in call.argv), runner.dump()
 
 
+@pytest.mark.unscripted_commands_succeed
 def test_ship_pins_the_digest_when_asked(tmp_path: Path) -> None:
     _, repo, _ = run_ship(tmp_path, happy_runner(tmp_path), no_wait=True, pin_digest=True)
     assert repo.bumps[0][1].digest == DIGEST
@@ -556,19 +564,19 @@ def test_ship_pins_the_digest_when_asked(tmp_path: Path) -> None:
         ("check", GitOpsError("overlays/dev would not render: accumulating resources: missing.yaml")),
     ],
 )
-def test_a_gitops_repo_that_fails_stops_ship_before_the_gate_and_the_build(
-    tmp_path: Path, step: str, error: GitOpsError
-) -> None:
+def test_a_gitops_repo_that_fails_stops_ship_before_the_build(tmp_path: Path, step: str, error: GitOpsError) -> None:
+    """The gate may have started beside the GitOps check (it only reads the app tree); nothing is built."""
     runner = happy_runner(tmp_path)
+    runner.script(["ruff", "check"], returncode=1, stdout="app/x.py:1:1: F401 unused import\n")
     repo = StubRepo(fail={step: error})
     with pytest.raises(GitOpsError) as info:
         run_ship(tmp_path, runner, no_wait=True, repo=repo)
-    assert info.value is error
-    runner.assert_not_called("pytest")
+    assert info.value is error  # the GitOps error, not the gate's
     runner.assert_not_called("docker")
     assert repo.bumps == []
 
 
+@pytest.mark.unscripted_commands_succeed
 def test_a_failure_after_the_push_says_what_it_left_in_the_registry(tmp_path: Path) -> None:
     runner = happy_runner(tmp_path)
     refused = GitOpsError("the GitOps remote /r.git refused the push to main: pre-receive hook declined", hint="x")
@@ -583,15 +591,37 @@ def test_a_failure_after_the_push_says_what_it_left_in_the_registry(tmp_path: Pa
     assert "re-run `invoke ship`" in hint
 
 
-def test_failing_quality_gate_builds_pushes_and_commits_nothing(tmp_path: Path) -> None:
+@pytest.mark.unscripted_commands_succeed
+def test_failing_quality_gate_pushes_and_commits_nothing_and_removes_the_image_built_beside_it(
+    tmp_path: Path,
+) -> None:
     runner = happy_runner(tmp_path)
     runner.script(["ruff", "check"], returncode=1, stdout="app/x.py:1:1: F401 unused import\n")
+    repo = StubRepo()
+    ctx = make_ctx(tmp_path, runner)
     with pytest.raises(QualityGateFailed, match="ruff check app") as info:
-        run_ship(tmp_path, runner, no_wait=True)
+        ship(ctx, app_root=tmp_path, gate=GATE, no_wait=True, clock=lambda: NOW, repo=repo,
+             lookup_digest=after_push(runner))  # fmt: skip
     assert info.value.exit_code == 9
-    runner.assert_not_called("docker")
+    assert "nothing was pushed or committed" in (info.value.hint or "")
+    assert "F401 unused import" in ctx.ui.err.getvalue()  # type: ignore[attr-defined]  # the gate's output, shown
+    ref = "localhost:5001/lab-app:0123456-20261128101500"
+    assert runner.index("docker", "build") < runner.index("docker", "image", "rm", ref), runner.dump()
+    runner.assert_not_called("docker", "push")
+    assert repo.bumps == []
 
 
+def test_a_build_that_fails_beside_a_failing_gate_reports_the_gate(tmp_path: Path) -> None:
+    runner = happy_runner(tmp_path)
+    runner.script(["pytest"], returncode=1, stdout="1 failed, 41 passed\n")
+    runner.script(["docker", "build"], returncode=1, stderr="SyntaxError: invalid syntax (items.py, line 3)")
+    with pytest.raises(QualityGateFailed, match="pytest"):
+        run_ship(tmp_path, runner, no_wait=True)
+    runner.assert_not_called("docker", "push")
+    runner.assert_not_called("docker", "image", "rm")  # the build made no image
+
+
+@pytest.mark.unscripted_commands_succeed
 def test_dirty_tree_is_refused_before_the_gate_unless_allowed(tmp_path: Path) -> None:
     runner = happy_runner(tmp_path, dirty=" M app/factory.py\n?? app/new.py\n")
     with pytest.raises(Refused, match=r"app/factory\.py") as info:
@@ -605,6 +635,7 @@ def test_dirty_tree_is_refused_before_the_gate_unless_allowed(tmp_path: Path) ->
     assert "APP_COMMIT=" + SHA + "-dirty" in runner.assert_called("docker", "build").argv
 
 
+@pytest.mark.unscripted_commands_succeed
 def test_registry_down_commits_nothing(tmp_path: Path) -> None:
     runner = happy_runner(tmp_path)
     runner.script(["docker", "push"], returncode=1, stderr="dial tcp 127.0.0.1:5001: connect: connection refused")
@@ -614,6 +645,7 @@ def test_registry_down_commits_nothing(tmp_path: Path) -> None:
     assert repo.bumps == []
 
 
+@pytest.mark.unscripted_commands_succeed
 def test_a_registry_serving_another_digest_commits_nothing(tmp_path: Path) -> None:
     repo = StubRepo()
     with pytest.raises(RegistryError, match="serves sha256:ff"):
@@ -635,6 +667,7 @@ def test_ship_to_wait_asks_the_cluster_first_and_changes_nothing_without_one(tmp
     assert repo.opened == 0 and repo.bumps == []
 
 
+@pytest.mark.unscripted_commands_succeed
 def test_ship_asks_the_cluster_before_anything_else(tmp_path: Path) -> None:
     runner = happy_runner(tmp_path)
 
@@ -656,6 +689,7 @@ def test_ship_without_a_watcher_must_be_no_wait(tmp_path: Path) -> None:
     assert runner.calls == []
 
 
+@pytest.mark.unscripted_commands_succeed
 def test_ship_refreshes_and_waits_for_the_new_image(tmp_path: Path) -> None:
     watcher = StubWatcher()
     result, _, _ = run_ship(tmp_path, happy_runner(tmp_path), watcher=watcher)
@@ -664,6 +698,7 @@ def test_ship_refreshes_and_waits_for_the_new_image(tmp_path: Path) -> None:
     assert result.status is not None and result.status.images == (image,)
 
 
+@pytest.mark.unscripted_commands_succeed
 def test_no_cluster_is_fine_only_with_no_wait(tmp_path: Path) -> None:
     """ship --no-wait works with no cluster: the status is not asked, the refresh is tried and only warned about."""
     watcher = Unreachable()
@@ -674,6 +709,7 @@ def test_no_cluster_is_fine_only_with_no_wait(tmp_path: Path) -> None:
     assert "Argo CD deploys it once it runs" in ctx.ui.err.getvalue()
 
 
+@pytest.mark.unscripted_commands_succeed
 def test_a_cluster_lost_during_the_wait_is_an_error_without_no_wait(tmp_path: Path) -> None:
     watcher = StubWatcher(fail=ClusterUnreachable("connection reset"))
     repo = StubRepo()
@@ -711,6 +747,7 @@ def remote_refs(path: Path) -> str:
     return subprocess.run(["git", "-C", str(path), "show-ref"], capture_output=True, text=True).stdout
 
 
+@pytest.mark.integration  # real git / kubectl kustomize (tests/tiers.py)
 def test_ship_dry_run_prints_the_plan_with_the_real_tag_and_changes_nothing(tmp_path: Path) -> None:
     root = tmp_path / "app-repo"
     sha = app_repo(root)
@@ -741,6 +778,7 @@ def test_ship_dry_run_prints_the_plan_with_the_real_tag_and_changes_nothing(tmp_
     assert plan.count("push --porcelain") == 2  # the seed, then the deploy
 
 
+@pytest.mark.integration  # real git / kubectl kustomize (tests/tiers.py)
 @pytest.mark.parametrize("no_wait", [False, True])
 def test_ship_dry_run_shows_the_argo_cd_steps_it_skips(tmp_path: Path, no_wait: bool) -> None:
     """The real ship asks Argo CD (is dev there?), scans the image it built, refreshes dev after the push, and waits;
@@ -763,6 +801,7 @@ def test_ship_dry_run_shows_the_argo_cd_steps_it_skips(tmp_path: Path, no_wait: 
 
 
 # The transaction's retry policy (real git is in tests/integration/test_gitops_git.py) -------------------
+@pytest.mark.unscripted_commands_succeed
 def test_commit_change_gives_up_after_max_attempts_with_growing_jittered_backoff(tmp_path: Path) -> None:
     workdir = tmp_path / "work"
     (workdir / ".git").mkdir(parents=True)
@@ -801,6 +840,7 @@ def test_commit_change_gives_up_after_max_attempts_with_growing_jittered_backoff
     assert any(c.argv[3:6] == ("reset", "--quiet", "--hard") for c in runner.calls[last_push:]), runner.dump()
 
 
+@pytest.mark.unscripted_commands_succeed
 def test_commit_change_does_not_retry_a_refusal(tmp_path: Path) -> None:
     workdir = tmp_path / "work"
     (workdir / ".git").mkdir(parents=True)
@@ -868,6 +908,7 @@ def test_the_default_gate_runs_the_apps_tests_and_lint() -> None:
     assert (ROOT / "tests" / "unit" / "test_app.py").is_file() and (ROOT / "app").is_dir()
 
 
+@pytest.mark.unscripted_commands_succeed
 def test_ship_to_the_ecr_emulator_creates_the_repository_before_pushing(tmp_path: Path) -> None:
     runner = happy_runner(tmp_path)
     created: list[str] = []
@@ -937,6 +978,7 @@ print(reserve_tag(Path(state), "0123456789", datetime(2026, 11, 28, 10, 15, tzin
 """
 
 
+@pytest.mark.integration  # six processes race for a tag (tests/tiers.py)
 def test_ships_reserving_a_tag_at_the_same_moment_all_get_different_tags(tmp_path: Path) -> None:
     start = time.time() + 1.5
     procs = [
@@ -956,6 +998,7 @@ def test_ships_reserving_a_tag_at_the_same_moment_all_get_different_tags(tmp_pat
     assert "0123456-20261128101500" in tags and "0123456-20261128101500-6" in tags
 
 
+@pytest.mark.unscripted_commands_succeed
 def test_ship_takes_the_next_tag_when_the_registry_has_its_own(tmp_path: Path) -> None:
     runner = happy_runner(tmp_path)
     taken = "0123456-20261128101500"
@@ -971,6 +1014,7 @@ def test_ship_takes_the_next_tag_when_the_registry_has_its_own(tmp_path: Path) -
     assert repo.bumps[0][1].new_tag == taken + "-2"
 
 
+@pytest.mark.unscripted_commands_succeed
 def test_ship_never_reports_a_deploy_commit_it_did_not_make(tmp_path: Path) -> None:
     repo = StubRepo()
     repo.changes = False  # dev already runs exactly this image: someone else committed it
@@ -991,6 +1035,7 @@ def interrupt_at(runner: FakeRunner, *prefix: str) -> None:
 
 
 @pytest.mark.parametrize(("at", "left"), [(("docker", "build"), False), (("docker", "push"), True)])
+@pytest.mark.unscripted_commands_succeed
 def test_ctrl_c_before_the_bump_says_nothing_was_committed(tmp_path: Path, at: tuple[str, ...], left: bool) -> None:
     runner = happy_runner(tmp_path)
     interrupt_at(runner, *at)
@@ -1006,6 +1051,7 @@ def test_ctrl_c_before_the_bump_says_nothing_was_committed(tmp_path: Path, at: t
     assert repo.bumps == []
 
 
+@pytest.mark.unscripted_commands_succeed
 def test_ctrl_c_while_waiting_for_argo_cd_says_the_commit_is_pushed(tmp_path: Path) -> None:
     class Waiting(StubWatcher):
         def wait_synced(self, env: str, revision: str, image: str, timeout: float) -> EnvStatus:
@@ -1021,6 +1067,7 @@ def test_ctrl_c_while_waiting_for_argo_cd_says_the_commit_is_pushed(tmp_path: Pa
     assert "invoke status" in (caught.hint or "")
 
 
+@pytest.mark.unscripted_commands_succeed
 def test_an_interrupted_bump_that_reached_the_remote_does_not_claim_nothing_was_committed(tmp_path: Path) -> None:
     landed = Interrupted("interrupted, but the commit 1234567 had reached the GitOps remote", pushed=True)
     with pytest.raises(Interrupted) as info:

@@ -20,7 +20,7 @@ from fakes import FakeRunner
 from invoke.collection import Collection
 from invoke.parser import Parser, ParserContext
 
-from lab import image_cache
+from lab import components, image_cache
 from lab.core import versions
 from lab.core.config import ROOT, Settings
 from lab.core.context import Context
@@ -78,7 +78,7 @@ def copy_a_cache_from_elsewhere(cache_dir: Path) -> None:
     """What the hint asks for: the .lab/cache an `invoke cache` wrote on another machine (its image index and
     archives, and the app's wheels)."""
     entries = {}
-    for ref in lab.PULLED_IMAGES:
+    for ref in components.pulled_images(Settings()):
         entry = image_cache.CachedImage(ref, f"{abs(hash(ref))}.tar", "sha256:" + "1" * 64)
         (image_cache.images_dir(cache_dir) / entry.file).parent.mkdir(parents=True, exist_ok=True)
         (image_cache.images_dir(cache_dir) / entry.file).write_bytes(b"archive")
@@ -133,6 +133,7 @@ def closed_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@pytest.mark.unscripted_commands_succeed  # `doctor` runs many read-only probes; not scripted one by one yet
 def test_doctor_fix_with_the_kind_download_failing(
     tmp_path: Path, closed_port: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -141,6 +142,10 @@ def test_doctor_fix_with_the_kind_download_failing(
     monkeypatch.setitem(versions.KIND_SHA256, kindbin.platform_id(), hashlib.sha256(PAYLOAD).hexdigest())
     monkeypatch.setattr(versions, "KIND_DOWNLOAD_URL", f"http://127.0.0.1:{closed_port}/{{version}}/kind-{{platform}}")
     ctx = make_ctx(tmp_path)
+    ctx.runner.script(  # type: ignore[attr-defined]
+        [str(ctx.settings.state_dir / "bin" / "kind"), "version"],
+        f"kind {versions.KIND_VERSION} go1.25.5 linux/amd64\n",
+    )
 
     with pytest.raises(DownloadFailed) as failed:
         lab.doctor(ctx, fix=True, probes=no_hub())

@@ -116,6 +116,15 @@ def test_missing_without_fix_names_the_fix(settings: Settings) -> None:
     assert leftovers(settings) == []
 
 
+def installed_kind_answers(settings: Settings) -> FakeRunner:
+    """A runner where the kind the lab installs into <state_dir>/bin reports the pinned version."""
+    runner = FakeRunner()
+    runner.script(
+        [str(settings.state_dir / "bin" / "kind"), "version"], f"kind {versions.KIND_VERSION} go1.25.5 linux/amd64\n"
+    )
+    return runner
+
+
 def test_download_over_local_http(settings: Settings, pinned: str, tmp_path: Path) -> None:
     """The default (urllib) fetch against a real HTTP server on 127.0.0.1."""
     root = tmp_path / "www"
@@ -124,7 +133,9 @@ def test_download_over_local_http(settings: Settings, pinned: str, tmp_path: Pat
     handler = partial(QuietHandler, directory=str(root))
     with serving(handler) as port:
         url = f"http://127.0.0.1:{port}/kind-linux-amd64"
-        result = kindbin.ensure_kind(make_ctx(settings), fix=True, platform=PLATFORM, url=url)
+        result = kindbin.ensure_kind(
+            make_ctx(settings, installed_kind_answers(settings)), fix=True, platform=PLATFORM, url=url
+        )
     assert Path(result.path).read_bytes() == PAYLOAD
     assert os.access(result.path, os.X_OK)
 
@@ -146,7 +157,8 @@ def test_cached_copy_is_reused_offline(tmp_path: Path, pinned: str) -> None:
     def no_network(url: str, dest: Path) -> None:
         raise AssertionError("must not download")
 
-    result = kindbin.ensure_kind(make_ctx(settings), fix=True, fetch=no_network, platform=PLATFORM)
+    runner = installed_kind_answers(settings)
+    result = kindbin.ensure_kind(make_ctx(settings, runner), fix=True, fetch=no_network, platform=PLATFORM)
     assert Path(result.path).read_bytes() == PAYLOAD
 
 

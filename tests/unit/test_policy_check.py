@@ -18,9 +18,12 @@ CHECK = ROOT / ".ci" / "policy" / "check"
 ACCEPTED = ROOT / ".ci" / "policy" / "accepted.yaml"
 CHECKOV = ROOT / ".venv" / "checkov" / "bin" / "checkov"
 
-pytestmark = pytest.mark.skipif(
-    not CHECKOV.is_file() and not os.environ.get("CI"), reason=f"{CHECKOV} missing: `make check` installs it"
-)
+pytestmark = [
+    pytest.mark.integration,  # runs checkov and kubectl kustomize (tests/tiers.py)
+    pytest.mark.skipif(
+        not CHECKOV.is_file() and not os.environ.get("CI"), reason=f"{CHECKOV} missing: `make check` installs it"
+    ),
+]
 
 
 def run_check(accepted: Path) -> subprocess.CompletedProcess[str]:

@@ -18,6 +18,8 @@ import yaml
 from fakes import FakeRunner
 
 from lab import providers
+from lab.components import cluster as cluster_step
+from lab.components import node_ports
 from lab.core import versions
 from lab.core.config import Settings, load_settings
 from lab.core.context import Context
@@ -37,7 +39,6 @@ from lab.providers import (
     read_ownership,
     write_ownership,
 )
-from lab.steps import cluster as cluster_step
 from lab.tools.kubectl import kubectl_binary
 
 NAME = "gitops-lab"
@@ -97,7 +98,7 @@ class World:
         nodes = kind_manifests.node_names(name, workers)
         self.kind_clusters[name] = nodes
         ports = {"6443/tcp": [{"HostIp": "127.0.0.1", "HostPort": "40000"}]}
-        config = config or kind_manifests.render_kind_config(Settings())
+        config = config or kind_manifests.render_kind_config(Settings(), ports=node_ports(Settings()))
         for node_config in yaml.safe_load(config)["nodes"][:1]:
             for m in node_config.get("extraPortMappings", []):
                 ports[f"{m['containerPort']}/tcp"] = [{"HostIp": m["listenAddress"], "HostPort": str(m["hostPort"])}]
@@ -190,13 +191,29 @@ def world() -> World:
 def runner(world: World) -> FakeRunner:
     r = FakeRunner()
     r.responders.append(world)
+    script_docker_host(r)
     return r
+
+
+def script_docker_host(r: FakeRunner) -> None:
+    """What a Docker host with cgroup v2 and fresh kind nodes answers (a test scripts its own answers on top):
+    `docker info` reports cgroup 2, a node's containerd has none of the lab's images (crictl exits 1, "no such
+    image"), and making the registry-config directory on a node succeeds."""
+    r.script(["docker", "info", "--format", "{{.CgroupVersion}}"], "2\n")
+    for node in (f"{NAME}-control-plane", f"{NAME}-worker"):
+        r.script(["docker", "exec", node, "crictl", "inspecti"], returncode=1, stderr='no such image "x" present')
+        r.script(["docker", "exec", node, "mkdir", "-p"])
+        r.script(["docker", "exec", "-i", node, "cp", "/dev/stdin"])  # writes the registry's hosts.toml
+    r.script(["docker", "image", "save"])  # the archive `kind load image-archive` reads
+    r.script(["kind", "load", "image-archive"])
+    r.script(["minikube", "image", "load"])
+    r.script([KUBECTL, "--context", f"kind-{NAME}", "apply", "-f", "-"])  # the local-registry-hosting ConfigMap
 
 
 @pytest.fixture(autouse=True)
 def no_lab_kind(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     # Whatever kind the developer has installed, the fake answers as "kind".
-    monkeypatch.setattr(providers.kind_tool, "binary", lambda state_dir=None: "kind")
+    monkeypatch.setattr(providers.kind.kind_tool, "binary", lambda state_dir=None: "kind")
     yield
 
 
@@ -377,6 +394,7 @@ def test_failed_create_hint_names_this_cluster_and_commands_that_work_after_kind
     world.fail_create = True
     runner = FakeRunner()
     runner.responders.append(world)
+    script_docker_host(runner)
     with pytest.raises(CommandFailed) as info:
         cluster_step.ensure_cluster(make_ctx(settings, runner))
     hint = info.value.hint or ""
@@ -487,6 +505,7 @@ def test_missing_registry_container_is_warned_not_connected(
     assert "lab-ecr does not exist yet" in ui_text(ctx)
 
 
+@pytest.mark.integration  # real git / kubectl kustomize (tests/tiers.py)
 def test_dry_run_prints_the_fresh_machine_plan(settings: Settings) -> None:
     out = io.StringIO()
     runner = DryRunRunner(out=out)
@@ -604,7 +623,7 @@ def test_kind_load_images_saves_one_platform_and_loads_the_archive(
     world.add_kind_cluster(NAME)
     runner.script(ENGINE, "1.51 linux/arm64\n")
     _local_images(runner, {"lab-app:1": "sha256:" + "a" * 64, "redis:8": "sha256:" + "b" * 64})
-    prov = KindProvider(settings)
+    prov = KindProvider(settings, node_ports=node_ports(settings))
     prov.load_images(make_ctx(settings, runner), ["lab-app:1", "redis:8"])
     archive = str(prov.load_archive_path)
     save = runner.assert_called("docker", "image", "save")
@@ -627,7 +646,7 @@ def test_kind_load_images_skips_images_every_node_has(settings: Settings, runner
         ["docker", "exec", f"{NAME}-control-plane", "crictl", "inspecti", "redis:8"],
         json.dumps({"status": {"id": redis}}),
     )
-    prov = KindProvider(settings, workers=1)
+    prov = KindProvider(settings, node_ports=node_ports(settings), workers=1)
     prov.load_images(make_ctx(settings, runner), ["lab-app:1", "redis:8"])
     save = runner.assert_called("docker", "image", "save")
     assert save.argv[-1] == "redis:8" and "lab-app:1" not in save.argv, runner.dump()
@@ -647,7 +666,7 @@ def test_kind_load_images_on_a_daemon_without_save_platform(
     world.add_kind_cluster(NAME)
     runner.script(ENGINE, "1.41 linux/amd64\n")  # Docker 20.10: `--platform` would be refused
     _local_images(runner, {"redis:8": "sha256:" + "b" * 64})
-    prov = KindProvider(settings)
+    prov = KindProvider(settings, node_ports=node_ports(settings))
     prov.load_images(make_ctx(settings, runner), ["redis:8"])
     save = runner.assert_called("docker", "image", "save")
     assert "--platform" not in save.argv, runner.dump()
@@ -661,7 +680,7 @@ def test_kind_load_images_retries_without_platform_when_the_cli_lacks_it(
     runner.script(ENGINE, "1.51 linux/amd64\n")
     runner.script_once(["docker", "image", "save", "--platform"], returncode=125, stderr="unknown flag: --platform")
     _local_images(runner, {"redis:8": "sha256:" + "b" * 64})
-    KindProvider(settings).load_images(make_ctx(settings, runner), ["redis:8"])
+    KindProvider(settings, node_ports=node_ports(settings)).load_images(make_ctx(settings, runner), ["redis:8"])
     saves = runner.find("docker", "image", "save")
     assert ["--platform" in c.argv for c in saves] == [True, False], runner.dump()
     runner.assert_called("kind", "load", "image-archive")
@@ -674,7 +693,7 @@ def test_kind_load_images_failure_is_a_command_failure_and_the_archive_goes(
     runner.script(ENGINE, "1.51 linux/amd64\n")
     runner.script(["kind", "load", "image-archive"], returncode=1, stderr="ctr: content digest sha256:x: not found")
     _local_images(runner, {"redis:8": "sha256:" + "b" * 64})
-    prov = KindProvider(settings)
+    prov = KindProvider(settings, node_ports=node_ports(settings))
     with pytest.raises(CommandFailed) as info:
         prov.load_images(make_ctx(settings, runner), ["redis:8"])
     assert "content digest" in info.value.stderr_tail
@@ -684,7 +703,7 @@ def test_kind_load_images_failure_is_a_command_failure_and_the_archive_goes(
 def test_kind_config_names_the_node_image_by_tag_only_offline(tmp_path: Path) -> None:
     def node_images(offline: bool, **kw: str) -> set[str]:
         s = load_settings({"state_dir": tmp_path, "offline": offline}, config_file=tmp_path / "n.toml", environ={})
-        config = yaml.safe_load(KindProvider(s, workers=1, **kw).render_config())  # type: ignore[arg-type]
+        config = yaml.safe_load(KindProvider(s, node_ports=node_ports(s), workers=1, **kw).render_config())  # type: ignore[arg-type]
         return {node["image"] for node in config["nodes"]}
 
     assert node_images(False) == {versions.KIND_NODE_IMAGE}, "online: pinned by digest"
@@ -701,7 +720,7 @@ def test_provider_for(settings: Settings, mk_settings: Settings, tmp_path: Path)
     assert provider_for(settings).kubeconfig_context(make_ctx(settings, FakeRunner())) == f"kind-{NAME}"
     assert provider_for(mk_settings).kubeconfig_context(make_ctx(mk_settings, FakeRunner())) == NAME
     aws = load_settings({"state_dir": tmp_path, "target": "aws"}, config_file=tmp_path / "none.toml", environ={})
-    from lab.providers_eks import EksProvider
+    from lab.providers.eks import EksProvider
 
     assert isinstance(provider_for(aws), EksProvider)
 
@@ -748,3 +767,19 @@ def test_kind_not_on_path_is_tool_not_found_with_a_hint_to_install_it_not_to_sta
     with pytest.raises(ToolNotFound) as info:
         kind_tool.get_clusters(FakeRunner(missing={"kind"}))
     assert "invoke doctor --fix" in (info.value.hint or "") and "Docker" not in (info.value.hint or "")
+
+
+@pytest.mark.parametrize("target,provider", [("local", "kind"), ("local", "minikube"), ("aws", "kind")])
+def test_a_providers_capabilities_say_which_role_protocols_it_implements(
+    settings: Settings, target: str, provider: str
+) -> None:
+    """The steps ask capabilities (no cluster needed) and then use the role protocols: the two must agree."""
+    s = dataclasses.replace(settings, target=target, provider=provider)
+    cls = providers.provider_class(s)
+    caps = providers.capabilities_for(s)
+    assert caps is cls.capabilities
+    made = providers.provider_for(s) if target == "local" else cls.__new__(cls)
+    assert isinstance(made, providers.SideLoader) == caps.side_loads_images
+    assert isinstance(made, providers.DockerNetworked) == caps.docker_nodes
+    assert isinstance(made, providers.MarkerOwned) == (caps.ownership == "marker")
+    assert (caps.reaches_host_registry == "load") == (provider == "minikube" and target == "local")

@@ -45,11 +45,20 @@ def _registry_answers(monkeypatch: pytest.MonkeyPatch) -> None:
 def runner_with(report: str, tmp_path: Path) -> FakeRunner:
     runner = happy_runner(tmp_path)
     runner.script(["trivy", "image"], stdout=report)
+    script_ship(runner, tmp_path)
+    return runner
+
+
+def script_ship(runner: FakeRunner, app_root: Path) -> FakeRunner:
+    """What else a ship runs, beyond happy_runner's (tests/unit/test_gitops_unit.py)."""
+    runner.script(["git", "-C", str(app_root), "remote", "get-url", "origin"], stdout="")
+    for argv in GATE:  # the gate passes
+        runner.script(list(argv), stdout="ok\n")
     return runner
 
 
 def run(tmp_path: Path, runner: FakeRunner, **kw: Any) -> tuple[Any, StubRepo, Context]:
-    repo = StubRepo(runner=runner)
+    repo = StubRepo()
     ctx = make_ctx(tmp_path, runner, **kw.pop("settings", {}))
     kw.setdefault("no_wait", True)
     result = ship(
@@ -116,7 +125,7 @@ def test_a_critical_finding_stops_the_ship_before_the_push_and_lists_it(tmp_path
 
 def test_nothing_is_committed_when_the_scan_blocks(tmp_path: Path) -> None:
     runner = runner_with(FINDING, tmp_path)
-    repo = StubRepo(runner=runner)
+    repo = StubRepo()
     ctx = make_ctx(tmp_path, runner)
     with pytest.raises(ScanBlocked):
         ship(
@@ -143,7 +152,7 @@ def test_allow_vulnerable_ships_and_records_the_accepted_risk_in_the_trailers(tm
 
 
 def test_a_clean_scan_is_recorded_too(tmp_path: Path) -> None:
-    _, repo, _ = run(tmp_path, happy_runner(tmp_path), no_wait=True)
+    _, repo, _ = run(tmp_path, script_ship(happy_runner(tmp_path), tmp_path), no_wait=True)
     assert repo.trailers[0] == [("Image-Scan", "trivy 0.74.0, threshold CRITICAL: 0 blocking, 0 accepted, 0 below")]
 
 
@@ -184,7 +193,7 @@ def test_a_bad_threshold_is_a_setting_error_naming_its_source(tmp_path: Path) ->
 
 
 def test_trivy_missing_is_tool_not_found_with_a_hint_that_works(tmp_path: Path) -> None:
-    runner = happy_runner(tmp_path)
+    runner = script_ship(happy_runner(tmp_path), tmp_path)
     runner.missing.add("trivy")
     with pytest.raises(ToolNotFound) as info:
         run(tmp_path, runner)
@@ -193,7 +202,7 @@ def test_trivy_missing_is_tool_not_found_with_a_hint_that_works(tmp_path: Path) 
 
 
 def test_offline_without_a_database_is_refused_before_trivy_runs(tmp_path: Path) -> None:
-    runner = happy_runner(tmp_path)
+    runner = script_ship(happy_runner(tmp_path), tmp_path)
     ctx = make_ctx(tmp_path, runner, offline=True)
     with pytest.raises(Refused, match="no trivy vulnerability database") as info:
         scan.scan_image(ctx, "localhost:5001/lab-app:t", tag="t")
@@ -201,7 +210,7 @@ def test_offline_without_a_database_is_refused_before_trivy_runs(tmp_path: Path)
 
 
 def test_offline_with_the_cached_database_scans_without_updating_it(tmp_path: Path) -> None:
-    runner = happy_runner(tmp_path)
+    runner = script_ship(happy_runner(tmp_path), tmp_path)
     ctx = make_ctx(tmp_path, runner, offline=True)
     db = ctx.settings.scanner_cache_dir / "db"
     db.mkdir(parents=True)
@@ -317,6 +326,7 @@ def test_ship_flags_reach_the_scan(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
 def test_cache_downloads_the_scanner_database_into_the_lab_cache(tmp_path: Path) -> None:
     runner = FakeRunner()
     runner.script(["trivy", "--version"], stdout="Version: 0.74.0\n")
+    runner.script(["trivy", "image", "--download-db-only"], stdout="")
     ctx = make_ctx(tmp_path, runner)
     assert scan.cache_db(ctx) == ctx.settings.scanner_cache_dir
     argv = runner.calls[-1].argv
@@ -334,7 +344,7 @@ def test_cache_without_trivy_warns_and_goes_on(tmp_path: Path) -> None:
 
 def test_the_first_deploy_of_up_is_not_scanned_and_says_why(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from lab.gitops.overlay import SEED_TAG, ImageSpec
-    from lab.steps import lab, release
+    from lab.steps import release, up
     from lab.steps import ship as ship_steps
 
     class SeededRepo:
@@ -359,7 +369,7 @@ def test_the_first_deploy_of_up_is_not_scanned_and_says_why(tmp_path: Path, monk
     monkeypatch.setattr(ship_steps, "ship", fake_ship)
     monkeypatch.setattr(release, "promote", lambda *a, **kw: None)
     ctx = make_ctx(tmp_path, FakeRunner())
-    assert lab._first_deploy(ctx, tmp_path) == "t"
+    assert up._first_deploy(ctx, tmp_path) == "t"
     [first] = shipped
     assert first.settings.scan_severity == "off" and ctx.settings.scan_severity == "CRITICAL"
     assert first.settings.sources["scan_severity"] == "invoke up's first deploy (set-up, not a release)"

@@ -16,13 +16,13 @@ import pytest
 from fakes import Bind, FakeRunner, read_through
 from fakeworld import FakeECR
 
+from lab.components import ecr_emulator, services
 from lab.core import versions
 from lab.core.config import Settings
 from lab.core.context import Context
 from lab.core.errors import ConfigError, Conflict, NotReady, RegistryError
 from lab.core.runner import DryRunRunner, Result
 from lab.core.ui import UI
-from lab.steps import services
 from lab.tools.docker import labels_for
 from lab.tools.probes import HttpAnswer
 
@@ -213,6 +213,7 @@ def run_of(runner: FakeRunner, name: str) -> tuple[str, ...]:
 
 
 # Fresh machine, then a second run --------------------------------------------------------------------------
+@pytest.mark.unscripted_commands_succeed
 def test_fresh_machine_builds_images_and_starts_all_three(tmp_path, world, net, ecr_fake):
     ctx, runner = make_ctx(tmp_path, world)
     endpoints = services.ensure_services(ctx, probe=probes_for(net, ecr_fake))
@@ -269,6 +270,7 @@ def test_fresh_machine_builds_images_and_starts_all_three(tmp_path, world, net, 
     )
 
 
+@pytest.mark.unscripted_commands_succeed
 def test_second_run_reuses_everything(tmp_path, world, net, ecr_fake):
     ctx, runner = make_ctx(tmp_path, world)
     probe = probes_for(net, ecr_fake)
@@ -286,6 +288,7 @@ def test_second_run_reuses_everything(tmp_path, world, net, ecr_fake):
     assert repo_phases == ["created", "exists"]  # found and kept the second time
 
 
+@pytest.mark.unscripted_commands_succeed
 def test_git_server_serving_a_removed_state_dir_is_recreated_on_the_new_one(tmp_path, world, net, ecr_fake):
     """`rm -rf .lab` while the git server runs: its bind mount keeps the deleted directory (same Source path in
     `docker inspect`). The next ensure must notice and recreate it on the directory there now."""
@@ -380,6 +383,7 @@ def test_force_replaces_a_foreign_container(tmp_path, world, net, ecr_fake):
     assert ctx.ui.phases[-1].note == "replaced"
 
 
+@pytest.mark.unscripted_commands_succeed
 def test_container_of_another_lab_cluster_is_a_conflict(tmp_path, world, net, ecr_fake):
     world.add_foreign("lab-git", labels_for("git", "other-lab"))
     ctx, runner = make_ctx(tmp_path, world)
@@ -390,6 +394,7 @@ def test_container_of_another_lab_cluster_is_a_conflict(tmp_path, world, net, ec
     runner.assert_not_called("docker", "rm")
 
 
+@pytest.mark.unscripted_commands_succeed
 def test_busy_port_is_a_conflict_naming_port_and_setting(tmp_path, world, net, ecr_fake):
     net.busy.add(3000)
     ctx, runner = make_ctx(tmp_path, world)
@@ -474,7 +479,7 @@ def test_localstack_waits_for_init_hooks_to_complete(tmp_path, world, net, ecr_f
     with pytest.raises(NotReady) as err:
         services.ensure_ecr_emulator(ctx, probe=probes_for(net, ecr_fake), environ={"LOCALSTACK_AUTH_TOKEN": "t"})
     assert '"completed": false' in err.value.last_state
-    assert net.now <= services.LOCALSTACK_READY_TIMEOUT + 1.0  # bounded
+    assert net.now <= ecr_emulator.LOCALSTACK_READY_TIMEOUT + 1.0  # bounded
 
 
 def test_emulator_that_exits_fails_fast_with_its_logs(tmp_path, world, net, ecr_fake):
@@ -541,6 +546,7 @@ def test_offline_missing_image_is_an_error_and_stale_image_is_used(tmp_path, wor
 
 
 # down -------------------------------------------------------------------------------------------------------
+@pytest.mark.unscripted_commands_succeed
 def test_delete_removes_only_this_clusters_labelled_containers(tmp_path, world, net, ecr_fake):
     ctx, runner = make_ctx(tmp_path, world)
     services.ensure_services(ctx, probe=probes_for(net, ecr_fake))
@@ -556,6 +562,7 @@ def test_delete_removes_only_this_clusters_labelled_containers(tmp_path, world, 
     assert services.delete_services(ctx) == []  # twice is fine
 
 
+@pytest.mark.unscripted_commands_succeed
 def test_delete_with_volumes_removes_labelled_volumes(tmp_path, world, net, ecr_fake):
     ctx, _ = make_ctx(tmp_path, world)
     services.ensure_services(ctx, probe=probes_for(net, ecr_fake))

@@ -6,13 +6,16 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
 from fakes import FakeRunner
 
+from lab.components import node_ports
 from lab.core.config import ROOT, Settings, load_settings
 from lab.core.context import Context
 from lab.core.ui import UI
 from lab.providers import KindProvider, default_registry_links
 from lab.steps import ship
+from lab.tools.kubectl import kubectl_binary
 
 
 def _app_repo(path: Path) -> Path:
@@ -41,6 +44,7 @@ def _ship(tmp_path: Path, provider: str) -> tuple[FakeRunner, ship.ShipResult]:
     return runner, result
 
 
+@pytest.mark.integration  # real git / kubectl kustomize (tests/tiers.py)
 def test_minikube_loads_the_pushed_image_before_the_bump(tmp_path: Path) -> None:
     runner, _ = _ship(tmp_path, "minikube")
     load = runner.assert_called("minikube", "image", "load")
@@ -48,6 +52,7 @@ def test_minikube_loads_the_pushed_image_before_the_bump(tmp_path: Path) -> None
     assert runner.index("docker", "push") < runner.index("minikube", "image", "load"), runner.dump()
 
 
+@pytest.mark.integration  # real git / kubectl kustomize (tests/tiers.py)
 def test_kind_pulls_through_the_registry_mapping(tmp_path: Path) -> None:
     runner, result = _ship(tmp_path, "kind")
     pushed = runner.assert_called("docker", "push").argv[-1]
@@ -60,9 +65,13 @@ def test_kind_pulls_through_the_registry_mapping(tmp_path: Path) -> None:
     # The mapping that makes that name pullable: on every kind node, containerd sends localhost:5001 to the lab's
     # registry container on the kind network (kind site/static/examples/kind-with-registry.sh).
     settings = _settings(tmp_path, "kind")
-    provider = KindProvider(settings)
+    provider = KindProvider(settings, node_ports=node_ports(settings))
     wiring = FakeRunner()
     wiring.script([provider.binary, "get", "nodes"], stdout="gitops-lab-control-plane\n")
+    wiring.script(["docker", "exec", "gitops-lab-control-plane", "mkdir", "-p"])
+    wiring.script(["docker", "exec", "-i", "gitops-lab-control-plane", "cp", "/dev/stdin"])
+    wiring.script(["docker", "container", "inspect"], "[]\n", returncode=1, stderr="Error: No such container: x")
+    wiring.script([kubectl_binary(), "--context", "kind-gitops-lab", "apply", "-f", "-"])
     provider.wire_registry(Context(settings, wiring, UI(quiet=True)), default_registry_links(settings))
     hosts = [c for c in wiring.calls if c.argv[-1] == "/etc/containerd/certs.d/localhost:5001/hosts.toml"]
     assert [(c.argv[:4], c.input) for c in hosts] == [

@@ -18,6 +18,8 @@ import pytest
 from lab.core.config import ROOT
 from lab.steps import ship
 
+pytestmark = pytest.mark.integration  # runs the tutorial's example in a real git repo (tests/tiers.py)
+
 TUTORIAL = ROOT / "docs" / "tutorial.md"
 
 
@@ -76,3 +78,56 @@ def test_the_tutorials_ship_example_passes_the_quality_gate(repo_copy: Path) -> 
     for argv in ship.default_gate():
         res = subprocess.run(list(argv), cwd=repo_copy, env=gate_env(), capture_output=True, text=True, timeout=600)
         assert res.returncode == 0, f"the gate refuses the tutorial's edit: {argv}\n{res.stdout[-3000:]}{res.stderr}"
+
+
+def metrics_commands() -> list[str]:
+    """The commands of the ```sh block in "## 6. Measure your delivery" (comments stripped)."""
+    text = TUTORIAL.read_text()
+    start = text.index("## 6. Measure your delivery")
+    section = text[start : text.index("\n## ", start + 1)]
+    match = re.search(r"```sh\n(.*?)```", section, re.DOTALL)
+    assert match, f"no ```sh block in the metrics section of {TUTORIAL}"
+    return [line.split("#", 1)[0].strip() for line in match.group(1).splitlines() if line.strip()]
+
+
+def test_the_tutorials_metrics_commands_work_on_a_real_history(tmp_path: Path) -> None:
+    """Each `invoke metrics` command of the tutorial, from a shell, on a GitOps history the lab's own code made:
+    two deploys of this project's HEAD and a rollback (which the tutorial says counts as a failed deploy)."""
+    import io
+    import json
+    import shlex
+
+    from lab.core.config import load_settings
+    from lab.core.context import Context
+    from lab.core.runner import SubprocessRunner
+    from lab.core.ui import UI
+    from lab.gitops.overlay import ImageSpec
+    from lab.steps import release
+
+    remote = tmp_path / "gitops.git"
+    subprocess.run(["git", "init", "--quiet", "--bare", "-b", "main", str(remote)], check=True, timeout=60)
+    settings = load_settings(
+        {"state_dir": tmp_path / "state", "gitops_remote": str(remote)}, environ={}, config_file=tmp_path / "x.toml"
+    )
+    ctx = Context(settings, SubprocessRunner(), UI(err=io.StringIO(), out=io.StringIO()))
+    repo = ship.gitops_repo(ctx, app_root=ROOT)
+    head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True, check=True)
+    for tag in ("t1", "t2"):
+        repo.bump("dev", ImageSpec("localhost:5001/lab-app", tag), app_commit=head.stdout.strip())
+    release.rollback(ctx, "dev", no_wait=True, lookup_digest=lambda host, name, tag: "sha256:" + "0" * 64, repo=repo)
+
+    env = {k: v for k, v in gate_env().items() if k != "KUBECONFIG"}
+    env.update(LAB_STATE_DIR=str(tmp_path / "state"), LAB_GITOPS_REMOTE=str(remote), KUBECONFIG=str(tmp_path / "none"))
+    commands = metrics_commands()
+    assert commands and all(c.startswith("invoke metrics") for c in commands), commands
+    for command in commands:
+        argv = [sys.executable, "-m", "invoke", "-r", str(ROOT), *shlex.split(command)[1:]]
+        res = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+        assert res.returncode == 0, f"{command}:\n{res.stdout}\n{res.stderr}"
+        assert "the figures come from git" in res.stderr
+        if "--json" in command:
+            dev = json.loads(res.stdout)["dev"]
+            assert dev["deployments"] == 2 and dev["rollbacks"] == 1 and dev["change_failure_rate"] == 0.5
+        if "--html" in command:
+            page = (tmp_path / "metrics.html").read_text()
+            assert "<svg" in page and "<script" not in page

@@ -1,9 +1,15 @@
 """A fake Runner for unit tests, in the spirit of ctlptl's fake exec: script outputs by argv prefix,
-record every call, and print every recorded command when an assertion about them fails."""
+record every call, and print every recorded command when an assertion about them fails.
+
+Strict: a command nothing scripted (no script/script_once prefix, no responder) raises UnscriptedCommand, naming
+the argv and the scripted prefixes, so a test states every command it expects. ``unscripted_succeeds=True`` is the
+per-runner opt-out and ``@pytest.mark.unscripted_commands_succeed`` the per-test one (an unscripted command answers
+exit 0 with no output): only for tests not yet scripted command by command. A dry-run FakeRunner
+(``dry_run=True``) answers unscripted commands like DryRunRunner does, with empty success: what a dry run does.
+"""
 
 from __future__ import annotations
 
-import os
 import shlex
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -13,6 +19,8 @@ from lab.core.errors import CommandFailed, ToolNotFound
 from lab.core.runner import Result
 
 Responder = Callable[[tuple[str, ...], str | None], Result | None]
+# Set by the `unscripted_commands_succeed` marker (tests/fakes/plugin.py) for the one test that carries it.
+UNSCRIPTED_SUCCEED_DEFAULT = False
 
 
 @dataclass
@@ -26,9 +34,21 @@ class Call:
         return shlex.join(self.argv)
 
 
+class UnscriptedCommand(AssertionError):
+    """A FakeRunner was asked to run a command the test did not script."""
+
+    def __init__(self, argv: Sequence[str], scripted: Sequence[str]) -> None:
+        self.argv = tuple(argv)
+        listed = "\n".join(f"    {p}" for p in scripted) or "    (nothing)"
+        super().__init__(
+            f"unscripted command: {shlex.join(self.argv)}\n  scripted prefixes:\n{listed}\n"
+            "  script it (runner.script(prefix, stdout=...)) with what the real command answers"
+        )
+
+
 @dataclass
 class FakeRunner:
-    """Scripted responses keyed by argv prefix. Unscripted commands succeed with empty output.
+    """Scripted responses keyed by argv prefix. An unscripted command raises UnscriptedCommand (module docstring).
 
     ``script(prefix, stdout=..., returncode=...)`` answers every later call whose argv starts with
     ``prefix``; ``script_once`` answers only the next one (sequences of answers are queued in order).
@@ -41,6 +61,8 @@ class FakeRunner:
     _once: list[tuple[tuple[str, ...], Result]] = field(default_factory=list)
     responders: list[Responder] = field(default_factory=list)
     missing: set[str] = field(default_factory=set)  # executables "not on PATH": ToolNotFound, as SubprocessRunner
+    # The opt-out of strictness (module docstring); a test marked unscripted_commands_succeed gets it by default.
+    unscripted_succeeds: bool = field(default_factory=lambda: UNSCRIPTED_SUCCEED_DEFAULT)
 
     def script(self, prefix: Sequence[str], stdout: str = "", returncode: int = 0, stderr: str = "") -> None:
         self._always.insert(0, (tuple(prefix), Result(tuple(prefix), returncode, stdout, stderr)))
@@ -81,7 +103,16 @@ class FakeRunner:
         for prefix, res in self._always:
             if args[: len(prefix)] == prefix:
                 return res
-        return Result(args, 0, "", "")
+        if self.dry_run or self.unscripted_succeeds:
+            return Result(args, 0, "", "")
+        raise UnscriptedCommand(args, self.scripted())
+
+    def scripted(self) -> list[str]:
+        """The prefixes scripted so far (once-only ones marked), and the responders, for UnscriptedCommand."""
+        out = [shlex.join(prefix) for prefix, _ in self._always]
+        out += [f"{shlex.join(prefix)} (once)" for prefix, _ in self._once]
+        out += [f"responder {getattr(r, '__qualname__', repr(r))}" for r in self.responders]
+        return out
 
     # Assertions ------------------------------------------------------------------------------------
     @property
@@ -110,71 +141,3 @@ class FakeRunner:
                 return i
         after = f" after call {start}" if start else ""
         raise AssertionError(f"no call starting with {shlex.join(prefix)}{after}\n{self.dump()}")
-
-
-@dataclass
-class Clock:
-    """A monotonic clock that only moves when something sleeps: pass it as ``clock`` and ``clock.sleep``."""
-
-    now: float = 0.0
-    sleeps: list[float] = field(default_factory=list)
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        assert seconds >= 0
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
-@dataclass
-class Bind:
-    """A bind mount as the kernel keeps it: the host directory it was made from (held open), not its path. After
-    the path is removed and made again, a container still reads the old directory through it, as Docker's do."""
-
-    source: str
-    target: str
-    fd: int
-
-    @classmethod
-    def mount(cls, spec: str) -> Bind | None:
-        """From `docker run -v SRC:DST[:ro]`; None for a named volume or a single file."""
-        source, target = spec.split(":")[:2]
-        if not os.path.isabs(source) or not os.path.isdir(source):
-            return None
-        return cls(source, target, os.open(source, os.O_RDONLY))
-
-    def remount(self) -> Bind:
-        """What `docker start` does: mount the path afresh."""
-        return Bind(self.source, self.target, os.open(self.source, os.O_RDONLY))
-
-    def current(self) -> bool:
-        """True when the path still names the directory this mount holds."""
-        held = os.fstat(self.fd)
-        try:
-            now = os.stat(self.source)
-        except FileNotFoundError:
-            return False
-        return (held.st_dev, held.st_ino) == (now.st_dev, now.st_ino)
-
-    def read(self, path: str) -> str | None:
-        """PATH (inside the container) read through the held directory; None if it is not there."""
-        if not path.startswith(self.target.rstrip("/") + "/"):
-            return None
-        relative = path[len(self.target.rstrip("/")) + 1 :]
-        try:
-            fd = os.open(relative, os.O_RDONLY, dir_fd=self.fd)
-        except OSError:
-            return None
-        with os.fdopen(fd) as f:
-            return f.read()
-
-
-def read_through(binds: Sequence[Bind], path: str) -> str | None:
-    """`cat PATH` in a container with these bind mounts (None: "No such file or directory")."""
-    for bind in binds:
-        found = bind.read(path)
-        if found is not None:
-            return found
-    return None

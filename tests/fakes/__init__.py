@@ -1,0 +1,8 @@
+"""Fakes of the systems the lab drives, one module each: the process runner (runner.py, strict), a clock
+(clock.py), bind mounts as Docker keeps them (binds.py). `from fakes import FakeRunner` keeps working."""
+
+from fakes.binds import Bind, read_through
+from fakes.clock import Clock
+from fakes.runner import Call, FakeRunner, Responder, UnscriptedCommand
+
+__all__ = ["Bind", "Call", "Clock", "FakeRunner", "Responder", "UnscriptedCommand", "read_through"]
