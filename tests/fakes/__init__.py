@@ -1,5 +1,6 @@
 """Fakes of the systems the lab drives, one module each: the process runner (runner.py, strict), a clock
-(clock.py), bind mounts as Docker keeps them (binds.py). `from fakes import FakeRunner` keeps working."""
+(clock.py), bind mounts as Docker keeps them (binds.py), the generic Kubernetes client (kube.py, strict).
+`from fakes import FakeRunner` keeps working."""
 
 from fakes.binds import Bind, read_through
 from fakes.clock import Clock
