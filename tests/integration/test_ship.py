@@ -161,6 +161,7 @@ def test_ship_no_wait_builds_pushes_and_bumps_dev(
         "Image-Digest": result.digest,
         "Environment": "dev",
         "Deployed-By": "Ship Test <ship@example.test>",
+        "Image-Scan": "not scanned (scan_severity=off from flag --scan-severity)",  # make_ctx: the scan is elsewhere
     }
     # promote asks the same registry (real HTTP) before copying the image to staging, tag and digest: staging pins
     # the digest the registry serves, although dev's overlay names the tag only.
