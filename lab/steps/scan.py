@@ -14,6 +14,7 @@ and the trailer says so.
 
 from __future__ import annotations
 
+import dataclasses
 import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -90,6 +91,15 @@ def ship_flags(settings: Settings, *, allow_dirty: bool, no_wait: bool, pin_dige
         if on
     ]
     return flags + (["--registry", settings.push_registry] if settings.push_registry != "local" else [])
+
+
+def keep_scan_setting(settings: Settings, ship: Settings) -> Settings:
+    """SETTINGS (a registry's, which ship adopts) with SHIP's scan_severity and its source: `up`'s first deploy
+    turns the scan off for its ship, whatever registry it ships to."""
+    source = ship.sources.get("scan_severity", "default")
+    return dataclasses.replace(
+        settings, scan_severity=ship.scan_severity, sources={**settings.sources, "scan_severity": source}
+    )
 
 
 def ecr_scan_for_ship(
