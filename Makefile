@@ -35,11 +35,11 @@ check: $(VENV)/.installed-test  ## lint, format, types, layering, Dockerfile lin
 test: check                     ## the whole suite (integration tests skip without Docker, fail in CI)
 	$(BIN)/pytest
 
-unit: $(VENV)/.installed-test
-	$(BIN)/pytest -m 'not docker and not e2e'
+unit: $(VENV)/.installed-test       ## fakes only: no git, kubectl, docker or kind process (tests/tiers.py)
+	$(BIN)/pytest -m 'not integration and not docker and not e2e'
 
-integration: $(VENV)/.installed-test
-	$(BIN)/pytest -m docker
+integration: $(VENV)/.installed-test  ## real git and kubectl kustomize (integration), real Docker (docker)
+	$(BIN)/pytest -m 'integration or docker'
 
 e2e: $(VENV)/.installed-test    ## on a real cluster with the lab up (opt-in)
 	$(BIN)/pytest -m e2e -p no:cacheprovider

@@ -6,10 +6,13 @@ variables < these flags (lab/core/config.py)."""
 
 from __future__ import annotations
 
+import atexit
 import functools
 import math
+import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 from invoke.context import Context as InvokeContext
@@ -23,6 +26,7 @@ from lab.core.context import Context
 from lab.core.errors import ConfigError, LabError, PreflightFailed
 from lab.core.runner import DryRunRunner, SubprocessRunner, foreground
 from lab.core.ui import UI
+from lab.steps import drift_kinds
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -128,16 +132,24 @@ def lab_task(fn: F) -> F:
 FLAG_NAMES = {"push_registry": "--registry"}  # settings whose flag is not --NAME (`invoke ship --registry`)
 
 
+TIMINGS_ENV = "LAB_TIMINGS"  # a file: the task's phases are written there as JSON when it exits (lab/core/ui.py)
+
+
 def make_context(*, dry_run: bool = False, debug: bool = False, **overrides: Any) -> Context:
     settings = load_settings(overrides, flag_names=FLAG_NAMES)
     runner = DryRunRunner() if dry_run else SubprocessRunner(echo=sys.stderr if debug else None)
-    return Context(settings=settings, runner=runner, ui=UI())
+    ui = UI()
+    timings = os.environ.get(TIMINGS_ENV)
+    if timings:
+        atexit.register(ui.write_timings, Path(timings))
+    return Context(settings=settings, runner=runner, ui=ui)
 
 
 def _watcher(ctx: Context) -> Any:
-    from lab.steps.argocd import ArgoWatcher
+    """Argo CD, through the kubernetes client imported only once the cluster is asked (lab/steps/watcher.py)."""
+    from lab.steps.watcher import LazyArgoWatcher
 
-    return ArgoWatcher(ctx)
+    return LazyArgoWatcher(ctx)
 
 
 @task(help=helps("target", "provider", "debug", fix="download the pinned kind release (sha256-verified) if missing"))
@@ -415,6 +427,8 @@ def metrics(
     for flag, value in (("--html", html), ("--prometheus", prometheus)):
         if value is not None and not value.strip():
             raise ConfigError(f"{flag} is empty: name the file to write", hint=f"e.g. {flag} metrics.out")
+        if value:
+            metrics_steps.check_target(Path(value), flag)
     ctx = make_context(debug=debug)
 
     def read_app(name: str) -> dict[str, Any]:
@@ -436,7 +450,7 @@ def metrics(
         "dry_run",
         "debug",
         env="dev (self-heal on, default) or staging (manual sync)",
-        change="what to change by hand: scale (default), image, delete or env",
+        change=drift_kinds.task_help(),
         heal="staging: sync at the end, as `invoke sync staging` would",
         observe="staging: seconds to watch it stay OutOfSync (default 30)",
     ),
@@ -445,7 +459,7 @@ def metrics(
 def demo_drift(
     c: InvokeContext,
     env: str = "dev",
-    change: str = "scale",
+    change: str = drift_kinds.DEFAULT,
     heal: bool = False,
     observe: float = 30.0,
     dry_run: bool = False,

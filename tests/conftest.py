@@ -1,8 +1,11 @@
-"""Shared fixtures: real Docker, a real registry (Debian's docker-registry), MiniStack.
+"""Shared fixtures: real Docker, a real registry (Debian's docker-registry), MiniStack; the tier guard.
 
-Integration tests are marked ``docker``. Where no Docker engine answers, or Docker has no base image to build from
-(LAB_BASE_IMAGE, else app/Dockerfile's default; tests/baseimage.py), they are skipped with the reason, unless
-``LAB_REQUIRE_DOCKER=1`` (set by CI) turns that skip into a failure: in CI they must run.
+Tiers (tests/tiers.py): a test marked ``integration`` runs real git / ``kubectl kustomize`` and needs no Docker;
+``docker`` needs a Docker engine; ``e2e`` a cluster. Any other test is a unit test and may start none of git,
+kubectl, docker or kind (the hook wrappers below fail it if it does). Docker tests: where no Docker engine answers,
+or Docker has no base image to build from (LAB_BASE_IMAGE, else app/Dockerfile's default; tests/baseimage.py), they
+are skipped with the reason, unless ``LAB_REQUIRE_DOCKER=1`` (set by CI) turns that skip into a failure: in CI they
+must run.
 """
 
 from __future__ import annotations
@@ -16,12 +19,35 @@ from pathlib import Path
 
 import baseimage
 import pytest
+import tiers
 from localservers import free_port, serve_registry, wait_for_port
 
 # Fails any test whose boto3/botocore call would leave the loopback (no real AWS, ever).
 pytest_plugins = ["aws_guard", "fakes.plugin"]  # fakes.plugin: the unscripted_commands_succeed marker
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+# A test without a tier mark (integration, docker, e2e) is a unit test: in its setup, call and teardown it may start
+# no git, kubectl, docker or kind (tests/tiers.py); one that does fails, saying how to fake the tool or which mark to
+# add. (A refused start raises PermissionError in the test; code that swallows it still fails here.)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    tiers.mark_by_fixtures(items)  # a test using a real server process (gunicorn) is an integration test
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
+    return (yield from tiers.guard_phase(item))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    return (yield from tiers.guard_phase(item))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Iterator[None]:
+    return (yield from tiers.guard_phase(item))
 
 
 def require_or_skip(reason: str) -> None:

@@ -1,15 +1,15 @@
 """Prime the lab's offline cache (.lab/cache) from the stand-in images, as `invoke cache` would have stored it.
 
 `invoke cache` pulls the pinned images, downloads Argo CD's install.yaml and builds the service images; none of that
-can happen in CI. This helper does the rest of `lab.steps.lab.cache` with the lab's own functions, against the Docker
+can happen in CI. This helper does the rest of `lab.steps.cache.cache` with the lab's own functions, against the Docker
 daemon DOCKER_HOST names (ci-dockerd):
 
   services   build the lab's service images (registry, git server, MiniStack) on this daemon, exactly as
-             `invoke cache` builds them (lab.steps.services.build_service_images): run it against a daemon that
+             `invoke cache` builds them (lab.components.services.build_service_images): run it against a daemon that
              reaches the package mirrors, then move the images to ci-dockerd (`docker save | docker load`).
   cache      save every image the offline `up` loads (the pinned kind node and Argo CD images, the base image, the
              service images) into .lab/cache/images/<name>.tar with index.json recording the IDs, as
-             `lab.steps.lab.cache` does; install.yaml from the argo-cd module in the Go module cache, through
+             `lab.steps.cache.cache` does; install.yaml from the argo-cd module in the Go module cache, through
              `fetch_install_manifest` (which verifies the pinned sha256); the app's wheels (`cache_wheels`, PyPI).
 
 The one difference from `invoke cache`: the kind node image is referenced by a digest that only the upstream
@@ -23,14 +23,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-from lab import image_cache
+from lab import components, image_cache
+from lab.components import services
 from lab.core import versions
 from lab.core.config import load_settings
 from lab.core.context import Context
 from lab.core.runner import SubprocessRunner
 from lab.core.ui import UI
-from lab.steps import app_image, services
-from lab.steps.lab import PULLED_IMAGES, cached_image_file
+from lab.steps import app_image
+from lab.steps.cache import cached_image_file
 from lab.tools import docker
 from lab.tools.argocd_install import fetch_install_manifest
 
@@ -65,7 +66,7 @@ def cache() -> None:
     stale = [ref for ref, state in built.items() if state not in ("cached",)]
     if stale:
         sys.exit(f"service images not current on this daemon: {', '.join(stale)}")
-    refs = list(dict.fromkeys([*PULLED_IMAGES, settings.base_image, *built]))
+    refs = list(dict.fromkeys([*components.pulled_images(settings), settings.base_image, *built]))
     index = image_cache.read_index(settings.cache_dir)
     platform = docker.save_platform(ctx.runner)
     for ref in refs:

@@ -20,7 +20,9 @@ interval, and a timeout reports the last message.
 
 from __future__ import annotations
 
+import copy
 import enum
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -59,6 +61,32 @@ class ApplicationsApi(Protocol):
     def get(self, name: str) -> dict[str, Any]: ...
 
     def patch(self, name: str, body: dict[str, Any]) -> dict[str, Any]: ...
+
+
+def _api_call(verb: str, name: str, *rest: str) -> str:
+    return f"CustomObjectsApi.{verb}_namespaced_custom_object({GROUP!r}, {VERSION!r}, {NAMESPACE!r}, {PLURAL!r}, " + (
+        ", ".join([repr(name), *rest]) + ")"
+    )
+
+
+@dataclass
+class RecordingApplications:
+    """ApplicationsApi for a dry run: GET answers ``app`` (the state the caller assumes), every call is recorded
+    in ``calls`` and handed to ``show`` as the client call; a PATCH changes nothing."""
+
+    app: dict[str, Any]
+    show: Callable[[str], None]
+    calls: list[str] = field(default_factory=list)
+
+    def get(self, name: str) -> dict[str, Any]:
+        self.calls.append(call := _api_call("get", name))
+        self.show(call)
+        return copy.deepcopy(self.app)
+
+    def patch(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        self.calls.append(call := _api_call("patch", name, json.dumps(body), f"_content_type={MERGE_PATCH!r}"))
+        self.show(call)
+        return {}
 
 
 @dataclass

@@ -1,10 +1,10 @@
-"""The few Kubernetes objects the drift demo and the e2e suite read and change, through the official `kubernetes`
-client: read a Deployment / ReplicaSet / Service / ConfigMap / Pod, scale a Deployment, set a container's image or
-an env var, delete a Service.
+"""The Kubernetes objects the drift demo and the e2e suite read and change, through the official `kubernetes`
+client: read and list objects of a few kinds (Deployment, ReplicaSet, Service, ConfigMap, Pod), patch one (or its
+`scale` subresource), delete one. One generic ``patch`` serves every change, so a new drift kind needs no new method.
 
 Objects are returned as the API serves them (plain dicts with camelCase keys, exactly what `kubectl get -o json`
 prints), so a comparison with the rendered overlay needs no model conversion. Callers depend on the ``Cluster``
-protocol; tests inject an in-memory fake.
+protocol; tests inject a fake of it (tests/fakes/kube.py).
 
 Patch content types are always explicit: the generated client of `kubernetes` 37 picks the first JSON type of its
 list, `application/json-patch+json`, when none is given (kubernetes/client/api/apps_v1_api.py,
@@ -12,18 +12,19 @@ list, `application/json-patch+json`, when none is given (kubernetes/client/api/a
 - `kubectl scale`: a merge patch of the Deployment's `scale` subresource, `{"spec": {"replicas": N}}`;
 - `kubectl set image` / `kubectl set env`: a strategic merge patch, which merges `containers` and `env` by their
   `name` key (the Kubernetes API's patchMergeKey), so only the named container and variable change.
+
+The `kubernetes` package is imported only when a client is made or an error is mapped: `invoke --list` and the
+task help (which lists the drift kinds) load this module without it.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import shlex
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
-
-import urllib3
-from kubernetes.client.exceptions import ApiException
 
 from lab.core.errors import ClusterUnreachable, Conflict, LabError
 
@@ -31,8 +32,20 @@ Obj = dict[str, Any]
 
 MERGE_PATCH = "application/merge-patch+json"
 STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
+PATCH_TYPES = (MERGE_PATCH, STRATEGIC_MERGE_PATCH)
 REQUEST_TIMEOUT = 10.0  # seconds per API request: the lab's API server is on localhost
-KINDS = ("Deployment", "ReplicaSet", "Service", "ConfigMap", "Pod")
+
+# kind -> (the generated API class, the snake_case name in its method names). A method is
+# `<verb>_namespaced_<name>[_<subresource>]` on that class, e.g. AppsV1Api.patch_namespaced_deployment_scale.
+APIS: Mapping[str, tuple[str, str]] = {
+    "Deployment": ("AppsV1Api", "deployment"),
+    "ReplicaSet": ("AppsV1Api", "replica_set"),
+    "Service": ("CoreV1Api", "service"),
+    "ConfigMap": ("CoreV1Api", "config_map"),
+    "Pod": ("CoreV1Api", "pod"),
+}
+KINDS = tuple(APIS)
+SUBRESOURCES: Mapping[str, tuple[str, ...]] = {"Deployment": ("scale",)}
 
 
 class Cluster(Protocol):
@@ -49,33 +62,72 @@ class Cluster(Protocol):
     def list(self, kind: str, namespace: str, label_selector: str = "") -> list[Obj]:
         """Objects of KIND in NAMESPACE matching LABEL_SELECTOR (`key=value,...`)."""
 
-    def scale(self, namespace: str, name: str, replicas: int) -> None:
-        """Set a Deployment's replicas (as `kubectl scale`)."""
-
-    def set_image(self, namespace: str, name: str, container: str, image: str) -> None:
-        """Set one container's image in a Deployment's pod template (as `kubectl set image`)."""
-
-    def set_env(self, namespace: str, name: str, container: str, var: str, value: str) -> None:
-        """Set or replace one env var of a container in a Deployment's pod template (as `kubectl set env`)."""
+    def patch(self, kind: str, namespace: str, name: str, body: Obj, *, patch_type: str, subresource: str = "") -> None:
+        """Patch an object (or its SUBRESOURCE, e.g. a Deployment's `scale`) with BODY, sent as PATCH_TYPE
+        (MERGE_PATCH or STRATEGIC_MERGE_PATCH). Conflict when it does not exist."""
 
     def delete(self, kind: str, namespace: str, name: str) -> None:
         """Delete an object; absent is fine."""
 
 
-# ---------------------------------------------------------------------------------------------- patches
+# ---------------------------------------------------------------------------------------------- requests
 
 
-def scale_patch(replicas: int) -> Obj:
-    return {"spec": {"replicas": replicas}}
+@dataclass(frozen=True)
+class Patch:
+    """A patch, as data: sent with ``send``, shown with ``api_call``."""
+
+    kind: str
+    namespace: str
+    name: str
+    body: Obj
+    patch_type: str
+    subresource: str = ""
+
+    def send(self, cluster: Cluster) -> None:
+        cluster.patch(
+            self.kind, self.namespace, self.name, self.body, patch_type=self.patch_type, subresource=self.subresource
+        )
+
+    def api_call(self) -> str:
+        """The Python client call, e.g. `AppsV1Api.patch_namespaced_deployment_scale('lab-app', 'lab-dev', {...},
+        _content_type='application/merge-patch+json')`."""
+        return (
+            f"{method_name('patch', self.kind, self.subresource)}({self.name!r}, {self.namespace!r},"
+            f" {json.dumps(self.body)}, _content_type={self.patch_type!r})"
+        )
 
 
-def image_patch(container: str, image: str) -> Obj:
-    return {"spec": {"template": {"spec": {"containers": [{"name": container, "image": image}]}}}}
+@dataclass(frozen=True)
+class Delete:
+    """A delete, as data."""
+
+    kind: str
+    namespace: str
+    name: str
+
+    def send(self, cluster: Cluster) -> None:
+        cluster.delete(self.kind, self.namespace, self.name)
+
+    def api_call(self) -> str:
+        return f"{method_name('delete', self.kind)}({self.name!r}, {self.namespace!r})"
 
 
-def env_patch(container: str, var: str, value: str) -> Obj:
-    env = [{"name": var, "value": value}]
-    return {"spec": {"template": {"spec": {"containers": [{"name": container, "env": env}]}}}}
+Request = Patch | Delete
+
+
+def method_name(verb: str, kind: str, subresource: str = "") -> str:
+    """`AppsV1Api.patch_namespaced_deployment_scale`: the generated client's method for VERB on KIND."""
+    api, snake = APIS[known(kind)]
+    if subresource and subresource not in SUBRESOURCES.get(kind, ()):
+        raise ValueError(f"lab.clients.kube handles the subresources {dict(SUBRESOURCES)}, not {kind}/{subresource}")
+    return f"{api}.{verb}_namespaced_{snake}" + (f"_{subresource}" if subresource else "")
+
+
+def known(kind: str) -> str:
+    if kind not in APIS:
+        raise ValueError(f"lab.clients.kube handles {', '.join(KINDS)}, not {kind}")
+    return kind
 
 
 # ---------------------------------------------------------------------------------------------- the same, for humans
@@ -86,27 +138,13 @@ def kubectl(context: str, namespace: str, *args: str) -> str:
     return shlex.join(["kubectl", "--context", context, "-n", namespace, *args])
 
 
-def kubectl_scale(context: str, namespace: str, name: str, replicas: int) -> str:
-    return kubectl(context, namespace, "scale", f"deployment/{name}", f"--replicas={replicas}")
-
-
-def kubectl_set_image(context: str, namespace: str, name: str, container: str, image: str) -> str:
-    return kubectl(context, namespace, "set", "image", f"deployment/{name}", f"{container}={image}")
-
-
-def kubectl_set_env(context: str, namespace: str, name: str, container: str, var: str, value: str) -> str:
-    return kubectl(context, namespace, "set", "env", f"deployment/{name}", "-c", container, f"{var}={value}")
-
-
-def kubectl_delete(context: str, namespace: str, kind: str, name: str) -> str:
-    return kubectl(context, namespace, "delete", f"{kind.lower()}/{name}")
-
-
 # ---------------------------------------------------------------------------------------------- errors
 
 
 def wrap(exc: Exception, verb: str, what: str) -> LabError:
     """A LabError for a failed API call (chain the original with `raise ... from exc`)."""
+    from kubernetes.client.exceptions import ApiException
+
     if isinstance(exc, ApiException):
         status = exc.status or 0
         reason = f"{status} {exc.reason or ''}".strip()
@@ -129,7 +167,7 @@ def wrap(exc: Exception, verb: str, what: str) -> LabError:
     )
 
 
-def _api_message(exc: ApiException) -> str:
+def _api_message(exc: Any) -> str:
     """The Status object's message, when the body carries one."""
     try:
         body = json.loads(exc.body or "")
@@ -138,7 +176,17 @@ def _api_message(exc: ApiException) -> str:
     return str(body.get("message", "")) if isinstance(body, dict) else ""
 
 
-CLIENT_ERRORS = (ApiException, urllib3.exceptions.HTTPError, OSError)
+def client_errors() -> tuple[type[Exception], ...]:
+    """What the `kubernetes` client raises: API errors, transport errors, socket errors."""
+    import urllib3
+    from kubernetes.client.exceptions import ApiException
+
+    return (ApiException, urllib3.exceptions.HTTPError, OSError)
+
+
+def _status(exc: LabError) -> int:
+    """The HTTP status of the API error behind a wrapped LabError (0 for anything else)."""
+    return int(getattr(exc.__cause__, "status", 0) or 0)
 
 
 # ---------------------------------------------------------------------------------------------- the real cluster
@@ -168,7 +216,7 @@ class KubernetesCluster:
     def _call(self, verb: str, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, _request_timeout=REQUEST_TIMEOUT, **kwargs)
-        except CLIENT_ERRORS as exc:
+        except client_errors() as exc:
             raise wrap(exc, verb, what) from exc
 
     def _json(self, verb: str, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Obj:
@@ -179,99 +227,94 @@ class KubernetesCluster:
             raise Conflict(f"the Kubernetes API answered {verb} {what} with {type(data).__name__}, not an object")
         return data
 
+    def _method(self, verb: str, kind: str, subresource: str = "") -> Callable[..., Any]:
+        api, name = method_name(verb, kind, subresource).split(".")
+        return getattr(self.apps if api == "AppsV1Api" else self.core, name)  # type: ignore[no-any-return]
+
     def version(self) -> str:
         info = self._call("read", "the server version", self.versions.get_code)
         return str(getattr(info, "git_version", "") or "")
 
-    def _reader(self, kind: str) -> Callable[..., Any]:
-        readers: Mapping[str, Callable[..., Any]] = {
-            "Deployment": self.apps.read_namespaced_deployment,
-            "ReplicaSet": self.apps.read_namespaced_replica_set,
-            "Service": self.core.read_namespaced_service,
-            "ConfigMap": self.core.read_namespaced_config_map,
-            "Pod": self.core.read_namespaced_pod,
-        }
-        return readers[_known(kind)]
-
-    def _lister(self, kind: str) -> Callable[..., Any]:
-        listers: Mapping[str, Callable[..., Any]] = {
-            "Deployment": self.apps.list_namespaced_deployment,
-            "ReplicaSet": self.apps.list_namespaced_replica_set,
-            "Service": self.core.list_namespaced_service,
-            "ConfigMap": self.core.list_namespaced_config_map,
-            "Pod": self.core.list_namespaced_pod,
-        }
-        return listers[_known(kind)]
-
     def get(self, kind: str, namespace: str, name: str) -> Obj | None:
         what = f"{kind} {namespace}/{name}"
         try:
-            return self._json("read", what, self._reader(kind), name, namespace)
+            return self._json("read", what, self._method("read", kind), name, namespace)
         except Conflict as exc:
-            if isinstance(exc.__cause__, ApiException) and exc.__cause__.status == 404:
+            if _status(exc) == 404:
                 return None
             raise
 
     def list(self, kind: str, namespace: str, label_selector: str = "") -> list[Obj]:
-        body = self._json(
-            "list", f"{kind}s in {namespace}", self._lister(kind), namespace, label_selector=label_selector
-        )
+        lister = self._method("list", kind)
+        body = self._json("list", f"{kind}s in {namespace}", lister, namespace, label_selector=label_selector)
         items = body.get("items") or []
         for item in items:  # list items carry no kind/apiVersion of their own
             item.setdefault("kind", kind)
         return list(items)
 
-    def scale(self, namespace: str, name: str, replicas: int) -> None:
+    def patch(self, kind: str, namespace: str, name: str, body: Obj, *, patch_type: str, subresource: str = "") -> None:
+        if patch_type not in PATCH_TYPES:
+            raise ValueError(f"lab.clients.kube sends {', '.join(PATCH_TYPES)}, not {patch_type}")
         self._call(
-            "scale",
-            f"Deployment {namespace}/{name}",
-            self.apps.patch_namespaced_deployment_scale,
-            name,
-            namespace,
-            scale_patch(replicas),
-            _content_type=MERGE_PATCH,
-            _preload_content=False,
-        )
-
-    def _patch_deployment(self, namespace: str, name: str, body: Obj) -> None:
-        self._call(
-            "patch",
-            f"Deployment {namespace}/{name}",
-            self.apps.patch_namespaced_deployment,
+            subresource or "patch",
+            f"{kind} {namespace}/{name}",
+            self._method("patch", kind, subresource),
             name,
             namespace,
             body,
-            _content_type=STRATEGIC_MERGE_PATCH,
+            _content_type=patch_type,
             _preload_content=False,
         )
 
-    def set_image(self, namespace: str, name: str, container: str, image: str) -> None:
-        self._patch_deployment(namespace, name, image_patch(container, image))
-
-    def set_env(self, namespace: str, name: str, container: str, var: str, value: str) -> None:
-        self._patch_deployment(namespace, name, env_patch(container, var, value))
-
     def delete(self, kind: str, namespace: str, name: str) -> None:
-        deleters: Mapping[str, Callable[..., Any]] = {
-            "Service": self.core.delete_namespaced_service,
-            "ConfigMap": self.core.delete_namespaced_config_map,
-            "Pod": self.core.delete_namespaced_pod,
-            "Deployment": self.apps.delete_namespaced_deployment,
-            "ReplicaSet": self.apps.delete_namespaced_replica_set,
-        }
         what = f"{kind} {namespace}/{name}"
         try:
-            self._call("delete", what, deleters[_known(kind)], name, namespace, _preload_content=False)
+            self._call("delete", what, self._method("delete", kind), name, namespace, _preload_content=False)
         except Conflict as exc:
-            if isinstance(exc.__cause__, ApiException) and exc.__cause__.status == 404:
+            if _status(exc) == 404:
                 return
             raise
 
 
-def _known(kind: str) -> str:
-    if kind not in KINDS:
-        raise ValueError(f"lab.clients.kube handles {', '.join(KINDS)}, not {kind}")
-    return kind
+# ---------------------------------------------------------------------------------------------- a dry run's cluster
+
+
+@dataclass
+class RecordingCluster:
+    """``Cluster`` for a dry run: reads are answered from ``objects`` (what the caller assumes runs), every request
+    is recorded in ``calls`` and handed to ``show`` as the client call; nothing is sent, nothing changes."""
+
+    context: str
+    objects: Mapping[tuple[str, str, str], Obj]  # (kind, namespace, name) -> object
+    show: Callable[[str], None]
+    calls: list[str] = field(default_factory=list)
+
+    def _record(self, call: str) -> None:
+        self.calls.append(call)
+        self.show(call)
+
+    def version(self) -> str:
+        self._record("VersionApi.get_code()")
+        return ""
+
+    def get(self, kind: str, namespace: str, name: str) -> Obj | None:
+        self._record(f"{method_name('read', kind)}({name!r}, {namespace!r})")
+        obj = self.objects.get((kind, namespace, name))
+        return copy.deepcopy(obj) if obj is not None else None
+
+    def list(self, kind: str, namespace: str, label_selector: str = "") -> list[Obj]:
+        self._record(f"{method_name('list', kind)}({namespace!r}, label_selector={label_selector!r})")
+        return [
+            copy.deepcopy(obj)
+            for (k, ns, _), obj in sorted(self.objects.items())
+            if (k, ns) == (kind, namespace) and matches(obj, label_selector)
+        ]
+
+    def patch(self, kind: str, namespace: str, name: str, body: Obj, *, patch_type: str, subresource: str = "") -> None:
+        self._record(Patch(kind, namespace, name, body, patch_type, subresource).api_call())
+
+    def delete(self, kind: str, namespace: str, name: str) -> None:
+        self._record(Delete(kind, namespace, name).api_call())
 
 
 # ---------------------------------------------------------------------------------------------- reading objects
@@ -303,6 +346,12 @@ def pod_image_ids(pod: Obj) -> list[str]:
     (containerd reports `<repository>@sha256:...` for images pulled from a registry)."""
     statuses = (pod.get("status") or {}).get("containerStatuses") or []
     return [str(s.get("imageID", "")) for s in statuses if s.get("imageID")]
+
+
+def matches(obj: Obj, label_selector: str) -> bool:
+    """Whether OBJ's labels satisfy an equality-based LABEL_SELECTOR (`a=b,c=d`; empty matches everything)."""
+    wanted = dict(pair.split("=", 1) for pair in label_selector.split(",") if pair)
+    return wanted.items() <= ((obj.get("metadata") or {}).get("labels") or {}).items()
 
 
 def selector(labels: Mapping[str, str]) -> str:

@@ -1,16 +1,20 @@
 """Progress output in kind's style: ` • Creating cluster "lab" …` then ` ✓` / ` ✗` with the time taken.
 
 Status goes to stderr, data (tables, manifests, URLs) to stdout. A spinner only on a TTY. Every phase is
-timed; ``timings`` feeds the summary tables of `up` and `ship`.
+timed; ``timings`` feeds the summary tables of `up` and `ship`. With LAB_TIMINGS=PATH in the environment, a task
+writes its phases (title, start as a Unix time, seconds, ok) to PATH as JSON when it exits (bench/bench_ship.py
+reads them; see ``write_timings``).
 """
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TextIO
 
 from rich.console import Console
@@ -25,6 +29,7 @@ class Phase:
     ok: bool = True
     note: str = ""
     skipped: bool = False  # not run (a dry run that cannot know): shown as –, never as ✓
+    started: float = 0.0  # time.time() when it began (for LAB_TIMINGS; durations use the monotonic clock)
 
     def skip(self, reason: str) -> None:
         """Mark this phase as not done after all (e.g. "dry run: no cluster answers"): it ends with – instead of ✓."""
@@ -49,7 +54,7 @@ class UI:
     @contextmanager
     def phase(self, title: str) -> Iterator[Phase]:
         """Run a block as a named phase: prints • title, then ✓/✗ and its duration."""
-        rec = Phase(title)
+        rec = Phase(title, started=time.time())
         self.phases.append(rec)
         start = time.monotonic()
         try:
@@ -70,6 +75,23 @@ class UI:
             suffix = f" — {rec.note}" if rec.note else ""
             mark = "–" if rec.skipped else "✓"
             self._err.print(f" {mark} {title} ({rec.seconds:.1f}s){suffix}", markup=False)
+
+    def done(self, title: str, seconds: float, *, started: float, ok: bool = True, note: str = "") -> Phase:
+        """A phase that ran beside another one (ship's quality gate runs beside the build, in a thread that must not
+        print): recorded and shown once it is over, as ` ✓ title (1.2s) — note`."""
+        rec = Phase(title, seconds, ok, note, started=started)
+        self.phases.append(rec)
+        if not self.quiet or not ok:
+            mark = "✓" if ok else "✗"
+            suffix = f" — {note}" if note else ""
+            self._err.print(f" {mark} {title} ({seconds:.1f}s){suffix}", markup=False)
+        return rec
+
+    def write_timings(self, path: Path) -> None:
+        """The phases as JSON (LAB_TIMINGS): [{"title", "started" (Unix time), "seconds", "ok"}], and when this
+        was written ("ended"), so that a caller that timed the whole process can tell start-up and exit apart."""
+        phases = [{"title": p.title, "started": p.started, "seconds": p.seconds, "ok": p.ok} for p in self.phases]
+        path.write_text(json.dumps({"phases": phases, "ended": time.time()}, indent=1))
 
     def skipped(self, title: str, reason: str) -> Phase:
         """A phase that did not run, and why (e.g. "dry run: Argo CD is not asked"): ` – title — skipped (reason)`."""

@@ -22,6 +22,7 @@ from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 from lab.core import names, versions
 from lab.core.errors import GitOpsError, ToolNotFound
+from lab.gitops.schema_cache import SchemaCache
 
 IMAGE_NAME = names.APP_NAME  # the image name in base/deployment.yaml that each overlay's images[] entry replaces
 SEED_TAG = "seed"  # the tag in the app repo's overlays: nothing deployed yet
@@ -132,13 +133,12 @@ def set_image(text: str, spec: ImageSpec, where: str = "kustomization.yaml") -> 
 
 
 # Validation of a rendered overlay --------------------------------------------------------------------
-def validate_rendered(rendered: str, expected_image: str, *, where: str = "overlay") -> list[dict[str, Any]]:
+def validate_rendered(
+    rendered: str, expected_image: str, *, where: str = "overlay", cache: SchemaCache | None = None
+) -> list[dict[str, Any]]:
     """Check a `kubectl kustomize` output: every object valid for the cluster's Kubernetes version (strict:
-    unknown fields are errors), and the lab-app Deployment runs EXPECTED_IMAGE. Returns the documents."""
-    try:
-        import kubernetes_validate
-    except ImportError as exc:  # a test extra today; the pipeline needs it at run time
-        raise ToolNotFound("kubernetes-validate", hint="pip install kubernetes-validate") from exc
+    unknown fields are errors), and the lab-app Deployment runs EXPECTED_IMAGE. Returns the documents. CACHE: the
+    objects found valid before are not validated again (lab/gitops/schema_cache.py); the image check always runs."""
     try:
         docs = [d for d in yaml.safe_load_all(rendered) if d]
     except yaml.YAMLError as exc:
@@ -146,14 +146,19 @@ def validate_rendered(rendered: str, expected_image: str, *, where: str = "overl
     images: list[str] = []
     for doc in docs:
         kind, name = doc.get("kind", "?"), (doc.get("metadata") or {}).get("name", "?")
+        key = cache.key(doc, K8S_SCHEMA_VERSION) if cache is not None else ""
         try:
-            kubernetes_validate.validate(doc, K8S_SCHEMA_VERSION, strict=True)
-        except (kubernetes_validate.ValidationError, kubernetes_validate.SchemaNotFoundError) as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+            if not (cache is not None and cache.known(key)):
+                _validate_schema(doc)
+                if cache is not None:
+                    cache.remember(key)
+        except SchemaInvalid as exc:
+            cause = exc.cause
+            first = str(cause).strip().splitlines()[0] if str(cause).strip() else cause.__class__.__name__
             raise GitOpsError(
                 f"{where}: {kind}/{name} is not valid Kubernetes {K8S_SCHEMA_VERSION}: {first}",
                 hint="nothing was committed; fix the overlay in the GitOps repo",
-            ) from exc
+            ) from cause
         if kind == "Deployment" and name == IMAGE_NAME:
             containers = (((doc.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers") or []
             images += [str(c.get("image", "")) for c in containers]
@@ -165,3 +170,23 @@ def validate_rendered(rendered: str, expected_image: str, *, where: str = "overl
             hint="is the images[] entry named lab-app (the image name in base/deployment.yaml)?",
         )
     return docs
+
+
+class SchemaInvalid(Exception):
+    """kubernetes-validate refused a document (CAUSE: its ValidationError or SchemaNotFoundError)."""
+
+    def __init__(self, cause: Exception) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+def _validate_schema(doc: dict[str, Any]) -> None:
+    """kubernetes-validate (strict), imported on first use: its import and schemas are most of a validation's cost."""
+    try:
+        import kubernetes_validate
+    except ImportError as exc:  # a test extra today; the pipeline needs it at run time
+        raise ToolNotFound("kubernetes-validate", hint="pip install kubernetes-validate") from exc
+    try:
+        kubernetes_validate.validate(doc, K8S_SCHEMA_VERSION, strict=True)
+    except (kubernetes_validate.ValidationError, kubernetes_validate.SchemaNotFoundError) as exc:
+        raise SchemaInvalid(exc) from exc

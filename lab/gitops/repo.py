@@ -42,6 +42,7 @@ from lab.core.runner import Runner
 from lab.core.ui import UI
 from lab.gitops.clone import BRANCH, WorkingClone, last_line
 from lab.gitops.overlay import IMAGE_NAME, ImageSpec, overlay_file, read_image, set_image, validate_rendered
+from lab.gitops.schema_cache import SchemaCache
 from lab.gitops.trailers import APP_COMMIT, TRAILER_KEYS, DeployRecord, deploy_records, deploy_trailers
 from lab.tools import git, git_credential, kustomize
 
@@ -100,6 +101,8 @@ class GitOpsRepo(WorkingClone):
     # What URL's user:password@ carried (it is never in `url`): given to git through a credential helper in the
     # environment of each network command (lab/tools/git_credential.py), so no file and no output holds it.
     credentials: git_credential.Credential | None = None
+    # Where the objects already found valid are remembered (lab/gitops/schema_cache.py); None: validate every time.
+    schema_cache: SchemaCache | None = None
     max_attempts: int = 8  # each lost race means another pusher won: N racers need at most N attempts
     backoff: float = 0.2  # seconds before the 2nd attempt; doubles, jittered ×0.5-1.5, capped at 2 s
     sleep: Callable[[float], None] = time.sleep
@@ -412,7 +415,7 @@ class GitOpsRepo(WorkingClone):
                 f"overlays/{env} would not render: {last_line(exc)}",
                 hint="nothing was committed; the working clone was reset",
             ) from exc
-        validate_rendered(rendered, expected_image, where=f"overlays/{env}")
+        validate_rendered(rendered, expected_image, where=f"overlays/{env}", cache=self.schema_cache)
 
 
 def utc_now() -> datetime:

@@ -10,13 +10,14 @@ kind v0.27.0+"), so the lab only writes `hosts.toml` files on the nodes after cr
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
 from lab.core import versions
-from lab.core.config import ENVIRONMENTS, Settings
+from lab.core.config import Settings
 from lab.core.errors import ConfigError
 
 API_VERSION = "kind.x-k8s.io/v1alpha4"
@@ -40,17 +41,17 @@ KUBELET_ALLOW_CGROUP_V1 = "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: Kube
 
 @dataclass(frozen=True)
 class PortMapping:
-    """A NodePort published on the host: 127.0.0.1:host_port -> node:container_port."""
+    """A NodePort published on the host: 127.0.0.1:host_port -> node:container_port. The mappings come from the
+    lab's components (lab/components: each one's host ports with a node port)."""
 
     name: str
     container_port: int
     host_port: int
+    what: str = ""  # what answers there ("Argo CD UI", "dev app"), for messages
 
 
-def port_mappings(settings: Settings) -> list[PortMapping]:
-    """Argo CD's UI plus one app NodePort per environment. Host ports must not collide."""
-    mappings = [PortMapping("argocd", ARGOCD_NODE_PORT, settings.argocd_port)]
-    mappings += [PortMapping(env.name, env.node_port, env.host_port) for env in ENVIRONMENTS]
+def check_port_mappings(mappings: Sequence[PortMapping]) -> list[PortMapping]:
+    """The mappings, once it is sure no two share a host port."""
     seen: dict[int, str] = {}
     for m in mappings:
         if m.host_port in seen:
@@ -59,11 +60,16 @@ def port_mappings(settings: Settings) -> list[PortMapping]:
                 hint="change argocd_port (LAB_ARGOCD_PORT) to a free port",
             )
         seen[m.host_port] = m.name
-    return mappings
+    return list(mappings)
 
 
 def kind_config(
-    settings: Settings, *, workers: int = 0, node_image: str | None = None, cgroup_v1: bool = False
+    settings: Settings,
+    *,
+    ports: Sequence[PortMapping],
+    workers: int = 0,
+    node_image: str | None = None,
+    cgroup_v1: bool = False,
 ) -> dict[str, Any]:
     """The kind Cluster object as a dict (insertion-ordered, so the YAML is deterministic). CGROUP_V1: the
     Docker host runs cgroup v1 (`docker info` CgroupVersion "1"): the kubelets must be told to start anyway."""
@@ -85,7 +91,7 @@ def kind_config(
                 "listenAddress": "127.0.0.1",  # kind's default is 0.0.0.0: keep the lab off the LAN
                 "protocol": "TCP",
             }
-            for m in port_mappings(settings)
+            for m in check_port_mappings(ports)
         ],
     }
     nodes = [control_plane] + [{"role": "worker", "image": image} for _ in range(workers)]
@@ -113,10 +119,17 @@ def dump_kind_config(data: dict[str, Any]) -> str:
 
 
 def render_kind_config(
-    settings: Settings, *, workers: int = 0, node_image: str | None = None, cgroup_v1: bool = False
+    settings: Settings,
+    *,
+    ports: Sequence[PortMapping],
+    workers: int = 0,
+    node_image: str | None = None,
+    cgroup_v1: bool = False,
 ) -> str:
-    """The kind config file's text."""
-    return dump_kind_config(kind_config(settings, workers=workers, node_image=node_image, cgroup_v1=cgroup_v1))
+    """The kind config file's text; PORTS: the node ports to publish (lab.components.node_ports)."""
+    return dump_kind_config(
+        kind_config(settings, ports=ports, workers=workers, node_image=node_image, cgroup_v1=cgroup_v1)
+    )
 
 
 def node_names(cluster: str, workers: int = 0) -> list[str]:

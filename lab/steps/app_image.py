@@ -28,6 +28,12 @@ from lab.tools.download import sha256_file
 CONTEXT_WHEELS = "wheels"  # the directory of the build context the Dockerfile installs from, when it holds wheels
 
 
+def label_build_args(labels: dict[str, str]) -> dict[str, str]:
+    """The build args that set LABELS through app/Dockerfile's one LABEL step (`gitops-lab.cluster` is set from
+    GITOPS_LAB_CLUSTER): no `--label` flags, each of which the classic builder turns into a build step of its own."""
+    return {key.upper().replace(".", "_").replace("-", "_"): value for key, value in labels.items()}
+
+
 def requirements_file(app_root: Path) -> Path:
     return app_root / "app" / "requirements.txt"
 

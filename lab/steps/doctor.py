@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from lab import components
 from lab.core import versions
 from lab.core.context import Context
 from lab.core.errors import LabError, ToolNotFound
@@ -57,19 +58,8 @@ class Probes:
 
 
 def lab_ports(ctx: Context) -> dict[int, str]:
-    """Host ports the lab publishes on 127.0.0.1, and what for."""
-    s = ctx.settings
-    from lab.core.config import ENVIRONMENTS
-
-    ports = {s.argocd_port: "Argo CD UI"}
-    for env in ENVIRONMENTS:
-        ports[env.host_port] = f"{env.name} app"
-    if not s.registry:
-        ports[s.registry_port] = "registry"
-    ports[s.emulator_port] = "ECR emulator"
-    if not s.gitops_remote:
-        ports[s.git_port] = "git server"
-    return ports
+    """Host ports the lab publishes on 127.0.0.1, and what for: those of every component these settings run."""
+    return {port.port: port.what for port in components.host_ports(ctx.settings)}
 
 
 def check_docker(ctx: Context) -> list[Check]:

@@ -144,12 +144,20 @@ def write_prometheus(path: Path, reports: Sequence[EnvReport]) -> None:
     _write(path, report.prometheus([r.figures for r in reports]))
 
 
-def _write(path: Path, text: str) -> None:
+def check_target(path: Path, flag: str) -> Path:
+    """The file FLAG names, if it can be written there (ConfigError, exit 2, before anything is computed)."""
     target = path.expanduser()
     if target.is_dir():
-        raise ConfigError(f"{path} is a directory", hint="name a file to write, e.g. metrics.html")
+        raise ConfigError(f"{flag} {path}: is a directory", hint=f"name a file to write, e.g. {flag} metrics.out")
     if not target.parent.is_dir():
-        raise ConfigError(f"{target.parent} does not exist", hint="create the directory first, or name another file")
+        raise ConfigError(
+            f"{flag} {path}: {target.parent} does not exist", hint="create the directory first, or name another file"
+        )
+    return target
+
+
+def _write(path: Path, text: str) -> None:
+    target = check_target(path, "the file")
     tmp = target.with_name(f".{target.name}.tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(target)

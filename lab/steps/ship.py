@@ -1,25 +1,25 @@
-"""`invoke ship`: from the app's source to a new image running in dev, through git.
+"""`invoke ship`: from the app's source to a new image running in dev, through git, as a list of stages
+(lab/steps/ship_stages.py):
 
-    check the cluster, the app tree, the registry, the GitOps repo ─► quality gate ─► docker build ─► push (+ verify
-    the digest) ─► bump dev in the GitOps repo (render + validate, commit with trailers, push) ─► refresh dev in
-    Argo CD ─► wait: Synced, Healthy, new image
+    check the cluster (when waiting) ─► check the app tree ─► check the registry, reserve the tag ─► quality gate,
+    beside: ─► check the GitOps repo ─► docker build ─► (gate passed?) ─► push + verify the digest ─► bump dev in the
+    GitOps repo (render + validate, commit with trailers, push) ─► refresh dev in Argo CD ─► wait: Synced, Healthy
 
-Each stage is a timed phase; a failure stops the pipeline where it is, so that a failing gate builds nothing, a
-registry that is down gets nothing committed, and an overlay that would not render is never pushed.
-Everything that can be checked without building is checked first: the cluster (when ship is to wait for it), the
-app tree (a dirty tree is refused), the tag (it goes into the image as APP_IMAGE_TAG; one no other build has, see
-reserve_tag), the registry (or the ECR emulator), and the GitOps
-repo (cloned, fetched, seeded if empty, and dev's overlay rendered + validated with the planned image). So a cluster,
-registry or git server that is down, a remote that refuses the seed, or an overlay that would not render cost
-nothing and leave nothing behind. What can still fail after the push (the remote refusing the deploy commit) says
-which image it left in the registry.
+Each stage is a timed phase; a failure stops the pipeline where it is. Everything that can be checked without
+building is checked first: the cluster (when ship is to wait for it), the app tree (a dirty tree is refused), the
+tag (it goes into the image as APP_IMAGE_TAG; one no other build has, see reserve_tag), the registry (or the ECR
+emulator), and the GitOps repo (cloned, fetched, seeded if empty, and dev's overlay rendered + validated with the
+planned image). So a cluster, registry or git server that is down, a remote that refuses the seed, or an overlay
+that would not render cost no build and leave nothing behind. The quality gate runs beside the GitOps check and the
+build, and must pass before anything leaves the machine: a failing gate pushes and commits nothing,
+and the image built beside it is removed. What can still fail after the push (the remote refusing the deploy
+commit) says which image it left in the registry.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import shlex
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -31,31 +31,22 @@ from typing import Any
 from lab import registries
 from lab.core.config import ROOT, Settings
 from lab.core.context import Context
-from lab.core.errors import (
-    ClusterUnreachable,
-    ConfigError,
-    GitOpsError,
-    Interrupted,
-    LabError,
-    QualityGateFailed,
-    Refused,
-    RegistryError,
-)
-from lab.gitops.overlay import ImageSpec, make_tag
+from lab.core.errors import ConfigError, Interrupted, LabError, RegistryError
+from lab.gitops.overlay import make_tag
 from lab.gitops.repo import GitOpsRepo, default_workdir, resolve_url, utc_now
+from lab.gitops.schema_cache import SchemaCache
 from lab.gitops.watcher import DeployWatcher, EnvStatus
 from lab.registries import DigestLookup, Registry, Repositories, Seams
 from lab.registries.base import EnsureRepository, RegistryLogin
-from lab.steps import app_image
-from lab.tools import docker, git, git_credential
+from lab.steps import ship_stages as stages
+from lab.steps.deploy_wait import check_cluster as check_cluster  # re-exported: release and lab use it from here
+from lab.steps.deploy_wait import refresh_and_wait as refresh_and_wait
+from lab.steps.ship_stages import DIRTY_PATHS as DIRTY_PATHS
+from lab.steps.ship_stages import SHIP_ENV as SHIP_ENV  # ship always lands in dev; staging and prod get promotes
+from lab.steps.ship_stages import Shipment
+from lab.tools import git, git_credential
 
-SHIP_ENV = "dev"  # ship always lands in dev; staging and prod only get what `promote` copies from dev
-# What must be committed for an image to be described by its App-Commit: app/ is the build context, so an
-# uncommitted change there would be in the image but in no commit; overlays/ seeds the GitOps repo, whose seed
-# commit names the app commit too. The rest of the repo (docs, lab/, tests/) never reaches the image or the
-# cluster, and refusing to ship while editing notes would only teach people to pass --allow-dirty.
-DIRTY_PATHS = ("app", "overlays")
-GATE_OUTPUT_LINES = 20
+SCHEMA_CACHE_DIR = "k8s-valid"  # under cache_dir: lab/gitops/schema_cache.py
 
 
 def default_gate() -> tuple[tuple[str, ...], ...]:
@@ -131,75 +122,9 @@ def gitops_repo(ctx: Context, *, app_root: Path = ROOT, app_sha: str | None = No
         seed_sha=sha,
         author=git.identity(reader, app_root),
         ui=ctx.ui,
+        # The objects of a render already found valid are not validated again (a dry run writes nothing there).
+        schema_cache=None if ctx.dry_run else SchemaCache(ctx.settings.cache_dir / SCHEMA_CACHE_DIR),
     )
-
-
-# The cluster side, shared with rollback ----------------------------------------------------------------
-def check_cluster(
-    ctx: Context,
-    watcher: DeployWatcher,
-    env: str,
-    *,
-    unchanged: str = "nothing was changed (--no-wait commits without a cluster)",
-) -> None:
-    """Before a command that will wait for ENV changes anything: ask Argo CD about ENV, so that a cluster that is
-    not there fails the command (ClusterUnreachable) with nothing built, pushed or committed (UNCHANGED: the
-    advice added to the hint, for commands without --no-wait). A dry run does not ask (it says so)."""
-    title = f"Check Argo CD answers for {env}"
-    if ctx.dry_run:
-        ctx.ui.skipped(title, "dry run: Argo CD is not asked")
-        return
-    with ctx.ui.phase(title) as ph:
-        try:
-            status = watcher.status(env)
-        except ClusterUnreachable as exc:
-            exc.hint = "; ".join([*([exc.hint] if exc.hint else []), unchanged])
-            raise
-        ph.note = f"{status.sync}/{status.health}"
-
-
-def refresh_and_wait(
-    ctx: Context,
-    watcher: DeployWatcher,
-    env: str,
-    revision: str,
-    image: str,
-    *,
-    no_wait: bool,
-    sync: bool = False,
-) -> EnvStatus | None:
-    """After a commit for ENV is pushed: refresh its Application (SYNC: start a sync, for the manual-sync
-    environments), then, unless NO_WAIT, wait until ENV is Synced at REVISION, Healthy and runs IMAGE.
-
-    Returns the final status, or None when not waiting. With NO_WAIT a cluster that does not answer is only a
-    warning (the commit is pushed and Argo CD picks it up when it runs); without it ClusterUnreachable stands.
-    A dry run shows both steps as skipped: it pushed nothing for Argo CD to see."""
-    ui = ctx.ui
-    start = ("Sync" if sync else "Refresh") + f" {env} in Argo CD"
-    wait = f"Wait for {env} to run {image}: Synced at {revision[:7]}, Healthy"
-    if ctx.dry_run:
-        ui.skipped(start, "dry run: nothing was pushed, Argo CD is not asked")
-        if not no_wait:
-            ui.skipped(wait, f"dry run: the real run waits up to {ctx.settings.sync_timeout:g}s")
-        return None
-    try:
-        with ui.phase(start):
-            if sync:
-                watcher.sync(env)
-            else:
-                watcher.refresh(env)
-        if no_wait:
-            return None
-        with ui.phase(wait) as ph:
-            status = watcher.wait_synced(env, revision, image, ctx.settings.sync_timeout)
-            ph.note = f"{status.sync}/{status.health}"
-        return status
-    except ClusterUnreachable as exc:
-        then = f"run `invoke sync {env}` once it runs" if sync else "Argo CD deploys it once it runs"
-        ui.warn(f"no cluster reachable ({exc.message}): the commit is pushed; {then}")
-        if no_wait:
-            return None
-        raise
 
 
 @dataclass(frozen=True)
@@ -234,9 +159,8 @@ def ship(
     REPORT: end with the stage times, what was shipped and the next commands (off when `up` ships).
     REGISTRY: where to push (default: registries.for_settings, with LOOKUP_DIGEST, ENSURE_REPOSITORY and
     REGISTRY_LOGIN in place of its own /v2/ lookup, repository step and login)."""
-    settings, runner, ui = ctx.settings, ctx.runner, ctx.ui
     reg = registry or registries.for_settings(
-        settings, Seams(lookup=lookup_digest, ensure=ensure_repository, login=registry_login)
+        ctx.settings, Seams(lookup=lookup_digest, ensure=ensure_repository, login=registry_login)
     )
     if watcher is None and not no_wait and not ctx.dry_run:
         raise ConfigError("ship waits for dev to run the new image, but no cluster watcher is wired", hint="--no-wait")
@@ -245,169 +169,103 @@ def ship(
         check_cluster(ctx, watcher, SHIP_ENV)
     if reg.login_title:
         # e.g. ECR: docker login with boto3's token first (bad credentials fail before any build).
-        with ui.phase(reg.login_title) as ph:
+        with ctx.ui.phase(reg.login_title) as ph:
             reg = reg.login(ctx)
             ph.note = reg.repositories().host
-    settings = reg.settings
-    repos = reg.repositories()
-    gate_cmds = default_gate() if gate is None else gate
-    # The app repo is only read here (commit, dirty files, identity, remote): a dry run reads it for real, so the
-    # plan shows the tag this ship would build.
-    reader = git.read_runner(runner)
+    ctx = replace(ctx, settings=reg.settings)
+    s = _shipment(ctx, app_root, gate, repo, reg, clock)
+    s.allow_dirty, s.pin_digest = allow_dirty, pin_digest
+    _until_pushed(s)
+    try:
+        stages.run_stages(s, stages.AFTER_PUSH)
+    except LabError as exc:
+        if not ctx.dry_run and not (isinstance(exc, Interrupted) and exc.pushed):
+            exc.hint = _left_behind(s.push_ref, s.digest, s.repos.host, exc.hint, maybe=isinstance(exc, Interrupted))
+        raise
+    assert s.committed is not None and s.spec is not None
+    result = ShipResult(s.tag, s.app_commit, s.push_ref, s.spec.reference, s.digest, s.committed.sha)
+    if watcher is not None:
+        result = replace(result, status=_deploy(ctx, watcher, s.committed.sha, s.spec.reference, no_wait=no_wait))
+    if report:
+        _report(ctx, result)
+    return result
 
-    # Ctrl-C up to the push: nothing is committed (what the push left in the registry, if it ran, is named).
-    pushed: list[str] = []
+
+def _shipment(
+    ctx: Context,
+    app_root: Path,
+    gate: Sequence[Sequence[str]] | None,
+    repo: GitOpsRepo | None,
+    reg: Registry,
+    clock: Callable[[], datetime],
+) -> Shipment:
+    """The Shipment the stages work on: the registry, the GitOps repo, how tags are reserved."""
+
+    def reserve(sha: str, now: datetime, dirty: bool) -> str:
+        # A tag already in the registry is never pushed again (Registry.tag_taken).
+        return reserve_tag(ctx.settings.state_dir, sha, now, dirty=dirty, taken=reg.tag_taken)
+
+    return Shipment(
+        ctx=ctx,
+        app_root=app_root,
+        gate_commands=tuple(tuple(argv) for argv in (default_gate() if gate is None else gate)),
+        registry=reg,
+        repos=reg.repositories(),
+        clock=clock,
+        make_repo=lambda sha: repo or gitops_repo(ctx, app_root=app_root, app_sha=sha),
+        reserve=reserve,
+    )
+
+
+def _until_pushed(s: Shipment) -> None:
+    """The stages up to and with the push. Ctrl-C there: nothing is committed (what the push left in the registry,
+    if it ran, is named). However they end, a quality gate still running is waited for (bounded): its processes
+    are not left behind."""
 
     def interrupted_early() -> Interrupted:
-        left = f"; {pushed[0]} may be in the registry (nothing deploys it)" if pushed else ""
+        left = f"; {s.pushed[0]} may be in the registry (nothing deploys it)" if s.pushed else ""
         return Interrupted(
             f"interrupted before the deploy commit: nothing was committed, {SHIP_ENV} is as it was{left}"
         )
 
-    with _interrupted_as(interrupted_early):
-        # 1. The app tree: its commit, whether it is clean, the tag; the registry answers.
-        with ui.phase("Check the app tree and the registry") as ph:
-            sha = git.rev_parse(reader, app_root)
-            if sha is None:
-                if not ctx.dry_run:
-                    raise Refused(f"{app_root} has no commit to ship", hint="commit the app first: git commit")
-                sha = "0" * 40
-            dirty = git.status_porcelain(reader, app_root, DIRTY_PATHS)
-            if dirty and not allow_dirty:
-                shown = "\n".join(f"    {line}" for line in dirty[:10])
-                raise Refused(
-                    f"uncommitted changes in {', '.join(DIRTY_PATHS)}: the image would not match any commit\n{shown}",
-                    hint="commit them, or ship anyway with --allow-dirty (the tag gets a -dirty suffix)",
-                )
-            app_commit = sha + ("-dirty" if dirty else "")
-            now = clock()
-            if ctx.dry_run:
-                tag = make_tag(sha, now, dirty=bool(dirty))
-            else:
-                reg.check_reachable()
-                # A tag already in the registry is never pushed again (Registry.tag_taken).
-                tag = reserve_tag(settings.state_dir, sha, now, dirty=bool(dirty), taken=reg.tag_taken)
-            # Offline without cached wheels: refused here. A copy of its own per build (concurrent ships).
-            build_from = app_image.build_context(ctx, app_root, name=f"app-{tag}")
-            ph.note = tag
-
-        # The GitOps repo, before anything is built: a git server that is down or a remote that refuses the seed fails
-        # here, and dev's overlay must render and validate with the new image (with the tag: the digest, which
-        # --pin-digest adds, is known only after the push; the bump validates again with it).
-        gitops = repo or gitops_repo(ctx, app_root=app_root, app_sha=sha)
-        with ui.phase("Check the GitOps repo") as ph:
-            gitops.open()
-            gitops.check_bump(SHIP_ENV, ImageSpec(repos.pull, tag))
-            ph.note = f"overlays/{SHIP_ENV} renders with {tag}"
-
-        # 2. Quality gate: nothing is built unless the app's own checks pass.
-        with ui.phase("Quality gate") as ph:
-            for argv in gate_cmds:
-                res = runner.run(list(argv), cwd=app_root, check=False, timeout=900)
-                if res.returncode != 0:
-                    output = (res.stdout + res.stderr).strip().splitlines()[-GATE_OUTPUT_LINES:]
-                    for line in output:
-                        ui.info(f"  | {line}")
-                    raise QualityGateFailed(
-                        f"quality gate failed: `{shlex.join(argv)}` exited {res.returncode}",
-                        hint="fix what it reports; nothing was built, pushed or committed",
-                    )
-            ph.note = f"{len(gate_cmds)} check(s)"
-
-        # 3. Build, from app/Dockerfile with app/ as context (or a copy with the cached wheels: lab/steps/app_image.py);
-        # the base image and build metadata as build args.
-        push_ref = f"{repos.push}:{tag}"
-        build_time = clock().strftime("%Y-%m-%dT%H:%M:%SZ")
-        with ui.phase(f"Build {push_ref}") as ph, app_image.stage(ctx, build_from):
-            # APP_SOURCE ends up in the image (label and env) and on the build's command line: never a token in it.
-            source = git.strip_credentials(git.remote_url(reader, app_root)) or str(app_root)
-            image_id = docker.build(
-                runner,
-                build_from.path,
-                [push_ref],
-                dockerfile=build_from.dockerfile,
-                build_args={
-                    "BASE_IMAGE": settings.base_image,
-                    "APP_COMMIT": app_commit,
-                    "APP_IMAGE_TAG": tag,
-                    "APP_BUILD_TIME": build_time,
-                    "APP_SOURCE": source,
-                },
-                labels=docker.labels_for("app", settings.cluster_name),
-            )
-            ph.note = f"{image_id[:19]} ({build_from.describe()})"
-
-        # 4. Push, then ask the registry itself which digest it serves for the tag.
-        with ui.phase(f"Push to {repos.host}") as ph:
-            reg.ensure_repository(ctx)  # e.g. ECR: create it with scan on push, immutable tags (not in a dry run)
-            pushed.append(push_ref)
-            digest = docker.push(runner, push_ref)
-            if not ctx.dry_run:
-                if not digest:
-                    raise RegistryError(f"docker push {push_ref} reported no digest")
-                reg.verify_push(tag, digest)  # the registry itself must serve that digest for the tag
-            ph.note = digest or "(digest from docker push)"
-
-    spec = ImageSpec(repos.pull, tag, digest if pin_digest else "")
     try:
-        # minikube's node cannot reach the host's localhost:5001 (only kind gets the hosts.toml mapping): load the
-        # image into it under the same name; the overlays' imagePullPolicy IfNotPresent then uses it without a pull.
-        if settings.target == "local" and settings.provider == "minikube":
-            from lab.providers import provider_for
+        with _interrupted_as(interrupted_early):
+            stages.run_stages(s, stages.BEFORE_PUSH)
+            stages.run_stages(s, stages.PUSH)
+    finally:
+        if s.gate is not None:
+            s.gate.wait(stages.GATE_JOIN_TIMEOUT)
 
-            with ui.phase(f"Load {push_ref} into minikube"):
-                provider_for(settings).load_images(ctx, [push_ref])
 
-        # 5. Bump dev's image in the GitOps repo: one commit with trailers, re-applied until the push lands.
-        with ui.phase(f"Bump {SHIP_ENV} in the GitOps repo") as ph:
-            committed = gitops.bump(
-                SHIP_ENV, spec, app_commit=app_commit, digest=digest, image_name=settings.image_name
-            )
-            if not committed.changed and not ctx.dry_run:
-                # The tag is this build's own: dev can only have it already if someone else committed it.
-                raise GitOpsError(
-                    f"{SHIP_ENV} already deploys {spec.reference} (GitOps commit {committed.sha[:7]}), a commit this "
-                    "ship did not make",
-                    hint=f"`invoke history {SHIP_ENV}` shows who deployed it",
-                )
-            ph.note = committed.sha[:7] + (" (dry run: not pushed)" if ctx.dry_run else "")
-            ph.note += f" after {committed.attempts} attempts" if committed.attempts > 1 else ""
-    except LabError as exc:
-        if not ctx.dry_run and not (isinstance(exc, Interrupted) and exc.pushed):
-            exc.hint = _left_behind(push_ref, digest, repos.host, exc.hint, maybe=isinstance(exc, Interrupted))
-        raise
+def _deploy(ctx: Context, watcher: DeployWatcher, revision: str, image: str, *, no_wait: bool) -> EnvStatus | None:
+    """Argo CD: refresh dev now (no waiting for its next poll), then (unless NO_WAIT) wait for the new image."""
+    sha7 = revision[:7]
+    with _interrupted_as(
+        lambda: Interrupted(
+            f"interrupted while Argo CD deploys it: the deploy commit {sha7} is on the GitOps remote",
+            hint=f"{SHIP_ENV} syncs it by itself; `invoke status` shows what it runs",
+            pushed=True,
+        )
+    ):
+        return refresh_and_wait(ctx, watcher, SHIP_ENV, revision, image, no_wait=no_wait)
 
-    result = ShipResult(tag, app_commit, push_ref, spec.reference, digest, committed.sha)
 
-    # 6. Argo CD: refresh dev now (no waiting for its next poll), then wait for the new image to serve.
-    if watcher is not None:
-        sha7 = committed.sha[:7]
-        with _interrupted_as(
-            lambda: Interrupted(
-                f"interrupted while Argo CD deploys it: the deploy commit {sha7} is on the GitOps remote",
-                hint=f"{SHIP_ENV} syncs it by itself; `invoke status` shows what it runs",
-                pushed=True,
-            )
-        ):
-            status = refresh_and_wait(ctx, watcher, SHIP_ENV, committed.sha, spec.reference, no_wait=no_wait)
-        result = replace(result, status=status)
-
-    if not report:
-        return result
-    ui.summary("ship")
-    ui.table(
+def _report(ctx: Context, result: ShipResult) -> None:
+    """The stage times, what was shipped, and the next commands."""
+    ctx.ui.summary("ship")
+    runs = result.status.images[0] if result.status and result.status.images else "(not checked)"
+    ctx.ui.table(
         "Shipped",
         ("", ""),
         [
-            ("image", push_ref),
-            ("digest", digest),
-            ("app commit", app_commit),
-            ("GitOps commit", committed.sha),
-            ("dev runs", result.status.images[0] if result.status and result.status.images else "(not checked)"),
+            ("image", result.image),
+            ("digest", result.digest),
+            ("app commit", result.app_commit),
+            ("GitOps commit", result.gitops_commit),
+            ("dev runs", runs),
         ],
     )
-    ui.next_steps("invoke history dev", "invoke promote --from dev --to staging")
-    return result
+    ctx.ui.next_steps("invoke history dev", "invoke promote --from dev --to staging")
 
 
 def _left_behind(ref: str, digest: str, host: str, hint: str | None, *, maybe: bool = False) -> str:

@@ -55,6 +55,8 @@ def scenario(lab: Lab, request: pytest.FixtureRequest) -> Iterator[Scenario]:
     yield s
     if s.traffic is not None:  # a test that failed before checking its traffic: stop the thread
         s.traffic.stop()
+    if s.timeline is not None:  # a deploy no Then.deployed looked at: stop its poller
+        s.timeline.stop()
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -60,7 +60,7 @@ DETECT = 30.0
 # argocd-cmd-params-cm controller.self.heal.backoff.* defaults, appcontroller.go selfHealRemainingBackoff).
 HEAL = 30.0
 # A commit → Synced at it and Healthy: the refresh annotation right after the push (no webhook or poll wait),
-# the sync, then a rollout (minReadySeconds 5 s, readiness every 2 s). settings.sync_timeout is 300 s.
+# the sync, then a rollout (dev: startup probe every 1 s, minReadySeconds 2 s). settings.sync_timeout is 300 s.
 DEPLOY = 300.0
 # Rollback (git revert of the last deploy) → the previous image serving: the old image is already on the node.
 ROLLBACK = 180.0
@@ -229,10 +229,11 @@ class Lab:
         return f"http://127.0.0.1:{environment(env).host_port}{path}"
 
     def app(self, env: str) -> Obj:
-        return drift.read_app(self.apps, app_name(environment(env)))
+        """ENV's Application object as the API server returns it (through the client's error mapping)."""
+        return self.apps.get_object(app_name(environment(env)))
 
     def status(self, env: str) -> AppStatus:
-        return parse_status(self.app(env))
+        return self.apps.get_app(app_name(environment(env)))
 
     def gitops(self) -> GitOpsRepo:
         repo = ship_step.gitops_repo(self.ctx, app_root=self.root, app_sha="")
@@ -307,39 +308,41 @@ def resource_out_of_sync(lab: Lab, env: str, kind: str, name: str = "lab-app") -
     ns = environment(env).namespace
 
     def check() -> tuple[State, str]:
-        obj = lab.app(env)
-        listed = drift.out_of_sync_resources(obj)
+        status = lab.status(env)
+        listed = status.out_of_sync()
         wanted = f"{kind} {ns}/{name}"
-        if parse_status(obj).sync == "OutOfSync" and any(r.startswith(wanted) for r in listed):
+        if status.sync == "OutOfSync" and any(r.startswith(wanted) for r in listed):
             return State.SUCCEEDED, f"OutOfSync: {', '.join(listed)}"
-        return State.PENDING, f"sync={parse_status(obj).sync or 'Unknown'}, OutOfSync resources: {listed or 'none'}"
+        return State.PENDING, f"sync={status.sync or 'Unknown'}, OutOfSync resources: {', '.join(listed) or 'none'}"
 
     return check
 
 
-def healed(lab: Lab, env: str, plan: drift.ManualChange, baseline: drift.Operation) -> Check:
+def healed(lab: Lab, env: str, plan: drift.Change, baseline: AppStatus) -> Check:
     """git's value is live again, the app is Synced with no sync running, and the fix was a sync that started after
     the baseline and was automated (self-heal) — not someone else's."""
 
     def check() -> tuple[State, str]:
-        obj = lab.app(env)
-        status = parse_status(obj)
-        op = drift.operation_info(obj)
+        status = lab.status(env)
         value = plan.read(lab.cluster)
         if value != plan.desired:
             return State.PENDING, f"{plan.path} is {value} (git: {plan.desired}); {status.describe()}"
         if status.sync != "Synced" or status.operation_requested or status.operation_phase in RUNNING_PHASES:
             return State.PENDING, f"{plan.path} back, app {status.describe()}"
-        if op.started_at == baseline.started_at:  # pending, not failed: the status may lag the sync by a poll
+        if (
+            status.operation_started_at == baseline.operation_started_at
+        ):  # pending, not failed: the status may lag the sync by a poll
             return State.PENDING, f"{plan.path} is back but no sync since the change is recorded ({status.describe()})"
-        if not op.automated:
-            return State.FAILED, f"the fix was not Argo CD's automated sync: {op}"
-        return State.SUCCEEDED, f"self-heal #{op.heal_count}: {'; '.join(op.results) or op.phase}"
+        if not status.operation_automated:
+            return State.FAILED, f"the fix was not Argo CD's automated sync: {status.describe()}"
+        return State.SUCCEEDED, (
+            f"self-heal #{status.heal_count}: {'; '.join(status.operation_results) or status.operation_phase}"
+        )
 
     return check
 
 
-def stays_drifted(lab: Lab, env: str, plan: drift.ManualChange) -> Check:
+def stays_drifted(lab: Lab, env: str, plan: drift.Change) -> Check:
     """For expect_consistently: still OutOfSync and the hand change still live."""
 
     def check() -> tuple[State, str]:
@@ -354,7 +357,7 @@ def stays_drifted(lab: Lab, env: str, plan: drift.ManualChange) -> Check:
     return check
 
 
-def field_is(lab: Lab, plan: drift.ManualChange, value: str) -> Check:
+def field_is(lab: Lab, plan: drift.Change, value: str) -> Check:
     def check() -> tuple[State, str]:
         live = plan.read(lab.cluster)
         return (State.SUCCEEDED if live == value else State.PENDING), f"{plan.path} = {live} (want {value})"
@@ -463,6 +466,161 @@ class Traffic:
         return self
 
 
+# ---------------------------------------------------------------------------------------------- commit-to-live steps
+
+TIMELINE_INTERVAL = 0.25  # seconds between the timeline's polls of the Application and /version
+
+
+def _parse_time(stamp: object) -> datetime | None:
+    """An RFC 3339 time as the API writes it (metav1.Time: whole seconds, "Z"), or None."""
+    if not isinstance(stamp, str) or not stamp:
+        return None
+    try:
+        parsed = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of a deploy: seconds after the push (None: not seen), and where the instant comes from."""
+
+    what: str
+    seconds: float | None
+    source: str
+
+
+def breakdown(
+    pushed_at: datetime,
+    commit: str,
+    image: str,
+    app: Obj,
+    pods: Sequence[Obj],
+    observed: Mapping[str, float],
+) -> list[Step]:
+    """Where a commit-to-live went, step by step, in seconds after the push (PUSHED_AT, wall clock).
+
+    From the API (whole seconds: metav1.Time is written with second precision, so these read up to 1 s early):
+    the sync the Application ran for COMMIT (status.operationState.startedAt / finishedAt, argo-cd
+    pkg/apis/application/v1alpha1/types.go OperationState), and the pod of IMAGE: metadata.creationTimestamp,
+    its container's state.running.startedAt and its Ready condition's lastTransitionTime (k8s
+    staging/src/k8s.io/api/core/v1/types.go ContainerStateRunning, PodCondition). From OBSERVED (the Timeline's
+    polls, seconds after the push): when Argo CD first reported COMMIT as the compared revision (the refresh
+    done), when it first reported Synced + Healthy there, and the first 200 from /version naming the new tag."""
+
+    def since(stamp: object) -> float | None:
+        at = _parse_time(stamp)
+        return None if at is None else round((at - pushed_at).total_seconds(), 3)
+
+    status = app.get("status") or {}
+    op = status.get("operationState") or {}
+    op_revision = str(
+        (op.get("syncResult") or {}).get("revision")
+        or ((op.get("operation") or {}).get("sync") or {}).get("revision")
+        or ""
+    )
+    ours = same_revision(op_revision, commit)
+    new = [p for p in pods if _image(p) == image]
+    new.sort(key=lambda p: str((p.get("metadata") or {}).get("creationTimestamp", "")))
+    pod = new[0] if new else {}
+    running = next(
+        (
+            (c.get("state") or {}).get("running") or {}
+            for c in (pod.get("status") or {}).get("containerStatuses") or []
+            if c.get("name") == drift.CONTAINER
+        ),
+        {},
+    )
+    ready = next(
+        (
+            c.get("lastTransitionTime")
+            for c in (pod.get("status") or {}).get("conditions") or []
+            if c.get("type") == "Ready" and c.get("status") == "True"
+        ),
+        None,
+    )
+    polled = "observed (Timeline polls)"
+    return [
+        Step("Argo CD compared the new commit (refresh done)", observed.get("refreshed"), polled),
+        Step("sync started", since(op.get("startedAt")) if ours else None, "status.operationState.startedAt"),
+        Step("sync finished", since(op.get("finishedAt")) if ours else None, "status.operationState.finishedAt"),
+        Step("new pod created", since((pod.get("metadata") or {}).get("creationTimestamp")), "pod creationTimestamp"),
+        Step("container started", since(running.get("startedAt")), "containerStatuses[].state.running.startedAt"),
+        Step("pod Ready", since(ready), "pod condition Ready lastTransitionTime"),
+        Step("Argo CD Synced + Healthy", *_healthy(observed)),
+        Step("first 200 from the new version", observed.get("served"), polled),
+    ]
+
+
+def _healthy(observed: Mapping[str, float]) -> tuple[float | None, str]:
+    """When Argo CD was first seen Synced + Healthy: the Timeline's poll, else the suite's own (1 s) poll."""
+    if "healthy" in observed:
+        return observed["healthy"], "observed (Timeline polls)"
+    if "healthy_poll" in observed:
+        return observed["healthy_poll"], "observed (the suite's poll, every 1 s)"
+    return None, "observed (Timeline polls)"
+
+
+@dataclass
+class Timeline:
+    """Polls one deploy in a thread (every INTERVAL s, at most MAX_SECONDS) and notes the first instant, in seconds
+    since it started, at which Argo CD reported COMMIT as compared (``refreshed``), Synced + Healthy at it
+    (``healthy``), and /version first answered TAG (``served``)."""
+
+    read_app: Callable[[], Obj]
+    get_version: Callable[[], probes.HttpAnswer | None]
+    commit: str
+    tag: str
+    clock: Callable[[], float] = time.monotonic
+    interval: float = TIMELINE_INTERVAL
+    max_seconds: float = DEPLOY
+    seen: dict[str, float] = field(default_factory=dict)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def poll_once(self, start: float) -> None:
+        elapsed = self.clock() - start
+        try:
+            status = parse_status(self.read_app())
+        except LabError:
+            status = None
+        if status is not None and same_revision(status.revision, self.commit):
+            self.seen.setdefault("refreshed", elapsed)
+            if status.sync == "Synced" and status.health == "Healthy" and not status.operation_requested:
+                self.seen.setdefault("healthy", elapsed)
+        if "served" not in self.seen:
+            answer = self.get_version()
+            if answer is not None and answer.status == 200:
+                try:
+                    tag = str(json.loads(answer.body).get("image_tag", ""))
+                except (ValueError, AttributeError):  # not JSON, or not an object: not the new version
+                    tag = ""
+                if tag == self.tag:
+                    self.seen["served"] = self.clock() - start
+
+    def done(self) -> bool:
+        return {"refreshed", "healthy", "served"} <= self.seen.keys()
+
+    def start(self) -> Timeline:
+        start = self.clock()
+
+        def run() -> None:
+            while not self._stop.is_set() and not self.done() and self.clock() - start < self.max_seconds:
+                self.poll_once(start)
+                self._stop.wait(self.interval)
+
+        self._thread = threading.Thread(target=run, name="e2e-timeline", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> dict[str, float]:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        return dict(self.seen)
+
+
 # ---------------------------------------------------------------------------------------------- Given / When / Then
 
 
@@ -473,11 +631,13 @@ class Scenario:
         self.lab = lab
         self.test = test
         self.marks: dict[str, float] = {}
-        self.baselines: dict[str, drift.Operation] = {}
+        self.walls: dict[str, datetime] = {}  # the same instants on the wall clock (to compare with API times)
+        self.timeline: Timeline | None = None
+        self.baselines: dict[str, AppStatus] = {}
         self.backoff: dict[str, float] = {}
         self.releases: dict[str, Release] = {}
         self.shipped: list[ship_step.ShipResult] = []
-        self.plan: drift.ManualChange | None = None
+        self.plan: drift.Change | None = None
         self.traffic: Traffic | None = None
         self.rolled_back: release.RollbackResult | None = None
 
@@ -492,6 +652,7 @@ class Scenario:
 
     def mark(self, name: str) -> None:
         self.marks[name] = self.lab.poller.clock()
+        self.walls[name] = datetime.now(UTC)
 
     def since(self, name: str) -> float:
         return self.lab.poller.clock() - self.marks[name]
@@ -523,9 +684,9 @@ class Given(_Stage):
             timeout=DEPLOY,
             what=f"given {env} Synced",
         )
-        obj = self.lab.app(env)
-        self.s.baselines[env] = drift.operation_info(obj)
-        self.s.backoff[env] = drift.predicted_backoff(obj, datetime.now(UTC))
+        status = self.lab.status(env)
+        self.s.baselines[env] = status
+        self.s.backoff[env] = drift.predicted_backoff(status, datetime.now(UTC))
         return self
 
     def release_in(self, env: str, *, not_in: Sequence[str] = ()) -> Given:
@@ -568,6 +729,13 @@ class When(_Stage):
         self.s.shipped.append(result)
         self.s.record("ship: gate, build, push, commit", self.s.since("ship"), note=result.tag)
         self.s.mark("pushed")
+        self.s.timeline = Timeline(
+            read_app=lambda: self.lab.app("dev"),
+            get_version=lambda: self.lab.http_get(self.lab.url("dev", "/version")),
+            commit=result.gitops_commit,
+            tag=result.tag,
+            clock=self.lab.poller.clock,
+        ).start()
         return self.refresh("dev")
 
     def ship_unready(self) -> When:
@@ -657,14 +825,38 @@ class Then(_Stage):
             since="pushed",
             record="commit pushed → Synced + Healthy",
         )
+        healthy_at = self.s.since("pushed")
         self.expect(app_is(self.lab, env, image=shipped.deployed_image), DEPLOY, f"{env} runs {shipped.deployed_image}")
-        return self.expect(
+        self.expect(
             serving(self.lab, env, shipped.tag),
             DEPLOY,
             f"{env} serves /version {shipped.tag}",
             since="pushed",
             record="commit pushed → new /version served",
         )
+        return self.steps(env, shipped, healthy_at=healthy_at)
+
+    def steps(self, env: str, shipped: ship_step.ShipResult, *, healthy_at: float | None = None) -> Then:
+        """Record where the last commit-to-live went (breakdown), when a Timeline watched it. HEALTHY_AT: when this
+        suite's own poll saw Synced + Healthy (used when the Timeline was stopped before its next poll saw it)."""
+        timeline, self.s.timeline = self.s.timeline, None
+        if timeline is None or timeline.commit != shipped.gitops_commit:
+            return self
+        observed = timeline.stop()
+        if healthy_at is not None:
+            observed.setdefault("healthy_poll", healthy_at)
+        steps = breakdown(
+            self.s.walls["pushed"],
+            shipped.gitops_commit,
+            shipped.deployed_image,
+            self.lab.app(env),
+            _pods(self.lab, env),
+            observed,
+        )
+        for step in steps:
+            if step.seconds is not None:
+                self.s.record(f"commit-to-live step: push → {step.what}", step.seconds, note=step.source)
+        return self
 
     def traffic_never_failed(self, *, min_requests: int) -> Then:
         traffic = self.s.traffic

@@ -24,7 +24,7 @@ from lab.steps import drift
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
 
 
-@pytest.mark.parametrize("change", ["scale", "image", "delete", "env"])
+@pytest.mark.parametrize("change", drift.CHANGES)  # every kind of the catalogue (lab/steps/drift_kinds.py)
 def test_drift_in_dev_is_reverted_by_self_heal_within_the_bound(scenario: Scenario, change: str) -> None:
     lab = scenario.lab
     scenario.given().release_in("dev").synced("dev")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
+import re
 import shutil
 import socket
 import threading
@@ -195,6 +196,36 @@ def test_oci_labels(image: Any) -> None:
     assert "8000/tcp" in config["ExposedPorts"]
     assert config["Cmd"] == ["gunicorn", "--config", "/srv/app/gunicorn.conf.py", "app:create_app()"]
     assert f"APP_COMMIT={BUILD_ARGS['APP_COMMIT']}" in config["Env"]
+
+
+def rerun_steps(log: str) -> list[str]:
+    """The instructions a classic-builder log shows as run (not `Using cache`), FROM and the global ARG aside."""
+    steps = re.split(r"^Step \d+/\d+ : ", log, flags=re.MULTILINE)[1:]
+    ran = [step.splitlines()[0] for step in steps if " ---> Using cache" not in step]
+    return [line for line in ran if not line.startswith(("FROM ", "ARG BASE_IMAGE"))]
+
+
+def test_a_build_of_a_new_commit_reruns_only_the_modules_and_one_arg_label_env(
+    docker_client: Any, image: Any, base_image: str, tmp_path: Path
+) -> None:
+    """What ship builds each time (new code, commit, tag, time): the app's modules (copied and compiled in the
+    builder, copied into the runtime stage) and one ARG, one LABEL, one ENV step run; the venv and the fixed
+    metadata (USER, EXPOSE, STOPSIGNAL, HEALTHCHECK, CMD) come from the cache the module's build left."""
+    context = tmp_path / "app"
+    shutil.copytree(APP_DIR, context, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    with (context / "items.py").open("a") as f:
+        f.write(f"# another commit {RUN_ID}\n")
+    tag = f"gitops-lab-app-test:{RUN_ID}-next"
+    args = {**BUILD_ARGS, "APP_COMMIT": "f" * 40, "APP_IMAGE_TAG": f"fffffff-{RUN_ID}"}
+    try:
+        built, log = build(docker_client, context, tag, BASE_IMAGE=base_image, **args)
+        keywords = [line.split(" ", 1)[0] for line in rerun_steps(log)]
+        # the last LABEL: this test's own `labels=` (a --label option: one more step)
+        assert keywords == ["COPY", "RUN", "COPY", "ARG", "LABEL", "ENV", "LABEL"], rerun_steps(log)
+        assert built.labels["org.opencontainers.image.version"] == args["APP_IMAGE_TAG"]
+    finally:
+        with contextlib.suppress(docker.errors.ImageNotFound):
+            docker_client.images.remove(tag, force=True)
 
 
 def test_runs_as_non_root_on_a_read_only_root(app_container: tuple[Any, int]) -> None:

@@ -30,11 +30,13 @@ from lab.core.errors import ConfigError, Conflict, RegistryError
 from lab.core.runner import SubprocessRunner
 from lab.core.ui import UI
 from lab.manifests import eksctl as eksctl_manifests
-from lab.providers_eks import EksProvider
+from lab.providers.eks import EksProvider
 from lab.steps import aws as aws_steps
 from lab.tools import aws as aws_tool
 from lab.tools import ecr, ecr_login
 from lab.tools.docker import push as docker_push
+
+pytestmark = pytest.mark.integration  # a real MiniStack process on 127.0.0.1, no Docker (tests/tiers.py)
 
 EMULATOR_ACCOUNT = "000000000000"  # MiniStack's default account (MINISTACK_ACCOUNT_ID)
 REMOTE = "https://git.example.com/team/gitops.git"

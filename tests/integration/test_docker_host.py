@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from lab import image_cache
+from lab.components import node_ports
 from lab.core.config import load_settings
 from lab.core.context import Context
 from lab.core.runner import SubprocessRunner
@@ -32,7 +33,7 @@ def test_cgroup_version_and_the_kind_config_for_this_host(docker_client: object,
 
     settings = load_settings({"state_dir": tmp_path}, config_file=tmp_path / "none.toml", environ={})
     ctx = Context(settings, runner, UI())
-    config = yaml.safe_load(KindProvider(settings).desired_config(ctx))
+    config = yaml.safe_load(KindProvider(settings, node_ports=node_ports(settings)).desired_config(ctx))
     patches = [yaml.safe_load(p) for p in config.get("kubeadmConfigPatches", [])]
     wanted = [{"apiVersion": "kubelet.config.k8s.io/v1beta1", "kind": "KubeletConfiguration", "failCgroupV1": False}]
     assert patches == (wanted if version == "1" else [])

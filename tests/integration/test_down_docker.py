@@ -18,13 +18,13 @@ from pathlib import Path
 import pytest
 from servicekit import RUN_ID, TEST_LABEL, cleanup, docker
 
+from lab.components.cluster import ClusterNotRemoved
 from lab.core.config import Settings
 from lab.core.context import Context
 from lab.core.runner import Result, SubprocessRunner
 from lab.core.ui import UI
 from lab.providers import CREATED, Ownership, marker_path, write_ownership
 from lab.steps import lab
-from lab.steps.cluster import ClusterNotRemoved
 
 pytestmark = pytest.mark.docker
 

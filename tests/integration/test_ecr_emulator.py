@@ -12,12 +12,12 @@ import pytest
 from conftest import free_port
 from servicekit import LABEL, ROOT, RUN_ID, build, cleaned_up, docker, run, state, volume, wait_http
 
+from lab.components import services
 from lab.core import versions
 from lab.core.config import Settings
 from lab.core.context import Context
 from lab.core.runner import SubprocessRunner
 from lab.core.ui import UI
-from lab.steps import services
 from lab.tools import ecr
 from lab.tools.docker import parse_push_digest
 

@@ -39,6 +39,8 @@ from lab.steps.ship import gitops_repo
 from lab.tools import git as gitcli
 from lab.tools.kubectl import kubectl_binary
 
+pytestmark = pytest.mark.integration  # real git and kubectl kustomize: `make integration`, not `make unit`
+
 ROOT = Path(__file__).resolve().parents[2]
 REPO = "localhost:5001/lab-app"
 IDENTITY = {

@@ -17,12 +17,12 @@ import requests
 from conftest import free_port
 from servicekit import ROOT, RUN_ID, build, cleaned_up, cleanup, docker, run, state, wait_http
 
+from lab.components import git_server, services
 from lab.core import versions
 from lab.core.config import Settings
 from lab.core.context import Context
 from lab.core.runner import SubprocessRunner
 from lab.core.ui import UI
-from lab.steps import services
 
 pytestmark = pytest.mark.docker
 
@@ -181,7 +181,7 @@ def test_ensure_git_server_after_rm_rf_of_the_state_dir_serves_the_new_directory
     still shows the same Source path. The lab's step must recreate it so that it serves the new .lab/git."""
     name = f"gitops-lab-test-git-rmrf-{RUN_ID}"  # a name of this test's own on the shared daemon
     monkeypatch.setattr(versions, "GITSERVER_IMAGE", image)
-    monkeypatch.setattr(services, "GIT_CONTAINER", name)
+    monkeypatch.setattr(git_server, "GIT_CONTAINER", name)
     cluster = f"itest-rmrf-{RUN_ID}"
     state_dir = tmp_path / ".lab"
     settings = Settings(state_dir=state_dir, git_port=free_port(), cluster_name=cluster)

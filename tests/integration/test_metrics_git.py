@@ -35,6 +35,8 @@ from lab.manifests import argocd as manifests
 from lab.steps import metrics, release
 from lab.steps.ship import gitops_repo
 
+pytestmark = pytest.mark.integration  # real git (tests/tiers.py)
+
 ROOT = Path(__file__).resolve().parents[2]
 REPO = "localhost:5001/lab-app"
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -450,6 +452,9 @@ def test_invoke_metrics_from_a_shell(lab: Lab, tmp_path: Path) -> None:
     assert bad.returncode == 2 and "--since 'yesterday'" in bad.stderr and "YYYY-MM-DD" in bad.stderr
     unknown = invoke("metrics", "--env", "qa", env=env)
     assert unknown.returncode == 2 and "valid environments: dev, staging, prod" in unknown.stderr
+    nowhere = invoke("metrics", "--html", str(tmp_path / "no-such-dir" / "x.html"), env=env)
+    assert nowhere.returncode == 2 and "--html" in nowhere.stderr and "does not exist" in nowhere.stderr
+    assert "create the directory" in nowhere.stderr and nowhere.stdout == ""  # refused before anything ran
 
 
 def test_a_bad_since_is_a_config_error_naming_the_flag() -> None:

@@ -37,6 +37,7 @@ from lab.core.ui import UI
 from lab.gitops.overlay import ImageSpec, overlay_file, read_image
 from lab.steps import release
 from lab.steps.ship import gitops_repo, ship
+from lab.tools import docker as docker_tool
 from lab.tools import ecr
 from lab.tools import registry as registry_api
 from lab.tools.registry import MANIFEST_TYPES
@@ -171,6 +172,11 @@ def test_ship_no_wait_builds_pushes_and_bumps_dev(
     summary = ctx.ui.out.getvalue()  # type: ignore[attr-defined]
     for stage in ("Quality gate", "Build", "Push", "Bump dev"):
         assert stage in summary, summary
+    # The labels `invoke down` finds the lab's images by, set through the Dockerfile's LABEL step.
+    labels = json.loads(sh("docker", "image", "inspect", "--format", "{{json .Config.Labels}}", ref).stdout)
+    assert labels | docker_tool.labels_for("app", ctx.settings.cluster_name) == labels
+    assert labels["org.opencontainers.image.revision"] == app_sha
+    assert labels["org.opencontainers.image.version"] == tag
 
     # The image runs, and reports the tag it was built as.
     port = free_port()
@@ -230,6 +236,54 @@ def test_failing_quality_gate_builds_and_commits_nothing(
     assert sh("git", "-C", remote, "log", "--format=%s", "main").stdout.splitlines() == [
         f"seed: overlays from app repo {app_sha[:7]}"
     ]
+
+
+# A gate that fails only once the build beside it is running: it waits (bounded) for a `docker build` process whose
+# command line names the tag, says so in a file, then fails as a test run would.
+GATE_SEEING_THE_BUILD = """\
+import os, sys, time
+tag, seen = sys.argv[1], sys.argv[2]
+deadline = time.monotonic() + 120
+while time.monotonic() < deadline:
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            argv = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\\0")
+        except OSError:
+            continue
+        if b"build" in argv and any(tag.encode() in a for a in argv):
+            open(seen, "w").write(pid)
+            print("2 failed, 40 passed")
+            sys.exit(1)
+    time.sleep(0.05)
+sys.exit("no docker build with the tag ran beside the gate")
+"""
+
+
+def test_a_gate_failing_while_the_build_runs_beside_it_leaves_registry_and_gitops_repo_unchanged(
+    tmp_path: Path, app_repo: Path, remote: Path, registry: str, base_image: str, cleanup: list[str]
+) -> None:
+    """The gate runs beside the build: when it fails with the build in flight, the build's image is removed,
+    nothing is pushed, and the GitOps repo has no deploy commit."""
+    seeded = make_ctx(tmp_path / "seed", registry, remote, base_image)
+    gitops_repo(seeded, app_root=app_repo).open()
+    head = remote_head(remote)
+    ctx = make_ctx(tmp_path, registry, remote, base_image)
+    now = datetime(2026, 11, 28, 10, 25, 0, tzinfo=UTC)
+    app_sha = sh("git", "-C", app_repo, "rev-parse", "HEAD").stdout.strip()
+    tag = f"{app_sha[:7]}-20261128102500"
+    ref = f"{registry}/lab-app:{tag}"
+    cleanup.append(ref)
+    script, seen = tmp_path / "gate.py", tmp_path / "gate-saw-the-build"
+    script.write_text(GATE_SEEING_THE_BUILD)
+    with pytest.raises(QualityGateFailed) as info:
+        ship(ctx, app_root=app_repo, gate=((sys.executable, str(script), tag, str(seen)),), no_wait=True,
+             clock=lambda: now)  # fmt: skip
+    assert seen.is_file(), "the gate never saw the build running beside it"
+    assert "2 failed, 40 passed" in ctx.ui.err.getvalue()  # type: ignore[attr-defined]
+    assert "nothing was pushed or committed" in (info.value.hint or "")
+    assert not image_present(ref)  # the image built beside the gate is removed
+    assert served_digest(registry, "lab-app", tag) is None
+    assert remote_head(remote) == head
 
 
 def hook(remote: Path, message: str) -> None:

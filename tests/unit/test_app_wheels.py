@@ -76,6 +76,7 @@ def test_manylinux_platforms_cover_every_older_glibc() -> None:
     assert not [t for t in arm if t.startswith(("manylinux_2_16", "manylinux1", "manylinux2010"))]
 
 
+@pytest.mark.integration  # real git / kubectl kustomize (tests/tiers.py)
 def test_cache_downloads_wheels_for_the_base_images_python(tmp_path: Path, app_root: Path) -> None:
     runner = FakeRunner()
     runner.script(pip.probe_argv(BASE), stdout=json.dumps(BOOKWORM) + "\n")
@@ -103,6 +104,7 @@ def test_cache_downloads_wheels_for_the_base_images_python(tmp_path: Path, app_r
     assert len(downloads) == 1 and ctx.ui.phases[-1].note == "already cached"
 
 
+@pytest.mark.integration  # real git / kubectl kustomize (tests/tiers.py)
 def test_cached_wheels_are_for_one_requirements_file_and_one_base(tmp_path: Path, app_root: Path) -> None:
     runner = FakeRunner()
     runner.script(pip.probe_argv(BASE), stdout=json.dumps(BOOKWORM) + "\n")
@@ -116,6 +118,7 @@ def test_cached_wheels_are_for_one_requirements_file_and_one_base(tmp_path: Path
     assert image_cache.wheels_for(cache, requirements, BASE) is None
 
 
+@pytest.mark.integration  # real git / kubectl kustomize (tests/tiers.py)
 def test_a_base_image_without_glibc_is_refused_with_its_name(tmp_path: Path, app_root: Path) -> None:
     runner = FakeRunner()
     musl = {**BOOKWORM, "libc": ["", ""]}
@@ -125,6 +128,7 @@ def test_a_base_image_without_glibc_is_refused_with_its_name(tmp_path: Path, app
     assert BASE in str(info.value)
 
 
+@pytest.mark.integration  # real git / kubectl kustomize (tests/tiers.py)
 def test_ship_builds_from_a_copy_of_app_with_the_cached_wheels(tmp_path: Path, app_root: Path) -> None:
     runner = FakeRunner()
     runner.script(pip.probe_argv(BASE), stdout=json.dumps(BOOKWORM) + "\n")
@@ -149,6 +153,7 @@ def test_ship_builds_from_a_copy_of_app_with_the_cached_wheels(tmp_path: Path, a
     assert result.image.startswith("localhost:5001/lab-app:")
 
 
+@pytest.mark.integration  # real git / kubectl kustomize (tests/tiers.py)
 def test_two_builds_at_once_each_build_from_a_copy_of_their_own(tmp_path: Path, app_root: Path) -> None:
     """Two ships at the same time (same .lab): one build's context is never replaced or removed by the other's
     (they used to share .lab/build/app: one's rmtree + copytree ran while the other copied or built from it)."""
@@ -171,12 +176,14 @@ def test_two_builds_at_once_each_build_from_a_copy_of_their_own(tmp_path: Path, 
     assert not first.path.exists()
 
 
+@pytest.mark.integration  # real git / kubectl kustomize (tests/tiers.py)
 def test_without_cached_wheels_ship_builds_from_app_itself(tmp_path: Path, app_root: Path) -> None:
     dry = FakeRunner(dry_run=True)
     ship.ship(make_ctx(tmp_path, dry), app_root=app_root, gate=(), no_wait=True)
     assert dry.assert_called("docker", "build").argv[-1] == str(app_root / "app")
 
 
+@pytest.mark.integration  # real git / kubectl kustomize (tests/tiers.py)
 def test_offline_without_cached_wheels_ship_refuses_before_the_gate(tmp_path: Path, app_root: Path) -> None:
     runner = FakeRunner(dry_run=True)
     with pytest.raises(Refused) as info:

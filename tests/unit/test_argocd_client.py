@@ -19,6 +19,7 @@ from lab.clients.argocd import (
     ApplicationClient,
     AppStatus,
     KubernetesApplications,
+    RecordingApplications,
     SyncFailed,
     parse_status,
     same_revision,
@@ -519,3 +520,19 @@ def test_kubernetes_adapter_addresses_applications_in_argocd() -> None:
         ),
     ]
     assert MERGE_PATCH == "application/merge-patch+json"
+
+
+def test_the_recording_api_of_a_dry_run_answers_its_app_prints_every_call_and_changes_nothing() -> None:
+    shown: list[str] = []
+    api = RecordingApplications(app(), shown.append)
+    apps = ApplicationClient(api)
+    assert apps.get_app("lab-dev").sync == "Synced"
+    apps.sync("lab-dev", reason="why")
+    assert apps.get_app("lab-dev").operation_requested is False  # the PATCH was not applied
+    where = "('argoproj.io', 'v1alpha1', 'argocd', 'applications', 'lab-dev'"
+    get = f"CustomObjectsApi.get_namespaced_custom_object{where})"
+    assert shown == api.calls
+    assert [shown[0], shown[1], shown[3]] == [get, get, get]
+    operation = '{"operation": {"initiatedBy": {"username": "gitops-lab"}'
+    assert shown[2].startswith(f"CustomObjectsApi.patch_namespaced_custom_object{where}, {operation}")
+    assert shown[2].endswith("_content_type='application/merge-patch+json')")

@@ -304,6 +304,7 @@ def test_workloads_list_every_container_of_the_excerpt() -> None:
     assert policies.count("Always") == 8 and len(policies) == 10, "argo-cd v3.5.1 manifests/install.yaml: 8 Always"
 
 
+@pytest.mark.integration  # real git / kubectl kustomize (tests/tiers.py)
 def test_rendered_install_is_patched_as_intended(kubectl: str, tmp_path: Path) -> None:
     docs = render(kubectl, tmp_path, EXCERPT.read_text())
     assert m.check_rendered(docs) == []
@@ -341,6 +342,7 @@ def test_rendered_install_is_patched_as_intended(kubectl: str, tmp_path: Path) -
     assert {hashes[n] for n in readers} == {m.config_hash()}
 
 
+@pytest.mark.integration  # real git / kubectl kustomize (tests/tiers.py)
 def test_a_config_change_changes_only_the_readers_pod_templates(kubectl: str, tmp_path: Path) -> None:
     before = render(kubectl, tmp_path / "a", EXCERPT.read_text())
     after = render(kubectl, tmp_path / "b", EXCERPT.read_text(), m.InstallOptions(reconciliation_timeout="60s"))
@@ -352,6 +354,7 @@ def test_a_config_change_changes_only_the_readers_pod_templates(kubectl: str, tm
     assert changed == {"argocd-server", "argocd-repo-server", "argocd-application-controller"}
 
 
+@pytest.mark.integration  # real git / kubectl kustomize (tests/tiers.py)
 def test_check_rendered_catches_upstream_drift(kubectl: str, tmp_path: Path) -> None:
     renamed = EXCERPT.read_text().replace("        name: redis\n", "        name: valkey\n")
     docs = render(kubectl, tmp_path / "renamed", renamed)

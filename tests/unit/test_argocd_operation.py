@@ -1,8 +1,9 @@
 """The Argo CD client's view of operations and resources (what the drift demo reads), from recorded v3.5.1
-Application objects checked against the vendored CRD; the same answers as lab/steps/drift.py's own parser."""
+Application objects checked against the vendored CRD; the drift demo has no parser of its own."""
 
 from __future__ import annotations
 
+import ast
 import copy
 from typing import Any
 
@@ -11,8 +12,8 @@ from argocd_schema import crd_problems
 from kubernetes.client.exceptions import ApiException
 
 from lab.clients.argocd import ApplicationClient, Resource, parse_status
+from lab.core.config import ROOT
 from lab.core.errors import ClusterUnreachable, Conflict
-from lab.steps import drift
 
 Obj = dict[str, Any]
 REV = "3333333333333333333333333333333333333333"
@@ -74,16 +75,17 @@ def test_operation_state_resources_and_self_heal_are_parsed_once_here() -> None:
     assert status.reconciled_at == "2026-05-01T11:00:03Z"
 
 
-def test_the_drift_demos_parser_agrees() -> None:
-    """lab/steps/drift.py still has its own reader (it moves onto this one with the DriftKind rewrite)."""
-    status, info = parse_status(RECORDED), drift.operation_info(RECORDED)
-    assert status.out_of_sync() == drift.out_of_sync_resources(RECORDED)
-    assert (status.operation_automated, status.heal_count, status.operation_results) == (
-        info.automated,
-        info.heal_count,
-        info.results,
-    )
-    assert (status.operation_finished_at, status.self_heal) == (info.finished_at, drift.self_heal_enabled(RECORDED))
+def test_the_drift_demo_reads_argo_cd_only_through_this_client() -> None:
+    """No drift module parses an Application itself (field names as keys) or bypasses the client (`.api`)."""
+    fields = {"operationState", "syncResult", "initiatedBy", "autoHealAttemptsCount", "syncPolicy", "resources"}
+    found = []
+    for path in sorted((ROOT / "lab" / "steps").glob("drift*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and node.value in fields:
+                found.append(f"{path.name}:{node.lineno}: {node.value!r}")
+            if isinstance(node, ast.Attribute) and node.attr in ("api", "get_object"):
+                found.append(f"{path.name}:{node.lineno}: .{node.attr}")
+    assert found == []
 
 
 @pytest.mark.parametrize(("automated", "expected"), [({"selfHeal": True, "enabled": False}, False), ({}, False)])

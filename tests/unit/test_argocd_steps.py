@@ -20,6 +20,7 @@ from argocd_schema import DATA
 from fakes import FakeRunner
 
 from lab.clients.argocd import ApplicationClient
+from lab.components import argocd as component
 from lab.core.config import Settings
 from lab.core.context import Context
 from lab.core.errors import ChecksumMismatch, CommandFailed, ConfigError, Conflict, DownloadFailed, Refused
@@ -99,10 +100,11 @@ def kube(runner: FakeRunner, *args: str) -> list[int]:
 # ---------------------------------------------------------------- ensure_argocd
 
 
+@pytest.mark.integration  # real git / kubectl kustomize (tests/tiers.py)
 def test_install_order_namespace_then_server_side_apply_then_rollouts(settings: Settings) -> None:
     ctx, runner, _ = make_ctx(settings)
     fetch = Fetch()
-    steps.ensure_argocd(ctx, fetch=fetch, pin=PIN)
+    component.ensure_argocd(ctx, fetch=fetch, pin=PIN)
 
     assert fetch.urls == [PIN.url]
     [ns] = kube(runner, "apply", "-f", "-")
@@ -127,25 +129,27 @@ def test_install_order_namespace_then_server_side_apply_then_rollouts(settings: 
         assert (settings.state_dir / "argocd" / rel).read_text() == text
 
 
+@pytest.mark.integration  # real git / kubectl kustomize (tests/tiers.py)
 def test_second_run_reuses_the_cache_and_restarts_nothing(settings: Settings) -> None:
     ctx, runner, ui = make_ctx(settings)
     fetch = Fetch()
-    steps.ensure_argocd(ctx, fetch=fetch, pin=PIN)
+    component.ensure_argocd(ctx, fetch=fetch, pin=PIN)
     first = runner.calls[kube(runner, "apply", "--server-side")[0]].input
     runner.calls.clear()
 
-    steps.ensure_argocd(ctx, fetch=fetch, pin=PIN)
+    component.ensure_argocd(ctx, fetch=fetch, pin=PIN)
     assert fetch.urls == [PIN.url], "the verified cache is reused"
     assert runner.calls[kube(runner, "apply", "--server-side")[0]].input == first, "same objects, nothing rolls"
     assert not kube(runner, "rollout", "restart"), runner.dump()
     assert ui.phases[3].note == "unchanged", [p.note for p in ui.phases]
 
 
+@pytest.mark.integration  # real git / kubectl kustomize (tests/tiers.py)
 def test_a_config_change_rolls_only_through_the_pod_templates(settings: Settings) -> None:
     ctx, runner, ui = make_ctx(settings)
-    steps.ensure_argocd(ctx, fetch=Fetch(), pin=PIN)
+    component.ensure_argocd(ctx, fetch=Fetch(), pin=PIN)
     runner.calls.clear()
-    steps.ensure_argocd(ctx, fetch=Fetch(), pin=PIN, options=m.InstallOptions(reconciliation_timeout="60s"))
+    component.ensure_argocd(ctx, fetch=Fetch(), pin=PIN, options=m.InstallOptions(reconciliation_timeout="60s"))
     assert "patches/argocd-cm.yaml" in ui.phases[-3].note
     applied = [d for d in yaml.safe_load_all(runner.calls[kube(runner, "apply", "--server-side")[0]].input or "") if d]
     server = next(d for d in applied if d["kind"] == "Deployment" and d["metadata"]["name"] == "argocd-server")
@@ -158,7 +162,7 @@ def test_checksum_mismatch_caches_and_applies_nothing(settings: Settings) -> Non
     ctx, runner, _ = make_ctx(settings)
     tampered = Fetch(EXCERPT.replace(b"IfNotPresent", b"Always"))
     with pytest.raises(ChecksumMismatch) as info:
-        steps.ensure_argocd(ctx, fetch=tampered, pin=PIN)
+        component.ensure_argocd(ctx, fetch=tampered, pin=PIN)
     assert PIN.sha256 in info.value.message and info.value.exit_code == 7
     assert runner.calls == [], runner.dump()
     assert not (settings.cache_dir / PIN.cache_name).exists()
@@ -170,17 +174,18 @@ def test_offline_without_cache_is_refused_before_any_download(settings: Settings
     ctx, runner, _ = make_ctx(offline)
     fetch = Fetch()
     with pytest.raises(Refused) as info:
-        steps.ensure_argocd(ctx, fetch=fetch, pin=PIN)
+        component.ensure_argocd(ctx, fetch=fetch, pin=PIN)
     assert "invoke cache" in (info.value.hint or "")
     assert fetch.urls == [] and runner.calls == []
 
 
+@pytest.mark.integration  # real git / kubectl kustomize (tests/tiers.py)
 def test_offline_with_a_verified_cache_installs(settings: Settings) -> None:
     install.fetch_install_manifest(settings, Fetch(), PIN)
     offline = Settings(state_dir=settings.state_dir, offline=True)
     ctx, runner, _ = make_ctx(offline)
     fetch = Fetch()
-    steps.ensure_argocd(ctx, fetch=fetch, pin=PIN)
+    component.ensure_argocd(ctx, fetch=fetch, pin=PIN)
     assert fetch.urls == [] and kube(runner, "apply", "--server-side")
 
 
@@ -218,15 +223,17 @@ def test_stale_patch_files_are_removed(settings: Settings, tmp_path: Path) -> No
     assert install.write_install_dir(directory, manifest, m.install_files()) == []
 
 
+@pytest.mark.integration  # real git / kubectl kustomize (tests/tiers.py)
 def test_a_render_that_breaks_the_lab_patches_applies_nothing(settings: Settings) -> None:
     ctx, runner, _ = make_ctx(settings)
     drifted = EXCERPT.replace(b"        name: redis\n", b"        name: valkey\n")
     pin = install.ManifestPin(PIN.version, PIN.url, hashlib.sha256(drifted).hexdigest())
     with pytest.raises(Conflict, match="argocd-redis container redis has no image"):
-        steps.ensure_argocd(ctx, fetch=Fetch(drifted), pin=pin)
+        component.ensure_argocd(ctx, fetch=Fetch(drifted), pin=pin)
     assert not kube(runner, "apply", "--server-side"), runner.dump()
 
 
+@pytest.mark.integration  # real git / kubectl kustomize (tests/tiers.py)
 def test_a_failed_rollout_surfaces_the_command(settings: Settings) -> None:
     ctx, runner, _ = make_ctx(settings)
     runner.responders.insert(
@@ -238,14 +245,14 @@ def test_a_failed_rollout_surfaces_the_command(settings: Settings) -> None:
         ),
     )
     with pytest.raises(CommandFailed) as info:
-        steps.ensure_argocd(ctx, fetch=Fetch(), pin=PIN)
+        component.ensure_argocd(ctx, fetch=Fetch(), pin=PIN)
     assert "exceeded its progress deadline" in info.value.stderr_tail
 
 
 def test_dry_run_prints_the_plan_and_touches_nothing(settings: Settings) -> None:
     ctx, runner, ui = make_ctx(settings, dry_run=True)
     fetch = Fetch()
-    steps.ensure_argocd(ctx, fetch=fetch, pin=PIN)
+    component.ensure_argocd(ctx, fetch=fetch, pin=PIN)
     assert fetch.urls == [] and not settings.state_dir.exists()
     out = ui.out.getvalue()  # type: ignore[attr-defined]
     assert f"# --- {settings.state_dir / 'argocd' / 'kustomization.yaml'} ---" in out
@@ -259,7 +266,7 @@ def test_dry_run_prints_the_plan_and_touches_nothing(settings: Settings) -> None
 
 def test_gitops_objects_go_on_stdin_and_server_side(settings: Settings) -> None:
     ctx, runner, ui = make_ctx(settings)
-    steps.ensure_gitops_apps(ctx, "http://lab-git:8080/gitops.git", m.GitCredentials("lab", "s3cret-pw"))
+    component.ensure_gitops_apps(ctx, "http://lab-git:8080/gitops.git", m.GitCredentials("lab", "s3cret-pw"))
     [i] = kube(runner, "apply", "--server-side", "--force-conflicts")
     call = runner.calls[i]
     assert not any("s3cret-pw" in a for a in call.argv)
@@ -277,7 +284,7 @@ def test_gitops_objects_go_on_stdin_and_server_side(settings: Settings) -> None:
 
 def test_dry_run_never_shows_the_password(settings: Settings) -> None:
     ctx, runner, _ = make_ctx(settings, dry_run=True)
-    steps.ensure_gitops_apps(ctx, credentials=m.GitCredentials("lab", "s3cret-pw"))
+    component.ensure_gitops_apps(ctx, credentials=m.GitCredentials("lab", "s3cret-pw"))
     [i] = kube(runner, "apply", "--server-side")
     assert "s3cret-pw" not in (runner.calls[i].input or "") and m.REDACTED in (runner.calls[i].input or "")
     assert "http://lab-git:8080/gitops.git" in (runner.calls[i].input or "")

@@ -11,11 +11,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from lab.clients.argocd_tracking import TRACKING_ANNOTATION, as_argocd_applies, tracking_id
 from lab.core.runner import SubprocessRunner
 from lab.tools import kustomize
+
+pytestmark = pytest.mark.integration  # renders with the real `kubectl kustomize` (tests/tiers.py)
 
 ROOT = Path(__file__).resolve().parents[2]
 

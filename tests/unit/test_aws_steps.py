@@ -42,7 +42,7 @@ from lab.gitops.overlay import ImageSpec
 from lab.gitops.repo import Committed
 from lab.manifests.argocd import GitCredentials
 from lab.providers import provider_for
-from lab.providers_eks import EksProvider
+from lab.providers.eks import EksProvider
 from lab.registries import ecr as registry_ecr
 from lab.steps import aws as aws_steps
 from lab.tools import ecr, ecr_login, git, git_credential, kubectl
@@ -540,6 +540,7 @@ def render_as_argocd(path: Path, kustomize: dict[str, Any]) -> list[dict[str, An
     return [d for d in yaml.safe_load_all(out) if d]
 
 
+@pytest.mark.integration  # real git / kubectl kustomize (tests/tiers.py)
 @pytest.mark.parametrize("env", [e.name for e in ENVIRONMENTS])
 def test_every_environment_gets_a_load_balancer_on_eks(tmp_path: Path, env: str) -> None:
     shutil.copytree(ROOT / "overlays", tmp_path / "overlays")
@@ -560,6 +561,7 @@ def test_every_environment_gets_a_load_balancer_on_eks(tmp_path: Path, env: str)
     ]
 
 
+@pytest.mark.integration  # real git / kubectl kustomize (tests/tiers.py)
 def test_why_not_application_components(tmp_path: Path) -> None:
     """The reason for patches: a component added to an overlay is applied before the overlay's own NodePort patch."""
     shutil.copytree(ROOT / "overlays", tmp_path / "overlays")
@@ -647,6 +649,7 @@ def test_ship_keeps_an_explicit_registry(tmp_path: Path) -> None:
     assert repositories(settings).push == "999999999999.dkr.ecr.us-east-1.amazonaws.com/lab-app"
 
 
+@pytest.mark.integration  # real git / kubectl kustomize (tests/tiers.py)
 def test_ship_dry_run_on_aws_plans_the_ecr_login_and_the_push(tmp_path: Path) -> None:
     """The dry run logs in to a placeholder registry (no AWS call, stdin redacted) and plans the push there: the
     placeholder is no valid LAB_REGISTRY, so it must not be put into the settings."""
@@ -728,20 +731,27 @@ def test_up_and_its_first_deploy_make_each_repository_call_once_as_the_plan_list
     assert login.input == "s3cr3t-ecr-token" and "s3cr3t" not in " ".join(login.argv)
 
 
+@pytest.mark.unscripted_commands_succeed
 def test_up_aws_gives_its_first_deploy_the_registry_it_provisioned(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from lab.steps import lab as lab_steps
+    """The first deploy is a component of the list `up --target aws` runs: after the ECR repository component, with
+    up's settings for it (push_registry=ecr) and the registry that component provisioned, before Argo CD."""
+    from lab.steps import up as up_steps
 
-    provisioned = registry_ecr.EcrRegistry(make_ctx(tmp_path).settings).after_provision(REGISTRY)
-    result = aws_steps.AwsUpResult(
-        ACCOUNT, "us-east-1", "gitops-lab", "created", "eks-gitops-lab", REGISTRY, "", "created", REMOTE, provisioned
-    )
-    monkeypatch.setattr(aws_steps, "up_aws", lambda ctx, **kw: result)
-    got: list[tuple[str, Any]] = []
-    monkeypatch.setattr(
-        lab_steps, "_first_deploy", lambda ctx, root, registry=None: got.append((ctx.settings.push_registry, registry))
-    )
-    monkeypatch.setattr(lab_steps.argocd_steps, "wait_env", lambda ctx, env: None)
-    lab_steps.up_aws(make_ctx(tmp_path), yes=True)
-    assert got == [("ecr", provisioned)]
+    runner, clients = FakeRunner(), Clients()
+    identity(clients)
+    no_cluster(clients)
+    stub_fresh_repository(clients)
+    got: list[tuple[str, Any, bool]] = []
+
+    def first_deploy(ctx: Context, root: Path, registry: Any = None) -> None:
+        applied = any("apply" in call.argv for call in runner.calls)  # the Applications (ensure_aws_apps)
+        got.append((ctx.settings.push_registry, registry, applied))
+
+    monkeypatch.setattr(up_steps, "_first_deploy", first_deploy)
+    result, _, _ = run_up(tmp_path, runner, clients, first_deploy=up_steps._aws_first_deploy(tmp_path))
+    assert isinstance(result, aws_steps.AwsUpResult) and isinstance(result.push_to, registry_ecr.EcrRegistry)
+    assert result.push_to.host == REGISTRY
+    assert got == [("ecr", result.push_to, False)], "to the provisioned registry, before the Applications exist"
+    assert any("apply" in call.argv for call in runner.calls), runner.dump()

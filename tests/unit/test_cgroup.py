@@ -12,6 +12,7 @@ import pytest
 import yaml
 from fakes import FakeRunner
 
+from lab.components import node_ports
 from lab.core.config import Settings, load_settings
 from lab.core.context import Context
 from lab.core.ui import UI
@@ -36,11 +37,17 @@ def ctx_for(s: Settings, runner: FakeRunner) -> Context:
 
 
 def test_cgroup_v1_config_carries_the_kubelet_patch_and_v2_does_not(tmp_path: Path) -> None:
-    v1 = yaml.safe_load(kind_manifests.render_kind_config(settings(tmp_path), workers=1, cgroup_v1=True))
+    v1 = yaml.safe_load(
+        kind_manifests.render_kind_config(
+            settings(tmp_path), ports=node_ports(settings(tmp_path)), workers=1, cgroup_v1=True
+        )
+    )
     [patch] = v1["kubeadmConfigPatches"]
     assert isinstance(patch, str), "kind wants each patch as an inline YAML string"
     assert yaml.safe_load(patch) == PATCH
-    v2 = yaml.safe_load(kind_manifests.render_kind_config(settings(tmp_path), workers=1))
+    v2 = yaml.safe_load(
+        kind_manifests.render_kind_config(settings(tmp_path), ports=node_ports(settings(tmp_path)), workers=1)
+    )
     assert "kubeadmConfigPatches" not in v2
     assert {k: v for k, v in v1.items() if k != "kubeadmConfigPatches"} == v2, "nothing else differs"
 
@@ -56,7 +63,7 @@ def test_kind_create_patches_the_config_only_on_a_cgroup_v1_host(
     runner.script(["kind", "create", "cluster", "--name", s.cluster_name])  # kind prints its progress on stderr
     node = {"Id": "c" * 64, "Created": "2026-05-01T11:00:00.123456789Z", "Config": {"Labels": {}}, "State": {}}
     runner.script(["docker", "container", "inspect", f"{s.cluster_name}-control-plane"], json.dumps([node]))
-    KindProvider(s).create(ctx_for(s, runner))
+    KindProvider(s, node_ports=node_ports(s)).create(ctx_for(s, runner))
     runner.assert_called(*CGROUP)
     assert runner.index(*CGROUP) < runner.index("kind", "create", "cluster")
     written = yaml.safe_load((s.state_dir / "kind-config.yaml").read_text())
@@ -116,7 +123,9 @@ def test_a_dry_run_plans_the_kind_config_this_host_needs(tmp_path: Path, monkeyp
     reads = FakeRunner()
     reads.script(CGROUP, stdout="1\n")
     out = io.StringIO()
-    KindProvider(s).create(Context(s, DryRunRunner(out=out, reads=reads), UI(err=out, out=out)))
+    KindProvider(s, node_ports=node_ports(s)).create(
+        Context(s, DryRunRunner(out=out, reads=reads), UI(err=out, out=out))
+    )
     reads.assert_called(*CGROUP)
     assert "failCgroupV1: false" in out.getvalue(), out.getvalue()
     assert not (s.state_dir / "kind-config.yaml").exists(), "a dry run writes nothing"

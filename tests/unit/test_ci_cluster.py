@@ -22,6 +22,7 @@ SCRIPTS = sorted(p for p in CLUSTER.iterdir() if p.is_file() and not p.name.star
 ALL_CAPS = ["CAP_CHOWN", "CAP_NET_ADMIN", "CAP_SYS_ADMIN", "CAP_SYS_RESOURCE", "CAP_SYS_TIME"]
 
 
+@pytest.mark.integration  # runs shellcheck on every script (tests/tiers.py)
 def test_scripts_are_shellcheck_clean() -> None:
     shellcheck = shutil.which("shellcheck")
     if shellcheck is None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 import subprocess
 
+import pytest
+
 from lab.core.config import ROOT
 
 # Working notes that are not part of the repository: citing them leaves a reader with nothing to check. The
@@ -19,6 +21,7 @@ def tracked_files() -> list[str]:
     return files
 
 
+@pytest.mark.integration  # real git / kubectl kustomize (tests/tiers.py)
 def test_no_tracked_file_cites_notes_outside_the_repository() -> None:
     found = []
     for name in tracked_files():

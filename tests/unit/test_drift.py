@@ -25,17 +25,21 @@ import pytest
 import yaml
 from argocd_schema import crd_problems
 from fakes import Clock, FakeRunner
+from fakes.kube import FakeKube
 
 from lab.clients import kube
-from lab.clients.argocd import ApplicationClient
+from lab.clients.argocd import ApplicationClient, parse_status
 from lab.core.config import ROOT, Settings, environment
 from lab.core.context import Context
-from lab.core.errors import ConfigError, NotReady, Refused
+from lab.core.errors import ClusterUnreachable, ConfigError, NotReady, Refused
+from lab.core.fielddiff import object_diff
 from lab.core.runner import DryRunRunner
 from lab.core.ui import UI
 from lab.manifests.argocd import application
 from lab.steps import drift
 from lab.steps.drift import GitState
+
+pytestmark = pytest.mark.integration  # renders overlays with the real `kubectl kustomize` (tests/tiers.py)
 
 Obj = dict[str, Any]
 REV = "3333333333333333333333333333333333333333"
@@ -98,67 +102,25 @@ def pod(namespace: str, name: str, image: str, ready: bool = True) -> Obj:
     }
 
 
-@dataclass
-class FakeCluster:
-    """In-memory objects behind the ``kube.Cluster`` protocol; records every change."""
+def running(docs: list[Obj]) -> FakeKube:
+    """A cluster running what git renders (as served), with one Ready pod per replica."""
+    cluster = FakeKube(context=CONTEXT)
+    for doc in docs:
+        cluster.put(as_served(doc))
+    deployment = next(d for d in docs if d["kind"] == "Deployment")
+    ns = deployment["metadata"]["namespace"]
+    image = deployment["spec"]["template"]["spec"]["containers"][0]["image"]
+    for i in range(deployment["spec"]["replicas"]):
+        cluster.put(pod(ns, f"lab-app-{i}", image))
+    return cluster
 
-    objects: dict[tuple[str, str, str], Obj] = field(default_factory=dict)
-    changes: list[tuple[Any, ...]] = field(default_factory=list)
-    context: str = CONTEXT
 
-    @classmethod
-    def running(cls, docs: list[Obj]) -> FakeCluster:
-        cluster = cls()
-        for doc in docs:
-            obj = as_served(doc)
-            cluster.objects[(obj["kind"], obj["metadata"]["namespace"], obj["metadata"]["name"])] = obj
-        deployment = next(d for d in docs if d["kind"] == "Deployment")
-        ns = deployment["metadata"]["namespace"]
-        image = deployment["spec"]["template"]["spec"]["containers"][0]["image"]
-        for i in range(deployment["spec"]["replicas"]):
-            cluster.objects[("Pod", ns, f"lab-app-{i}")] = pod(ns, f"lab-app-{i}", image)
-        return cluster
+def scaled(ns: str, replicas: int) -> kube.Patch:
+    return kube.Patch("Deployment", ns, "lab-app", {"spec": {"replicas": replicas}}, kube.MERGE_PATCH, "scale")
 
-    def version(self) -> str:
-        return "v1.36.1"
 
-    def get(self, kind: str, namespace: str, name: str) -> Obj | None:
-        obj = self.objects.get((kind, namespace, name))
-        return copy.deepcopy(obj) if obj is not None else None
-
-    def list(self, kind: str, namespace: str, label_selector: str = "") -> list[Obj]:
-        wanted = dict(p.split("=", 1) for p in label_selector.split(",") if p)
-        return [
-            copy.deepcopy(o)
-            for (k, ns, _), o in sorted(self.objects.items())
-            if k == kind and ns == namespace and wanted.items() <= (o["metadata"].get("labels") or {}).items()
-        ]
-
-    def deployment(self, namespace: str) -> Obj:
-        return self.objects[("Deployment", namespace, "lab-app")]
-
-    def scale(self, namespace: str, name: str, replicas: int) -> None:
-        self.changes.append(("scale", namespace, name, replicas))
-        self.deployment(namespace)["spec"]["replicas"] = replicas
-
-    def set_image(self, namespace: str, name: str, container: str, image: str) -> None:
-        self.changes.append(("set_image", namespace, name, container, image))
-        kube.container(self.deployment(namespace), container)["image"] = image  # type: ignore[index]
-
-    def set_env(self, namespace: str, name: str, container: str, var: str, value: str) -> None:
-        self.changes.append(("set_env", namespace, name, container, var, value))
-        box = kube.container(self.deployment(namespace), container)
-        assert box is not None
-        env = box.setdefault("env", [])
-        entry = next((e for e in env if e["name"] == var), None)
-        if entry is None:
-            env.append({"name": var, "value": value})
-        else:
-            entry["value"] = value
-
-    def delete(self, kind: str, namespace: str, name: str) -> None:
-        self.changes.append(("delete", kind, namespace, name))
-        self.objects.pop((kind, namespace, name), None)
+def deployment(cluster: FakeKube, ns: str) -> Obj:
+    return cluster.object("Deployment", ns, "lab-app")
 
 
 def app_obj(
@@ -230,7 +192,7 @@ def op_state(
     return state
 
 
-Effect = Callable[[FakeCluster], None]
+Effect = Callable[[FakeKube], None]
 
 
 @dataclass
@@ -239,7 +201,7 @@ class ScriptedArgo:
     it, ``after`` in order (the last repeats); after a sync PATCH, ``after_sync``. An entry may carry an effect on
     the fake cluster, applied when it is served (what the sync it reports did). Every object is CRD-checked."""
 
-    cluster: FakeCluster
+    cluster: FakeKube
     before: Obj
     after: list[tuple[Obj, Effect | None]]
     after_sync: list[tuple[Obj, Effect | None]] = field(default_factory=list)
@@ -288,7 +250,7 @@ def setup(argo: ScriptedArgo, *, dry_run: bool = False) -> Run:
     return Run(ctx, err, out, clock, apps)
 
 
-def run_demo(run: Run, cluster: FakeCluster, docs: list[Obj], env: str, change: str, **kw: Any) -> drift.DriftResult:
+def run_demo(run: Run, cluster: FakeKube, docs: list[Obj], env: str, change: str, **kw: Any) -> drift.DriftResult:
     return drift.demo_drift(
         run.ctx,
         env,
@@ -306,9 +268,8 @@ def run_demo(run: Run, cluster: FakeCluster, docs: list[Obj], env: str, change: 
 def restore(kind: str, ns: str, docs: list[Obj]) -> Effect:
     """What a sync of git's state does to one object: put the rendered object back."""
 
-    def effect(cluster: FakeCluster) -> None:
-        doc = next(d for d in docs if d["kind"] == kind)
-        cluster.objects[(kind, ns, "lab-app")] = as_served(doc)
+    def effect(cluster: FakeKube) -> None:
+        cluster.put(as_served(next(d for d in docs if d["kind"] == kind)))
 
     return effect
 
@@ -345,7 +306,7 @@ def test_positions_checks_presence_and_order() -> None:
 
 def test_dev_scale_is_shown_changed_noticed_and_self_healed_in_order(rendered: dict[str, list[Obj]]) -> None:
     docs = rendered["dev"]
-    cluster = FakeCluster.running(docs)
+    cluster = running(docs)
     heal = op_state(
         "2026-05-01T12:00:02Z",
         "2026-05-01T12:00:03Z",
@@ -365,8 +326,8 @@ def test_dev_scale_is_shown_changed_noticed_and_self_healed_in_order(rendered: d
     run = setup(argo)
     result = run_demo(run, cluster, docs, "dev", "scale")
 
-    assert cluster.changes == [("scale", "lab-dev", "lab-app", 3)]
-    assert cluster.deployment("lab-dev")["spec"]["replicas"] == 1  # healed
+    assert cluster.changes == [scaled("lab-dev", 3)]
+    assert deployment(cluster, "lab-dev")["spec"]["replicas"] == 1  # healed
     assert "dev: git vs cluster" in run.out.getvalue()  # the table is data (stdout); the narration is on stderr
     positions(
         run.err.getvalue(),
@@ -374,7 +335,8 @@ def test_dev_scale_is_shown_changed_noticed_and_self_healed_in_order(rendered: d
         "Argo CD: sync=Synced health=Healthy revision=3333333",
         "Step 2/5",
         "kubectl --context kind-gitops-lab -n lab-dev scale deployment/lab-app --replicas=3",
-        "patch_namespaced_deployment_scale('lab-app', 'lab-dev', {\"spec\": {\"replicas\": 3}})",
+        "AppsV1Api.patch_namespaced_deployment_scale('lab-app', 'lab-dev', {\"spec\": {\"replicas\": 3}},"
+        " _content_type='application/merge-patch+json')",
         "Deployment/lab-app now differs from git",
         "spec.replicas: 1 → 3",
         "Step 3/5",
@@ -397,7 +359,7 @@ def test_dev_scale_is_shown_changed_noticed_and_self_healed_in_order(rendered: d
 
 def test_dev_heal_faster_than_a_look_counts_the_new_self_heal_sync_as_noticing(rendered: dict[str, list[Obj]]) -> None:
     docs = rendered["dev"]
-    cluster = FakeCluster.running(docs)
+    cluster = running(docs)
     heal = op_state(
         "2026-05-01T12:00:01Z", "2026-05-01T12:00:01Z", heals=1, results=["Service:service/lab-app created"]
     )
@@ -409,7 +371,7 @@ def test_dev_heal_faster_than_a_look_counts_the_new_self_heal_sync_as_noticing(r
     run = setup(argo)
     result = run_demo(run, cluster, docs, "dev", "delete")
 
-    assert cluster.changes == [("delete", "Service", "lab-dev", "lab-app")]
+    assert cluster.changes == [kube.Delete("Service", "lab-dev", "lab-app")]
     assert ("Service", "lab-dev", "lab-app") in cluster.objects
     assert result.out_of_sync_resources == ()
     assert result.seconds_to_detect == 0.0 and result.self_healed
@@ -422,7 +384,7 @@ def test_dev_heal_that_never_comes_fails_with_the_last_state_after_backoff_plus_
     rendered: dict[str, list[Obj]],
 ) -> None:
     docs = rendered["dev"]
-    cluster = FakeCluster.running(docs)
+    cluster = running(docs)
     # the last operation was the 3rd self-heal of this commit, finished 2 s before the demo: next heal waits 18 - 2 s
     recent = op_state("2026-05-01T11:59:57Z", "2026-05-01T11:59:58Z", heals=3)
     stuck = app_obj("dev", "OutOfSync", out_of_sync=[("apps", "Deployment", "")], op=recent)
@@ -440,7 +402,7 @@ def test_dev_heal_that_never_comes_fails_with_the_last_state_after_backoff_plus_
 
 def test_dev_that_is_out_of_sync_at_the_start_is_waited_for_then_the_demo_runs(rendered: dict[str, list[Obj]]) -> None:
     docs = rendered["dev"]
-    cluster = FakeCluster.running(docs)
+    cluster = running(docs)
     heal = op_state("2026-05-01T12:00:01Z", "2026-05-01T12:00:02Z", heals=1, results=["Deployment:configured"])
     sequence = iter([app_obj("dev", "OutOfSync", op=BEFORE_OP)] * 3)
 
@@ -458,7 +420,18 @@ def test_dev_that_is_out_of_sync_at_the_start_is_waited_for_then_the_demo_runs(r
     run = setup(argo)
     result = run_demo(run, cluster, docs, "dev", "env")
     assert "Wait for lab-dev to be Synced before the demo starts" in run.text
-    assert cluster.changes == [("set_env", "lab-dev", "lab-app", "app", "PORT", "8001")]
+    before_change = run.err.getvalue().split("Step 2/5")[0]
+    assert "   +" not in before_change  # progress lines count from the change: none before it
+    env = [{"name": "PORT", "value": "8001"}]
+    assert cluster.changes == [
+        kube.Patch(
+            "Deployment",
+            "lab-dev",
+            "lab-app",
+            {"spec": {"template": {"spec": {"containers": [{"name": "app", "env": env}]}}}},
+            kube.STRATEGIC_MERGE_PATCH,
+        )
+    ]
     assert [(d.path, d.desired, d.live) for d in result.diffs] == [
         ("spec.template.spec.containers[name=app].env[name=PORT].value", "8000", "8001")
     ]
@@ -468,7 +441,7 @@ def test_dev_that_is_out_of_sync_at_the_start_is_waited_for_then_the_demo_runs(r
 # ---------------------------------------------------------------------------------------------- staging: no self-heal
 
 
-def staging_argo(cluster: FakeCluster, docs: list[Obj]) -> ScriptedArgo:
+def staging_argo(cluster: FakeKube, docs: list[Obj]) -> ScriptedArgo:
     drifted = app_obj("staging", "OutOfSync", out_of_sync=[("apps", "Deployment", "")], op=BEFORE_OP)
     synced = op_state(
         "2026-05-01T12:01:00Z", "2026-05-01T12:01:03Z", automated=False, results=["Deployment:configured"]
@@ -488,13 +461,13 @@ def test_staging_drift_stays_out_of_sync_for_the_observed_period_and_the_sync_is
     rendered: dict[str, list[Obj]],
 ) -> None:
     docs = rendered["staging"]
-    cluster = FakeCluster.running(docs)
+    cluster = running(docs)
     argo = staging_argo(cluster, docs)
     run = setup(argo)
     result = run_demo(run, cluster, docs, "staging", "scale", observe=20.0)
 
-    assert cluster.changes == [("scale", "lab-staging", "lab-app", 4)]
-    assert cluster.deployment("lab-staging")["spec"]["replicas"] == 4  # nothing reverted it
+    assert cluster.changes == [scaled("lab-staging", 4)]
+    assert deployment(cluster, "lab-staging")["spec"]["replicas"] == 4  # nothing reverted it
     assert argo.patches == []  # no sync sent
     assert result.stayed_out_of_sync_for is not None and result.stayed_out_of_sync_for >= 20.0
     assert result.seconds_to_heal is None and not result.self_healed
@@ -513,7 +486,7 @@ def test_staging_drift_stays_out_of_sync_for_the_observed_period_and_the_sync_is
 
 def test_staging_heal_sends_a_sync_and_times_it(rendered: dict[str, list[Obj]]) -> None:
     docs = rendered["staging"]
-    cluster = FakeCluster.running(docs)
+    cluster = running(docs)
     argo = staging_argo(cluster, docs)
     run = setup(argo)
     result = run_demo(run, cluster, docs, "staging", "image", observe=6.0, heal=True)
@@ -528,7 +501,7 @@ def test_staging_heal_sends_a_sync_and_times_it(rendered: dict[str, list[Obj]]) 
             }
         }
     ]
-    assert kube.container(cluster.deployment("lab-staging"), "app")["image"] == "localhost:5001/lab-app:seed"  # type: ignore[index]
+    assert kube.container(deployment(cluster, "lab-staging"), "app")["image"] == "localhost:5001/lab-app:seed"  # type: ignore[index]
     assert result.seconds_to_sync is not None and result.seconds_to_sync > 0
     assert result.stayed_out_of_sync_for is not None and result.stayed_out_of_sync_for >= 6.0
     positions(run.text, "Healing it, as `invoke sync staging` does", "Synced and Healthy", "maxUnavailable 0")
@@ -536,7 +509,7 @@ def test_staging_heal_sends_a_sync_and_times_it(rendered: dict[str, list[Obj]]) 
 
 def test_staging_synced_by_someone_else_while_watched_is_reported(rendered: dict[str, list[Obj]]) -> None:
     docs = rendered["staging"]
-    cluster = FakeCluster.running(docs)
+    cluster = running(docs)
     drifted = app_obj("staging", "OutOfSync", out_of_sync=[("apps", "Deployment", "")], op=BEFORE_OP)
     argo = ScriptedArgo(
         cluster,
@@ -551,7 +524,7 @@ def test_staging_synced_by_someone_else_while_watched_is_reported(rendered: dict
 
 def test_staging_that_is_already_out_of_sync_is_refused_before_any_change(rendered: dict[str, list[Obj]]) -> None:
     docs = rendered["staging"]
-    cluster = FakeCluster.running(docs)
+    cluster = running(docs)
     argo = ScriptedArgo(cluster, before=app_obj("staging", "OutOfSync"), after=[])
     with pytest.raises(Refused) as err:
         run_demo(setup(argo), cluster, docs, "staging", "scale")
@@ -561,7 +534,7 @@ def test_staging_that_is_already_out_of_sync_is_refused_before_any_change(render
 
 def test_nothing_deployed_is_refused(rendered: dict[str, list[Obj]]) -> None:
     docs = rendered["dev"]
-    cluster = FakeCluster()
+    cluster = FakeKube()
     argo = ScriptedArgo(cluster, before=app_obj("dev", op=BEFORE_OP), after=[])
     with pytest.raises(Refused, match="nothing runs in lab-dev"):
         run_demo(setup(argo), cluster, docs, "dev", "scale")
@@ -569,7 +542,7 @@ def test_nothing_deployed_is_refused(rendered: dict[str, list[Obj]]) -> None:
 
 @pytest.mark.parametrize(("env", "change"), [("prod", "scale"), ("dev", "reboot")])
 def test_prod_and_unknown_changes_are_config_errors(env: str, change: str) -> None:
-    run = setup(ScriptedArgo(FakeCluster(), before={}, after=[]))
+    run = setup(ScriptedArgo(FakeKube(writable=False), before={}, after=[]))
     with pytest.raises(ConfigError) as err:
         drift.demo_drift(run.ctx, env, change)
     assert err.value.hint and ("staging" in err.value.hint or "scale, image, delete, env" in err.value.hint)
@@ -578,43 +551,86 @@ def test_prod_and_unknown_changes_are_config_errors(env: str, change: str) -> No
 # ---------------------------------------------------------------------------------------------- dry run
 
 
+def no_cluster(*args: object, **kwargs: object) -> None:
+    raise AssertionError("a dry run must not connect to a cluster")
+
+
+def unreadable(ctx: Context, env: str) -> GitState:
+    raise ClusterUnreachable("cannot clone http://127.0.0.1:9/gitops.git")
+
+
 @pytest.mark.parametrize("change", drift.CHANGES)
 @pytest.mark.parametrize("env", drift.DEMO_ENVS)
-def test_dry_run_prints_the_steps_commands_and_api_calls_without_a_cluster(
-    env: str, change: str, monkeypatch: pytest.MonkeyPatch
+def test_dry_run_runs_the_demo_against_recording_clients_and_prints_every_call(
+    env: str, change: str, rendered: dict[str, list[Obj]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def no_cluster(*args: object, **kwargs: object) -> None:
-        raise AssertionError("a dry run must not connect to a cluster")
-
     monkeypatch.setattr(ApplicationClient, "from_kubeconfig", no_cluster)
     monkeypatch.setattr(kube.KubernetesCluster, "from_kubeconfig", no_cluster)
-    run = setup(ScriptedArgo(FakeCluster(), before={}, after=[]), dry_run=True)
-    result = drift.demo_drift(run.ctx, env, change, desired=no_cluster)  # type: ignore[arg-type]
+    run = setup(ScriptedArgo(FakeKube(writable=False), before={}, after=[]), dry_run=True)
+    docs = rendered[env]
+    result = drift.demo_drift(run.ctx, env, change, desired=lambda ctx, e: GitState(REV, tuple(docs)))
 
     ns = environment(env).namespace
+    replicas = environment(env).replicas
     expected_kubectl = {
-        "scale": f"kubectl --context kind-gitops-lab -n {ns} scale deployment/lab-app --replicas="
-        f"{environment(env).replicas + 2}",
+        "scale": f"kubectl --context kind-gitops-lab -n {ns} scale deployment/lab-app --replicas={replicas + 2}",
         "image": f"kubectl --context kind-gitops-lab -n {ns} set image deployment/lab-app"
         " app=localhost:5001/lab-app:hotfix-by-hand",
         "delete": f"kubectl --context kind-gitops-lab -n {ns} delete service/lab-app",
         "env": f"kubectl --context kind-gitops-lab -n {ns} set env deployment/lab-app -c app PORT=8001",
     }[change]
     api = {
-        "scale": "AppsV1Api.patch_namespaced_deployment_scale",
+        "scale": f"AppsV1Api.patch_namespaced_deployment_scale('lab-app', '{ns}', {{\"spec\": {{\"replicas\": "
+        f"{replicas + 2}}}}}, _content_type='application/merge-patch+json')",
         "image": "application/strategic-merge-patch+json",
-        "delete": "CoreV1Api.delete_namespaced_service('lab-app'",
+        "delete": f"CoreV1Api.delete_namespaced_service('lab-app', '{ns}')",
         "env": '"env": [{"name": "PORT", "value": "8001"}]',
     }[change]
     assert result.dry_run and result.kubectl == expected_kubectl
-    out = run.out.getvalue()
+    assert result.seconds_to_detect is None and result.seconds_to_heal is None  # nothing was waited for
+    out, err = run.out.getvalue(), run.err.getvalue()
+    # the real path's reads and the change, as the client calls they are; the waits it would make after them
     positions(
-        out, f"kubectl kustomize {ROOT / '.lab' / 'gitops-work' / 'overlays' / env}", f"$ {expected_kubectl}", api
+        out,
+        f"# API: CustomObjectsApi.get_namespaced_custom_object('argoproj.io', 'v1alpha1', 'argocd', 'applications',"
+        f" 'lab-{env}')",
+        f"# API: AppsV1Api.read_namespaced_deployment('lab-app', '{ns}')",
+        f"{env}: git vs cluster",
+        api if change in ("image", "env") else f"# API: {api}",
+        f"# wait: lab-{env} OutOfSync, or a sync started",
     )
-    assert "get_namespaced_custom_object('argoproj.io', 'v1alpha1', 'argocd', 'applications', 'lab-" in out
-    positions(run.err.getvalue(), "dry run", "Step 1/5", "Step 2/5", "Step 3/5", "Step 4/5", "Step 5/5")
+    assert ("back to" in out) == (env == "dev")  # only dev waits for the self-heal
+    positions(err, "dry run", "Step 1/5", "Step 2/5", f"$ {expected_kubectl}", "Step 3/5", "Step 4/5", "Step 5/5")
+    drifted = drift.plan_change(environment(env), change, docs, context=CONTEXT, image_repo="unused").drifted
+    assert f"→ {drifted}" in err  # the change as planned: the recording cluster does not apply it
     if env == "staging":
-        assert "invoke sync staging" in run.err.getvalue()
+        assert "stays OutOfSync" in out and "invoke sync staging" in err
+
+
+def test_dry_run_that_cannot_read_the_gitops_repo_plans_from_the_overlays_it_seeds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(ApplicationClient, "from_kubeconfig", no_cluster)
+    monkeypatch.setattr(kube.KubernetesCluster, "from_kubeconfig", no_cluster)
+    run = setup(ScriptedArgo(FakeKube(writable=False), before={}, after=[]), dry_run=True)
+    result = drift.demo_drift(run.ctx, "dev", "scale", desired=unreadable)
+    assert "cannot read the GitOps repo (cannot clone http://127.0.0.1:9/gitops.git)" in run.err.getvalue()
+    assert result.description == "scale Deployment lab-app from 1 to 3 replicas"  # overlays/dev sets 1
+
+
+def test_an_unreadable_gitops_repo_outside_a_dry_run_is_the_error() -> None:
+    docs: list[Obj] = []
+    cluster = FakeKube(writable=False)
+    with pytest.raises(ClusterUnreachable):
+        drift.demo_drift(
+            setup(ScriptedArgo(cluster, before={}, after=[])).ctx,
+            "dev",
+            "scale",
+            cluster=cluster,
+            apps=ApplicationClient(ScriptedArgo(cluster, before={}, after=[])),
+            desired=unreadable,
+        )
+    assert docs == [] and cluster.changes == []
 
 
 # ---------------------------------------------------------------------------------------------- the pieces
@@ -642,7 +658,7 @@ def test_changes_are_sized_from_what_git_renders(
     docs = rendered[env]
     plan = drift.plan_change(environment(env), change, docs, context=CONTEXT, image_repo="unused")
     assert (plan.path, plan.desired, plan.drifted) == (path, desired, drifted)
-    cluster = FakeCluster.running(docs)
+    cluster = running(docs)
     assert plan.read(cluster) == desired
     plan.apply(cluster)
     assert plan.read(cluster) == drifted
@@ -650,20 +666,20 @@ def test_changes_are_sized_from_what_git_renders(
 
 def test_field_diff_ignores_what_only_the_server_adds_and_names_what_git_sets(rendered: dict[str, list[Obj]]) -> None:
     for doc in rendered["dev"]:
-        assert drift.field_diff(doc, as_served(doc)) == [], doc["kind"]
+        assert object_diff(doc, as_served(doc)) == [], doc["kind"]
     deployment = next(d for d in rendered["dev"] if d["kind"] == "Deployment")
     live = as_served(deployment)
     live["spec"]["template"]["spec"]["containers"][0]["env"].append({"name": "LOG_LEVEL", "value": "ERROR"})
-    assert drift.field_diff(deployment, live) == []  # a var git does not set: no diff (argo-cd issue 4537)
+    assert object_diff(deployment, live) == []  # a var git does not set: no diff (argo-cd issue 4537)
     live["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["memory"] = "1Gi"
     live["metadata"]["labels"]["app.kubernetes.io/environment"] = "prod"
-    assert [(d.path, d.desired, d.live) for d in drift.field_diff(deployment, live)] == [
+    assert [(d.path, d.desired, d.live) for d in object_diff(deployment, live)] == [
         ("metadata.labels.app.kubernetes.io/environment", "dev", "prod"),
         ("spec.template.spec.containers[name=app].resources.limits.memory", "256Mi", "1Gi"),
     ]
     del live["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]
     assert ("spec.template.spec.containers[name=app].readinessProbe", "(unset)") in [
-        (d.path, d.live) for d in drift.field_diff(deployment, live)
+        (d.path, d.live) for d in object_diff(deployment, live)
     ]
 
 
@@ -674,11 +690,11 @@ def test_self_heal_backoff_grows_by_three_from_two_seconds_and_caps_at_300(count
 
 def test_predicted_backoff_counts_from_the_last_operations_finish() -> None:
     recent = app_obj("dev", op=op_state("2026-05-01T11:59:50Z", "2026-05-01T11:59:55Z", heals=2))
-    assert drift.predicted_backoff(recent, NOW) == pytest.approx(1.0)  # 6 s - 5 s
-    assert drift.predicted_backoff(app_obj("dev", op=BEFORE_OP), NOW) == 0.0  # first heal after a deploy
-    running = app_obj("dev", op=op_state("2026-05-01T11:59:59Z", None, heals=3))
-    assert drift.predicted_backoff(running, NOW) == 18.0
-    assert drift.predicted_backoff(app_obj("dev"), NOW) == 0.0  # never synced
+    assert drift.predicted_backoff(parse_status(recent), NOW) == pytest.approx(1.0)  # 6 s - 5 s
+    assert drift.predicted_backoff(parse_status(app_obj("dev", op=BEFORE_OP)), NOW) == 0.0  # first heal after a deploy
+    healing = app_obj("dev", op=op_state("2026-05-01T11:59:59Z", None, heals=3))
+    assert drift.predicted_backoff(parse_status(healing), NOW) == 18.0
+    assert drift.predicted_backoff(parse_status(app_obj("dev")), NOW) == 0.0  # never synced
 
 
 def test_argo_cd_views_are_read_from_recorded_objects() -> None:
@@ -689,12 +705,38 @@ def test_argo_cd_views_are_read_from_recorded_objects() -> None:
         op=op_state("2026-05-01T11:00:00Z", "2026-05-01T11:00:02Z", heals=2, results=["Deployment:configured"]),
     )
     assert crd_problems(obj) == []
-    assert drift.out_of_sync_resources(obj) == ["Deployment lab-staging/lab-app", "Service lab-staging/lab-app"]
-    info = drift.operation_info(obj)
-    assert (info.automated, info.heal_count, info.phase, info.results) == (
-        True,
-        2,
-        "Succeeded",
-        ("Deployment/lab-app: configured",),
-    )
-    assert drift.self_heal_enabled(app_obj("dev")) and not drift.self_heal_enabled(obj)
+    status = parse_status(obj)
+    assert status.out_of_sync() == ["Deployment lab-staging/lab-app", "Service lab-staging/lab-app"]
+    assert (status.operation_automated, status.heal_count, status.operation_phase) == (True, 2, "Succeeded")
+    assert status.operation_results == ("Deployment/lab-app: configured",)
+    assert status.operation_finished_at == "2026-05-01T11:00:02Z"
+    assert parse_status(app_obj("dev")).self_heal and not status.self_heal
+
+
+def test_dry_run_reads_the_real_gitops_repo_and_changes_nothing_on_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The dry run's desired state is the GitOps repo's, read for real on a scratch copy (real git, real kustomize):
+    the image git deploys is what the change is sized from, and no working clone appears under the state dir."""
+    monkeypatch.setattr(ApplicationClient, "from_kubeconfig", no_cluster)
+    monkeypatch.setattr(kube.KubernetesCluster, "from_kubeconfig", no_cluster)
+    src = tmp_path / "src"
+    shutil.copytree(ROOT / "overlays", src / "overlays")
+    kustomization = src / "overlays" / "dev" / "kustomization.yaml"
+    kustomization.write_text(kustomization.read_text().replace('newTag: "seed"', 'newTag: "from-git"'))
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@localhost"]
+    subprocess.run([*git, "init", "-q", "-b", "main", str(src)], check=True)
+    subprocess.run([*git, "-C", str(src), "add", "-A"], check=True)
+    subprocess.run([*git, "-C", str(src), "commit", "-qm", "seed"], check=True)
+    subprocess.run(["git", "clone", "-q", "--bare", str(src), str(tmp_path / "remote.git")], check=True)
+    err, out = io.StringIO(), io.StringIO()
+    settings = Settings(gitops_remote=str(tmp_path / "remote.git"), state_dir=tmp_path / "state")
+    ctx = Context(settings, DryRunRunner(out=out), UI(err=err, out=out))
+
+    result = drift.demo_drift(ctx, "dev", "image")
+
+    assert 'newTag: "from-git"' in kustomization.read_text()  # the fixture really changed what git deploys
+    assert "image: localhost:5001/lab-app:from-git → localhost:5001/lab-app:hotfix-by-hand" in err.getvalue()
+    assert result.description.startswith("set the image of container app to localhost:5001/lab-app:hotfix-by-hand")
+    assert "cannot read the GitOps repo" not in err.getvalue()
+    assert not (tmp_path / "state").exists()

@@ -13,11 +13,14 @@ from pathlib import Path
 import pytest
 
 from lab.core.config import ROOT, load_settings
+from lab.steps import drift_kinds
+
+pytestmark = pytest.mark.integration  # runs pytest as a process to collect the e2e suite (tests/tiers.py)
 
 E2E = "tests/e2e"
 BEHAVIOURS = {  # test name prefix -> how many (parametrized) cases: the list, one test (or more) each
     "test_ship_lands_in_dev_synced_healthy_and_serving_the_new_version": 1,
-    "test_drift_in_dev_is_reverted_by_self_heal_within_the_bound": 4,  # scale, image, delete, env
+    "test_drift_in_dev_is_reverted_by_self_heal_within_the_bound": len(drift_kinds.KINDS),  # one per drift kind
     "test_drift_in_staging_stays_out_of_sync_until_invoke_sync": 1,
     "test_demo_drift_in_dev_reports_the_self_heal_time": 1,
     "test_demo_drift_in_staging_stays_then_heals_with_a_sync": 1,
@@ -73,7 +76,7 @@ def test_lab_require_cluster_turns_the_skip_into_errors(tmp_path: Path) -> None:
     assert "LAB_REQUIRE_CLUSTER=1 but no lab cluster" in proc.stdout
 
 
-@pytest.mark.parametrize("expression", ["not e2e", "not docker and not e2e"])
+@pytest.mark.parametrize("expression", ["not e2e", "not integration and not docker and not e2e"])  # make unit
 def test_the_default_and_unit_selections_leave_the_e2e_tests_out(tmp_path: Path, expression: str) -> None:
     proc = run_pytest(tmp_path, "--collect-only", "-m", expression, E2E)
     assert proc.returncode == 5, proc.stdout + proc.stderr  # pytest: no tests collected

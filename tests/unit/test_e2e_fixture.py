@@ -9,6 +9,7 @@ import copy
 import json
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +18,9 @@ from argocd_schema import crd_problems
 from e2e import fixture
 from e2e.fixture import ExpectationFailed, Lab, Poller, Report, Timing, Traffic
 from fakes import Clock, FakeRunner
+from fakes.kube import FakeKube
 
-from lab.clients.argocd import ApplicationClient, State
+from lab.clients.argocd import ApplicationClient, State, parse_status
 from lab.core.config import ROOT, Settings, environment
 from lab.core.context import Context
 from lab.core.errors import ClusterUnreachable
@@ -185,18 +187,23 @@ class Web:
         return self.answers[min(len(self.urls) - 1, len(self.answers) - 1)]
 
 
-class Cluster:
-    def __init__(self, pods: list[Obj], deployment: Obj | None = None) -> None:
-        self.pods = pods
-        self.deployment = deployment
-        self.context = "kind-gitops-lab"
+def with_pods(cluster: FakeKube, env: str, pods: list[Obj]) -> FakeKube:
+    """CLUSTER with exactly PODS (labelled as the app's) in ENV's namespace."""
+    ns = environment(env).namespace
+    for key in [k for k in cluster.objects if k[0] == "Pod"]:
+        del cluster.objects[key]
+    for p in pods:
+        p["metadata"].update(namespace=ns, labels={"app.kubernetes.io/name": "lab-app"})
+        cluster.put({"kind": "Pod", **p})
+    return cluster
 
-    def list(self, kind: str, namespace: str, label_selector: str = "") -> list[Obj]:
-        assert (kind, label_selector) == ("Pod", "app.kubernetes.io/name=lab-app")
-        return copy.deepcopy(self.pods)
 
-    def get(self, kind: str, namespace: str, name: str) -> Obj | None:
-        return copy.deepcopy(self.deployment)
+def with_replicas(cluster: FakeKube, env: str, replicas: int) -> FakeKube:
+    ns = environment(env).namespace
+    cluster.put(
+        {"kind": "Deployment", "metadata": {"name": "lab-app", "namespace": ns}, "spec": {"replicas": replicas}}
+    )
+    return cluster
 
 
 def a_lab(apps: Apps, cluster: Any = None, web: Web | None = None) -> Lab:
@@ -245,45 +252,45 @@ def pod(image: str, ready: bool, digest: str = "sha256:aa") -> Obj:
 
 
 def test_pods_run_digest_wants_every_replica_ready_on_that_digest() -> None:
-    cluster = Cluster([pod("a", True, "sha256:aa"), pod("b", True, "sha256:bb")])
+    cluster = with_pods(FakeKube(writable=False), "staging", [pod("a", True, "sha256:aa"), pod("b", True, "sha256:bb")])
     lab = a_lab(Apps({}), cluster)
     check = fixture.pods_run_digest(lab, "staging", "sha256:aa")
     assert check()[0] is State.PENDING
-    cluster.pods = [pod("a", True), pod("b", True)]
+    with_pods(cluster, "staging", [pod("a", True), pod("b", True)])
     assert check()[0] is State.SUCCEEDED
-    cluster.pods = [pod("a", True)]
+    with_pods(cluster, "staging", [pod("a", True)])
     assert check()[0] is State.PENDING  # staging has 2 replicas
 
 
 def test_rollout_held_fails_if_the_bad_pod_becomes_ready_or_the_old_ones_leave() -> None:
-    cluster = Cluster([pod("good", True)])
+    cluster = with_pods(FakeKube(writable=False), "dev", [pod("good", True)])
     lab = a_lab(Apps({}), cluster)
     check = fixture.rollout_held(lab, "dev", "bad", min_ready=1)
     assert check()[0] is State.PENDING  # no pod of the bad image yet
-    cluster.pods = [pod("good", True), pod("bad", False)]
+    with_pods(cluster, "dev", [pod("good", True), pod("bad", False)])
     assert check() == (State.SUCCEEDED, "1 new pod(s) (0 Ready), 1 old Ready")
-    cluster.pods = [pod("good", False), pod("bad", False)]
+    with_pods(cluster, "dev", [pod("good", False), pod("bad", False)])
     assert check()[0] is State.FAILED and "old pods were taken out" in check()[1]
-    cluster.pods = [pod("good", True), pod("bad", True)]
+    with_pods(cluster, "dev", [pod("good", True), pod("bad", True)])
     assert check()[0] is State.FAILED and "became Ready" in check()[1]
 
 
-def scale_plan() -> drift.ManualChange:
+def scale_plan() -> drift.Change:
     deployment = {"kind": "Deployment", "metadata": {"name": "lab-app"}, "spec": {"replicas": 2}}
     return drift.plan_change(environment("staging"), "scale", [deployment], context="c", image_repo="r")
 
 
 def test_stays_drifted_and_healed_read_the_app_and_the_live_field() -> None:
     plan = scale_plan()
-    cluster = Cluster([], {"kind": "Deployment", "spec": {"replicas": 4}})
+    cluster = with_replicas(FakeKube(writable=False), "staging", 4)
     before = {"phase": "Succeeded", "startedAt": "2026-05-01T11:00:00Z", "operation": {"sync": {}}}
     apps = Apps({"lab-staging": app("staging", "OutOfSync", "Healthy", op=before)})
     lab = a_lab(apps, cluster)
     assert fixture.stays_drifted(lab, "staging", plan)() == (State.SUCCEEDED, "OutOfSync, spec.replicas = 4")
-    cluster.deployment = {"kind": "Deployment", "spec": {"replicas": 2}}
+    with_replicas(cluster, "staging", 2)
     assert fixture.stays_drifted(lab, "staging", plan)()[0] is State.FAILED
 
-    baseline = drift.operation_info(apps.objects["lab-staging"])
+    baseline = parse_status(apps.objects["lab-staging"])
     healed = fixture.healed(lab, "staging", plan, baseline)
     apps.objects["lab-staging"] = app("staging", "Synced", "Healthy", op=before)
     assert healed()[0] is State.PENDING and "no sync since the change" in healed()[1]  # not Argo CD's doing (yet)
@@ -404,3 +411,85 @@ def test_cluster_access_with_lab_e2e_up_runs_invoke_up_once_then_reuses() -> Non
         Settings(), {"LAB_E2E_UP": "1"}, probe=probe, docker=lambda: "", up=lambda: calls.append("up")
     )
     assert calls == ["probe", "up", "probe"] and got.cluster == "cluster"
+
+
+# ---------------------------------------------------------------------------------------------- commit-to-live steps
+
+NEW = "5555555555555555555555555555555555555555"
+PUSHED = datetime(2026, 12, 1, 12, 0, 0, 400000, tzinfo=UTC)
+
+
+def deployed_pod(image: str, created: str, started: str, ready_at: str | None) -> Obj:
+    obj = pod(image, ready_at is not None)
+    obj["metadata"]["creationTimestamp"] = created
+    obj["status"]["containerStatuses"][0]["state"] = {"running": {"startedAt": started}}
+    if ready_at is not None:
+        obj["status"]["conditions"][0]["lastTransitionTime"] = ready_at
+    return obj
+
+
+def test_breakdown_reads_the_sync_and_the_new_pod_from_their_api_timestamps() -> None:
+    op = {
+        "operation": {"sync": {"revision": NEW}},
+        "phase": "Succeeded",
+        "message": "successfully synced (all tasks run)",
+        "startedAt": "2026-12-01T12:00:02Z",
+        "finishedAt": "2026-12-01T12:00:03Z",
+        "syncResult": {"revision": NEW},
+    }
+    obj = app("dev", "Synced", "Healthy", op=op)
+    old = deployed_pod("r/lab-app:t0", "2026-12-01T11:50:00Z", "2026-12-01T11:50:01Z", "2026-12-01T11:50:03Z")
+    new = deployed_pod("r/lab-app:t1", "2026-12-01T12:00:03Z", "2026-12-01T12:00:05Z", "2026-12-01T12:00:07Z")
+    steps = fixture.breakdown(PUSHED, NEW, "r/lab-app:t1", obj, [old, new], {"refreshed": 1.2, "healthy": 13.1})
+    got = {s.what: s.seconds for s in steps}
+    assert got == {
+        "Argo CD compared the new commit (refresh done)": 1.2,
+        "sync started": 1.6,
+        "sync finished": 2.6,
+        "new pod created": 2.6,
+        "container started": 4.6,
+        "pod Ready": 6.6,
+        "Argo CD Synced + Healthy": 13.1,
+        "first 200 from the new version": None,  # not observed: not made up
+    }
+    # The last operation is another commit's (the sync for NEW has not started): no sync times from it.
+    op["syncResult"] = {"revision": REV}
+    op["operation"] = {"sync": {"revision": REV}}
+    stale = {s.what: s.seconds for s in fixture.breakdown(PUSHED, NEW, "r/lab-app:t1", obj, [old], {})}
+    assert stale["sync started"] is None and stale["sync finished"] is None and stale["pod Ready"] is None
+    # Synced + Healthy seen only by the suite's own poll (the Timeline stopped first): that instant, said so.
+    late = fixture.breakdown(PUSHED, NEW, "r/lab-app:t1", obj, [old], {"healthy_poll": 14.4})
+    assert [(s.seconds, s.source) for s in late if s.what == "Argo CD Synced + Healthy"] == [
+        (14.4, "observed (the suite's poll, every 1 s)")
+    ]
+
+
+def test_the_timeline_notes_the_first_poll_that_sees_each_step_and_stops_when_all_are_seen() -> None:
+    clock = Clock()
+    apps = [
+        app("dev", "Synced", "Healthy"),  # still the old revision (REV)
+        app("dev", "OutOfSync", "Healthy"),
+        app("dev", "Synced", "Progressing"),
+        app("dev", "Synced", "Healthy"),
+    ]
+    for obj in apps[1:]:
+        obj["status"]["sync"]["revision"] = NEW
+    answers = [version("t0"), version("t0"), version("t1"), version("t1")]
+    polls: list[int] = []
+
+    def read_app() -> Obj:
+        polls.append(1)
+        return apps[min(len(polls) - 1, len(apps) - 1)]
+
+    timeline = fixture.Timeline(read_app, lambda: answers[min(len(polls) - 1, 3)], NEW, "t1", clock=clock)
+    for _ in range(4):
+        timeline.poll_once(0.0)
+        clock.sleep(0.25)
+    assert timeline.seen == {"refreshed": 0.25, "served": 0.5, "healthy": 0.75} and timeline.done()
+    # The thread stops by itself once every step is seen (bounded: max_seconds otherwise).
+    polls.clear()
+    real = fixture.Timeline(read_app, lambda: version("t1"), NEW, "t1", interval=0.001, max_seconds=5)
+    real.start()
+    assert real._thread is not None
+    real._thread.join(timeout=5)
+    assert not real._thread.is_alive() and real.done() and len(polls) == 4

@@ -61,6 +61,7 @@ def test_settings_show_the_gitops_url_without_credentials(tmp_path: Path) -> Non
     assert settings.gitops_url == "https://git.example.test/gitops.git"
 
 
+@pytest.mark.integration  # real git / kubectl kustomize (tests/tiers.py)
 def test_the_helper_answers_git_with_the_credential_and_names_no_secret(tmp_path: Path) -> None:
     """A real `git credential fill` with the helper's environment returns the credential; the config values git
     sees (GIT_CONFIG_VALUE_n) hold only the names of the variables."""
@@ -110,10 +111,10 @@ def test_a_dry_run_shows_neither_part_of_a_credential() -> None:
 def test_a_token_as_the_user_name_is_in_no_printed_manifest(tmp_path: Path) -> None:
     """LAB_GITOPS_REMOTE=https://TOKEN@host/...: what `up` registers in Argo CD carries the token only in the
     repository Secret's username, and a dry run prints that Secret redacted, the URLs bare."""
+    from lab.components import argocd as argocd_steps
+    from lab.components import services
     from lab.core.context import Context
     from lab.core.ui import UI
-    from lab.steps import argocd as argocd_steps
-    from lab.steps import lab, services
 
     token = "ghp_t0kenAsUserName"
     settings = load_settings(
@@ -123,7 +124,7 @@ def test_a_token_as_the_user_name_is_in_no_printed_manifest(tmp_path: Path) -> N
     )
     out = io.StringIO()
     ctx = Context(settings, DryRunRunner(out=out), UI(err=out, out=out))
-    credentials = lab._gitops_credentials(ctx)
+    credentials = argocd_steps.local_gitops_credentials(ctx)
     assert credentials is not None and credentials.username == token  # Argo CD gets it, in the Secret
     argocd_steps.ensure_gitops_apps(ctx, services.in_cluster_gitops_url(settings), credentials)
     shown = out.getvalue()

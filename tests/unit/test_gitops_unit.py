@@ -506,9 +506,9 @@ def test_ship_runs_the_stages_in_order_and_bumps_dev(tmp_path: Path) -> None:
     result, repo, ctx = run_ship(tmp_path, runner, no_wait=True)
     tag = "0123456-20261128101500"
     assert result.tag == tag and result.digest == DIGEST and result.gitops_commit == "c" * 40
-    assert (
-        runner.index("pytest") < runner.index("ruff") < runner.index("docker", "build") < runner.index("docker", "push")
-    )
+    # The gate runs beside the build (in order, its two commands), and is over before anything is pushed.
+    assert runner.index("pytest") < runner.index("ruff") < runner.index("docker", "push"), runner.dump()
+    assert runner.index("docker", "build") < runner.index("docker", "push")
     build = runner.assert_called("docker", "build")
     argv = " ".join(build.argv)
     for arg in (
@@ -519,8 +519,13 @@ def test_ship_runs_the_stages_in_order_and_bumps_dev(tmp_path: Path) -> None:
         "APP_SOURCE=",
         f"-t localhost:5001/lab-app:{tag}",
         f"-f {tmp_path / 'app' / 'Dockerfile'}",
+        # the lab's labels (what `invoke down` finds its images by) as build args of the Dockerfile's LABEL step
+        "GITOPS_LAB_MANAGED=true",
+        "GITOPS_LAB_COMPONENT=app",
+        f"GITOPS_LAB_CLUSTER={make_ctx(tmp_path, runner).settings.cluster_name}",
     ):
         assert arg in argv, runner.dump()
+    assert "--label" not in build.argv  # each one would be a build step of its own (the classic builder)
     assert build.argv[-1] == str(tmp_path / "app")
     runner.assert_called("docker", "push", f"localhost:5001/lab-app:{tag}")
     status = runner.assert_called("git", "-C", str(tmp_path), "status", "--porcelain")
@@ -556,15 +561,14 @@ def test_ship_pins_the_digest_when_asked(tmp_path: Path) -> None:
         ("check", GitOpsError("overlays/dev would not render: accumulating resources: missing.yaml")),
     ],
 )
-def test_a_gitops_repo_that_fails_stops_ship_before_the_gate_and_the_build(
-    tmp_path: Path, step: str, error: GitOpsError
-) -> None:
+def test_a_gitops_repo_that_fails_stops_ship_before_the_build(tmp_path: Path, step: str, error: GitOpsError) -> None:
+    """The gate may have started beside the GitOps check (it only reads the app tree); nothing is built."""
     runner = happy_runner(tmp_path)
+    runner.script(["ruff", "check"], returncode=1, stdout="app/x.py:1:1: F401 unused import\n")
     repo = StubRepo(fail={step: error})
     with pytest.raises(GitOpsError) as info:
         run_ship(tmp_path, runner, no_wait=True, repo=repo)
-    assert info.value is error
-    runner.assert_not_called("pytest")
+    assert info.value is error  # the GitOps error, not the gate's
     runner.assert_not_called("docker")
     assert repo.bumps == []
 
@@ -583,13 +587,35 @@ def test_a_failure_after_the_push_says_what_it_left_in_the_registry(tmp_path: Pa
     assert "re-run `invoke ship`" in hint
 
 
-def test_failing_quality_gate_builds_pushes_and_commits_nothing(tmp_path: Path) -> None:
+@pytest.mark.unscripted_commands_succeed  # TODO(p12a): script it under the strict runner
+def test_failing_quality_gate_pushes_and_commits_nothing_and_removes_the_image_built_beside_it(
+    tmp_path: Path,
+) -> None:
     runner = happy_runner(tmp_path)
     runner.script(["ruff", "check"], returncode=1, stdout="app/x.py:1:1: F401 unused import\n")
+    repo = StubRepo()
+    ctx = make_ctx(tmp_path, runner)
     with pytest.raises(QualityGateFailed, match="ruff check app") as info:
-        run_ship(tmp_path, runner, no_wait=True)
+        ship(ctx, app_root=tmp_path, gate=GATE, no_wait=True, clock=lambda: NOW, repo=repo,
+             lookup_digest=after_push(runner))  # fmt: skip
     assert info.value.exit_code == 9
-    runner.assert_not_called("docker")
+    assert "nothing was pushed or committed" in (info.value.hint or "")
+    assert "F401 unused import" in ctx.ui.err.getvalue()  # type: ignore[attr-defined]  # the gate's output, shown
+    ref = "localhost:5001/lab-app:0123456-20261128101500"
+    assert runner.index("docker", "build") < runner.index("docker", "image", "rm", ref), runner.dump()
+    runner.assert_not_called("docker", "push")
+    assert repo.bumps == []
+
+
+def test_a_build_that_fails_beside_a_failing_gate_reports_the_gate(tmp_path: Path) -> None:
+    runner = happy_runner(tmp_path)
+    runner.script(["git", "-C", str(tmp_path), "remote", "get-url", "origin"], returncode=2, stderr="no such remote")
+    runner.script(["pytest"], returncode=1, stdout="1 failed, 41 passed\n")
+    runner.script(["docker", "build"], returncode=1, stderr="SyntaxError: invalid syntax (items.py, line 3)")
+    with pytest.raises(QualityGateFailed, match="pytest"):
+        run_ship(tmp_path, runner, no_wait=True)
+    runner.assert_not_called("docker", "push")
+    runner.assert_not_called("docker", "image", "rm")  # the build made no image
 
 
 def test_dirty_tree_is_refused_before_the_gate_unless_allowed(tmp_path: Path) -> None:
@@ -711,6 +737,7 @@ def remote_refs(path: Path) -> str:
     return subprocess.run(["git", "-C", str(path), "show-ref"], capture_output=True, text=True).stdout
 
 
+@pytest.mark.integration  # real git / kubectl kustomize (tests/tiers.py)
 def test_ship_dry_run_prints_the_plan_with_the_real_tag_and_changes_nothing(tmp_path: Path) -> None:
     root = tmp_path / "app-repo"
     sha = app_repo(root)
@@ -741,6 +768,7 @@ def test_ship_dry_run_prints_the_plan_with_the_real_tag_and_changes_nothing(tmp_
     assert plan.count("push --porcelain") == 2  # the seed, then the deploy
 
 
+@pytest.mark.integration  # real git / kubectl kustomize (tests/tiers.py)
 @pytest.mark.parametrize("no_wait", [False, True])
 def test_ship_dry_run_shows_the_argo_cd_steps_it_skips(tmp_path: Path, no_wait: bool) -> None:
     """The real ship asks Argo CD (is dev there?), refreshes dev after the push, and waits; a dry run pushes nothing
@@ -947,6 +975,7 @@ print(reserve_tag(Path(state), "0123456789", datetime(2026, 11, 28, 10, 15, tzin
 """
 
 
+@pytest.mark.integration  # six processes race for a tag (tests/tiers.py)
 def test_ships_reserving_a_tag_at_the_same_moment_all_get_different_tags(tmp_path: Path) -> None:
     start = time.time() + 1.5
     procs = [

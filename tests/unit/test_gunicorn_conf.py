@@ -386,6 +386,7 @@ print(json.dumps({"records": len(records)}))
 """
 
 
+@pytest.mark.integration  # two Python processes running gunicorn's logger (tests/tiers.py)
 def test_the_access_line_on_stdout_is_written_directly_and_equals_the_formatted_record(tmp_path: Path) -> None:
     """accesslog "-" (the image's setting): no LogRecord, buffered lines; the same JSON as the logging path."""
     direct = subprocess.run(

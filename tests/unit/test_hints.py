@@ -20,7 +20,7 @@ from fakes import FakeRunner
 from invoke.collection import Collection
 from invoke.parser import Parser, ParserContext
 
-from lab import image_cache
+from lab import components, image_cache
 from lab.core import versions
 from lab.core.config import ROOT, Settings
 from lab.core.context import Context
@@ -78,7 +78,7 @@ def copy_a_cache_from_elsewhere(cache_dir: Path) -> None:
     """What the hint asks for: the .lab/cache an `invoke cache` wrote on another machine (its image index and
     archives, and the app's wheels)."""
     entries = {}
-    for ref in lab.PULLED_IMAGES:
+    for ref in components.pulled_images(Settings()):
         entry = image_cache.CachedImage(ref, f"{abs(hash(ref))}.tar", "sha256:" + "1" * 64)
         (image_cache.images_dir(cache_dir) / entry.file).parent.mkdir(parents=True, exist_ok=True)
         (image_cache.images_dir(cache_dir) / entry.file).write_bytes(b"archive")

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from lab.components import node_ports
 from lab.core import versions
 from lab.core.config import ENVIRONMENTS, Settings, load_settings
 from lab.core.errors import ConfigError
@@ -50,7 +51,11 @@ def parse(text: str) -> dict[str, object]:
 
 
 def test_header_and_single_control_plane(tmp_path: Path) -> None:
-    cfg = parse(kind_manifests.render_kind_config(settings(tmp_path, cluster_name="demo")))
+    cfg = parse(
+        kind_manifests.render_kind_config(
+            settings(tmp_path, cluster_name="demo"), ports=node_ports(settings(tmp_path, cluster_name="demo"))
+        )
+    )
     assert cfg["kind"] == "Cluster"
     assert cfg["apiVersion"] == "kind.x-k8s.io/v1alpha4"
     assert cfg["name"] == "demo"
@@ -60,7 +65,7 @@ def test_header_and_single_control_plane(tmp_path: Path) -> None:
 
 
 def test_only_fields_kind_knows(tmp_path: Path) -> None:
-    cfg = parse(kind_manifests.render_kind_config(settings(tmp_path), workers=2))
+    cfg = parse(kind_manifests.render_kind_config(settings(tmp_path), ports=node_ports(settings(tmp_path)), workers=2))
     assert set(cfg) <= CLUSTER_FIELDS
     for node in cfg["nodes"]:  # type: ignore[attr-defined]
         assert set(node) <= NODE_FIELDS
@@ -70,12 +75,12 @@ def test_only_fields_kind_knows(tmp_path: Path) -> None:
 
 def test_no_containerd_patch_for_current_node_images(tmp_path: Path) -> None:
     # Node images >= v0.27.0 read /etc/containerd/certs.d already; an old-style mirrors patch breaks containerd 2.x.
-    cfg = parse(kind_manifests.render_kind_config(settings(tmp_path)))
+    cfg = parse(kind_manifests.render_kind_config(settings(tmp_path), ports=node_ports(settings(tmp_path))))
     assert "containerdConfigPatches" not in cfg
 
 
 def test_every_node_uses_the_digest_pinned_image(tmp_path: Path) -> None:
-    cfg = parse(kind_manifests.render_kind_config(settings(tmp_path), workers=2))
+    cfg = parse(kind_manifests.render_kind_config(settings(tmp_path), ports=node_ports(settings(tmp_path)), workers=2))
     images = [n["image"] for n in cfg["nodes"]]  # type: ignore[attr-defined]
     assert images == [versions.KIND_NODE_IMAGE] * 3
     assert "@sha256:" in versions.KIND_NODE_IMAGE
@@ -84,12 +89,14 @@ def test_every_node_uses_the_digest_pinned_image(tmp_path: Path) -> None:
 
 def test_unpinned_node_image_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not pinned by digest"):
-        kind_manifests.render_kind_config(settings(tmp_path), node_image="kindest/node:v1.36.1")
+        kind_manifests.render_kind_config(
+            settings(tmp_path), ports=node_ports(settings(tmp_path)), node_image="kindest/node:v1.36.1"
+        )
 
 
 def test_port_mappings_one_per_environment_plus_argocd_on_loopback(tmp_path: Path) -> None:
     s = settings(tmp_path, argocd_port=9443)
-    cfg = parse(kind_manifests.render_kind_config(s, workers=1))
+    cfg = parse(kind_manifests.render_kind_config(s, ports=node_ports(s), workers=1))
     control_plane, worker = cfg["nodes"]  # type: ignore[misc]
     mappings = control_plane["extraPortMappings"]
     assert all(m["listenAddress"] == "127.0.0.1" for m in mappings)
@@ -104,17 +111,22 @@ def test_port_mappings_one_per_environment_plus_argocd_on_loopback(tmp_path: Pat
 def test_host_port_collision_is_a_config_error(tmp_path: Path) -> None:
     dev = ENVIRONMENTS[0]
     with pytest.raises(ConfigError, match=str(dev.host_port)):
-        kind_manifests.render_kind_config(settings(tmp_path, argocd_port=dev.host_port))
+        kind_manifests.render_kind_config(
+            settings(tmp_path, argocd_port=dev.host_port),
+            ports=node_ports(settings(tmp_path, argocd_port=dev.host_port)),
+        )
 
 
 def test_rendering_is_deterministic(tmp_path: Path) -> None:
     s = settings(tmp_path)
-    assert kind_manifests.render_kind_config(s, workers=1) == kind_manifests.render_kind_config(s, workers=1)
+    assert kind_manifests.render_kind_config(s, ports=node_ports(s), workers=1) == kind_manifests.render_kind_config(
+        s, ports=node_ports(s), workers=1
+    )
 
 
 def test_negative_workers_rejected(tmp_path: Path) -> None:
     with pytest.raises(ConfigError):
-        kind_manifests.kind_config(settings(tmp_path), workers=-1)
+        kind_manifests.kind_config(settings(tmp_path), ports=[], workers=-1)
 
 
 def test_node_names_follow_kind_naming() -> None:

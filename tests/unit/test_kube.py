@@ -146,10 +146,20 @@ def test_changes_use_the_patch_types_kubectl_uses(api: FakeApiServer) -> None:
     api.routes[("PATCH", DEPLOY_PATH)] = (200, DEPLOYMENT)
     api.routes[("DELETE", "/api/v1/namespaces/lab-dev/services/lab-app")] = (200, {"kind": "Status"})
     cluster = cluster_for(api)
-    cluster.scale("lab-dev", "lab-app", 3)
-    cluster.set_image("lab-dev", "lab-app", "app", "localhost:5001/lab-app:hotfix-by-hand")
-    cluster.set_env("lab-dev", "lab-app", "app", "PORT", "8001")
-    cluster.delete("Service", "lab-dev", "lab-app")
+    image = {
+        "spec": {
+            "template": {"spec": {"containers": [{"name": "app", "image": "localhost:5001/lab-app:hotfix-by-hand"}]}}
+        }
+    }
+    env = {
+        "spec": {"template": {"spec": {"containers": [{"name": "app", "env": [{"name": "PORT", "value": "8001"}]}]}}}
+    }
+    cluster.patch(
+        "Deployment", "lab-dev", "lab-app", {"spec": {"replicas": 3}}, patch_type=kube.MERGE_PATCH, subresource="scale"
+    )
+    kube.Patch("Deployment", "lab-dev", "lab-app", image, kube.STRATEGIC_MERGE_PATCH).send(cluster)
+    cluster.patch("Deployment", "lab-dev", "lab-app", env, patch_type=kube.STRATEGIC_MERGE_PATCH)
+    kube.Delete("Service", "lab-dev", "lab-app").send(cluster)
     cluster.delete("Service", "lab-dev", "gone")  # absent: fine
     assert [(r.method, r.path.split("?")[0], r.content_type, r.body) for r in api.requests] == [
         ("PATCH", DEPLOY_PATH + "/scale", "application/merge-patch+json", {"spec": {"replicas": 3}}),
@@ -197,7 +207,14 @@ def test_api_errors_become_lab_errors_with_the_cause_chained(
         {"kind": "Status", "message": "spec.replicas: Invalid value"},
     )
     with pytest.raises(error) as err:
-        cluster_for(api).scale("lab-dev", "lab-app", -1)
+        cluster_for(api).patch(
+            "Deployment",
+            "lab-dev",
+            "lab-app",
+            {"spec": {"replicas": -1}},
+            patch_type=kube.MERGE_PATCH,
+            subresource="scale",
+        )
     assert text in str(err.value)
     assert isinstance(err.value.__cause__, client.exceptions.ApiException)
     if status == 422:
@@ -252,6 +269,52 @@ def test_object_helpers() -> None:
     )
     assert kube.pod_image_ids(pod) == ["localhost:5001/lab-app@sha256:ab"]
     assert kube.selector({"b": "2", "a": "1"}) == "a=1,b=2"
-    assert kube.kubectl_scale("kind-gitops-lab", "lab-dev", "lab-app", 3) == (
+    assert kube.matches({"metadata": {"labels": {"a": "1", "b": "2"}}}, "a=1") and not kube.matches({}, "a=1")
+    assert kube.kubectl("kind-gitops-lab", "lab-dev", "scale", "deployment/lab-app", "--replicas=3") == (
         "kubectl --context kind-gitops-lab -n lab-dev scale deployment/lab-app --replicas=3"
+    )
+
+
+def test_a_kind_subresource_or_patch_type_the_client_does_not_handle_is_refused_before_any_request(
+    api: FakeApiServer,
+) -> None:
+    cluster = cluster_for(api)
+    with pytest.raises(ValueError, match="not Secret"):
+        cluster.get("Secret", "lab-dev", "x")
+    with pytest.raises(ValueError, match="not Service/scale"):
+        cluster.patch("Service", "lab-dev", "lab-app", {}, patch_type=kube.MERGE_PATCH, subresource="scale")
+    with pytest.raises(ValueError, match="not application/json-patch"):
+        cluster.patch("Deployment", "lab-dev", "lab-app", {}, patch_type="application/json-patch+json")
+    assert api.requests == []
+
+
+def test_requests_show_the_client_call_they_make() -> None:
+    patch = kube.Patch("Deployment", "lab-dev", "lab-app", {"spec": {"replicas": 3}}, kube.MERGE_PATCH, "scale")
+    assert patch.api_call() == (
+        "AppsV1Api.patch_namespaced_deployment_scale('lab-app', 'lab-dev', {\"spec\": {\"replicas\": 3}},"
+        " _content_type='application/merge-patch+json')"
+    )
+    assert kube.Delete("Service", "lab-dev", "lab-app").api_call() == (
+        "CoreV1Api.delete_namespaced_service('lab-app', 'lab-dev')"
+    )
+
+
+def test_the_recording_cluster_answers_from_its_objects_prints_every_call_and_sends_nothing() -> None:
+    shown: list[str] = []
+    cluster = kube.RecordingCluster("kind-gitops-lab", {("Deployment", "lab-dev", "lab-app"): DEPLOYMENT}, shown.append)
+    assert cluster.get("Deployment", "lab-dev", "lab-app") == DEPLOYMENT
+    assert cluster.get("Service", "lab-dev", "lab-app") is None
+    assert cluster.list("Deployment", "lab-dev", "x=y") == []
+    kube.Delete("Service", "lab-dev", "lab-app").send(cluster)
+    assert cluster.get("Deployment", "lab-dev", "lab-app") == DEPLOYMENT
+    assert (
+        shown
+        == cluster.calls
+        == [
+            "AppsV1Api.read_namespaced_deployment('lab-app', 'lab-dev')",
+            "CoreV1Api.read_namespaced_service('lab-app', 'lab-dev')",
+            "AppsV1Api.list_namespaced_deployment('lab-dev', label_selector='x=y')",
+            "CoreV1Api.delete_namespaced_service('lab-app', 'lab-dev')",
+            "AppsV1Api.read_namespaced_deployment('lab-app', 'lab-dev')",
+        ]
     )

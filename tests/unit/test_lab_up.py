@@ -24,6 +24,7 @@ from fakes import Call, FakeRunner
 from fakeworld import ROOT, FakeApplications, SimulatedCrash, World, tool
 from localservers import serve_git_http
 
+from lab import components
 from lab.clients.argocd import ApplicationClient
 from lab.core import versions
 from lab.core.config import Settings, load_settings
@@ -42,8 +43,11 @@ from lab.core.errors import (
 from lab.core.runner import DryRunRunner, SubprocessRunner
 from lab.core.ui import UI
 from lab.providers import CREATED, CREATING, marker_path, read_ownership
+from lab.steps import cache as cache_steps
 from lab.steps import kindbin, lab
 from lab.tools import git as git_tool
+
+pytestmark = pytest.mark.integration  # the fake world runs git and `kubectl kustomize` for real (tests/tiers.py)
 
 CLUSTER = "gitops-lab"
 NODE = f"{CLUSTER}-control-plane"
@@ -61,7 +65,7 @@ def app_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     repo = tmp_path_factory.mktemp("app-repo")
     shutil.copytree(ROOT / "overlays", repo / "overlays", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     (repo / "app").mkdir()
-    (repo / "app" / "Dockerfile").write_text("ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\n")
+    shutil.copy(ROOT / "app" / "Dockerfile", repo / "app" / "Dockerfile")  # its LABEL step labels the lab's images
     shutil.copy(ROOT / "app" / "requirements.txt", repo / "app" / "requirements.txt")  # what `invoke cache` fetches
     git("init", "--quiet", "-b", "main", repo)
     git("-C", repo, "config", "user.name", "Lab Tester")
@@ -932,7 +936,7 @@ def _cache(machine: Lab, monkeypatch: pytest.MonkeyPatch) -> Context:
     from lab.tools import argocd_install
 
     monkeypatch.setattr(
-        lab,
+        cache_steps,
         "fetch_install_manifest",
         lambda s: argocd_install.fetch_install_manifest(s, machine.world.download, TEST_PIN),
     )
@@ -1184,6 +1188,6 @@ def test_cache_dry_run_plans_the_pulls_the_real_run_makes(machine: Lab) -> None:
     built = [argv[argv.index("-t") + 1] for argv in planned if argv[:2] == ("docker", "build")]
     assert versions.REGISTRY_IMAGE in built and versions.GITSERVER_IMAGE in built
     saved = [argv[-1] for argv in planned if argv[:3] == ("docker", "image", "save")]
-    assert set(saved) == {*lab.PULLED_IMAGES, machine.settings.base_image, *built}
+    assert set(saved) == {*components.pulled_images(machine.settings), machine.settings.base_image, *built}
     assert all(c.argv[1:3] == ("image", "inspect") for c in reads.calls), reads.dump()  # it only read
     assert not machine.settings.cache_dir.exists()

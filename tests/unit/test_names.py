@@ -15,9 +15,9 @@ DISTINCT = {
     for key, value in vars(names).items()
     if key.isupper() and isinstance(value, str) and key not in {"LAB", "ARGOCD_NAMESPACE", "LABEL_PREFIX"}
 }
-# Modules being rewritten in parallel (issue 11: ship stages, the drift catalogue, the component list); they move
+# Modules being rewritten in parallel (issue 11: ship stages, the component list); they move
 # onto lab.core.names with their rewrite. Remove an entry when its module no longer repeats a name.
-PENDING = {"steps/drift.py", "steps/lab.py", "steps/ship.py"}
+PENDING = {"steps/lab.py", "steps/ship.py"}
 
 
 def _repeats(tree: ast.AST) -> list[tuple[int, str]]:

@@ -25,6 +25,8 @@ import pytest
 import yaml
 from ruamel.yaml import YAML
 
+pytestmark = pytest.mark.integration  # renders with the real `kubectl kustomize` (tests/tiers.py)
+
 ROOT = Path(__file__).resolve().parents[2]
 OVERLAYS = ROOT / "overlays"
 AWS_COMPONENT = OVERLAYS / "components" / "aws"
@@ -58,6 +60,7 @@ class Env:
     replicas: int
     log_level: str
     node_port: int
+    min_ready: int  # minReadySeconds: dev, the fast loop, waits less before an old pod goes
 
     @property
     def namespace(self) -> str:
@@ -65,9 +68,9 @@ class Env:
 
 
 ENVS = {
-    "dev": Env("dev", replicas=1, log_level="DEBUG", node_port=30081),
-    "staging": Env("staging", replicas=2, log_level="INFO", node_port=30082),
-    "prod": Env("prod", replicas=3, log_level="ERROR", node_port=30083),
+    "dev": Env("dev", replicas=1, log_level="DEBUG", node_port=30081, min_ready=2),
+    "staging": Env("staging", replicas=2, log_level="INFO", node_port=30082, min_ready=5),
+    "prod": Env("prod", replicas=3, log_level="ERROR", node_port=30083, min_ready=5),
 }
 BASE_KINDS = {"ConfigMap", "Deployment", "NetworkPolicy", "Service", "ServiceAccount"}
 
@@ -240,15 +243,21 @@ def test_port_and_probes(docs: list[Doc]) -> None:
     assert liveness and liveness["httpGet"] == {"path": "/health", "port": "http"}, show(probes)
     # Liveness must not kill a pod that is still starting: a startupProbe or an initial delay.
     assert (startup and startup["httpGet"]["path"] == "/health") or liveness.get("initialDelaySeconds"), show(probes)
+    # Commit-to-live: the app answers ~1 s after its container starts, so no probe waits an initial delay and the
+    # startup probe runs every second (the first success ≤ 1 s after the app listens), for a 60 s budget.
+    assert all(not p.get("initialDelaySeconds") for p in (readiness, startup)), show(probes)
+    assert startup["periodSeconds"] == 1 and startup["timeoutSeconds"] <= startup["periodSeconds"], show(startup)
+    assert startup["periodSeconds"] * startup["failureThreshold"] >= 60, show(startup)
 
 
-def test_rollout_and_shutdown(docs: list[Doc]) -> None:
+def test_rollout_and_shutdown(env: Env, docs: list[Doc]) -> None:
     spec = one(docs, "Deployment")["spec"]
     fragment = {k: spec.get(k) for k in ("strategy", "revisionHistoryLimit", "minReadySeconds")}
     assert spec["strategy"] == {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}}, show(
         fragment
     )
     assert 1 <= spec["revisionHistoryLimit"] <= 5, show(fragment)
+    assert spec["minReadySeconds"] == env.min_ready, show(fragment)
 
     drain = int(config_map(docs)["data"]["DRAIN_SECONDS"])
     grace = spec["template"]["spec"]["terminationGracePeriodSeconds"]

@@ -6,8 +6,10 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
 from fakes import FakeRunner
 
+from lab.components import node_ports
 from lab.core.config import ROOT, Settings, load_settings
 from lab.core.context import Context
 from lab.core.ui import UI
@@ -42,6 +44,7 @@ def _ship(tmp_path: Path, provider: str) -> tuple[FakeRunner, ship.ShipResult]:
     return runner, result
 
 
+@pytest.mark.integration  # real git / kubectl kustomize (tests/tiers.py)
 def test_minikube_loads_the_pushed_image_before_the_bump(tmp_path: Path) -> None:
     runner, _ = _ship(tmp_path, "minikube")
     load = runner.assert_called("minikube", "image", "load")
@@ -49,6 +52,7 @@ def test_minikube_loads_the_pushed_image_before_the_bump(tmp_path: Path) -> None
     assert runner.index("docker", "push") < runner.index("minikube", "image", "load"), runner.dump()
 
 
+@pytest.mark.integration  # real git / kubectl kustomize (tests/tiers.py)
 def test_kind_pulls_through_the_registry_mapping(tmp_path: Path) -> None:
     runner, result = _ship(tmp_path, "kind")
     pushed = runner.assert_called("docker", "push").argv[-1]
@@ -61,7 +65,7 @@ def test_kind_pulls_through_the_registry_mapping(tmp_path: Path) -> None:
     # The mapping that makes that name pullable: on every kind node, containerd sends localhost:5001 to the lab's
     # registry container on the kind network (kind site/static/examples/kind-with-registry.sh).
     settings = _settings(tmp_path, "kind")
-    provider = KindProvider(settings)
+    provider = KindProvider(settings, node_ports=node_ports(settings))
     wiring = FakeRunner()
     wiring.script([provider.binary, "get", "nodes"], stdout="gitops-lab-control-plane\n")
     wiring.script(["docker", "exec", "gitops-lab-control-plane", "mkdir", "-p"])

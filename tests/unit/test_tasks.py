@@ -28,6 +28,7 @@ from lab.core.context import Context
 from lab.core.errors import CommandFailed, Conflict, LabError, PreflightFailed, Refused
 from lab.steps import lab, release
 from lab.steps import ship as ship_steps
+from lab.steps import up as up_steps
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -376,7 +377,7 @@ def test_a_refused_up_remembers_nothing(lab_env: Path, monkeypatch: pytest.Monke
     def preflight_fails(ctx: Context, probes: Any, *, fix: bool = False) -> None:
         raise PreflightFailed("docker: not answering", hint="start Docker")
 
-    monkeypatch.setattr(lab, "_preflight", preflight_fails)
+    monkeypatch.setattr(up_steps, "_preflight", preflight_fails)
     assert exit_code("up", "--provider", "minikube") == PreflightFailed.exit_code
     assert remembered_file(lab_env) is None
     assert tasks.make_context().settings.provider == "kind"
@@ -385,14 +386,14 @@ def test_a_refused_up_remembers_nothing(lab_env: Path, monkeypatch: pytest.Monke
 def test_up_remembers_its_choices_once_past_its_checks(lab_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Past the preflight `up` starts creating things: a later failure leaves them to `down`, which must find
     them with the same provider and cluster."""
-    from lab.steps import services
+    from lab.components import services
 
     def fails(ctx: Context, **kwargs: Any) -> None:
         assert remembered_file(lab_env) == {"target": "local", "provider": "minikube", "cluster_name": "mk"}
         raise CommandFailed(["docker", "build", "."], 1, "no space left on device")
 
-    monkeypatch.setattr(lab, "_preflight", lambda ctx, probes, *, fix=False: None)
-    monkeypatch.setattr(services, "ensure_services", fails)
+    monkeypatch.setattr(up_steps, "_preflight", lambda ctx, probes, *, fix=False: None)
+    monkeypatch.setattr(services, "build_service_images", fails)
     monkeypatch.setenv("LAB_CLUSTER_NAME", "mk")
     assert exit_code("up", "--provider", "minikube") == CommandFailed.exit_code
     assert remembered_file(lab_env) == {"target": "local", "provider": "minikube", "cluster_name": "mk"}
@@ -450,6 +451,7 @@ def invoke(*argv: str, env: dict[str, str] | None = None) -> subprocess.Complete
     )
 
 
+@pytest.mark.integration  # `invoke` as a process (tests/tiers.py)
 def test_invoke_list_and_help_from_the_repo_root() -> None:
     listed = invoke("--list")
     assert listed.returncode == 0, listed.stderr
@@ -458,6 +460,7 @@ def test_invoke_list_and_help_from_the_repo_root() -> None:
     assert helped.returncode == 0 and "--[no-]fix" in helped.stdout and "--dry-run" in helped.stdout
 
 
+@pytest.mark.integration  # `invoke up --dry-run` as a process: it reads git (tests/tiers.py)
 def test_invoke_up_dry_run_needs_no_docker(tmp_path: Path, lab_env: Path) -> None:
     path = [d for d in os.environ.get("PATH", "").split(os.pathsep) if d and not (Path(d) / "docker").exists()]
     # git stays: the dry run works on a scratch copy of the GitOps repo with it (often next to docker in /usr/bin).

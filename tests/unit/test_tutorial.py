@@ -18,6 +18,8 @@ import pytest
 from lab.core.config import ROOT
 from lab.steps import ship
 
+pytestmark = pytest.mark.integration  # runs the tutorial's example in a real git repo (tests/tiers.py)
+
 TUTORIAL = ROOT / "docs" / "tutorial.md"
 
 

@@ -1,17 +1,19 @@
-"""The EKS implementation of the ClusterProvider protocol (lab/providers.py), created with eksctl.
+"""The EKS provider (lab/providers/base.py: ClusterProvider), created with eksctl.
 
 Ownership lives on the cluster itself, not in a marker file: eksctl puts ClusterConfig metadata.tags on the EKS
 cluster (lab/manifests/eksctl.py), so a cluster is the lab's when it carries gitops-lab.managed=true and
 gitops-lab.cluster=<name>. A same-named cluster without those tags is someone else's and is never deleted.
 A cluster whose creation the lab began (tags present) but which is not ACTIVE yet counts as "begun".
 
-What kind needs and EKS does not: images are not side-loaded (nodes pull from ECR; managed node groups get
-ECR read permission), there is no registry wiring and no Docker network to attach containers to.
+What kind needs and EKS does not, so EKS implements none of those protocols (its capabilities say so): images
+are not side-loaded (nodes pull from ECR; managed node groups get ECR read permission: eksctl attaches
+AmazonEC2ContainerRegistryReadOnly to their node role, AWS EKS User Guide, "Amazon EKS node IAM role"), there is
+no registry wiring and no Docker network to attach containers to, and no marker to adopt or config to compare
+(an EKS cluster's settings are eksctl's to change).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
 from lab.core.aws_config import AwsSettings, load_aws_settings
@@ -20,7 +22,7 @@ from lab.core.context import Context
 from lab.core.runner import Runner
 from lab.manifests import argocd as argocd_manifests
 from lab.manifests import eksctl as eksctl_manifests
-from lab.providers import NodeIdentity, RegistryLink, write_cluster_config
+from lab.providers.base import Capabilities, NodeIdentity, write_cluster_config
 from lab.tools import aws as aws_tool
 from lab.tools import eksctl as eksctl_tool
 from lab.tools import kubectl
@@ -32,6 +34,14 @@ def config_path(settings: Settings) -> Path:
 
 class EksProvider:
     name = "eks"
+    capabilities = Capabilities(
+        ownership="tags",
+        side_loads_images=False,
+        reaches_host_registry="none",
+        ui_port_forward=False,
+        docker_nodes=False,
+        installs_pinned_cli=False,
+    )
 
     def __init__(
         self,
@@ -104,26 +114,8 @@ class EksProvider:
         eksctl_tool.create_nodegroup(ctx.runner, self.write_config(ctx))
         return True
 
-    def adopt(self, ctx: Context) -> None:
-        """Nothing to record: the tags eksctl set at creation are the ownership record."""
-
-    def config_drift(self, ctx: Context) -> list[str]:
-        """Not compared: an EKS cluster's settings are eksctl's to change."""
-        return []
-
     def delete(self, ctx: Context) -> None:
         eksctl_tool.delete_cluster(ctx.runner, self.cluster_name, self.aws.region)
-
-    def load_images(self, ctx: Context, images: Sequence[str]) -> None:
-        if images:
-            ctx.ui.info(f"  EKS nodes pull images from their registry; not side-loading {len(images)} image(s)")
-
-    def wire_registry(self, ctx: Context, registries: Sequence[RegistryLink]) -> None:
-        """Managed node groups may pull from the account's ECR (eksctl attaches AmazonEC2ContainerRegistryReadOnly to
-        their node role; AWS EKS User Guide, "Amazon EKS node IAM role"); nothing to wire."""
-
-    def attach(self, ctx: Context, containers: Sequence[str]) -> None:
-        """No Docker network: pods reach hosted services (git, ECR) over the network."""
 
     def kubeconfig_context(self, ctx: Context) -> str:
         return self.settings.kube_context

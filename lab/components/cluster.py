@@ -1,4 +1,4 @@
-"""The local cluster: observe -> compare -> act.
+"""The cluster component: the local cluster (kind, minikube) observe -> compare -> act, and EKS (eks_cluster.py).
 
 | observed                                                 | action                                         |
 |----------------------------------------------------------|------------------------------------------------|
@@ -12,26 +12,37 @@
 |                                                          | it as is, without claiming it (`down` keeps it) |
 
 Then the registries are wired in (hosts.toml on every node, network connect, ConfigMap) — idempotent, so a
-rerun after a half-finished `up` completes the job. See lab/providers.py for the ownership marker.
+rerun after a half-finished `up` completes the job. See lab/providers/ownership.py for the ownership marker.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from lab.components.base import Component, Down, Row, StatusView, Up
+from lab.core import versions
+from lab.core.config import Settings
 from lab.core.context import Context
-from lab.core.errors import Conflict, ToolNotFound
+from lab.core.errors import CommandFailed, Conflict, ToolNotFound
 from lab.providers import (
     ClusterProvider,
-    KindProvider,
-    MinikubeProvider,
+    DockerNetworked,
+    LocalCluster,
     RegistryLink,
     default_attached_containers,
     default_registry_links,
     forget_ownership,
+    local_provider_for,
     marker_path,
     provider_for,
     read_ownership,
+)
+from lab.tools import docker
+
+LOAD_FAILED_HINT = (
+    "run `invoke up` once online (the nodes pull the images). A 'content digest ... not found' error means Docker's "
+    "containerd image store and a Docker older than 28 (no `docker image save --platform`): upgrade Docker, or turn "
+    "the store off (daemon.json features.containerd-snapshotter=false; kubernetes-sigs/kind#3795), then `invoke cache`"
 )
 
 CREATED = "created"
@@ -41,10 +52,6 @@ RECREATED = "recreated"
 FORCED = "forced"
 
 
-def _delete_command(provider: ClusterProvider, name: str) -> str:
-    return f"minikube delete -p {name}" if provider.name == "minikube" else f"kind delete cluster --name {name}"
-
-
 def ensure_cluster(
     ctx: Context,
     *,
@@ -52,13 +59,13 @@ def ensure_cluster(
     workers: int = 0,
     registries: Sequence[RegistryLink] | None = None,
     attach: Sequence[str] | None = None,
-    provider: ClusterProvider | None = None,
+    provider: LocalCluster | None = None,
 ) -> str:
     """Make sure the lab's cluster exists and can pull from the lab's registries. Returns what was done."""
     settings = ctx.settings
     links = list(registries) if registries is not None else default_registry_links(settings)
     extra = list(attach) if attach is not None else default_attached_containers(settings)
-    prov = provider or provider_for(settings, workers=workers)
+    prov = provider or cluster_provider(settings, workers=workers)
     name = settings.cluster_name
     with ctx.ui.phase(f'Ensuring cluster "{name}" ({prov.name})') as phase:
         action = _reconcile(ctx, prov, force=force)
@@ -69,7 +76,7 @@ def ensure_cluster(
     return action
 
 
-def _reconcile(ctx: Context, prov: ClusterProvider, *, force: bool) -> str:
+def _reconcile(ctx: Context, prov: LocalCluster, *, force: bool) -> str:
     settings = ctx.settings
     name = settings.cluster_name
     if not prov.exists(ctx):
@@ -103,12 +110,12 @@ def _reconcile(ctx: Context, prov: ClusterProvider, *, force: bool) -> str:
         return FORCED
     raise Conflict(
         f'a {prov.name} cluster named "{name}" exists but was not created by the lab; leaving it untouched',
-        hint=f"use another name (LAB_CLUSTER_NAME=...), delete it yourself (`{_delete_command(prov, name)}`), "
+        hint=f"use another name (LAB_CLUSTER_NAME=...), delete it yourself (`{prov.delete_command()}`), "
         "or use it anyway with --force",
     )
 
 
-def _refuse_drift(ctx: Context, prov: ClusterProvider) -> None:
+def _refuse_drift(ctx: Context, prov: LocalCluster) -> None:
     """Conflict when the existing cluster lacks what the settings want: a kind cluster's port mappings, node image
     and kubeadm patches are fixed at creation, so e.g. a changed LAB_ARGOCD_PORT would print URLs that lead
     nowhere. Recreating applies them; the GitOps repo, the registry's images and the cache are kept by `down`."""
@@ -133,7 +140,7 @@ class ClusterNotRemoved(ToolNotFound):
 
 def node_containers(ctx: Context, prov: ClusterProvider) -> list[str]:
     """The cluster's node containers as Docker lists them: what can be seen of a local cluster without its tool."""
-    if isinstance(prov, KindProvider | MinikubeProvider):
+    if isinstance(prov, DockerNetworked):
         return prov.node_containers(ctx)
     return []
 
@@ -143,10 +150,11 @@ def _not_removed(
 ) -> ClusterNotRemoved:
     """What to tell the user when the lab's cluster is there and its tool is not: commands that work without it."""
     tool = prov.name
-    install = "install kind (`invoke doctor --fix`)" if tool == "kind" else f"install {tool}"
+    install = f"install {tool}" + (" (`invoke doctor --fix`)" if prov.capabilities.installs_pinned_cli else "")
     hint = f"{install} and run `{retry}` again"
-    if isinstance(prov, KindProvider):
-        hint += f", or remove its nodes as `kind delete cluster` would: `{prov.remove_nodes_command(nodes)}`"
+    remove = prov.remove_nodes_command(nodes) if isinstance(prov, DockerNetworked) else None
+    if remove:
+        hint += f", or remove its nodes as `{prov.name} delete cluster` would: `{remove}`"
     return ClusterNotRemoved(
         missing.tool, f'{tool} cluster "{name}" not removed: {tool} is not installed or not on PATH', hint=hint
     )
@@ -186,3 +194,65 @@ def delete_cluster(ctx: Context, *, provider: ClusterProvider | None = None, ret
             return False
         prov.delete(ctx)
         return True
+
+
+def cluster_provider(settings: Settings, *, workers: int = 0) -> LocalCluster:
+    """The local cluster's provider, with the node ports the lab's components publish (kind maps them)."""
+    from lab.components import node_ports  # the component list imports this module
+
+    return local_provider_for(settings, workers=workers, node_ports=node_ports(settings))
+
+
+def side_load(run: Up, what: str, images: Sequence[str]) -> None:
+    """Copy IMAGES (those Docker has) into the cluster's nodes, when its provider side-loads images. Online a
+    failure only costs time (the pods use imagePullPolicy IfNotPresent, so nodes pull); offline it is fatal."""
+    ctx, settings = run.ctx, run.settings
+    prov = run.provider
+    if prov is None or not prov.capabilities.side_loads_images:
+        return
+    present = [img for img in images if ctx.dry_run or docker.image_exists(ctx.runner, img)]
+    if not present:
+        return
+    with ctx.ui.phase(f"Loading {what} into the cluster") as phase:
+        try:
+            prov.load_images(ctx, present)
+            phase.note = f"{len(present)} image(s): nodes will not pull them"
+        except CommandFailed as exc:
+            if settings.offline:
+                raise CommandFailed(
+                    exc.argv,
+                    exc.code,
+                    exc.stderr_tail,
+                    what=f"loading the {what} into the cluster failed; offline, the nodes cannot pull them",
+                    hint=LOAD_FAILED_HINT,
+                ) from exc
+            last = exc.stderr_tail.splitlines()[-1] if exc.stderr_tail else f"exit code {exc.code}"
+            ctx.ui.warn(f"could not load the {what} into the cluster ({last}): the nodes will pull them")
+            phase.note = "not loaded: the nodes pull them"
+
+
+def cluster_row(view: StatusView) -> Row:
+    state = "ready" if view.reachable else "not answering" if view.exists else "absent"
+    return ("cluster", f"{view.provider_name}: {state}{view.seen}", view.ctx.settings.kube_context)
+
+
+class ClusterComponent(Component):
+    """The local cluster: created (or reused) after the services, so their containers can be attached to it."""
+
+    name = "cluster"
+
+    def images(self, settings: Settings) -> list[str]:
+        return [versions.KIND_NODE_IMAGE]  # saved by `cache` for every provider: switching to kind offline works
+
+    def ensure(self, run: Up) -> None:
+        run.provider = run.provider or cluster_provider(run.settings)
+        run.made[self.name] = ensure_cluster(run.ctx, force=run.force, provider=run.provider)
+
+    def status_rows(self, view: StatusView) -> list[Row]:
+        return [cluster_row(view)]
+
+    def remove(self, run: Down) -> None:
+        try:
+            delete_cluster(run.ctx, retry=run.retry)
+        except ClusterNotRemoved as exc:  # everything else is removed all the same; `down` raises it at the end
+            run.left = exc
