@@ -747,7 +747,6 @@ def test_up_and_its_first_deploy_make_each_repository_call_once_as_the_plan_list
     assert login.input == "s3cr3t-ecr-token" and "s3cr3t" not in " ".join(login.argv)
 
 
-@pytest.mark.unscripted_commands_succeed
 def test_up_aws_gives_its_first_deploy_the_registry_it_provisioned(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -755,7 +754,7 @@ def test_up_aws_gives_its_first_deploy_the_registry_it_provisioned(
     up's settings for it (push_registry=ecr) and the registry that component provisioned, before Argo CD."""
     from lab.steps import up as up_steps
 
-    runner, clients = FakeRunner(), Clients()
+    runner, clients = aws_runner(), Clients()
     identity(clients)
     no_cluster(clients)
     stub_fresh_repository(clients)

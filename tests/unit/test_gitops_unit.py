@@ -804,13 +804,22 @@ def test_ship_dry_run_shows_the_argo_cd_steps_it_skips(tmp_path: Path, no_wait: 
 
 
 # The transaction's retry policy (real git is in tests/integration/test_gitops_git.py) -------------------
-@pytest.mark.unscripted_commands_succeed  # the clone's own git commands are not scripted yet
+def quiet_clone(runner: FakeRunner, wd: str) -> None:
+    """The working clone's git commands that print nothing when they succeed (fetch --quiet, reset --quiet, clean -q,
+    add) and a clean `status --porcelain`; the test scripts rev-parse, diff and push itself."""
+    for verb in ("fetch", "reset", "clean", "switch", "symbolic-ref", "add", "status"):
+        runner.script(["git", "-C", wd, verb])
+    runner.script(["git", "-C", wd, "rev-list", "--count"], "0\n")  # HEAD is not ahead of the remote
+    runner.script(["git", "-C", wd, "commit"], "[main ddddddd] deploy(dev): lab-app t1\n 1 file changed\n")
+
+
 def test_commit_change_gives_up_after_max_attempts_with_growing_jittered_backoff(tmp_path: Path) -> None:
     workdir = tmp_path / "work"
     (workdir / ".git").mkdir(parents=True)
     (workdir / "overlays" / "dev").mkdir(parents=True)
     runner = FakeRunner()
     wd = str(workdir)
+    quiet_clone(runner, wd)
     runner.script(["git", "-C", wd, "remote", "get-url"], stdout="/remote.git\n")
     runner.script(["git", "-C", wd, "rev-parse"], stdout="d" * 40 + "\n")
     runner.script(["git", "-C", wd, "diff", "--cached", "--quiet"], returncode=1)
@@ -843,13 +852,13 @@ def test_commit_change_gives_up_after_max_attempts_with_growing_jittered_backoff
     assert any(c.argv[3:6] == ("reset", "--quiet", "--hard") for c in runner.calls[last_push:]), runner.dump()
 
 
-@pytest.mark.unscripted_commands_succeed  # the clone's own git commands are not scripted yet
 def test_commit_change_does_not_retry_a_refusal(tmp_path: Path) -> None:
     workdir = tmp_path / "work"
     (workdir / ".git").mkdir(parents=True)
     (workdir / "overlays" / "dev").mkdir(parents=True)
     runner = FakeRunner()
     wd = str(workdir)
+    quiet_clone(runner, wd)
     runner.script(["git", "-C", wd, "remote", "get-url"], stdout="/remote.git\n")
     runner.script(["git", "-C", wd, "rev-parse"], stdout="d" * 40 + "\n")
     runner.script(["git", "-C", wd, "diff", "--cached", "--quiet"], returncode=1)
