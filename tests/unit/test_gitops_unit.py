@@ -823,6 +823,9 @@ def test_commit_change_gives_up_after_max_attempts_with_growing_jittered_backoff
     runner.script(["git", "-C", wd, "remote", "get-url"], stdout="/remote.git\n")
     runner.script(["git", "-C", wd, "rev-parse"], stdout="d" * 40 + "\n")
     runner.script(["git", "-C", wd, "diff", "--cached", "--quiet"], returncode=1)
+    # the secret scan of what is staged: the overlay's kustomization, which holds no secret
+    runner.script(["git", "-C", wd, "diff", "--cached", "--name-only"], stdout="overlays/dev/kustomization.yaml\0")
+    runner.script(["git", "-C", wd, "show", ":overlays/dev/kustomization.yaml"], stdout="images:\n  - name: lab-app\n")
     runner.script(["kubectl", "kustomize"], stdout=deployment("r/lab-app:t1"))
     runner.script(["git", "-C", wd, "push"], returncode=1, stdout="!\tHEAD:refs/heads/main\t[rejected] (fetch first)\n")
     sleeps: list[float] = []
@@ -862,6 +865,9 @@ def test_commit_change_does_not_retry_a_refusal(tmp_path: Path) -> None:
     runner.script(["git", "-C", wd, "remote", "get-url"], stdout="/remote.git\n")
     runner.script(["git", "-C", wd, "rev-parse"], stdout="d" * 40 + "\n")
     runner.script(["git", "-C", wd, "diff", "--cached", "--quiet"], returncode=1)
+    # the secret scan of what is staged: the overlay's kustomization, which holds no secret
+    runner.script(["git", "-C", wd, "diff", "--cached", "--name-only"], stdout="overlays/dev/kustomization.yaml\0")
+    runner.script(["git", "-C", wd, "show", ":overlays/dev/kustomization.yaml"], stdout="images:\n  - name: lab-app\n")
     runner.script(["kubectl", "kustomize"], stdout=deployment("r/lab-app:t1"))
     runner.responders.append(
         lambda argv, _in: (
