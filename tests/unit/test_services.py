@@ -74,6 +74,9 @@ def ecr_fake() -> FakeECR:
 def make_ctx(tmp_path: Path, world: DockerFake, **overrides: Any) -> tuple[Context, FakeRunner]:
     runner = FakeRunner()
     runner.responders.append(world)
+    runner.script(["git", "init", "--bare", "--quiet"])  # the git server's repository (quiet: no output)
+    bare = str(tmp_path / ".lab" / "git" / "gitops.git")
+    runner.script(["git", "-C", bare, "config"])  # `git config KEY VALUE` prints nothing
     settings = Settings(state_dir=tmp_path / ".lab", base_image="lab-base:bookworm", **overrides)
     return Context(settings, runner, UI(err=io.StringIO(), out=io.StringIO())), runner
 
@@ -99,7 +102,6 @@ def run_of(runner: FakeRunner, name: str) -> tuple[str, ...]:
 
 
 # Fresh machine, then a second run --------------------------------------------------------------------------
-@pytest.mark.unscripted_commands_succeed
 def test_fresh_machine_builds_images_and_starts_all_three(tmp_path, world, net, ecr_fake):
     ctx, runner = make_ctx(tmp_path, world)
     endpoints = services.ensure_services(ctx, probe=probes_for(net, ecr_fake))
@@ -156,7 +158,6 @@ def test_fresh_machine_builds_images_and_starts_all_three(tmp_path, world, net, 
     )
 
 
-@pytest.mark.unscripted_commands_succeed
 def test_second_run_reuses_everything(tmp_path, world, net, ecr_fake):
     ctx, runner = make_ctx(tmp_path, world)
     probe = probes_for(net, ecr_fake)
@@ -174,7 +175,6 @@ def test_second_run_reuses_everything(tmp_path, world, net, ecr_fake):
     assert repo_phases == ["created", "exists"]  # found and kept the second time
 
 
-@pytest.mark.unscripted_commands_succeed
 def test_git_server_serving_a_removed_state_dir_is_recreated_on_the_new_one(tmp_path, world, net, ecr_fake):
     """`rm -rf .lab` while the git server runs: its bind mount keeps the deleted directory (same Source path in
     `docker inspect`). The next ensure must notice and recreate it on the directory there now."""
@@ -270,7 +270,6 @@ def test_force_replaces_a_foreign_container(tmp_path, world, net, ecr_fake):
     assert ctx.ui.phases[-1].note == "replaced"
 
 
-@pytest.mark.unscripted_commands_succeed
 def test_container_of_another_lab_cluster_is_a_conflict(tmp_path, world, net, ecr_fake):
     add_foreign(world, "lab-git", labels_for("git", "other-lab"))
     ctx, runner = make_ctx(tmp_path, world)
@@ -281,7 +280,6 @@ def test_container_of_another_lab_cluster_is_a_conflict(tmp_path, world, net, ec
     runner.assert_not_called("docker", "rm")
 
 
-@pytest.mark.unscripted_commands_succeed
 def test_busy_port_is_a_conflict_naming_port_and_setting(tmp_path, world, net, ecr_fake):
     net.busy.add(3000)
     ctx, runner = make_ctx(tmp_path, world)
@@ -436,7 +434,6 @@ def test_offline_missing_image_is_an_error_and_stale_image_is_used(tmp_path, wor
 
 
 # down -------------------------------------------------------------------------------------------------------
-@pytest.mark.unscripted_commands_succeed
 def test_delete_removes_only_this_clusters_labelled_containers(tmp_path, world, net, ecr_fake):
     ctx, runner = make_ctx(tmp_path, world)
     services.ensure_services(ctx, probe=probes_for(net, ecr_fake))
@@ -452,7 +449,6 @@ def test_delete_removes_only_this_clusters_labelled_containers(tmp_path, world, 
     assert services.delete_services(ctx) == []  # twice is fine
 
 
-@pytest.mark.unscripted_commands_succeed
 def test_delete_with_volumes_removes_labelled_volumes(tmp_path, world, net, ecr_fake):
     ctx, _ = make_ctx(tmp_path, world)
     services.ensure_services(ctx, probe=probes_for(net, ecr_fake))
