@@ -4,7 +4,7 @@ client: read and list objects of a few kinds (Deployment, ReplicaSet, Service, C
 
 Objects are returned as the API serves them (plain dicts with camelCase keys, exactly what `kubectl get -o json`
 prints), so a comparison with the rendered overlay needs no model conversion. Callers depend on the ``Cluster``
-protocol; tests inject a fake of it (tests/kubefake.py).
+protocol; tests inject a fake of it (tests/fakes/kube.py).
 
 Patch content types are always explicit: the generated client of `kubernetes` 37 picks the first JSON type of its
 list, `application/json-patch+json`, when none is given (kubernetes/client/api/apps_v1_api.py,

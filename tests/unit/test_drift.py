@@ -25,7 +25,7 @@ import pytest
 import yaml
 from argocd_schema import crd_problems
 from fakes import Clock, FakeRunner
-from kubefake import FakeKube
+from fakes.kube import FakeKube
 
 from lab.clients import kube
 from lab.clients.argocd import ApplicationClient, parse_status

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from kubefake import FakeKube
+from fakes.kube import FakeKube
 
 from lab.clients import kube
 from lab.core.config import ROOT, environment
@@ -42,6 +42,7 @@ def served(docs: list[dict[str, object]]) -> FakeKube:
     return cluster
 
 
+@pytest.mark.integration  # the overlay rendered by the real `kubectl kustomize` (tests/tiers.py)
 @pytest.mark.parametrize("entry", KINDS, ids=NAMES)
 def test_each_kind_changes_its_field_through_one_generic_request_and_reads_it_back(
     entry: DriftKind, dev: list[dict[str, object]]

@@ -18,7 +18,7 @@ from argocd_schema import crd_problems
 from e2e import fixture
 from e2e.fixture import ExpectationFailed, Lab, Poller, Report, Timing, Traffic
 from fakes import Clock, FakeRunner
-from kubefake import FakeKube
+from fakes.kube import FakeKube
 
 from lab.clients.argocd import ApplicationClient, State, parse_status
 from lab.core.config import ROOT, Settings, environment
