@@ -37,6 +37,9 @@ TARGETS = ("local", "aws")
 PROVIDERS = ("kind", "minikube")
 AWS_EMULATORS = ("ministack", "localstack")
 REGISTRY_KINDS = ("local", "ecr")
+# Image-scan thresholds, lowest first (Trivy's severity names: trivy-db pkg/types/types.go SeverityNames), and "off".
+SCAN_SEVERITIES = ("UNKNOWN", "LOW", "MEDIUM", "HIGH", "CRITICAL")
+SCAN_OFF = "off"
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,11 @@ class Settings:
     offline: bool = False
     # Seconds to wait for Argo CD to report an environment Synced + Healthy.
     sync_timeout: float = 300.0
+    # `ship` scans the built image before the push (Trivy; on the aws target also ECR's scan-on-push findings):
+    # a finding at or above this severity stops the ship unless accepted with --allow-vulnerable ID. CRITICAL by
+    # default: what must never reach a cluster, without making every HIGH a stop sign in a learning lab.
+    # "off" ships unscanned (the deploy commit says so: trailer Image-Scan).
+    scan_severity: str = "CRITICAL"
 
     # Where each value came from (field -> "default", a file, "environment variable LAB_X" or "flag --x"):
     # filled by load_settings, named in errors and by `invoke status`. Not a setting.
@@ -115,6 +123,7 @@ class Settings:
         check_choice("provider", self.provider, PROVIDERS)
         check_choice("aws_emulator", self.aws_emulator, AWS_EMULATORS)
         check_choice("push_registry", self.push_registry, REGISTRY_KINDS)
+        check_choice("scan_severity", self.scan_severity, (*SCAN_SEVERITIES, SCAN_OFF))
         for name in PORT_FIELDS:
             port = getattr(self, name)
             if not 1 <= port <= 65535:
@@ -136,6 +145,11 @@ class Settings:
     @property
     def cache_dir(self) -> Path:
         return self.state_dir / "cache"
+
+    @property
+    def scanner_cache_dir(self) -> Path:
+        """Trivy's --cache-dir: its vulnerability database (db/trivy.db + metadata.json) and scan cache."""
+        return self.cache_dir / "trivy"
 
     @property
     def gitops_bare_repo(self) -> Path:

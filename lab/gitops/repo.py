@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from lab.core import names
-from lab.core.errors import CommandFailed, GitOpsError, Interrupted, Refused
+from lab.core.errors import CommandFailed, GitOpsError, Interrupted, Refused, SecretFound
 from lab.core.poll import Poller
 from lab.core.runner import Runner
 from lab.core.ui import UI
@@ -44,7 +44,7 @@ from lab.gitops.clone import BRANCH, WorkingClone, last_line
 from lab.gitops.overlay import IMAGE_NAME, ImageSpec, overlay_file, read_image, set_image, validate_rendered
 from lab.gitops.schema_cache import SchemaCache
 from lab.gitops.trailers import APP_COMMIT, TRAILER_KEYS, DeployRecord, deploy_records, deploy_trailers
-from lab.tools import git, git_credential, kustomize
+from lab.tools import git, git_credential, kustomize, secretscan
 
 # After a Ctrl-C during a push: how long to ask the remote whether the commit arrived (seconds, per fetch), and
 # for how long to look again while it is not there (a remote that already had the pack may still be updating main).
@@ -175,6 +175,7 @@ class GitOpsRepo(WorkingClone):
         )
         (self.workdir / "README.md").write_text(SEED_README)
         git.add(self.runner, self.workdir, ["overlays", "README.md"])
+        self._refuse_secrets(f"the seed of {self.url} from {self.seed_dir}")
         message = f"seed: overlays from app repo {short}\n"
         trailers = [(APP_COMMIT, self.seed_sha)] if self.seed_sha else []
         sha = git.commit(self.runner, self.workdir, message, author=self.author, trailers=trailers)
@@ -335,9 +336,11 @@ class GitOpsRepo(WorkingClone):
         app_commit: str,
         digest: str = "",
         image_name: str = IMAGE_NAME,
+        extra: Sequence[tuple[str, str]] = (),
     ) -> Committed:
         """Deploy SPEC to ENV: `deploy(ENV): <image> <tag>` with the deploy trailers. DIGEST (the registry's) goes
-        into the Image-Digest trailer even when SPEC does not pin it in the overlay."""
+        into the Image-Digest trailer even when SPEC does not pin it in the overlay. EXTRA: more trailers after
+        them (the image scan's: lab/steps/scan.py)."""
         trailers = deploy_trailers(
             env=env,
             image=spec.tagged,
@@ -345,6 +348,7 @@ class GitOpsRepo(WorkingClone):
             app_commit=app_commit,
             digest=digest or spec.digest,
         )
+        trailers += extra
         return self.commit_change(self._bump_plan(env, spec, trailers, image_name))
 
     def check_bump(self, env: str, spec: ImageSpec) -> None:
@@ -404,7 +408,23 @@ class GitOpsRepo(WorkingClone):
         git.add(self.runner, self.workdir, [f"overlays/{change.env}"])
         if not git.has_staged_changes(self.runner, self.workdir):
             return ""
+        self._refuse_secrets(f"the commit `{change.message.splitlines()[0]}`")
         return git.commit(self.runner, self.workdir, change.message, author=self.author, trailers=change.trailers)
+
+    def _refuse_secrets(self, what: str) -> None:
+        """The secret scan of what is staged (lab/tools/secretscan.py), before every commit this transaction makes:
+        a plaintext secret is SecretFound, and the clone is reset (nothing committed, nothing pushed)."""
+        found = secretscan.scan_staged(self.runner, self.workdir)
+        if not found:
+            return
+        self._discard_local()
+        files = sorted({f.path for f in found})
+        raise SecretFound(
+            f"{what} holds {len(found)} plaintext secret(s): refused, nothing was committed or pushed",
+            secretscan.describe(found),
+            hint=f"remove them from {', '.join(files)} where they came from (a Secret reaches the cluster encrypted, "
+            "never in plaintext: docs/security.md), then run the command again",
+        )
 
     def _render_and_validate(self, env: str, expected_image: str) -> None:
         directory = self.workdir / "overlays" / env
