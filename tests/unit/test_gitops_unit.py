@@ -600,12 +600,15 @@ def test_a_failure_after_the_push_says_what_it_left_in_the_registry(tmp_path: Pa
     assert "re-run `invoke ship`" in hint
 
 
-@pytest.mark.unscripted_commands_succeed  # TODO(p12a): script it under the strict runner
 def test_failing_quality_gate_pushes_and_commits_nothing_and_removes_the_image_built_beside_it(
     tmp_path: Path,
 ) -> None:
     runner = happy_runner(tmp_path)
+    runner.script(["pytest", "-q"], stdout="42 passed\n")
     runner.script(["ruff", "check"], returncode=1, stdout="app/x.py:1:1: F401 unused import\n")
+    runner.script(["git", "-C", str(tmp_path), "remote", "get-url", "origin"], returncode=2, stderr="no such remote")
+    ref = "localhost:5001/lab-app:0123456-20261128101500"
+    runner.script(["docker", "image", "rm", ref], stdout=f"Untagged: {ref}\n")
     repo = StubRepo()
     ctx = make_ctx(tmp_path, runner)
     with pytest.raises(QualityGateFailed, match="ruff check app") as info:
@@ -614,7 +617,6 @@ def test_failing_quality_gate_pushes_and_commits_nothing_and_removes_the_image_b
     assert info.value.exit_code == 9
     assert "nothing was pushed or committed" in (info.value.hint or "")
     assert "F401 unused import" in ctx.ui.err.getvalue()  # type: ignore[attr-defined]  # the gate's output, shown
-    ref = "localhost:5001/lab-app:0123456-20261128101500"
     assert runner.index("docker", "build") < runner.index("docker", "image", "rm", ref), runner.dump()
     runner.assert_not_called("docker", "push")
     assert repo.bumps == []
