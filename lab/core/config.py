@@ -37,6 +37,7 @@ TARGETS = ("local", "aws")
 PROVIDERS = ("kind", "minikube")
 AWS_EMULATORS = ("ministack", "localstack")
 REGISTRY_KINDS = ("local", "ecr")
+OPTIONAL_COMPONENTS = ("monitoring",)  # components off by default (lab/components: `invoke up --with NAME`)
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,10 @@ class Settings:
     offline: bool = False
     # Seconds to wait for Argo CD to report an environment Synced + Healthy.
     sync_timeout: float = 300.0
+    # Optional components to run as well (OPTIONAL_COMPONENTS): lab.toml `with_components = ["monitoring"]`,
+    # LAB_WITH_COMPONENTS=monitoring (comma-separated), `invoke up --with monitoring`. Off by default: each costs
+    # memory and start-up time.
+    with_components: tuple[str, ...] = ()
 
     # Where each value came from (field -> "default", a file, "environment variable LAB_X" or "flag --x"):
     # filled by load_settings, named in errors and by `invoke status`. Not a setting.
@@ -115,6 +120,8 @@ class Settings:
         check_choice("provider", self.provider, PROVIDERS)
         check_choice("aws_emulator", self.aws_emulator, AWS_EMULATORS)
         check_choice("push_registry", self.push_registry, REGISTRY_KINDS)
+        for name in self.with_components:
+            check_choice("with_components", name, OPTIONAL_COMPONENTS)
         for name in PORT_FIELDS:
             port = getattr(self, name)
             if not 1 <= port <= 65535:
