@@ -106,8 +106,11 @@ def test_prometheus_scrapes_the_app_in_every_environment_and_argo_cds_three_metr
     assert sd["role"] == "pod"
     assert sorted(sd["namespaces"]["names"]) == sorted(e.namespace for e in ENVIRONMENTS)
     targets = [t for sc in jobs["argocd"]["static_configs"] for t in sc["targets"]]
-    assert targets == ["argocd-metrics.argocd.svc:8082", "argocd-server-metrics.argocd.svc:8083",
-                       "argocd-repo-server.argocd.svc:8084"]
+    assert targets == [
+        "argocd-metrics.argocd.svc:8082",
+        "argocd-server-metrics.argocd.svc:8083",
+        "argocd-repo-server.argocd.svc:8084",
+    ]
 
 
 def test_the_discovery_rbac_is_bound_to_prometheus_and_allowed_by_the_platform_project() -> None:
@@ -136,8 +139,13 @@ def test_the_application_auto_syncs_the_monitoring_dir_of_the_gitops_repo_in_the
 
 def test_the_alerts_the_article_names_are_there() -> None:
     rules = {r["alert"]: r for g in m.alert_rules()["groups"] for r in g["rules"]}
-    assert set(rules) == {"LabAppErrorRatioHigh", "LabAppPodsNotReady", "ArgoAppOutOfSync", "ArgoAppDegraded",
-                          "ArgoSyncFailed"}
+    assert set(rules) == {
+        "LabAppErrorRatioHigh",
+        "LabAppPodsNotReady",
+        "ArgoAppOutOfSync",
+        "ArgoAppDegraded",
+        "ArgoSyncFailed",
+    }
     assert 'sync_status="OutOfSync"' in rules["ArgoAppOutOfSync"]["expr"]
     assert 'health_status="Degraded"' in rules["ArgoAppDegraded"]["expr"]
     assert f"> {m.ERROR_RATIO_THRESHOLD}" in rules["LabAppErrorRatioHigh"]["expr"]
