@@ -4,6 +4,7 @@ with kubectl kustomize and checking them with promtool is tests/integration/test
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -15,7 +16,11 @@ from lab.components.monitoring import MonitoringComponent
 from lab.core import versions
 from lab.core.checks import SettingError
 from lab.core.config import ENVIRONMENTS, load_settings
+from lab.core.context import Context
+from lab.core.runner import DryRunRunner
+from lab.core.ui import UI
 from lab.manifests import monitoring as m
+from lab.steps import status
 
 
 def settings(tmp_path: Path, toml: str = "", environ: dict[str, str] | None = None, **flags: object):  # type: ignore[no-untyped-def]
@@ -162,3 +167,14 @@ def test_grafana_provisioning_points_at_the_prometheus_service_and_every_panel_h
     exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
     assert exprs == [q for _, q in m.dashboard_queries()]
     assert all(t["datasource"]["uid"] == datasource["uid"] for t in dashboard["panels"])
+
+
+@pytest.mark.parametrize("on", [True, False])
+def test_invoke_dashboard_lists_prometheus_only_when_monitoring_is_on(tmp_path: Path, on: bool) -> None:
+    flags = {"with_components": "monitoring"} if on else {}
+    s = settings(tmp_path, state_dir=tmp_path / "state", **flags)
+    out = io.StringIO()
+    status.dashboard(Context(s, DryRunRunner(), UI(err=io.StringIO(), out=out)))
+    assert ("Prometheus" in out.getvalue()) is on
+    assert (f"http://127.0.0.1:{m.PROMETHEUS_HOST_PORT}" in out.getvalue()) is on
+    assert f"http://127.0.0.1:{s.argocd_port}" in out.getvalue()
