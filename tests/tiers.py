@@ -1,7 +1,8 @@
 """The test tiers, and the guard that keeps real tools out of the unit tier.
 
-- no mark: unit. Fakes only (tests/fakes.py FakeRunner): no git, kubectl, docker or kind process. `make unit`.
-- ``integration``: real git and real ``kubectl kustomize``, no Docker. `make integration`.
+- no mark: unit. Fakes only (tests/fakes/runner.py FakeRunner): no git, kubectl, docker or kind process. `make unit`.
+- ``integration``: real git, real ``kubectl kustomize`` and other real processes that cost seconds (gunicorn,
+  shellcheck, MiniStack, pytest or invoke as a process), no Docker. `make integration`.
 - ``docker``: a real Docker engine (and the tools above). `make integration`.
 - ``e2e``: a real cluster with the lab up. `make e2e`.
 
@@ -55,9 +56,9 @@ def refusal(nodeid: str, argv: Any) -> str:
     shown = shlex.join(str(a) for a in argv) if isinstance(argv, Sequence) and not isinstance(argv, str) else argv
     return (
         f"{nodeid} started `{shown}`: a unit test starts no {', '.join(sorted(REAL_TOOLS))} (the unit tier is"
-        " `make unit`, seconds). Fake the tool (tests/fakes.py FakeRunner scripts outputs by argv), or mark the test"
-        " `@pytest.mark.integration` (real git / kubectl kustomize, no Docker) or `@pytest.mark.docker`: those run in"
-        " `make integration` and `make test`."
+        " `make unit`, seconds). Fake the tool (tests/fakes/runner.py FakeRunner scripts outputs by argv), or mark"
+        " the test `@pytest.mark.integration` (real git / kubectl kustomize, no Docker) or `@pytest.mark.docker`: those"
+        " run in `make integration` and `make test`."
     )
 
 

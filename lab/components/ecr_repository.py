@@ -3,10 +3,20 @@ tags, scan on push, immutable tags, lifecycle policy)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from lab.components.base import AWS, Component, Up
+from lab.core.aws_config import AwsSettings
+from lab.core.context import Context
 from lab.registries import Seams
 from lab.registries.ecr import EcrRegistry
 from lab.tools import aws as aws_tool
+
+
+def ensure_ecr_repository(ctx: Context, client: Any, aws: AwsSettings, *, force: bool = False) -> tuple[str, str]:
+    """The lab's ECR repository, created with the lab's tags (lab.registries.ecr.EcrRegistry.provision).
+    Returns (action, repositoryUri)."""
+    return EcrRegistry(ctx.settings).provision(ctx, client, aws, force=force)
 
 
 class EcrRepositoryComponent(Component):

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lab.components.argocd import AWS_COMPONENT_DIR, aws_component_patches, aws_gitops_docs, ensure_aws_apps
+from lab.components.ecr_repository import ensure_ecr_repository
 from lab.components.eks_cluster import ensure_eks_cluster
 from lab.components.gitops_remote import GitOpsRemote, gitops_credentials, gitops_remote, redact_url
 from lab.core.aws_config import AwsSettings, load_aws_settings
@@ -217,6 +218,7 @@ __all__ = [
     "confirmed",
     "down_aws",
     "ensure_aws_apps",
+    "ensure_ecr_repository",
     "ensure_eks_cluster",
     "gitops_credentials",
     "gitops_remote",

@@ -125,9 +125,10 @@ def start_container(runner: Runner, name: str) -> None:
 
 
 def remove_container(runner: Runner, name: str) -> bool:
-    """Force-remove a container; False if it did not exist."""
+    """Force-remove a container; False if it did not exist. `docker rm -f` exits 0 for a missing container too
+    (the daemon's "No such container" goes to stderr): only the name it prints back says it removed one."""
     res = runner.run([DOCKER, "rm", "-f", name], check=False)
-    return res.returncode == 0 and not runner.dry_run
+    return res.returncode == 0 and bool(res.stdout.strip()) and not runner.dry_run
 
 
 def list_containers(runner: Runner, labels: Mapping[str, str]) -> list[str]:

@@ -13,14 +13,10 @@ default), and the probes and the Argo CD fake read it, so `bench/plan_up.py` can
 from __future__ import annotations
 
 import contextlib
-import copy
 import hashlib
-import io
 import json
 import os
-import re
 import subprocess
-import tarfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -28,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from fakes import Bind, FakeRunner, read_through
+from fakes import FakeRunner
+from fakes.docker import Container, DockerFake
 from kubernetes.client.exceptions import ApiException
 
 from lab.clients.argocd import ApplicationClient
@@ -40,7 +37,6 @@ from lab.gitops import repo as gitops
 from lab.gitops.overlay import read_image
 from lab.steps import doctor as doctor_steps
 from lab.tools import argocd_install, registry
-from lab.tools.docker_objects import human_size
 from lab.tools.probes import HttpAnswer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -78,81 +74,6 @@ def tool(argv: tuple[str, ...]) -> str:
 
 def flag(args: tuple[str, ...], name: str, default: str = "") -> str:
     return args[args.index(name) + 1] if name in args else default
-
-
-def _labels(args: tuple[str, ...]) -> dict[str, str]:
-    return dict(args[i + 1].split("=", 1) for i, a in enumerate(args) if a == "--label")
-
-
-LABEL_PAIR = re.compile(r'([\w.-]+)="\$\{(\w+)\}"')
-
-
-def _built_labels(args: tuple[str, ...]) -> dict[str, str]:
-    """The labels `docker build ARGS` gives the image: the Dockerfile's LABEL pairs `key="${ARG}"` with the build
-    args' values (those the command sets), then each --label flag."""
-    build_args = dict(args[i + 1].split("=", 1) for i, a in enumerate(args) if a == "--build-arg")
-    dockerfile = Path(flag(args, "-f", str(Path(args[-1]) / "Dockerfile")))
-    text = dockerfile.read_text().replace("\\\n", " ") if dockerfile.is_file() else ""
-    found = {
-        key: build_args[name]
-        for line in text.splitlines()
-        if line.startswith("LABEL ")
-        for key, name in LABEL_PAIR.findall(line)
-        if name in build_args
-    }
-    return {**found, **_labels(args)}
-
-
-def _filters(args: tuple[str, ...]) -> list[tuple[str, str]]:
-    out = []
-    for i, a in enumerate(args):
-        if a == "--filter":
-            key, _, value = args[i + 1].removeprefix("label=").partition("=")
-            out.append((key, value))
-    return out
-
-
-@dataclass
-class Container:
-    name: str
-    id: str
-    image: str
-    image_id: str
-    labels: dict[str, str]
-    ports: list[str] = field(default_factory=list)  # "127.0.0.1:5001:5000"
-    networks: set[str] = field(default_factory=lambda: {"bridge"})
-    running: bool = True
-    created: datetime = field(default_factory=lambda: datetime.now(UTC))
-    started_at: float = 0.0  # world clock
-    files: dict[str, str] = field(default_factory=dict)  # written with `docker exec -i ... cp /dev/stdin PATH`
-    images: set[str] = field(default_factory=set)  # kind nodes: images loaded with `kind load ...`
-    image_ids: dict[str, str] = field(default_factory=dict)  # kind nodes: image -> ID, as `crictl inspecti` says
-    binds: list[Bind] = field(default_factory=list)  # `-v /host/dir:/path`: the directory held, not its path
-
-    def published(self) -> list[tuple[str, int, int]]:
-        out = []
-        for spec in self.ports:
-            ip, host, cport = spec.rsplit(":", 2)
-            out.append((ip, int(host), int(cport)))
-        return out
-
-    def ports_text(self) -> str:
-        return ", ".join(f"{ip}:{host}->{cport}/tcp" for ip, host, cport in self.published())
-
-    def inspect(self) -> dict[str, Any]:
-        bindings: dict[str, list[dict[str, str]]] = {}
-        for ip, host, cport in self.published():
-            bindings.setdefault(f"{cport}/tcp", []).append({"HostIp": ip, "HostPort": str(host)})
-        return {
-            "Id": self.id,
-            "Name": "/" + self.name,
-            "Created": self.created.strftime("%Y-%m-%dT%H:%M:%S.%f") + "123Z",
-            "Image": self.image_id,
-            "Config": {"Labels": self.labels, "Image": self.image},
-            "State": {"Running": self.running, "Status": "running" if self.running else "exited"},
-            "HostConfig": {"PortBindings": bindings},
-            "NetworkSettings": {"Networks": {n: {} for n in sorted(self.networks)}},
-        }
 
 
 @dataclass
@@ -210,39 +131,18 @@ class FakeResponse:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-class World:
-    """Answers the lab's commands as the outside world would, and remembers what they did."""
+class World(DockerFake):
+    """Answers the lab's commands as the outside world would, and remembers what they did. Its Docker is the
+    shared strict fake (tests/fakes/docker.py); this class adds kind nodes (crictl), the registries that answer
+    when their container runs, and the rest of the world."""
 
     def __init__(self, settings: Settings, *, cost: Cost | None = None) -> None:
+        super().__init__()
         self.settings = settings
         self.cost = cost or (lambda argv: 0.0)
-        self.now = 0.0
-        self.docker_up = True
         self.missing_tools: set[str] = set()  # executables not on PATH (`kind`, `kubectl`): ToolNotFound
-        self.online = True  # registries reachable: `docker pull` and kind's node image pull work
-        self.api_version = "1.51"  # the daemon's Engine API (`docker image save --platform` needs 1.48)
-        self.arch = "amd64"
-        # What `python3 -c ...` prints in a base image container (lab/tools/pip.py asks it which Python it has).
-        self.image_python = {
-            "python": "3.12",
-            "implementation": "cpython",
-            "machine": "x86_64",
-            "libc": ["glibc", "2.36"],
-        }
         self.pip_downloads: list[tuple[str, ...]] = []  # every `pip download` argv (its wheels are written for real)
-        # "overlay2": Docker's classic image store; "containerd": the containerd image store, where a save without
-        # --platform writes a multi-platform index whose other platforms are missing, and an image loaded from a
-        # single-platform archive gets the platform manifest's digest as its ID (moby/moby#44833).
-        self.image_store = "overlay2"
-        self.archives: dict[str, dict[str, Any]] = {}  # path -> {"refs", "platform"} of every `docker image save`
-        self.configs: dict[str, dict[str, Any]] = {}  # image config (labels) by config digest, as archives carry it
-        self.containers: dict[str, Container] = {}
-        self.images: dict[str, dict[str, Any]] = {}
-        self.volumes: dict[str, dict[str, str]] = {}
-        self.networks: dict[str, dict[str, str]] = {"bridge": {}}
         self.clusters: dict[str, Cluster] = {}
-        self.manifests: dict[tuple[str, str, str], str] = {}  # (registry host, name, tag) -> digest
-        self.busy_ports: set[int] = set()  # held by programs that are not containers
         self.ecr = FakeECR()
         self.boot_seconds: dict[str, float] = {}  # container name -> seconds until its ready URL answers
         self.sync_seconds = 0.5  # seconds from an Application's first read to Synced + Healthy (auto-sync)
@@ -252,7 +152,6 @@ class World:
         self.app_sync_requested: dict[str, float] = {}
         self.app_synced: set[str] = set()
         self.crashes: list[tuple[Callable[[tuple[str, ...]], bool], bool]] = []
-        self.counter = 0
         self.runner: FakeRunner | None = None
         self.git_config = settings.state_dir.parent / "world-gitconfig"
         self.git_config.parent.mkdir(parents=True, exist_ok=True)
@@ -275,10 +174,6 @@ class World:
         """Die at the next command MATCH accepts: before it acts, or AFTER it has acted."""
         self.crashes.append((match, after))
 
-    def new_id(self) -> str:
-        self.counter += 1
-        return hashlib.sha256(f"world-{self.counter}".encode()).hexdigest()
-
     # The dispatcher ------------------------------------------------------------------------------------
     def __call__(self, argv: tuple[str, ...], stdin: str | None) -> Result | None:
         crash_after = False
@@ -292,7 +187,7 @@ class World:
         self.now += self.cost(argv)
         name = tool(argv)
         if name == "docker":
-            res = self._docker(argv, argv[1:], stdin)
+            res = self.docker(argv, stdin)
         elif name == "kind":
             res = self._kind(argv, argv[1:])
         elif name == "kubectl":
@@ -307,233 +202,6 @@ class World:
             raise SimulatedCrash(" ".join(argv) + " (after it ran)")
         return res
 
-    @staticmethod
-    def ok(argv: tuple[str, ...], out: str = "") -> Result:
-        return Result(argv, 0, out, "")
-
-    @staticmethod
-    def fail(argv: tuple[str, ...], err: str, code: int = 1) -> Result:
-        return Result(argv, code, "", err)
-
-    # Docker --------------------------------------------------------------------------------------------
-    def _docker(self, argv: tuple[str, ...], cmd: tuple[str, ...], stdin: str | None) -> Result:
-        if not self.docker_up:
-            return self.fail(argv, DOCKER_DOWN)
-
-        def ok(out: str = "") -> Result:
-            return self.ok(argv, out)
-
-        missing = self.fail(argv, "Error: No such object")
-        if cmd[:1] == ("version",):
-            if "APIVersion" in flag(cmd, "--format"):
-                return ok(f"{self.api_version} linux/{self.arch}\n")
-            return ok("28.5.1\n")
-        if cmd[:1] == ("info",):
-            return ok(json.dumps({"MemTotal": 8 * GIB, "RegistryConfig": {"InsecureRegistryCIDRs": ["127.0.0.0/8"]}}))
-        if cmd[:1] == ("ps",):
-            wanted = _filters(cmd)
-            rows = [
-                c
-                for c in self.containers.values()
-                if ("-a" in cmd or c.running) and all(c.labels.get(k) == v for k, v in wanted)
-            ]
-            fmt = flag(cmd, "--format")
-            return ok("".join((c.ports_text() if fmt == "{{.Ports}}" else c.name) + "\n" for c in rows))
-        if cmd[:2] == ("container", "inspect"):
-            c = self.containers.get(cmd[2])
-            return ok(json.dumps([c.inspect()])) if c else self.fail(argv, f"Error: No such container: {cmd[2]}")
-        if cmd[:2] == ("image", "inspect"):
-            ref = cmd[-1]
-            image = self.image(ref)
-            if image is None:
-                return self.fail(argv, f"Error: No such image: {ref}")
-            return ok(
-                image["Id"] + "\n" if "--format" in cmd else json.dumps([{**image, "RepoTags": self.tags(image)}])
-            )
-        if cmd[:2] == ("image", "ls"):
-            wanted = _filters(cmd)
-            rows = [i["Id"] for i in self.images.values() if all(i["Config"]["Labels"].get(k) == v for k, v in wanted)]
-            return ok("".join(r + "\n" for r in rows))
-        if cmd[:2] == ("image", "rm"):
-            return self._image_rm(argv, cmd[2:])
-        if cmd[:2] == ("system", "df") and "-v" not in cmd:
-            unique = {i["Id"]: i for i in self.images.values()}  # one image under several tags counts once
-            total = human_size(sum(i.get("Size", 0) for i in unique.values()))
-            rows = [{"Type": "Images", "TotalCount": str(len(unique)), "Size": total}, {"Type": "Containers"}]
-            return ok("".join(json.dumps(r) + "\n" for r in rows))
-        if cmd[:1] == ("build",):
-            image_id = "sha256:" + self.new_id()
-            for i, a in enumerate(cmd):
-                if a == "-t":
-                    # Size: what the image adds to `docker system df`'s Images Size (layers are not modelled)
-                    labels = _built_labels(cmd)
-                    self.images[cmd[i + 1]] = {"Id": image_id, "Config": {"Labels": labels}, "Size": BUILT_SIZE}
-            return ok(image_id + "\n")
-        if cmd[:1] == ("push",):
-            return self._push(argv, cmd[1])
-        if cmd[:1] == ("pull",):
-            if not self.online and cmd[1] not in self.images:
-                return self.fail(argv, f'Error response from daemon: Get "https://{cmd[1]}": no such host')
-            self.images.setdefault(cmd[1], {"Id": "sha256:" + self.new_id(), "Config": {"Labels": {}}})
-            return ok()
-        if cmd[:1] == ("run",):
-            return self._run(argv, cmd)
-        if cmd[:1] == ("start",):
-            c = self.containers.get(cmd[1])
-            if c is None:
-                return missing
-            if any(self._port_taken(host, by=c.name) for _, host, _ in c.published()):
-                return self.fail(argv, "Error: port is already allocated")
-            c.running, c.started_at = True, self.now
-            c.binds = [b.remount() for b in c.binds]
-            return ok(cmd[1] + "\n")
-        if cmd[:1] == ("stop",):
-            if cmd[-1] in self.containers:
-                self.containers[cmd[-1]].running = False
-            return ok()
-        if cmd[:2] == ("rm", "-f"):
-            names = [a for a in cmd[2:] if not a.startswith("-")]  # -v: anonymous volumes go too (not modelled)
-            gone = [n for n in names if self.containers.pop(n, None) is not None]
-            for name, cluster in list(self.clusters.items()):  # kind lists clusters by their node containers
-                if not any(node in self.containers for node in cluster.nodes):
-                    del self.clusters[name]
-            return ok("".join(n + "\n" for n in gone)) if len(gone) == len(names) else missing
-        if cmd[:1] == ("logs",):
-            return ok("")
-        if cmd[:2] == ("volume", "inspect"):
-            return ok(json.dumps([{"Name": cmd[2]}])) if cmd[2] in self.volumes else missing
-        if cmd[:2] == ("volume", "create"):
-            self.volumes[cmd[-1]] = _labels(cmd)
-            return ok(cmd[-1] + "\n")
-        if cmd[:2] == ("volume", "ls"):
-            wanted = _filters(cmd)
-            return ok("".join(n + "\n" for n, lab in self.volumes.items() if all(lab.get(k) == v for k, v in wanted)))
-        if cmd[:2] == ("volume", "rm"):
-            return ok() if self.volumes.pop(cmd[2], None) is not None else missing
-        if cmd[:2] == ("network", "inspect"):
-            return ok(json.dumps([{"Name": cmd[2]}])) if cmd[2] in self.networks else missing
-        if cmd[:2] == ("network", "connect"):
-            net, name = cmd[2], cmd[3]
-            if net not in self.networks:
-                return self.fail(argv, f"Error response from daemon: network {net} not found")
-            c = self.containers.get(name)
-            if c is None:
-                return self.fail(argv, f"Error response from daemon: No such container: {name}")
-            if net in c.networks:
-                return self.fail(argv, f"Error response from daemon: endpoint with name {name} already exists")
-            c.networks.add(net)
-            return ok()
-        if cmd[:1] == ("exec",):
-            return self._exec(argv, cmd, stdin)
-        if cmd[:1] == ("save",) or cmd[:2] == ("image", "save"):
-            return self._save(argv, cmd[1:] if cmd[0] == "save" else cmd[2:])
-        if cmd[:1] == ("load",):
-            return self._load(argv, Path(flag(cmd, "-i")))
-        if cmd[:1] == ("tag",):
-            image = self.image(cmd[1])
-            if image is None:
-                return self.fail(argv, f"Error response from daemon: No such image: {cmd[1]}")
-            self.images[cmd[2]] = image
-            return ok()
-        raise AssertionError(f"the fake world does not know `{' '.join(argv)}`")
-
-    def tags(self, image: Mapping[str, Any]) -> list[str]:
-        return [ref for ref, i in self.images.items() if i["Id"] == image["Id"] and not ref.startswith("sha256:")]
-
-    def _image_rm(self, argv: tuple[str, ...], refs: tuple[str, ...]) -> Result:
-        """`docker image rm REF...` without --force: an image a container was created from stays."""
-        for ref in refs:
-            image = self.image(ref)
-            if image is None:
-                return self.fail(argv, f"Error response from daemon: No such image: {ref}")
-            user = next((c for c in self.containers.values() if c.image_id == image["Id"]), None)
-            if user is not None:
-                return self.fail(
-                    argv,
-                    f'Error response from daemon: conflict: unable to remove repository reference "{ref}" (must '
-                    f"force) - container {user.id[:12]} is using its referenced image {image['Id'][7:19]}",
-                )
-            for name in [r for r, i in self.images.items() if r == ref or (ref == i["Id"] and r.startswith("sha"))]:
-                del self.images[name]
-        return self.ok(argv)
-
-    def image(self, ref: str) -> dict[str, Any] | None:
-        """The image REF names: a reference, or an image ID (sha256:...)."""
-        if ref in self.images:
-            return self.images[ref]
-        if ref.startswith("sha256:"):
-            return next((i for i in self.images.values() if i["Id"] == ref), None)
-        return None
-
-    def _save(self, argv: tuple[str, ...], args: tuple[str, ...]) -> Result:
-        """`docker image save [--platform P] -o TAR REF...`: a real tar with Docker's manifest.json (Config is the
-        image ID's blob, RepoTags only for references by tag: a save by digest or ID carries no name) and, for a
-        single-platform save from the containerd store, an OCI index.json pointing at the platform manifest."""
-        platform = flag(args, "--platform") or None
-        if platform and tuple(int(x) for x in self.api_version.split(".")) < (1, 48):
-            return self.fail(argv, f'"--platform" requires API version 1.48, but the daemon is {self.api_version}')
-        dest = Path(flag(args, "-o"))
-        skip = {i + 1 for i, a in enumerate(args) if a in ("--platform", "-o")}
-        refs = [a for i, a in enumerate(args) if i not in skip and not a.startswith("-")]
-        manifest, index = [], []
-        for ref in refs:
-            image = self.image(ref)
-            if image is None:
-                return self.fail(argv, f"Error response from daemon: reference does not exist: {ref}")
-            named = "@" not in ref and not ref.startswith("sha256:")
-            self.configs[image["Id"]] = copy.deepcopy(image.get("Config") or {})
-            manifest.append(
-                {"Config": "blobs/sha256/" + image["Id"].removeprefix("sha256:"), "RepoTags": [ref] if named else None}
-            )
-            if self.image_store == "containerd" and platform:
-                index.append({"digest": self.platform_manifest(image["Id"], platform)})
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        with tarfile.open(dest, "w") as tar:
-            for name, doc in (("manifest.json", manifest), ("index.json", {"manifests": index} if index else None)):
-                if doc is not None:
-                    data = json.dumps(doc).encode()
-                    info = tarfile.TarInfo(name)
-                    info.size = len(data)
-                    tar.addfile(info, io.BytesIO(data))
-        self.archives[str(dest)] = {"refs": refs, "platform": platform}
-        return self.ok(argv)
-
-    @staticmethod
-    def platform_manifest(image_id: str, platform: str) -> str:
-        return "sha256:" + hashlib.sha256(f"{image_id} {platform}".encode()).hexdigest()
-
-    @staticmethod
-    def read_archive(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        with tarfile.open(path) as tar:
-            docs = {m.name: json.load(tar.extractfile(m)) for m in tar.getmembers()}  # type: ignore[arg-type]
-        return docs["manifest.json"], (docs.get("index.json") or {}).get("manifests") or []
-
-    def _load(self, argv: tuple[str, ...], path: Path) -> Result:
-        """`docker load -i TAR`: the images come back under their tags, or by ID only (never by digest)."""
-        if not path.is_file():
-            return self.fail(argv, f"open {path}: no such file or directory")
-        manifest, index = self.read_archive(path)
-        out = []
-        for i, item in enumerate(manifest):
-            config = "sha256:" + item["Config"].rsplit("/", 1)[-1]
-            image_id = index[i]["digest"] if self.image_store == "containerd" and i < len(index) else config
-            image = {"Id": image_id, "Config": copy.deepcopy(self.configs.get(config, {"Labels": {}}))}
-            for tag in item.get("RepoTags") or []:
-                self.images[tag] = image
-                out.append(f"Loaded image: {tag}")
-            if not item.get("RepoTags"):
-                self.images.setdefault(image_id, image)
-                out.append(f"Loaded image ID: {image_id}")
-        return self.ok(argv, "".join(line + "\n" for line in out))
-
-    def _port_taken(self, port: int, *, by: str = "") -> bool:
-        if port in self.busy_ports:
-            return True
-        return any(
-            c.running and c.name != by and any(host == port for _, host, _ in c.published())
-            for c in self.containers.values()
-        )
-
     def _pip_download(self, argv: tuple[str, ...]) -> Result:
         """A wheel file per pinned requirement in --dest (stand-ins, named as pip names them)."""
         if not self.online:
@@ -546,68 +214,11 @@ class World:
                 (dest / f"{pkg.replace('-', '_')}-{version}-py3-none-any.whl").write_bytes(b"wheel")
         return self.ok(argv)
 
-    def _run(self, argv: tuple[str, ...], cmd: tuple[str, ...]) -> Result:
-        if cmd[1] == "--rm" and "--entrypoint" in cmd:  # a one-off probe of an image (lab/tools/pip.py)
-            image = cmd[cmd.index("--entrypoint") + 2]
-            if image not in self.images:
-                return self.fail(argv, f"Unable to find image '{image}' locally")
-            return self.ok(argv, json.dumps(self.image_python) + "\n")
-        takes_value = {"--name", "--restart", "--label", "-p", "--network", "-v", "-e", "--user"}
-        opts: dict[str, list[str]] = {}
-        i = 2 if cmd[1] == "-d" else 1
-        while cmd[i] in takes_value:
-            opts.setdefault(cmd[i], []).append(cmd[i + 1])
-            i += 2
-        image, name = cmd[i], opts["--name"][0]
-        if name in self.containers:
-            return self.fail(
-                argv, f'docker: Error response from daemon: Conflict. The container name "/{name}" is in use'
-            )
-        if image not in self.images:
-            return self.fail(argv, f"Unable to find image '{image}' locally")
-        ports = opts.get("-p", [])
-        for spec in ports:
-            if self._port_taken(int(spec.rsplit(":", 2)[1])):
-                return self.fail(argv, "docker: Error response from daemon: port is already allocated")
-        labels = dict(v.split("=", 1) for v in opts.get("--label", []))
-        networks = set(opts.get("--network", ["bridge"]))
-        c = Container(name, self.new_id(), image, self.images[image]["Id"], labels, ports, networks)
-        c.started_at = self.now
-        c.binds = [b for b in map(Bind.mount, opts.get("-v", [])) if b is not None]
-        self.containers[name] = c
-        return self.ok(argv, c.id + "\n")
-
-    def _exec(self, argv: tuple[str, ...], cmd: tuple[str, ...], stdin: str | None) -> Result:
-        rest = cmd[1:]
-        if rest[:1] == ("-i",):
-            rest = rest[1:]
-        c = self.containers.get(rest[0])
-        if c is None or not c.running:
-            return self.fail(argv, f"Error response from daemon: container {rest[0]} is not running")
-        inner = rest[1:]
-        if inner[:1] == ("cat",):
-            found = read_through(c.binds, inner[1])
-            return self.ok(argv, found) if found is not None else self.fail(argv, f"cat: {inner[1]}: No such file")
-        if inner[:2] == ("cp", "/dev/stdin"):
-            c.files[inner[2]] = stdin or ""
-        if inner[:2] == ("crictl", "inspecti"):
-            found = c.image_ids.get(inner[2])
-            if found is None:
-                return self.fail(argv, f'time="..." level=fatal msg="no such image \\"{inner[2]}\\" present"')
-            return self.ok(argv, json.dumps({"status": {"id": found, "repoTags": [inner[2]]}}))
-        return self.ok(argv)
-
-    def _push(self, argv: tuple[str, ...], ref: str) -> Result:
-        if ref not in self.images:
-            return self.fail(argv, f"An image does not exist locally with the tag: {ref}")
-        ref_obj = registry.parse_ref(ref)
-        if not self.registry_answers(ref_obj.host):
-            return self.fail(argv, f'Get "http://{ref_obj.host}/v2/": dial tcp 127.0.0.1: connection refused')
-        digest = "sha256:" + hashlib.sha256(self.images[ref]["Id"].encode()).hexdigest()
-        self.manifests[(ref_obj.host, ref_obj.name, ref_obj.tag)] = digest
-        return self.ok(
-            argv, f"The push refers to repository [{ref_obj.repository}]\n{ref_obj.tag}: digest: {digest} size: 1234\n"
-        )
+    # Docker: what a kind node adds ------------------------------------------------------------------------
+    def removed(self, names: list[str]) -> None:
+        for name, cluster in list(self.clusters.items()):  # kind lists clusters by their node containers
+            if not any(node in self.containers for node in cluster.nodes):
+                del self.clusters[name]
 
     # The registry's HTTP API and the probes ------------------------------------------------------------
     def _container_on_port(self, port: int) -> Container | None:
@@ -644,7 +255,7 @@ class World:
         yield Session()
 
     def port_free(self, port: int) -> bool:
-        return not self._port_taken(port)
+        return not self.port_taken(port)
 
     def http_get(self, url: str) -> HttpAnswer | None:
         port = int(url.split("//", 1)[1].split("/", 1)[0].rsplit(":", 1)[1])

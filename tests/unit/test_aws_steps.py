@@ -53,6 +53,33 @@ TOKEN = "tok-s3cr3t-123"
 ENV = {"LAB_GITOPS_TOKEN": TOKEN, "LAB_GITOPS_USERNAME": "learner"}
 
 
+def aws_runner() -> FakeRunner:
+    """The CLIs of the aws target answering as they do when they succeed (eksctl and the AWS CLI log progress;
+    kubectl names what it deleted); a test scripts failures on top."""
+    runner = FakeRunner()
+    runner.script(
+        ["eksctl", "create", "cluster"], stderr='2026-05-01 12:00:00 [✔]  EKS cluster "gitops-lab" is ready\n'
+    )
+    runner.script(["eksctl", "create", "nodegroup"], stderr="2026-05-01 12:00:00 [✔]  created 1 managed nodegroup(s)\n")
+    runner.script(["aws", "eks", "update-kubeconfig"], "Added new context eks-gitops-lab to /root/.kube/config\n")
+    runner.script(
+        [kubectl.kubectl_binary(), "--context", "eks-gitops-lab", "delete"],
+        'application.argoproj.io "lab-dev" deleted\n',
+    )
+    runner.script(["docker", "login", "--username", "AWS", "--password-stdin"], "Login Succeeded\n")
+    runner.script(
+        ["eksctl", "delete", "cluster"], stderr="2026-05-01 12:30:00 [✔]  all cluster resources were deleted\n"
+    )
+    runner.script(
+        [kubectl.kubectl_binary(), "--context", "eks-gitops-lab", "apply", "--server-side"],
+        "namespace/argocd serverside-applied\n",
+    )
+    runner.script(
+        [kubectl.kubectl_binary(), "--context", "eks-gitops-lab", "rollout", "status"], "successfully rolled out\n"
+    )
+    return runner
+
+
 def make_ctx(tmp_path: Path, runner: FakeRunner | DryRunRunner | None = None, **overrides: Any) -> Context:
     values: dict[str, Any] = {"state_dir": tmp_path / "state", "target": "aws", "gitops_remote": REMOTE}
     values.update(overrides)
@@ -116,9 +143,8 @@ def run_up(tmp_path: Path, runner: FakeRunner, clients: Clients, **kw: Any) -> t
 
 
 # up -----------------------------------------------------------------------------------------------------
-@pytest.mark.unscripted_commands_succeed
 def test_up_on_a_fresh_account(tmp_path: Path) -> None:
-    runner, clients = FakeRunner(), Clients()
+    runner, clients = aws_runner(), Clients()
     identity(clients)
     no_cluster(clients)
     stub_fresh_repository(clients)
@@ -145,13 +171,12 @@ def test_up_on_a_fresh_account(tmp_path: Path) -> None:
     clients.assert_done()
 
 
-@pytest.mark.unscripted_commands_succeed
 def test_the_plan_lists_exactly_the_calls_up_makes_on_a_fresh_account(tmp_path: Path) -> None:
     """The plan is `up`'s own code run against recorders, so it lists every AWS call (each once: one
     create_repository) and every command the real `up` makes against an account where nothing exists yet."""
     installs = Installs()
     plan = aws_steps.plan_aws(make_ctx(tmp_path), AwsSettings(), install_argocd=installs, environ=ENV)
-    runner, clients = FakeRunner(), Clients()
+    runner, clients = aws_runner(), Clients()
     identity(clients)
     no_cluster(clients)
     stub_fresh_repository(clients)
@@ -170,9 +195,8 @@ def test_the_plan_lists_exactly_the_calls_up_makes_on_a_fresh_account(tmp_path: 
     clients.assert_done()
 
 
-@pytest.mark.unscripted_commands_succeed
 def test_up_again_reuses_everything(tmp_path: Path) -> None:
-    runner, clients = FakeRunner(), Clients()
+    runner, clients = aws_runner(), Clients()
     identity(clients)
     describe_cluster(clients)
     clients["eks"].add_response("list_nodegroups", {"nodegroups": ["lab-nodes"]}, {"clusterName": "gitops-lab"})
@@ -186,9 +210,8 @@ def test_up_again_reuses_everything(tmp_path: Path) -> None:
     clients.assert_done()
 
 
-@pytest.mark.unscripted_commands_succeed
 def test_up_finishes_a_cluster_left_without_its_node_group(tmp_path: Path) -> None:
-    runner, clients = FakeRunner(), Clients()
+    runner, clients = aws_runner(), Clients()
     identity(clients)
     describe_cluster(clients)
     clients["eks"].add_response("list_nodegroups", {"nodegroups": []}, {"clusterName": "gitops-lab"})
@@ -202,7 +225,7 @@ def test_up_finishes_a_cluster_left_without_its_node_group(tmp_path: Path) -> No
 
 
 def test_up_refuses_a_cluster_that_is_not_the_labs(tmp_path: Path) -> None:
-    runner, clients = FakeRunner(), Clients()
+    runner, clients = aws_runner(), Clients()
     identity(clients)
     describe_cluster(clients, tags={"team": "payments"})
     with pytest.raises(Conflict, match="was not created by the lab"):
@@ -215,12 +238,11 @@ def test_up_waits_for_nobody_on_a_cluster_still_creating(tmp_path: Path) -> None
     identity(clients)
     describe_cluster(clients, status="CREATING")
     with pytest.raises(Conflict, match="is CREATING, not ACTIVE"):
-        run_up(tmp_path, FakeRunner(), clients)
+        run_up(tmp_path, aws_runner(), clients)
 
 
-@pytest.mark.unscripted_commands_succeed
 def test_up_refuses_a_repository_that_is_not_the_labs(tmp_path: Path) -> None:
-    runner, clients = FakeRunner(), Clients()
+    runner, clients = aws_runner(), Clients()
     identity(clients)
     describe_cluster(clients)
     clients["eks"].add_response("list_nodegroups", {"nodegroups": ["lab-nodes"]}, {"clusterName": "gitops-lab"})
@@ -231,9 +253,8 @@ def test_up_refuses_a_repository_that_is_not_the_labs(tmp_path: Path) -> None:
     clients.assert_done()  # no put_lifecycle_policy on someone else's repository
 
 
-@pytest.mark.unscripted_commands_succeed
 def test_up_on_an_existing_cluster(tmp_path: Path) -> None:
-    runner, clients = FakeRunner(), Clients()
+    runner, clients = aws_runner(), Clients()
     identity(clients)
     describe_cluster(clients, "team-eks", tags={})
     stub_fresh_repository(clients)
@@ -255,7 +276,7 @@ def test_up_needs_a_hosted_gitops_repository(tmp_path: Path) -> None:
 
 
 def test_eksctl_failure_surfaces_as_command_failed(tmp_path: Path) -> None:
-    runner, clients = FakeRunner(), Clients()
+    runner, clients = aws_runner(), Clients()
     runner.script(
         ["eksctl", "create"], returncode=1, stderr="AlreadyExistsException: Stack [eksctl-gitops-lab-cluster]"
     )
@@ -267,9 +288,8 @@ def test_eksctl_failure_surfaces_as_command_failed(tmp_path: Path) -> None:
 
 
 # down ---------------------------------------------------------------------------------------------------
-@pytest.mark.unscripted_commands_succeed
 def test_down_deletes_the_labs_cluster_and_repository(tmp_path: Path) -> None:
-    runner, clients = FakeRunner(), Clients()
+    runner, clients = aws_runner(), Clients()
     identity(clients)
     describe_cluster(clients)
     describe_repo(clients)
@@ -297,9 +317,8 @@ def test_down_deletes_the_labs_cluster_and_repository(tmp_path: Path) -> None:
     clients.assert_done()
 
 
-@pytest.mark.unscripted_commands_succeed
 def test_down_on_an_existing_cluster_keeps_it(tmp_path: Path) -> None:
-    runner, clients = FakeRunner(), Clients()
+    runner, clients = aws_runner(), Clients()
     identity(clients)
     describe_cluster(clients, "team-eks", tags={})
     no_repo(clients)
@@ -316,7 +335,7 @@ def test_down_on_an_existing_cluster_keeps_it(tmp_path: Path) -> None:
 
 
 def test_down_twice_is_fine(tmp_path: Path) -> None:
-    runner, clients = FakeRunner(), Clients()
+    runner, clients = aws_runner(), Clients()
     identity(clients)
     clients["eks"].add_client_error("describe_cluster", "ResourceNotFoundException", http_status_code=404)
     no_repo(clients)
@@ -375,9 +394,9 @@ def test_eks_provider_in_a_dry_run_writes_no_config_and_runs_nothing(tmp_path: P
 
 
 # ECR login ----------------------------------------------------------------------------------------------
-@pytest.mark.unscripted_commands_succeed
 def test_ecr_login_sends_the_password_on_stdin_only(tmp_path: Path) -> None:
-    runner, clients = FakeRunner(), Clients()
+    runner, clients = aws_runner(), Clients()
+    runner.script(["docker", "login", "--username", "AWS", "--password-stdin"], "Login Succeeded\n")
     auth_token(clients, "s3cr3t-ecr-token")
     ctx = make_ctx(tmp_path, runner)
     assert ecr_login.ecr_login(ctx.runner, clients("ecr"), region=ctx.settings.aws_region) == REGISTRY
@@ -397,7 +416,7 @@ def test_ecr_login_dry_run_prints_redacted_and_calls_no_aws(tmp_path: Path) -> N
 
 
 def test_ecr_login_failure_does_not_leak_the_password(tmp_path: Path) -> None:
-    runner, clients = FakeRunner(), Clients()
+    runner, clients = aws_runner(), Clients()
     runner.script(["docker", "login"], returncode=1, stderr="Error response from daemon: login attempt failed")
     auth_token(clients, "s3cr3t-ecr-token")
     with pytest.raises(RegistryError) as info:
@@ -588,7 +607,7 @@ class RecordingRepo:
         return Committed("c" * 40, 1)
 
 
-@pytest.mark.unscripted_commands_succeed
+@pytest.mark.unscripted_commands_succeed  # ship's git reads of the app repo are not scripted yet
 def test_ship_on_aws_logs_in_to_ecr_first_and_pushes_to_the_account_registry(tmp_path: Path) -> None:
     from lab.steps.ship import ship
 
@@ -687,12 +706,13 @@ def first_deploy_ship(tmp_path: Path, runner: FakeRunner, ctx: Context, registry
     )
 
 
+@pytest.mark.unscripted_commands_succeed  # ship's git reads of the app repo are not scripted yet
 def test_up_and_its_first_deploy_make_each_repository_call_once_as_the_plan_lists_them(tmp_path: Path) -> None:
     """The plan's ECR calls are EcrRegistry.provision run against the recorders; the real path (up, then the first
     deploy's ship to the registry up returns) makes exactly those against strict Stubbers, plus the login's
     token. Before, the first deploy's ship created, described and re-policied the repository a second time."""
     plan = aws_steps.plan_aws(make_ctx(tmp_path), AwsSettings(), install_argocd=Installs(), environ=ENV)
-    runner, clients = FakeRunner(), Clients()
+    runner, clients = aws_runner(), Clients()
     identity(clients)
     no_cluster(clients)
     stub_fresh_repository(clients)
@@ -711,6 +731,7 @@ def test_up_and_its_first_deploy_make_each_repository_call_once_as_the_plan_list
     assert login.input == "s3cr3t-ecr-token" and "s3cr3t" not in " ".join(login.argv)
 
 
+@pytest.mark.unscripted_commands_succeed
 def test_up_aws_gives_its_first_deploy_the_registry_it_provisioned(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

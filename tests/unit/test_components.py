@@ -20,6 +20,7 @@ from lab.steps import doctor as doctor_steps
 from lab.steps import lab
 
 __all__ = ["app_repo"]  # the fixture, shared with test_lab_up
+pytestmark = pytest.mark.integration  # the fake world runs git and `kubectl kustomize` for real (tests/tiers.py)
 
 PROBE_IMAGE = "example.test/probe:1.0"
 PROBE_PORT, PROBE_NODE_PORT = 9090, 30090

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 from fakes import FakeRunner
+from fakes.docker import Container, DockerFake
 
 from lab import providers
 from lab.components import cluster as cluster_step
@@ -45,50 +46,24 @@ NAME = "gitops-lab"
 KUBECTL = kubectl_binary()
 
 
-def _ts(dt: datetime) -> str:
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.%f") + "123Z"  # Docker prints nanoseconds
-
-
-@dataclass
-class Container:
-    id: str
-    created: datetime
-    labels: dict[str, str] = field(default_factory=dict)
-    networks: set[str] = field(default_factory=lambda: {"bridge"})
-    ports: dict[str, list[dict[str, str]]] = field(default_factory=dict)  # HostConfig.PortBindings
-
-    def inspect(self) -> str:
-        data = {
-            "Id": self.id,
-            "Created": _ts(self.created),
-            "Config": {"Labels": self.labels, "Image": "x"},
-            "State": {"Running": True},
-            "NetworkSettings": {"Networks": {n: {} for n in sorted(self.networks)}},
-        }
-        if self.ports:
-            data["HostConfig"] = {"PortBindings": self.ports}
-        return json.dumps([data])
-
-
 @dataclass
 class World:
     """Docker containers, kind clusters and minikube profiles as the CLIs would report them."""
 
-    containers: dict[str, Container] = field(default_factory=dict)
+    docker: DockerFake = field(default_factory=DockerFake)  # the shared strict Docker fake
     kind_clusters: dict[str, list[str]] = field(default_factory=dict)
     profiles: set[str] = field(default_factory=set)
     api_ready: bool = True
-    counter: int = 0
     create_configs: list[str] = field(default_factory=list)
     fail_create: bool = False
 
-    def new_id(self) -> str:
-        self.counter += 1
-        return f"{self.counter:064x}"
+    @property
+    def containers(self) -> dict[str, Container]:
+        return self.docker.containers
 
     def add_lab_containers(self) -> None:
         for name in ("lab-registry", "lab-ecr", "lab-git"):
-            self.containers[name] = Container(self.new_id(), datetime.now(UTC), {"gitops-lab.managed": "true"})
+            self.docker.add_container(name, labels={"gitops-lab.managed": "true"})
 
     def add_kind_cluster(
         self, name: str, workers: int = 0, created: datetime | None = None, config: str | None = None
@@ -97,18 +72,20 @@ class World:
         (by default those of the lab's default settings)."""
         nodes = kind_manifests.node_names(name, workers)
         self.kind_clusters[name] = nodes
-        ports = {"6443/tcp": [{"HostIp": "127.0.0.1", "HostPort": "40000"}]}
+        self.docker.networks.setdefault("kind", {})  # kind makes its network
+        ports = ["127.0.0.1:40000:6443"]
         config = config or kind_manifests.render_kind_config(Settings(), ports=node_ports(Settings()))
         for node_config in yaml.safe_load(config)["nodes"][:1]:
             for m in node_config.get("extraPortMappings", []):
-                ports[f"{m['containerPort']}/tcp"] = [{"HostIp": m["listenAddress"], "HostPort": str(m["hostPort"])}]
+                ports.append(f"{m['listenAddress']}:{m['hostPort']}:{m['containerPort']}")
         for i, node in enumerate(nodes):
-            self.containers[node] = Container(
-                self.new_id(),
-                created or datetime.now(UTC),
+            self.docker.add_container(
+                node,
+                "kindest/node",
                 {"io.x-k8s.kind.cluster": name},
-                {"kind"},
-                ports if i == 0 else {},
+                ports if i == 0 else [],
+                networks={"kind"},
+                created=created or datetime.now(UTC),
             )
 
     def __call__(self, argv: tuple[str, ...], input: str | None) -> Result | None:
@@ -117,7 +94,7 @@ class World:
         if tool == "kind":
             return self._kind(argv, args)
         if tool == "docker":
-            return self._docker(argv, args)
+            return self.docker(argv, input)
         if tool == "kubectl" and "/readyz" in args:
             return Result(argv, 0 if self.api_ready else 1, "ok" if self.api_ready else "", "refused")
         if tool == "minikube":
@@ -145,15 +122,6 @@ class World:
             return Result(argv, 0)
         return None
 
-    def _docker(self, argv: tuple[str, ...], args: tuple[str, ...]) -> Result | None:
-        if args[:2] == ("container", "inspect"):
-            c = self.containers.get(args[2])
-            return Result(argv, 0, c.inspect()) if c else Result(argv, 1, "[]", "No such container")
-        if args[:2] == ("network", "connect"):
-            self.containers[args[3]].networks.add(args[2])
-            return Result(argv, 0)
-        return None
-
     def _minikube(self, argv: tuple[str, ...], args: tuple[str, ...]) -> Result | None:
         if args[:2] == ("profile", "list"):
             valid = [{"Name": p, "Status": "Running", "Config": {}} for p in sorted(self.profiles)]
@@ -161,7 +129,8 @@ class World:
         if args[:1] == ("start",):
             profile = _flag(args, "-p")
             self.profiles.add(profile)
-            self.containers[profile] = Container(self.new_id(), datetime.now(UTC), {}, {profile})
+            self.docker.networks.setdefault(profile, {})
+            self.docker.add_container(profile, "gcr.io/k8s-minikube/kicbase", networks={profile})
             return Result(argv, 0)
         if args[:1] == ("delete",):
             profile = _flag(args, "-p")
@@ -415,9 +384,6 @@ def _with(settings: Settings, **overrides: object) -> Settings:
     return load_settings(values, config_file=settings.state_dir / "none.toml", environ={})
 
 
-CGROUP = ("docker", "info", "--format", "{{.CgroupVersion}}")
-
-
 def test_the_marker_remembers_the_config_the_cluster_was_created_from(settings: Settings, runner: FakeRunner) -> None:
     cluster_step.ensure_cluster(make_ctx(settings, runner))
     record = read_ownership(settings)
@@ -445,7 +411,7 @@ def test_a_changed_argocd_port_is_refused_with_what_differs_and_how_to_apply_it(
     # The hint works: down deletes the lab's cluster, up creates it with the new mapping.
     cluster_step.delete_cluster(make_ctx(moved, runner))
     assert cluster_step.ensure_cluster(make_ctx(moved, runner)) == cluster_step.CREATED
-    ports = world.containers[f"{NAME}-control-plane"].ports
+    ports = world.containers[f"{NAME}-control-plane"].inspect()["HostConfig"]["PortBindings"]
     assert ports["30080/tcp"] == [{"HostIp": "127.0.0.1", "HostPort": "9090"}]
     assert cluster_step.ensure_cluster(make_ctx(moved, runner)) == cluster_step.REUSED
 
@@ -476,11 +442,12 @@ def test_an_older_node_image_is_reported_but_the_verified_offline_copy_of_the_pi
 
 
 def test_the_cgroup_patch_is_compared_only_when_docker_reports_the_cgroup_version(
-    settings: Settings, runner: FakeRunner
+    settings: Settings, runner: FakeRunner, world: World
 ) -> None:
+    world.docker.cgroup = ""  # a daemon that does not report it
     cluster_step.ensure_cluster(make_ctx(settings, runner))  # Docker said nothing: created without the patch
     assert cluster_step.ensure_cluster(make_ctx(settings, runner)) == cluster_step.REUSED
-    runner.script(CGROUP, stdout="1\n")
+    world.docker.cgroup = "1"
     with pytest.raises(Conflict, match="without the cgroup v1 kubelet patch"):
         cluster_step.ensure_cluster(make_ctx(settings, runner))
 
@@ -612,17 +579,21 @@ def test_minikube_load_images_one_call_per_image(mk_settings: Settings, runner: 
 ENGINE = ("docker", "version", "--format", "{{.Server.APIVersion}} {{.Server.Os}}/{{.Server.Arch}}")
 
 
-def _local_images(runner: FakeRunner, ids: dict[str, str]) -> None:
+def _local_images(world: World, ids: dict[str, str]) -> None:
     for ref, image_id in ids.items():
-        runner.script(["docker", "image", "inspect", "--format", "{{.Id}}", ref], f"{image_id}\n")
+        world.docker.images[ref] = {"Id": image_id, "Config": {"Labels": {}}}
+
+
+def _engine(world: World, api: str, arch: str) -> None:
+    world.docker.api_version, world.docker.arch = api, arch
 
 
 def test_kind_load_images_saves_one_platform_and_loads_the_archive(
     settings: Settings, runner: FakeRunner, world: World
 ) -> None:
     world.add_kind_cluster(NAME)
-    runner.script(ENGINE, "1.51 linux/arm64\n")
-    _local_images(runner, {"lab-app:1": "sha256:" + "a" * 64, "redis:8": "sha256:" + "b" * 64})
+    _engine(world, "1.51", "arm64")
+    _local_images(world, {"lab-app:1": "sha256:" + "a" * 64, "redis:8": "sha256:" + "b" * 64})
     prov = KindProvider(settings, node_ports=node_ports(settings))
     prov.load_images(make_ctx(settings, runner), ["lab-app:1", "redis:8"])
     archive = str(prov.load_archive_path)
@@ -636,25 +607,20 @@ def test_kind_load_images_saves_one_platform_and_loads_the_archive(
 
 def test_kind_load_images_skips_images_every_node_has(settings: Settings, runner: FakeRunner, world: World) -> None:
     world.add_kind_cluster(NAME, workers=1)
-    runner.script(ENGINE, "1.51 linux/amd64\n")
+    _engine(world, "1.51", "amd64")
     app, redis = "sha256:" + "a" * 64, "sha256:" + "b" * 64
-    _local_images(runner, {"lab-app:1": app, "redis:8": redis})
+    _local_images(world, {"lab-app:1": app, "redis:8": redis})
     # lab-app:1 is on both nodes with the local ID; redis:8 only on the control plane.
     for node in (f"{NAME}-control-plane", f"{NAME}-worker"):
-        runner.script(["docker", "exec", node, "crictl", "inspecti", "lab-app:1"], json.dumps({"status": {"id": app}}))
-    runner.script(
-        ["docker", "exec", f"{NAME}-control-plane", "crictl", "inspecti", "redis:8"],
-        json.dumps({"status": {"id": redis}}),
-    )
+        world.containers[node].image_ids["lab-app:1"] = app  # what `crictl inspecti` in the node says
+    world.containers[f"{NAME}-control-plane"].image_ids["redis:8"] = redis
     prov = KindProvider(settings, node_ports=node_ports(settings), workers=1)
     prov.load_images(make_ctx(settings, runner), ["lab-app:1", "redis:8"])
     save = runner.assert_called("docker", "image", "save")
     assert save.argv[-1] == "redis:8" and "lab-app:1" not in save.argv, runner.dump()
 
     runner.calls.clear()
-    runner.script(
-        ["docker", "exec", f"{NAME}-worker", "crictl", "inspecti", "redis:8"], json.dumps({"status": {"id": redis}})
-    )
+    world.containers[f"{NAME}-worker"].image_ids["redis:8"] = redis
     prov.load_images(make_ctx(settings, runner), ["lab-app:1", "redis:8"])
     runner.assert_not_called("docker", "image", "save")
     runner.assert_not_called("kind", "load")
@@ -664,8 +630,8 @@ def test_kind_load_images_on_a_daemon_without_save_platform(
     settings: Settings, runner: FakeRunner, world: World
 ) -> None:
     world.add_kind_cluster(NAME)
-    runner.script(ENGINE, "1.41 linux/amd64\n")  # Docker 20.10: `--platform` would be refused
-    _local_images(runner, {"redis:8": "sha256:" + "b" * 64})
+    _engine(world, "1.41", "amd64")  # Docker 20.10: `--platform` would be refused
+    _local_images(world, {"redis:8": "sha256:" + "b" * 64})
     prov = KindProvider(settings, node_ports=node_ports(settings))
     prov.load_images(make_ctx(settings, runner), ["redis:8"])
     save = runner.assert_called("docker", "image", "save")
@@ -677,9 +643,9 @@ def test_kind_load_images_retries_without_platform_when_the_cli_lacks_it(
     settings: Settings, runner: FakeRunner, world: World
 ) -> None:
     world.add_kind_cluster(NAME)
-    runner.script(ENGINE, "1.51 linux/amd64\n")
+    _engine(world, "1.51", "amd64")
     runner.script_once(["docker", "image", "save", "--platform"], returncode=125, stderr="unknown flag: --platform")
-    _local_images(runner, {"redis:8": "sha256:" + "b" * 64})
+    _local_images(world, {"redis:8": "sha256:" + "b" * 64})
     KindProvider(settings, node_ports=node_ports(settings)).load_images(make_ctx(settings, runner), ["redis:8"])
     saves = runner.find("docker", "image", "save")
     assert ["--platform" in c.argv for c in saves] == [True, False], runner.dump()
@@ -690,9 +656,9 @@ def test_kind_load_images_failure_is_a_command_failure_and_the_archive_goes(
     settings: Settings, runner: FakeRunner, world: World
 ) -> None:
     world.add_kind_cluster(NAME)
-    runner.script(ENGINE, "1.51 linux/amd64\n")
+    _engine(world, "1.51", "amd64")
     runner.script(["kind", "load", "image-archive"], returncode=1, stderr="ctr: content digest sha256:x: not found")
-    _local_images(runner, {"redis:8": "sha256:" + "b" * 64})
+    _local_images(world, {"redis:8": "sha256:" + "b" * 64})
     prov = KindProvider(settings, node_ports=node_ports(settings))
     with pytest.raises(CommandFailed) as info:
         prov.load_images(make_ctx(settings, runner), ["redis:8"])

@@ -202,6 +202,7 @@ def test_ecr_names_come_from_the_login_unless_lab_registry_names_them(tmp_path: 
 
 def test_ecr_login_gives_the_token_to_docker_on_stdin_only(tmp_path: Path) -> None:
     clients, runner = Clients(), FakeRunner()
+    runner.script(["docker", "login", "--username", "AWS", "--password-stdin"], "Login Succeeded\n")
     auth_token(clients, "s3cr3t-ecr-token")
     ctx = make_ctx(tmp_path, runner, target="aws", push_registry="ecr")
     reg = EcrRegistry(ctx.settings, Seams(ecr_client=stub_client(clients)))
@@ -324,6 +325,7 @@ def test_pull_repository_falls_back_to_the_image_name_when_no_registry_can_work(
 
 def test_after_up_provisioned_it_the_repository_step_asks_nothing_and_survives_the_login(tmp_path: Path) -> None:
     clients, runner = Clients(), FakeRunner()
+    runner.script(["docker", "login", "--username", "AWS", "--password-stdin"], "Login Succeeded\n")
     auth_token(clients)
     ctx = make_ctx(tmp_path, runner, target="aws", push_registry="ecr")
     provisioned = EcrRegistry(ctx.settings, Seams(ecr_client=stub_client(clients))).after_provision(REGISTRY)

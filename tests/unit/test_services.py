@@ -1,7 +1,7 @@
 """The service-container steps (registry, ECR emulator, git server) against a scripted Docker (no daemon).
 
-FakeDocker answers the docker CLI the way the daemon would for the commands the steps use (inspect, run, start,
-stop, rm, ps, build, volume ...) and keeps the resulting state, so a second `ensure_*` sees what the first made.
+The shared strict Docker fake (tests/fakes/docker.py) answers the docker CLI the way the daemon would and keeps the
+resulting state, so a second `ensure_*` sees what the first made.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fakes import Bind, FakeRunner, read_through
+from fakes import FakeRunner
+from fakes.docker import DockerFake
 from fakeworld import FakeECR
 
 from lab.components import ecr_emulator, services
@@ -30,124 +31,9 @@ CLUSTER = "gitops-lab"
 TOKEN = "ls-secret-token-value"
 
 
-@dataclass
-class FakeContainer:
-    image: str
-    labels: dict[str, str]
-    ports: list[str]
-    image_id: str
-    running: bool = True
-    args: tuple[str, ...] = ()
-    binds: list[Bind] = field(default_factory=list)
-
-    def inspect(self) -> dict[str, Any]:
-        bindings: dict[str, list[dict[str, str]]] = {}
-        for spec in self.ports:
-            ip, host, cport = spec.split(":")
-            bindings.setdefault(f"{cport}/tcp", []).append({"HostIp": ip, "HostPort": host})
-        return {
-            "Image": self.image_id,
-            "Config": {"Labels": self.labels, "Image": self.image},
-            "State": {"Running": self.running},
-            "HostConfig": {"PortBindings": bindings},
-            "NetworkSettings": {"Networks": {"bridge": {}}},
-        }
-
-
-@dataclass
-class FakeDocker:
-    containers: dict[str, FakeContainer] = field(default_factory=dict)
-    images: dict[str, dict[str, Any]] = field(default_factory=dict)
-    volumes: dict[str, dict[str, str]] = field(default_factory=dict)
-    builds: int = 0
-
-    def __call__(self, args: tuple[str, ...], _input: str | None) -> Result | None:
-        if not args or args[0] != "docker":
-            return None
-        cmd = args[1:]
-        ok = lambda out="": Result(args, 0, out, "")  # noqa: E731
-        missing = Result(args, 1, "", "Error: No such object")
-        if cmd[:2] == ("container", "inspect"):
-            c = self.containers.get(cmd[2])
-            return ok(json.dumps([c.inspect()])) if c else missing
-        if cmd[:2] == ("image", "inspect"):
-            ref = cmd[-1]
-            if ref not in self.images:
-                return missing
-            if "--format" in cmd:
-                return ok(self.images[ref]["Id"] + "\n")
-            return ok(json.dumps([self.images[ref]]))
-        if cmd[0] == "build":
-            self.builds += 1
-            ref = cmd[cmd.index("-t") + 1]
-            labels = dict(cmd[i + 1].split("=", 1) for i, a in enumerate(cmd) if a == "--label")
-            self.images[ref] = {"Id": f"sha256:{self.builds:064x}", "Config": {"Labels": labels}}
-            return ok(self.images[ref]["Id"] + "\n")
-        if cmd[0] == "pull":
-            self.images[cmd[1]] = {"Id": "sha256:" + "e" * 64, "Config": {"Labels": {}}}
-            return ok()
-        if cmd[0] == "run":
-            return ok(self._run(cmd))
-        if cmd[0] == "start":
-            c = self.containers[cmd[1]]
-            c.running, c.binds = True, [b.remount() for b in c.binds]
-            return ok(cmd[1])
-        if cmd[:1] == ("exec",) and cmd[2:3] == ("cat",):
-            c = self.containers.get(cmd[1])
-            found = read_through(c.binds, cmd[3]) if c is not None and c.running else None
-            return ok(found) if found is not None else Result(args, 1, "", f"cat: {cmd[3]}: No such file or directory")
-        if cmd[0] == "stop":
-            if cmd[-1] in self.containers:
-                self.containers[cmd[-1]].running = False
-            return ok()
-        if cmd[:2] == ("rm", "-f"):
-            return ok() if self.containers.pop(cmd[2], None) else missing
-        if cmd[0] == "ps":
-            wanted = [cmd[i + 1].removeprefix("label=") for i, a in enumerate(cmd) if a == "--filter"]
-            names = [n for n, c in self.containers.items() if all(self._has(c.labels, w) for w in wanted)]
-            return ok("".join(n + "\n" for n in names))
-        if cmd[:2] == ("volume", "inspect"):
-            return ok(json.dumps([{"Name": cmd[2]}])) if cmd[2] in self.volumes else missing
-        if cmd[:2] == ("volume", "create"):
-            labels = dict(cmd[i + 1].split("=", 1) for i, a in enumerate(cmd) if a == "--label")
-            self.volumes[cmd[-1]] = labels
-            return ok(cmd[-1])
-        if cmd[:2] == ("volume", "ls"):
-            wanted = [cmd[i + 1].removeprefix("label=") for i, a in enumerate(cmd) if a == "--filter"]
-            names = [n for n, labels in self.volumes.items() if all(self._has(labels, w) for w in wanted)]
-            return ok("".join(n + "\n" for n in names))
-        if cmd[:2] == ("volume", "rm"):
-            return ok() if self.volumes.pop(cmd[2], None) is not None else missing
-        if cmd[0] == "logs":
-            return ok("License activation failed\n")
-        if cmd[:2] == ("network", "inspect"):
-            return missing
-        return None
-
-    @staticmethod
-    def _has(labels: dict[str, str], wanted: str) -> bool:
-        key, _, value = wanted.partition("=")
-        return labels.get(key) == value
-
-    def _run(self, cmd: tuple[str, ...]) -> str:
-        takes_value = {"--name", "--restart", "--label", "-p", "--network", "-v", "-e", "--user"}
-        opts: dict[str, list[str]] = {}
-        i = 2  # after "run -d"
-        while cmd[i] in takes_value:
-            opts.setdefault(cmd[i], []).append(cmd[i + 1])
-            i += 2
-        image = cmd[i]
-        name = opts["--name"][0]
-        assert name not in self.containers, f"docker run of existing container {name}"
-        labels = dict(v.split("=", 1) for v in opts.get("--label", []))
-        binds = [b for b in map(Bind.mount, opts.get("-v", [])) if b is not None]
-        self.containers[name] = FakeContainer(
-            image, labels, opts.get("-p", []), self.images.get(image, {}).get("Id", ""), True, cmd, binds
-        )
-        return "f" * 64
-
-    def add_foreign(self, name: str, labels: dict[str, str] | None = None, running: bool = True) -> None:
-        self.containers[name] = FakeContainer("registry:2", labels or {}, ["0.0.0.0:5001:5000"], "sha256:x", running)
+def add_foreign(world: DockerFake, name: str, labels: dict[str, str] | None = None, running: bool = True) -> None:
+    """A container something other than the lab made, publishing port 5001."""
+    world.add_container(name, "registry:2", labels, ["0.0.0.0:5001:5000"], running=running)
 
 
 @dataclass
@@ -171,8 +57,8 @@ class Net:
 
 
 @pytest.fixture
-def world() -> FakeDocker:
-    return FakeDocker()
+def world() -> DockerFake:
+    return DockerFake()
 
 
 @pytest.fixture
@@ -185,9 +71,12 @@ def ecr_fake() -> FakeECR:
     return FakeECR()
 
 
-def make_ctx(tmp_path: Path, world: FakeDocker, **overrides: Any) -> tuple[Context, FakeRunner]:
+def make_ctx(tmp_path: Path, world: DockerFake, **overrides: Any) -> tuple[Context, FakeRunner]:
     runner = FakeRunner()
     runner.responders.append(world)
+    runner.script(["git", "init", "--bare", "--quiet"])  # the git server's repository (quiet: no output)
+    bare = str(tmp_path / ".lab" / "git" / "gitops.git")
+    runner.script(["git", "-C", bare, "config"])  # `git config KEY VALUE` prints nothing
     settings = Settings(state_dir=tmp_path / ".lab", base_image="lab-base:bookworm", **overrides)
     return Context(settings, runner, UI(err=io.StringIO(), out=io.StringIO())), runner
 
@@ -213,7 +102,6 @@ def run_of(runner: FakeRunner, name: str) -> tuple[str, ...]:
 
 
 # Fresh machine, then a second run --------------------------------------------------------------------------
-@pytest.mark.unscripted_commands_succeed
 def test_fresh_machine_builds_images_and_starts_all_three(tmp_path, world, net, ecr_fake):
     ctx, runner = make_ctx(tmp_path, world)
     endpoints = services.ensure_services(ctx, probe=probes_for(net, ecr_fake))
@@ -270,7 +158,6 @@ def test_fresh_machine_builds_images_and_starts_all_three(tmp_path, world, net, 
     )
 
 
-@pytest.mark.unscripted_commands_succeed
 def test_second_run_reuses_everything(tmp_path, world, net, ecr_fake):
     ctx, runner = make_ctx(tmp_path, world)
     probe = probes_for(net, ecr_fake)
@@ -288,7 +175,6 @@ def test_second_run_reuses_everything(tmp_path, world, net, ecr_fake):
     assert repo_phases == ["created", "exists"]  # found and kept the second time
 
 
-@pytest.mark.unscripted_commands_succeed
 def test_git_server_serving_a_removed_state_dir_is_recreated_on_the_new_one(tmp_path, world, net, ecr_fake):
     """`rm -rf .lab` while the git server runs: its bind mount keeps the deleted directory (same Source path in
     `docker inspect`). The next ensure must notice and recreate it on the directory there now."""
@@ -364,7 +250,7 @@ def test_rebuilt_image_recreates_the_container(tmp_path, world, net, ecr_fake):
 
 # Conflicts --------------------------------------------------------------------------------------------------
 def test_foreign_container_is_a_conflict_and_left_alone(tmp_path, world, net, ecr_fake):
-    world.add_foreign("lab-registry")
+    add_foreign(world, "lab-registry")
     ctx, runner = make_ctx(tmp_path, world)
     with pytest.raises(Conflict) as err:
         services.ensure_registry(ctx, probe=probes_for(net, ecr_fake))
@@ -375,17 +261,17 @@ def test_foreign_container_is_a_conflict_and_left_alone(tmp_path, world, net, ec
 
 
 def test_force_replaces_a_foreign_container(tmp_path, world, net, ecr_fake):
-    world.add_foreign("lab-registry")
+    add_foreign(world, "lab-registry")
     ctx, runner = make_ctx(tmp_path, world)
+    services.build_service_images(ctx)  # the image `docker run` starts (the fake does not pull)
     services.ensure_registry(ctx, force=True, probe=probes_for(net, ecr_fake))
     assert runner.index("docker", "rm", "-f", "lab-registry") < runner.index("docker", "run")
     assert world.containers["lab-registry"].labels["gitops-lab.managed"] == "true"
     assert ctx.ui.phases[-1].note == "replaced"
 
 
-@pytest.mark.unscripted_commands_succeed
 def test_container_of_another_lab_cluster_is_a_conflict(tmp_path, world, net, ecr_fake):
-    world.add_foreign("lab-git", labels_for("git", "other-lab"))
+    add_foreign(world, "lab-git", labels_for("git", "other-lab"))
     ctx, runner = make_ctx(tmp_path, world)
     with pytest.raises(Conflict) as err:
         services.ensure_git_server(ctx, probe=probes_for(net, ecr_fake))
@@ -394,7 +280,6 @@ def test_container_of_another_lab_cluster_is_a_conflict(tmp_path, world, net, ec
     runner.assert_not_called("docker", "rm")
 
 
-@pytest.mark.unscripted_commands_succeed
 def test_busy_port_is_a_conflict_naming_port_and_setting(tmp_path, world, net, ecr_fake):
     net.busy.add(3000)
     ctx, runner = make_ctx(tmp_path, world)
@@ -476,6 +361,7 @@ def test_localstack_waits_for_init_hooks_to_complete(tmp_path, world, net, ecr_f
     url = "http://127.0.0.1:4566/_localstack/init/ready"
     net.answers[url] = HttpAnswer(200, '{"completed": false, "scripts": []}')
     ctx, _ = make_ctx(tmp_path, world, aws_emulator="localstack")
+    services.build_service_images(ctx)  # the image `docker run` starts (the fake does not pull)
     with pytest.raises(NotReady) as err:
         services.ensure_ecr_emulator(ctx, probe=probes_for(net, ecr_fake), environ={"LOCALSTACK_AUTH_TOKEN": "t"})
     assert '"completed": false' in err.value.last_state
@@ -489,10 +375,12 @@ def test_emulator_that_exits_fails_fast_with_its_logs(tmp_path, world, net, ecr_
         if args[:2] == ("docker", "run") and "lab-ecr" in args:
             world(args, _input)
             world.containers["lab-ecr"].running = False
+            world.containers["lab-ecr"].logs = "License activation failed\n"
             return Result(args, 0, "id", "")
         return None
 
     ctx, runner = make_ctx(tmp_path, world)
+    services.build_service_images(ctx)  # the image `docker run` starts (the fake does not pull)
     runner.responders.insert(0, exited)
     with pytest.raises(NotReady) as err:
         services.ensure_ecr_emulator(ctx, probe=probes_for(net, ecr_fake))
@@ -546,12 +434,11 @@ def test_offline_missing_image_is_an_error_and_stale_image_is_used(tmp_path, wor
 
 
 # down -------------------------------------------------------------------------------------------------------
-@pytest.mark.unscripted_commands_succeed
 def test_delete_removes_only_this_clusters_labelled_containers(tmp_path, world, net, ecr_fake):
     ctx, runner = make_ctx(tmp_path, world)
     services.ensure_services(ctx, probe=probes_for(net, ecr_fake))
-    world.add_foreign("someone-elses-registry")
-    world.add_foreign("other-lab-git", labels_for("git", "other-lab"))
+    add_foreign(world, "someone-elses-registry")
+    add_foreign(world, "other-lab-git", labels_for("git", "other-lab"))
 
     removed = services.delete_services(ctx)
     assert sorted(removed) == ["lab-ecr", "lab-git", "lab-registry"]
@@ -562,7 +449,6 @@ def test_delete_removes_only_this_clusters_labelled_containers(tmp_path, world, 
     assert services.delete_services(ctx) == []  # twice is fine
 
 
-@pytest.mark.unscripted_commands_succeed
 def test_delete_with_volumes_removes_labelled_volumes(tmp_path, world, net, ecr_fake):
     ctx, _ = make_ctx(tmp_path, world)
     services.ensure_services(ctx, probe=probes_for(net, ecr_fake))

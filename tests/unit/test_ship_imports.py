@@ -36,6 +36,9 @@ digest = "sha256:" + "ab" * 32
 registry.ping = lambda host, timeout=5.0: None
 runner = FakeRunner()
 runner.script(["git", "-C", sys.argv[2], "rev-parse"], stdout="0123456789abcdef0123456789abcdef01234567\\n")
+runner.script(["git", "-C", sys.argv[2], "status", "--porcelain"], stdout="")
+runner.script(["git", "-C", sys.argv[2], "remote", "get-url", "origin"], returncode=2, stderr="error: No such remote")
+runner.script(["true"])
 runner.script(["docker", "build"], stdout="sha256:" + "11" * 32 + "\\n")
 runner.script(["docker", "push"], stdout=f"t: digest: {digest} size: 1\\n")
 ctx = tasks.make_context(base_image="lab-base:bookworm")
