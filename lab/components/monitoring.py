@@ -91,7 +91,7 @@ class MonitoringComponent(Component):
         ensure_application(ctx, run.made["gitops_url_in_cluster"])
         context, resource = ctx.settings.kube_context, f"deployment/{manifests.PROMETHEUS}"
         with ctx.ui.phase("Waiting for Argo CD to deploy Prometheus"):
-            # `kubectl wait --for=create` (kubectl >= 1.31): the Deployment exists once Argo CD has synced.
+            # `kubectl wait --for=create` (k8s.io/kubectl v0.36.1 pkg/cmd/wait/wait.go): it exists once Argo CD synced.
             kubectl.wait(
                 ctx.runner,
                 context,
