@@ -10,8 +10,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from fakes import FakeRunner
 
 from lab import components
+from lab.components import monitoring as component
+from lab.components.base import Up
 from lab.components.monitoring import MonitoringComponent
 from lab.core import versions
 from lab.core.checks import SettingError
@@ -21,6 +24,7 @@ from lab.core.runner import DryRunRunner
 from lab.core.ui import UI
 from lab.manifests import monitoring as m
 from lab.steps import status
+from lab.tools.kubectl import kubectl_binary
 
 
 def settings(tmp_path: Path, toml: str = "", environ: dict[str, str] | None = None, **flags: object):  # type: ignore[no-untyped-def]
@@ -178,3 +182,33 @@ def test_invoke_dashboard_lists_prometheus_only_when_monitoring_is_on(tmp_path: 
     assert ("Prometheus" in out.getvalue()) is on
     assert (f"http://127.0.0.1:{m.PROMETHEUS_HOST_PORT}" in out.getvalue()) is on
     assert f"http://127.0.0.1:{s.argocd_port}" in out.getvalue()
+
+
+def test_ensure_commits_the_manifests_then_registers_the_application_then_waits_for_argocd_to_deploy_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s = settings(tmp_path, state_dir=tmp_path / "state", with_components="monitoring")
+    runner = FakeRunner()
+    kube = [kubectl_binary(), "--context", s.kube_context]
+    runner.script([*kube, "apply"])
+    runner.script([*kube, "wait"])
+    runner.script([*kube, "rollout", "status"])
+    order: list[str] = []
+    monkeypatch.setattr(component, "commit_manifests", lambda ctx, **kw: order.append("commit"))
+    run = Up(Context(s, runner, UI(err=io.StringIO(), out=io.StringIO())))
+    run.made["gitops_url_in_cluster"] = "http://lab-git:8080/gitops.git"
+
+    MonitoringComponent().ensure(run)
+
+    assert order == ["commit"]
+    apply = runner.assert_called(*kube, "apply")
+    docs = list(yaml.safe_load_all(apply.input or ""))
+    assert [(d["kind"], d["metadata"]["name"]) for d in docs] == [
+        ("AppProject", m.PROJECT),
+        ("Application", m.APP_NAME),
+    ]
+    assert docs[1]["spec"]["source"]["repoURL"] == "http://lab-git:8080/gitops.git"
+    wait = runner.index(*kube, "wait")
+    assert "deployment/prometheus" in runner.calls[wait].argv
+    assert "--for=create" in runner.calls[wait].argv
+    assert runner.index(*kube, "apply") < wait < runner.index(*kube, "rollout", "status")
