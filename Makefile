@@ -4,6 +4,10 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 
+# The policy checker of `make check` (.ci/policy/check), in a venv of its own: its pins (boto3, packaging) would
+# otherwise downgrade the lab's.
+CHECKOV_VERSION := 3.3.30
+
 .PHONY: up down test check unit integration e2e ci-cluster bench clean
 
 $(BIN)/python:
@@ -25,12 +29,18 @@ up: $(VENV)/.installed          ## create .venv, install the lab, bring it up
 down: $(VENV)/.installed
 	$(BIN)/invoke down
 
-check: $(VENV)/.installed-test  ## lint, format, types, layering, Dockerfile lint
+$(VENV)/checkov/.installed-$(CHECKOV_VERSION): $(BIN)/python
+	$(PYTHON) -m venv $(VENV)/checkov
+	$(VENV)/checkov/bin/pip install --quiet 'checkov==$(CHECKOV_VERSION)'
+	touch $@
+
+check: $(VENV)/.installed-test $(VENV)/checkov/.installed-$(CHECKOV_VERSION)  ## lint, format, types, layering, Dockerfile lint, policy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(BIN)/hadolint app/Dockerfile
+	$(BIN)/python .ci/policy/check --checkov $(VENV)/checkov/bin/checkov
 
 test: check                     ## the whole suite (integration tests skip without Docker, fail in CI)
 	$(BIN)/pytest

@@ -316,7 +316,11 @@ def cache(c: InvokeContext, dry_run: bool = False, debug: bool = False) -> None:
         allow_dirty="ship uncommitted app changes (the tag gets -dirty)",
         pin_digest="pin the image digest in the overlay, not only the tag",
         registry="push to: local (default) or ecr",
-    )
+        scan_severity="the image scan blocks at this severity: UNKNOWN, LOW, MEDIUM, HIGH, CRITICAL (default) or off",
+        allow_vulnerable="ship despite this finding (an ID such as CVE-2024-1234; repeat the flag for more): "
+        "recorded in the deploy commit's Accepted-Risk trailer",
+    ),
+    iterable=["allow_vulnerable"],
 )
 @lab_task
 def ship(
@@ -325,19 +329,22 @@ def ship(
     allow_dirty: bool = False,
     pin_digest: bool = False,
     registry: str | None = None,
+    scan_severity: str | None = None,
+    allow_vulnerable: list[str] | None = None,
     dry_run: bool = False,
     debug: bool = False,
 ) -> None:
-    """Quality gate → build → tag <sha>-<UTC time> → push → bump dev in the GitOps repo → Argo CD syncs dev."""
+    """Quality gate → build → scan → tag <sha>-<UTC time> → push → bump dev in the GitOps repo → Argo CD syncs dev."""
     from lab.steps import ship as ship_steps
 
-    ctx = make_context(dry_run=dry_run, debug=debug, push_registry=registry)
+    ctx = make_context(dry_run=dry_run, debug=debug, push_registry=registry, scan_severity=scan_severity)
     ship_steps.ship(
         ctx,
         allow_dirty=allow_dirty,
         no_wait=no_wait,
         pin_digest=pin_digest,
         watcher=_watcher(ctx),
+        allow_vulnerable=allow_vulnerable or (),
     )
 
 

@@ -38,6 +38,9 @@ PROVIDERS = ("kind", "minikube")
 AWS_EMULATORS = ("ministack", "localstack")
 REGISTRY_KINDS = ("local", "ecr")
 OPTIONAL_COMPONENTS = ("monitoring",)  # components off by default (lab/components: `invoke up --with NAME`)
+# Image-scan thresholds, lowest first (Trivy's severity names: trivy-db pkg/types/types.go SeverityNames), and "off".
+SCAN_SEVERITIES = ("UNKNOWN", "LOW", "MEDIUM", "HIGH", "CRITICAL")
+SCAN_OFF = "off"
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,11 @@ class Settings:
     # LAB_WITH_COMPONENTS=monitoring (comma-separated), `invoke up --with monitoring`. Off by default: each costs
     # memory and start-up time.
     with_components: tuple[str, ...] = ()
+    # `ship` scans the built image before the push (Trivy; on the aws target also ECR's scan-on-push findings):
+    # a finding at or above this severity stops the ship unless accepted with --allow-vulnerable ID. CRITICAL by
+    # default: what must never reach a cluster, without making every HIGH a stop sign in a learning lab.
+    # "off" ships unscanned (the deploy commit says so: trailer Image-Scan).
+    scan_severity: str = "CRITICAL"
 
     # Where each value came from (field -> "default", a file, "environment variable LAB_X" or "flag --x"):
     # filled by load_settings, named in errors and by `invoke status`. Not a setting.
@@ -122,6 +130,7 @@ class Settings:
         check_choice("push_registry", self.push_registry, REGISTRY_KINDS)
         for name in self.with_components:
             check_choice("with_components", name, OPTIONAL_COMPONENTS)
+        check_choice("scan_severity", self.scan_severity, (*SCAN_SEVERITIES, SCAN_OFF))
         for name in PORT_FIELDS:
             port = getattr(self, name)
             if not 1 <= port <= 65535:
@@ -143,6 +152,11 @@ class Settings:
     @property
     def cache_dir(self) -> Path:
         return self.state_dir / "cache"
+
+    @property
+    def scanner_cache_dir(self) -> Path:
+        """Trivy's --cache-dir: its vulnerability database (db/trivy.db + metadata.json) and scan cache."""
+        return self.cache_dir / "trivy"
 
     @property
     def gitops_bare_repo(self) -> Path:

@@ -110,7 +110,10 @@ def _hourly(resource: str, count: int, price: Price, what: str, assumption: str 
 
 
 def estimate(aws: AwsSettings, *, load_balancers: int) -> Estimate:
-    """The monthly estimate for AWS settings and the number of LoadBalancer Services (one per environment)."""
+    """The monthly estimate for AWS settings and the number of LoadBalancer Services (one per environment).
+
+    Longer than 60 lines on purpose: one block per billed resource, in the order `--plan` prints them, so the
+    estimate reads like the bill it predicts."""
     lines: list[CostLine] = []
     notes: list[str] = []
     if aws.owns_cluster:

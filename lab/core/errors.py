@@ -164,3 +164,33 @@ class Interrupted(LabError):
 class DockerUnreachable(PreflightFailed):
     """The Docker daemon does not answer: the command looked at nothing and changed nothing (exit code as for the
     Docker check of `up`'s preflight)."""
+
+
+class ScanBlocked(LabError):
+    """The image scan found vulnerabilities at or above the threshold (settings.scan_severity) that nobody accepted
+    (`invoke ship --allow-vulnerable ID`): nothing was pushed or committed. FINDINGS are the lines that list them
+    (ID, severity, package, installed and fixed version)."""
+
+    exit_code = 16
+
+    def __init__(self, message: str, findings: Sequence[str], *, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.findings = list(findings)
+
+    def details(self) -> list[str]:
+        return [f"  {line}" for line in self.findings]
+
+
+class SecretFound(LabError):
+    """A commit the lab was about to make to the GitOps repo holds a plaintext secret (a Kubernetes Secret with
+    data/stringData, a private key, a cloud key): it was refused, nothing was committed or pushed. FINDINGS name
+    the file, line and rule of each (never the secret itself)."""
+
+    exit_code = 17
+
+    def __init__(self, message: str, findings: Sequence[str], *, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.findings = list(findings)
+
+    def details(self) -> list[str]:
+        return [f"  {line}" for line in self.findings]

@@ -38,6 +38,10 @@ KIND_SHA256: dict[str, str | None] = {
     "darwin-arm64": "dca67911095a110c2b5c36e26df6cac860c602033e456c0db47be498cdef1ebb",
 }
 
+# Image scanner (issue 14): Trivy, built from its Go module (`go install github.com/aquasecurity/trivy/cmd/trivy`,
+# ldflags as in trivy v0.74.0 goreleaser.yml); .ci/cluster/build-trivy, lab/tools/trivy.py.
+TRIVY_VERSION = "v0.74.0"
+
 MINIKUBE_VERSION = "v1.38.1"  # alternative provider, the release the lab targets (it does not download minikube)
 
 # The lab's service images, built locally FROM settings.base_image (lab/images/, localstack/) and tagged

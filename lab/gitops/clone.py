@@ -1,7 +1,8 @@
 """The GitOps working clone's mechanics, shared by every GitOpsRepo transaction (lab/gitops/repo.py): the lock
 that keeps one process at a time in the clone, cloning and fetching with the credentials kept out of the URL, what
 to do with work found in the clone (kept on a `lab-saved/<UTC time>` branch) or left by this run (discarded), and
-a dry run's rehearsal on a scratch copy of the remote.
+a dry run's rehearsal on a scratch copy of the remote, and Ctrl-C: never an unpushed commit left behind, and
+whether the push landed, said.
 
 WorkingClone is a mixin: GitOpsRepo (a dataclass) owns the fields declared here.
 """
@@ -17,12 +18,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from lab.core.errors import CommandFailed, GitOpsError
+from lab.core.errors import CommandFailed, GitOpsError, Interrupted
+from lab.core.poll import Poller
 from lab.core.runner import Runner, for_reading
 from lab.core.ui import UI
 from lab.tools import git, git_credential
 
 BRANCH = "main"
+# After a Ctrl-C during a push: how long to ask the remote whether the commit arrived (seconds, per fetch), and
+# for how long to look again while it is not there (a remote that already had the pack may still be updating main).
+INTERRUPT_CHECK_TIMEOUT = 15.0
+INTERRUPT_SETTLE = 2.0
 
 
 class WorkingClone:
@@ -40,6 +46,8 @@ class WorkingClone:
     _dry: Runner | None
     _real_workdir: Path | None
     _remote: str
+    _pushing: tuple[str, str, str | None] | None  # sha, subject, env of the push in flight
+    sleep: Callable[[float], None]
 
     @property
     def remote_head(self) -> str:
@@ -193,6 +201,65 @@ class WorkingClone:
                 f"{' and '.join(what)} in {work} that the GitOps remote does not have: kept on branch {name} "
                 f"before resetting to {self.remote_head} (see `git -C {work} log {name}`)"
             )
+
+    # Ctrl-C: never leave an unpushed commit behind, and say whether the push landed ---------------------
+    @contextlib.contextmanager
+    def _interruptible(self) -> Iterator[None]:
+        try:
+            yield
+        except KeyboardInterrupt:
+            raise self._interrupted() from None
+
+    def _interrupted(self) -> Interrupted:
+        pushing, self._pushing = self._pushing, None
+        if self._dry is not None:
+            return Interrupted("interrupted (dry run: nothing was changed)")
+        if pushing is None:
+            if self._changing:  # never the user's own work: that is kept by open() on a lab-saved branch
+                self._discard_local()
+            return Interrupted(
+                f"interrupted before anything was pushed: the GitOps remote {self.url} is unchanged",
+                hint="nothing was committed; run the command again",
+            )
+        sha, subject, env = pushing
+        reached = self._reached(sha)
+        self._discard_local()  # at the remote head, which holds the commit when it did reach the remote
+        what = f"the commit {sha[:7]} ({subject})"
+        look = f"`invoke history {env}`" if env else "the next command"
+        if reached:
+            return Interrupted(
+                f"interrupted, but {what} had reached the GitOps remote {self.url}: it is on {BRANCH}",
+                hint=f"nothing to undo; Argo CD deploys it like any other commit ({look} lists it)",
+                pushed=True,
+            )
+        if reached is None:
+            return Interrupted(
+                f"interrupted while pushing {what}, and the GitOps remote {self.url} does not answer: it may or may "
+                "not have arrived; the working clone no longer holds it",
+                hint=f"{look} shows whether it is there once the remote answers",
+                pushed=None,
+            )
+        # Not there when looked at. That is not "did not reach": git push was stopped mid-way, but a remote that
+        # already had the pack goes on (its hooks, the ref update) without it, so the commit may land later.
+        return Interrupted(
+            f"interrupted while pushing {what}: it was not on the GitOps remote {self.url} when checked, but a push "
+            "the remote had already received can still land there; the working clone no longer holds it",
+            hint=f"{look} shows whether it arrived; if it did not, run the command again",
+            pushed=None,
+        )
+
+    def _reached(self, sha: str) -> bool | None:
+        """Is SHA on the remote's main (fetched again, for up to INTERRUPT_SETTLE seconds while it is not)? None
+        when the remote does not answer."""
+        for _ in Poller(INTERRUPT_SETTLE, first=0.25, factor=1.0, maximum=0.25, sleep=self.sleep):
+            try:
+                self._fetch(timeout=INTERRUPT_CHECK_TIMEOUT)
+            except GitOpsError:
+                return None
+            remote = git.rev_parse(self.runner, self.workdir, self.remote_head)
+            if remote is not None and git.is_ancestor(self.runner, self.workdir, sha, remote):
+                return True
+        return False
 
 
 def last_line(exc: CommandFailed) -> str:

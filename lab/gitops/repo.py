@@ -24,32 +24,25 @@ and their validation are lab/gitops/overlay.py; what the pipeline needs from the
 
 from __future__ import annotations
 
-import contextlib
 import os
 import random
 import shutil
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from lab.core import names
-from lab.core.errors import CommandFailed, GitOpsError, Interrupted, Refused
-from lab.core.poll import Poller
+from lab.core.errors import CommandFailed, GitOpsError, Refused, SecretFound
 from lab.core.runner import Runner
 from lab.core.ui import UI
 from lab.gitops.clone import BRANCH, WorkingClone, last_line
 from lab.gitops.overlay import IMAGE_NAME, ImageSpec, overlay_file, read_image, set_image, validate_rendered
 from lab.gitops.schema_cache import SchemaCache
 from lab.gitops.trailers import APP_COMMIT, TRAILER_KEYS, DeployRecord, deploy_records, deploy_trailers
-from lab.tools import git, git_credential, kustomize
-
-# After a Ctrl-C during a push: how long to ask the remote whether the commit arrived (seconds, per fetch), and
-# for how long to look again while it is not there (a remote that already had the pack may still be updating main).
-INTERRUPT_CHECK_TIMEOUT = 15.0
-INTERRUPT_SETTLE = 2.0
+from lab.tools import git, git_credential, kustomize, secretscan
 
 SEED_README = """\
 # GitOps repository of the GitOps Lab
@@ -175,6 +168,7 @@ class GitOpsRepo(WorkingClone):
         )
         (self.workdir / "README.md").write_text(SEED_README)
         git.add(self.runner, self.workdir, ["overlays", "README.md"])
+        self._refuse_secrets(f"the seed of {self.url} from {self.seed_dir}")
         message = f"seed: overlays from app repo {short}\n"
         trailers = [(APP_COMMIT, self.seed_sha)] if self.seed_sha else []
         sha = git.commit(self.runner, self.workdir, message, author=self.author, trailers=trailers)
@@ -190,65 +184,6 @@ class GitOpsRepo(WorkingClone):
         self._fetch()
         if git.rev_parse(self.runner, self.workdir, self.remote_head) is None:
             raise GitOpsError(f"{self.url}: the seed push was rejected but {BRANCH} still does not exist")
-
-    # Ctrl-C: never leave an unpushed commit behind, and say whether the push landed ---------------------
-    @contextlib.contextmanager
-    def _interruptible(self) -> Iterator[None]:
-        try:
-            yield
-        except KeyboardInterrupt:
-            raise self._interrupted() from None
-
-    def _interrupted(self) -> Interrupted:
-        pushing, self._pushing = self._pushing, None
-        if self._dry is not None:
-            return Interrupted("interrupted (dry run: nothing was changed)")
-        if pushing is None:
-            if self._changing:  # never the user's own work: that is kept by open() on a lab-saved branch
-                self._discard_local()
-            return Interrupted(
-                f"interrupted before anything was pushed: the GitOps remote {self.url} is unchanged",
-                hint="nothing was committed; run the command again",
-            )
-        sha, subject, env = pushing
-        reached = self._reached(sha)
-        self._discard_local()  # at the remote head, which holds the commit when it did reach the remote
-        what = f"the commit {sha[:7]} ({subject})"
-        look = f"`invoke history {env}`" if env else "the next command"
-        if reached:
-            return Interrupted(
-                f"interrupted, but {what} had reached the GitOps remote {self.url}: it is on {BRANCH}",
-                hint=f"nothing to undo; Argo CD deploys it like any other commit ({look} lists it)",
-                pushed=True,
-            )
-        if reached is None:
-            return Interrupted(
-                f"interrupted while pushing {what}, and the GitOps remote {self.url} does not answer: it may or may "
-                "not have arrived; the working clone no longer holds it",
-                hint=f"{look} shows whether it is there once the remote answers",
-                pushed=None,
-            )
-        # Not there when looked at. That is not "did not reach": git push was stopped mid-way, but a remote that
-        # already had the pack goes on (its hooks, the ref update) without it, so the commit may land later.
-        return Interrupted(
-            f"interrupted while pushing {what}: it was not on the GitOps remote {self.url} when checked, but a push "
-            "the remote had already received can still land there; the working clone no longer holds it",
-            hint=f"{look} shows whether it arrived; if it did not, run the command again",
-            pushed=None,
-        )
-
-    def _reached(self, sha: str) -> bool | None:
-        """Is SHA on the remote's main (fetched again, for up to INTERRUPT_SETTLE seconds while it is not)? None
-        when the remote does not answer."""
-        for _ in Poller(INTERRUPT_SETTLE, first=0.25, factor=1.0, maximum=0.25, sleep=self.sleep):
-            try:
-                self._fetch(timeout=INTERRUPT_CHECK_TIMEOUT)
-            except GitOpsError:
-                return None
-            remote = git.rev_parse(self.runner, self.workdir, self.remote_head)
-            if remote is not None and git.is_ancestor(self.runner, self.workdir, sha, remote):
-                return True
-        return False
 
     # Reading (at the remote head, after open()) ---------------------------------------------------------
     def read(self, path: str, rev: str | None = None) -> str | None:
@@ -375,9 +310,11 @@ class GitOpsRepo(WorkingClone):
         app_commit: str,
         digest: str = "",
         image_name: str = IMAGE_NAME,
+        extra: Sequence[tuple[str, str]] = (),
     ) -> Committed:
         """Deploy SPEC to ENV: `deploy(ENV): <image> <tag>` with the deploy trailers. DIGEST (the registry's) goes
-        into the Image-Digest trailer even when SPEC does not pin it in the overlay."""
+        into the Image-Digest trailer even when SPEC does not pin it in the overlay. EXTRA: more trailers after
+        them (the image scan's: lab/steps/scan.py)."""
         trailers = deploy_trailers(
             env=env,
             image=spec.tagged,
@@ -385,6 +322,7 @@ class GitOpsRepo(WorkingClone):
             app_commit=app_commit,
             digest=digest or spec.digest,
         )
+        trailers += extra
         return self.commit_change(self._bump_plan(env, spec, trailers, image_name))
 
     def check_bump(self, env: str, spec: ImageSpec) -> None:
@@ -444,7 +382,23 @@ class GitOpsRepo(WorkingClone):
         git.add(self.runner, self.workdir, [f"overlays/{change.env}"])
         if not git.has_staged_changes(self.runner, self.workdir):
             return ""
+        self._refuse_secrets(f"the commit `{change.message.splitlines()[0]}`")
         return git.commit(self.runner, self.workdir, change.message, author=self.author, trailers=change.trailers)
+
+    def _refuse_secrets(self, what: str) -> None:
+        """The secret scan of what is staged (lab/tools/secretscan.py), before every commit this transaction makes:
+        a plaintext secret is SecretFound, and the clone is reset (nothing committed, nothing pushed)."""
+        found = secretscan.scan_staged(self.runner, self.workdir)
+        if not found:
+            return
+        self._discard_local()
+        files = sorted({f.path for f in found})
+        raise SecretFound(
+            f"{what} holds {len(found)} plaintext secret(s): refused, nothing was committed or pushed",
+            secretscan.describe(found),
+            hint=f"remove them from {', '.join(files)} where they came from (a Secret reaches the cluster encrypted, "
+            "never in plaintext: docs/security.md), then run the command again",
+        )
 
     def _render_and_validate(self, env: str, expected_image: str) -> None:
         directory = self.workdir / "overlays" / env

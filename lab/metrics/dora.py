@@ -222,27 +222,9 @@ def compute(
     deployments = [e for e in events if e.kind in DEPLOY_KINDS and inside(e)]
     rollbacks = [e for e in events if e.kind in RESTORE_KINDS and inside(e)]
 
-    lead: dict[str, float] = {}
-    lead_sources: list[str] = []
-    skew = 0
-    for e in deployments:
-        if e.app_committed_at is None or e.pending:
-            continue
-        seconds = (e.live - e.app_committed_at).total_seconds()
-        if seconds < 0:
-            skew += 1
-            seconds = 0.0
-        lead[e.sha] = seconds
-        lead_sources.append(e.live_source)
-
+    lead, lead_sources, skew = _lead_times(deployments)
     failed = [e for e in deployments if e.sha in failed_by]
-    restore: list[float] = []
-    restore_sources: list[str] = []
-    for e in failed:
-        by = failed_by[e.sha]
-        restore.append(max(0.0, (by.live - e.live).total_seconds()))
-        restore_sources.append(_source([e.live_source, by.live_source]) or GIT)
-
+    restore, restore_sources = _restore_times(failed, failed_by)
     durations = [
         (e.live_at - e.sync_started_at).total_seconds()
         for e in deployments
@@ -278,6 +260,34 @@ def compute(
         sources=sources,
         days=_days(deployments, rollbacks, failed_by, lead, since, until),
     )
+
+
+def _lead_times(deployments: Sequence[Event]) -> tuple[dict[str, float], list[str], int]:
+    """(sha → lead time, where each live time came from, how many were negative and count as 0)."""
+    lead: dict[str, float] = {}
+    sources: list[str] = []
+    skew = 0
+    for e in deployments:
+        if e.app_committed_at is None or e.pending:
+            continue
+        seconds = (e.live - e.app_committed_at).total_seconds()
+        if seconds < 0:  # the app commit is dated after its deploy: clocks disagree
+            skew += 1
+            seconds = 0.0
+        lead[e.sha] = seconds
+        sources.append(e.live_source)
+    return lead, sources, skew
+
+
+def _restore_times(failed: Sequence[Event], failed_by: dict[str, Event]) -> tuple[list[float], list[str]]:
+    """Failed deployment live → the rollback that undid it live (never negative), and where the times came from."""
+    restore: list[float] = []
+    sources: list[str] = []
+    for e in failed:
+        by = failed_by[e.sha]
+        restore.append(max(0.0, (by.live - e.live).total_seconds()))
+        sources.append(_source([e.live_source, by.live_source]) or GIT)
+    return restore, sources
 
 
 def _days(

@@ -204,73 +204,75 @@ def _label(value: str) -> str:
     return value.replace("\\", r"\\").replace('"', r"\"").replace("\n", r"\n")
 
 
+GAUGES: tuple[tuple[str, str, Callable[[Figures], float | None]], ...] = (
+    ("lab_dora_deployments", "Deploys and promotions live in the window (not rollbacks).", lambda f: f.deployments),
+    (
+        "lab_dora_deployment_frequency_per_day",
+        "Deployments per day over the window (at least one day).",
+        lambda f: f.deployment_frequency_per_day,
+    ),
+    (
+        "lab_dora_change_failure_rate",
+        "Share of the deployments later rolled back or reverted (NaN without deployments).",
+        lambda f: f.change_failure_rate,
+    ),
+    ("lab_dora_failed_deployments", "Deployments later rolled back or reverted.", lambda f: len(f.failed)),
+    ("lab_dora_rollbacks", "Rollback and revert commits in the window.", lambda f: f.rollbacks),
+    ("lab_dora_window_start_seconds", "Start of the window (Unix time).", lambda f: f.since.timestamp()),
+    ("lab_dora_window_end_seconds", "End of the window (Unix time).", lambda f: f.until.timestamp()),
+)
+SUMMARIES: tuple[tuple[str, str, tuple[float, ...], Callable[[Figures], tuple[float, ...]]], ...] = (
+    (
+        "lab_dora_lead_time_seconds",
+        "App commit to live in the environment (median, nearest-rank p90).",
+        (0.5, 0.9),
+        lambda f: f.lead_times,
+    ),
+    (
+        "lab_dora_time_to_restore_seconds",
+        "A failed deployment live to the rollback that undid it live.",
+        (0.5,),
+        lambda f: f.restore_times,
+    ),
+    (
+        "lab_dora_deployment_duration_seconds",
+        "Argo CD sync start to end of the deployments (status.history).",
+        (0.5, 0.9),
+        lambda f: f.durations,
+    ),
+)
+
+
+def _labels(f: Figures, extra: str = "") -> str:
+    return f'env="{_label(f.env)}"' + (f",{extra}" if extra else "")
+
+
+def _family(name: str, kind: str, help_text: str, samples: Sequence[tuple[str, str, str]]) -> list[str]:
+    """HELP and TYPE, then the samples (suffix, labels, value): one family, its samples together."""
+    return [
+        f"# HELP {name} {help_text}",
+        f"# TYPE {name} {kind}",
+        *(f"{name}{suffix}{{{labels}}} {value}" for suffix, labels, value in samples),
+    ]
+
+
+def _summary_samples(f: Figures, quantiles: Sequence[float], values: Sequence[float]) -> list[tuple[str, str, str]]:
+    samples = [
+        ("", _labels(f, f'quantile="{q}"'), _value(median(values) if q == 0.5 else p90(values))) for q in quantiles
+    ]
+    return [*samples, ("_sum", _labels(f), _value(sum(values))), ("_count", _labels(f), _value(len(values)))]
+
+
 def prometheus(figures: Sequence[Figures]) -> str:
     """The figures as `lab_dora_*` metric families with an `env` label (text format version 0.0.4: one HELP and TYPE
     line per family, before its samples; a family's samples together; summaries as quantile samples plus _sum and
     _count), for node_exporter's textfile collector or a scrape endpoint."""
     lines: list[str] = []
-
-    def family(name: str, kind: str, help_text: str, samples: list[tuple[str, str, str]]) -> None:
-        lines.append(f"# HELP {name} {help_text}")
-        lines.append(f"# TYPE {name} {kind}")
-        lines.extend(f"{name}{suffix}{{{labels}}} {value}" for suffix, labels, value in samples)
-
-    def env(f: Figures, extra: str = "") -> str:
-        return f'env="{_label(f.env)}"' + (f",{extra}" if extra else "")
-
-    def gauge(name: str, help_text: str, get: Callable[[Figures], float | None]) -> None:
-        family(name, "gauge", help_text, [("", env(f), _value(get(f))) for f in figures])
-
-    def summary(
-        name: str, help_text: str, quantiles: Sequence[float], get: Callable[[Figures], tuple[float, ...]]
-    ) -> None:
-        samples = []
-        for f in figures:
-            values = get(f)
-            for q in quantiles:
-                v = median(values) if q == 0.5 else p90(values)
-                samples.append(("", env(f, f'quantile="{q}"'), _value(v)))
-            samples.append(("_sum", env(f), _value(sum(values))))
-            samples.append(("_count", env(f), _value(len(values))))
-        family(name, "summary", help_text, samples)
-
-    gauge("lab_dora_deployments", "Deploys and promotions live in the window (not rollbacks).", lambda f: f.deployments)
-    gauge(
-        "lab_dora_deployment_frequency_per_day",
-        "Deployments per day over the window (at least one day).",
-        lambda f: f.deployment_frequency_per_day,
-    )
-    summary(
-        "lab_dora_lead_time_seconds",
-        "App commit to live in the environment (median, nearest-rank p90).",
-        (0.5, 0.9),
-        lambda f: f.lead_times,
-    )
-    gauge(
-        "lab_dora_change_failure_rate",
-        "Share of the deployments later rolled back or reverted (NaN without deployments).",
-        lambda f: f.change_failure_rate,
-    )
-    gauge("lab_dora_failed_deployments", "Deployments later rolled back or reverted.", lambda f: len(f.failed))
-    summary(
-        "lab_dora_time_to_restore_seconds",
-        "A failed deployment live to the rollback that undid it live.",
-        (0.5,),
-        lambda f: f.restore_times,
-    )
-    gauge("lab_dora_rollbacks", "Rollback and revert commits in the window.", lambda f: f.rollbacks)
-    summary(
-        "lab_dora_deployment_duration_seconds",
-        "Argo CD sync start to end of the deployments (status.history).",
-        (0.5, 0.9),
-        lambda f: f.durations,
-    )
-    gauge("lab_dora_window_start_seconds", "Start of the window (Unix time).", lambda f: f.since.timestamp())
-    gauge("lab_dora_window_end_seconds", "End of the window (Unix time).", lambda f: f.until.timestamp())
-    family(
-        "lab_dora_info",
-        "gauge",
-        "Where the figures came from: source is git or argocd.",
-        [("", env(f, f'source="{_label(f.source)}"'), "1") for f in figures],
-    )
+    for name, help_text, get in GAUGES:
+        lines += _family(name, "gauge", help_text, [("", _labels(f), _value(get(f))) for f in figures])
+    for name, help_text, quantiles, values in SUMMARIES:
+        samples = [sample for f in figures for sample in _summary_samples(f, quantiles, values(f))]
+        lines += _family(name, "summary", help_text, samples)
+    info = [("", _labels(f, f'source="{_label(f.source)}"'), "1") for f in figures]
+    lines += _family("lab_dora_info", "gauge", "Where the figures came from: source is git or argocd.", info)
     return "\n".join(lines) + "\n"

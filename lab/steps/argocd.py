@@ -4,7 +4,8 @@ use, and how to log in. Installing it and registering the Applications is the Ar
 
 from __future__ import annotations
 
-from lab.clients.argocd import ApplicationClient, AppStatus, synced_healthy
+from lab.clients.argocd import ApplicationClient, synced_healthy
+from lab.clients.argocd_status import AppStatus
 from lab.core.config import environment
 from lab.core.context import Context
 from lab.gitops.watcher import EnvStatus

@@ -13,7 +13,7 @@ from lab.core.config import ROOT
 from lab.core.context import Context
 from lab.core.errors import ChecksumMismatch, Refused
 from lab.core.runner import for_reading
-from lab.steps import app_image
+from lab.steps import app_image, scan
 from lab.tools import docker
 from lab.tools.argocd_install import PIN, cache_path, fetch_install_manifest
 
@@ -144,5 +144,8 @@ def cache(ctx: Context, *, app_root: Path = ROOT) -> list[Path]:
     wheels = app_image.cache_wheels(ctx, app_root)  # for the app image: its build then needs no package index
     if wheels is not None:
         saved.append(wheels)
+    scanner_db = scan.cache_db(ctx)  # for offline ships: the image scan's database (lab/steps/scan.py)
+    if scanner_db is not None:
+        saved.append(scanner_db)
     ctx.ui.next_steps("invoke up --offline")
     return saved

@@ -27,7 +27,8 @@ from pathlib import Path
 import yaml
 
 from lab.clients import kube
-from lab.clients.argocd import ApplicationClient, AppStatus, RecordingApplications
+from lab.clients.argocd import ApplicationClient, RecordingApplications
+from lab.clients.argocd_status import AppStatus
 from lab.clients.kube import Cluster, Obj
 from lab.core.config import ROOT, Environment, environment
 from lab.core.context import Context

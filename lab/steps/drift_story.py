@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from lab.clients import kube
 from lab.clients.argocd import NAMESPACE as ARGOCD_NAMESPACE
-from lab.clients.argocd import AppStatus
+from lab.clients.argocd_status import AppStatus
 from lab.clients.kube import Cluster, Obj
 from lab.core.config import Environment
 from lab.core.fielddiff import FieldDiff

@@ -27,7 +27,8 @@ from datetime import datetime
 from typing import Generic, TypeVar
 
 from lab.clients.argocd import NAMESPACE as ARGOCD_NAMESPACE
-from lab.clients.argocd import RUNNING_PHASES, ApplicationClient, AppStatus, synced_healthy
+from lab.clients.argocd import ApplicationClient, synced_healthy
+from lab.clients.argocd_status import RUNNING_PHASES, AppStatus
 from lab.clients.kube import Cluster
 from lab.core.config import Environment
 from lab.core.errors import NotReady

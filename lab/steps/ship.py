@@ -38,6 +38,7 @@ from lab.gitops.schema_cache import SchemaCache
 from lab.gitops.watcher import DeployWatcher, EnvStatus
 from lab.registries import DigestLookup, Registry, Repositories, Seams
 from lab.registries.base import EnsureRepository, RegistryLogin
+from lab.steps import scan
 from lab.steps import ship_stages as stages
 from lab.steps.deploy_wait import check_cluster as check_cluster  # re-exported: release and lab use it from here
 from lab.steps.deploy_wait import refresh_and_wait as refresh_and_wait
@@ -154,6 +155,7 @@ def ship(
     registry_login: RegistryLogin | None = None,
     report: bool = True,
     registry: Registry | None = None,
+    allow_vulnerable: Sequence[str] = (),
 ) -> ShipResult:
     """Gate, build, tag, push, bump dev, and (unless NO_WAIT) wait for Argo CD to run the new image in dev.
     REPORT: end with the stage times, what was shipped and the next commands (off when `up` ships).
@@ -172,9 +174,10 @@ def ship(
         with ctx.ui.phase(reg.login_title) as ph:
             reg = reg.login(ctx)
             ph.note = reg.repositories().host
-    ctx = replace(ctx, settings=reg.settings)
+    ctx = replace(ctx, settings=scan.keep_scan_setting(reg.settings, ctx.settings))
     s = _shipment(ctx, app_root, gate, repo, reg, clock)
     s.allow_dirty, s.pin_digest = allow_dirty, pin_digest
+    s.no_wait, s.allow_vulnerable = no_wait, tuple(allow_vulnerable)  # the image scan's (lab/steps/scan.py)
     _until_pushed(s)
     try:
         stages.run_stages(s, stages.AFTER_PUSH)

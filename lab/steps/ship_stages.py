@@ -27,7 +27,7 @@ from lab.core.runner import Result
 from lab.gitops.overlay import ImageSpec, make_tag
 from lab.gitops.repo import Committed, GitOpsRepo
 from lab.registries import Registry, Repositories
-from lab.steps import app_image
+from lab.steps import app_image, scan
 from lab.tools import docker, docker_objects, git
 
 GATE_TIMEOUT = 900.0  # seconds per gate command
@@ -97,6 +97,8 @@ class Shipment:
     reserve: Callable[[str, datetime, bool], str]  # (sha, now, dirty) -> the tag this build gets
     allow_dirty: bool = False
     pin_digest: bool = False
+    no_wait: bool = False
+    allow_vulnerable: tuple[str, ...] = ()  # finding IDs the image scan accepts (`invoke ship --allow-vulnerable`)
     # Filled in by the stages:
     sha: str = ""
     app_commit: str = ""
@@ -111,6 +113,7 @@ class Shipment:
     spec: ImageSpec | None = None
     committed: Committed | None = None
     pushed: list[str] = field(default_factory=list)  # what the push stage sent (named if Ctrl-C follows)
+    scan_trailers: list[tuple[str, str]] = field(default_factory=list)  # the image scan's, for the deploy commit
 
 
 Stage = Callable[[Shipment], None]
@@ -247,6 +250,26 @@ def push(s: Shipment) -> None:
         ph.note = s.digest or "(digest from docker push)"
 
 
+def _rerun_flags(s: Shipment) -> list[str]:
+    return scan.ship_flags(s.ctx.settings, allow_dirty=s.allow_dirty, no_wait=s.no_wait, pin_digest=s.pin_digest)
+
+
+def scan_image(s: Shipment) -> None:
+    """The image scan (lab/steps/scan.py): trivy on the built image, still only in the local Docker engine; findings
+    at or above settings.scan_severity that --allow-vulnerable does not accept stop the ship (ScanBlocked)."""
+    outcome = scan.scan_image(s.ctx, s.push_ref, tag=s.tag, allow=s.allow_vulnerable, rerun_flags=_rerun_flags(s))
+    s.scan_trailers = outcome.trailers()
+
+
+def ecr_scan(s: Shipment) -> None:
+    """On the aws target, ECR's own scan-on-push findings of the pushed image, before anything is committed."""
+    settings = s.ctx.settings
+    if settings.target == "aws" and settings.push_registry == "ecr":
+        s.scan_trailers += scan.ecr_scan_for_ship(
+            s.ctx, settings, s.repos.name, s.digest, allow=s.allow_vulnerable, rerun_flags=_rerun_flags(s)
+        )
+
+
 def load_into_node(s: Shipment) -> None:
     """A node that cannot reach the host's localhost:5001 (only kind gets the hosts.toml mapping): load the
     image into it under the same name; the overlays' imagePullPolicy IfNotPresent then uses it without a pull."""
@@ -265,7 +288,12 @@ def bump(s: Shipment) -> None:
     s.spec = ImageSpec(s.repos.pull, s.tag, s.digest if s.pin_digest else "")
     with ctx.ui.phase(f"Bump {SHIP_ENV} in the GitOps repo") as ph:
         committed = s.gitops.bump(
-            SHIP_ENV, s.spec, app_commit=s.app_commit, digest=s.digest, image_name=settings.image_name
+            SHIP_ENV,
+            s.spec,
+            app_commit=s.app_commit,
+            digest=s.digest,
+            image_name=settings.image_name,
+            extra=s.scan_trailers,
         )
         if not committed.changed and not ctx.dry_run:
             # The tag is this build's own: dev can only have it already if someone else committed it.
@@ -280,11 +308,20 @@ def bump(s: Shipment) -> None:
 
 
 # The stages in order. Up to the push, a failure (or Ctrl-C) leaves nothing committed; after it, the error says
-# which image it left in the registry (lab/steps/ship.py). An image scan goes last in BEFORE_PUSH, after
-# finish_gate: the image is built and the gate has passed, nothing has left the machine.
-BEFORE_PUSH: tuple[Stage, ...] = (check_app_tree, check_registry, start_gate, check_gitops, build, finish_gate)
+# which image it left in the registry (lab/steps/ship.py). The image scan goes last in BEFORE_PUSH, after
+# finish_gate: the image is built and the gate has passed, nothing has left the machine; ECR's own scan (aws) first
+# after the push, before the commit.
+BEFORE_PUSH: tuple[Stage, ...] = (
+    check_app_tree,
+    check_registry,
+    start_gate,
+    check_gitops,
+    build,
+    finish_gate,
+    scan_image,
+)
 PUSH: tuple[Stage, ...] = (push,)
-AFTER_PUSH: tuple[Stage, ...] = (load_into_node, bump)
+AFTER_PUSH: tuple[Stage, ...] = (ecr_scan, load_into_node, bump)
 
 
 def run_stages(s: Shipment, stages: Sequence[Stage]) -> None:

@@ -12,6 +12,7 @@ list (lab/steps/aws_up.py) after its guard.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,7 @@ from lab import components, registries
 from lab.clients.argocd import ApplicationClient
 from lab.components import services
 from lab.components.base import Up
-from lab.core.config import ENVIRONMENTS, ROOT, environment
+from lab.core.config import ENVIRONMENTS, ROOT, SCAN_OFF, environment
 from lab.core.context import Context
 from lab.core.errors import ConfigError
 from lab.gitops.overlay import SEED_TAG
@@ -58,8 +59,22 @@ def _first_deploy(ctx: Context, app_root: Path, *, registry: registries.Registry
     tag = None
     if "dev" in seeded:
         ctx.ui.info(" First deploy: building the app image and committing it to every environment")
+        # No image scan either (lab/steps/scan.py): set-up needs no scanner; its trailer Image-Scan says so.
+        unscanned = dataclasses.replace(
+            ctx.settings,
+            scan_severity=SCAN_OFF,
+            sources={**ctx.settings.sources, "scan_severity": "invoke up's first deploy (set-up, not a release)"},
+        )
+        first = dataclasses.replace(ctx, settings=unscanned)
         tag = ship.ship(
-            ctx, app_root=app_root, gate=(), allow_dirty=True, no_wait=True, repo=repo, report=False, registry=registry
+            first,
+            app_root=app_root,
+            gate=(),
+            allow_dirty=True,
+            no_wait=True,
+            repo=repo,
+            report=False,
+            registry=registry,
         ).tag
     for source, target in (("dev", "staging"), ("staging", "prod")):
         if target in seeded:

@@ -36,7 +36,8 @@ from pathlib import Path
 from typing import Any
 
 from lab.clients import kube
-from lab.clients.argocd import RUNNING_PHASES, ApplicationClient, AppStatus, State, parse_status, same_revision
+from lab.clients.argocd import ApplicationClient, State
+from lab.clients.argocd_status import RUNNING_PHASES, AppStatus, parse_status, same_revision
 from lab.core.config import ROOT, Settings, environment
 from lab.core.context import Context
 from lab.core.errors import LabError

@@ -181,7 +181,7 @@ def test_login_push_and_describe_images(
 
 
 # The whole of up / down against the emulator ------------------------------------------------------------
-@pytest.mark.unscripted_commands_succeed
+@pytest.mark.unscripted_commands_succeed  # eksctl, aws and kubectl are not scripted one by one yet
 def test_up_twice_then_down(tmp_path: Path, endpoint: str) -> None:
     runner = FakeRunner()
     ctx = make_ctx(tmp_path, endpoint, runner, cluster_name=f"up-{RUN_ID}"[:40], image_name=f"up-{RUN_ID}")

@@ -102,6 +102,7 @@ def make_ctx(tmp_path: Path, registry: str, remote: Path | str, base_image: str,
             "base_image": base_image,
             "gitops_remote": str(remote),
             "state_dir": tmp_path / "state",
+            "scan_severity": "off",  # the image scan runs for real in tests/integration/test_scan_trivy.py
             **overrides,
         },
         environ={},
@@ -160,6 +161,7 @@ def test_ship_no_wait_builds_pushes_and_bumps_dev(
         "Image-Digest": result.digest,
         "Environment": "dev",
         "Deployed-By": "Ship Test <ship@example.test>",
+        "Image-Scan": "not scanned (scan_severity=off from flag --scan-severity)",  # make_ctx: the scan is elsewhere
     }
     # promote asks the same registry (real HTTP) before copying the image to staging, tag and digest: staging pins
     # the digest the registry serves, although dev's overlay names the tag only.

@@ -17,14 +17,12 @@ from kubernetes.client.exceptions import ApiException
 from lab.clients.argocd import (
     MERGE_PATCH,
     ApplicationClient,
-    AppStatus,
     KubernetesApplications,
     RecordingApplications,
     SyncFailed,
-    parse_status,
-    same_revision,
     synced_healthy,
 )
+from lab.clients.argocd_status import AppStatus, parse_status, same_revision
 from lab.core.errors import ClusterUnreachable, Conflict, NotReady
 
 OLD = "1111111111111111111111111111111111111111"

@@ -11,7 +11,8 @@ import pytest
 from argocd_schema import crd_problems
 from kubernetes.client.exceptions import ApiException
 
-from lab.clients.argocd import ApplicationClient, Resource, parse_status
+from lab.clients.argocd import ApplicationClient
+from lab.clients.argocd_status import Resource, parse_status
 from lab.core.config import ROOT
 from lab.core.errors import ClusterUnreachable, Conflict
 

@@ -8,6 +8,7 @@ import io
 import json
 import shutil
 import subprocess
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -602,13 +603,17 @@ class RecordingRepo:
     def check_bump(self, env: str, spec: ImageSpec) -> None:
         pass
 
-    def bump(self, env: str, spec: ImageSpec, *, app_commit: str, digest: str = "", image_name: str = "") -> Committed:
+    def bump(
+        self, env: str, spec: ImageSpec, *, app_commit: str, digest: str = "", image_name: str = "", extra: Any = ()
+    ) -> Committed:
         self.bumps.append((env, spec))
         return Committed("c" * 40, 1)
 
 
 @pytest.mark.unscripted_commands_succeed  # ship's git reads of the app repo are not scripted yet
-def test_ship_on_aws_logs_in_to_ecr_first_and_pushes_to_the_account_registry(tmp_path: Path) -> None:
+def test_ship_on_aws_logs_in_to_ecr_first_and_pushes_to_the_account_registry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from lab.steps.ship import ship
 
     sha, digest = "0123456789abcdef0123456789abcdef01234567", "sha256:" + "ab" * 32
@@ -616,6 +621,15 @@ def test_ship_on_aws_logs_in_to_ecr_first_and_pushes_to_the_account_registry(tmp
     runner.script(["git", "-C", str(tmp_path), "rev-parse"], stdout=sha + "\n")
     runner.script(["docker", "build"], stdout="sha256:" + "11" * 32 + "\n")
     runner.script(["docker", "push"], stdout=f"x: digest: {digest} size: 1\n")
+    runner.script(["trivy", "--version"], stdout="Version: 0.74.0\n")
+    runner.script(["trivy", "image"], stdout=(ROOT / "tests/data/trivy/clean.json").read_text())
+    stubs = Clients()  # ECR's own scan of the pushed image: complete, nothing found
+    stubs["ecr"].add_response(
+        "describe_image_scan_findings",
+        {"imageScanStatus": {"status": "COMPLETE"}, "imageScanFindings": {"findings": []}},
+        {"repositoryName": "lab-app", "imageId": {"imageDigest": digest}},
+    )
+    monkeypatch.setattr(ecr, "ecr_client", lambda settings, **kw: stubs("ecr"))
     ctx = make_ctx(tmp_path, runner, push_registry="ecr", base_image="lab-base:bookworm")
     logins: list[str] = []
 
@@ -640,6 +654,7 @@ def test_ship_on_aws_logs_in_to_ecr_first_and_pushes_to_the_account_registry(tmp
     assert result.image == f"{REGISTRY}/lab-app:0123456-20261128101500"
     assert runner.index("docker", "login") < runner.index("pytest") < runner.index("docker", "push"), runner.dump()
     assert repo_stub.bumps[0][1].new_name == f"{REGISTRY}/lab-app"  # dev pulls from ECR
+    stubs.assert_done()  # ECR's findings were read
 
 
 def test_ship_keeps_an_explicit_registry(tmp_path: Path) -> None:
@@ -692,7 +707,8 @@ def first_deploy_ship(tmp_path: Path, runner: FakeRunner, ctx: Context, registry
     runner.script(["git", "-C", str(tmp_path), "rev-parse"], stdout=sha + "\n")
     runner.script(["docker", "build"], stdout="sha256:" + "11" * 32 + "\n")
     runner.script(["docker", "push"], stdout=f"x: digest: sha256:{'ab' * 32} size: 1\n")
-    first = Context(registries.up_settings(ctx.settings), runner, ctx.ui)
+    # As lab/steps/up.py _first_deploy: no image scan in set-up (scan_severity off).
+    first = Context(replace(registries.up_settings(ctx.settings), scan_severity="off"), runner, ctx.ui)
     return ship(
         first,
         app_root=tmp_path,
@@ -731,7 +747,6 @@ def test_up_and_its_first_deploy_make_each_repository_call_once_as_the_plan_list
     assert login.input == "s3cr3t-ecr-token" and "s3cr3t" not in " ".join(login.argv)
 
 
-@pytest.mark.unscripted_commands_succeed
 def test_up_aws_gives_its_first_deploy_the_registry_it_provisioned(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -739,7 +754,7 @@ def test_up_aws_gives_its_first_deploy_the_registry_it_provisioned(
     up's settings for it (push_registry=ecr) and the registry that component provisioned, before Argo CD."""
     from lab.steps import up as up_steps
 
-    runner, clients = FakeRunner(), Clients()
+    runner, clients = aws_runner(), Clients()
     identity(clients)
     no_cluster(clients)
     stub_fresh_repository(clients)

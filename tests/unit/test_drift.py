@@ -28,7 +28,8 @@ from fakes import Clock, FakeRunner
 from fakes.kube import FakeKube
 
 from lab.clients import kube
-from lab.clients.argocd import ApplicationClient, parse_status
+from lab.clients.argocd import ApplicationClient
+from lab.clients.argocd_status import parse_status
 from lab.core.config import ROOT, Settings, environment
 from lab.core.context import Context
 from lab.core.errors import ClusterUnreachable, ConfigError, NotReady, Refused

@@ -20,7 +20,8 @@ from e2e.fixture import ExpectationFailed, Lab, Poller, Report, Timing, Traffic
 from fakes import Clock, FakeRunner
 from fakes.kube import FakeKube
 
-from lab.clients.argocd import ApplicationClient, State, parse_status
+from lab.clients.argocd import ApplicationClient, State
+from lab.clients.argocd_status import parse_status
 from lab.core.config import ROOT, Settings, environment
 from lab.core.context import Context
 from lab.core.errors import ClusterUnreachable

@@ -9,7 +9,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -370,6 +370,7 @@ class StubRepo:
 
     def __init__(self, fail: dict[str, BaseException] | None = None, runner: FakeRunner | None = None) -> None:
         self.bumps: list[tuple[str, ImageSpec, str, str]] = []
+        self.trailers: list[list[tuple[str, str]]] = []  # the extra trailers of each bump (the image scan's)
         self.checks: list[tuple[str, ImageSpec]] = []
         self.opened = 0
         self.fail = fail or {}
@@ -389,9 +390,19 @@ class StubRepo:
         self.checks.append((env, spec))
         self._step("check")
 
-    def bump(self, env: str, spec: ImageSpec, *, app_commit: str, digest: str = "", image_name: str = "") -> Committed:
+    def bump(
+        self,
+        env: str,
+        spec: ImageSpec,
+        *,
+        app_commit: str,
+        digest: str = "",
+        image_name: str = "",
+        extra: Sequence[tuple[str, str]] = (),
+    ) -> Committed:
         self._step("bump")
         self.bumps.append((env, spec, app_commit, digest))
+        self.trailers.append(list(extra))
         return Committed("c" * 40, 1, changed=self.changes)
 
     changes = True  # False: dev already had the image (the bump committed nothing)
@@ -468,6 +479,8 @@ def happy_runner(app_root: Path, *, dirty: str = "") -> FakeRunner:
     runner.script(["pytest", "-q"], stdout="40 passed in 1.23s\n")  # the quality gate (GATE) passes
     runner.responders.append(echo)  # the stubs below mark moments in the command log with `echo`
     runner.script(["ruff", "check", "app"], stdout="All checks passed!\n")
+    runner.script(["trivy", "--version"], stdout="Version: 0.74.0\n")
+    runner.script(["trivy", "image"], stdout=(ROOT / "tests/data/trivy/clean.json").read_text())
     return runner
 
 
@@ -771,8 +784,8 @@ def test_ship_dry_run_prints_the_plan_with_the_real_tag_and_changes_nothing(tmp_
 @pytest.mark.integration  # real git / kubectl kustomize (tests/tiers.py)
 @pytest.mark.parametrize("no_wait", [False, True])
 def test_ship_dry_run_shows_the_argo_cd_steps_it_skips(tmp_path: Path, no_wait: bool) -> None:
-    """The real ship asks Argo CD (is dev there?), refreshes dev after the push, and waits; a dry run pushes nothing
-    and asks nothing, and says so at each of those steps instead of leaving them out."""
+    """The real ship asks Argo CD (is dev there?), scans the image it built, refreshes dev after the push, and waits;
+    a dry run builds, pushes and asks nothing, and says so at each of those steps instead of leaving them out."""
     root = tmp_path / "app-repo"
     app_repo(root)
     empty_remote(tmp_path / "r")
@@ -782,7 +795,8 @@ def test_ship_dry_run_shows_the_argo_cd_steps_it_skips(tmp_path: Path, no_wait: 
     assert watcher.calls == [] and watcher.asked_status == 0
     refresh = "Refresh dev in Argo CD"
     wait = f"Wait for dev to run localhost:5001/lab-app:{result.tag}: Synced at {result.gitops_commit[:7]}, Healthy"
-    expected = [refresh] if no_wait else ["Check Argo CD answers for dev", refresh, wait]
+    scan = f"Scan localhost:5001/lab-app:{result.tag} (trivy, blocks at CRITICAL)"  # the image is not built
+    expected = [scan, refresh] if no_wait else ["Check Argo CD answers for dev", scan, refresh, wait]
     err = ctx.ui.err.getvalue()  # type: ignore[attr-defined]
     for title in expected:
         assert f" – {title} — skipped (dry run: " in err, err
@@ -790,16 +804,28 @@ def test_ship_dry_run_shows_the_argo_cd_steps_it_skips(tmp_path: Path, no_wait: 
 
 
 # The transaction's retry policy (real git is in tests/integration/test_gitops_git.py) -------------------
-@pytest.mark.unscripted_commands_succeed  # the clone's own git commands are not scripted yet
+def quiet_clone(runner: FakeRunner, wd: str) -> None:
+    """The working clone's git commands that print nothing when they succeed (fetch --quiet, reset --quiet, clean -q,
+    add) and a clean `status --porcelain`; the test scripts rev-parse, diff and push itself."""
+    for verb in ("fetch", "reset", "clean", "switch", "symbolic-ref", "add", "status"):
+        runner.script(["git", "-C", wd, verb])
+    runner.script(["git", "-C", wd, "rev-list", "--count"], "0\n")  # HEAD is not ahead of the remote
+    runner.script(["git", "-C", wd, "commit"], "[main ddddddd] deploy(dev): lab-app t1\n 1 file changed\n")
+
+
 def test_commit_change_gives_up_after_max_attempts_with_growing_jittered_backoff(tmp_path: Path) -> None:
     workdir = tmp_path / "work"
     (workdir / ".git").mkdir(parents=True)
     (workdir / "overlays" / "dev").mkdir(parents=True)
     runner = FakeRunner()
     wd = str(workdir)
+    quiet_clone(runner, wd)
     runner.script(["git", "-C", wd, "remote", "get-url"], stdout="/remote.git\n")
     runner.script(["git", "-C", wd, "rev-parse"], stdout="d" * 40 + "\n")
     runner.script(["git", "-C", wd, "diff", "--cached", "--quiet"], returncode=1)
+    # the secret scan of what is staged: the overlay's kustomization, which holds no secret
+    runner.script(["git", "-C", wd, "diff", "--cached", "--name-only"], stdout="overlays/dev/kustomization.yaml\0")
+    runner.script(["git", "-C", wd, "show", ":overlays/dev/kustomization.yaml"], stdout="images:\n  - name: lab-app\n")
     runner.script(["kubectl", "kustomize"], stdout=deployment("r/lab-app:t1"))
     runner.script(["git", "-C", wd, "push"], returncode=1, stdout="!\tHEAD:refs/heads/main\t[rejected] (fetch first)\n")
     sleeps: list[float] = []
@@ -829,16 +855,19 @@ def test_commit_change_gives_up_after_max_attempts_with_growing_jittered_backoff
     assert any(c.argv[3:6] == ("reset", "--quiet", "--hard") for c in runner.calls[last_push:]), runner.dump()
 
 
-@pytest.mark.unscripted_commands_succeed  # the clone's own git commands are not scripted yet
 def test_commit_change_does_not_retry_a_refusal(tmp_path: Path) -> None:
     workdir = tmp_path / "work"
     (workdir / ".git").mkdir(parents=True)
     (workdir / "overlays" / "dev").mkdir(parents=True)
     runner = FakeRunner()
     wd = str(workdir)
+    quiet_clone(runner, wd)
     runner.script(["git", "-C", wd, "remote", "get-url"], stdout="/remote.git\n")
     runner.script(["git", "-C", wd, "rev-parse"], stdout="d" * 40 + "\n")
     runner.script(["git", "-C", wd, "diff", "--cached", "--quiet"], returncode=1)
+    # the secret scan of what is staged: the overlay's kustomization, which holds no secret
+    runner.script(["git", "-C", wd, "diff", "--cached", "--name-only"], stdout="overlays/dev/kustomization.yaml\0")
+    runner.script(["git", "-C", wd, "show", ":overlays/dev/kustomization.yaml"], stdout="images:\n  - name: lab-app\n")
     runner.script(["kubectl", "kustomize"], stdout=deployment("r/lab-app:t1"))
     runner.responders.append(
         lambda argv, _in: (

@@ -41,6 +41,8 @@ runner.script(["git", "-C", sys.argv[2], "remote", "get-url", "origin"], returnc
 runner.script(["true"])
 runner.script(["docker", "build"], stdout="sha256:" + "11" * 32 + "\\n")
 runner.script(["docker", "push"], stdout=f"t: digest: {digest} size: 1\\n")
+runner.script(["trivy", "--version"], stdout="Version: 0.74.0\\n")  # the image scan (lab/steps/scan.py)
+runner.script(["trivy", "image"], stdout=open(sys.argv[1] + "/tests/data/trivy/clean.json").read())
 ctx = tasks.make_context(base_image="lab-base:bookworm")
 ctx.runner = runner
 pushed = lambda: any(c.argv[:2] == ("docker", "push") for c in runner.calls)

@@ -8,6 +8,7 @@ test is skipped, except in CI (env CI set), where a missing linter is a failure.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -164,7 +165,8 @@ def test_ghcr_is_the_default_registry_with_the_jobs_own_token() -> None:
         "password": "${{ secrets.GITHUB_TOKEN }}",
     }
     (build,) = step_using(doc, "image", "docker/build-push-action")
-    assert build["with"]["push"] is True and build["with"]["context"] == "app"
+    # Built into the runner's Docker and pushed by a later step, once the scan has passed (test_scan_gate_...).
+    assert build["with"]["push"] is False and build["with"]["load"] is True and build["with"]["context"] == "app"
     assert build["with"]["file"] == "app/Dockerfile"
     assert build["with"]["tags"] == "${{ steps.ref.outputs.image }}:${{ steps.ref.outputs.tag }}"
     args = dict(line.split("=", 1) for line in build["with"]["build-args"].splitlines())
@@ -245,6 +247,7 @@ def test_the_bump_job_commits_dev_s_image_with_trailers_to_the_gitops_repo(tmp_p
         "TAG": "0123456-20260102030405",
         "DIGEST": digest,
         "APP_COMMIT": "0123456789abcdef0123456789abcdef01234567",
+        "SCAN_TRAILERS": json.dumps([["Image-Scan", "trivy 0.74.0, threshold CRITICAL: 0 blocking, 0 accepted"]]),
     }
     proc = subprocess.run(
         [sys.executable, "-c", bump_script()], cwd=workspace, env=env, capture_output=True, text=True, timeout=120
@@ -255,10 +258,51 @@ def test_the_bump_job_commits_dev_s_image_with_trailers_to_the_gitops_repo(tmp_p
     assert log.splitlines()[0] == "deploy(dev): lab-app 0123456-20260102030405"
     assert f"Image-Digest: {digest}" in log and "Image: ghcr.io/some-owner/lab-app:0123456-20260102030405" in log
     assert "App-Commit: 0123456789abcdef0123456789abcdef01234567" in log and "Environment: dev" in log
+    assert "Image-Scan: trivy 0.74.0, threshold CRITICAL: 0 blocking, 0 accepted" in log
     overlay = yaml.safe_load(git(remote, "show", "main:overlays/dev/kustomization.yaml"))
     assert overlay["images"] == [
         {"name": "lab-app", "newName": "ghcr.io/some-owner/lab-app", "newTag": "0123456-20260102030405"}
     ]
+
+
+def test_the_image_is_scanned_before_it_is_pushed_with_the_pinned_trivy() -> None:
+    from lab.core import versions
+
+    names = [s.get("id") or s.get("name") or s.get("uses") for s in steps(load(CI), "image")]
+    assert names.index("build") < names.index("scan") < names.index("push"), names
+    (scan,) = [s for s in steps(load(CI), "image") if s.get("id") == "scan"]
+    assert "versions.TRIVY_VERSION" in scan["run"] and versions.TRIVY_VERSION == "v0.74.0"
+    assert "--image-src docker" in scan["run"] and "python -m lab.steps.scan trivy-report.json" in scan["run"]
+    (push,) = [s for s in steps(load(CI), "image") if s.get("id") == "push"]
+    assert 'docker push "$IMAGE_REF"' in push["run"]
+    outputs = load(CI)["jobs"]["image"]["outputs"]
+    assert outputs["digest"] == "${{ steps.push.outputs.digest }}"
+    assert outputs["scan_trailers"] == "${{ steps.scan.outputs.trailers }}"
+
+
+def gate_command(tmp_path: Path, report: str, allow: str) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """The scan step's gate line (after trivy wrote trivy-report.json), run as the runner would."""
+    (scan,) = [s for s in steps(load(CI), "image") if s.get("id") == "scan"]
+    gate = scan["run"][scan["run"].index("python -m lab.steps.scan") :]
+    shutil.copy(ROOT / "tests" / "data" / "trivy" / report, tmp_path / "trivy-report.json")
+    output = tmp_path / "output"
+    output.write_text("")
+    env = {**os.environ, "SCAN_SEVERITY": "CRITICAL", "ALLOW_VULNERABLE": allow, "GITHUB_OUTPUT": str(output)}
+    env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
+    proc = subprocess.run(["bash", "-e", "-c", gate], cwd=tmp_path, env=env, capture_output=True, text=True)
+    return proc, output
+
+
+@pytest.mark.integration  # runs the workflow's gate line with bash and this Python (tests/tiers.py)
+def test_scan_gate_of_the_workflow_blocks_a_critical_finding_unless_allowed(tmp_path: Path) -> None:
+    proc, output = gate_command(tmp_path, "critical.json", "")
+    assert proc.returncode == 16, proc.stdout + proc.stderr
+    assert "CVE-2099-0001" in proc.stderr and "gh variable set ALLOW_VULNERABLE --body CVE-2099-0001" in proc.stderr
+    assert output.read_text() == ""
+    proc, output = gate_command(tmp_path, "critical.json", "CVE-2099-0001")
+    assert proc.returncode == 0, proc.stderr
+    trailers = dict(json.loads(output.read_text().removeprefix("trailers=")))
+    assert trailers["Accepted-Risk"].startswith("CVE-2099-0001 ")
 
 
 def test_e2e_runs_the_lab_on_a_hosted_runner_and_keeps_diagnostics_on_failure() -> None:
