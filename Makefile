@@ -8,7 +8,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 # otherwise downgrade the lab's.
 CHECKOV_VERSION := 3.3.30
 
-.PHONY: up down test check unit integration e2e ci-cluster bench clean
+.PHONY: up down test check unit integration contract e2e ci-cluster bench clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required") if sys.version_info < (3, 11) else None'
@@ -50,6 +50,9 @@ unit: $(VENV)/.installed-test       ## fakes only: no git, kubectl, docker or ki
 
 integration: $(VENV)/.installed-test  ## real git and kubectl kustomize (integration), real Docker (docker)
 	$(BIN)/pytest -m 'integration or docker'
+
+contract: $(VENV)/.installed-test  ## the Docker fake (tests/fakes/docker.py) against the real daemon: tests/contract
+	$(BIN)/pytest -m contract
 
 e2e: $(VENV)/.installed-test    ## on a real cluster with the lab up (opt-in)
 	$(BIN)/pytest -m e2e -p no:cacheprovider

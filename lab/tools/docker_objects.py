@@ -62,8 +62,11 @@ def stop_container(runner: Runner, name: str, *, timeout: int = 10) -> None:
 
 
 def logs_tail(runner: Runner, name: str, lines: int = 10) -> str:
-    """The last lines a container wrote (stdout and stderr), or "" if there is no such container."""
+    """The last lines a container wrote (stdout and stderr), or "" if there is no such container (then `docker logs`
+    exits 1 with the daemon's error on stderr: not the container's words)."""
     res = runner.run([DOCKER, "logs", "--tail", str(lines), name], check=False, timeout=30)
+    if res.returncode != 0:
+        return ""
     return "\n".join(part.strip() for part in (res.stdout, res.stderr) if part.strip())
 
 

@@ -232,6 +232,7 @@ def case_containers(side: Side) -> dict[str, Any]:
     out["stopped"] = _state(side, name)["running"]
     out["read_stopped"] = docker_objects.read_file(side.runner, name, "/srv/bind/token")
     out["logs"] = docker_objects.logs_tail(side.runner, name)
+    out["logs_missing"] = docker_objects.logs_tail(side.runner, side.name("nobody"))
     out["listed_stopped"] = sorted(docker.list_containers(side.runner, side.label))
     docker.start_container(side.runner, name)
     out["started"] = _state(side, name)["running"]

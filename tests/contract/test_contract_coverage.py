@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from docker_cases import CASES
 from fakes.docker import MODELLED
+
+pytestmark = pytest.mark.contract  # a unit test (no Docker): also in `make unit`
 
 
 def test_every_modelled_docker_command_has_a_contract_case() -> None:

@@ -21,7 +21,7 @@ from fakes.docker import DockerFake
 
 from lab.core.runner import SubprocessRunner
 
-pytestmark = pytest.mark.docker
+pytestmark = [pytest.mark.docker, pytest.mark.contract]
 
 _ID = re.compile(r"(sha256:)?[0-9a-f]{64}")
 

@@ -414,7 +414,7 @@ class DockerFake:
         if image is None:
             return self.fail(argv, f"Unable to find image '{image_ref}' locally", 125)
         labels = {
-            **(image.get("Config") or {}).get("Labels", {}),
+            **((image.get("Config") or {}).get("Labels") or {}),
             **dict(v.split("=", 1) for v in opts.get("--label", [])),
         }
         networks = set(opts.get("--network", ["bridge"]))

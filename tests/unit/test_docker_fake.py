@@ -7,7 +7,7 @@ import pytest
 from fakes import FakeRunner
 from fakes.docker import MODELLED, DockerFake, UnmodelledCommand
 
-from lab.tools import docker
+from lab.tools import docker, docker_objects
 
 
 def runner_over(fake: DockerFake) -> FakeRunner:
@@ -49,3 +49,13 @@ def test_removing_a_container_that_is_not_there_is_false() -> None:
     runner = runner_over(fake)
     assert docker.remove_container(runner, "lab-registry") is True
     assert docker.remove_container(runner, "lab-registry") is False
+
+
+def test_the_logs_of_a_container_that_is_not_there_are_empty_not_the_daemons_error() -> None:
+    """`docker logs` of a missing container exits 1 with the daemon's error on stderr: that is not the container's
+    last lines (lab/components/containers.py shows them as such when a service exits)."""
+    fake = DockerFake()
+    fake.add_container("lab-ecr").logs = "License activation failed\n"
+    runner = runner_over(fake)
+    assert docker_objects.logs_tail(runner, "lab-ecr") == "License activation failed"
+    assert docker_objects.logs_tail(runner, "lab-gone") == ""

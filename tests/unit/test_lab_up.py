@@ -560,6 +560,11 @@ def test_dry_run_prints_every_command_and_manifest_and_starts_nothing(
 ) -> None:
     """Nothing runs but reads: git on the app repo and on the dry run's scratch copy of the GitOps repo (in a
     temporary directory), and `kubectl kustomize` of that copy (lab.core.runner.for_reading)."""
+    # The scratch copy goes into a temporary directory of this test's own, so that another process's dry run in
+    # the shared /tmp cannot make the "removed afterwards" check below fail.
+    scratch_root = machine.settings.state_dir.parent / "tmp"
+    scratch_root.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch_root))
     real_run = subprocess.run
     started: list[list[str]] = []
 
