@@ -129,7 +129,10 @@ def lab_task(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-FLAG_NAMES = {"push_registry": "--registry"}  # settings whose flag is not --NAME (`invoke ship --registry`)
+FLAG_NAMES = {
+    "push_registry": "--registry",
+    "with_components": "--with",
+}  # settings whose flag is not --NAME (`invoke ship --registry`)
 
 
 TIMINGS_ENV = "LAB_TIMINGS"  # a file: the task's phases are written there as JSON when it exits (lab/core/ui.py)
@@ -182,7 +185,9 @@ def doctor(
         plan="target aws: print every AWS call and command, and the monthly cost; change nothing",
         i_understand_this_costs_money="target aws: allow changes to a real AWS account (or LAB_AWS_ALLOW_REAL=1)",
         yes="target aws: do not ask before changing the account",
+        with_="also run an optional component (monitoring); repeatable (setting with_components)",
     ),
+    iterable=["with_"],
 )
 @lab_task
 def up(
@@ -197,11 +202,19 @@ def up(
     target: str | None = None,
     provider: str | None = None,
     debug: bool = False,
+    with_: list[str] | None = None,
 ) -> None:
     """Bring the lab up: registry, ECR emulator, git server, cluster, Argo CD, three environments."""
     from lab.steps import lab
 
-    ctx = make_context(dry_run=dry_run, debug=debug, target=target, provider=provider, offline=offline or None)
+    ctx = make_context(
+        dry_run=dry_run,
+        debug=debug,
+        target=target,
+        provider=provider,
+        offline=offline or None,
+        with_components=",".join(with_) if with_ else None,
+    )
     if not dry_run and not plan:
         # Later tasks act on this lab without repeating --target / --provider. Remembered once `up` has passed
         # its checks (it then starts creating things that `down` must find): a refused `up` changes nothing.

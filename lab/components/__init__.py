@@ -15,6 +15,7 @@ from lab.components.ecr_repository import EcrRepositoryComponent
 from lab.components.eks_cluster import EksClusterComponent
 from lab.components.first_deploy import FirstDeployComponent
 from lab.components.git_server import GitServerComponent
+from lab.components.monitoring import MonitoringComponent
 from lab.components.registry import RegistryComponent
 from lab.core.config import Settings
 from lab.manifests.kind import PortMapping, check_port_mappings
@@ -28,6 +29,7 @@ COMPONENTS: list[Component] = [
     EcrRepositoryComponent(),
     FirstDeployComponent(),  # before Argo CD looks at the GitOps repo
     ArgoCDComponent(),
+    MonitoringComponent(),  # optional (with_components): deployed by Argo CD from the GitOps repo
 ]
 
 

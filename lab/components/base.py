@@ -109,6 +109,10 @@ class Component:
         """Ports it publishes on 127.0.0.1: doctor checks them, kind maps those with a node port."""
         return ()
 
+    def dashboard_links(self, settings: Settings) -> Sequence[tuple[str, str]]:
+        """(what, URL) of the UIs it serves beyond Argo CD's, for `invoke dashboard`."""
+        return ()
+
     def ensure(self, run: Up) -> None:
         """Make it exist as the settings want (observe -> compare -> act; idempotent)."""
 

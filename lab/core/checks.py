@@ -131,6 +131,12 @@ def coerce(name: str, raw: Any, annotation: Any, *, source: str | None = None) -
             if text in ("0", "false", "no", "off", ""):
                 return False
         raise refuse("true or false", "true or false (also 1/0, yes/no, on/off)")
+    if kind == "tuple[str, ...]":
+        # A list (lab.toml, JSON) or comma-separated text (LAB_* variables, flags); each item a word.
+        items = raw.split(",") if isinstance(raw, str) else raw
+        if isinstance(items, list | tuple) and all(isinstance(i, str) for i in items):
+            return tuple(dict.fromkeys(i.strip() for i in items if i.strip()))
+        raise refuse("a list of names", 'a list of names, e.g. ["monitoring"] (or "monitoring,..." in LAB_*)')
     if kind == "Path":
         if isinstance(raw, str | os.PathLike) and str(raw).strip():
             return Path(str(raw)).expanduser()

@@ -37,6 +37,7 @@ TARGETS = ("local", "aws")
 PROVIDERS = ("kind", "minikube")
 AWS_EMULATORS = ("ministack", "localstack")
 REGISTRY_KINDS = ("local", "ecr")
+OPTIONAL_COMPONENTS = ("monitoring",)  # components off by default (lab/components: `invoke up --with NAME`)
 # Image-scan thresholds, lowest first (Trivy's severity names: trivy-db pkg/types/types.go SeverityNames), and "off".
 SCAN_SEVERITIES = ("UNKNOWN", "LOW", "MEDIUM", "HIGH", "CRITICAL")
 SCAN_OFF = "off"
@@ -108,6 +109,10 @@ class Settings:
     offline: bool = False
     # Seconds to wait for Argo CD to report an environment Synced + Healthy.
     sync_timeout: float = 300.0
+    # Optional components to run as well (OPTIONAL_COMPONENTS): lab.toml `with_components = ["monitoring"]`,
+    # LAB_WITH_COMPONENTS=monitoring (comma-separated), `invoke up --with monitoring`. Off by default: each costs
+    # memory and start-up time.
+    with_components: tuple[str, ...] = ()
     # `ship` scans the built image before the push (Trivy; on the aws target also ECR's scan-on-push findings):
     # a finding at or above this severity stops the ship unless accepted with --allow-vulnerable ID. CRITICAL by
     # default: what must never reach a cluster, without making every HIGH a stop sign in a learning lab.
@@ -123,6 +128,8 @@ class Settings:
         check_choice("provider", self.provider, PROVIDERS)
         check_choice("aws_emulator", self.aws_emulator, AWS_EMULATORS)
         check_choice("push_registry", self.push_registry, REGISTRY_KINDS)
+        for name in self.with_components:
+            check_choice("with_components", name, OPTIONAL_COMPONENTS)
         check_choice("scan_severity", self.scan_severity, (*SCAN_SEVERITIES, SCAN_OFF))
         for name in PORT_FIELDS:
             port = getattr(self, name)

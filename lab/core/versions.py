@@ -19,6 +19,12 @@ DEX_IMAGE = "ghcr.io/dexidp/dex:v2.45.0"  # not used: the lab scales Dex to 0
 REDIS_IMAGE = "public.ecr.aws/docker/library/redis:8.2.3-alpine"
 ARGOCD_IMAGES = (ARGOCD_IMAGE, REDIS_IMAGE)
 
+# Prometheus (optional `monitoring` component): the server's Go module github.com/prometheus/prometheus is
+# published as v0.3<minor>.<patch> for Prometheus 3.<minor>.<patch> (its VERSION file at v0.316.0 says 3.16.0).
+PROMETHEUS_VERSION = "v3.16.0"
+PROMETHEUS_GO_MODULE_VERSION = "v0.316.0"
+PROMETHEUS_IMAGE = f"quay.io/prometheus/prometheus:{PROMETHEUS_VERSION}"
+
 MINISTACK_VERSION = "1.5.33"  # PyPI `ministack`, installed into an image built on the base image
 
 # kind release binaries (kind site/content/docs/user/quick-start.md, "Installing From Release Binaries"):

@@ -28,7 +28,7 @@ import os
 import random
 import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -261,6 +261,46 @@ class GitOpsRepo(WorkingClone):
                 self._apply(change)
             finally:
                 self._discard_local()
+
+    def commit_files(self, directory: str, files: Mapping[str, str], message: str) -> Committed:
+        """Make DIRECTORY (relative to the repository) hold exactly FILES (path under it -> text) and push that as
+        one commit: the lab's platform manifests (lab/components/monitoring.py). Unchanged: no commit. The same
+        fetch → reset → write → commit → push loop as commit_change, minus the overlay render."""
+        self._rehearse()
+        with self.locked(), self._interruptible():
+            self.open()
+            for attempt in range(1, self.max_attempts + 1):
+                if attempt > 1:
+                    self._fetch()
+                    git.reset_hard(self.runner, self.workdir, self.remote_head)
+                self._changing = True
+                target = self.workdir / directory
+                shutil.rmtree(target, ignore_errors=True)
+                for rel, text in files.items():
+                    path = target / rel
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    path.write_text(text, encoding="utf-8")
+                git.add(self.runner, self.workdir, [directory])
+                if not git.has_staged_changes(self.runner, self.workdir):
+                    self._discard_local()
+                    return Committed(git.rev_parse(self.runner, self.workdir) or "", attempt, changed=False)
+                sha = git.commit(self.runner, self.workdir, message, author=self.author)
+                outcome = self._push(sha, message.splitlines()[0], None)
+                if outcome.ok:
+                    if self._dry is not None:
+                        self._rehearsed_push(sha)
+                    return Committed(sha, attempt)
+                self._discard_local()
+                if not outcome.race:
+                    raise GitOpsError(
+                        f"the GitOps remote {self.url} refused the push to {BRANCH}: {outcome.message}",
+                        hint="nothing was changed there; check the remote's permissions and hooks",
+                    )
+                self.sleep(min(2.0, self.backoff * 2 ** (attempt - 1)) * (0.5 + self.rng()))
+            raise GitOpsError(
+                f"the GitOps remote {self.url} kept moving: gave up after {self.max_attempts} attempts",
+                hint="something else pushes there constantly; retry the command",
+            )
 
     def bump(
         self,

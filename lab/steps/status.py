@@ -115,6 +115,9 @@ def dashboard(ctx: Context, *, start_port_forward: Callable[[list[str]], None] |
     ctx.ui.data(f"Argo CD: {url}")
     ctx.ui.data("user: admin")
     ctx.ui.data(f"password: {password}" if password else f"password: {argocd_steps.admin_password_hint()}")
+    for component in components.enabled(s):
+        for what, link in component.dashboard_links(s):
+            ctx.ui.data(f"{what}: {link}")
     if capabilities_for(s).ui_port_forward:
         argv = kubectl.port_forward_argv(
             s.kube_context,

@@ -29,6 +29,8 @@ BEHAVIOURS = {  # test name prefix -> how many (parametrized) cases: the issue's
     "test_promotion_carries_the_exact_digest_and_prod_needs_the_manual_sync": 1,
     "test_rollback_of_staging_waits_for_the_sync_then_serves_the_previous_release": 1,
     "test_metrics_of_a_ship_and_its_rollback_come_from_argocd": 1,
+    "test_prometheus_scrapes_the_app_and_argocd_and_the_dev_request_counter_rises": 1,
+    "test_every_dashboard_query_and_alert_is_valid_promql_and_the_rules_are_loaded": 1,
 }
 TOTAL = sum(BEHAVIOURS.values())
 
