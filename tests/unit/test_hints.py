@@ -6,6 +6,7 @@ past the failure. The situations: Docker Hub unreachable with nothing cached, of
 from __future__ import annotations
 
 import hashlib
+import json
 import importlib.util
 import io
 import re
@@ -27,7 +28,7 @@ from lab.core.context import Context
 from lab.core.errors import DownloadFailed
 from lab.core.ui import UI
 from lab.steps import doctor, kindbin, lab
-from lab.tools import download
+from lab.tools import download, kubectl
 
 PAYLOAD = b"#!/bin/sh\necho 'kind v0.32.0 go1.25.5 linux/amd64'\n"
 
@@ -133,7 +134,6 @@ def closed_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.mark.unscripted_commands_succeed  # `doctor` runs many read-only probes; not scripted one by one yet
 def test_doctor_fix_with_the_kind_download_failing(
     tmp_path: Path, closed_port: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -146,6 +146,13 @@ def test_doctor_fix_with_the_kind_download_failing(
         [str(ctx.settings.state_dir / "bin" / "kind"), "version"],
         f"kind {versions.KIND_VERSION} go1.25.5 linux/amd64\n",
     )
+    # What doctor's read-only probes get from this machine's Docker: no container publishes a port yet.
+    ctx.runner.script(["docker", "ps"], "")  # type: ignore[attr-defined]
+    ctx.runner.script(["docker", "version", "--format", "{{.Server.Version}}"], "27.5.1\n")  # type: ignore[attr-defined]
+    info = {"MemTotal": 8 * 1024**3, "CgroupVersion": "2", "Driver": "overlay2", "DockerRootDir": str(tmp_path)}
+    ctx.runner.script(["docker", "info", "--format", "{{json .}}"], json.dumps(info))  # type: ignore[attr-defined]
+    kubectl_version = {"clientVersion": {"gitVersion": "v1.36.1"}}
+    ctx.runner.script([kubectl.kubectl_binary(), "version", "--client"], json.dumps(kubectl_version))  # type: ignore[attr-defined]
 
     with pytest.raises(DownloadFailed) as failed:
         lab.doctor(ctx, fix=True, probes=no_hub())
