@@ -6,9 +6,9 @@ past the failure. The situations: Docker Hub unreachable with nothing cached, of
 from __future__ import annotations
 
 import hashlib
-import json
 import importlib.util
 import io
+import json
 import re
 import shlex
 import socket
