@@ -610,7 +610,6 @@ class RecordingRepo:
         return Committed("c" * 40, 1)
 
 
-@pytest.mark.unscripted_commands_succeed  # ship's git reads of the app repo are not scripted yet
 def test_ship_on_aws_logs_in_to_ecr_first_and_pushes_to_the_account_registry(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -623,6 +622,12 @@ def test_ship_on_aws_logs_in_to_ecr_first_and_pushes_to_the_account_registry(
     runner.script(["docker", "push"], stdout=f"x: digest: {digest} size: 1\n")
     runner.script(["trivy", "--version"], stdout="Version: 0.74.0\n")
     runner.script(["trivy", "image"], stdout=(ROOT / "tests/data/trivy/clean.json").read_text())
+    runner.script(["docker", "login", "--username", "AWS", "--password-stdin"], stdout="Login Succeeded\n")
+    runner.script(["git", "-C", str(tmp_path), "status", "--porcelain"], stdout="")  # a clean app tree
+    runner.script(["pytest", "-q"], stdout="40 passed in 1.23s\n")  # the quality gate passes
+    runner.script(  # an app repo without a remote, as git answers it
+        ["git", "-C", str(tmp_path), "remote", "get-url"], returncode=2, stderr="error: No such remote 'origin'\n"
+    )
     stubs = Clients()  # ECR's own scan of the pushed image: complete, nothing found
     stubs["ecr"].add_response(
         "describe_image_scan_findings",
@@ -707,6 +712,10 @@ def first_deploy_ship(tmp_path: Path, runner: FakeRunner, ctx: Context, registry
     runner.script(["git", "-C", str(tmp_path), "rev-parse"], stdout=sha + "\n")
     runner.script(["docker", "build"], stdout="sha256:" + "11" * 32 + "\n")
     runner.script(["docker", "push"], stdout=f"x: digest: sha256:{'ab' * 32} size: 1\n")
+    runner.script(["git", "-C", str(tmp_path), "status", "--porcelain"], stdout="")  # a clean app tree
+    runner.script(  # an app repo without a remote, as git answers it
+        ["git", "-C", str(tmp_path), "remote", "get-url"], returncode=2, stderr="error: No such remote 'origin'\n"
+    )
     # As lab/steps/up.py _first_deploy: no image scan in set-up (scan_severity off).
     first = Context(replace(registries.up_settings(ctx.settings), scan_severity="off"), runner, ctx.ui)
     return ship(
@@ -722,7 +731,6 @@ def first_deploy_ship(tmp_path: Path, runner: FakeRunner, ctx: Context, registry
     )
 
 
-@pytest.mark.unscripted_commands_succeed  # ship's git reads of the app repo are not scripted yet
 def test_up_and_its_first_deploy_make_each_repository_call_once_as_the_plan_lists_them(tmp_path: Path) -> None:
     """The plan's ECR calls are EcrRegistry.provision run against the recorders; the real path (up, then the first
     deploy's ship to the registry up returns) makes exactly those against strict Stubbers, plus the login's
