@@ -132,6 +132,31 @@ def when_ready(server: Any) -> None:
     server.handle_term = handle_term
 
 
+# Signals that stop a worker (gunicorn workers/base.py init_signals: SIGTERM graceful, SIGINT/SIGQUIT quick).
+_STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT, signal.SIGQUIT})
+
+
+def post_fork(server: Any, worker: Any) -> None:
+    """Worker, right after the fork, before gunicorn installs the worker's signal handlers: keep the master's
+    signal queue as this process inherited it (see post_worker_init)."""
+    worker.inherited_signal_queue = server.SIG_QUEUE
+
+
+def post_worker_init(worker: Any) -> None:
+    """Worker, once its own signal handlers are in place: honour a stop signal that came before them.
+
+    Until workers/base.py init_process calls init_signals, a new worker still has the master's handler
+    (gunicorn 27 arbiter.py ``signal``: it only queues the signal in SIG_QUEUE, which a worker never reads). A
+    SIGTERM that the master sends while a worker is that young (`invoke down`, a rollout, a test that stops
+    the server as soon as one worker answers) would be lost: the worker would serve on until the master's
+    graceful_timeout ran out and it was killed. Its copy of the queue holds that signal: stop as asked."""
+    queue = getattr(worker, "inherited_signal_queue", None)
+    while queue is not None and not queue.empty():
+        if queue.get_nowait() in _STOP_SIGNALS:
+            worker.log.info("a stop signal came while this worker was starting: it stops now")
+            worker.alive = False
+
+
 def worker_exit(server: Any, worker: Any) -> None:
     """Worker, on its way out: write the access lines still buffered (app/logs.py ACCESS_LINES)."""
     logs.ACCESS_LINES.flush()

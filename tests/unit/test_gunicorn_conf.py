@@ -427,3 +427,52 @@ def test_access_lines_reach_stdout_soon_while_the_server_keeps_running(start_gun
         time.sleep(0.02)
     assert server.proc.poll() is None
     assert len(seen) == 1 and seen[0]["status"] == 200
+
+
+@pytest.mark.integration  # a real gunicorn process (tests/tiers.py)
+def test_a_sigterm_that_reaches_a_worker_before_its_signal_handlers_stops_it(tmp_path: Path) -> None:
+    """gunicorn's master SIGTERMs its workers when it stops; one forked a moment earlier still has the master's
+    handler, which only queues the signal. A config that wraps the app's post_fork with a pause holds a worker in
+    that window while the test signals it: the worker must stop once booted, not serve on."""
+    conf = tmp_path / "gunicorn_slow_fork.py"
+    conf.write_text(
+        "import os, time\n"
+        f"exec(compile(open({str(CONF)!r}).read(), {str(CONF)!r}, 'exec'))\n"
+        "_app_post_fork = post_fork\n"
+        "def post_fork(server, worker):\n"
+        "    _app_post_fork(server, worker)\n"
+        "    open(os.environ['FORKED_FILE'], 'a').write(f'{os.getpid()}\\n')\n"
+        "    time.sleep(1.5)  # the window: gunicorn installs the worker's own handlers after this hook\n"
+    )
+    forked = tmp_path / "forked"
+    env = {k: v for k, v in os.environ.items() if k not in APP_ENV_KEYS}
+    env.update({"LOG_LEVEL": "INFO", "GUNICORN_WORKERS": "1", "DRAIN_SECONDS": "0", "FORKED_FILE": str(forked)})
+    out = tmp_path / "gunicorn.out"
+    with out.open("wb") as stdout:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", str(conf), "-b", f"127.0.0.1:{free_port()}", "app:create_app()"],
+            cwd=ROOT,
+            env=env,
+            stdout=stdout,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 20
+        while not forked.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert forked.exists(), out.read_text()
+        first = int(forked.read_text().split()[0])
+        os.kill(first, signal.SIGTERM)  # inside the pause: the worker still has the master's handler
+        stopped = False
+        while time.monotonic() < deadline and not stopped:
+            try:
+                os.kill(first, 0)
+                time.sleep(0.05)
+            except ProcessLookupError:
+                stopped = True
+        assert stopped, f"the worker signalled while starting serves on:\n{out.read_text()}"
+        assert "a stop signal came while this worker was starting" in out.read_text()
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
