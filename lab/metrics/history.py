@@ -38,9 +38,6 @@ from lab.gitops.trailers import APP_COMMIT, ENVIRONMENT, PROMOTED_FROM, ROLLBACK
 from lab.metrics.dora import DEPLOY, PROMOTE, REVERT_BY_HAND, ROLLBACK, UNTRAILERED, Event
 from lab.tools import git
 
-FIELD_SEP = "\x1f"
-RECORD_SEP = "\x1e"
-VALUE_SEP = "\x1d"
 REVERTS = re.compile(r"^This reverts commit ([0-9a-f]{40})\b", re.MULTILINE)  # git revert's message (sequencer.c)
 DEFAULT_HISTORY_LIMIT = 10  # argo-cd v3.5.1 pkg/apis/application/v1alpha1/application_defaults.go
 
@@ -58,29 +55,8 @@ class Commit:
         return values[0] if values else ""
 
 
-def log_format() -> str:
-    """sha, committer date (strict ISO 8601), subject, body, then each trailer's values (git pretty-formats)."""
-    fields = ["%H", "%cI", "%s", "%b"]
-    fields += [f"%(trailers:key={key},valueonly,separator=%x1D)" for key in TRAILER_KEYS]
-    return "%x1f".join(fields) + "%x1e"
-
-
-def parse_log(output: str) -> list[Commit]:
-    commits = []
-    for record in output.split(RECORD_SEP):
-        record = record.strip("\n")
-        if not record.strip():
-            continue
-        fields = record.split(FIELD_SEP)
-        if len(fields) != 4 + len(TRAILER_KEYS):
-            raise ValueError(f"unexpected git log record with {len(fields)} fields: {record[:200]!r}")
-        sha, when, subject, body, *values = fields
-        trailers = {
-            key: tuple(v.strip() for v in value.split(VALUE_SEP) if v.strip())
-            for key, value in zip(TRAILER_KEYS, values, strict=True)
-        }
-        commits.append(Commit(sha.strip(), parse_time(when.strip()), subject, body, trailers))
-    return commits
+def commit_of(entry: git.LogEntry) -> Commit:
+    return Commit(entry.sha, parse_time(entry.date.strip()), entry.subject, entry.body, entry.trailers)
 
 
 def parse_time(text: str) -> datetime:
@@ -171,8 +147,8 @@ class GitHistory:
 def read_git(runner: Runner, workdir: Path, rev: str, env: str, app_root: Path) -> GitHistory:
     """ENV's deploy events from the GitOps clone WORKDIR at REV; app commit times from the repo at APP_ROOT."""
     path = f"overlays/{env}"
-    out = git.git(runner, workdir, "log", "--topo-order", "--reverse", f"--format={log_format()}", rev, "--", path)
-    commits = parse_log(out.stdout)
+    entries = git.log(runner, workdir, rev, TRAILER_KEYS, paths=[path], oldest_first=True)
+    commits = [commit_of(entry) for entry in entries]
     images: dict[str, str] = {}
     for commit in commits:
         text = git.show(runner, workdir, commit.sha, overlay_file(env))

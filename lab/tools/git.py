@@ -317,12 +317,12 @@ VALUE_SEP = "\x1d"  # between several values of one trailer (a comma could occur
 
 
 def log_format(trailer_keys: Sequence[str]) -> str:
-    """A `git log --format` that prints sha, committer date, author, subject, then each trailer's values.
+    """A `git log --format` that prints sha, committer date, author, subject, body, then each trailer's values.
 
     `%(trailers:key=K,valueonly,separator=%x1D)` (Documentation/pretty-formats.txt): only the values of
     trailer K, several joined by the separator; empty when the commit has none.
     """
-    fields = ["%H", "%cI", "%an <%ae>", "%s"]
+    fields = ["%H", "%cI", "%an <%ae>", "%s", "%b"]
     fields += [f"%(trailers:key={key},valueonly,separator=%x1D)" for key in trailer_keys]
     return "%x1f".join(fields) + "%x1e"
 
@@ -333,6 +333,7 @@ class LogEntry:
     date: str  # ISO 8601, committer date
     author: str
     subject: str
+    body: str
     trailers: Mapping[str, tuple[str, ...]]
 
     def trailer(self, key: str) -> str:
@@ -348,9 +349,13 @@ def log(
     *,
     paths: Sequence[str] = (),
     max_count: int | None = None,
+    oldest_first: bool = False,
 ) -> list[LogEntry]:
-    """Commits reachable from REV (newest first), optionally only those touching PATHS."""
+    """Commits reachable from REV (newest first; OLDEST_FIRST: parents before children, `--topo-order
+    --reverse`), optionally only those touching PATHS."""
     args = ["log", f"--format={log_format(trailer_keys)}"]
+    if oldest_first:
+        args += ["--topo-order", "--reverse"]
     if max_count is not None:
         args.append(f"--max-count={max_count}")
     args.append(rev)
@@ -366,12 +371,12 @@ def parse_log(output: str, trailer_keys: Sequence[str]) -> list[LogEntry]:
         if not record.strip():
             continue
         fields = record.split(FIELD_SEP)
-        if len(fields) != 4 + len(trailer_keys):
+        if len(fields) != 5 + len(trailer_keys):
             raise ValueError(f"unexpected git log record with {len(fields)} fields: {record[:200]!r}")
-        sha, date, author, subject, *values = fields
+        sha, date, author, subject, body, *values = fields
         trailers = {
             key: tuple(v.strip() for v in value.split(VALUE_SEP) if v.strip())
             for key, value in zip(trailer_keys, values, strict=True)
         }
-        entries.append(LogEntry(sha.strip(), date, author, subject, trailers))
+        entries.append(LogEntry(sha.strip(), date, author, subject, body, trailers))
     return entries

@@ -194,17 +194,19 @@ def test_parse_log_reads_trailers_and_multiple_values() -> None:
             "2026-11-28T10:15:00+00:00",
             "A <a@x>",
             "rollback(dev): lab-app t1",
+            "Environment: dev\n",
             "dev",
             "1" * 40 + "\x1d" + "2" * 40,
             "Doe, J <j@x>",
         ]
     )
-    seed = "\x1f".join(["e" * 40, "2026-11-28T10:00:00+00:00", "A <a@x>", "seed: overlays", "", "", ""])
+    seed = "\x1f".join(["e" * 40, "2026-11-28T10:00:00+00:00", "A <a@x>", "seed: overlays", "", "", "", ""])
     entries = git.parse_log(record + "\x1e\n" + seed + "\x1e\n", keys)
     assert [e.sha for e in entries] == ["f" * 40, "e" * 40]
     assert entries[0].trailers["Rollback-Of"] == ("1" * 40, "2" * 40)
     assert entries[0].trailer("Deployed-By") == "Doe, J <j@x>"  # a comma in a name is not a separator
     assert entries[1].trailer("Environment") == ""
+    assert entries[0].body == "Environment: dev\n" and entries[1].body == ""
     with pytest.raises(ValueError, match="fields"):
         git.parse_log("only\x1ftwo\x1e", keys)
 

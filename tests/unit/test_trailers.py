@@ -13,7 +13,7 @@ def entry(sha: str, trailers: list[tuple[str, str]]) -> LogEntry:
     grouped: dict[str, tuple[str, ...]] = {}
     for key, value in trailers:
         grouped[key] = (*grouped.get(key, ()), value)
-    return LogEntry(sha, "2026-05-01T12:00:00+00:00", "someone", f"commit {sha}", grouped)
+    return LogEntry(sha, "2026-05-01T12:00:00+00:00", "someone", f"commit {sha}", "", grouped)
 
 
 def test_a_deploy_names_commit_image_digest_environment_and_who() -> None:
