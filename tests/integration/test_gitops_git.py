@@ -1076,6 +1076,11 @@ def test_a_real_sigint_during_the_push_reports_what_reached_the_remote(
         wait_for(done, 15)  # the hook (a child of the remote's receive-pack) has ended
     assert proc.returncode == 130, f"{out}\n{err}"
     if hook_name == "pre-receive":
+        # The hook has ended, but receive-pack updates the ref only after it: an accepting hook's update may still
+        # be on its way (bounded wait); a refusing hook's never comes.
+        deadline = time.monotonic() + 15
+        while accept and remote_head(remote) == before and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert (remote_head(remote) != before) is accept  # after the lab answered, the remote decided
         assert "did not reach" not in out and "nothing changed in the GitOps repo" not in out, out
         assert "was not on the GitOps remote" in out and "can still land" in out, out
