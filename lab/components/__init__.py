@@ -16,6 +16,7 @@ from lab.components.eks_cluster import EksClusterComponent
 from lab.components.first_deploy import FirstDeployComponent
 from lab.components.git_server import GitServerComponent
 from lab.components.monitoring import MonitoringComponent
+from lab.components.notify_receiver import NotifyReceiverComponent
 from lab.components.registry import RegistryComponent
 from lab.core.config import Settings
 from lab.manifests.kind import PortMapping, check_port_mappings
@@ -24,6 +25,7 @@ COMPONENTS: list[Component] = [
     RegistryComponent(),  # the services first: the cluster attaches their containers to its network
     EcrEmulatorComponent(),
     GitServerComponent(),
+    NotifyReceiverComponent(),  # Argo CD's notifications are posted to it (by name on the cluster network)
     ClusterComponent(),
     EksClusterComponent(),
     EcrRepositoryComponent(),

@@ -8,6 +8,7 @@ nothing and no separate `rollout restart` is needed.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,8 @@ def ensure_argocd(
 ) -> None:
     """Verified install.yaml + the lab's kustomization → namespace → server-side apply → rollout waits."""
     settings, runner = ctx.settings, ctx.runner
+    if settings.target != "local":  # the notification receiver is a container of the local target's
+        options = dataclasses.replace(options, notifications=False)
     directory = install_dir(ctx)
     files = manifests.install_files(options)
 

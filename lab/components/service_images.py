@@ -18,6 +18,7 @@ from lab.tools import docker, docker_objects
 COMPONENT_REGISTRY = "registry"
 COMPONENT_ECR = "ecr"
 COMPONENT_GIT = "git"
+COMPONENT_NOTIFY = "notify"
 CONTEXT_LABEL = names.CONTEXT_LABEL  # on images: digest of the build context, base image and build args
 
 
@@ -69,6 +70,11 @@ def service_images(settings: Settings) -> list[ServiceImage]:
                 base,
             )
         )
+    images.append(
+        ServiceImage(
+            COMPONENT_NOTIFY, versions.NOTIFY_IMAGE, images_dir / "notify", images_dir / "notify" / "Dockerfile", base
+        )
+    )
     if settings.aws_emulator == "ministack" and not settings.aws_endpoint_url:
         images.append(
             ServiceImage(

@@ -37,6 +37,7 @@ from lab.components.registry import REGISTRY_VOLUME, RegistryComponent, ensure_r
 from lab.components.service_images import (
     COMPONENT_ECR,
     COMPONENT_GIT,
+    COMPONENT_NOTIFY,
     COMPONENT_REGISTRY,
     CONTEXT_LABEL,
     ImageRemoval,
@@ -49,7 +50,7 @@ from lab.core.context import Context
 from lab.core.errors import ConfigError
 from lab.providers.wiring import ECR_CONTAINER, GIT_CONTAINER, REGISTRY_CONTAINER
 
-COMPONENTS = (COMPONENT_REGISTRY, COMPONENT_ECR, COMPONENT_GIT)
+COMPONENTS = (COMPONENT_REGISTRY, COMPONENT_ECR, COMPONENT_GIT, COMPONENT_NOTIFY)
 
 
 @dataclass(frozen=True)

@@ -101,6 +101,8 @@ class Settings:
     git_port: int = 3000
     # Host port of the Argo CD UI (NodePort mapped by kind); 8080 is what Argo CD's docs use for port-forward.
     argocd_port: int = 8080
+    # Host port of the lab's notification receiver (Argo CD's webhook notifications; lab/images/notify).
+    notify_port: int = 8095
     # Base image of the app and lab images. Override where Docker Hub cannot be reached (CI builds its own).
     base_image: str = "python:3.12-slim"
     # Where the lab keeps its state: the GitOps bare repo, caches, generated manifests.
@@ -190,7 +192,7 @@ class Settings:
 ENV_PREFIX = "LAB_"
 
 
-PORT_FIELDS = ("registry_port", "emulator_port", "git_port", "argocd_port")
+PORT_FIELDS = ("registry_port", "emulator_port", "git_port", "argocd_port", "notify_port")
 
 
 def _ports_in_use(s: Settings) -> list[tuple[str, int]]:
@@ -200,6 +202,7 @@ def _ports_in_use(s: Settings) -> list[tuple[str, int]]:
     used += [] if s.aws_endpoint_url else [("emulator_port", s.emulator_port)]
     used += [] if s.gitops_remote else [("git_port", s.git_port)]
     used.append(("argocd_port", s.argocd_port))
+    used.append(("notify_port", s.notify_port))
     used += [(f"the {env.name} app", env.host_port) for env in ENVIRONMENTS]
     return used
 

@@ -38,5 +38,6 @@ CONFIG_HASH_ANNOTATION: Final = "gitops-lab.config-hash"  # on the Argo CD workl
 REGISTRY_CONTAINER: Final = "lab-registry"
 ECR_CONTAINER: Final = "lab-ecr"
 GIT_CONTAINER: Final = "lab-git"
+NOTIFY_CONTAINER: Final = "lab-notify"  # the notification receiver (lab/images/notify)
 REGISTRY_VOLUME: Final = "lab-registry-data"
 ECR_STATE_VOLUME: Final = "lab-ecr-state"

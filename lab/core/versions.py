@@ -49,6 +49,7 @@ MINIKUBE_VERSION = "v1.38.1"  # alternative provider, the release the lab target
 REGISTRY_SERIES = "2.8"  # Debian's docker-registry (CNCF distribution); bookworm ships 2.8.2, the build checks 2.8.x
 REGISTRY_IMAGE = f"gitops-lab/registry:{REGISTRY_SERIES}"
 MINISTACK_IMAGE = f"gitops-lab/ministack:{MINISTACK_VERSION}"
+NOTIFY_IMAGE = "gitops-lab/notify:1"  # revision of lab/images/notify (Python standard library only)
 GITSERVER_IMAGE = "gitops-lab/gitserver:1"  # revision of lab/images/gitserver; git/nginx/fcgiwrap from Debian
 # LocalStack (alternative ECR emulator; pulled, needs LOCALSTACK_AUTH_TOKEN and a paid plan for ECR). Calendar
 # versions since 2026; 2026.09.0 as used in several public compose/test setups at the time of writing.

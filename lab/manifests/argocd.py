@@ -27,6 +27,7 @@ import yaml
 
 from lab.core import names
 from lab.core.config import ENVIRONMENTS, Environment
+from lab.manifests import argocd_notifications
 from lab.manifests.kind import ARGOCD_NODE_PORT
 
 Doc = dict[str, Any]
@@ -89,6 +90,8 @@ class InstallOptions:
     ui_node_port: int = ARGOCD_NODE_PORT
     # Local accounts (login only; an admin sets their passwords) mapped to the lab's RBAC roles.
     accounts: tuple[tuple[str, str], ...] = (("developer", "developer"), ("lead", "lead"))
+    # Notifications to the lab's receiver container (target local: lab/manifests/argocd_notifications.py).
+    notifications: bool = True
 
 
 DEFAULT_INSTALL = InstallOptions()
@@ -223,6 +226,12 @@ def install_patches(options: InstallOptions = InstallOptions()) -> dict[str, Doc
         "patches/argocd-rbac-cm.yaml": _config_map_patch("argocd-rbac-cm", rbac_cm_data(options)),
         "patches/argocd-server-service.yaml": _server_service_patch(options),
     }
+    if options.notifications:
+        # The controller watches this ConfigMap (argo-cd notification_controller/controller/controller.go, its
+        # configMapInformer): a change needs no restart.
+        patches["patches/argocd-notifications-cm.yaml"] = _config_map_patch(
+            argocd_notifications.CONFIG_MAP, argocd_notifications.notifications_cm_data()
+        )
     for workload in WORKLOADS:
         patches[f"patches/{workload.kind.lower()}-{workload.name}.yaml"] = _workload_patch(workload, options)
     return patches

@@ -20,6 +20,7 @@ from lab.registries.local import CONTAINER_PORT as REGISTRY_CONTAINER_PORT
 from lab.tools import docker
 
 GIT_CONTAINER = names.GIT_CONTAINER
+NOTIFY_CONTAINER = names.NOTIFY_CONTAINER
 
 
 def default_registry_links(settings: Settings) -> list[RegistryLink]:
@@ -28,8 +29,9 @@ def default_registry_links(settings: Settings) -> list[RegistryLink]:
 
 
 def default_attached_containers(settings: Settings) -> list[str]:
-    """Other lab containers pods must reach by name: the git server (unless an external remote is used)."""
-    return [] if settings.gitops_remote else [GIT_CONTAINER]
+    """Other lab containers pods must reach by name: the git server (unless an external remote is used) and the
+    notification receiver (Argo CD's notifications controller posts to it)."""
+    return ([] if settings.gitops_remote else [GIT_CONTAINER]) + [NOTIFY_CONTAINER]
 
 
 def attach_to(ctx: Context, network: str, containers: Sequence[str]) -> None:
@@ -48,6 +50,7 @@ __all__ = [
     "ECR_CONTAINER",
     "ECR_CONTAINER_PORT",
     "GIT_CONTAINER",
+    "NOTIFY_CONTAINER",
     "REGISTRY_CONTAINER",
     "REGISTRY_CONTAINER_PORT",
     "attach_to",

@@ -383,7 +383,19 @@ class DockerFake:
         return self.ok(argv, json.dumps([c.inspect()]))
 
     _RUN_VALUES: frozenset[str] = frozenset(
-        {"--name", "--restart", "--label", "-p", "--network", "-v", "-e", "--user", "--entrypoint"}
+        {
+            "--name",
+            "--restart",
+            "--label",
+            "-p",
+            "--network",
+            "-v",
+            "-e",
+            "--user",
+            "--entrypoint",
+            "--cap-drop",
+            "--security-opt",
+        }
     )
 
     def _run_probe(self, argv: tuple[str, ...], args: tuple[str, ...], stdin: str | None) -> Result:
@@ -398,7 +410,7 @@ class DockerFake:
     def _run(self, argv: tuple[str, ...], args: tuple[str, ...], stdin: str | None) -> Result:
         """`docker run -d --name N ...`: a port already published leaves the container created, not running (the
         daemon creates it, then fails to start it), as Docker does."""
-        opts, rest = _parse_options(argv, args[1:], self._RUN_VALUES, {"-d"})
+        opts, rest = _parse_options(argv, args[1:], self._RUN_VALUES, {"-d", "--read-only"})
         if "--name" not in opts or not rest:
             raise UnmodelledCommand(argv, "a named container")
         image_ref, name = rest[0], opts["--name"][0]

@@ -220,7 +220,7 @@ def test_up_on_a_fresh_machine_runs_every_phase_in_order(first_up: FirstUp, fini
     dump = runner.dump()
 
     runs = where(runner, docker("run"))
-    assert [runner.calls[i].argv[4] for i in runs] == ["lab-registry", "lab-ecr", "lab-git"], dump
+    assert [runner.calls[i].argv[4] for i in runs] == ["lab-registry", "lab-ecr", "lab-git", "lab-notify"], dump
     [create] = where(runner, kind("create", "cluster"))
     hosts = where(runner, lambda c: docker("exec")(c) and c.argv[-1].endswith("/hosts.toml"))
     connects = where(runner, docker("network", "connect", "kind"))
@@ -236,7 +236,7 @@ def test_up_on_a_fresh_machine_runs_every_phase_in_order(first_up: FirstUp, fini
     # service containers run → kind create → hosts.toml + network connect → GitOps commits and the first image
     # → kind load → Argo CD apply (server-side) → rollouts → repo Secret, AppProject, Applications
     assert max(runs) < create < min(hosts) and max(hosts) < min(connects), dump
-    assert len(hosts) == 2 and len(connects) == 3, dump
+    assert len(hosts) == 2 and len(connects) == 4, dump  # registry, ECR emulator, git server, receiver
     [image_push] = where(runner, docker("push"))
     assert len(pushes) == 4 and len(app_build) == 1, dump  # seed, deploy(dev), promote(staging), promote(prod)
     assert max(connects) < pushes[0] < app_build[0] < image_push < pushes[1], dump
@@ -262,7 +262,7 @@ def test_up_on_a_fresh_machine_runs_every_phase_in_order(first_up: FirstUp, fini
         "/etc/containerd/certs.d/localhost:5001/hosts.toml": '[host."http://lab-registry:5000"]\n',
         "/etc/containerd/certs.d/localhost:4566/hosts.toml": '[host."http://lab-ecr:4566"]\n',
     }
-    assert all("kind" in world.containers[n].networks for n in ("lab-registry", "lab-ecr", "lab-git"))
+    assert all("kind" in world.containers[n].networks for n in ("lab-registry", "lab-ecr", "lab-git", "lab-notify"))
 
     # The real bare repo: the seed, then one deploy and two promotions, each with the deploy trailers.
     log = machine.deploy_log()

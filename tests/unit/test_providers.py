@@ -62,7 +62,7 @@ class World:
         return self.docker.containers
 
     def add_lab_containers(self) -> None:
-        for name in ("lab-registry", "lab-ecr", "lab-git"):
+        for name in ("lab-registry", "lab-ecr", "lab-git", "lab-notify"):
             self.docker.add_container(name, labels={"gitops-lab.managed": "true"})
 
     def add_kind_cluster(
@@ -243,9 +243,14 @@ def test_fresh_machine_full_sequence(settings: Settings, runner: FakeRunner, wor
             copies.append(cp[0])
     assert i_create < min(copies), runner.dump()
 
-    # registries connected after the node files, then the ConfigMap; the git server is attached too
+    # registries connected after the node files, then the ConfigMap; the git server and the receiver are attached too
     connects = indexes(runner, "docker", "network", "connect", "kind")
-    assert [runner.calls[i].argv[-1] for i in connects] == ["lab-registry", "lab-ecr", "lab-git"], runner.dump()
+    assert [runner.calls[i].argv[-1] for i in connects] == [
+        "lab-registry",
+        "lab-ecr",
+        "lab-git",
+        "lab-notify",
+    ], runner.dump()
     assert max(copies) < min(connects)
     applies = [i for i, c in enumerate(runner.calls) if c.argv[:4] == (KUBECTL, "--context", f"kind-{NAME}", "apply")]
     assert len(applies) == 1, runner.dump()
@@ -544,7 +549,7 @@ def test_minikube_sequence(mk_settings: Settings, runner: FakeRunner, world: Wor
     i_start = runner.index("minikube", "start")
     connects = indexes(runner, "docker", "network", "connect", NAME)
     assert i_start < min(connects), runner.dump()
-    assert [runner.calls[i].argv[-1] for i in connects] == ["lab-registry", "lab-ecr", "lab-git"]
+    assert [runner.calls[i].argv[-1] for i in connects] == ["lab-registry", "lab-ecr", "lab-git", "lab-notify"]
     # no kind recipe on minikube
     runner.assert_not_called("docker", "exec")
     assert not [c for c in runner.calls if c.argv[0] == KUBECTL and "apply" in c.argv], runner.dump()

@@ -110,6 +110,7 @@ def test_fresh_machine_builds_images_and_starts_all_three(tmp_path, world, net, 
     assert {c.argv[c.argv.index("-t") + 1] for c in builds} == {
         versions.REGISTRY_IMAGE,
         versions.GITSERVER_IMAGE,
+        versions.NOTIFY_IMAGE,
         versions.MINISTACK_IMAGE,
     }, runner.dump()
     for c in builds:
@@ -405,12 +406,13 @@ def test_images_are_rebuilt_only_when_their_context_changes(tmp_path, world):
     done = services.build_service_images(ctx)
     assert done[versions.GITSERVER_IMAGE] == "built"
     assert done[versions.REGISTRY_IMAGE] == "cached"
-    assert world.builds == 4, runner.dump()
+    assert world.builds == 5, runner.dump()  # four built, then the git server's again
 
 
 def test_only_the_images_of_services_the_lab_runs_are_built(tmp_path, world):
     ctx, _ = make_ctx(tmp_path, world, registry="registry.example:5000", gitops_remote="https://git.example/g.git")
-    assert list(services.build_service_images(ctx)) == [versions.MINISTACK_IMAGE]
+    # The receiver always runs (the target's Argo CD posts to it); no registry or git server is built.
+    assert list(services.build_service_images(ctx)) == [versions.NOTIFY_IMAGE, versions.MINISTACK_IMAGE]
 
 
 def test_image_digest_depends_on_base_image(tmp_path):

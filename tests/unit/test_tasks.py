@@ -487,7 +487,7 @@ def test_invoke_up_dry_run_needs_no_docker(tmp_path: Path, lab_env: Path) -> Non
     assert " – Preflight checks (invoke doctor) — skipped (dry run: not run; `invoke doctor` runs them)" in res.stderr
     assert "✓ Preflight" not in res.stderr and re.search(r"│ – +│ Preflight checks \(invoke doctor\) \(skipped", out)
     assert f"would download https://kind.sigs.k8s.io/dl/{versions.KIND_VERSION}/kind-" in res.stderr
-    assert out.count("$ docker run -d") == 3
+    assert out.count("$ docker run -d") == 4  # registry, ECR emulator, git server, notification receiver
 
 
 @pytest.mark.parametrize("doc", ["README.md", "docs/tutorial.md"])
