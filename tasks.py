@@ -415,6 +415,35 @@ def history(c: InvokeContext, env: str, limit: int = 20, debug: bool = False) ->
 @task(
     help=helps(
         "debug",
+        follow="print each new notification as it arrives, until --timeout or Ctrl-C",
+        limit="how many of the latest to show (without --follow)",
+        timeout="seconds --follow runs (default 600)",
+    )
+)
+@lab_task
+def notifications(
+    c: InvokeContext, follow: bool = False, limit: int = 20, timeout: int = 600, debug: bool = False
+) -> None:
+    """Argo CD's notifications (sync succeeded or failed, health degraded) from the lab's receiver, newest first."""
+    from lab.steps import notifications as notifications_steps
+
+    if limit < 1:
+        raise ConfigError(f"--limit must be at least 1, got {limit}", hint="valid values: a whole number from 1")
+    if not timeout > 0:
+        raise ConfigError(f"--timeout must be more than 0 seconds, got {timeout}", hint="e.g. --timeout 300")
+    ctx = make_context(debug=debug)
+    if not follow:
+        notifications_steps.notifications(ctx, limit=limit)
+        return
+    try:
+        notifications_steps.follow(ctx, timeout=timeout)
+    except KeyboardInterrupt:
+        ctx.ui.info("stopped (Ctrl-C)")
+
+
+@task(
+    help=helps(
+        "debug",
         env="dev, staging or prod (default: all three)",
         since="start of the window: YYYY-MM-DD or an ISO 8601 time (default: the first commit of the environment)",
         json="print the figures as JSON (per environment) instead of the table",

@@ -194,3 +194,10 @@ class SecretFound(LabError):
 
     def details(self) -> list[str]:
         return [f"  {line}" for line in self.findings]
+
+
+class ServiceUnreachable(LabError):
+    """One of the lab's service containers does not answer on its 127.0.0.1 port (absent, stopped, or failing): the
+    message says which and how Docker sees it, the hint the command that brings it back."""
+
+    exit_code = 18

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from lab import components
 from lab.clients.argocd import ApplicationClient
+from lab.clients.notify_receiver import ReceiverClient
 from lab.components import cluster as cluster_component
 from lab.components.base import StatusView
 from lab.core import names
@@ -18,6 +19,7 @@ from lab.manifests import argocd as argocd_manifests
 from lab.providers import capabilities_for, provider_for
 from lab.steps import argocd as argocd_steps
 from lab.steps import kindbin
+from lab.steps import notifications as notifications_steps
 from lab.tools import docker, kubectl
 
 
@@ -58,7 +60,7 @@ def _cluster_view(ctx: Context) -> tuple[StatusView, list[ToolNotFound]]:
     return StatusView(ctx, prov.name, exists, reachable, seen), missing
 
 
-def status(ctx: Context, *, client: ApplicationClient | None = None) -> bool:
+def status(ctx: Context, *, client: ApplicationClient | None = None, receiver: ReceiverClient | None = None) -> bool:
     """Print the components table (a row or more per component of the target, in their order) and, with a
     cluster, one row per environment. True if the cluster answers.
 
@@ -76,6 +78,7 @@ def status(ctx: Context, *, client: ApplicationClient | None = None) -> bool:
         ctx.ui.warn(f"{gap.message}: the table shows what Docker sees → {fix}")
 
     if not reachable:
+        notifications_steps.show_recent(ctx, client=receiver)
         return False
     api = client or ApplicationClient.from_kubeconfig(s.kube_context)
     env_rows = []
@@ -90,6 +93,7 @@ def status(ctx: Context, *, client: ApplicationClient | None = None) -> bool:
         mode = "auto + self-heal" if env.auto_sync else "manual"
         env_rows.append((env.name, mode, sync, health, rev, tag, replicas))
     ctx.ui.table("Environments", ("env", "sync policy", "sync", "health", "revision", "image tag", "ready"), env_rows)
+    notifications_steps.show_recent(ctx, client=receiver)
     return True
 
 

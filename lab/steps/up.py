@@ -138,6 +138,9 @@ def up(
     ui.data(argocd_steps.ui_hint(ctx))
     ui.data(f"GitOps repo: {run.made['git']} (in the cluster: {repo_url})")
     ui.data(f"dev app: http://127.0.0.1:{environment('dev').host_port}/version")
+    for component in components.enabled(settings):  # the notification receiver, Prometheus ...
+        for what, link in component.dashboard_links(settings):
+            ui.data(f"{what}: {link}")
     ui.next_steps(
         "invoke status",
         "edit app/, commit, then: invoke ship",

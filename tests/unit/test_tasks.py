@@ -488,6 +488,7 @@ def test_invoke_up_dry_run_needs_no_docker(tmp_path: Path, lab_env: Path) -> Non
     assert "✓ Preflight" not in res.stderr and re.search(r"│ – +│ Preflight checks \(invoke doctor\) \(skipped", out)
     assert f"would download https://kind.sigs.k8s.io/dl/{versions.KIND_VERSION}/kind-" in res.stderr
     assert out.count("$ docker run -d") == 4  # registry, ECR emulator, git server, notification receiver
+    assert "Notifications (JSON; `invoke notifications`): http://127.0.0.1:8095/notifications" in out  # the summary
 
 
 @pytest.mark.parametrize("doc", ["README.md", "docs/tutorial.md"])
