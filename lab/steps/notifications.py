@@ -8,9 +8,10 @@ import time
 from collections.abc import Callable
 
 from lab.clients.notify_receiver import Notification, ReceiverClient, ReceiverUnreachable
-from lab.components.notify_receiver import NOTIFY_CONTAINER, receiver_url
+from lab.components.notify_receiver import receiver_url
 from lab.core.context import Context
 from lab.core.errors import ConfigError, ServiceUnreachable
+from lab.core.names import NOTIFY_CONTAINER
 from lab.tools import docker
 
 STATUS_LINES = 5  # `invoke status` shows this many
