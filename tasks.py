@@ -450,6 +450,7 @@ def notifications(
         html="also write a self-contained HTML report (inline SVG charts) to this file",
         prometheus="also write the figures in Prometheus text format (lab_dora_*) to this file",
         chart="print the per-day chart under the table (default on; --no-chart to leave it out)",
+        publish="also PUT the figures (lab_dora_*) to the notification receiver's /metrics, for Prometheus",
     )
 )
 @lab_task
@@ -461,6 +462,7 @@ def metrics(
     html: str | None = None,
     prometheus: str | None = None,
     chart: bool = True,
+    publish: bool = False,
     debug: bool = False,
 ) -> None:
     """The four DORA keys per environment from the GitOps history (and Argo CD's, when it answers)."""
@@ -491,6 +493,10 @@ def metrics(
     if prometheus:
         metrics_steps.write_prometheus(Path(prometheus), reports)
         ctx.ui.info(f"wrote {prometheus}")
+    if publish:
+        from lab.steps import notifications as notifications_steps
+
+        ctx.ui.info(f"published to {notifications_steps.publish_dora(ctx, reports)}")
 
 
 @task(

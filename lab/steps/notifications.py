@@ -5,7 +5,8 @@ arrives, until --timeout or Ctrl-C."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from lab.clients.notify_receiver import Notification, ReceiverClient, ReceiverUnreachable
 from lab.components.notify_receiver import receiver_url
@@ -13,6 +14,9 @@ from lab.core.context import Context
 from lab.core.errors import ConfigError, ServiceUnreachable
 from lab.core.names import NOTIFY_CONTAINER
 from lab.tools import docker
+
+if TYPE_CHECKING:
+    from lab.steps.metrics import EnvReport
 
 STATUS_LINES = 5  # `invoke status` shows this many
 FOLLOW_INTERVAL = 2.0  # seconds between two polls of --follow
@@ -120,3 +124,17 @@ def follow(
             ctx.ui.warn("the receiver restarted: its earlier messages are gone")
         latest = page.latest
     return printed
+
+
+def publish_dora(ctx: Context, reports: Sequence[EnvReport], *, client: ReceiverClient | None = None) -> str:
+    """`invoke metrics --publish`: PUT the lab_dora_* figures (lab/metrics/report.py prometheus) to the receiver,
+    whose /metrics serves them to Prometheus (job lab-notify, with monitoring on). Returns the URL they are on."""
+    from lab.metrics import report  # only for --publish: `invoke status` does not need it
+
+    _check_target(ctx)
+    client = client or client_for(ctx)
+    try:
+        client.publish_dora(report.prometheus([r.figures for r in reports]))
+    except ReceiverUnreachable as exc:
+        raise _unreachable(ctx, exc) from None
+    return f"{client.base_url}/metrics"

@@ -82,3 +82,12 @@ def test_the_rendered_install_carries_the_notifications_config(kubectl: str, tmp
     assert cm["metadata"]["labels"]["app.kubernetes.io/name"] == "argocd-notifications-controller"  # upstream's kept
     # argocd-notifications-secret is not patched: install.yaml's empty Secret is all the receiver needs.
     assert not any(path.endswith("argocd-notifications-secret.yaml") for path in argocd_manifests.install_patches())
+
+
+def test_prometheus_scrapes_the_receiver_by_the_name_the_controller_posts_to() -> None:
+    from lab.manifests import monitoring
+
+    jobs = {job["job_name"]: job for job in monitoring.prometheus_config()["scrape_configs"]}
+    (static,) = jobs["lab-notify"]["static_configs"]
+    service = parsed(m.notifications_cm_data())[f"service.webhook.{m.SERVICE}"]
+    assert static["targets"] == [service["url"].removeprefix("http://")]  # /metrics on the same host:port

@@ -156,3 +156,26 @@ def test_the_aws_target_has_no_receiver() -> None:
         steps.notifications(ctx, client=client(FakeReceiver()))
     assert steps.show_recent(ctx, client=client(FakeReceiver())) is False
     assert runner.calls == []
+
+
+def test_metrics_publish_puts_the_dora_text_the_receiver_accepts() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from lab.metrics import dora
+    from lab.steps.metrics import EnvReport
+
+    t0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+    events = (dora.Event("a", dora.DEPLOY, t0, image="x:a"), dora.Event("b", dora.DEPLOY, t0 + timedelta(hours=1)))
+    figures = dora.compute(list(events), env="dev", since=t0, until=t0 + timedelta(days=1))
+    fake = FakeReceiver()
+    ctx, _ = make()
+    url = steps.publish_dora(ctx, [EnvReport(figures, events, "")], client=client(fake))
+    assert url == f"{fake.base_url}/metrics" and fake.requests == [f"PUT {fake.base_url}/metrics/dora"]
+    assert 'lab_dora_deployments{env="dev"} 2' in fake.dora.splitlines(), fake.dora
+    # What receiver.py accepts: only comments and lab_dora_* samples.
+    assert all(line.startswith(("#", "lab_dora_")) for line in fake.dora.splitlines() if line)
+
+    ctx, _ = make()
+    with pytest.raises(ServiceUnreachable) as exc:
+        steps.publish_dora(ctx, [EnvReport(figures, events, "")], client=client(FakeReceiver(down=True)))
+    assert exc.value.hint == "invoke up"
