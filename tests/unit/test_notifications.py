@@ -179,3 +179,12 @@ def test_metrics_publish_puts_the_dora_text_the_receiver_accepts() -> None:
     with pytest.raises(ServiceUnreachable) as exc:
         steps.publish_dora(ctx, [EnvReport(figures, events, "")], client=client(FakeReceiver(down=True)))
     assert exc.value.hint == "invoke up"
+
+
+def test_dashboard_lists_the_receivers_url() -> None:
+    from lab.steps import status as status_steps
+
+    runner = FakeRunner(dry_run=True)
+    ctx = Context(Settings(), runner, UI(err=io.StringIO(), out=io.StringIO()))
+    status_steps.dashboard(ctx)
+    assert "Notifications (JSON; `invoke notifications`): http://127.0.0.1:8095/notifications" in out(ctx).splitlines()
