@@ -415,7 +415,7 @@ def history(c: InvokeContext, env: str, limit: int = 20, debug: bool = False) ->
 @task(
     help=helps(
         "debug",
-        follow="print each new notification as it arrives, until --timeout or Ctrl-C",
+        follow="print each new notification as it arrives, until the timeout or Ctrl-C",
         limit="how many of the latest to show (without --follow)",
         timeout="seconds --follow runs (default 600)",
     )

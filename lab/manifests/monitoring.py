@@ -49,7 +49,7 @@ ARGOCD_METRICS = (
     ("argocd-repo-server", 8084, "repo-server"),
 )
 ERROR_RATIO_THRESHOLD = 0.05
-NOTIFY_JOB = "lab-notify"
+NOTIFY_JOB = names.NOTIFY_CONTAINER  # the job is named after the container it scrapes
 NOTIFY_TARGET = f"{names.NOTIFY_CONTAINER}:{argocd_notifications.RECEIVER_PORT}"
 LABELS = {"app.kubernetes.io/name": PROMETHEUS, "app.kubernetes.io/part-of": names.LAB}
 

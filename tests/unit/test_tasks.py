@@ -52,6 +52,7 @@ TASKS = (
     "down",
     "history",
     "metrics",
+    "notifications",
     "promote",
     "rollback",
     "ship",
