@@ -51,11 +51,9 @@ def test_a_ship_to_dev_is_notified_as_sync_succeeded_in_the_receiver_and_in_stat
         record="ship pushed → on-sync-succeeded in the receiver",
     )
     item = found[0]
-    assert (
-        item.sync == "Synced"
-        and item.phase == "Succeeded"
-        and "lab-dev has been successfully synced at" in item.message
-    ), item
+    # sync/health are the Application's when the operation finished: the refresh that marks it Synced may come in a
+    # later update, so only the operation's own outcome is asserted.
+    assert item.phase == "Succeeded" and "lab-dev has been successfully synced at" in item.message, item
 
     metrics = requests.get(f"{client.base_url}/metrics", timeout=5).text
     counted = re.search(
@@ -63,9 +61,9 @@ def test_a_ship_to_dev_is_notified_as_sync_succeeded_in_the_receiver_and_in_stat
     )
     assert counted and int(counted.group(1)) >= 1, metrics
 
-    line = "lab-dev  on-sync-succeeded  sync Synced"
     listed = lab.invoke("notifications", "--limit", "50")
-    assert line in listed.stdout and f"revision {shipped.gitops_commit[:7]}" in listed.stdout, listed.stdout
+    mine = [line for line in listed.stdout.splitlines() if f"revision {shipped.gitops_commit[:7]}" in line]
+    assert any("  lab-dev  on-sync-succeeded  " in line for line in mine), listed.stdout
     status = lab.invoke("status")
     shown = status.stdout + status.stderr
     assert "Notifications (newest first" in shown and "lab-dev  on-sync-succeeded" in shown, shown
