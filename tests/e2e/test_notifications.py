@@ -1,5 +1,7 @@
 """Argo CD's notifications reach the lab's receiver: a ship to dev yields an on-sync-succeeded message for lab-dev at
-the new GitOps commit, in the receiver, in its /metrics counter, in `invoke notifications` and in `invoke status`."""
+the new GitOps commit, in the receiver, in its /metrics counter, in `invoke notifications` and in `invoke status`;
+with monitoring on, Prometheus scrapes the receiver's counters and the DORA figures `invoke metrics --publish` put
+there."""
 
 from __future__ import annotations
 
@@ -8,10 +10,11 @@ import re
 import pytest
 import requests
 
-from e2e.fixture import Scenario
+from e2e.fixture import Lab, Scenario
 from lab.clients.argocd import State
 from lab.clients.notify_receiver import Notification, ReceiverClient, ReceiverUnreachable
 from lab.components.notify_receiver import receiver_url
+from lab.manifests.monitoring import NOTIFY_JOB
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
 
@@ -67,3 +70,21 @@ def test_a_ship_to_dev_is_notified_as_sync_succeeded_in_the_receiver_and_in_stat
     status = lab.invoke("status")
     shown = status.stdout + status.stderr
     assert "Notifications (newest first" in shown and "lab-dev  on-sync-succeeded" in shown, shown
+
+
+def test_prometheus_scrapes_the_receivers_counters_and_the_published_dora_figures(lab: Lab) -> None:
+    """With monitoring on: Prometheus scrapes the receiver (job lab-notify, by name on the kind network); its
+    counters are there, and so are the lab_dora_* figures once `invoke metrics --publish` put them."""
+    from e2e.test_monitoring import _monitoring_on, wait_for
+
+    _monitoring_on(lab)
+    wait_for("Prometheus scrapes the receiver", f'up{{job="{NOTIFY_JOB}"}} == 1')
+    # lab-dev's first sync (during `up`) was notified already.
+    wait_for(
+        "the receiver's counter of lab-dev's syncs",
+        f'lab_notifications_received_total{{job="{NOTIFY_JOB}",app="lab-dev",trigger="on-sync-succeeded"}} >= 1',
+    )
+    published = lab.invoke("metrics", "--env", "dev", "--publish", "--no-chart")
+    assert f"published to {receiver_url(lab.settings)}/metrics" in published.stderr + published.stdout
+    (sample,) = wait_for("the published DORA figures", f'lab_dora_deployments{{job="{NOTIFY_JOB}",env="dev"}}')
+    assert float(sample["value"][1]) >= 1, sample  # up's first deploy at least

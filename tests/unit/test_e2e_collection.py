@@ -32,6 +32,7 @@ BEHAVIOURS = {  # test name prefix -> how many (parametrized) cases: the issue's
     "test_prometheus_scrapes_the_app_and_argocd_and_the_dev_request_counter_rises": 1,
     "test_every_dashboard_query_and_alert_is_valid_promql_and_the_rules_are_loaded": 1,
     "test_a_ship_to_dev_is_notified_as_sync_succeeded_in_the_receiver_and_in_status": 1,
+    "test_prometheus_scrapes_the_receivers_counters_and_the_published_dora_figures": 1,
 }
 TOTAL = sum(BEHAVIOURS.values())
 
