@@ -41,6 +41,7 @@ class Config:
         "ITEMS_MAX",
         "APP_DEBUG_ENDPOINTS",
         "PROMETHEUS_MULTIPROC_DIR",
+        "APP_FAULT_ROUTES",
     )
 
     TESTING = False
@@ -60,6 +61,9 @@ class Config:
     APP_DEBUG_ENDPOINTS = False
     # prometheus_client multiprocess mode (gunicorn with several workers); empty = per-process metrics.
     PROMETHEUS_MULTIPROC_DIR = ""
+    # A bad release on purpose (the lab's e2e test and tutorial: `invoke demo-bad-release`): comma-separated URL
+    # rules (as in the metrics' `route` label, e.g. /api/v1/items) that answer 500. Refused when APP_ENV is prod.
+    APP_FAULT_ROUTES = ""
     # False leaves /ready at 503 "starting" until the caller runs lifecycle.mark_ready() (after a warm-up).
     READY_ON_CREATE = True
 
@@ -89,6 +93,7 @@ class Settings:
     prometheus_multiproc_dir: str  # "" = single-process metrics
     ready_on_create: bool
     testing: bool
+    fault_routes: tuple[str, ...] = ()  # URL rules that answer 500 (APP_FAULT_ROUTES)
 
 
 def collect(config: type[Config] | Mapping[str, Any] | None, environ: Mapping[str, str]) -> dict[str, Any]:
@@ -136,7 +141,21 @@ def load(config: type[Config] | Mapping[str, Any] | None = None, environ: Mappin
         prometheus_multiproc_dir=multiproc_dir,
         ready_on_create=_bool(values, "READY_ON_CREATE"),
         testing=_bool(values, "TESTING"),
+        fault_routes=_fault_routes(values["APP_FAULT_ROUTES"], app_env),
     )
+
+
+def _fault_routes(value: object, app_env: str) -> tuple[str, ...]:
+    routes = tuple(r.strip() for r in str(value or "").split(",") if r.strip())
+    bad = [r for r in routes if not r.startswith("/")]
+    if bad:
+        raise ConfigError(f"APP_FAULT_ROUTES={value!r}: {bad[0]!r} is not a URL rule (e.g. /api/v1/items)")
+    if routes and app_env == "prod":
+        raise ConfigError(
+            f"APP_FAULT_ROUTES={value!r} is refused in prod: it makes those routes answer 500 on purpose "
+            "(for the lab's bad-release demo in dev); unset it"
+        )
+    return routes
 
 
 def resolve_log_level(value: object, app_env: str) -> str:
