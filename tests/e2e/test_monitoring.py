@@ -1,6 +1,10 @@
 """Monitoring on the real cluster (`invoke up --with monitoring`): Prometheus, built from its Go module in CI and
 deployed by Argo CD from the GitOps repo's platform/monitoring, scrapes the real app and Argo CD. Everything is
-asked through Prometheus's HTTP API on 127.0.0.1 (/api/v1/query, /api/v1/rules), with bounded polls."""
+asked through Prometheus's HTTP API on 127.0.0.1 (/api/v1/query, /api/v1/rules), with bounded polls.
+
+The bad-release test ships what `invoke demo-bad-release` ships (dev's image with APP_FAULT_ROUTES: ready, but one
+route answers 500), sends bounded traffic at that route, and watches the lab's own alert rule, with the `for:` and
+threshold the lab ships, go pending then firing, then resolve after `invoke rollback dev`'s git revert."""
 
 from __future__ import annotations
 
@@ -13,8 +17,9 @@ from typing import Any
 
 import pytest
 
-from e2e.fixture import Lab
+from e2e.fixture import DEPLOY, ROLLBACK, Lab, Scenario, app_is
 from lab.manifests import monitoring as m
+from lab.steps import bad_release
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
@@ -102,17 +107,136 @@ def test_prometheus_scrapes_the_app_and_argocd_and_the_dev_request_counter_rises
     assert rise >= sent, f"{counter} rose by {rise} after {sent} requests (before: {before})"
 
 
-def test_every_dashboard_query_and_alert_is_valid_promql_and_the_rules_are_loaded(lab: Lab) -> None:
+def test_every_dashboard_query_returns_data_every_alert_is_valid_promql_and_the_rules_are_loaded(lab: Lab) -> None:
     _monitoring_on(lab)
     wait_for("Prometheus answers", "vector(1)")
-    exprs = [q.replace("$namespace", "lab-.*") for _, q in m.dashboard_queries()]
+    panels = [(title, q.replace("$namespace", "lab-.*")) for title, q in m.dashboard_queries()]
+    exprs = [q for _, q in panels]
+    exprs += [a["expr"].replace("$namespace", "lab-.*") for a in m.annotation_queries()]
     exprs += [r["expr"] for g in m.alert_rules()["groups"] for r in g["rules"]]
     bad = {e: a.get("error") for e in exprs if (a := query(e)).get("status") != "success"}
     assert not bad, bad
-    # The panels about the app return data once dev has been scraped (its request counter exists after any hit).
-    _get(lab.url("dev", ROUTE), timeout=5)
-    wait_for("request rate of dev", m.dashboard_queries()[0][1].replace("$namespace", "lab-dev"), timeout=120)
+    # Every panel returns data once dev has answered a few requests and been scraped (the annotations return data
+    # at a deploy or rollback only: the bad-release test asks them then).
+    for _ in range(20):
+        _get(lab.url("dev", ROUTE), timeout=5)
+    start = time.monotonic()
+    for title, expr in panels:
+        wait_for(f"the panel {title!r}", expr, timeout=max(10.0, 120 - (time.monotonic() - start)))
     status, body = _get(f"{PROM}/api/v1/rules")
     assert status == 200, body[:300]
     loaded = {r["name"] for g in json.loads(body)["data"]["groups"] for r in g["rules"]}
     assert loaded == {r["alert"] for g in m.alert_rules()["groups"] for r in g["rules"]}
+
+
+# Error ratio above the threshold: the first scrapes of the bad release's 500s (2 scrape intervals) and a rate over
+# two samples. Pending → firing: the rule's `for:` plus an evaluation interval. Resolved: the 500s leave the rate's
+# window (2m) after the rollback, plus a scrape and an evaluation.
+RATIO_RISES = 120.0
+FIRES = 60.0 + 90.0
+RESOLVES = 120.0 + 180.0
+ALERT = "LabAppErrorRatioHigh"
+
+
+def alert_state(namespace: str) -> str:
+    """pending / firing of the error-ratio alert for NAMESPACE ("" when it is not active)."""
+    found = samples(f'ALERTS{{alertname="{ALERT}",namespace="{namespace}"}}')
+    states = {r["metric"].get("alertstate", "") for r in found}
+    return "firing" if "firing" in states else "pending" if "pending" in states else ""
+
+
+def dev_error_ratio() -> float | None:
+    for r in samples(m.error_ratio_panel_expr().replace("$namespace", "lab-dev")):
+        if r["metric"].get("namespace") == "lab-dev":
+            return float(r["value"][1])
+    return None
+
+
+def marker(annotation: str, tag: str, **labels: str) -> bool:
+    """The dashboard's annotation ANNOTATION returns a series for lab-dev (with image_tag TAG), or with LABELS."""
+    expr = next(a["expr"] for a in m.annotation_queries() if a["name"] == annotation).replace("$namespace", "lab-dev")
+    want = labels or {"namespace": "lab-dev", "image_tag": tag}
+    return any(all(r["metric"].get(k) == v for k, v in want.items()) for r in samples(expr))
+
+
+def poll(what: str, timeout: float, check: Any, interval: float = 2.0) -> tuple[float, Any]:
+    """(seconds, value) when CHECK() returns something true; fails after TIMEOUT with the last value."""
+    start = time.monotonic()
+    value = None
+    while time.monotonic() - start < timeout:
+        value = check()
+        if value:
+            return time.monotonic() - start, value
+        time.sleep(interval)
+    pytest.fail(f"{what}: not within {timeout:.0f}s (last: {value!r})")
+
+
+@pytest.mark.timeout(1800)
+def test_a_bad_release_raises_dev_error_ratio_fires_the_alert_and_rollback_resolves_it(scenario: Scenario) -> None:
+    lab = scenario.lab
+    _monitoring_on(lab)
+    scenario.given().release_in("dev")
+    good = scenario.releases["dev"]
+    wait_for("Prometheus scrapes dev", 'up{job="lab-app",namespace="lab-dev"} == 1')
+    poll("no error-ratio alert for lab-dev before the test", RESOLVES, lambda: alert_state("lab-dev") == "")
+
+    scenario.mark("bad")
+    bad = bad_release.demo_bad_release(lab.ctx, watcher=None, no_wait=True)
+    assert bad.good_tag == good.tag and bad.tag == f"{good.tag}{bad_release.TAG_SUFFIX}", bad
+    scenario.when().refresh("dev")
+    scenario.then().expect(
+        app_is(lab, "dev", sync="Synced", health="Healthy", revision=bad.gitops_commit, image=bad.image),
+        DEPLOY,
+        "dev Synced + Healthy at the bad release",
+        since="bad",
+        record="bad release: build, push, commit → Synced + Healthy",
+    )
+    seconds, _ = poll(
+        "the dashboard's deploy marker for the bad release", RATIO_RISES, lambda: marker("Deploys", bad.tag)
+    )
+    scenario.record("bad release Healthy → deploy marker", seconds, RATIO_RISES)
+    scenario.given().traffic("dev", bad_release.DEFAULT_ROUTE)
+    scenario.mark("traffic")
+    status, body = _get(lab.url("dev", bad_release.DEFAULT_ROUTE), timeout=5)
+    assert status == 500 and "APP_FAULT_ROUTES" in body, (status, body[:300])  # it serves its errors
+    assert _get(lab.url("dev", "/ready"), timeout=5)[0] == 200
+
+    seconds, ratio = poll(
+        f"lab-dev's error ratio above {m.ERROR_RATIO_THRESHOLD}",
+        RATIO_RISES,
+        lambda: r if (r := dev_error_ratio()) is not None and r > m.ERROR_RATIO_THRESHOLD else None,
+    )
+    scenario.record("bad release traffic → error ratio above the threshold", seconds, RATIO_RISES, f"{ratio:.2f}")
+    _, first = poll(f"{ALERT} pending or firing for lab-dev", FIRES, lambda: alert_state("lab-dev"))
+    scenario.record(f"traffic → {ALERT} {first}", scenario.since("traffic"), RATIO_RISES + FIRES)
+    seconds, _ = poll(f"{ALERT} firing for lab-dev", FIRES, lambda: alert_state("lab-dev") == "firing")
+    scenario.record(f"{ALERT} pending → firing", seconds, FIRES, "rule for: 1m")
+    assert first == "pending", "the alert was firing at its first poll: it never showed pending (for: is not honoured?)"
+
+    scenario.when().rollback("dev")
+    rolled = scenario.rolled_back
+    assert rolled is not None and rolled.rolled_back == (bad.gitops_commit,) and rolled.image == good.image, rolled
+    scenario.then().expect(
+        app_is(lab, "dev", sync="Synced", health="Healthy", revision=rolled.gitops_commit, image=good.image),
+        ROLLBACK,
+        "dev Synced + Healthy at the revert of the bad release",
+        since="rollback",
+        record="rollback of the bad release → Synced + Healthy",
+    )
+    assert _get(lab.url("dev", bad_release.DEFAULT_ROUTE), timeout=5)[0] == 200
+    assert samples('argocd_app_sync_total{name="lab-dev",phase="Succeeded"}'), "no completed sync of lab-dev counted"
+    poll("the dashboard's sync marker for lab-dev", 60, lambda: marker("Argo CD syncs", "", name="lab-dev"))
+    seconds, _ = poll("the dashboard's rollback marker", RATIO_RISES, lambda: marker("Rollbacks", good.tag))
+    scenario.record("rollback Healthy → rollback marker", seconds, RATIO_RISES)
+    poll(f"{ALERT} resolved for lab-dev", RESOLVES, lambda: alert_state("lab-dev") == "")
+    scenario.record(f"rollback → {ALERT} resolved", scenario.since("rollback"), ROLLBACK + RESOLVES)
+    ratio_after = dev_error_ratio()
+    assert ratio_after is not None and ratio_after <= m.ERROR_RATIO_THRESHOLD, ratio_after
+
+    traffic = scenario.traffic
+    assert traffic is not None
+    traffic.stop()
+    scenario.traffic = None
+    errors = sum(f.endswith(" 500") for f in traffic.failures)
+    scenario.record(f"requests to {traffic.url}", 0.0, note=f"{traffic.ok} ok, {errors} answered 500")
+    assert errors > 0 and traffic.ok > 0, (traffic.ok, traffic.failures[:5])
