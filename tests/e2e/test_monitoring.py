@@ -9,6 +9,9 @@ threshold the lab ships, go pending then firing, then resolve after `invoke roll
 from __future__ import annotations
 
 import json
+import re
+import shlex
+import subprocess
 import time
 import urllib.error
 import urllib.parse
@@ -18,6 +21,7 @@ from typing import Any
 import pytest
 
 from e2e.fixture import DEPLOY, ROLLBACK, Lab, Scenario, app_is
+from lab.core.config import ROOT
 from lab.manifests import monitoring as m
 from lab.steps import bad_release
 
@@ -136,6 +140,7 @@ RATIO_RISES = 120.0
 FIRES = 60.0 + 90.0
 RESOLVES = 120.0 + 180.0
 ALERT = "LabAppErrorRatioHigh"
+TUTORIAL_CHAPTER = "## 7. Observe"
 
 
 def alert_state(namespace: str) -> str:
@@ -171,31 +176,70 @@ def poll(what: str, timeout: float, check: Any, interval: float = 2.0) -> tuple[
     pytest.fail(f"{what}: not within {timeout:.0f}s (last: {value!r})")
 
 
+def observe_blocks() -> list[list[str]]:
+    """The command lines of each ```sh block of docs/tutorial.md's observability chapter."""
+    text = (ROOT / "docs" / "tutorial.md").read_text()
+    begin = text.index(TUTORIAL_CHAPTER)
+    chapter = text[begin : text.index("\n## ", begin + 1)]
+    return [block.strip().splitlines() for block in re.findall(r"```sh\n(.*?)```", chapter, re.DOTALL)]
+
+
+def curl(line: str) -> dict[str, Any]:
+    """Run one of the chapter's curl commands as written (argv from the line, its comment dropped)."""
+    argv = shlex.split(line, comments=True)
+    assert argv[0] == "curl" and all(a.startswith(PROM) for a in argv if a.startswith("http")), line
+    res = subprocess.run(argv, capture_output=True, text=True, timeout=20, check=False)
+    assert res.returncode == 0, f"{line}: exit {res.returncode}: {res.stderr[-500:]}"
+    answer: dict[str, Any] = json.loads(res.stdout)
+    assert answer.get("status") == "success", (line, answer)
+    return answer
+
+
+def dev_results(answer: dict[str, Any]) -> list[dict[str, Any]]:
+    found = answer["data"]["result"] if "result" in answer["data"] else answer["data"]["alerts"]
+    return [r for r in found if r.get("metric", r.get("labels", {})).get("namespace") == "lab-dev"]
+
+
 @pytest.mark.timeout(1800)
 def test_a_bad_release_raises_dev_error_ratio_fires_the_alert_and_rollback_resolves_it(scenario: Scenario) -> None:
+    """docs/tutorial.md's observability chapter, every command as written: its `invoke` commands run as the
+    learner types them, its curl commands with curl; its traffic loop is this test's bounded traffic (same URL)."""
     lab = scenario.lab
     _monitoring_on(lab)
+    watch, bad_block, back = observe_blocks()
+    ran: list[str] = []
     scenario.given().release_in("dev")
     good = scenario.releases["dev"]
     wait_for("Prometheus scrapes dev", 'up{job="lab-app",namespace="lab-dev"} == 1')
+    for _ in range(10):
+        _get(lab.url("dev", ROUTE), timeout=5)
+    wait_for("dev's request rate", m.dashboard_queries()[0][1].replace("$namespace", "lab-dev"), timeout=120)
+    for line in watch:
+        assert dev_results(curl(line)), f"{line}: nothing for lab-dev"
+        ran.append(line)
     poll("no error-ratio alert for lab-dev before the test", RESOLVES, lambda: alert_state("lab-dev") == "")
 
+    assert bad_block[0] == "invoke demo-bad-release", bad_block
     scenario.mark("bad")
-    bad = bad_release.demo_bad_release(lab.ctx, watcher=None, no_wait=True)
-    assert bad.good_tag == good.tag and bad.tag == f"{good.tag}{bad_release.TAG_SUFFIX}", bad
-    scenario.when().refresh("dev")
+    lab.invoke(*shlex.split(bad_block[0])[1:])  # waits until dev is Synced and Healthy at the bad release
+    ran.append(bad_block[0])
+    scenario.record("invoke demo-bad-release (build, push, commit, Synced + Healthy)", scenario.since("bad"), DEPLOY)
+    bad = lab.release("dev")
+    assert bad is not None and bad.tag == f"{good.tag}{bad_release.TAG_SUFFIX}", bad
     scenario.then().expect(
         app_is(lab, "dev", sync="Synced", health="Healthy", revision=bad.gitops_commit, image=bad.image),
-        DEPLOY,
+        30,
         "dev Synced + Healthy at the bad release",
-        since="bad",
-        record="bad release: build, push, commit → Synced + Healthy",
     )
     seconds, _ = poll(
         "the dashboard's deploy marker for the bad release", RATIO_RISES, lambda: marker("Deploys", bad.tag)
     )
     scenario.record("bad release Healthy → deploy marker", seconds, RATIO_RISES)
+
+    loop_url = re.findall(r"http://127\.0\.0\.1:\d+\S+", bad_block[1])
+    assert bad_block[1].startswith("for ") and loop_url == [lab.url("dev", bad_release.DEFAULT_ROUTE)], bad_block[1]
     scenario.given().traffic("dev", bad_release.DEFAULT_ROUTE)
+    ran.append(bad_block[1])
     scenario.mark("traffic")
     status, body = _get(lab.url("dev", bad_release.DEFAULT_ROUTE), timeout=5)
     assert status == 500 and "APP_FAULT_ROUTES" in body, (status, body[:300])  # it serves its errors
@@ -212,24 +256,31 @@ def test_a_bad_release_raises_dev_error_ratio_fires_the_alert_and_rollback_resol
     seconds, _ = poll(f"{ALERT} firing for lab-dev", FIRES, lambda: alert_state("lab-dev") == "firing")
     scenario.record(f"{ALERT} pending → firing", seconds, FIRES, "rule for: 1m")
     assert first == "pending", "the alert was firing at its first poll: it never showed pending (for: is not honoured?)"
+    ratio_line, alerts_line = bad_block[2:]
+    assert float(dev_results(curl(ratio_line))[0]["value"][1]) > m.ERROR_RATIO_THRESHOLD
+    firing = [a for a in dev_results(curl(alerts_line)) if a["labels"]["alertname"] == ALERT]
+    assert [a["state"] for a in firing] == ["firing"], firing
+    ran += [ratio_line, alerts_line]
 
-    scenario.when().rollback("dev")
-    rolled = scenario.rolled_back
-    assert rolled is not None and rolled.rolled_back == (bad.gitops_commit,) and rolled.image == good.image, rolled
-    scenario.then().expect(
-        app_is(lab, "dev", sync="Synced", health="Healthy", revision=rolled.gitops_commit, image=good.image),
-        ROLLBACK,
-        "dev Synced + Healthy at the revert of the bad release",
-        since="rollback",
-        record="rollback of the bad release → Synced + Healthy",
+    rollback_line, alerts_after = back
+    assert rollback_line == "invoke rollback dev", back
+    scenario.mark("rollback")
+    lab.invoke(*shlex.split(rollback_line)[1:])  # git revert, push, waits for the old image to serve
+    ran.append(rollback_line)
+    scenario.record(
+        "invoke rollback dev (revert, Synced + Healthy, old image serving)", scenario.since("rollback"), ROLLBACK
     )
+    back_on = lab.release("dev")
+    assert back_on is not None and back_on.image == good.image, (back_on, good)
     assert _get(lab.url("dev", bad_release.DEFAULT_ROUTE), timeout=5)[0] == 200
     assert samples('argocd_app_sync_total{name="lab-dev",phase="Succeeded"}'), "no completed sync of lab-dev counted"
     poll("the dashboard's sync marker for lab-dev", 60, lambda: marker("Argo CD syncs", "", name="lab-dev"))
     seconds, _ = poll("the dashboard's rollback marker", RATIO_RISES, lambda: marker("Rollbacks", good.tag))
-    scenario.record("rollback Healthy → rollback marker", seconds, RATIO_RISES)
+    scenario.record("rollback done → rollback marker", seconds, RATIO_RISES)
     poll(f"{ALERT} resolved for lab-dev", RESOLVES, lambda: alert_state("lab-dev") == "")
     scenario.record(f"rollback → {ALERT} resolved", scenario.since("rollback"), ROLLBACK + RESOLVES)
+    assert not [a for a in dev_results(curl(alerts_after)) if a["labels"]["alertname"] == ALERT]
+    ran.append(alerts_after)
     ratio_after = dev_error_ratio()
     assert ratio_after is not None and ratio_after <= m.ERROR_RATIO_THRESHOLD, ratio_after
 
@@ -240,3 +291,4 @@ def test_a_bad_release_raises_dev_error_ratio_fires_the_alert_and_rollback_resol
     errors = sum(f.endswith(" 500") for f in traffic.failures)
     scenario.record(f"requests to {traffic.url}", 0.0, note=f"{traffic.ok} ok, {errors} answered 500")
     assert errors > 0 and traffic.ok > 0, (traffic.ok, traffic.failures[:5])
+    assert ran == [line for block in observe_blocks() for line in block]  # every command of the chapter
