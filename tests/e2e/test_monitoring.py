@@ -236,7 +236,7 @@ def test_a_bad_release_raises_dev_error_ratio_fires_the_alert_and_rollback_resol
     )
     scenario.record("bad release Healthy → deploy marker", seconds, RATIO_RISES)
 
-    loop_url = re.findall(r"http://127\.0\.0\.1:\d+\S+", bad_block[1])
+    loop_url = re.findall(r"http://127\.0\.0\.1:\d+[^\s;]+", bad_block[1])
     assert bad_block[1].startswith("for ") and loop_url == [lab.url("dev", bad_release.DEFAULT_ROUTE)], bad_block[1]
     scenario.given().traffic("dev", bad_release.DEFAULT_ROUTE)
     ran.append(bad_block[1])
