@@ -190,7 +190,6 @@ class ArgoCDComponent(Component):
         remote = GitOpsRemote(run.aws.remote_url, run.aws.remote_embedded)
         credentials = gitops_credentials(ctx, remote, run.aws.aws, environ=run.aws.environ)
         (run.aws.install_argocd or ensure_argocd)(ctx)
-        ensure_personas(ctx)
         ensure_aws_apps(ctx, remote.url, credentials)
 
     def status_rows(self, view: StatusView) -> list[Row]:

@@ -1356,3 +1356,17 @@ def test_dashboard_lists_each_persona_its_password_and_what_it_may_sync(finished
     dry = finished.context(dry_run=True)
     lab.dashboard(dry)
     assert not [p for p in _passwords(finished).values() if p in dry.ui.out.getvalue()]  # type: ignore[attr-defined]
+
+
+def test_on_the_aws_target_a_sync_says_argocds_rbac_does_not_govern_it(finished: Lab) -> None:
+    import dataclasses
+
+    from lab.steps.argocd import ArgoWatcher
+
+    apps = finished.world.applications()
+    ctx = finished.context(settings=dataclasses.replace(finished.settings, target="aws"))
+    client = ApplicationClient(apps, clock=finished.world.clock, sleep=finished.world.sleep)
+    ArgoWatcher(ctx, client).sync("staging")
+    [(name, body)] = apps.patches
+    assert name == "lab-staging" and body["operation"]["initiatedBy"] == {"username": "gitops-lab"}
+    assert "Argo CD's RBAC (the personas, docs/rbac.md) governs syncs through its API server" in ctx.ui.err.getvalue()  # type: ignore[attr-defined]
