@@ -60,7 +60,8 @@ def sync(
         ask = confirm or _ask_yes
         if not ask(f"Sync prod to {head[:7]} as {who}? [y/N] "):
             raise Refused("prod sync not confirmed", hint="re-run with --yes to skip the question")
-    with ctx.ui.phase(f"Sync {env} as {who} (through Argo CD's API server)"):
+    how = "through the Kubernetes API" if ctx.settings.target == "aws" else f"as {who}, through Argo CD's API server"
+    with ctx.ui.phase(f"Sync {env} {how}"):
         watcher.sync(env)
     if ctx.dry_run:
         return
