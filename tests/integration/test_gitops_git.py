@@ -1326,7 +1326,7 @@ def test_sync_dry_run_diffs_for_real_against_the_live_cluster(
     diff = reads.assert_called(*kube, "diff", "-f", "-")
     assert f"image: {REPO}:t1" in (diff.input or "")  # what it diffed: staging as the GitOps repo has it now
     assert "+        image: x:t1" in text and "no differences" not in text, text
-    assert [p.note for p in dry.ui.phases][0] == "differences above"
+    assert dry.ui.phases[0].note == "differences above"
     # The sync itself is only shown: the requests to Argo CD's API server as staging's persona, nothing sent.
     assert '/api/v1/session {"username": "senior", "password": "<redacted>"}' in text, text
     assert "/api/v1/applications/lab-staging/sync (Authorization: Bearer <token>)" in text, text
