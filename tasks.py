@@ -185,7 +185,7 @@ def doctor(
         plan="target aws: print every AWS call and command, and the monthly cost; change nothing",
         i_understand_this_costs_money="target aws: allow changes to a real AWS account (or LAB_AWS_ALLOW_REAL=1)",
         yes="target aws: do not ask before changing the account",
-        with_="also run an optional component (monitoring); repeatable (setting with_components)",
+        with_="also run an optional component (monitoring, sealed-secrets); repeatable (setting with_components)",
     ),
     iterable=["with_"],
 )
@@ -398,6 +398,38 @@ def rollback(
         )
     ctx = make_context(dry_run=dry_run, debug=debug)
     release.rollback(ctx, env, to and to.strip(), watcher=_watcher(ctx), no_wait=no_wait)
+
+
+@task(
+    help=helps(
+        "env",
+        "dry_run",
+        "debug",
+        action="set (the only action): seal a value and commit it; setting it again rotates it",
+        name="the key in the app's Secret lab-app-secrets, e.g. write-token",
+        no_wait="dev: stop after the commit is pushed (do not wait for Argo CD)",
+    ),
+    positional=["action", "name"],
+)
+@lab_task
+def secret(
+    c: InvokeContext,
+    action: str,
+    name: str,
+    env: str = "dev",
+    no_wait: bool = False,
+    dry_run: bool = False,
+    debug: bool = False,
+) -> None:
+    """Seal a value (from stdin or a no-echo prompt, never argv) for ENV and commit it to the GitOps repo."""
+    from lab.steps import secret as secret_steps
+
+    if action != "set":
+        raise ConfigError(f"unknown action {action!r} for `invoke secret`", hint="invoke secret set NAME --env ENV")
+    environment(env)
+    value = secret_steps.read_value(name)
+    ctx = make_context(dry_run=dry_run, debug=debug)
+    secret_steps.set_secret(ctx, name, env, value, watcher=_watcher(ctx), no_wait=no_wait)
 
 
 @task(help=helps("env", "debug", limit="how many deploys to show"))

@@ -67,6 +67,7 @@ class Change:
     expected_image: str  # what the rendered Deployment must run after the change
     new_text: str | None = None
     revert: str | None = None
+    files: Mapping[str, str] = field(default_factory=dict)  # more files of the overlay: name -> text (secret set)
 
 
 @dataclass(frozen=True)
@@ -361,6 +362,7 @@ class GitOpsRepo(WorkingClone):
             change.revert or "",
             change.new_text or "",
             change.expected_image,
+            *(f"{name}\0{text}" for name, text in sorted(change.files.items())),
         )
         self._changing = True
         if change.revert is not None:
@@ -372,6 +374,8 @@ class GitOpsRepo(WorkingClone):
                 ) from failure
         elif change.new_text is not None:
             (self.workdir / path).write_text(change.new_text)
+        for name, text in change.files.items():
+            (self.workdir / "overlays" / change.env / name).write_text(text)
         if key[0] and key in self._validated:
             return
         self._render_and_validate(change.env, change.expected_image)
