@@ -415,7 +415,7 @@ def rollback(
 def secret(
     c: InvokeContext,
     action: str,
-    name: str,
+    name: str = "",
     env: str = "dev",
     no_wait: bool = False,
     dry_run: bool = False,
@@ -424,8 +424,9 @@ def secret(
     """Seal a value (from stdin or a no-echo prompt, never argv) for ENV and commit it to the GitOps repo."""
     from lab.steps import secret as secret_steps
 
-    if action != "set":
-        raise ConfigError(f"unknown action {action!r} for `invoke secret`", hint="invoke secret set NAME --env ENV")
+    if action != "set" or not name:
+        what = f"unknown action {action!r}" if action != "set" else "no secret NAME"
+        raise ConfigError(f"{what} for `invoke secret`", hint="invoke secret set write-token --env dev")
     environment(env)
     value = secret_steps.read_value(name)
     ctx = make_context(dry_run=dry_run, debug=debug)

@@ -54,6 +54,7 @@ TASKS = (
     "metrics",
     "promote",
     "rollback",
+    "secret",
     "ship",
     "status",
     "sync",
