@@ -58,6 +58,19 @@ class LabTask(Task[Callable[..., Any]]):
         return super().arg_opts(name, default, taken_names)
 
     def get_arguments(self, ignore_unknown_help: bool | None = None) -> list[Argument]:
+        arguments = self._number_arguments(ignore_unknown_help)
+        positional = [a for a in arguments if a.positional]
+        # `invoke secret -h`: invoke gives -h to the first positional; the later ones must not then be "missing".
+        for i, a in enumerate(arguments):
+            if a.positional and a is not positional[0]:
+                later = LaterPositional(
+                    names=a.names, kind=a.kind, default=a.default, help=a.help, positional=True, attr_name=a.attr_name
+                )
+                later.first = positional[0]
+                arguments[i] = later
+        return arguments
+
+    def _number_arguments(self, ignore_unknown_help: bool | None) -> list[Argument]:
         return [
             NumberArgument(
                 names=a.names,
@@ -73,6 +86,24 @@ class LabTask(Task[Callable[..., Any]]):
             else a
             for a in super().get_arguments(ignore_unknown_help)
         ]
+
+
+class LaterPositional(Argument):
+    """A positional argument after the first: not required when the first holds a help flag (invoke fills a
+    positional only while its value is None, and refuses to run a task with one still None)."""
+
+    first: Argument | None = None
+
+    @property
+    def value(self) -> Any:
+        value = Argument.value.fget(self)  # type: ignore[attr-defined]
+        if value is None and self.first is not None and self.first.value in HELP_FLAGS:
+            return ""
+        return value
+
+    @value.setter
+    def value(self, arg: str) -> None:
+        self.set_value(arg, cast=True)
 
 
 class NumberArgument(Argument):
@@ -415,7 +446,7 @@ def rollback(
 def secret(
     c: InvokeContext,
     action: str,
-    name: str = "",
+    name: str | None = None,  # None, not "": invoke fills a positional only while it is None
     env: str = "dev",
     no_wait: bool = False,
     dry_run: bool = False,
