@@ -266,7 +266,7 @@ class GitOpsRepo(WorkingClone):
     def commit_files(self, directory: str, files: Mapping[str, str], message: str) -> Committed:
         """Make DIRECTORY (relative to the repository) hold exactly FILES (path under it -> text) and push that as
         one commit: the lab's platform manifests (lab/components/monitoring.py). Unchanged: no commit. The same
-        fetch → reset → write → commit → push loop as commit_change, minus the overlay render."""
+        fetch → reset → write → secret scan → commit → push loop as commit_change, minus the overlay render."""
         self._rehearse()
         with self.locked(), self._interruptible():
             self.open()
@@ -285,6 +285,7 @@ class GitOpsRepo(WorkingClone):
                 if not git.has_staged_changes(self.runner, self.workdir):
                     self._discard_local()
                     return Committed(git.rev_parse(self.runner, self.workdir) or "", attempt, changed=False)
+                self._refuse_secrets(f"the commit `{message.splitlines()[0]}`")
                 sha = git.commit(self.runner, self.workdir, message, author=self.author)
                 outcome = self._push(sha, message.splitlines()[0], None)
                 if outcome.ok:

@@ -235,3 +235,16 @@ def test_a_dry_run_seals_and_shows_the_real_commit_and_pushes_nothing(
     assert "git" in text and "push" in text  # the push the real run would make, printed
     assert TOKEN not in text
     reads.assert_called(kubectl_binary(), "--context", probe.settings.kube_context, "get", "--raw", m.CERT_PATH)
+
+
+def test_the_platform_manifests_commit_is_secret_scanned_too(tmp_path: Path, remote: Path, app_repo: Path) -> None:
+    """commit_files (platform/monitoring, platform/sealed-secrets) goes through the same scan as the overlays."""
+    repo = new_repo(remote, tmp_path / "work", app_repo)
+    repo.open(seed=True)
+    before = remote_head(remote)
+    with pytest.raises(SecretFound) as info:
+        repo.commit_files("platform/x", {"secret.yaml": PLAIN_SECRET}, "platform(x): a plain Secret\n")
+    assert "platform/x/secret.yaml" in info.value.render()
+    assert remote_head(remote) == before
+    done = repo.commit_files("platform/sealed-secrets", m.repo_files(), "platform(sealed-secrets): manifests\n")
+    assert done.changed and remote_head(remote) == done.sha  # upstream's manifests hold no secret
