@@ -7,7 +7,7 @@ an optional volume (overlays/base/deployment.yaml), so the pod starts before the
 
 - no file configured (the setting empty: tests, bench, `docker run`): writes are open, as they always were;
 - configured, but no file there (the Secret does not exist yet, or the sealed-secrets component is off): writes are
-  open too, and /info says so (``write_protection: "open"``);
+  open too, and ``GET /`` says so (``"write_protection": "open"``);
 - the file exists: a write must send ``Authorization: Bearer <token>``; a missing or wrong token is a 401 problem
   (constant-time comparison, hmac.compare_digest). An empty file refuses every write: no token matches it.
 
@@ -43,7 +43,7 @@ def read_token(path: str) -> bytes | None:
 
 
 def protection(path: str) -> str:
-    """What /info reports: "token" when writes need the token, "open" when they do not."""
+    """What `GET /` reports as write_protection: "token" when writes need the token, "open" when they do not."""
     return "token" if read_token(path) is not None else "open"
 
 
@@ -57,7 +57,8 @@ def check(path: str) -> Response | None:
     header = request.headers.get("Authorization", "")
     scheme, _, sent = header.partition(" ")
     given = sent.strip().encode() if scheme.lower() == "bearer" else b""
-    # compare_digest on two values of any lengths takes time that depends on neither value's content.
+    # compare_digest's time does not depend on the values' contents (at most on their lengths: Python's hmac docs).
+    # An unreadable file (PermissionError) is a 500: writes fail closed.
     if expected and given and hmac.compare_digest(given, expected):
         return None
     detail = (
