@@ -248,3 +248,22 @@ def test_the_platform_manifests_commit_is_secret_scanned_too(tmp_path: Path, rem
     assert remote_head(remote) == before
     done = repo.commit_files("platform/sealed-secrets", m.repo_files(), "platform(sealed-secrets): manifests\n")
     assert done.changed and remote_head(remote) == done.sha  # upstream's manifests hold no secret
+
+
+def test_a_deploy_after_secret_set_renders_and_validates_the_sealed_secret_beside_the_app(
+    tmp_path: Path, remote: Path, app_repo: Path, keypair: tuple[rsa.RSAPrivateKey, str]
+) -> None:
+    """kubernetes-validate knows no SealedSecret: the overlay's check validates it against upstream's CRD schema
+    instead, so `invoke ship` keeps working once an environment holds one."""
+    from lab.gitops.overlay import ImageSpec
+
+    _key, cert = keypair
+    probe = make_ctx(tmp_path, remote, None)
+    ctx = make_ctx(tmp_path, remote, cluster_with(cert, probe.settings.kube_context))
+    repo = new_repo(remote, tmp_path / "work", app_repo)
+    secret.set_secret(ctx, "write-token", "dev", b"t", watcher=Watcher(), repo=repo, no_wait=True)  # type: ignore[arg-type]
+
+    done = repo.bump("dev", ImageSpec("localhost:5001/lab-app", "abc1234-20261201000000"), app_commit="c" * 40)
+
+    assert done.changed and remote_head(remote) == done.sha
+    assert "sealed-secret.yaml" in remote_file(remote, overlay_file("dev"))
