@@ -41,6 +41,7 @@ class Config:
         "ITEMS_MAX",
         "APP_DEBUG_ENDPOINTS",
         "PROMETHEUS_MULTIPROC_DIR",
+        "APP_WRITE_TOKEN_FILE",
     )
 
     TESTING = False
@@ -60,6 +61,8 @@ class Config:
     APP_DEBUG_ENDPOINTS = False
     # prometheus_client multiprocess mode (gunicorn with several workers); empty = per-process metrics.
     PROMETHEUS_MULTIPROC_DIR = ""
+    # File holding the token that POST/DELETE on /items need (app/write_token.py); empty = writes are open.
+    APP_WRITE_TOKEN_FILE = ""
     # False leaves /ready at 503 "starting" until the caller runs lifecycle.mark_ready() (after a warm-up).
     READY_ON_CREATE = True
 
@@ -87,6 +90,7 @@ class Settings:
     items_max: int  # items
     debug_endpoints: bool
     prometheus_multiproc_dir: str  # "" = single-process metrics
+    write_token_file: str  # "" = writes need no token (app/write_token.py)
     ready_on_create: bool
     testing: bool
 
@@ -134,6 +138,7 @@ def load(config: type[Config] | Mapping[str, Any] | None = None, environ: Mappin
         items_max=_positive_int(values, "ITEMS_MAX"),
         debug_endpoints=_bool(values, "APP_DEBUG_ENDPOINTS"),
         prometheus_multiproc_dir=multiproc_dir,
+        write_token_file=str(values["APP_WRITE_TOKEN_FILE"]).strip(),
         ready_on_create=_bool(values, "READY_ON_CREATE"),
         testing=_bool(values, "TESTING"),
     )
