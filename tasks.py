@@ -62,6 +62,19 @@ class LabTask(Task[Callable[..., Any]]):
         return super().arg_opts(name, default, taken_names)
 
     def get_arguments(self, ignore_unknown_help: bool | None = None) -> list[Argument]:
+        arguments = self._number_arguments(ignore_unknown_help)
+        positional = [a for a in arguments if a.positional]
+        # `invoke secret -h`: invoke gives -h to the first positional; the later ones must not then be "missing".
+        for i, a in enumerate(arguments):
+            if a.positional and a is not positional[0]:
+                later = LaterPositional(
+                    names=a.names, kind=a.kind, default=a.default, help=a.help, positional=True, attr_name=a.attr_name
+                )
+                later.first = positional[0]
+                arguments[i] = later
+        return arguments
+
+    def _number_arguments(self, ignore_unknown_help: bool | None) -> list[Argument]:
         return [
             NumberArgument(
                 names=a.names,
@@ -77,6 +90,24 @@ class LabTask(Task[Callable[..., Any]]):
             else a
             for a in super().get_arguments(ignore_unknown_help)
         ]
+
+
+class LaterPositional(Argument):
+    """A positional argument after the first: not required when the first holds a help flag (invoke fills a
+    positional only while its value is None, and refuses to run a task with one still None)."""
+
+    first: Argument | None = None
+
+    @property
+    def value(self) -> Any:
+        value = Argument.value.fget(self)  # type: ignore[attr-defined]
+        if value is None and self.first is not None and self.first.value in HELP_FLAGS:
+            return ""
+        return value
+
+    @value.setter
+    def value(self, arg: str) -> None:
+        self.set_value(arg, cast=True)
 
 
 class NumberArgument(Argument):
@@ -190,7 +221,7 @@ def doctor(
         plan="target aws: print every AWS call and command, and the monthly cost; change nothing",
         i_understand_this_costs_money="target aws: allow changes to a real AWS account (or LAB_AWS_ALLOW_REAL=1)",
         yes="target aws: do not ask before changing the account",
-        with_="also run an optional component (monitoring); repeatable (setting with_components)",
+        with_="also run an optional component (monitoring, sealed-secrets); repeatable (setting with_components)",
     ),
     iterable=["with_"],
 )
@@ -414,6 +445,39 @@ def rollback(
         )
     ctx = make_context(dry_run=dry_run, debug=debug)
     release.rollback(ctx, env, to and to.strip(), watcher=_watcher(ctx, as_), no_wait=no_wait)
+
+
+@task(
+    help=helps(
+        "env",
+        "dry_run",
+        "debug",
+        action="set (the only action): seal a value and commit it; setting it again rotates it",
+        name="the key in the app's Secret lab-app-secrets, e.g. write-token",
+        no_wait="dev: stop after the commit is pushed (do not wait for Argo CD)",
+    ),
+    positional=["action", "name"],
+)
+@lab_task
+def secret(
+    c: InvokeContext,
+    action: str,
+    name: str | None = None,  # None, not "": invoke fills a positional only while it is None
+    env: str = "dev",
+    no_wait: bool = False,
+    dry_run: bool = False,
+    debug: bool = False,
+) -> None:
+    """Seal a value (from stdin or a no-echo prompt, never argv) for ENV and commit it to the GitOps repo."""
+    from lab.steps import secret as secret_steps
+
+    if action != "set" or not name:
+        what = f"unknown action {action!r}" if action != "set" else "no secret NAME"
+        raise ConfigError(f"{what} for `invoke secret`", hint="invoke secret set write-token --env dev")
+    environment(env)
+    value = secret_steps.read_value(name)
+    ctx = make_context(dry_run=dry_run, debug=debug)
+    secret_steps.set_secret(ctx, name, env, value, watcher=_watcher(ctx), no_wait=no_wait)
 
 
 @task(help=helps("env", "debug", limit="how many deploys to show"))

@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
-from app import items, problems
+from app import items, problems, write_token
 from app.lifecycle import Lifecycle, State
 from app.logs import configure_logging
 from app.metrics import Metrics
@@ -115,6 +115,8 @@ def index() -> Response:
                 "metrics": "/metrics",
                 "items": "/api/v1/items",
             },
+            # "token": POST/DELETE on items need the write token; "open": they do not (app/write_token.py).
+            "write_protection": write_token.protection(get_settings().write_token_file),
         }
     )
 

@@ -17,6 +17,7 @@ from lab.components.first_deploy import FirstDeployComponent
 from lab.components.git_server import GitServerComponent
 from lab.components.monitoring import MonitoringComponent
 from lab.components.registry import RegistryComponent
+from lab.components.sealed_secrets import SealedSecretsComponent
 from lab.core.config import Settings
 from lab.manifests.kind import PortMapping, check_port_mappings
 
@@ -30,6 +31,7 @@ COMPONENTS: list[Component] = [
     FirstDeployComponent(),  # before Argo CD looks at the GitOps repo
     ArgoCDComponent(),
     MonitoringComponent(),  # optional (with_components): deployed by Argo CD from the GitOps repo
+    SealedSecretsComponent(),  # optional (with_components): deployed by Argo CD from the GitOps repo
 ]
 
 

@@ -67,6 +67,7 @@ class Change:
     expected_image: str  # what the rendered Deployment must run after the change
     new_text: str | None = None
     revert: str | None = None
+    files: Mapping[str, str] = field(default_factory=dict)  # more files of the overlay: name -> text (secret set)
 
 
 @dataclass(frozen=True)
@@ -265,7 +266,7 @@ class GitOpsRepo(WorkingClone):
     def commit_files(self, directory: str, files: Mapping[str, str], message: str) -> Committed:
         """Make DIRECTORY (relative to the repository) hold exactly FILES (path under it -> text) and push that as
         one commit: the lab's platform manifests (lab/components/monitoring.py). Unchanged: no commit. The same
-        fetch → reset → write → commit → push loop as commit_change, minus the overlay render."""
+        fetch → reset → write → secret scan → commit → push loop as commit_change, minus the overlay render."""
         self._rehearse()
         with self.locked(), self._interruptible():
             self.open()
@@ -284,6 +285,7 @@ class GitOpsRepo(WorkingClone):
                 if not git.has_staged_changes(self.runner, self.workdir):
                     self._discard_local()
                     return Committed(git.rev_parse(self.runner, self.workdir) or "", attempt, changed=False)
+                self._refuse_secrets(f"the commit `{message.splitlines()[0]}`")
                 sha = git.commit(self.runner, self.workdir, message, author=self.author)
                 outcome = self._push(sha, message.splitlines()[0], None)
                 if outcome.ok:
@@ -361,6 +363,7 @@ class GitOpsRepo(WorkingClone):
             change.revert or "",
             change.new_text or "",
             change.expected_image,
+            *(f"{name}\0{text}" for name, text in sorted(change.files.items())),
         )
         self._changing = True
         if change.revert is not None:
@@ -372,6 +375,8 @@ class GitOpsRepo(WorkingClone):
                 ) from failure
         elif change.new_text is not None:
             (self.workdir / path).write_text(change.new_text)
+        for name, text in change.files.items():
+            (self.workdir / "overlays" / change.env / name).write_text(text)
         if key[0] and key in self._validated:
             return
         self._render_and_validate(change.env, change.expected_image)

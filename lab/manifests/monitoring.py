@@ -31,12 +31,13 @@ import yaml
 
 from lab.core import names, versions
 from lab.core.config import ENVIRONMENTS
+from lab.manifests import platform
 from lab.manifests.argocd import APP_FINALIZER, IN_CLUSTER_SERVER, TARGET_REVISION, Doc, dump
 
 NAMESPACE = "monitoring"
 MONITORING_DIR = "platform/monitoring"  # in the GitOps repository
 APP_NAME = "lab-monitoring"  # the Argo CD Application
-PROJECT = "gitops-lab-platform"  # its AppProject: the lab's own project stays limited to the app namespaces
+PROJECT = platform.PROJECT  # its AppProject, shared with the other platform components
 PROMETHEUS = "prometheus"  # Deployment, Service, ServiceAccount, ClusterRole(Binding)
 PROMETHEUS_PORT = 9090
 PROMETHEUS_NODE_PORT = 30090  # kind maps it to 127.0.0.1:PROMETHEUS_HOST_PORT
@@ -434,21 +435,8 @@ def repo_files() -> dict[str, str]:
 
 
 def app_project(repo_url: str) -> Doc:
-    return {
-        "apiVersion": "argoproj.io/v1alpha1",
-        "kind": "AppProject",
-        "metadata": {"name": PROJECT, "namespace": names.ARGOCD_NAMESPACE, "labels": {names.MANAGED_LABEL: "true"}},
-        "spec": {
-            "description": "GitOps Lab: the lab's platform (monitoring), from the lab's GitOps repository",
-            "sourceRepos": [repo_url],
-            "destinations": [{"server": IN_CLUSTER_SERVER, "namespace": NAMESPACE}],
-            "clusterResourceWhitelist": [
-                {"group": "", "kind": "Namespace"},
-                {"group": "rbac.authorization.k8s.io", "kind": "ClusterRole"},
-                {"group": "rbac.authorization.k8s.io", "kind": "ClusterRoleBinding"},
-            ],
-        },
-    }
+    """The platform components' shared project (lab/manifests/platform.py)."""
+    return platform.app_project(repo_url)
 
 
 def application(repo_url: str) -> Doc:

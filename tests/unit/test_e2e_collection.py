@@ -35,6 +35,7 @@ BEHAVIOURS = {  # test name prefix -> how many (parametrized) cases: the issue's
     "test_argocd_lets_each_persona_sync_exactly_its_environments": 9,  # 3 personas x 3 environments
     "test_the_api_server_answers_a_refused_sync_with_403_and_a_wrong_password_with_401": 1,
     "test_dashboard_lists_the_personas_that_can_log_in": 1,
+    "test_a_sealed_token_reaches_the_app_through_git_and_rotates": 1,
 }
 TOTAL = sum(BEHAVIOURS.values())
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import inspect
+import io
 import json
 import os
 import re
@@ -55,6 +56,7 @@ TASKS = (
     "metrics",
     "promote",
     "rollback",
+    "secret",
     "ship",
     "status",
     "sync",
@@ -515,3 +517,17 @@ def test_the_docs_say_how_to_run_invoke_before_their_first_invoke_command(doc: s
 def test_make_up_says_how_to_run_the_tasks_afterwards() -> None:
     recipe = subprocess.run(["make", "-n", "up"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     assert "source .venv/bin/activate" in recipe and ".venv/bin/invoke TASK" in recipe
+
+
+def test_secret_set_takes_the_name_and_env_and_the_value_from_stdin_never_argv(
+    recorded: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from lab.steps import secret as secret_steps
+
+    calls = recorded(secret_steps, "set_secret")
+    monkeypatch.setattr(sys, "stdin", io.StringIO("tok-from-stdin\n"))
+    assert exit_code("secret", "set", "write-token", "--env", "staging") == 0
+    [call] = calls
+    assert call["args"] == ("write-token", "staging", b"tok-from-stdin")
+    assert exit_code("secret", "get", "write-token") == 2  # the only action is set
+    assert "invoke secret set write-token --env dev" in capsys.readouterr().err
