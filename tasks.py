@@ -573,5 +573,32 @@ def demo_drift(
     drift.demo_drift(make_context(dry_run=dry_run, debug=debug), env, change, heal=heal, observe=observe)
 
 
+@task(
+    help=helps(
+        "dry_run",
+        "debug",
+        route="the URL rule that answers 500 (default /api/v1/items)",
+        no_wait="stop after the deploy commit is pushed",
+    )
+)
+@lab_task
+def demo_bad_release(
+    c: InvokeContext,
+    route: str = "/api/v1/items",
+    no_wait: bool = False,
+    dry_run: bool = False,
+    debug: bool = False,
+) -> None:
+    """Deploy a bad release to dev: dev's image, ready, but ROUTE answers 500; watch the error ratio, roll it back."""
+    from lab.steps import bad_release
+
+    if not route.startswith("/"):
+        raise ConfigError(
+            f"--route must be a URL rule starting with /, got {route!r}", hint="e.g. --route /api/v1/items"
+        )
+    ctx = make_context(dry_run=dry_run, debug=debug)
+    bad_release.demo_bad_release(ctx, route, watcher=_watcher(ctx), no_wait=no_wait)
+
+
 # Keep last: a copy of every task's help texts, which invoke consumes when it parses a command line.
 _HELP = {name: dict(obj.help) for name, obj in list(globals().items()) if isinstance(obj, Task)}

@@ -48,6 +48,7 @@ tasks = _load_tasks()
 TASKS = (
     "cache",
     "dashboard",
+    "demo-bad-release",
     "demo-drift",
     "doctor",
     "down",
@@ -283,6 +284,17 @@ def test_demo_drift_flags(recorded: Any) -> None:
     assert demos[0]["args"] == ("dev", "scale") and demos[0]["heal"] is False and not demos[0]["ctx"].dry_run
     assert demos[1]["args"] == ("staging", "delete") and demos[1]["heal"] is True and demos[1]["observe"] == 5.0
     assert demos[1]["ctx"].dry_run
+
+
+def test_demo_bad_release_flags(recorded: Any) -> None:
+    from lab.steps import bad_release
+
+    demos = recorded(bad_release, "demo_bad_release")
+    run("demo-bad-release")
+    run("demo-bad-release", "--route", "/version", "--no-wait", "--dry-run")
+    assert demos[0]["args"] == ("/api/v1/items",) and demos[0]["no_wait"] is False and not demos[0]["ctx"].dry_run
+    assert demos[0]["watcher"] is not None
+    assert demos[1]["args"] == ("/version",) and demos[1]["no_wait"] is True and demos[1]["ctx"].dry_run
 
 
 def test_release_task_flags(recorded: Any) -> None:
