@@ -13,7 +13,7 @@ Pure functions: same input, same text. Upstream facts used here:
   from every namespace. controller/metrics/metrics.go: `argocd_app_info` (labels name, dest_namespace,
   sync_status, health_status, ...) and `argocd_app_sync_total` (label phase).
 - The app (app/metrics.py): `http_requests_total` and `http_request_duration_seconds` by method, route, status;
-  overlays/base/networkpolicy.yaml admits its port `http` from anywhere, so Prometheus needs no policy change.
+  overlays/base/networkpolicy.yaml admits its port `http` from this namespace (NAMESPACE).
 Grafana's provisioning files (datasource, dashboard) are written too, but no Grafana runs: its module is not
 available to build here (docs/monitoring.md).
 """
