@@ -10,6 +10,7 @@
 //     grants kindnet list/watch on networking.k8s.io networkpolicies, pods and namespaces): it embeds the
 //     networkpolicy controller of sigs.k8s.io/kube-network-policies (netpol.go), wired as that module's
 //     cmd/main.go wires it, with its defaults (nfqueue 100, fail closed, no AdminNetworkPolicy).
+//
 // Unlike kindnetd it masquerades with the ptp plugin's ipMasq (traffic leaving the node's pod range is SNATed)
 // instead of running its own ip-masq agent.
 package main

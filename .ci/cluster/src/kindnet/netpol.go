@@ -6,6 +6,9 @@ package main
 // network-policy-api client), DNS packets handled on PREROUTING (-netfilter-bug-1766-fix=true), the node name
 // from the hostname (a hostNetwork pod's hostname is its node's name in kind), metrics on :9080.
 //
+// On a kernel without nftables' `queue` expression the rules come from nftcompat.go instead (same rules, the xtables
+// NFQUEUE target).
+//
 // What it filters (kube-network-policies v0.8.0 pkg/networkpolicy/controller.go, syncNFTablesRules and
 // evaluatePacket): an nftables table `kube-network-policies` (inet) queues to userspace the first packet of each
 // connection from or to a local pod some NetworkPolicy selects; packets of established connections, and packets
@@ -17,6 +20,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"log"
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -67,10 +71,27 @@ func runNetworkPolicies(config *rest.Config) error {
 	if err != nil {
 		return fmt.Errorf("creating the network policy controller: %w", err)
 	}
+	supported, err := nftQueueSupported()
+	if err != nil {
+		return fmt.Errorf("probing nftables: %w", err)
+	}
+	ctx := context.Background()
+	if supported {
+		log.Printf("network policies: kube-network-policies' own nftables rules (queue %d)", cfg.QueueID)
+	} else {
+		// nftcompat.go: the same rules with the xtables NFQUEUE target; the controller's own sync keeps failing
+		// (and logging it) on this kernel, and changes nothing.
+		log.Printf("network policies: this kernel has no nftables queue expression (nft_queue): the stand-in "+
+			"installs kube-network-policies' rules with the xtables NFQUEUE target (table %s)", compatTable)
+		rules, err := newCompatRules(factory, nodeName, cfg.QueueID, cfg.FailOpen, cfg.NetfilterBug1766Fix)
+		if err != nil {
+			return err
+		}
+		go rules.run(ctx)
+	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.Handler())
 	go func() { _ = http.ListenAndServe(*metricsBindAddress, mux) }()
-	ctx := context.Background()
 	factory.Start(ctx.Done())
 	return controller.Run(ctx)
 }
