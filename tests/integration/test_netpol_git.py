@@ -18,7 +18,7 @@ from unit.test_netpol import Network, Watcher, scripted
 
 from lab.core.config import load_settings
 from lab.core.context import Context
-from lab.core.runner import SubprocessRunner
+from lab.core.runner import DryRunRunner, SubprocessRunner
 from lab.core.ui import UI
 from lab.gitops.repo import GitOpsRepo
 from lab.steps import netpol
@@ -115,3 +115,22 @@ def test_the_allow_renders_in_the_env_and_the_revert_removes_it(
     assert sh("git", "-C", remote, "log", "-1", "--format=%b", "main").startswith(
         f"This reverts commit {result.allow_commit}."
     )
+
+
+def test_a_dry_run_rehearses_both_commits_on_a_scratch_copy_and_leaves_the_remote_alone(
+    setup: tuple[Context, FakeRunner, GitOpsRepo, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    real_ctx, _, _, remote = setup
+    before = sh("git", "-C", remote, "rev-parse", "main")
+    dry = DryRunRunner()
+    ctx = Context(real_ctx.settings, dry, UI(err=io.StringIO(), out=io.StringIO()))
+    repo = gitops_repo(ctx, app_root=ROOT)
+
+    result = netpol.demo_netpol(ctx, "dev", watcher=None, repo=repo, clock=Clock(), sleep=Clock().sleep)
+
+    assert sh("git", "-C", remote, "rev-parse", "main") == before  # nothing reached the remote
+    assert result.allow_commit and result.revert_commit  # both commits were made, on the rehearsal's copy
+    printed = capsys.readouterr().out
+    kubectl = [line.split() for line in printed.splitlines() if line.startswith("$ ")]
+    verbs = [words[4] for words in kubectl if words[1].endswith("kubectl") and words[2] == "--context"]
+    assert verbs[:3] == ["delete", "apply", "wait"] and verbs.count("exec") == 3 and verbs[-1] == "delete", printed
