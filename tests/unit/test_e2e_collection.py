@@ -31,6 +31,7 @@ BEHAVIOURS = {  # test name prefix -> how many (parametrized) cases: the issue's
     "test_metrics_of_a_ship_and_its_rollback_come_from_argocd": 1,
     "test_prometheus_scrapes_the_app_and_argocd_and_the_dev_request_counter_rises": 1,
     "test_every_dashboard_query_and_alert_is_valid_promql_and_the_rules_are_loaded": 1,
+    "test_demo_netpol_refuses_then_allows_then_refuses_and_the_app_serves_under_default_deny": 1,
 }
 TOTAL = sum(BEHAVIOURS.values())
 
