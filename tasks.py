@@ -38,6 +38,10 @@ HELP = {
     "env": "environment: dev, staging or prod",
     "force": "use a cluster or container the lab did not create (never deletes it)",
     "yes": "do not ask for confirmation",
+    # The personas and their ladder: lab/manifests/argocd.py PERSONAS; the default: lab/steps/personas.py.
+    "as_": "the Argo CD persona the sync goes through Argo CD's API server as, whose RBAC decides: developer (syncs "
+    "dev), senior (dev, staging) or lead (dev, staging, prod); default: the environment's own persona (dev: "
+    "developer, staging: senior, prod: lead)",
 }
 
 
@@ -148,11 +152,12 @@ def make_context(*, dry_run: bool = False, debug: bool = False, **overrides: Any
     return Context(settings=settings, runner=runner, ui=ui)
 
 
-def _watcher(ctx: Context) -> Any:
-    """Argo CD, through the kubernetes client imported only once the cluster is asked (lab/steps/watcher.py)."""
+def _watcher(ctx: Context, persona: str | None = None) -> Any:
+    """Argo CD, through the kubernetes client imported only once the cluster is asked (lab/steps/watcher.py); its
+    syncs go through Argo CD's API server as PERSONA (None: the environment's own)."""
     from lab.steps.watcher import LazyArgoWatcher
 
-    return LazyArgoWatcher(ctx)
+    return LazyArgoWatcher(ctx, persona=persona)
 
 
 @task(help=helps("target", "provider", "debug", fix="download the pinned kind release (sha256-verified) if missing"))
@@ -360,18 +365,25 @@ def promote(
     release.promote(ctx, from_, to, watcher=_watcher(ctx))
 
 
-@task(help=helps("env", "yes", "dry_run", "debug"))
+@task(help=helps("env", "yes", "as_", "dry_run", "debug"))
 @lab_task
-def sync(c: InvokeContext, env: str, yes: bool = False, dry_run: bool = False, debug: bool = False) -> None:
-    """Manually sync an environment: show the diff, confirm (prod), sync, wait for Synced + Healthy."""
+def sync(
+    c: InvokeContext, env: str, yes: bool = False, as_: str | None = None, dry_run: bool = False, debug: bool = False
+) -> None:
+    """Manually sync an environment as a persona (Argo CD's RBAC decides): show the diff, confirm (prod), sync
+    through Argo CD's API server, wait for Synced + Healthy."""
     from lab.steps import lab
+    from lab.steps.personas import check_persona
 
-    lab.sync(make_context(dry_run=dry_run, debug=debug), env, yes=yes)
+    environment(env)
+    check_persona(as_)
+    lab.sync(make_context(dry_run=dry_run, debug=debug), env, yes=yes, persona=as_)
 
 
 @task(
     help=helps(
         "env",
+        "as_",
         "dry_run",
         "debug",
         to="a deploy commit to go back to (default: undo the last deploy)",
@@ -384,20 +396,24 @@ def rollback(
     env: str,
     to: str | None = None,
     no_wait: bool = False,
+    as_: str | None = None,
     dry_run: bool = False,
     debug: bool = False,
 ) -> None:
-    """`git revert` the last deploy of ENV (or go back to --to), push, sync, and time the way back."""
+    """`git revert` the last deploy of ENV (or go back to --to), push, sync (staging, prod: as a persona, through
+    Argo CD's API server), and time the way back."""
     from lab.steps import release
+    from lab.steps.personas import check_persona
 
     environment(env)  # an unknown ENV first: the hint below names it
+    check_persona(as_)
     if to is not None and not to.strip():  # `--to ''` is not "no --to": it must not undo the last deploy
         raise ConfigError(
             "--to is empty: name the deploy commit to go back to",
             hint=f"`invoke history {env}` lists the deploys; without --to, rollback undoes the last one",
         )
     ctx = make_context(dry_run=dry_run, debug=debug)
-    release.rollback(ctx, env, to and to.strip(), watcher=_watcher(ctx), no_wait=no_wait)
+    release.rollback(ctx, env, to and to.strip(), watcher=_watcher(ctx, as_), no_wait=no_wait)
 
 
 @task(help=helps("env", "debug", limit="how many deploys to show"))

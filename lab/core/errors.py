@@ -194,3 +194,28 @@ class SecretFound(LabError):
 
     def details(self) -> list[str]:
         return [f"  {line}" for line in self.findings]
+
+
+class ArgoCDDenied(LabError):
+    """Argo CD's API server refused a request of a persona (HTTP 401: the login; 403: its RBAC, argocd-rbac-cm).
+    STATUS is the HTTP status, ANSWER what Argo CD said (`HTTP 403 PermissionDenied: permission denied: ...`);
+    DETAIL_LINES are shown under the message (e.g. the policy line that would allow the request)."""
+
+    exit_code = 18
+
+    def __init__(
+        self,
+        message: str,
+        status: int,
+        answer: str,
+        *,
+        detail_lines: Sequence[str] = (),
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.status = status
+        self.answer = answer
+        self.detail_lines = list(detail_lines)
+
+    def details(self) -> list[str]:
+        return [f"  Argo CD answered {self.answer}", *(f"  {line}" for line in self.detail_lines)]
