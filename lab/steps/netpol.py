@@ -18,14 +18,10 @@ a run interrupted before the revert leaves the policy file in git, and the next 
 
 from __future__ import annotations
 
-import io
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
-
-from ruamel.yaml import YAML
 
 from lab.clients import kube
 from lab.core import names
@@ -38,27 +34,29 @@ from lab.gitops.trailers import DEPLOYED_BY
 from lab.gitops.watcher import DeployWatcher
 from lab.steps.deploy_wait import refresh_and_wait
 from lab.steps.drift_kinds import APP
+from lab.steps.netpol_manifests import (
+    ALLOWED,
+    BLOCKED,
+    CLIENT_POD,
+    CONNECT_TIMEOUT,
+    DEMO_NAMESPACE,
+    ERROR,
+    POLICY_FILE,
+    POLICY_NAME,
+    SERVICE_PORT,
+    Probe,
+    allow_policy,
+    client_manifest,
+    parse_probe,
+    probe_script,
+    with_resource,
+)
 from lab.steps.ship import gitops_repo
 from lab.tools import git, kubectl
 
-DEMO_NAMESPACE = "lab-netpol-demo"
-CLIENT_POD = "netpol-client"
-POLICY_NAME = f"allow-from-{DEMO_NAMESPACE}"
-POLICY_FILE = f"{POLICY_NAME}.yaml"
 LESSON = ("Lesson", "demo-netpol")  # trailer of the demo's commits (no Environment trailer: they deploy no image)
-SERVICE_PORT = 80  # the Service's port (overlays/base/service.yaml)
-CONNECT_TIMEOUT = 3.0  # seconds the client waits for an answer: a dropped SYN is never answered
 SETTLE = 30.0  # seconds a check after a sync keeps trying for the outcome git now asks for
 POD_READY = 120.0  # seconds for the client pod to start (its image is already on the node)
-ALLOWED, BLOCKED, ERROR = "allowed", "blocked", "error"
-# Labels of the app's pods, as overlays/base/kustomization.yaml sets them (and the selector the policy uses).
-APP_LABELS = {"app.kubernetes.io/name": names.APP_NAME, "app.kubernetes.io/part-of": "gitops-lab"}
-
-
-@dataclass(frozen=True)
-class Probe:
-    outcome: str  # ALLOWED | BLOCKED | ERROR, or "" when not run (a dry run)
-    detail: str
 
 
 @dataclass
@@ -87,126 +85,6 @@ class PolicyRepo(Protocol):
     def commit_change(self, plan: Planner, *, seed: bool = True) -> Committed: ...
 
 
-# ---------------------------------------------------------------------------------------------- what is created
-
-
-def client_manifest(image: str) -> str:
-    """The demo's Namespace and client Pod. The pod satisfies what the app's own pods do (overlays/base/
-    deployment.yaml): non-root (the image's user 10001), no privilege escalation, every capability dropped, a
-    read-only root filesystem, the runtime's seccomp profile, no service account token; it only sleeps, and the
-    checks run in it with `kubectl exec`. It ends by itself after activeDeadlineSeconds if nobody deletes it."""
-    labels = {"app.kubernetes.io/name": CLIENT_POD, "app.kubernetes.io/part-of": "gitops-lab"}
-    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": DEMO_NAMESPACE, "labels": labels}}
-    pod = {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": CLIENT_POD, "namespace": DEMO_NAMESPACE, "labels": labels},
-        "spec": {
-            "automountServiceAccountToken": False,
-            "restartPolicy": "Never",
-            "activeDeadlineSeconds": 1800,
-            "terminationGracePeriodSeconds": 1,
-            "securityContext": {
-                "runAsNonRoot": True,
-                "runAsUser": 10001,
-                "runAsGroup": 10001,
-                "seccompProfile": {"type": "RuntimeDefault"},
-            },
-            "containers": [
-                {
-                    "name": "client",
-                    "image": image,
-                    "imagePullPolicy": "IfNotPresent",
-                    "command": ["python3", "-c", "import time; time.sleep(1800)"],
-                    "resources": {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"memory": "64Mi"}},
-                    "securityContext": {
-                        "runAsNonRoot": True,
-                        "allowPrivilegeEscalation": False,
-                        "privileged": False,
-                        "readOnlyRootFilesystem": True,
-                        "capabilities": {"drop": ["ALL"]},
-                        "seccompProfile": {"type": "RuntimeDefault"},
-                    },
-                }
-            ],
-        },
-    }
-    return json.dumps(namespace) + "\n---\n" + json.dumps(pod) + "\n"
-
-
-def allow_policy() -> str:
-    """The NetworkPolicy the demo commits: pods of DEMO_NAMESPACE may reach the app's port `http`."""
-    return (
-        f"# Committed by `invoke demo-netpol` (lab/steps/netpol.py), and reverted by it.\n"
-        f"apiVersion: networking.k8s.io/v1\n"
-        f"kind: NetworkPolicy\n"
-        f"metadata:\n"
-        f"  name: {POLICY_NAME}\n"
-        f"spec:\n"
-        f"  podSelector:\n"
-        f"    matchLabels:\n" + "".join(f"      {k}: {v}\n" for k, v in APP_LABELS.items()) + "  policyTypes:\n"
-        "    - Ingress\n"
-        "  ingress:\n"
-        "    - from:\n"
-        "        - namespaceSelector:\n"
-        "            matchLabels:\n"
-        f"              kubernetes.io/metadata.name: {DEMO_NAMESPACE}\n"
-        "      ports:\n"
-        "        - port: http\n"
-        "          protocol: TCP\n"
-    )
-
-
-def _yaml() -> YAML:
-    y = YAML()
-    y.preserve_quotes = True
-    y.indent(mapping=2, sequence=4, offset=2)
-    y.width = 4096
-    return y
-
-
-def with_resource(kustomization: str, filename: str, *, present: bool) -> str:
-    """KUSTOMIZATION (text) with FILENAME listed in `resources` (PRESENT) or not, comments kept."""
-    y = _yaml()
-    data = y.load(kustomization)
-    resources = data.get("resources")
-    if resources is None:
-        if not present:
-            return kustomization
-        data["resources"] = resources = []
-    if present and filename not in resources:
-        resources.append(filename)
-    if not present:
-        while filename in resources:
-            resources.remove(filename)
-    out = io.StringIO()
-    y.dump(data, out)
-    return out.getvalue()
-
-
-def probe_script(host: str, port: int = SERVICE_PORT, timeout: float = CONNECT_TIMEOUT) -> str:
-    """Python the client runs: GET /health on HOST:PORT; prints one line `allowed|blocked|error <detail>`."""
-    return (
-        "import http.client, socket\n"
-        f"c = http.client.HTTPConnection({host!r}, {port}, timeout={timeout})\n"
-        "try:\n"
-        "    c.request('GET', '/health')\n"
-        "    print('allowed HTTP', c.getresponse().status)\n"
-        "except (socket.timeout, TimeoutError):\n"
-        f"    print('blocked no answer within {timeout:g} s (the packets were dropped)')\n"
-        "except OSError as e:\n"
-        "    print('error', type(e).__name__, e)\n"
-    )
-
-
-def parse_probe(stdout: str) -> Probe:
-    line = stdout.strip().splitlines()[-1] if stdout.strip() else ""
-    word, _, detail = line.partition(" ")
-    if word in (ALLOWED, BLOCKED, ERROR):
-        return Probe(word, detail)
-    return Probe(ERROR, f"unexpected output: {line!r}" if line else "no output")
-
-
 # ---------------------------------------------------------------------------------------------- the demo
 
 
@@ -226,6 +104,10 @@ class Demo:
     @property
     def service_host(self) -> str:
         return f"{names.APP_NAME}.{self.target.namespace}.svc.cluster.local"
+
+    @property
+    def where(self) -> str:
+        return f"{self.service_host}:{SERVICE_PORT}"
 
     def probe(self) -> Probe:
         argv = [*kubectl.base(self.kube_context), "exec", "-n", DEMO_NAMESPACE, CLIENT_POD, "-c", "client", "--"]
@@ -364,53 +246,59 @@ def demo_netpol(
     if sha:
         demo.deploy(sha, spec.reference)
 
-    k = demo.kube_context
     try:
-        with ui.phase(f"Start pod {DEMO_NAMESPACE}/{CLIENT_POD} (image {spec.reference})"):
-            kubectl.delete(ctx.runner, k, "namespace", [DEMO_NAMESPACE])  # waits until a previous one is gone
-            kubectl.apply(ctx.runner, k, client_manifest(spec.reference))
-            kubectl.wait(
-                ctx.runner,
-                k,
-                f"pod/{CLIENT_POD}",
-                condition="condition=Ready",
-                namespace=DEMO_NAMESPACE,
-                timeout=POD_READY,
-            )
-        where = f"{demo.service_host}:{SERVICE_PORT}"
-        result.before, _ = demo.check(f"1. Connect to {where} (default deny)", BLOCKED, settle=0)
-        if result.before.outcome == ALLOWED:
-            raise Refused(
-                f"{DEMO_NAMESPACE}/{CLIENT_POD} reached {env}'s app although {env} denies it: the cluster's network "
-                "plugin does not enforce NetworkPolicy",
-                hint="kindnetd enforces it from kind v0.24.0 on: recreate the cluster with the lab's pinned kind, "
-                "`invoke down && invoke up`",
-            )
-        _check_outcome(demo, result.before, BLOCKED, "before the allow")
-
-        result.allow_commit = demo.commit(
-            repo,
-            f"2. Commit a NetworkPolicy allowing {DEMO_NAMESPACE} to the GitOps repo",
-            _plan_allow(env, spec.reference, author),
-        )
-        pushed = clock()
-        try:
-            demo.deploy(result.allow_commit, spec.reference)
-            result.allowed, took = demo.check(f"Connect to {where} again (allowed in git)", ALLOWED, settle=SETTLE)
-            _check_outcome(demo, result.allowed, ALLOWED, "after the allow was synced")
-            result.seconds_to_allow = None if took is None else clock() - pushed
-        finally:
-            result.revert_commit = _revert(demo, repo, result.allow_commit, spec.reference, author)
-        pushed = clock()
-        demo.deploy(result.revert_commit, spec.reference)
-        result.after, took = demo.check(f"4. Connect to {where} once more (allow reverted)", BLOCKED, settle=SETTLE)
-        _check_outcome(demo, result.after, BLOCKED, "after the revert was synced")
-        result.seconds_to_block = None if took is None else clock() - pushed
+        _start_client(demo, spec.reference)
+        _refused_first(demo)
+        _allow_then_revert(demo, repo, spec.reference, author)
     finally:
         with ui.phase(f"Delete the client pod and namespace {DEMO_NAMESPACE}"):
-            kubectl.delete(ctx.runner, k, "namespace", [DEMO_NAMESPACE])
+            kubectl.delete(ctx.runner, demo.kube_context, "namespace", [DEMO_NAMESPACE])
     _lessons(ctx, target, result)
     return result
+
+
+def _start_client(demo: Demo, image: str) -> None:
+    ctx, k = demo.ctx, demo.kube_context
+    with ctx.ui.phase(f"Start pod {DEMO_NAMESPACE}/{CLIENT_POD} (image {image})"):
+        kubectl.delete(ctx.runner, k, "namespace", [DEMO_NAMESPACE])  # waits until a previous one is gone
+        kubectl.apply(ctx.runner, k, client_manifest(image))
+        kubectl.wait(
+            ctx.runner, k, f"pod/{CLIENT_POD}", condition="condition=Ready", namespace=DEMO_NAMESPACE, timeout=POD_READY
+        )
+
+
+def _refused_first(demo: Demo) -> None:
+    env = demo.target.name
+    demo.result.before, _ = demo.check(f"1. Connect to {demo.where} (default deny)", BLOCKED, settle=0)
+    if demo.result.before.outcome == ALLOWED:
+        raise Refused(
+            f"{DEMO_NAMESPACE}/{CLIENT_POD} reached {env}'s app although {env} denies it: the cluster's network "
+            "plugin does not enforce NetworkPolicy",
+            hint="kindnetd enforces it from kind v0.24.0 on: recreate the cluster with the lab's pinned kind, "
+            "`invoke down && invoke up`",
+        )
+    _check_outcome(demo, demo.result.before, BLOCKED, "before the allow")
+
+
+def _allow_then_revert(demo: Demo, repo: PolicyRepo, image: str, author: str) -> None:
+    """The allow commit, synced, checked; then its revert (also when the check failed), synced, checked."""
+    env, result, clock = demo.target.name, demo.result, demo.clock
+    result.allow_commit = demo.commit(
+        repo, f"2. Commit a NetworkPolicy allowing {DEMO_NAMESPACE} to the GitOps repo", _plan_allow(env, image, author)
+    )
+    pushed = clock()
+    try:
+        demo.deploy(result.allow_commit, image)
+        result.allowed, took = demo.check(f"Connect to {demo.where} again (allowed in git)", ALLOWED, settle=SETTLE)
+        _check_outcome(demo, result.allowed, ALLOWED, "after the allow was synced")
+        result.seconds_to_allow = None if took is None else clock() - pushed
+    finally:
+        result.revert_commit = _revert(demo, repo, result.allow_commit, image, author)
+    pushed = clock()
+    demo.deploy(result.revert_commit, image)
+    result.after, took = demo.check(f"4. Connect to {demo.where} once more (allow reverted)", BLOCKED, settle=SETTLE)
+    _check_outcome(demo, result.after, BLOCKED, "after the revert was synced")
+    result.seconds_to_block = None if took is None else clock() - pushed
 
 
 def _revert(demo: Demo, repo: PolicyRepo, sha: str, image: str, author: str) -> str:
@@ -457,4 +345,18 @@ def _secs(s: float | None) -> str:
     return "?" if s is None else f"{s:.0f} s"
 
 
-__all__ = ["DEMO_NAMESPACE", "NetpolResult", "Probe", "allow_policy", "client_manifest", "demo_netpol"]
+__all__ = [
+    "CLIENT_POD",
+    "DEMO_NAMESPACE",
+    "ERROR",
+    "POLICY_FILE",
+    "POLICY_NAME",
+    "NetpolResult",
+    "Probe",
+    "allow_policy",
+    "client_manifest",
+    "demo_netpol",
+    "parse_probe",
+    "probe_script",
+    "with_resource",
+]
