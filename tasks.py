@@ -600,5 +600,20 @@ def demo_bad_release(
     bad_release.demo_bad_release(ctx, route, watcher=_watcher(ctx), no_wait=no_wait)
 
 
+@task(
+    name="demo-netpol",
+    help=helps("dry_run", "debug", env="the environment whose default deny is shown (default dev)"),
+)
+@lab_task
+def demo_netpol(c: InvokeContext, env: str = "dev", dry_run: bool = False, debug: bool = False) -> None:
+    """A pod of another namespace refused by the default deny, allowed by a commit, refused again after its revert."""
+    from lab.core.config import environment
+    from lab.steps import netpol
+
+    environment(env)  # an unknown ENV: exit 2 listing the environments, before anything runs
+    ctx = make_context(dry_run=dry_run, debug=debug)
+    netpol.demo_netpol(ctx, env, watcher=None if dry_run else _watcher(ctx))
+
+
 # Keep last: a copy of every task's help texts, which invoke consumes when it parses a command line.
 _HELP = {name: dict(obj.help) for name, obj in list(globals().items()) if isinstance(obj, Task)}

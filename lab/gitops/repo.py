@@ -67,7 +67,9 @@ class Change:
     expected_image: str  # what the rendered Deployment must run after the change
     new_text: str | None = None
     revert: str | None = None
-    files: Mapping[str, str] = field(default_factory=dict)  # more files of the overlay: name -> text (secret set)
+    # More files of the overlay to write with NEW_TEXT (path in the repository -> text; None deletes it), e.g. a
+    # NetworkPolicy the new kustomization.yaml lists (lab/steps/netpol.py).
+    files: Mapping[str, str | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -363,7 +365,7 @@ class GitOpsRepo(WorkingClone):
             change.revert or "",
             change.new_text or "",
             change.expected_image,
-            *(f"{name}\0{text}" for name, text in sorted(change.files.items())),
+            *(f"{k}\0{v}" for k, v in sorted(change.files.items())),
         )
         self._changing = True
         if change.revert is not None:
@@ -375,8 +377,13 @@ class GitOpsRepo(WorkingClone):
                 ) from failure
         elif change.new_text is not None:
             (self.workdir / path).write_text(change.new_text)
-        for name, text in change.files.items():
-            (self.workdir / "overlays" / change.env / name).write_text(text)
+        for rel, text in change.files.items():
+            if not rel.startswith(f"overlays/{change.env}/"):
+                raise ValueError(f"a change of overlays/{change.env} cannot write {rel}")
+            if text is None:
+                (self.workdir / rel).unlink(missing_ok=True)
+            else:
+                (self.workdir / rel).write_text(text)
         if key[0] and key in self._validated:
             return
         self._render_and_validate(change.env, change.expected_image)

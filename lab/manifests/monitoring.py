@@ -14,7 +14,7 @@ Pure functions: same input, same text. Upstream facts used here:
   sync_status, health_status, ...), `argocd_app_sync_total` (labels name, phase, dry_run; counted when an operation
   completes) and the histogram `argocd_app_reconcile` (labels namespace, dest_server).
 - The app (app/metrics.py): `http_requests_total` and `http_request_duration_seconds` by method, route, status;
-  overlays/base/networkpolicy.yaml admits its port `http` from anywhere, so Prometheus needs no policy change.
+  overlays/base/networkpolicy.yaml admits its port `http` from this namespace (NAMESPACE).
 Grafana's provisioning files (datasource, dashboard) are written too, but no Grafana runs: its module is not
 available to build here (docs/monitoring.md). The dashboard's annotations are Prometheus annotation queries (Grafana
 docs, datasources/prometheus/annotations: an event wherever the query returns a series, its title and text from

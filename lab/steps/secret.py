@@ -163,7 +163,7 @@ def set_secret(
             trailers=[("Sealed-Secret", f"{target.namespace}/{SECRET_NAME}:{name}"), ("Sealed-By", str(r.author))],
             expected_image=image.reference if image else IMAGE_NAME,
             new_text=add_resource(current, SEALED_FILE, kustomization),
-            files={SEALED_FILE: sealed_text(r.read(sealed_path), name, sealed, target.namespace, sealed_path)},
+            files={sealed_path: sealed_text(r.read(sealed_path), name, sealed, target.namespace, sealed_path)},
         )
 
     with ctx.ui.phase(f"Commit the sealed {name} to {kustomization.rsplit('/', 1)[0]}") as phase:

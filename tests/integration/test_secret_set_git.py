@@ -206,7 +206,7 @@ def test_a_plaintext_secret_in_the_same_transaction_is_refused_by_the_secret_sca
             [],
             image.reference,
             new_text=add_resource(current, "plain.yaml"),
-            files={"plain.yaml": PLAIN_SECRET},
+            files={"overlays/dev/plain.yaml": PLAIN_SECRET},
         )
 
     with pytest.raises(SecretFound) as info:

@@ -36,6 +36,7 @@ BEHAVIOURS = {  # test name prefix -> how many (parametrized) cases: the issue's
     "test_the_api_server_answers_a_refused_sync_with_403_and_a_wrong_password_with_401": 1,
     "test_dashboard_lists_the_personas_that_can_log_in": 1,
     "test_a_sealed_token_reaches_the_app_through_git_and_rotates": 1,
+    "test_demo_netpol_refuses_then_allows_then_refuses_and_the_app_serves_under_default_deny": 1,
 }
 TOTAL = sum(BEHAVIOURS.values())
 

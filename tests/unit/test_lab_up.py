@@ -931,7 +931,7 @@ def test_sync_diffs_the_overlay_as_argocd_applies_it_with_its_tracking_ids(finis
            for d in docs}  # fmt: skip
     assert ids["Deployment/lab-app"] == "lab-staging:apps/Deployment:lab-staging/lab-app", ids
     assert ids["Service/lab-app"] == "lab-staging:/Service:lab-staging/lab-app", ids
-    assert len(ids) == len(docs) == 5, ids
+    assert len(ids) == len(docs) == 7, ids  # staging: SA, ConfigMap, Service, Deployment, 3 NetworkPolicies
     assert "no differences" in ctx.ui.err.getvalue()  # type: ignore[attr-defined]
 
 

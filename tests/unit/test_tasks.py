@@ -50,6 +50,7 @@ TASKS = (
     "dashboard",
     "demo-bad-release",
     "demo-drift",
+    "demo-netpol",
     "doctor",
     "down",
     "history",
@@ -295,6 +296,17 @@ def test_demo_bad_release_flags(recorded: Any) -> None:
     assert demos[0]["args"] == ("/api/v1/items",) and demos[0]["no_wait"] is False and not demos[0]["ctx"].dry_run
     assert demos[0]["watcher"] is not None
     assert demos[1]["args"] == ("/version",) and demos[1]["no_wait"] is True and demos[1]["ctx"].dry_run
+
+
+def test_demo_netpol_flags(recorded: Any) -> None:
+    from lab.steps import netpol
+
+    demos = recorded(netpol, "demo_netpol")
+    run("demo-netpol")
+    run("demo-netpol", "--env", "staging", "--dry-run")
+    assert demos[0]["args"] == ("dev",) and demos[0]["watcher"] is not None and not demos[0]["ctx"].dry_run
+    assert demos[1]["args"] == ("staging",) and demos[1]["watcher"] is None and demos[1]["ctx"].dry_run
+    assert exit_code("demo-netpol", "--env", "qa") == 2 and len(demos) == 2  # an unknown env runs nothing
 
 
 def test_release_task_flags(recorded: Any) -> None:
