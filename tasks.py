@@ -38,6 +38,10 @@ HELP = {
     "env": "environment: dev, staging or prod",
     "force": "use a cluster or container the lab did not create (never deletes it)",
     "yes": "do not ask for confirmation",
+    # The personas and their ladder: lab/manifests/argocd.py PERSONAS; the default: lab/steps/personas.py.
+    "as_": "the Argo CD persona the sync goes through Argo CD's API server as, whose RBAC decides: developer (syncs "
+    "dev), senior (dev, staging) or lead (dev, staging, prod); default: the environment's own persona (dev: "
+    "developer, staging: senior, prod: lead)",
 }
 
 
@@ -58,6 +62,19 @@ class LabTask(Task[Callable[..., Any]]):
         return super().arg_opts(name, default, taken_names)
 
     def get_arguments(self, ignore_unknown_help: bool | None = None) -> list[Argument]:
+        arguments = self._number_arguments(ignore_unknown_help)
+        positional = [a for a in arguments if a.positional]
+        # `invoke secret -h`: invoke gives -h to the first positional; the later ones must not then be "missing".
+        for i, a in enumerate(arguments):
+            if a.positional and a is not positional[0]:
+                later = LaterPositional(
+                    names=a.names, kind=a.kind, default=a.default, help=a.help, positional=True, attr_name=a.attr_name
+                )
+                later.first = positional[0]
+                arguments[i] = later
+        return arguments
+
+    def _number_arguments(self, ignore_unknown_help: bool | None) -> list[Argument]:
         return [
             NumberArgument(
                 names=a.names,
@@ -73,6 +90,24 @@ class LabTask(Task[Callable[..., Any]]):
             else a
             for a in super().get_arguments(ignore_unknown_help)
         ]
+
+
+class LaterPositional(Argument):
+    """A positional argument after the first: not required when the first holds a help flag (invoke fills a
+    positional only while its value is None, and refuses to run a task with one still None)."""
+
+    first: Argument | None = None
+
+    @property
+    def value(self) -> Any:
+        value = Argument.value.fget(self)  # type: ignore[attr-defined]
+        if value is None and self.first is not None and self.first.value in HELP_FLAGS:
+            return ""
+        return value
+
+    @value.setter
+    def value(self, arg: str) -> None:
+        self.set_value(arg, cast=True)
 
 
 class NumberArgument(Argument):
@@ -148,11 +183,12 @@ def make_context(*, dry_run: bool = False, debug: bool = False, **overrides: Any
     return Context(settings=settings, runner=runner, ui=ui)
 
 
-def _watcher(ctx: Context) -> Any:
-    """Argo CD, through the kubernetes client imported only once the cluster is asked (lab/steps/watcher.py)."""
+def _watcher(ctx: Context, persona: str | None = None) -> Any:
+    """Argo CD, through the kubernetes client imported only once the cluster is asked (lab/steps/watcher.py); its
+    syncs go through Argo CD's API server as PERSONA (None: the environment's own)."""
     from lab.steps.watcher import LazyArgoWatcher
 
-    return LazyArgoWatcher(ctx)
+    return LazyArgoWatcher(ctx, persona=persona)
 
 
 @task(help=helps("target", "provider", "debug", fix="download the pinned kind release (sha256-verified) if missing"))
@@ -185,7 +221,7 @@ def doctor(
         plan="target aws: print every AWS call and command, and the monthly cost; change nothing",
         i_understand_this_costs_money="target aws: allow changes to a real AWS account (or LAB_AWS_ALLOW_REAL=1)",
         yes="target aws: do not ask before changing the account",
-        with_="also run an optional component (monitoring); repeatable (setting with_components)",
+        with_="also run an optional component (monitoring, sealed-secrets); repeatable (setting with_components)",
     ),
     iterable=["with_"],
 )
@@ -360,18 +396,25 @@ def promote(
     release.promote(ctx, from_, to, watcher=_watcher(ctx))
 
 
-@task(help=helps("env", "yes", "dry_run", "debug"))
+@task(help=helps("env", "yes", "as_", "dry_run", "debug"))
 @lab_task
-def sync(c: InvokeContext, env: str, yes: bool = False, dry_run: bool = False, debug: bool = False) -> None:
-    """Manually sync an environment: show the diff, confirm (prod), sync, wait for Synced + Healthy."""
+def sync(
+    c: InvokeContext, env: str, yes: bool = False, as_: str | None = None, dry_run: bool = False, debug: bool = False
+) -> None:
+    """Manually sync an environment as a persona (Argo CD's RBAC decides): show the diff, confirm (prod), sync
+    through Argo CD's API server, wait for Synced + Healthy."""
     from lab.steps import lab
+    from lab.steps.personas import check_persona
 
-    lab.sync(make_context(dry_run=dry_run, debug=debug), env, yes=yes)
+    environment(env)
+    check_persona(as_)
+    lab.sync(make_context(dry_run=dry_run, debug=debug), env, yes=yes, persona=as_)
 
 
 @task(
     help=helps(
         "env",
+        "as_",
         "dry_run",
         "debug",
         to="a deploy commit to go back to (default: undo the last deploy)",
@@ -384,20 +427,57 @@ def rollback(
     env: str,
     to: str | None = None,
     no_wait: bool = False,
+    as_: str | None = None,
     dry_run: bool = False,
     debug: bool = False,
 ) -> None:
-    """`git revert` the last deploy of ENV (or go back to --to), push, sync, and time the way back."""
+    """`git revert` the last deploy of ENV (or go back to --to), push, sync (staging, prod: as a persona, through
+    Argo CD's API server), and time the way back."""
     from lab.steps import release
+    from lab.steps.personas import check_persona
 
     environment(env)  # an unknown ENV first: the hint below names it
+    check_persona(as_)
     if to is not None and not to.strip():  # `--to ''` is not "no --to": it must not undo the last deploy
         raise ConfigError(
             "--to is empty: name the deploy commit to go back to",
             hint=f"`invoke history {env}` lists the deploys; without --to, rollback undoes the last one",
         )
     ctx = make_context(dry_run=dry_run, debug=debug)
-    release.rollback(ctx, env, to and to.strip(), watcher=_watcher(ctx), no_wait=no_wait)
+    release.rollback(ctx, env, to and to.strip(), watcher=_watcher(ctx, as_), no_wait=no_wait)
+
+
+@task(
+    help=helps(
+        "env",
+        "dry_run",
+        "debug",
+        action="set (the only action): seal a value and commit it; setting it again rotates it",
+        name="the key in the app's Secret lab-app-secrets, e.g. write-token",
+        no_wait="dev: stop after the commit is pushed (do not wait for Argo CD)",
+    ),
+    positional=["action", "name"],
+)
+@lab_task
+def secret(
+    c: InvokeContext,
+    action: str,
+    name: str | None = None,  # None, not "": invoke fills a positional only while it is None
+    env: str = "dev",
+    no_wait: bool = False,
+    dry_run: bool = False,
+    debug: bool = False,
+) -> None:
+    """Seal a value (from stdin or a no-echo prompt, never argv) for ENV and commit it to the GitOps repo."""
+    from lab.steps import secret as secret_steps
+
+    if action != "set" or not name:
+        what = f"unknown action {action!r}" if action != "set" else "no secret NAME"
+        raise ConfigError(f"{what} for `invoke secret`", hint="invoke secret set write-token --env dev")
+    environment(env)
+    value = secret_steps.read_value(name)
+    ctx = make_context(dry_run=dry_run, debug=debug)
+    secret_steps.set_secret(ctx, name, env, value, watcher=_watcher(ctx), no_wait=no_wait)
 
 
 @task(help=helps("env", "debug", limit="how many deploys to show"))
@@ -526,6 +606,48 @@ def demo_drift(
     if not (observe >= 0 and math.isfinite(observe)):
         raise ConfigError(f"--observe must be 0 or more seconds, got {observe:g}", hint="valid values: e.g. 30")
     drift.demo_drift(make_context(dry_run=dry_run, debug=debug), env, change, heal=heal, observe=observe)
+
+
+@task(
+    help=helps(
+        "dry_run",
+        "debug",
+        route="the URL rule that answers 500 (default /api/v1/items)",
+        no_wait="stop after the deploy commit is pushed",
+    )
+)
+@lab_task
+def demo_bad_release(
+    c: InvokeContext,
+    route: str = "/api/v1/items",
+    no_wait: bool = False,
+    dry_run: bool = False,
+    debug: bool = False,
+) -> None:
+    """Deploy a bad release to dev: dev's image, ready, but ROUTE answers 500; watch the error ratio, roll it back."""
+    from lab.steps import bad_release
+
+    if not route.startswith("/"):
+        raise ConfigError(
+            f"--route must be a URL rule starting with /, got {route!r}", hint="e.g. --route /api/v1/items"
+        )
+    ctx = make_context(dry_run=dry_run, debug=debug)
+    bad_release.demo_bad_release(ctx, route, watcher=_watcher(ctx), no_wait=no_wait)
+
+
+@task(
+    name="demo-netpol",
+    help=helps("dry_run", "debug", env="the environment whose default deny is shown (default dev)"),
+)
+@lab_task
+def demo_netpol(c: InvokeContext, env: str = "dev", dry_run: bool = False, debug: bool = False) -> None:
+    """A pod of another namespace refused by the default deny, allowed by a commit, refused again after its revert."""
+    from lab.core.config import environment
+    from lab.steps import netpol
+
+    environment(env)  # an unknown ENV: exit 2 listing the environments, before anything runs
+    ctx = make_context(dry_run=dry_run, debug=debug)
+    netpol.demo_netpol(ctx, env, watcher=None if dry_run else _watcher(ctx))
 
 
 # Keep last: a copy of every task's help texts, which invoke consumes when it parses a command line.

@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
-from app import items, problems
+from app import items, problems, write_token
 from app.lifecycle import Lifecycle, State
 from app.logs import configure_logging
 from app.metrics import Metrics
@@ -42,6 +42,11 @@ def create_app(config: type[Config] | Mapping[str, Any] | None = None) -> Flask:
     app.extensions["gitops_lab.items"] = items.ItemStore(settings.items_max)
     problems.init_app(app)
     metrics.init_app(app)
+    if settings.fault_routes:
+        _inject_faults(app, frozenset(settings.fault_routes))
+        logger.warning(
+            "fault injection on (APP_FAULT_ROUTES): these routes answer 500", extra={"routes": settings.fault_routes}
+        )
     app.register_blueprint(core)
     app.register_blueprint(items.bp)
     if settings.debug_endpoints:
@@ -60,6 +65,15 @@ def create_app(config: type[Config] | Mapping[str, Any] | None = None) -> Flask:
         },
     )
     return app
+
+
+def _inject_faults(app: Flask, routes: frozenset[str]) -> None:
+    """A bad release on purpose: every request to one of ROUTES (URL rules) answers 500, counted by the metrics."""
+
+    @app.before_request
+    def _fail() -> None:
+        if request.url_rule is not None and request.url_rule.rule in routes:
+            raise Problem(500, f"{request.url_rule.rule} fails on purpose: APP_FAULT_ROUTES is set (a bad release).")
 
 
 def get_settings(app: Flask | None = None) -> Settings:
@@ -101,6 +115,8 @@ def index() -> Response:
                 "metrics": "/metrics",
                 "items": "/api/v1/items",
             },
+            # "token": POST/DELETE on items need the write token; "open": they do not (app/write_token.py).
+            "write_protection": write_token.protection(get_settings().write_token_file),
         }
     )
 

@@ -6,6 +6,10 @@ Unknown fields are rejected, like missing ones (422), so a typo never passes sil
 The store belongs to one app instance, so under gunicorn each worker process has its own items: this is a
 teaching service, not a database. It keeps at most ``ITEMS_MAX`` items: creating one more evicts the oldest
 (lowest id), so memory stays bounded and a create never fails for lack of room.
+
+Writes (POST, DELETE) need ``Authorization: Bearer <token>`` when the write token file (``APP_WRITE_TOKEN_FILE``)
+exists, and answer 401 with a problem body without it or with a wrong one; with no token file configured, or none
+there yet, writes are open as before (app/write_token.py). Reads never need it.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from app import write_token
 from app.logs import timestamp
 from app.problems import MALFORMED_JSON, VALIDATION_ERROR, Problem
 
@@ -170,6 +175,12 @@ def read_body() -> bytes:
 def _short(exc: BaseException) -> str:
     text = str(exc) or exc.__class__.__name__
     return text if len(text) <= 200 else text[:200] + "…"
+
+
+@bp.before_request
+def _write_token() -> Response | None:
+    """POST and DELETE need the write token once one is provisioned (app/write_token.py); reads never do."""
+    return write_token.check(current_app.extensions["gitops_lab.settings"].write_token_file)
 
 
 def _store() -> ItemStore:

@@ -41,6 +41,8 @@ class Config:
         "ITEMS_MAX",
         "APP_DEBUG_ENDPOINTS",
         "PROMETHEUS_MULTIPROC_DIR",
+        "APP_WRITE_TOKEN_FILE",
+        "APP_FAULT_ROUTES",
     )
 
     TESTING = False
@@ -60,6 +62,11 @@ class Config:
     APP_DEBUG_ENDPOINTS = False
     # prometheus_client multiprocess mode (gunicorn with several workers); empty = per-process metrics.
     PROMETHEUS_MULTIPROC_DIR = ""
+    # File holding the token that POST/DELETE on /items need (app/write_token.py); empty = writes are open.
+    APP_WRITE_TOKEN_FILE = ""
+    # A bad release on purpose (the lab's e2e test and tutorial: `invoke demo-bad-release`): comma-separated URL
+    # rules (as in the metrics' `route` label, e.g. /api/v1/items) that answer 500. Refused when APP_ENV is prod.
+    APP_FAULT_ROUTES = ""
     # False leaves /ready at 503 "starting" until the caller runs lifecycle.mark_ready() (after a warm-up).
     READY_ON_CREATE = True
 
@@ -87,8 +94,10 @@ class Settings:
     items_max: int  # items
     debug_endpoints: bool
     prometheus_multiproc_dir: str  # "" = single-process metrics
+    write_token_file: str  # "" = writes need no token (app/write_token.py)
     ready_on_create: bool
     testing: bool
+    fault_routes: tuple[str, ...] = ()  # URL rules that answer 500 (APP_FAULT_ROUTES)
 
 
 def collect(config: type[Config] | Mapping[str, Any] | None, environ: Mapping[str, str]) -> dict[str, Any]:
@@ -134,9 +143,24 @@ def load(config: type[Config] | Mapping[str, Any] | None = None, environ: Mappin
         items_max=_positive_int(values, "ITEMS_MAX"),
         debug_endpoints=_bool(values, "APP_DEBUG_ENDPOINTS"),
         prometheus_multiproc_dir=multiproc_dir,
+        write_token_file=str(values["APP_WRITE_TOKEN_FILE"]).strip(),
         ready_on_create=_bool(values, "READY_ON_CREATE"),
         testing=_bool(values, "TESTING"),
+        fault_routes=_fault_routes(values["APP_FAULT_ROUTES"], app_env),
     )
+
+
+def _fault_routes(value: object, app_env: str) -> tuple[str, ...]:
+    routes = tuple(r.strip() for r in str(value or "").split(",") if r.strip())
+    bad = [r for r in routes if not r.startswith("/")]
+    if bad:
+        raise ConfigError(f"APP_FAULT_ROUTES={value!r}: {bad[0]!r} is not a URL rule (e.g. /api/v1/items)")
+    if routes and app_env == "prod":
+        raise ConfigError(
+            f"APP_FAULT_ROUTES={value!r} is refused in prod: it makes those routes answer 500 on purpose "
+            "(for the lab's bad-release demo in dev); unset it"
+        )
+    return routes
 
 
 def resolve_log_level(value: object, app_env: str) -> str:

@@ -18,6 +18,7 @@ from lab.components.git_server import GitServerComponent
 from lab.components.monitoring import MonitoringComponent
 from lab.components.notify_receiver import NotifyReceiverComponent
 from lab.components.registry import RegistryComponent
+from lab.components.sealed_secrets import SealedSecretsComponent
 from lab.core.config import Settings
 from lab.manifests.kind import PortMapping, check_port_mappings
 
@@ -32,6 +33,7 @@ COMPONENTS: list[Component] = [
     FirstDeployComponent(),  # before Argo CD looks at the GitOps repo
     ArgoCDComponent(),
     MonitoringComponent(),  # optional (with_components): deployed by Argo CD from the GitOps repo
+    SealedSecretsComponent(),  # optional (with_components): deployed by Argo CD from the GitOps repo
 ]
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from lab.components.argocd_personas import ensure_personas
 from lab.components.base import BOTH, Component, HostPort, Row, StatusView, Up
 from lab.components.cluster import side_load
 from lab.components.gitops_remote import GitOpsRemote, gitops_credentials
@@ -186,6 +187,7 @@ class ArgoCDComponent(Component):
         if run.aws is None:
             side_load(run, "Argo CD images", versions.ARGOCD_IMAGES)
             ensure_argocd(ctx)
+            ensure_personas(ctx)
             ensure_gitops_apps(ctx, run.made["gitops_url_in_cluster"], local_gitops_credentials(ctx))
             return
         remote = GitOpsRemote(run.aws.remote_url, run.aws.remote_embedded)

@@ -37,7 +37,8 @@ TARGETS = ("local", "aws")
 PROVIDERS = ("kind", "minikube")
 AWS_EMULATORS = ("ministack", "localstack")
 REGISTRY_KINDS = ("local", "ecr")
-OPTIONAL_COMPONENTS = ("monitoring",)  # components off by default (lab/components: `invoke up --with NAME`)
+# Components off by default (lab/components: `invoke up --with NAME`).
+OPTIONAL_COMPONENTS = ("monitoring", "sealed-secrets")
 # Image-scan thresholds, lowest first (Trivy's severity names: trivy-db pkg/types/types.go SeverityNames), and "off".
 SCAN_SEVERITIES = ("UNKNOWN", "LOW", "MEDIUM", "HIGH", "CRITICAL")
 SCAN_OFF = "off"

@@ -196,8 +196,33 @@ class SecretFound(LabError):
         return [f"  {line}" for line in self.findings]
 
 
+class ArgoCDDenied(LabError):
+    """Argo CD's API server refused a request of a persona (HTTP 401: the login; 403: its RBAC, argocd-rbac-cm).
+    STATUS is the HTTP status, ANSWER what Argo CD said (`HTTP 403 PermissionDenied: permission denied: ...`);
+    DETAIL_LINES are shown under the message (e.g. the policy line that would allow the request)."""
+
+    exit_code = 18
+
+    def __init__(
+        self,
+        message: str,
+        status: int,
+        answer: str,
+        *,
+        detail_lines: Sequence[str] = (),
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.status = status
+        self.answer = answer
+        self.detail_lines = list(detail_lines)
+
+    def details(self) -> list[str]:
+        return [f"  Argo CD answered {self.answer}", *(f"  {line}" for line in self.detail_lines)]
+
+
 class ServiceUnreachable(LabError):
     """One of the lab's service containers does not answer on its 127.0.0.1 port (absent, stopped, or failing): the
     message says which and how Docker sees it, the hint the command that brings it back."""
 
-    exit_code = 18
+    exit_code = 19

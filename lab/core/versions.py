@@ -25,6 +25,13 @@ PROMETHEUS_VERSION = "v3.16.0"
 PROMETHEUS_GO_MODULE_VERSION = "v0.316.0"
 PROMETHEUS_IMAGE = f"quay.io/prometheus/prometheus:{PROMETHEUS_VERSION}"
 
+# Sealed Secrets (optional `sealed-secrets` component): the controller and kubeseal from the Go module
+# github.com/bitnami-labs/sealed-secrets (its go.mod names it github.com/bitnami/sealed-secrets; the proxy and the
+# checksum database know it by the bitnami-labs path). The image upstream publishes for a release
+# (sealed-secrets v0.40.0 .github/workflows/release.yaml: the tag without its "v").
+SEALED_SECRETS_VERSION = "v0.40.0"
+SEALED_SECRETS_IMAGE = f"docker.io/bitnami/sealed-secrets-controller:{SEALED_SECRETS_VERSION.removeprefix('v')}"
+
 MINISTACK_VERSION = "1.5.33"  # PyPI `ministack`, installed into an image built on the base image
 
 # kind release binaries (kind site/content/docs/user/quick-start.md, "Installing From Release Binaries"):

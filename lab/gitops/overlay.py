@@ -3,6 +3,7 @@ lab-app, edited as round-trip YAML (comments, order and quoting kept), and the c
 
 - ImageSpec: one kustomize `images[]` entry (kustomize api/types/image.go: name, newName, newTag, digest);
 - read_image / set_image: read and set lab-app's entry (set_image adds it when missing, drops a stale digest);
+- add_resource: a file in the overlay's resources (the SealedSecret of `invoke secret set`);
 - validate_rendered: a `kubectl kustomize` output is valid Kubernetes (kubernetes-validate, strict) and runs the
   expected image;
 - make_tag: the tag of one build, `<sha7>-<UTC time>[-<seq>][-dirty]`.
@@ -23,6 +24,7 @@ from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 from lab.core import names, versions
 from lab.core.errors import GitOpsError, ToolNotFound
 from lab.gitops.schema_cache import SchemaCache
+from lab.manifests import sealed_secrets
 
 IMAGE_NAME = names.APP_NAME  # the image name in base/deployment.yaml that each overlay's images[] entry replaces
 SEED_TAG = "seed"  # the tag in the app repo's overlays: nothing deployed yet
@@ -132,6 +134,22 @@ def set_image(text: str, spec: ImageSpec, where: str = "kustomization.yaml") -> 
     return out.getvalue()
 
 
+def add_resource(text: str, resource: str, where: str = "kustomization.yaml") -> str:
+    """TEXT with RESOURCE in its `resources` list (appended when missing; unchanged when there); layout kept."""
+    data = _load(text, where)
+    resources = data.get("resources")
+    if resources is None:
+        data["resources"] = resources = CommentedSeq()
+    if not isinstance(resources, list):
+        raise GitOpsError(f"{where}: resources is not a list")
+    if resource in resources:
+        return text
+    resources.append(resource)
+    out = io.StringIO()
+    _yaml().dump(data, out)
+    return out.getvalue()
+
+
 # Validation of a rendered overlay --------------------------------------------------------------------
 def validate_rendered(
     rendered: str, expected_image: str, *, where: str = "overlay", cache: SchemaCache | None = None
@@ -146,6 +164,9 @@ def validate_rendered(
     images: list[str] = []
     for doc in docs:
         kind, name = doc.get("kind", "?"), (doc.get("metadata") or {}).get("name", "?")
+        if doc.get("apiVersion") == sealed_secrets.API_VERSION and kind == sealed_secrets.KIND:
+            _validate_sealed_secret(doc, where)  # a custom resource: upstream's CRD schema, not kubernetes-validate
+            continue
         key = cache.key(doc, K8S_SCHEMA_VERSION) if cache is not None else ""
         try:
             if not (cache is not None and cache.known(key)):
@@ -170,6 +191,17 @@ def validate_rendered(
             hint="is the images[] entry named lab-app (the image name in base/deployment.yaml)?",
         )
     return docs
+
+
+def _validate_sealed_secret(doc: dict[str, Any], where: str) -> None:
+    try:
+        sealed_secrets.validate(doc)
+    except sealed_secrets.InvalidSealedSecret as exc:
+        name = (doc.get("metadata") or {}).get("name", "?")
+        raise GitOpsError(
+            f"{where}: SealedSecret/{name} is not valid for the SealedSecret CRD: {exc}",
+            hint="nothing was committed; fix the overlay in the GitOps repo",
+        ) from exc
 
 
 class SchemaInvalid(Exception):

@@ -67,6 +67,9 @@ class Change:
     expected_image: str  # what the rendered Deployment must run after the change
     new_text: str | None = None
     revert: str | None = None
+    # More files of the overlay to write with NEW_TEXT (path in the repository -> text; None deletes it), e.g. a
+    # NetworkPolicy the new kustomization.yaml lists (lab/steps/netpol.py).
+    files: Mapping[str, str | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -265,7 +268,7 @@ class GitOpsRepo(WorkingClone):
     def commit_files(self, directory: str, files: Mapping[str, str], message: str) -> Committed:
         """Make DIRECTORY (relative to the repository) hold exactly FILES (path under it -> text) and push that as
         one commit: the lab's platform manifests (lab/components/monitoring.py). Unchanged: no commit. The same
-        fetch → reset → write → commit → push loop as commit_change, minus the overlay render."""
+        fetch → reset → write → secret scan → commit → push loop as commit_change, minus the overlay render."""
         self._rehearse()
         with self.locked(), self._interruptible():
             self.open()
@@ -284,6 +287,7 @@ class GitOpsRepo(WorkingClone):
                 if not git.has_staged_changes(self.runner, self.workdir):
                     self._discard_local()
                     return Committed(git.rev_parse(self.runner, self.workdir) or "", attempt, changed=False)
+                self._refuse_secrets(f"the commit `{message.splitlines()[0]}`")
                 sha = git.commit(self.runner, self.workdir, message, author=self.author)
                 outcome = self._push(sha, message.splitlines()[0], None)
                 if outcome.ok:
@@ -361,6 +365,7 @@ class GitOpsRepo(WorkingClone):
             change.revert or "",
             change.new_text or "",
             change.expected_image,
+            *(f"{k}\0{v}" for k, v in sorted(change.files.items())),
         )
         self._changing = True
         if change.revert is not None:
@@ -372,6 +377,13 @@ class GitOpsRepo(WorkingClone):
                 ) from failure
         elif change.new_text is not None:
             (self.workdir / path).write_text(change.new_text)
+        for rel, text in change.files.items():
+            if not rel.startswith(f"overlays/{change.env}/"):
+                raise ValueError(f"a change of overlays/{change.env} cannot write {rel}")
+            if text is None:
+                (self.workdir / rel).unlink(missing_ok=True)
+            else:
+                (self.workdir / rel).write_text(text)
         if key[0] and key in self._validated:
             return
         self._render_and_validate(change.env, change.expected_image)

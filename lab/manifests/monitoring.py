@@ -11,11 +11,14 @@ Pure functions: same input, same text. Upstream facts used here:
 - Argo CD v3.5.1 manifests/install.yaml: the metrics Services argocd-metrics:8082 (application controller),
   argocd-server-metrics:8083, argocd-repo-server:8084 (port "metrics"); their NetworkPolicies admit those ports
   from every namespace. controller/metrics/metrics.go: `argocd_app_info` (labels name, dest_namespace,
-  sync_status, health_status, ...) and `argocd_app_sync_total` (label phase).
+  sync_status, health_status, ...), `argocd_app_sync_total` (labels name, phase, dry_run; counted when an operation
+  completes) and the histogram `argocd_app_reconcile` (labels namespace, dest_server).
 - The app (app/metrics.py): `http_requests_total` and `http_request_duration_seconds` by method, route, status;
-  overlays/base/networkpolicy.yaml admits its port `http` from anywhere, so Prometheus needs no policy change.
+  overlays/base/networkpolicy.yaml admits its port `http` from this namespace (NAMESPACE).
 Grafana's provisioning files (datasource, dashboard) are written too, but no Grafana runs: its module is not
-available to build here (docs/monitoring.md).
+available to build here (docs/monitoring.md). The dashboard's annotations are Prometheus annotation queries (Grafana
+docs, datasources/prometheus/annotations: an event wherever the query returns a series, its title and text from
+label templates); the e2e suite runs every panel's and annotation's query against the real Prometheus.
 """
 
 from __future__ import annotations
@@ -29,12 +32,13 @@ import yaml
 from lab.core import names, versions
 from lab.core.config import ENVIRONMENTS
 from lab.manifests import argocd_notifications
+from lab.manifests import platform
 from lab.manifests.argocd import APP_FINALIZER, IN_CLUSTER_SERVER, TARGET_REVISION, Doc, dump
 
 NAMESPACE = "monitoring"
 MONITORING_DIR = "platform/monitoring"  # in the GitOps repository
 APP_NAME = "lab-monitoring"  # the Argo CD Application
-PROJECT = "gitops-lab-platform"  # its AppProject: the lab's own project stays limited to the app namespaces
+PROJECT = platform.PROJECT  # its AppProject, shared with the other platform components
 PROMETHEUS = "prometheus"  # Deployment, Service, ServiceAccount, ClusterRole(Binding)
 PROMETHEUS_PORT = 9090
 PROMETHEUS_NODE_PORT = 30090  # kind maps it to 127.0.0.1:PROMETHEUS_HOST_PORT
@@ -277,15 +281,25 @@ def grafana_datasource() -> Doc:
     }
 
 
+BY_ENV = 'namespace=~"$namespace"'  # the dashboard's environment variable
+
+
+def error_ratio_panel_expr(window: str = "2m") -> str:
+    """The error ratio per environment, 0 (not "no data") while the app has answered no 5xx in WINDOW."""
+    rate = f'rate(http_requests_total{{job="lab-app",{BY_ENV}{{sel}}}}[{window}])'
+    errors, total = rate.replace("{sel}", ',status=~"5.."'), rate.replace("{sel}", "")
+    return f"(sum by (namespace) ({errors}) or 0 * sum by (namespace) ({total})) / sum by (namespace) ({total})"
+
+
 def dashboard_queries() -> list[tuple[str, str]]:
     """(panel title, PromQL) of every panel of the lab's dashboard."""
-    by_env = 'namespace=~"$namespace"'
+    by_env = BY_ENV
     return [
         (
             "Request rate by route",
             f'sum by (namespace, route) (rate(http_requests_total{{job="lab-app",{by_env}}}[2m]))',
         ),
-        ("Error ratio (5xx)", error_ratio_expr()),
+        ("Error ratio (5xx)", error_ratio_panel_expr()),
         (
             "p50 latency by route",
             "histogram_quantile(0.5, sum by (namespace, route, le) "
@@ -299,6 +313,51 @@ def dashboard_queries() -> list[tuple[str, str]]:
         ("App pods up / ready", 'count by (namespace, pod_ready) (up{job="lab-app"})'),
         ("Argo CD sync status", "max by (name, sync_status, health_status) (argocd_app_info)"),
         ("Argo CD syncs by outcome", "sum by (name, phase) (increase(argocd_app_sync_total[1h]))"),
+        (
+            "Argo CD reconcile time (p90)",
+            "histogram_quantile(0.9, sum by (le) (rate(argocd_app_reconcile_bucket[5m])))",
+        ),
+    ]
+
+
+# The app's build info (app/metrics.py app_build_info: one series per pod with its image_tag) tells which release
+# each environment serves. A (namespace, image_tag) pair that is served now and was not MARK_WINDOW ago is a new
+# release there: a rollback when that tag was served earlier in the last hour, else a deploy. A pod that leaves
+# ends its series (Prometheus writes staleness markers), so the earlier release's pair is absent while the other
+# serves.
+MARK_WINDOW = "2m"
+_BUILD_INFO = 'app_build_info{job="lab-app",namespace=~"$namespace"}'
+_NEWLY_SERVED = (
+    f"(count by (namespace, image_tag) ({_BUILD_INFO})"
+    f" unless count by (namespace, image_tag) ({_BUILD_INFO} offset {MARK_WINDOW}))"
+)
+_SERVED_BEFORE = f"count by (namespace, image_tag) (max_over_time({_BUILD_INFO}[1h] offset {MARK_WINDOW}))"
+
+
+def annotation_queries() -> list[dict[str, str]]:
+    """The dashboard's markers: name, PromQL, title and text templates, tag labels, colour."""
+    return [
+        {
+            "name": "Deploys",
+            "expr": f"{_NEWLY_SERVED} unless {_SERVED_BEFORE}",
+            "title": "deploy: {{namespace}} serves {{image_tag}}",
+            "tags": "namespace,image_tag",
+            "color": "green",
+        },
+        {
+            "name": "Rollbacks",
+            "expr": f"{_NEWLY_SERVED} and {_SERVED_BEFORE}",
+            "title": "rollback: {{namespace}} serves {{image_tag}} again",
+            "tags": "namespace,image_tag",
+            "color": "orange",
+        },
+        {
+            "name": "Argo CD syncs",
+            "expr": f'sum by (name, phase) (increase(argocd_app_sync_total{{dry_run="false"}}[{MARK_WINDOW}])) > 0',
+            "title": "sync of {{name}}: {{phase}}",
+            "tags": "name,phase",
+            "color": "blue",
+        },
     ]
 
 
@@ -333,7 +392,24 @@ def grafana_dashboard() -> Doc:
                 }
             ]
         },
+        "annotations": {"list": [_annotation(a) for a in annotation_queries()]},
         "panels": panels,
+    }
+
+
+def _annotation(query: Mapping[str, str]) -> Doc:
+    datasource = {"type": "prometheus", "uid": "prometheus"}
+    return {
+        "name": query["name"],
+        "datasource": datasource,
+        "enable": True,
+        "iconColor": query["color"],
+        "expr": query["expr"],
+        "target": {"refId": "Anno", "expr": query["expr"], "datasource": datasource},
+        "step": SCRAPE_INTERVAL,
+        "titleFormat": query["title"],
+        "tagKeys": query["tags"],
+        "useValueForTime": False,
     }
 
 
@@ -365,21 +441,8 @@ def repo_files() -> dict[str, str]:
 
 
 def app_project(repo_url: str) -> Doc:
-    return {
-        "apiVersion": "argoproj.io/v1alpha1",
-        "kind": "AppProject",
-        "metadata": {"name": PROJECT, "namespace": names.ARGOCD_NAMESPACE, "labels": {names.MANAGED_LABEL: "true"}},
-        "spec": {
-            "description": "GitOps Lab: the lab's platform (monitoring), from the lab's GitOps repository",
-            "sourceRepos": [repo_url],
-            "destinations": [{"server": IN_CLUSTER_SERVER, "namespace": NAMESPACE}],
-            "clusterResourceWhitelist": [
-                {"group": "", "kind": "Namespace"},
-                {"group": "rbac.authorization.k8s.io", "kind": "ClusterRole"},
-                {"group": "rbac.authorization.k8s.io", "kind": "ClusterRoleBinding"},
-            ],
-        },
-    }
+    """The platform components' shared project (lab/manifests/platform.py)."""
+    return platform.app_project(repo_url)
 
 
 def application(repo_url: str) -> Doc:

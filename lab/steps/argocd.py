@@ -5,11 +5,13 @@ use, and how to log in. Installing it and registering the Applications is the Ar
 from __future__ import annotations
 
 from lab.clients.argocd import ApplicationClient, synced_healthy
+from lab.clients.argocd_api import ArgoCDApi
 from lab.clients.argocd_status import AppStatus
 from lab.core.config import environment
 from lab.core.context import Context
 from lab.gitops.watcher import EnvStatus
 from lab.manifests import argocd as manifests
+from lab.steps.personas import sync_as
 
 
 def wait_env(
@@ -52,11 +54,21 @@ def ui_hint(ctx: Context) -> str:
 
 
 class ArgoWatcher:
-    """The pipeline's view of the cluster (lab.gitops.watcher.DeployWatcher) through the Application client."""
+    """The pipeline's view of the cluster (lab.gitops.watcher.DeployWatcher) through the Application client; its
+    syncs go through Argo CD's API server as PERSONA (None: the environment's own, lab/steps/personas.py)."""
 
-    def __init__(self, ctx: Context, client: ApplicationClient | None = None) -> None:
+    def __init__(
+        self,
+        ctx: Context,
+        client: ApplicationClient | None = None,
+        *,
+        persona: str | None = None,
+        api: ArgoCDApi | None = None,
+    ) -> None:
         self.ctx = ctx
         self._client = client
+        self.persona = persona
+        self.api = api
 
     @property
     def client(self) -> ApplicationClient:
@@ -76,7 +88,15 @@ class ArgoWatcher:
         self.client.refresh(self._name(env))
 
     def sync(self, env: str) -> None:
-        self.client.sync(self._name(env), reason=f"invoke sync {env}")
+        if self.ctx.settings.target == "aws" and self.api is None:
+            # No loopback path to an EKS cluster's argocd-server: the personas are a local-target lesson.
+            self.ctx.ui.warn(
+                "aws target: the sync patches the Application through the Kubernetes API; Argo CD's RBAC (the"
+                " personas, docs/rbac.md) governs syncs through its API server, on the local target"
+            )
+            self.client.sync(self._name(env), reason=f"invoke sync {env}")
+            return
+        sync_as(self.ctx, env, self.persona, api=self.api)
 
     def wait_synced(self, env: str, revision: str, image: str, timeout: float) -> EnvStatus:
         status = self.client.wait_for(self._name(env), synced_healthy(revision, image), timeout)

@@ -9,6 +9,7 @@ from pathlib import Path
 from lab import components
 from lab.clients.argocd import ApplicationClient
 from lab.clients.notify_receiver import ReceiverClient
+from lab.components import argocd_personas
 from lab.components import cluster as cluster_component
 from lab.components.base import StatusView
 from lab.core import names
@@ -108,6 +109,18 @@ def admin_password(ctx: Context) -> str | None:
     return base64.b64decode(encoded).decode() if encoded else None
 
 
+def _show_personas(ctx: Context) -> None:
+    """The personas' logins (the only place their passwords are printed) and what Argo CD lets each do."""
+    found = argocd_personas.load(ctx.settings.state_dir) or {}
+    where = argocd_personas.personas_file(ctx.settings.state_dir)
+    ctx.ui.data(f"personas (local accounts; passwords from {where}):")
+    for persona, envs in argocd_personas.ladder():
+        shown = found[persona].password if persona in found else "(made by `invoke up`)"
+        if ctx.dry_run:
+            shown = "(not shown in a dry run)"
+        ctx.ui.data(f"  {persona}: password {shown}; may sync {', '.join(envs)} (`invoke sync ENV --as {persona}`)")
+
+
 def dashboard(ctx: Context, *, start_port_forward: Callable[[list[str]], None] | None = None) -> str:
     """Print the Argo CD URL and admin login. kind maps the UI's NodePort to 127.0.0.1:<argocd_port>; minikube
     has no such mapping, so there the UI is port-forwarded (in the foreground, Ctrl-C stops it)."""
@@ -119,6 +132,7 @@ def dashboard(ctx: Context, *, start_port_forward: Callable[[list[str]], None] |
     ctx.ui.data(f"Argo CD: {url}")
     ctx.ui.data("user: admin")
     ctx.ui.data(f"password: {password}" if password else f"password: {argocd_steps.admin_password_hint()}")
+    _show_personas(ctx)
     for component in components.enabled(s):
         for what, link in component.dashboard_links(s):
             ctx.ui.data(f"{what}: {link}")

@@ -18,8 +18,9 @@ if TYPE_CHECKING:
 class LazyArgoWatcher:
     """A DeployWatcher (lab.gitops.repo) that makes lab.steps.argocd.ArgoWatcher when it is first asked something."""
 
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: Context, *, persona: str | None = None) -> None:
         self.ctx = ctx
+        self.persona = persona  # whose syncs: lab/steps/personas.py (None: the environment's own persona)
         self._watcher: Any = None
 
     def _real(self) -> Any:
@@ -33,7 +34,7 @@ class LazyArgoWatcher:
                 )
             from lab.steps.argocd import ArgoWatcher
 
-            self._watcher = ArgoWatcher(self.ctx)
+            self._watcher = ArgoWatcher(self.ctx, persona=self.persona)
         return self._watcher
 
     def refresh(self, env: str) -> None:

@@ -1326,8 +1326,10 @@ def test_sync_dry_run_diffs_for_real_against_the_live_cluster(
     diff = reads.assert_called(*kube, "diff", "-f", "-")
     assert f"image: {REPO}:t1" in (diff.input or "")  # what it diffed: staging as the GitOps repo has it now
     assert "+        image: x:t1" in text and "no differences" not in text, text
-    assert [p.note for p in dry.ui.phases] == ["differences above"]
-    assert "patch application lab-staging" in text  # the sync itself is only printed
+    assert dry.ui.phases[0].note == "differences above"
+    # The sync itself is only shown: the requests to Argo CD's API server as staging's persona, nothing sent.
+    assert '/api/v1/session {"username": "senior", "password": "<redacted>"}' in text, text
+    assert "/api/v1/applications/lab-staging/sync (Authorization: Bearer <token>)" in text, text
     reads.assert_not_called(*kube, "patch")
 
 
@@ -1342,6 +1344,6 @@ def test_sync_dry_run_without_a_cluster_says_it_did_not_diff(
 
     assert f"image: {REPO}:t1" in text  # the rendered overlay: what a sync would apply
     assert "no differences" not in text and "✓ Diff: staging" not in text, text
-    [phase] = dry.ui.phases
+    phase = dry.ui.phases[0]
     assert phase.skipped and phase.note.startswith("skipped (dry run: no cluster answers on context kind-gitops-lab")
     reads.assert_not_called(kubectl_binary(), "--context", "kind-gitops-lab", "diff")

@@ -139,3 +139,91 @@ def test_commit_manifests_commits_the_dir_once_and_restores_it_when_edited_by_ha
     assert shown + "\n" == m.repo_files()["prometheus.yml"]
     listed = sh("git", "--git-dir", remote, "ls-tree", "-r", "--name-only", "main", "--", m.MONITORING_DIR).split()
     assert f"{m.MONITORING_DIR}/stray.yaml" not in listed
+
+
+def _panel(title: str) -> str:
+    return dict(m.dashboard_queries())[title].replace("$namespace", "lab-.*")
+
+
+def _marker(name: str) -> str:
+    return next(a["expr"] for a in m.annotation_queries() if a["name"] == name).replace("$namespace", "lab-.*")
+
+
+def test_promtool_unit_tests_the_markers_the_error_ratio_panel_and_the_error_ratio_alert(tmp_path: Path) -> None:
+    """`promtool test rules` on recorded series: dev serves `good` (pod a), then a bad release (pod bad) from
+    minute 10, then `good` again (pod b, a rollback) from minute 20; each pod's series ends with a staleness marker,
+    as Prometheus writes when a target goes away."""
+    tool = promtool()
+    write_tree(tmp_path)
+    info = 'app_build_info{job="lab-app",namespace="lab-dev",pod="%s",image_tag="%s"}'
+    req = 'http_requests_total{job="lab-app",namespace="%s",route="/api/v1/items",status="%s"}'
+    dev = {"namespace": "lab-dev"}
+    tests = {
+        "rule_files": ["alerts.yml"],
+        "evaluation_interval": "1m",
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": [
+                    {"series": info % ("a", "good"), "values": "1x9 stale"},
+                    {"series": info % ("bad", "bad"), "values": "_x10 1x9 stale"},
+                    {"series": info % ("b", "good"), "values": "_x20 1x10"},
+                    {"series": req % ("lab-staging", "200"), "values": "0+60x30"},
+                    {"series": req % ("lab-dev", "200"), "values": "0+60x30"},
+                    {"series": req % ("lab-dev", "500"), "values": "_x10 0+60x30"},
+                ],
+                "promql_expr_test": [
+                    {
+                        "expr": _marker("Deploys"),
+                        "eval_time": "11m",
+                        "exp_samples": [{"labels": _labels(dev, "bad"), "value": 1}],
+                    },
+                    {"expr": _marker("Rollbacks"), "eval_time": "11m", "exp_samples": []},
+                    {"expr": _marker("Deploys"), "eval_time": "15m", "exp_samples": []},
+                    {
+                        "expr": _marker("Rollbacks"),
+                        "eval_time": "21m",
+                        "exp_samples": [{"labels": _labels(dev, "good"), "value": 1}],
+                    },
+                    {"expr": _marker("Deploys"), "eval_time": "21m", "exp_samples": []},
+                    {"expr": _marker("Rollbacks"), "eval_time": "25m", "exp_samples": []},
+                    {
+                        "expr": _panel("Error ratio (5xx)"),
+                        "eval_time": "9m",  # no 5xx anywhere yet: 0, not "no data"
+                        "exp_samples": [
+                            {"labels": '{namespace="lab-dev"}', "value": 0},
+                            {"labels": '{namespace="lab-staging"}', "value": 0},
+                        ],
+                    },
+                    {
+                        "expr": _panel("Error ratio (5xx)"),
+                        "eval_time": "15m",
+                        "exp_samples": [
+                            {"labels": '{namespace="lab-dev"}', "value": 0.5},
+                            {"labels": '{namespace="lab-staging"}', "value": 0},
+                        ],
+                    },
+                ],
+                "alert_rule_test": [
+                    {"alertname": "LabAppErrorRatioHigh", "eval_time": "9m", "exp_alerts": []},
+                    {
+                        "alertname": "LabAppErrorRatioHigh",
+                        "eval_time": "16m",
+                        "exp_alerts": [
+                            {
+                                "exp_labels": {"severity": "page", "namespace": "lab-dev"},
+                                "exp_annotations": {"summary": "lab-dev: more than 5% of requests fail (5xx)"},
+                            }
+                        ],
+                    },
+                ],
+            }
+        ],
+    }
+    (tmp_path / "tests.yml").write_text(yaml.safe_dump(tests, sort_keys=False, width=400))
+    res = subprocess.run([tool, "test", "rules", "tests.yml"], cwd=tmp_path, capture_output=True, text=True)
+    assert res.returncode == 0, res.stdout + res.stderr
+
+
+def _labels(base: dict[str, str], tag: str) -> str:
+    return "{" + ", ".join(f'{k}="{v}"' for k, v in sorted({**base, "image_tag": tag}.items())) + "}"

@@ -6,6 +6,7 @@ import io
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -727,3 +728,42 @@ def _read_nonblocking(fd: int) -> bytes:
         return os.read(fd, 65536)
     except BlockingIOError:
         return b""
+
+
+# --- a bad release on purpose (APP_FAULT_ROUTES) ------------------------------------------------------------
+
+
+def test_fault_routes_answer_500_counted_in_the_metrics_and_other_routes_still_work(
+    clean_env: pytest.MonkeyPatch,
+) -> None:
+    clean_env.setenv("APP_ENV", "dev")
+    clean_env.setenv("APP_FAULT_ROUTES", " /api/v1/items , /nothing-here")
+    client = create_app(Config).test_client()
+    assert_problem(client.get(ITEMS), 500)
+    assert client.get("/version").status_code == 200
+    assert client.get("/ready").status_code == 200  # the release becomes ready: it serves its errors
+    assert client.post(ITEMS, json={"name": "x", "quantity": 1}).status_code == 500  # the rule, every method
+    text = client.get("/metrics").get_data(as_text=True)
+    assert 'http_requests_total{method="GET",route="/api/v1/items",status="500"} 1.0' in text
+    assert 'http_requests_total{method="GET",route="/version",status="200"} 1.0' in text
+
+
+def test_without_fault_routes_the_same_requests_succeed(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("APP_ENV", "dev")
+    assert create_app(Config).test_client().get(ITEMS).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("env", "value", "fragment"),
+    [
+        ("prod", "/api/v1/items", "APP_FAULT_ROUTES='/api/v1/items' is refused in prod"),
+        ("dev", "api/v1/items", "'api/v1/items' is not a URL rule"),
+    ],
+)
+def test_fault_routes_are_refused_in_prod_and_must_be_url_rules(
+    clean_env: pytest.MonkeyPatch, env: str, value: str, fragment: str
+) -> None:
+    clean_env.setenv("APP_ENV", env)
+    clean_env.setenv("APP_FAULT_ROUTES", value)
+    with pytest.raises(ConfigError, match=re.escape(fragment)):
+        create_app(Config)

@@ -136,33 +136,53 @@ def test_project_matches_crd_and_admits_every_application() -> None:
     assert len(destinations) == len(ENVIRONMENTS), "no destination beyond the lab's namespaces"
 
 
-def test_project_roles_let_developers_sync_dev_only_and_leads_everything() -> None:
+# The article's ladder: developers sync dev, seniors staging (and dev), leads prod (and everything below).
+LADDER = {
+    "developer": {"dev"},
+    "senior": {"dev", "staging"},
+    "lead": {"dev", "staging", "prod"},
+}
+
+
+def test_project_roles_are_the_three_personas_each_syncing_exactly_its_rungs_of_the_ladder() -> None:
     roles = {r["name"]: r for r in m.app_project(REPO)["spec"]["roles"]}
-    assert set(roles) == {"developer", "lead"}
+    assert set(roles) == set(LADDER)
     for name, role in roles.items():
         subject = f"proj:{m.PROJECT}:{name}"
         assert all(p.startswith(f"p, {subject}, ") for p in role["policies"]), role["policies"]
-    dev = roles["developer"]["policies"]
-    lead = roles["lead"]["policies"]
-    for env in ("dev", "staging", "prod"):
-        obj = f"{m.PROJECT}/lab-{env}"
-        assert allowed(dev, "proj:gitops-lab:developer", "applications", "get", obj)
-        assert allowed(lead, "proj:gitops-lab:lead", "applications", "sync", obj)
-        assert allowed(dev, "proj:gitops-lab:developer", "applications", "sync", obj) == (env == "dev")
-    assert not allowed(dev, "proj:gitops-lab:developer", "applications", "delete", f"{m.PROJECT}/lab-dev")
+        for env in ("dev", "staging", "prod"):
+            obj = f"{m.PROJECT}/lab-{env}"
+            assert allowed(role["policies"], subject, "applications", "sync", obj) == (env in LADDER[name]), (name, env)
+        assert not allowed(role["policies"], subject, "applications", "delete", f"{m.PROJECT}/lab-dev")
 
 
-def test_rbac_configmap_maps_local_accounts_to_the_roles() -> None:
+def test_rbac_configmap_maps_the_persona_accounts_to_their_roles_and_defaults_to_read_only() -> None:
     data = m.rbac_cm_data()
     assert data["policy.default"] == "role:readonly"
     lines = csv_lines(data["policy.csv"])
-    assert allowed(lines, "developer", "applications", "sync", "gitops-lab/lab-dev")
-    assert not allowed(lines, "developer", "applications", "sync", "gitops-lab/lab-prod")
-    assert not allowed(lines, "developer", "applications", "sync", "gitops-lab/lab-staging")
-    assert allowed(lines, "lead", "applications", "sync", "gitops-lab/lab-prod")
-    assert not allowed(lines, "someone-else", "applications", "sync", "gitops-lab/lab-dev")
+    for persona, envs in LADDER.items():
+        for env in ("dev", "staging", "prod"):
+            obj = f"{m.PROJECT}/lab-{env}"
+            assert allowed(lines, persona, "applications", "sync", obj) == (env in envs), (persona, env)
+            assert allowed(lines, persona, "applications", "get", obj) == (env in envs), (persona, env)
+        assert not allowed(lines, persona, "applications", "delete", f"{m.PROJECT}/lab-dev")
+        assert not allowed(lines, persona, "applications", "override", f"{m.PROJECT}/lab-dev")
+    assert not allowed(lines, "someone-else", "applications", "sync", f"{m.PROJECT}/lab-dev")
     accounts = {k: v for k, v in m.argocd_cm_data().items() if k.startswith("accounts.")}
-    assert accounts == {"accounts.developer": "login", "accounts.lead": "login"}
+    assert accounts == {"accounts.developer": "login", "accounts.senior": "login", "accounts.lead": "login"}
+
+
+def test_each_env_defaults_to_its_own_persona_and_names_the_line_that_allows_it() -> None:
+    lines = csv_lines(m.rbac_cm_data()["policy.csv"])
+    assert {e.name: m.default_persona(e) for e in ENVIRONMENTS} == {
+        "dev": "developer",
+        "staging": "senior",
+        "prod": "lead",
+    }
+    for env in ENVIRONMENTS:
+        line = m.sync_policy_line(m.default_persona(env), env)
+        assert line in lines
+        assert f"g, {m.default_persona(env)}, {line.split(', ')[1]}" in lines
 
 
 # ---------------------------------------------------------------- repository Secret, redaction

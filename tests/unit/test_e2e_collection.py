@@ -30,7 +30,13 @@ BEHAVIOURS = {  # test name prefix -> how many (parametrized) cases: the issue's
     "test_rollback_of_staging_waits_for_the_sync_then_serves_the_previous_release": 1,
     "test_metrics_of_a_ship_and_its_rollback_come_from_argocd": 1,
     "test_prometheus_scrapes_the_app_and_argocd_and_the_dev_request_counter_rises": 1,
-    "test_every_dashboard_query_and_alert_is_valid_promql_and_the_rules_are_loaded": 1,
+    "test_every_dashboard_query_returns_data_every_alert_is_valid_promql_and_the_rules_are_loaded": 1,
+    "test_a_bad_release_raises_dev_error_ratio_fires_the_alert_and_rollback_resolves_it": 1,
+    "test_argocd_lets_each_persona_sync_exactly_its_environments": 9,  # 3 personas x 3 environments
+    "test_the_api_server_answers_a_refused_sync_with_403_and_a_wrong_password_with_401": 1,
+    "test_dashboard_lists_the_personas_that_can_log_in": 1,
+    "test_a_sealed_token_reaches_the_app_through_git_and_rotates": 1,
+    "test_demo_netpol_refuses_then_allows_then_refuses_and_the_app_serves_under_default_deny": 1,
     "test_a_ship_to_dev_is_notified_as_sync_succeeded_in_the_receiver_and_in_status": 1,
     "test_prometheus_scrapes_the_receivers_counters_and_the_published_dora_figures": 1,
 }

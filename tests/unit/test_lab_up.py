@@ -21,15 +21,18 @@ from typing import Any
 import pytest
 import yaml
 from fakes import Call, FakeRunner
+from fakes.argocd_api import FakeArgoCDServer
 from fakeworld import ROOT, FakeApplications, SimulatedCrash, World, tool
 from localservers import serve_git_http
 
 from lab import components
 from lab.clients.argocd import ApplicationClient
+from lab.clients.argocd_api import ArgoCDApi
 from lab.core import versions
 from lab.core.config import Settings, load_settings
 from lab.core.context import Context
 from lab.core.errors import (
+    ArgoCDDenied,
     ClusterUnreachable,
     CommandFailed,
     ConfigError,
@@ -230,8 +233,8 @@ def test_up_on_a_fresh_machine_runs_every_phase_in_order(first_up: FirstUp, fini
     [load] = where(runner, kind("load", "image-archive"))
     server_side = where(runner, kubectl("apply", "--server-side"))
     rollouts = where(runner, kubectl("rollout", "status"))
-    assert len(server_side) == 2 and len(rollouts) == 4, dump
-    argocd_apply, apps_apply = server_side
+    assert len(server_side) == 3 and len(rollouts) == 4, dump
+    argocd_apply, personas_apply, apps_apply = server_side
 
     # service containers run → kind create → hosts.toml + network connect → GitOps commits and the first image
     # → kind load → Argo CD apply (server-side) → rollouts → repo Secret, AppProject, Applications
@@ -240,7 +243,7 @@ def test_up_on_a_fresh_machine_runs_every_phase_in_order(first_up: FirstUp, fini
     [image_push] = where(runner, docker("push"))
     assert len(pushes) == 4 and len(app_build) == 1, dump  # seed, deploy(dev), promote(staging), promote(prod)
     assert max(connects) < pushes[0] < app_build[0] < image_push < pushes[1], dump
-    assert max(pushes) < load < argocd_apply < min(rollouts) and max(rollouts) < apps_apply, dump
+    assert max(pushes) < load < argocd_apply < min(rollouts) and max(rollouts) < personas_apply < apps_apply, dump
     assert applied_kinds(runner.calls[apps_apply]) == [
         "Secret/gitops-lab-repo",
         "AppProject/gitops-lab",
@@ -249,6 +252,12 @@ def test_up_on_a_fresh_machine_runs_every_phase_in_order(first_up: FirstUp, fini
         "Application/lab-prod",
     ], dump
     assert any(d["kind"] == "StatefulSet" for d in yaml.safe_load_all(runner.calls[argocd_apply].input or "") if d)
+    # The personas' password hashes go into argocd-secret under a field manager of their own; the plaintext only
+    # into the 0600 file (test_argocd_personas.py checks the hashes against it).
+    assert "gitops-lab-personas" in runner.calls[personas_apply].argv, dump
+    assert applied_kinds(runner.calls[personas_apply]) == ["Secret/argocd-secret"], dump
+    personas_file = ctx.settings.state_dir / "argocd-personas.json"
+    assert personas_file.stat().st_mode & 0o777 == 0o600
 
     # Only the Argo CD images Docker has are loaded (Redis's is not pulled on this machine).
     [save] = where(runner, docker("image", "save"))
@@ -339,7 +348,7 @@ def test_up_after_a_crash_during_the_argocd_install_finishes_without_recreating(
     runner = runner_of(ctx)
     assert mutations(runner) == [], runner.dump()
     assert not where(runner, git_push), runner.dump()
-    assert len(where(runner, kubectl("apply", "--server-side"))) == 2, runner.dump()
+    assert len(where(runner, kubectl("apply", "--server-side"))) == 3, runner.dump()  # install, personas, apps
     assert machine.deploy_log() == commits
     assert machine.world.clusters[CLUSTER].get("application", "argocd", "lab-prod") is not None
 
@@ -868,12 +877,32 @@ def test_kind_node_ports_count_as_the_labs_own(finished: Lab) -> None:
 
 
 # ------------------------------------------------------------------------------------------------- sync
+def argocd_api(lab_: Lab, apps: FakeApplications) -> FakeArgoCDServer:
+    """Argo CD's API server over the world: the accounts and policy the lab generates, the password hashes `up`
+    applied to argocd-secret in the world's cluster."""
+    from lab.manifests import argocd as m
+
+    def secret_data() -> dict[str, str]:
+        secret = lab_.world.clusters[CLUSTER].get("secret", "argocd", "argocd-secret") or {}
+        return dict(secret.get("data") or {})
+
+    base = f"http://127.0.0.1:{lab_.settings.argocd_port}"
+    return FakeArgoCDServer(base, m.rbac_cm_data(), m.argocd_cm_data(), secret_data, apps, project=m.PROJECT)
+
+
 def _sync(lab_: Lab, env: str, **kw: Any) -> tuple[Context, FakeApplications]:
-    ctx = lab_.context()
-    apps = lab_.world.applications()
-    client = ApplicationClient(apps, clock=lab_.world.clock, sleep=lab_.world.sleep)
-    lab.sync(ctx, env, client=client, app_root=lab_.app_root, **kw)
+    ctx, apps, _ = _sync_as(lab_, env, **kw)
     return ctx, apps
+
+
+def _sync_as(lab_: Lab, env: str, **kw: Any) -> tuple[Context, FakeApplications, FakeArgoCDServer]:
+    ctx = lab_.context(dry_run=bool(kw.pop("dry_run", False)))
+    apps = lab_.world.applications()
+    server = argocd_api(lab_, apps)
+    client = ApplicationClient(apps, clock=lab_.world.clock, sleep=lab_.world.sleep)
+    api = None if ctx.dry_run else ArgoCDApi(server.base_url, server)
+    lab.sync(ctx, env, client=client, app_root=lab_.app_root, api=api, **kw)
+    return ctx, apps, server
 
 
 def test_first_sync_of_staging_shows_everything_as_new_and_creates_the_namespace(finished: Lab) -> None:
@@ -902,7 +931,7 @@ def test_sync_diffs_the_overlay_as_argocd_applies_it_with_its_tracking_ids(finis
            for d in docs}  # fmt: skip
     assert ids["Deployment/lab-app"] == "lab-staging:apps/Deployment:lab-staging/lab-app", ids
     assert ids["Service/lab-app"] == "lab-staging:/Service:lab-staging/lab-app", ids
-    assert len(ids) == len(docs) == 5, ids
+    assert len(ids) == len(docs) == 7, ids  # staging: SA, ConfigMap, Service, Deployment, 3 NetworkPolicies
     assert "no differences" in ctx.ui.err.getvalue()  # type: ignore[attr-defined]
 
 
@@ -1196,3 +1225,148 @@ def test_cache_dry_run_plans_the_pulls_the_real_run_makes(machine: Lab) -> None:
     assert set(saved) == {*components.pulled_images(machine.settings), machine.settings.base_image, *built}
     assert all(c.argv[1:3] == ("image", "inspect") for c in reads.calls), reads.dump()  # it only read
     assert not machine.settings.cache_dir.exists()
+
+
+# ------------------------------------------------------------------------------------------------- sync --as
+LADDER = {"developer": {"dev"}, "senior": {"dev", "staging"}, "lead": {"dev", "staging", "prod"}}
+OWN = {"dev": "developer", "staging": "senior", "prod": "lead"}
+
+
+def _passwords(lab_: Lab) -> dict[str, str]:
+    import json
+
+    raw = json.loads((lab_.settings.state_dir / "argocd-personas.json").read_text())
+    return {name: entry["password"] for name, entry in raw.items()}
+
+
+@pytest.mark.parametrize("persona", sorted(LADDER))
+@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
+def test_sync_as_a_persona_goes_through_argocds_api_and_its_rbac_decides(finished: Lab, env: str, persona: str) -> None:
+    if env in LADDER[persona]:
+        _, apps, server = _sync_as(finished, env, persona=persona, yes=True)
+        assert server.syncs == [(f"lab-{env}", persona)]
+        [(name, body)] = apps.patches  # set by the API server, as the persona: nothing patched by the lab itself
+        assert name == f"lab-{env}" and body["operation"]["initiatedBy"] == {"username": persona}
+        return
+    with pytest.raises(ArgoCDDenied) as info:
+        _sync_as(finished, env, persona=persona, yes=True)
+    err = info.value
+    assert err.exit_code == 18 and err.status == 403, err.render()
+    assert err.message == f"Argo CD refused: {persona} may not sync lab-{env}"
+    assert "HTTP 403 PermissionDenied: permission denied: applications, sync, gitops-lab/lab-" + env in err.render()
+    allowed_by = OWN[env]
+    assert f"p, role:lab-{allowed_by}, applications, sync, gitops-lab/lab-{env}, allow" in err.render()
+    assert err.hint == f"invoke sync {env} --as {allowed_by}"
+    assert finished.world.app_sync_requested.get(f"lab-{env}") is None, "a refused sync starts nothing"
+
+
+def test_sync_without_as_is_the_environments_own_persona(finished: Lab) -> None:
+    for env, persona in OWN.items():
+        _, _, server = _sync_as(finished, env, yes=True)
+        assert server.syncs == [(f"lab-{env}", persona)]
+
+
+def test_sync_as_never_shows_the_password_or_the_token(finished: Lab) -> None:
+    ctx, _, server = _sync_as(finished, "prod", persona="lead", yes=True)
+    shown = ctx.ui.out.getvalue() + ctx.ui.err.getvalue()  # type: ignore[attr-defined]
+    assert server.syncs and "lead" in shown
+    assert not [p for p in _passwords(finished).values() if p in shown]
+    assert "fake-jwt" not in shown
+    with pytest.raises(ArgoCDDenied) as info:
+        _sync_as(finished, "prod", persona="developer", yes=True)
+    assert not [p for p in _passwords(finished).values() if p in info.value.render()]
+
+
+def test_a_dry_run_sync_shows_the_api_requests_redacted_and_sends_nothing(finished: Lab) -> None:
+    from lab.steps.personas import sync_as
+
+    apps = finished.world.applications()
+    server = argocd_api(finished, apps)
+    ctx = finished.context(dry_run=True)
+    assert sync_as(ctx, "prod", "developer") == "developer"  # the recording transport answers as Argo CD allowing
+    out = ctx.ui.out.getvalue() + ctx.ui.err.getvalue()  # type: ignore[attr-defined]
+    base = f"http://127.0.0.1:{finished.settings.argocd_port}"
+    assert f'POST {base}/api/v1/session {{"username": "developer", "password": "<redacted>"}}' in out, out
+    assert f"POST {base}/api/v1/applications/lab-prod/sync (Authorization: Bearer <token>)" in out, out
+    assert server.calls == [] and apps.patches == []
+    assert not [p for p in _passwords(finished).values() if p in out]
+
+
+def test_a_password_argocd_does_not_have_is_a_401_with_a_hint_that_sets_it_again(finished: Lab) -> None:
+    import json
+
+    path = finished.settings.state_dir / "argocd-personas.json"
+    raw = json.loads(path.read_text())
+    raw["lead"]["password"] = "not-the-one-argocd-has"
+    path.write_text(json.dumps(raw))
+    with pytest.raises(ArgoCDDenied) as info:
+        _sync_as(finished, "prod", persona="lead", yes=True)
+    assert info.value.status == 401 and "Argo CD refused the login of lead" in info.value.message
+    assert "Invalid username or password" in info.value.render()
+    assert "`invoke up` sets it again" in (info.value.hint or "")
+
+
+def test_an_api_server_that_does_not_answer_is_cluster_unreachable(finished: Lab) -> None:
+    apps = finished.world.applications()
+    server = argocd_api(finished, apps)
+    server.refuse_connections = True
+    ctx = finished.context()
+    client = ApplicationClient(apps, clock=finished.world.clock, sleep=finished.world.sleep)
+    with pytest.raises(ClusterUnreachable) as info:
+        lab.sync(ctx, "dev", client=client, app_root=finished.app_root, api=ArgoCDApi(server.base_url, server))
+    assert (
+        "does not answer on http://127.0.0.1:8080" in info.value.message and "Connection refused" in info.value.message
+    )
+    assert info.value.hint == "is the lab up? `invoke status`"
+
+
+def test_an_application_argocd_does_not_have_is_a_conflict_naming_it(finished: Lab) -> None:
+    apps = finished.world.applications()
+    server = argocd_api(finished, apps)
+    finished.world.clusters[CLUSTER].objects.pop(("application", "argocd", "lab-dev"))
+    token = ArgoCDApi(server.base_url, server).login("developer", _passwords(finished)["developer"], password_hint="")
+    with pytest.raises(Conflict) as info:
+        ArgoCDApi(server.base_url, server).sync("lab-dev", token)
+    assert "Argo CD has no Application lab-dev (HTTP 404 NotFound" in info.value.message
+    assert info.value.hint == "run `invoke up` to install Argo CD and the apps"
+
+
+def test_rollbacks_watcher_syncs_as_the_persona_it_was_given(finished: Lab) -> None:
+    from lab.steps.argocd import ArgoWatcher
+
+    apps = finished.world.applications()
+    server = argocd_api(finished, apps)
+    ctx = finished.context()
+    client = ApplicationClient(apps, clock=finished.world.clock, sleep=finished.world.sleep)
+    ArgoWatcher(ctx, client, persona="lead", api=ArgoCDApi(server.base_url, server)).sync("staging")
+    ArgoWatcher(ctx, client, api=ArgoCDApi(server.base_url, server)).sync("prod")
+    assert server.syncs == [("lab-staging", "lead"), ("lab-prod", "lead")]
+    with pytest.raises(ArgoCDDenied, match="senior may not sync lab-prod"):
+        ArgoWatcher(ctx, client, persona="senior", api=ArgoCDApi(server.base_url, server)).sync("prod")
+
+
+def test_dashboard_lists_each_persona_its_password_and_what_it_may_sync(finished: Lab) -> None:
+    ctx = finished.context()
+    lab.dashboard(ctx)
+    out = ctx.ui.out.getvalue()  # type: ignore[attr-defined]
+    for persona, password in _passwords(finished).items():
+        envs = ", ".join(e for e in ("dev", "staging", "prod") if e in LADDER[persona])
+        line = f"  {persona}: password {password}; may sync {envs} (`invoke sync ENV --as {persona}`)"
+        assert line in out.splitlines(), out
+    dry = finished.context(dry_run=True)
+    lab.dashboard(dry)
+    assert not [p for p in _passwords(finished).values() if p in dry.ui.out.getvalue()]  # type: ignore[attr-defined]
+
+
+def test_on_the_aws_target_a_sync_says_argocds_rbac_does_not_govern_it(finished: Lab) -> None:
+    import dataclasses
+
+    from lab.steps.argocd import ArgoWatcher
+
+    apps = finished.world.applications()
+    ctx = finished.context(settings=dataclasses.replace(finished.settings, target="aws"))
+    client = ApplicationClient(apps, clock=finished.world.clock, sleep=finished.world.sleep)
+    ArgoWatcher(ctx, client).sync("staging")
+    [(name, body)] = apps.patches
+    assert name == "lab-staging" and body["operation"]["initiatedBy"] == {"username": "gitops-lab"}
+    assert "Argo CD's RBAC (the personas, docs/rbac.md) governs syncs through its API server" in ctx.ui.err.getvalue()  # type: ignore[attr-defined]

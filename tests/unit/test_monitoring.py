@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -134,7 +135,7 @@ def test_the_discovery_rbac_is_bound_to_prometheus_and_allowed_by_the_platform_p
     for doc in cluster_scoped:
         group = doc["apiVersion"].split("/")[0] if "/" in doc["apiVersion"] else ""
         assert (group, doc["kind"]) in allowed, doc["kind"]
-    assert project["spec"]["destinations"] == [{"server": "https://kubernetes.default.svc", "namespace": m.NAMESPACE}]
+    assert {"server": "https://kubernetes.default.svc", "namespace": m.NAMESPACE} in project["spec"]["destinations"]
 
 
 def test_the_application_auto_syncs_the_monitoring_dir_of_the_gitops_repo_in_the_platform_project() -> None:
@@ -171,6 +172,23 @@ def test_grafana_provisioning_points_at_the_prometheus_service_and_every_panel_h
     exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
     assert exprs == [q for _, q in m.dashboard_queries()]
     assert all(t["datasource"]["uid"] == datasource["uid"] for t in dashboard["panels"])
+
+
+def test_the_dashboard_marks_deploys_rollbacks_and_syncs_with_prometheus_annotation_queries() -> None:
+    files = m.repo_files()
+    datasource = yaml.safe_load(files["grafana/provisioning/datasources/prometheus.yaml"])["datasources"][0]
+    marks = json.loads(files["grafana/dashboards/gitops-lab.json"])["annotations"]["list"]
+    assert [a["name"] for a in marks] == ["Deploys", "Rollbacks", "Argo CD syncs"]
+    for mark in marks:
+        assert mark["enable"] is True and mark["datasource"]["uid"] == datasource["uid"]
+        assert mark["expr"] == mark["target"]["expr"] and mark["expr"]
+        # every label a title or tag names is one the query keeps
+        named = set(re.findall(r"\{\{(\w+)\}\}", mark["titleFormat"])) | set(mark["tagKeys"].split(","))
+        kept = set(re.findall(r"by \(([\w, ]+)\)", mark["expr"])[0].replace(" ", "").split(","))
+        assert named <= kept, (mark["name"], named, kept)
+    # deploys and rollbacks come from what the app serves in the dashboard's environments; syncs from Argo CD
+    assert all("app_build_info" in a["expr"] and "$namespace" in a["expr"] for a in marks[:2])
+    assert "argocd_app_sync_total" in marks[2]["expr"]
 
 
 @pytest.mark.parametrize("on", [True, False])

@@ -99,7 +99,7 @@ def test_a_receiver_that_does_not_answer_is_explained_with_a_fix(container, what
     ctx, _ = make(docker=docker)
     with pytest.raises(ServiceUnreachable) as exc:
         steps.notifications(ctx, client=client(fake))
-    assert exc.value.exit_code == 18 and what in exc.value.message and exc.value.hint.startswith(fix)
+    assert exc.value.exit_code == 19 and what in exc.value.message and exc.value.hint.startswith(fix)
 
 
 def test_follow_prints_only_what_arrives_oldest_first_and_stops_at_its_timeout() -> None:

@@ -25,6 +25,8 @@ import pytest
 import yaml
 from ruamel.yaml import YAML
 
+from lab.manifests import monitoring
+
 pytestmark = pytest.mark.integration  # renders with the real `kubectl kustomize` (tests/tiers.py)
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -73,6 +75,8 @@ ENVS = {
     "prod": Env("prod", replicas=3, log_level="ERROR", node_port=30083, min_ready=5),
 }
 BASE_KINDS = {"ConfigMap", "Deployment", "NetworkPolicy", "Service", "ServiceAccount"}
+NETWORK_POLICIES = 3  # default deny, the app port, DNS (overlays/base/networkpolicy.yaml)
+MONITORING_NAMESPACE = monitoring.NAMESPACE  # Prometheus scrapes from there
 
 
 # ---------------------------------------------------------------- helpers
@@ -190,7 +194,7 @@ def test_objects_rendered(env: Env, docs: list[Doc]) -> None:
     kinds = sorted(kind_of(d) for d in docs)
     expected = BASE_KINDS | ({"PodDisruptionBudget"} if env.name == "prod" else set())
     assert {d["kind"] for d in docs} == expected, kinds
-    assert len(docs) == len(expected), kinds
+    assert len(docs) == len(expected) + NETWORK_POLICIES - 1, kinds
 
 
 def test_namespace(env: Env, docs: list[Doc]) -> None:
@@ -350,17 +354,49 @@ def test_service_is_a_fixed_node_port(env: Env, docs: list[Doc]) -> None:
     ], show(spec["ports"])
 
 
-def test_network_policy_only_allows_the_app_port(docs: list[Doc]) -> None:
-    spec = one(docs, "NetworkPolicy")["spec"]
+def policies(docs: list[Doc]) -> dict[str, Doc]:
+    return {d["metadata"]["name"]: d["spec"] for d in docs if d["kind"] == "NetworkPolicy"}
+
+
+def test_network_policies_deny_everything_by_default(docs: list[Doc]) -> None:
+    specs = policies(docs)
+    assert set(specs) == {"default-deny", "lab-app", "allow-dns"}, show(specs)
+    deny = specs["default-deny"]
+    assert deny == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}, show(deny)
+    # nothing else opens egress: the only egress rule is DNS
+    egress = [(n, s) for n, s in specs.items() if "Egress" in s["policyTypes"] and s.get("egress")]
+    assert [n for n, _ in egress] == ["allow-dns"], show(egress)
+
+
+def test_ingress_is_the_app_port_from_outside_the_pods_and_from_monitoring(docs: list[Doc]) -> None:
+    spec = policies(docs)["lab-app"]
     pod_labels = one(docs, "Deployment")["spec"]["template"]["metadata"]["labels"]
     assert spec["podSelector"]["matchLabels"].items() <= pod_labels.items(), show(spec)
     assert spec["policyTypes"] == ["Ingress"], show(spec)
-    assert len(spec["ingress"]) == 1, show(spec)
-    rule = spec["ingress"][0]
-    assert set(rule) == {"ports"}, f"only a port rule, open to any source:{show(rule)}"
-    assert len(rule["ports"]) == 1 and rule["ports"][0].get("protocol", "TCP") == "TCP", show(rule)
-    assert rule["ports"][0]["port"] in ("http", APP_PORT), show(rule)
-    assert "endPort" not in rule["ports"][0], show(rule)
+    (rule,) = spec["ingress"]
+    assert rule["ports"] == [{"port": "http", "protocol": "TCP"}], show(rule)
+    assert rule["from"] == [
+        # the node and NodePort / load balancer clients: any address but kind's pod subnet
+        # (kind pkg/apis/config/v1alpha4/default.go: PodSubnet 10.244.0.0/16)
+        {"ipBlock": {"cidr": "0.0.0.0/0", "except": ["10.244.0.0/16"]}},
+        # Prometheus (lab/manifests/monitoring.py NAMESPACE)
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": MONITORING_NAMESPACE}}},
+    ], show(rule)
+
+
+def test_egress_is_dns_to_the_cluster_dns_pods_only(docs: list[Doc]) -> None:
+    spec = policies(docs)["allow-dns"]
+    assert spec["podSelector"] == {} and spec["policyTypes"] == ["Egress"], show(spec)
+    (rule,) = spec["egress"]
+    assert rule["ports"] == [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}], show(rule)
+    # kustomize's labels (includeSelectors) would add the app's labels to a peer's podSelector.matchLabels, which
+    # would then match no DNS pod: the peer selects with matchExpressions, which kustomize leaves alone
+    assert rule["to"] == [
+        {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+            "podSelector": {"matchExpressions": [{"key": "k8s-app", "operator": "In", "values": ["kube-dns"]}]},
+        }
+    ], show(rule)
 
 
 def test_pod_disruption_budget_only_in_prod(env: Env, docs: list[Doc]) -> None:

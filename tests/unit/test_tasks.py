@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import inspect
+import io
 import json
 import os
 import re
@@ -47,7 +48,9 @@ tasks = _load_tasks()
 TASKS = (
     "cache",
     "dashboard",
+    "demo-bad-release",
     "demo-drift",
+    "demo-netpol",
     "doctor",
     "down",
     "history",
@@ -55,6 +58,7 @@ TASKS = (
     "notifications",
     "promote",
     "rollback",
+    "secret",
     "ship",
     "status",
     "sync",
@@ -284,6 +288,28 @@ def test_demo_drift_flags(recorded: Any) -> None:
     assert demos[1]["ctx"].dry_run
 
 
+def test_demo_bad_release_flags(recorded: Any) -> None:
+    from lab.steps import bad_release
+
+    demos = recorded(bad_release, "demo_bad_release")
+    run("demo-bad-release")
+    run("demo-bad-release", "--route", "/version", "--no-wait", "--dry-run")
+    assert demos[0]["args"] == ("/api/v1/items",) and demos[0]["no_wait"] is False and not demos[0]["ctx"].dry_run
+    assert demos[0]["watcher"] is not None
+    assert demos[1]["args"] == ("/version",) and demos[1]["no_wait"] is True and demos[1]["ctx"].dry_run
+
+
+def test_demo_netpol_flags(recorded: Any) -> None:
+    from lab.steps import netpol
+
+    demos = recorded(netpol, "demo_netpol")
+    run("demo-netpol")
+    run("demo-netpol", "--env", "staging", "--dry-run")
+    assert demos[0]["args"] == ("dev",) and demos[0]["watcher"] is not None and not demos[0]["ctx"].dry_run
+    assert demos[1]["args"] == ("staging",) and demos[1]["watcher"] is None and demos[1]["ctx"].dry_run
+    assert exit_code("demo-netpol", "--env", "qa") == 2 and len(demos) == 2  # an unknown env runs nothing
+
+
 def test_release_task_flags(recorded: Any) -> None:
     syncs = recorded(lab, "sync")
     promotes = recorded(release, "promote")
@@ -505,3 +531,17 @@ def test_the_docs_say_how_to_run_invoke_before_their_first_invoke_command(doc: s
 def test_make_up_says_how_to_run_the_tasks_afterwards() -> None:
     recipe = subprocess.run(["make", "-n", "up"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     assert "source .venv/bin/activate" in recipe and ".venv/bin/invoke TASK" in recipe
+
+
+def test_secret_set_takes_the_name_and_env_and_the_value_from_stdin_never_argv(
+    recorded: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from lab.steps import secret as secret_steps
+
+    calls = recorded(secret_steps, "set_secret")
+    monkeypatch.setattr(sys, "stdin", io.StringIO("tok-from-stdin\n"))
+    assert exit_code("secret", "set", "write-token", "--env", "staging") == 0
+    [call] = calls
+    assert call["args"] == ("write-token", "staging", b"tok-from-stdin")
+    assert exit_code("secret", "get", "write-token") == 2  # the only action is set
+    assert "invoke secret set write-token --env dev" in capsys.readouterr().err

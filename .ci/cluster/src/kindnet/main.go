@@ -5,15 +5,21 @@
 //   - it finds its node by HOST_IP, waits for the node's spec.podCIDRs and writes
 //     /etc/cni/net.d/10-kindnet.conflist: ptp + host-local over the node's pod CIDRs, then portmap (the CNI
 //     plugins kind's base image installs in /opt/cni/bin);
-//   - it routes every other node's pod CIDRs via that node's InternalIP.
+//   - it routes every other node's pod CIDRs via that node's InternalIP;
+//   - it enforces NetworkPolicy as kindnetd does since kind v0.24.0 (kubernetes-sigs/kind PR #3612; the manifest
+//     grants kindnet list/watch on networking.k8s.io networkpolicies, pods and namespaces): it embeds the
+//     networkpolicy controller of sigs.k8s.io/kube-network-policies (netpol.go), wired as that module's
+//     cmd/main.go wires it, with its defaults (nfqueue 100, fail closed, no AdminNetworkPolicy).
+//
 // Unlike kindnetd it masquerades with the ptp plugin's ipMasq (traffic leaving the node's pod range is SNATed)
-// instead of running its own ip-masq agent, and it implements no NetworkPolicy.
+// instead of running its own ip-masq agent.
 package main
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"log"
 	"net"
@@ -118,6 +124,7 @@ func sync(ctx context.Context, cs kubernetes.Interface, hostIP net.IP) error {
 }
 
 func main() {
+	flag.Parse()
 	hostIP := net.ParseIP(os.Getenv("HOST_IP"))
 	if hostIP == nil {
 		log.Fatal("HOST_IP is not set to an IP address")
@@ -131,6 +138,11 @@ func main() {
 		log.Fatal(err)
 	}
 	log.Printf("kindnet stand-in: node %s, pod subnet %s", hostIP, os.Getenv("POD_SUBNET"))
+	go func() {
+		// Network policies are enforced for as long as the stand-in runs: if the controller stops, exit, so the
+		// kubelet restarts the pod (packets queued meanwhile are dropped: upstream's fail-open is off).
+		log.Fatalf("network policy controller stopped: %v", runNetworkPolicies(cfg))
+	}()
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		if err := sync(ctx, cs, hostIP); err != nil {
