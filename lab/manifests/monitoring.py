@@ -31,8 +31,7 @@ import yaml
 
 from lab.core import names, versions
 from lab.core.config import ENVIRONMENTS
-from lab.manifests import argocd_notifications
-from lab.manifests import platform
+from lab.manifests import argocd_notifications, platform
 from lab.manifests.argocd import APP_FINALIZER, IN_CLUSTER_SERVER, TARGET_REVISION, Doc, dump
 
 NAMESPACE = "monitoring"
