@@ -32,7 +32,7 @@ import yaml
 from lab.core import names, versions
 from lab.core.config import ENVIRONMENTS
 from lab.manifests import argocd_notifications, platform
-from lab.manifests.argocd import APP_FINALIZER, IN_CLUSTER_SERVER, TARGET_REVISION, Doc, dump
+from lab.manifests.argocd import Doc, dump
 
 NAMESPACE = "monitoring"
 MONITORING_DIR = "platform/monitoring"  # in the GitOps repository
@@ -445,26 +445,7 @@ def app_project(repo_url: str) -> Doc:
 
 
 def application(repo_url: str) -> Doc:
-    return {
-        "apiVersion": "argoproj.io/v1alpha1",
-        "kind": "Application",
-        "metadata": {
-            "name": APP_NAME,
-            "namespace": names.ARGOCD_NAMESPACE,
-            "labels": {names.MANAGED_LABEL: "true"},
-            "finalizers": [APP_FINALIZER],
-        },
-        "spec": {
-            "project": PROJECT,
-            "source": {"repoURL": repo_url, "path": MONITORING_DIR, "targetRevision": TARGET_REVISION},
-            "destination": {"server": IN_CLUSTER_SERVER, "namespace": NAMESPACE},
-            "syncPolicy": {
-                "automated": {"prune": True, "selfHeal": True},
-                "syncOptions": ["CreateNamespace=true"],
-                "retry": {"limit": 5, "backoff": {"duration": "5s", "factor": 2, "maxDuration": "1m"}},
-            },
-        },
-    }
+    return platform.application(APP_NAME, MONITORING_DIR, NAMESPACE, repo_url, sync_options=("CreateNamespace=true",))
 
 
 def argocd_docs(repo_url: str) -> list[Doc]:

@@ -30,7 +30,7 @@ import yaml
 
 from lab.core import names, versions
 from lab.manifests import platform
-from lab.manifests.argocd import APP_FINALIZER, IN_CLUSTER_SERVER, TARGET_REVISION, Doc, dump
+from lab.manifests.argocd import Doc, dump
 
 NAMESPACE = platform.SEALED_SECRETS_NAMESPACE
 CONTROLLER = "sealed-secrets-controller"  # ServiceAccount, Service, Deployment (upstream's names)
@@ -210,25 +210,7 @@ def repo_files() -> dict[str, str]:
 
 
 def application(repo_url: str) -> Doc:
-    return {
-        "apiVersion": "argoproj.io/v1alpha1",
-        "kind": "Application",
-        "metadata": {
-            "name": APP_NAME,
-            "namespace": names.ARGOCD_NAMESPACE,
-            "labels": {names.MANAGED_LABEL: "true"},
-            "finalizers": [APP_FINALIZER],
-        },
-        "spec": {
-            "project": PROJECT,
-            "source": {"repoURL": repo_url, "path": SEALED_SECRETS_DIR, "targetRevision": TARGET_REVISION},
-            "destination": {"server": IN_CLUSTER_SERVER, "namespace": NAMESPACE},
-            "syncPolicy": {
-                "automated": {"prune": True, "selfHeal": True},
-                "retry": {"limit": 5, "backoff": {"duration": "5s", "factor": 2, "maxDuration": "1m"}},
-            },
-        },
-    }
+    return platform.application(APP_NAME, SEALED_SECRETS_DIR, NAMESPACE, repo_url)
 
 
 def argocd_docs(repo_url: str) -> list[Doc]:
