@@ -10,15 +10,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from lab.components import platform
 from lab.components.base import LOCAL, Component, HostPort, Row, StatusView, Up
 from lab.components.cluster import side_load
 from lab.core import versions
 from lab.core.config import ROOT, Settings
 from lab.core.context import Context
-from lab.gitops.repo import Committed, GitOpsRepo, default_workdir, resolve_url
-from lab.manifests import argocd as argocd_manifests
+from lab.gitops.repo import Committed, GitOpsRepo
 from lab.manifests import monitoring as manifests
-from lab.tools import git_credential, kubectl
 
 NAME = "monitoring"
 ROLLOUT_TIMEOUT = 300.0  # seconds: Argo CD syncs the Application, then the Deployment rolls out
@@ -28,42 +27,22 @@ def prometheus_url(settings: Settings) -> str:
     return f"http://127.0.0.1:{manifests.PROMETHEUS_HOST_PORT}"
 
 
-def _repo(ctx: Context, app_root: Path = ROOT) -> GitOpsRepo:
-    """The lab's working clone of the GitOps remote, as lab/steps/ship.py opens it (seeded from APP_ROOT/overlays
-    if empty; committed as the lab itself)."""
-    settings = ctx.settings
-    url, credentials = git_credential.split_url(resolve_url(settings.gitops_remote or settings.gitops_url))
-    repo = GitOpsRepo(
-        runner=ctx.runner,
-        url=url,
-        credentials=credentials,
-        workdir=default_workdir(settings.state_dir),
-        seed_dir=app_root / "overlays",
-        ui=ctx.ui,
-    )
-    repo.created_by_up = not settings.gitops_remote  # a dry run of `up` plans for the repository `up` creates
-    return repo
-
-
 def commit_manifests(ctx: Context, repo: GitOpsRepo | None = None, *, app_root: Path = ROOT) -> Committed:
     """platform/monitoring in the GitOps repository as lab/manifests/monitoring.py writes it (no commit when it
     already is)."""
-    repo = repo or _repo(ctx, app_root)
-    with ctx.ui.phase(f"Committing {manifests.MONITORING_DIR} to the GitOps repo") as phase:
-        done = repo.commit_files(
-            manifests.MONITORING_DIR,
-            manifests.repo_files(),
-            f"platform(monitoring): Prometheus {versions.PROMETHEUS_VERSION}\n",
-        )
-        phase.note = f"commit {done.sha[:7]}" if done.changed else "unchanged"
-    return done
+    return platform.commit_dir(
+        ctx,
+        repo,
+        manifests.MONITORING_DIR,
+        manifests.repo_files(),
+        f"platform(monitoring): Prometheus {versions.PROMETHEUS_VERSION}\n",
+        app_root,
+    )
 
 
 def ensure_application(ctx: Context, repo_url_in_cluster: str) -> None:
-    text = argocd_manifests.dump_all(manifests.argocd_docs(repo_url_in_cluster))
-    with ctx.ui.phase("Registering the monitoring Application") as phase:
-        kubectl.apply_server_side(ctx.runner, ctx.settings.kube_context, manifest=text)
-        phase.note = f"{manifests.APP_NAME} (auto-sync) → namespace {manifests.NAMESPACE}"
+    docs = manifests.argocd_docs(repo_url_in_cluster)
+    platform.register(ctx, "monitoring", docs, manifests.APP_NAME, manifests.NAMESPACE)
 
 
 class MonitoringComponent(Component):
@@ -89,30 +68,11 @@ class MonitoringComponent(Component):
         side_load(run, "Prometheus image", (versions.PROMETHEUS_IMAGE,))
         commit_manifests(ctx, app_root=run.app_root)
         ensure_application(ctx, run.made["gitops_url_in_cluster"])
-        context, resource = ctx.settings.kube_context, f"deployment/{manifests.PROMETHEUS}"
-        with ctx.ui.phase("Waiting for Argo CD to deploy Prometheus"):
-            # `kubectl wait --for=create` (k8s.io/kubectl v0.36.1 pkg/cmd/wait/wait.go): it exists once Argo CD synced.
-            kubectl.wait(
-                ctx.runner,
-                context,
-                resource,
-                condition="create",
-                namespace=manifests.NAMESPACE,
-                timeout=ROLLOUT_TIMEOUT,
-            )
-            kubectl.rollout_status(
-                ctx.runner, context, resource, namespace=manifests.NAMESPACE, timeout=ROLLOUT_TIMEOUT
-            )
+        platform.wait_deployed(ctx, "Prometheus", manifests.NAMESPACE, manifests.PROMETHEUS, ROLLOUT_TIMEOUT)
 
     def status_rows(self, view: StatusView) -> list[Row]:
         s = view.ctx.settings
         if not self.enabled(s):
             return []
-        state = "-"
-        if view.reachable:
-            obj = kubectl.get_json(
-                view.ctx.runner, s.kube_context, "deployment", manifests.PROMETHEUS, namespace=manifests.NAMESPACE
-            )
-            ready = obj and obj.get("status", {}).get("readyReplicas", 0)
-            state = f"ready ({versions.PROMETHEUS_VERSION})" if ready else "not ready" if obj else "not deployed yet"
+        state = platform.deployment_state(view, manifests.NAMESPACE, manifests.PROMETHEUS, versions.PROMETHEUS_VERSION)
         return [("Prometheus", state, prometheus_url(s))]

@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from lab.components import monitoring as component
+from lab.components import platform
 from lab.core import versions
 from lab.core.config import load_settings
 from lab.core.context import Context
@@ -112,7 +113,7 @@ def test_commit_manifests_commits_the_dir_once_and_restores_it_when_edited_by_ha
     ctx = Context(settings, SubprocessRunner(), UI(err=io.StringIO(), out=io.StringIO()))
 
     def repo() -> GitOpsRepo:
-        r = component._repo(ctx, ROOT)
+        r = platform.open_repo(ctx, ROOT)
         r.author = gitcli.Identity("Test Dev", "dev@example.test")
         return r
 
