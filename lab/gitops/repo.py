@@ -217,40 +217,52 @@ class GitOpsRepo(WorkingClone):
         self._rehearse()
         with self.locked(), self._interruptible():
             self.open(seed=seed)
-            for attempt in range(1, self.max_attempts + 1):
-                if attempt > 1:
-                    self._fetch()
-                    git.reset_hard(self.runner, self.workdir, self.remote_head)
+
+            def attempt() -> tuple[str, str, str | None] | None:
                 change = plan(self)
                 if change is None:
-                    return Committed(git.rev_parse(self.runner, self.workdir) or "", attempt, changed=False)
+                    return None
                 try:
                     self._apply(change)
                     sha = self._commit(change)
                 except Exception:
                     self._discard_local()
                     raise
-                if not sha:
-                    return Committed(git.rev_parse(self.runner, self.workdir) or "", attempt, changed=False)
-                outcome = self._push(sha, change.message.splitlines()[0], change.env)
-                if outcome.ok:
-                    if self._dry is not None:
-                        self._rehearsed_push(sha)
-                    return Committed(sha, attempt)
-                self._discard_local()
-                if not outcome.race:
-                    raise GitOpsError(
-                        f"the GitOps remote {self.url} refused the push to {BRANCH}: {outcome.message}",
-                        hint="nothing was changed there; check the remote's permissions and hooks",
-                    )
-                if attempt < self.max_attempts:
-                    delay = min(2.0, self.backoff * 2 ** (attempt - 1)) * (0.5 + self.rng())
-                    self._say(f"  {BRANCH} moved on {self.url} (attempt {attempt}): re-applying on the new head")
-                    self.sleep(delay)
-            raise GitOpsError(
-                f"the GitOps remote {self.url} kept moving: gave up after {self.max_attempts} attempts",
-                hint="something else pushes there constantly; retry the command",
-            )
+                return (sha, change.message.splitlines()[0], change.env) if sha else None
+
+            return self._push_loop(attempt)
+
+    def _push_loop(self, attempt: Callable[[], tuple[str, str, str | None] | None]) -> Committed:
+        """The transaction's loop, for commit_change and commit_files: ATTEMPT makes the commit on the clone at the
+        remote head and returns (sha, subject, env), or None when there is nothing to commit; a push that lost a race
+        is retried on the new head (fetch, reset, ATTEMPT again) with a jittered backoff, up to max_attempts."""
+        for n in range(1, self.max_attempts + 1):
+            if n > 1:
+                self._fetch()
+                git.reset_hard(self.runner, self.workdir, self.remote_head)
+            made = attempt()
+            if made is None:
+                return Committed(git.rev_parse(self.runner, self.workdir) or "", n, changed=False)
+            sha, subject, env = made
+            outcome = self._push(sha, subject, env)
+            if outcome.ok:
+                if self._dry is not None:
+                    self._rehearsed_push(sha)
+                return Committed(sha, n)
+            self._discard_local()
+            if not outcome.race:
+                raise GitOpsError(
+                    f"the GitOps remote {self.url} refused the push to {BRANCH}: {outcome.message}",
+                    hint="nothing was changed there; check the remote's permissions and hooks",
+                )
+            if n < self.max_attempts:
+                delay = min(2.0, self.backoff * 2 ** (n - 1)) * (0.5 + self.rng())
+                self._say(f"  {BRANCH} moved on {self.url} (attempt {n}): re-applying on the new head")
+                self.sleep(delay)
+        raise GitOpsError(
+            f"the GitOps remote {self.url} kept moving: gave up after {self.max_attempts} attempts",
+            hint="something else pushes there constantly; retry the command",
+        )
 
     def check_change(self, plan: Planner) -> None:
         """Apply PLAN's change to the clone as last opened, render + validate it, and reset the clone: the checks of
@@ -267,15 +279,13 @@ class GitOpsRepo(WorkingClone):
 
     def commit_files(self, directory: str, files: Mapping[str, str], message: str) -> Committed:
         """Make DIRECTORY (relative to the repository) hold exactly FILES (path under it -> text) and push that as
-        one commit: the lab's platform manifests (lab/components/monitoring.py). Unchanged: no commit. The same
-        fetch → reset → write → secret scan → commit → push loop as commit_change, minus the overlay render."""
+        one commit: the lab's platform manifests (lab/components/platform.py). Unchanged: no commit. commit_change's
+        loop (_push_loop: write → secret scan → commit → push, retried on a lost race), minus the overlay render."""
         self._rehearse()
         with self.locked(), self._interruptible():
             self.open()
-            for attempt in range(1, self.max_attempts + 1):
-                if attempt > 1:
-                    self._fetch()
-                    git.reset_hard(self.runner, self.workdir, self.remote_head)
+
+            def attempt() -> tuple[str, str, str | None] | None:
                 self._changing = True
                 target = self.workdir / directory
                 shutil.rmtree(target, ignore_errors=True)
@@ -286,25 +296,11 @@ class GitOpsRepo(WorkingClone):
                 git.add(self.runner, self.workdir, [directory])
                 if not git.has_staged_changes(self.runner, self.workdir):
                     self._discard_local()
-                    return Committed(git.rev_parse(self.runner, self.workdir) or "", attempt, changed=False)
+                    return None
                 self._refuse_secrets(f"the commit `{message.splitlines()[0]}`")
-                sha = git.commit(self.runner, self.workdir, message, author=self.author)
-                outcome = self._push(sha, message.splitlines()[0], None)
-                if outcome.ok:
-                    if self._dry is not None:
-                        self._rehearsed_push(sha)
-                    return Committed(sha, attempt)
-                self._discard_local()
-                if not outcome.race:
-                    raise GitOpsError(
-                        f"the GitOps remote {self.url} refused the push to {BRANCH}: {outcome.message}",
-                        hint="nothing was changed there; check the remote's permissions and hooks",
-                    )
-                self.sleep(min(2.0, self.backoff * 2 ** (attempt - 1)) * (0.5 + self.rng()))
-            raise GitOpsError(
-                f"the GitOps remote {self.url} kept moving: gave up after {self.max_attempts} attempts",
-                hint="something else pushes there constantly; retry the command",
-            )
+                return git.commit(self.runner, self.workdir, message, author=self.author), message.splitlines()[0], None
+
+            return self._push_loop(attempt)
 
     def bump(
         self,
