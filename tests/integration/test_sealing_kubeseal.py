@@ -8,18 +8,16 @@ LAB_REQUIRE_SEALED_SECRETS=1, as CI sets where it builds it)."""
 from __future__ import annotations
 
 import base64
-import datetime
 import os
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
-from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.x509.oid import NameOID
+from sealing_keys import self_signed
 
 from lab.core import versions
 from lab.manifests import sealed_secrets as manifests
@@ -42,25 +40,13 @@ def _need(path: Path, what: str) -> None:
 @pytest.fixture(scope="module")
 def keypair(tmp_path_factory: pytest.TempPathFactory) -> tuple[rsa.RSAPrivateKey, bytes, Path]:
     """A 4096-bit key and self-signed certificate, as the controller generates (pkg/controller/keys.go)."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=4096)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sealed-secret")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(1)
-        .not_valid_before(now - datetime.timedelta(minutes=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
+    key, cert = self_signed(4096)
     d = tmp_path_factory.mktemp("keys")
     pem = d / "key.pem"
     pem.write_bytes(
         key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     )
-    return key, cert.public_bytes(serialization.Encoding.PEM), pem
+    return key, cert.encode(), pem
 
 
 def test_kubeseal_recovery_unseals_what_the_lab_sealed(keypair: tuple[rsa.RSAPrivateKey, bytes, Path]) -> None:

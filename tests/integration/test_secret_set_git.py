@@ -6,8 +6,6 @@ transaction is refused by the secret scan; a dry run computes the real commit an
 
 from __future__ import annotations
 
-import base64
-import datetime
 import io
 import shutil
 import subprocess
@@ -16,12 +14,9 @@ from typing import Any
 
 import pytest
 import yaml
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives.asymmetric import rsa
 from fakes import FakeRunner
+from sealing_keys import self_signed, unseal
 from test_gitops_git import new_repo, remote_head, sh
 
 from lab.core.config import load_settings
@@ -38,32 +33,18 @@ from lab.tools.kubectl import kubectl_binary
 pytestmark = pytest.mark.integration  # real git / kubectl kustomize (tests/tiers.py)
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "tok-plaintext-7f3a9c"
-PLAIN_SECRET = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: lab-app-secrets\nstringData:\n  write-token: hunter2\n"
 
 
 @pytest.fixture(scope="module")
 def keypair() -> tuple[rsa.RSAPrivateKey, str]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sealed-secret")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(3)
-        .not_valid_before(now)
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    return key, cert.public_bytes(serialization.Encoding.PEM).decode()
+    return self_signed()
 
 
-def unseal(key: rsa.RSAPrivateKey, value: str, label: str) -> str:
-    blob = base64.b64decode(value)
-    n = int.from_bytes(blob[:2], "big")
-    oaep = padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=label.encode())
-    return AESGCM(key.decrypt(blob[2 : 2 + n], oaep)).decrypt(bytes(12), blob[2 + n :], None).decode()
+def unseal_text(key: rsa.RSAPrivateKey, value: str, label: str) -> str:
+    return unseal(key, value, label.encode()).decode()
+
+
+PLAIN_SECRET = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: lab-app-secrets\nstringData:\n  write-token: hunter2\n"
 
 
 class Cluster(FakeRunner):
@@ -149,7 +130,7 @@ def test_secret_set_commits_only_ciphertext_the_controller_key_opens_and_setting
     doc = yaml.safe_load(remote_file(remote, "overlays/dev/sealed-secret.yaml"))
     assert (doc["kind"], doc["metadata"]) == ("SealedSecret", {"name": "lab-app-secrets", "namespace": "lab-dev"})
     first = doc["spec"]["encryptedData"]["write-token"]
-    assert unseal(key, first, "lab-dev/lab-app-secrets") == TOKEN
+    assert unseal_text(key, first, "lab-dev/lab-app-secrets") == TOKEN
     assert TOKEN not in remote_history(remote)  # no commit, message or trailer holds the plaintext
     kustomization = remote_file(remote, overlay_file("dev"))
     assert "- sealed-secret.yaml" in kustomization
@@ -162,8 +143,8 @@ def test_secret_set_commits_only_ciphertext_the_controller_key_opens_and_setting
     secret.set_secret(ctx, "other", "dev", b"second-key", watcher=watcher, repo=repo, no_wait=True)  # type: ignore[arg-type]
     rotated = secret.set_secret(ctx, "write-token", "dev", b"rotated", watcher=watcher, repo=repo, no_wait=True)  # type: ignore[arg-type]
     data = yaml.safe_load(remote_file(remote, "overlays/dev/sealed-secret.yaml"))["spec"]["encryptedData"]
-    assert unseal(key, data["write-token"], "lab-dev/lab-app-secrets") == "rotated"
-    assert unseal(key, data["other"], "lab-dev/lab-app-secrets") == "second-key"
+    assert unseal_text(key, data["write-token"], "lab-dev/lab-app-secrets") == "rotated"
+    assert unseal_text(key, data["other"], "lab-dev/lab-app-secrets") == "second-key"
     assert remote_head(remote) == rotated.commit
     assert remote_file(remote, overlay_file("dev")).count("sealed-secret.yaml") == 1
 
@@ -185,7 +166,7 @@ def test_staging_is_committed_and_the_next_command_is_its_manual_sync(
     )
     assert watcher.refreshed == []  # staging syncs by hand only
     doc = yaml.safe_load(remote_file(remote, "overlays/staging/sealed-secret.yaml"))
-    assert unseal(key, doc["spec"]["encryptedData"]["write-token"], "lab-staging/lab-app-secrets") == "s"
+    assert unseal_text(key, doc["spec"]["encryptedData"]["write-token"], "lab-staging/lab-app-secrets") == "s"
     assert "invoke sync staging" in ctx.ui.err.getvalue()  # type: ignore[attr-defined]
 
 

@@ -7,18 +7,14 @@ fetched. Real git, kustomize and kubeseal: tests/integration/test_secret_set_git
 from __future__ import annotations
 
 import base64
-import datetime
 import io
 from pathlib import Path
 
 import pytest
 import yaml
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives.asymmetric import rsa
 from fakes import FakeRunner
+from sealing_keys import self_signed, unseal
 
 from lab import components
 from lab.components import sealed_secrets as component
@@ -48,29 +44,7 @@ def ctx_for(tmp_path: Path, runner: FakeRunner, **flags: object) -> Context:
 
 @pytest.fixture(scope="module")
 def keypair() -> tuple[rsa.RSAPrivateKey, str]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sealed-secret")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(7)
-        .not_valid_before(now)
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    return key, cert.public_bytes(serialization.Encoding.PEM).decode()
-
-
-def unseal(key: rsa.RSAPrivateKey, value: str, label: bytes) -> bytes:
-    """pkg/crypto/crypto.go singleDecrypt, step for step."""
-    blob = base64.b64decode(value)
-    n = int.from_bytes(blob[:2], "big")
-    oaep = padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=label)
-    session = key.decrypt(blob[2 : 2 + n], oaep)
-    return AESGCM(session).decrypt(bytes(12), blob[2 + n :], None)
+    return self_signed()
 
 
 # The component ------------------------------------------------------------------------------------------------
