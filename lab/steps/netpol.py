@@ -28,6 +28,7 @@ from lab.core import names
 from lab.core.config import ROOT, Environment, environment
 from lab.core.context import Context
 from lab.core.errors import CommandFailed, LabError, Refused
+from lab.core.poll import Poller
 from lab.gitops.overlay import ImageSpec, overlay_file
 from lab.gitops.repo import Change, Committed, Planner
 from lab.gitops.trailers import DEPLOYED_BY
@@ -125,17 +126,16 @@ class Demo:
     def check(self, title: str, want: str, *, settle: float) -> tuple[Probe, float | None]:
         """Connect until the outcome is WANT (up to SETTLE seconds; one try when 0). Returns the last probe and
         the seconds it took (None if WANT never came)."""
-        start = self.clock()
+        poller = Poller(settle, first=1.0, factor=1.0, clock=self.clock, sleep=self.sleep)
         with self.ctx.ui.phase(title) as ph:
-            while True:
+            for _ in poller:
                 got = self.probe()
                 if self.ctx.dry_run:
                     ph.note = f"dry run: the real run expects {want}"
                     return got, None
-                if got.outcome == want or self.clock() - start >= settle:
+                if got.outcome == want:
                     break
-                self.sleep(1.0)
-            took = self.clock() - start
+            took = poller.elapsed
             ph.note = f"{got.outcome}: {got.detail}"
         if got.outcome != want:
             return got, None
